@@ -1,0 +1,112 @@
+//! Start-up loading (config, crontab, plan) and the reload loop. Errors are returned as the
+//! complete text to print, each line naming `FILE:LINE`; the daemon then exits 2.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use super::env_var;
+use crate::cli::DaemonArgs;
+use crate::config::Config;
+use crate::cron::parse::{parse_crontab, Crontab};
+use crate::cron::{zone, Plan};
+use crate::worker::RouteTable;
+
+/// What the daemon starts with.
+pub(crate) struct Startup {
+    /// Validated config.
+    pub(crate) config: Config,
+    /// The scheduled entries.
+    pub(crate) plan: Arc<Plan>,
+    /// The crontab read, if any (for the first log line).
+    pub(crate) crontab_file: Option<String>,
+}
+
+/// Loads everything the daemon needs, or the error text.
+pub(super) fn startup(args: &DaemonArgs) -> Result<Startup, String> {
+    let config = load_config(args)?;
+    let (plan, crontab_file) = load_plan(&config)?;
+    Ok(Startup {
+        config,
+        plan,
+        crontab_file,
+    })
+}
+
+/// The validated config.
+pub(super) fn load_config(args: &DaemonArgs) -> Result<Config, String> {
+    crate::config::load(&env_var, &args.overrides()).map_err(|e| format!("error: {e}"))
+}
+
+/// Reads and parses the configured crontab. `Ok(None)` when the default `./crontab` does not
+/// exist (no schedule); an explicitly named file must exist.
+pub(super) fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>, String> {
+    let path = &config.crontab;
+    let name = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !config.crontab_explicit => {
+            return Ok(None)
+        }
+        Err(e) => return Err(format!("error: {name}: cannot read crontab: {e}")),
+    };
+    match parse_crontab(&text) {
+        Ok(tab) => {
+            for w in &tab.warnings {
+                tracing::warn!("{name}:{w}");
+            }
+            Ok(Some((name, tab)))
+        }
+        Err(errors) => Err(errors
+            .0
+            .iter()
+            .map(|d| format!("error: {name}:{d}"))
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
+}
+
+fn load_plan(config: &Config) -> Result<(Arc<Plan>, Option<String>), String> {
+    let crontab = read_crontab(config)?;
+    let plan = Plan::build(
+        crontab.as_ref().map(|(n, t)| (n.as_str(), t)),
+        config,
+        zone::daemon_zone(),
+    )
+    .map_err(|errs| {
+        errs.iter()
+            .map(|e| format!("error: {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok((plan, crontab.map(|(n, _)| n)))
+}
+
+/// Reloads on each message (SIGUSR2): parses the new crontab and config first; if invalid,
+/// keeps the old schedule and logs why; if valid, swaps the plan and the `cron` queue's
+/// handlers at once, without waiting for running jobs.
+pub(super) async fn reload_loop(
+    args: DaemonArgs,
+    mut requests: mpsc::Receiver<()>,
+    plan: watch::Sender<Arc<Plan>>,
+    cron_routes: Option<RouteTable>,
+) {
+    while requests.recv().await.is_some() {
+        let loaded = load_config(&args).and_then(|c| load_plan(&c).map(|(p, _)| (c, p)));
+        match loaded {
+            Err(message) => {
+                tracing::error!(%message, "reload refused: the new crontab or config is invalid; keeping the current schedule")
+            }
+            Ok((config, new_plan)) => {
+                if let Some(table) = &cron_routes {
+                    let fresh = super::routes::cron_table(&config, &new_plan);
+                    let fresh: HashMap<_, _> = fresh.into_iter().collect();
+                    *table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+                }
+                tracing::info!(entries = new_plan.entries.len(), "reloaded the schedule");
+                let _ = plan.send(new_plan);
+            }
+        }
+    }
+}

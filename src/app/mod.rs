@@ -1,0 +1,223 @@
+//! Wiring: the only place that reads the environment, binds the port and installs signal
+//! handlers. [`run`] dispatches the command line; [`daemon`] starts the components in order
+//! and shuts them down in the order of DESIGN.md:
+//! 1. stop the scheduler, report `draining`; 2. stop fetching, let running jobs finish;
+//! 3. at the deadline, terminate handlers and requeue their jobs; 4. close Redis, exit 0.
+
+mod load;
+mod routes;
+
+use load::Startup;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, DaemonArgs};
+use crate::config::Config;
+use crate::cron::{scheduler, Plan, SchedulerStats};
+use crate::http::{router, AppState};
+use crate::queue::{ConsumerOptions, Store};
+use crate::status::Status;
+use crate::worker::handler::KILL_GRACE;
+use crate::worker::WorkerPool;
+
+/// How long an idle fetch loop blocks on the marker; also bounds how long an idle pool takes to
+/// stop.
+const DRAIN_DELAY: Duration = Duration::from_secs(2);
+
+/// Runs what the command line asks for.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Some(Command::Run(args)) => daemon(&args).await,
+        Some(Command::Cron(c)) => Ok(crate::cmd::cron_next(c)),
+        Some(Command::Healthcheck { url }) => crate::cmd::healthcheck(url, &cli.daemon).await,
+        Some(Command::Enqueue(args)) => crate::cmd::enqueue(args, &cli.daemon).await,
+        None => match cli.test_crontab {
+            Some(file) => Ok(crate::cmd::test_crontab(file, &cli.daemon)),
+            None => daemon(&cli.daemon).await,
+        },
+    }
+}
+
+/// The process environment, the one place it is read.
+pub fn env_var(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Runs the daemon until a signal stops it.
+async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    let Startup {
+        config,
+        plan,
+        crontab_file,
+    } = match load::startup(args) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("{message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let config = Arc::new(config);
+    let signals = crate::shutdown::signals().context("installing signal handlers")?;
+    // `stop` is phase 1-2 (held by the scheduler and the pools' owner below); `cut_off` is
+    // phase 3 (held by every Dispatch through its pool).
+    let stop = CancellationToken::new();
+    let cut_off = CancellationToken::new();
+    let (reload_tx, reload_rx) = mpsc::channel(1);
+    tokio::spawn(crate::shutdown::watch(
+        signals,
+        stop.clone(),
+        cut_off.clone(),
+        config.shutdown_timeout,
+        reload_tx,
+    ));
+    crate::reaper::spawn_if_init();
+
+    let status = Status::new(config.lock_duration, config.redis.redacted());
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (WORKER_LISTEN)", config.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), store = "redis", redis = %config.redis.redacted(),
+        listen = %local, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.entries.len(),
+        crontab = %crontab_file.as_deref().unwrap_or("(none)"), "cronq worker starting");
+    // The HTTP server outlives the drain (health says `draining`); it stops last.
+    let http_stop = CancellationToken::new();
+    let app = router(AppState {
+        status: status.clone(),
+    });
+    let http_done = http_stop.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { http_done.cancelled().await })
+            .await
+    });
+
+    if let Some(store) = connect(&config, &stop).await {
+        status.set_store(store.clone());
+        let pools = start_pools(&store, &config, &plan, &status, &cut_off, &stop).await;
+        let stats = Arc::new(SchedulerStats::default());
+        let (plan_tx, plan_rx) = watch::channel(plan.clone());
+        let sched = tokio::spawn(scheduler::run(
+            store.clone(),
+            config.clone(),
+            plan_rx,
+            stats,
+            stop.clone(),
+        ));
+        let reloader = tokio::spawn(load::reload_loop(
+            args.clone(),
+            reload_rx,
+            plan_tx,
+            pools.cron_routes.clone(),
+        ));
+        status.set_ready();
+        stop.cancelled().await;
+        status.set_draining();
+        let _ = sched.await;
+        reloader.abort();
+        let wait = config.shutdown_timeout + KILL_GRACE + DRAIN_DELAY + Duration::from_secs(2);
+        futures::future::join_all(pools.pools.into_iter().map(|p| p.drain(wait))).await;
+    } else {
+        status.set_draining();
+    }
+    http_stop.cancel();
+    let _ = http.await;
+    tracing::info!("cronq worker stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Connects to Redis, retrying with backoff (one log line per state change, not per try) until
+/// it answers or `stop` fires.
+async fn connect(config: &Config, stop: &CancellationToken) -> Option<Store> {
+    let mut delay = Duration::from_millis(200);
+    let mut warned = false;
+    loop {
+        match Store::connect(&config.redis, &config.prefix).await {
+            Ok(store) => {
+                if warned {
+                    tracing::info!(redis = %config.redis.redacted(), "Redis is reachable again");
+                }
+                return Some(store);
+            }
+            Err(e) if !warned => {
+                tracing::error!(error = %e, "Redis is not reachable; retrying with backoff (health reports unhealthy)");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = stop.cancelled() => return None,
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The pools, and the `cron` queue's route table (swapped on reload).
+struct Pools {
+    pools: Vec<WorkerPool>,
+    cron_routes: Option<crate::worker::RouteTable>,
+}
+
+async fn start_pools(
+    store: &Store,
+    config: &Arc<Config>,
+    plan: &Arc<Plan>,
+    status: &Arc<Status>,
+    cut_off: &CancellationToken,
+    stop: &CancellationToken,
+) -> Pools {
+    let tables = routes::tables(config, plan);
+    let cron_routes = tables
+        .iter()
+        .find(|(q, _, _)| q == crate::cron::CRON_QUEUE)
+        .map(|(_, _, t)| t.clone());
+    let mut pools = Vec::new();
+    for (queue, concurrency, table) in tables {
+        let opts = ConsumerOptions {
+            concurrency,
+            lock_duration: config.lock_duration,
+            stalled_interval: config.stalled_interval,
+            max_stalled_count: config.max_stalled_count,
+            drain_delay: DRAIN_DELAY,
+            worker_name: config.worker_name.clone(),
+            remove_on_complete: config.defaults.remove_on_complete,
+            remove_on_fail: config.defaults.remove_on_fail,
+        };
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match WorkerPool::start(store, &queue, opts.clone(), table.clone(), cut_off.clone())
+                .await
+            {
+                Ok(pool) => {
+                    status.add_queue(&queue, pool.probe());
+                    tracing::info!(queue = %queue, concurrency, "worker pool started");
+                    pools.push(pool);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %queue, error = %e, "cannot start the worker pool; retrying")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.cancelled() => return Pools { pools, cron_routes },
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+    Pools { pools, cron_routes }
+}
+
+/// The config for one-shot tools (`enqueue`, `healthcheck`, `--test-crontab`), or the error
+/// text to print.
+pub fn load_config_for_tools(args: &DaemonArgs) -> Result<Config, String> {
+    load::load_config(args)
+}

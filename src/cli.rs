@@ -1,0 +1,130 @@
+//! Command-line interface (clap derive): daemon flags and subcommands. Flags beat environment,
+//! which beats the config file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+/// cronq: a crontab scheduler and BullMQ-compatible job worker in one binary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "worker",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Daemon flags (also accepted by `worker run`).
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// Validate a crontab (default: the configured one), list its entries with their next fire
+    /// times, and exit 0 when valid, 1 otherwise.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+    pub test_crontab: Option<PathBuf>,
+    /// What to do; the daemon when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags of the daemon.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DaemonArgs {
+    /// Config file (default: $WORKER_CONFIG, else ./config/worker.toml when present).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// Crontab file (default: $CRONTAB, else ./crontab).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub crontab: Option<PathBuf>,
+    /// HTTP listen address (default: $WORKER_LISTEN, else 0.0.0.0:3001).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Default jobs run at once per queue (default: $WORKER_CONCURRENCY, else 5).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Redis URL (default: $REDIS_URL, else the [redis] table, else redis://127.0.0.1:6379/0).
+    #[arg(long, value_name = "URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Drain deadline on SIGTERM (default: $SHUTDOWN_TIMEOUT, else 25s).
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_timeout: Option<String>,
+}
+
+impl DaemonArgs {
+    /// The flags as config overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config: self.config.clone(),
+            crontab: self.crontab.clone(),
+            listen: self.listen.clone(),
+            concurrency: self.concurrency,
+            redis_url: self.redis_url.clone(),
+            shutdown_timeout: self.shutdown_timeout.clone(),
+        }
+    }
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon (the default).
+    Run(DaemonArgs),
+    /// Cron expression tools.
+    #[command(subcommand)]
+    Cron(CronCommand),
+    /// Exit 0 when /health says healthy (a Docker HEALTHCHECK without curl).
+    Healthcheck {
+        /// The health URL (default: from the listen address).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Add a job and print its id.
+    Enqueue(EnqueueArgs),
+}
+
+/// `worker cron …`
+#[derive(Debug, Subcommand)]
+pub enum CronCommand {
+    /// Print the next fire instants of EXPR, one RFC 3339 UTC timestamp per line.
+    Next {
+        /// The schedule: 5/6/7 fields or a @macro (quote it).
+        expr: String,
+        /// IANA zone (default UTC).
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Start instant, exclusive (RFC 3339; default now).
+        #[arg(long)]
+        from: Option<String>,
+        /// How many instants.
+        #[arg(short = 'n', default_value_t = 5)]
+        n: usize,
+    },
+}
+
+/// `worker enqueue QUEUE NAME …`
+#[derive(Debug, Args)]
+pub struct EnqueueArgs {
+    /// Target queue.
+    pub queue: String,
+    /// Job name.
+    pub name: String,
+    /// Job data (JSON).
+    #[arg(long, default_value = "{}")]
+    pub data: String,
+    /// Run after this long (`30s`, `5m`, or milliseconds).
+    #[arg(long)]
+    pub delay: Option<String>,
+    /// Priority: 1 runs first; unset = plain FIFO.
+    #[arg(long)]
+    pub priority: Option<u32>,
+    /// Total attempts (default: the handler's, else [defaults], else 3).
+    #[arg(long)]
+    pub attempts: Option<u32>,
+    /// `exponential:5000` or `fixed:1000` (default: the handler's).
+    #[arg(long)]
+    pub backoff: Option<String>,
+    /// Custom job id (not an integer, no ':'); an existing id adds nothing.
+    #[arg(long)]
+    pub job_id: Option<String>,
+}

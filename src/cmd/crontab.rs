@@ -1,0 +1,68 @@
+//! `worker cron next` and `worker --test-crontab [FILE]`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{CronCommand, DaemonArgs};
+use crate::cron::check::{next_fires, test_report};
+use crate::cron::zone::{daemon_zone, parse_zone};
+
+/// Prints the next fire instants, one RFC 3339 UTC timestamp per line; exit 1 with the reason
+/// when the expression, zone or start instant is invalid.
+pub fn cron_next(cmd: CronCommand) -> ExitCode {
+    let CronCommand::Next { expr, tz, from, n } = cmd;
+    let zone = match parse_zone(&tz) {
+        Ok(z) => z,
+        Err(e) => return fail(&format!("--tz: {e}")),
+    };
+    let from = match from.as_deref().map(DateTime::parse_from_rfc3339) {
+        None => Utc::now(),
+        Some(Ok(t)) => t.with_timezone(&Utc),
+        Some(Err(e)) => {
+            return fail(&format!(
+                "--from: {e}: write RFC 3339, e.g. 2027-01-01T12:00:00Z"
+            ))
+        }
+    };
+    match next_fires(&expr, zone, from, n) {
+        Ok(times) => {
+            for t in times {
+                println!("{}", t.format("%Y-%m-%dT%H:%M:%SZ"));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("{expr:?}: {e}")),
+    }
+}
+
+/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise.
+pub fn test_crontab(file: PathBuf, args: &DaemonArgs) -> ExitCode {
+    let file = if file.as_os_str().is_empty() {
+        match crate::app::load_config_for_tools(args) {
+            Ok(c) => c.crontab,
+            Err(e) => return fail(&e),
+        }
+    } else {
+        file
+    };
+    let name = file.display().to_string();
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) => return fail(&format!("{name}: cannot read crontab: {e}")),
+    };
+    let (out, err, ok) = test_report(&name, &text, Utc::now(), daemon_zone());
+    print!("{out}");
+    eprint!("{err}");
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}

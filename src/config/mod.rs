@@ -1,0 +1,266 @@
+//! Configuration in two stages: [`raw::RawConfig`] is the file as written (serde, unknown keys
+//! refused); [`Config`] is validated, with real types and every default applied. Layers, lowest
+//! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
+
+pub mod raw;
+mod redis_url;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::queue::{Backoff, RedisTarget, Retention};
+
+pub use validate::load;
+
+/// A configuration error, naming the place (`FILE:LINE` or the variable) and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{path}: cannot read config: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The file is not valid TOML or has an unknown key / wrong type.
+    #[error("{path}:{line}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is well-formed but not acceptable.
+    #[error("{place}: {message}")]
+    Invalid {
+        /// `FILE:LINE: [table] key`, or an environment variable / flag name.
+        place: String,
+        /// What is wrong and what would be valid.
+        message: String,
+    },
+}
+
+/// Values given on the command line (they beat environment and file).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--config`
+    pub config: Option<PathBuf>,
+    /// `--crontab`
+    pub crontab: Option<PathBuf>,
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--concurrency`
+    pub concurrency: Option<usize>,
+    /// `--redis-url`
+    pub redis_url: Option<String>,
+    /// `--shutdown-timeout`
+    pub shutdown_timeout: Option<String>,
+}
+
+/// The validated configuration of a daemon.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file read, if any.
+    pub file: Option<PathBuf>,
+    /// Where Redis is.
+    pub redis: RedisTarget,
+    /// Key prefix (`bull`).
+    pub prefix: String,
+    /// HTTP listen address.
+    pub listen: SocketAddr,
+    /// Default concurrency per queue.
+    pub concurrency: NonZeroUsize,
+    /// Drain deadline on SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// Job lock TTL.
+    pub lock_duration: Duration,
+    /// Stalled-job check period.
+    pub stalled_interval: Duration,
+    /// Stalls allowed before a job fails.
+    pub max_stalled_count: u32,
+    /// The crontab path.
+    pub crontab: PathBuf,
+    /// Whether the crontab path was given explicitly (a missing explicit crontab is an error;
+    /// a missing default `./crontab` just means no schedule).
+    pub crontab_explicit: bool,
+    /// Written to each job's `processedBy`.
+    pub worker_name: String,
+    /// Job defaults for every handler.
+    pub defaults: JobDefaults,
+    /// Consumed queues and their handlers.
+    pub queues: BTreeMap<String, QueueConfig>,
+    /// `[[schedule]]` entries, still as written (the scheduler validates expressions with the
+    /// crontab parser so both forms share one dialect).
+    pub schedules: Vec<ScheduleConfig>,
+}
+
+/// Job settings: `[defaults]`, overridden per handler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDefaults {
+    /// Total attempts for jobs cronq adds (default 3).
+    pub attempts: u32,
+    /// Backoff (default exponential from 5 s).
+    pub backoff: Backoff,
+    /// Handler timeout (default none).
+    pub timeout: Option<Duration>,
+    /// Completed jobs to keep (default: BullMQ's, keep all).
+    pub remove_on_complete: Option<Retention>,
+    /// Failed jobs to keep (default: keep all).
+    pub remove_on_fail: Option<Retention>,
+}
+
+impl Default for JobDefaults {
+    fn default() -> Self {
+        JobDefaults {
+            attempts: 3,
+            backoff: Backoff::Exponential(Duration::from_secs(5)),
+            timeout: None,
+            remove_on_complete: None,
+            remove_on_fail: None,
+        }
+    }
+}
+
+/// One consumed queue.
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    /// Jobs run at once.
+    pub concurrency: NonZeroUsize,
+    /// Handlers by job name.
+    pub handlers: BTreeMap<String, HandlerConfig>,
+}
+
+/// One handler: what runs, and its job settings.
+#[derive(Debug, Clone)]
+pub struct HandlerConfig {
+    /// What runs.
+    pub kind: HandlerKind,
+    /// Timeout, attempts, backoff, retention.
+    pub job: JobDefaults,
+}
+
+/// What a handler does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HandlerKind {
+    /// `/bin/sh -c COMMAND` in its own process group.
+    Exec {
+        /// The command line, from local configuration only.
+        command: String,
+    },
+    /// An HTTP request with the job data as JSON body.
+    Http {
+        /// Target URL.
+        url: String,
+        /// Method (default POST).
+        method: String,
+        /// Request timeout.
+        timeout: Duration,
+        /// Extra headers.
+        headers: BTreeMap<String, String>,
+    },
+    /// Built into the binary.
+    Builtin(Builtin),
+}
+
+/// Handlers built into the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builtin {
+    /// Completes at once with `null` (benchmarks).
+    Noop,
+    /// Completes with the job data.
+    Echo,
+    /// Sleeps `data.ms` milliseconds (default 1000), then completes.
+    Sleep,
+    /// Fails with `data.reason` (tests and drills).
+    Fail,
+}
+
+/// A `[[schedule]]` entry, validated for shape; its expression is parsed by the cron room.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduleConfig {
+    /// Where it was written (`FILE:LINE`).
+    pub place: String,
+    /// Entry name (its id).
+    pub name: Option<String>,
+    /// The expression.
+    pub cron: String,
+    /// Zone name.
+    pub tz: Option<String>,
+    /// What runs.
+    pub target: ScheduleTarget,
+    /// Overlap policy.
+    pub overlap: Overlap,
+    /// Catch-up window.
+    pub catch_up: Option<Duration>,
+    /// Handler timeout.
+    pub timeout: Option<Duration>,
+    /// Random start delay bound.
+    pub jitter: Option<Duration>,
+}
+
+/// What a schedule adds at each tick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScheduleTarget {
+    /// Job `name` with `data` on `queue`.
+    Enqueue {
+        /// Queue.
+        queue: String,
+        /// Job name.
+        name: String,
+        /// Job data.
+        data: serde_json::Value,
+    },
+    /// A shell command, run by the `cron` queue's consumer.
+    Command(String),
+}
+
+/// What to do when a tick comes while the previous run of the same entry is not finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlap {
+    /// Skip the tick, with a warning (Supercronic's default).
+    #[default]
+    Forbid,
+    /// Add the tick anyway.
+    Allow,
+    /// Cancel the running one, then add the tick.
+    Replace,
+}
+
+impl Config {
+    /// The job settings for `queue`/`name`: the handler's when configured, else `[defaults]`.
+    pub fn job_settings(&self, queue: &str, name: &str) -> &JobDefaults {
+        self.queues
+            .get(queue)
+            .and_then(|q| q.handlers.get(name))
+            .map(|h| &h.job)
+            .unwrap_or(&self.defaults)
+    }
+
+    /// The address `worker healthcheck` should call: the listen address, with an unspecified
+    /// host (`0.0.0.0`, `::`) replaced by loopback.
+    pub fn local_health_url(&self) -> String {
+        let mut addr = self.listen;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        format!("http://{addr}/health")
+    }
+}
+
+/// Where the config file is, when no flag or `WORKER_CONFIG` names one: `./config/worker.toml`
+/// if it exists.
+pub fn default_file() -> Option<PathBuf> {
+    let p = Path::new("config/worker.toml");
+    p.exists().then(|| p.to_path_buf())
+}

@@ -1,0 +1,201 @@
+//! The config file as written (`config/worker.toml`): every key optional, unknown keys refused.
+//! Defaults live in `Config` (see `mod.rs`), not here, so that "unset" stays distinguishable
+//! from "set to the default" when environment and flags are layered on top.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[redis]`
+    pub redis: Option<RawRedis>,
+    /// `[http]`
+    pub http: Option<RawHttp>,
+    /// `[worker]`
+    pub worker: Option<RawWorker>,
+    /// `[defaults]`: job defaults for every handler.
+    pub defaults: Option<RawJobDefaults>,
+    /// `[queues.NAME]`
+    #[serde(default)]
+    pub queues: BTreeMap<String, RawQueue>,
+    /// `[[schedule]]`: the long form of a crontab line.
+    #[serde(default)]
+    pub schedule: Vec<RawSchedule>,
+}
+
+/// `[redis]`: a URL, or its parts.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedis {
+    /// `redis://…` or `rediss://…` (TLS). Default `redis://127.0.0.1:6379/0`.
+    pub url: Option<String>,
+    /// Host, when no URL is given.
+    pub host: Option<String>,
+    /// Port, default 6379.
+    pub port: Option<u16>,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// Password (prefer `REDIS_PASSWORD` in the environment).
+    pub password: Option<String>,
+    /// Database number, default 0.
+    pub db: Option<u8>,
+    /// Use TLS.
+    pub tls: Option<bool>,
+    /// PEM CA file for TLS with a private CA.
+    pub ca_file: Option<String>,
+    /// Key prefix, default `bull`.
+    pub prefix: Option<String>,
+}
+
+/// `[http]`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// Listen address, default `0.0.0.0:3001`.
+    pub listen: Option<String>,
+}
+
+/// `[worker]`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorker {
+    /// Default concurrency per queue, default 5.
+    pub concurrency: Option<usize>,
+    /// Drain deadline on SIGTERM, default `25s`.
+    pub shutdown_timeout: Option<String>,
+    /// Job lock TTL, default `30s` (BullMQ's default).
+    pub lock_duration: Option<String>,
+    /// Stalled-job check period, default `30s` (BullMQ's default).
+    pub stalled_interval: Option<String>,
+    /// Stalls allowed before a job fails, default 1 (BullMQ's default).
+    pub max_stalled_count: Option<u32>,
+    /// The crontab, default `./crontab`.
+    pub crontab: Option<String>,
+    /// Name written to each job's `processedBy`, default `cronq@<hostname>`.
+    pub name: Option<String>,
+}
+
+/// `[defaults]`, and the job fields of a handler.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJobDefaults {
+    /// Total attempts, default 3.
+    pub attempts: Option<u32>,
+    /// `exponential:5000` (default) or `fixed:1000`.
+    pub backoff: Option<String>,
+    /// Handler timeout, default none.
+    pub timeout: Option<String>,
+    /// Completed jobs to keep.
+    pub remove_on_complete: Option<RawRetention>,
+    /// Failed jobs to keep.
+    pub remove_on_fail: Option<RawRetention>,
+}
+
+/// `true` (remove at once), `false` (keep all), a count, or `{ age = "7d", count = 1000 }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawRetention {
+    /// Remove (true) or keep (false).
+    Flag(bool),
+    /// Keep the newest N.
+    Count(u64),
+    /// Keep by age and/or count.
+    Policy(RawRetentionPolicy),
+}
+
+/// `{ age = "24h", count = 1000 }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetentionPolicy {
+    /// Keep jobs younger than this.
+    pub age: Option<String>,
+    /// Keep at most this many.
+    pub count: Option<u64>,
+}
+
+/// `[queues.NAME]`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueue {
+    /// Jobs of this queue run at once, default `[worker] concurrency`.
+    pub concurrency: Option<usize>,
+    /// Handlers by job name.
+    #[serde(default)]
+    pub handlers: BTreeMap<String, RawHandler>,
+}
+
+/// `[queues.Q.handlers.NAME]`: exactly one of `exec`, `http`, `builtin`, plus job fields.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHandler {
+    /// A command run by `/bin/sh -c`; job data on stdin and in `JOB_DATA`.
+    pub exec: Option<String>,
+    /// An HTTP call.
+    pub http: Option<RawHttpHandler>,
+    /// A handler built into the binary: `noop`, `echo`, `sleep`, `fail`.
+    pub builtin: Option<String>,
+    /// Kill the run after this long (`30s`); it then counts as a failed attempt.
+    pub timeout: Option<String>,
+    /// Total attempts for jobs cronq adds.
+    pub attempts: Option<u32>,
+    /// Backoff for jobs cronq adds.
+    pub backoff: Option<String>,
+    /// Retention for jobs cronq adds.
+    pub remove_on_complete: Option<RawRetention>,
+    /// Retention for jobs cronq adds.
+    pub remove_on_fail: Option<RawRetention>,
+}
+
+/// `http = { url, method, timeout, headers }`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpHandler {
+    /// Where to send the job.
+    pub url: String,
+    /// Default `POST`.
+    pub method: Option<String>,
+    /// Request timeout (default: the handler timeout, else 30s).
+    pub timeout: Option<String>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// `[[schedule]]`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// Entry name: becomes the entry id in job ids (`cron-<name>-<secs>`).
+    pub name: Option<String>,
+    /// The schedule expression (5/6/7 fields or a macro).
+    pub cron: String,
+    /// IANA zone, default the crontab's / daemon's.
+    pub tz: Option<String>,
+    /// What to add at each tick.
+    pub enqueue: Option<RawEnqueue>,
+    /// A command to run (queue `cron`), instead of `enqueue`.
+    pub command: Option<String>,
+    /// `forbid` (default), `allow` or `replace`.
+    pub overlap: Option<String>,
+    /// Run one missed tick after downtime if it is younger than this (default off).
+    pub catch_up: Option<String>,
+    /// Handler timeout for this entry's runs.
+    pub timeout: Option<String>,
+    /// Random start delay up to this long.
+    pub jitter: Option<String>,
+}
+
+/// `enqueue = { queue, name, data }`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnqueue {
+    /// Target queue.
+    pub queue: String,
+    /// Job name.
+    pub name: String,
+    /// Job data, default `{}`.
+    pub data: Option<toml::Value>,
+}

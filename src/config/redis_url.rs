@@ -1,0 +1,136 @@
+//! Building the Redis URL from its layers: `url`, or `host`/`port`/`username`/`password`/`db`/
+//! `tls`. A password given on its own (the usual way to keep it out of a URL in a manifest) is
+//! put into a URL that has none.
+
+use super::raw::RawRedis;
+
+/// The URL to connect to, or a message saying what is wrong.
+pub(super) fn build_url(r: &RawRedis) -> Result<String, String> {
+    let tls = r.tls.unwrap_or(false);
+    let url = match (&r.url, &r.host) {
+        (Some(url), _) => with_credentials(url, r)?,
+        (None, host) => {
+            let scheme = if tls { "rediss" } else { "redis" };
+            let host = host.as_deref().unwrap_or("127.0.0.1");
+            let port = r.port.unwrap_or(6379);
+            let auth = userinfo(r.username.as_deref(), r.password.as_deref());
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host.to_string()
+            };
+            format!("{scheme}://{auth}{host}:{port}/{}", r.db.unwrap_or(0))
+        }
+    };
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "redis" if tls => Ok(url.replacen("redis://", "rediss://", 1)),
+        "redis" | "rediss" => Ok(url),
+        _ => Err(format!(
+            "Redis URL {} must start with redis:// or rediss:// (TLS)",
+            crate::queue::redact_url(&url)
+        )),
+    }
+}
+
+fn with_credentials(url: &str, r: &RawRedis) -> Result<String, String> {
+    if r.password.is_none() && r.username.is_none() {
+        return Ok(url.to_string());
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "Redis URL must look like redis://host:6379/0".to_string())?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    if rest[..authority_end].contains('@') {
+        // The URL carries its own credentials; they win over the separate fields.
+        return Ok(url.to_string());
+    }
+    let auth = userinfo(r.username.as_deref(), r.password.as_deref());
+    Ok(format!("{scheme}://{auth}{rest}"))
+}
+
+fn userinfo(user: Option<&str>, password: Option<&str>) -> String {
+    match (user, password) {
+        (None, None) => String::new(),
+        (Some(u), None) => format!("{}@", encode(u)),
+        (u, Some(p)) => format!("{}:{}@", encode(u.unwrap_or("")), encode(p)),
+    }
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters, so a password with `@`, `:`
+/// or `/` survives inside a URL.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawRedis {
+        RawRedis::default()
+    }
+
+    #[test]
+    fn default_is_local_redis() {
+        assert_eq!(build_url(&raw()).unwrap(), "redis://127.0.0.1:6379/0");
+    }
+
+    #[test]
+    fn parts_build_a_url_with_encoded_credentials() {
+        let r = RawRedis {
+            host: Some("redis.internal".into()),
+            port: Some(6380),
+            username: Some("app".into()),
+            password: Some("p@ss:w/rd".into()),
+            db: Some(2),
+            tls: Some(true),
+            ..raw()
+        };
+        assert_eq!(
+            build_url(&r).unwrap(),
+            "rediss://app:p%40ss%3Aw%2Frd@redis.internal:6380/2"
+        );
+    }
+
+    #[test]
+    fn a_separate_password_goes_into_a_url_without_one() {
+        let r = RawRedis {
+            url: Some("redis://cache:6379/1".into()),
+            password: Some("s3cret".into()),
+            ..raw()
+        };
+        assert_eq!(build_url(&r).unwrap(), "redis://:s3cret@cache:6379/1");
+        let r = RawRedis {
+            url: Some("redis://u:own@cache:6379".into()),
+            password: Some("other".into()),
+            ..raw()
+        };
+        assert_eq!(build_url(&r).unwrap(), "redis://u:own@cache:6379");
+    }
+
+    #[test]
+    fn tls_flag_upgrades_scheme_and_bad_scheme_is_refused() {
+        let r = RawRedis {
+            url: Some("redis://h:1".into()),
+            tls: Some(true),
+            ..raw()
+        };
+        assert_eq!(build_url(&r).unwrap(), "rediss://h:1");
+        let r = RawRedis {
+            url: Some("http://u:secret@h".into()),
+            ..raw()
+        };
+        let err = build_url(&r).unwrap_err();
+        assert!(err.contains("redis://"), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
+}

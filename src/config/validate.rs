@@ -1,0 +1,460 @@
+//! Raw layers → validated [`Config`]. Every message names the place (`FILE:LINE: [table] key`,
+//! or the environment variable / flag) and says what would be valid.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention, RawSchedule};
+use super::{
+    Builtin, Config, Error, HandlerConfig, HandlerKind, JobDefaults, Overlap, Overrides,
+    QueueConfig, ScheduleConfig, ScheduleTarget,
+};
+use crate::queue::{Backoff, RedisTarget, Retention};
+
+/// Loads the configuration: the file (from `--config`, `WORKER_CONFIG`, or
+/// `./config/worker.toml` when present), then the environment (`env` looks a variable up), then
+/// the flags.
+pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<Config, Error> {
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let explicit = flags
+        .config
+        .clone()
+        .or_else(|| env("WORKER_CONFIG").map(PathBuf::from));
+    let file = explicit.clone().or_else(super::default_file);
+    let (raw, text) = match &file {
+        Some(path) => read_file(path)?,
+        None => (RawConfig::default(), String::new()),
+    };
+    let src = Source {
+        path: file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        text,
+    };
+    let mut raw = raw;
+    apply_env(&mut raw, &env);
+    apply_flags(&mut raw, flags);
+    build(raw, &src, file, &env)
+}
+
+fn read_file(path: &Path) -> Result<(RawConfig, String), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let raw = toml::from_str::<RawConfig>(&text).map_err(|e| Error::Syntax {
+        path: path.display().to_string(),
+        line: e.span().map(|s| line_at(&text, s.start)).unwrap_or(1),
+        message: e.message().trim().to_string(),
+    })?;
+    Ok((raw, text))
+}
+
+fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The file being validated, for naming places in messages.
+struct Source {
+    path: String,
+    text: String,
+}
+
+impl Source {
+    /// `FILE:LINE: [table] key`, where LINE is the key's line after the table header (or the
+    /// header's, or 1 when neither is found, e.g. the value came from the environment).
+    fn place(&self, table: &str, key: &str) -> String {
+        let header = format!("[{table}]");
+        let lines: Vec<&str> = self.text.lines().collect();
+        let start = lines.iter().position(|l| l.trim() == header);
+        let line = start
+            .and_then(|s| {
+                lines[s + 1..]
+                    .iter()
+                    .take_while(|l| !l.trim_start().starts_with('['))
+                    .position(|l| l.trim_start().starts_with(key))
+                    .map(|i| s + 2 + i)
+                    .or(Some(s + 1))
+            })
+            .unwrap_or(1);
+        if self.path.is_empty() {
+            format!("[{table}] {key}")
+        } else {
+            format!("{}:{line}: [{table}] {key}", self.path)
+        }
+    }
+}
+
+fn apply_env(raw: &mut RawConfig, env: &dyn Fn(&str) -> Option<String>) {
+    let r = raw.redis.get_or_insert_with(Default::default);
+    if let Some(url) = env("REDIS_URL") {
+        r.url = Some(url);
+        r.host = None;
+    }
+    if let Some(host) = env("REDIS_HOST") {
+        r.host = Some(host);
+        r.url = None;
+    }
+    r.port = env("REDIS_PORT").and_then(|v| v.parse().ok()).or(r.port);
+    r.username = env("REDIS_USERNAME").or(r.username.take());
+    r.password = env("REDIS_PASSWORD").or(r.password.take());
+    r.db = env("REDIS_DB").and_then(|v| v.parse().ok()).or(r.db);
+    r.tls = env("REDIS_TLS")
+        .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+        .or(r.tls);
+    r.ca_file = env("REDIS_CA_FILE").or(r.ca_file.take());
+    r.prefix = env("REDIS_PREFIX").or(r.prefix.take());
+    let w = raw.worker.get_or_insert_with(Default::default);
+    if let Some(c) = env("WORKER_CONCURRENCY") {
+        // A non-number is reported by validation below through the same field.
+        w.concurrency = Some(c.parse().unwrap_or(0));
+    }
+    w.shutdown_timeout = env("SHUTDOWN_TIMEOUT").or(w.shutdown_timeout.take());
+    w.crontab = env("CRONTAB").or(w.crontab.take());
+    let h = raw.http.get_or_insert_with(Default::default);
+    h.listen = env("WORKER_LISTEN").or(h.listen.take());
+}
+
+fn apply_flags(raw: &mut RawConfig, f: &Overrides) {
+    let w = raw.worker.get_or_insert_with(Default::default);
+    w.concurrency = f.concurrency.or(w.concurrency);
+    w.shutdown_timeout = f.shutdown_timeout.clone().or(w.shutdown_timeout.take());
+    w.crontab = f
+        .crontab
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .or(w.crontab.take());
+    let h = raw.http.get_or_insert_with(Default::default);
+    h.listen = f.listen.clone().or(h.listen.take());
+    if let Some(url) = &f.redis_url {
+        let r = raw.redis.get_or_insert_with(Default::default);
+        r.url = Some(url.clone());
+        r.host = None;
+    }
+}
+
+fn build(
+    raw: RawConfig,
+    src: &Source,
+    file: Option<PathBuf>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Error> {
+    let redis = raw.redis.unwrap_or_default();
+    let url =
+        super::redis_url::build_url(&redis).map_err(|m| invalid(src.place("redis", "url"), m))?;
+    let worker = raw.worker.unwrap_or_default();
+    let listen_text = raw
+        .http
+        .unwrap_or_default()
+        .listen
+        .unwrap_or_else(|| "0.0.0.0:3001".into());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        invalid(
+            src.place("http", "listen"),
+            format!("{listen_text:?} is not an address: use IP:PORT, e.g. \"0.0.0.0:3001\" (WORKER_LISTEN)"),
+        )
+    })?;
+    let concurrency = nonzero(
+        worker.concurrency.unwrap_or(5),
+        &src.place("worker", "concurrency"),
+    )?;
+    let dur = |v: &Option<String>, key: &str, default: u64| -> Result<Duration, Error> {
+        match v {
+            None => Ok(Duration::from_secs(default)),
+            Some(t) => duration(t, &src.place("worker", key)),
+        }
+    };
+    let defaults = job_defaults(
+        raw.defaults.as_ref(),
+        &JobDefaults::default(),
+        src,
+        "defaults",
+    )?;
+    let crontab_explicit = worker.crontab.is_some();
+    let mut queues = BTreeMap::new();
+    for (name, q) in raw.queues {
+        let place = src.place(&format!("queues.{name}"), "concurrency");
+        let concurrency = match q.concurrency {
+            Some(c) => nonzero(c, &place)?,
+            None => concurrency,
+        };
+        let mut handlers = BTreeMap::new();
+        for (job, h) in q.handlers {
+            let table = format!("queues.{name}.handlers.{job}");
+            handlers.insert(job, handler(&h, &defaults, src, &table)?);
+        }
+        queues.insert(
+            name,
+            QueueConfig {
+                concurrency,
+                handlers,
+            },
+        );
+    }
+    let schedules = raw
+        .schedule
+        .iter()
+        .enumerate()
+        .map(|(i, s)| schedule(s, src, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    let host = env("HOSTNAME").unwrap_or_else(|| "localhost".into());
+    Ok(Config {
+        file,
+        redis: RedisTarget {
+            url,
+            ca_file: redis.ca_file.map(PathBuf::from),
+        },
+        prefix: redis.prefix.unwrap_or_else(|| "bull".into()),
+        listen,
+        concurrency,
+        shutdown_timeout: dur(&worker.shutdown_timeout, "shutdown_timeout", 25)?,
+        lock_duration: dur(&worker.lock_duration, "lock_duration", 30)?,
+        stalled_interval: dur(&worker.stalled_interval, "stalled_interval", 30)?,
+        max_stalled_count: worker.max_stalled_count.unwrap_or(1),
+        crontab: PathBuf::from(worker.crontab.unwrap_or_else(|| "crontab".into())),
+        crontab_explicit,
+        worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
+        defaults,
+        queues,
+        schedules,
+    })
+}
+
+fn invalid(place: String, message: impl Into<String>) -> Error {
+    Error::Invalid {
+        place,
+        message: message.into(),
+    }
+}
+
+fn nonzero(n: usize, place: &str) -> Result<NonZeroUsize, Error> {
+    NonZeroUsize::new(n)
+        .ok_or_else(|| invalid(place.to_string(), "must be a whole number of at least 1"))
+}
+
+fn duration(text: &str, place: &str) -> Result<Duration, Error> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        invalid(
+            place.to_string(),
+            format!("{text:?} is not a duration ({e}): write e.g. \"30s\", \"5m\", \"1h\""),
+        )
+    })
+}
+
+fn opt_duration(v: &Option<String>, place: impl Fn() -> String) -> Result<Option<Duration>, Error> {
+    v.as_deref().map(|t| duration(t, &place())).transpose()
+}
+
+fn job_defaults(
+    raw: Option<&RawJobDefaults>,
+    base: &JobDefaults,
+    src: &Source,
+    table: &str,
+) -> Result<JobDefaults, Error> {
+    let Some(raw) = raw else {
+        return Ok(base.clone());
+    };
+    let as_handler = RawHandler {
+        timeout: raw.timeout.clone(),
+        attempts: raw.attempts,
+        backoff: raw.backoff.clone(),
+        remove_on_complete: raw.remove_on_complete.clone(),
+        remove_on_fail: raw.remove_on_fail.clone(),
+        ..RawHandler::default()
+    };
+    job_fields(&as_handler, base, src, table)
+}
+
+fn job_fields(
+    h: &RawHandler,
+    base: &JobDefaults,
+    src: &Source,
+    table: &str,
+) -> Result<JobDefaults, Error> {
+    let backoff = match &h.backoff {
+        Some(b) => Backoff::parse(b).map_err(|m| invalid(src.place(table, "backoff"), m))?,
+        None => base.backoff,
+    };
+    if h.attempts == Some(0) {
+        return Err(invalid(
+            src.place(table, "attempts"),
+            "must be at least 1 (1 = no retry)",
+        ));
+    }
+    Ok(JobDefaults {
+        attempts: h.attempts.unwrap_or(base.attempts),
+        backoff,
+        timeout: opt_duration(&h.timeout, || src.place(table, "timeout"))?.or(base.timeout),
+        remove_on_complete: retention(&h.remove_on_complete, src, table, "remove_on_complete")?
+            .or(base.remove_on_complete),
+        remove_on_fail: retention(&h.remove_on_fail, src, table, "remove_on_fail")?
+            .or(base.remove_on_fail),
+    })
+}
+
+fn retention(
+    r: &Option<RawRetention>,
+    src: &Source,
+    table: &str,
+    key: &str,
+) -> Result<Option<Retention>, Error> {
+    Ok(match r {
+        None => None,
+        Some(RawRetention::Flag(true)) => Some(Retention::RemoveAll),
+        Some(RawRetention::Flag(false)) => Some(Retention::KeepAll),
+        Some(RawRetention::Count(n)) => Some(Retention::Keep {
+            count: Some(*n as usize),
+            age: None,
+        }),
+        Some(RawRetention::Policy(p)) => Some(Retention::Keep {
+            count: p.count.map(|n| n as usize),
+            age: opt_duration(&p.age, || src.place(table, key))?,
+        }),
+    })
+}
+
+fn handler(
+    h: &RawHandler,
+    defaults: &JobDefaults,
+    src: &Source,
+    table: &str,
+) -> Result<HandlerConfig, Error> {
+    let job = job_fields(h, defaults, src, table)?;
+    let kinds = [h.exec.is_some(), h.http.is_some(), h.builtin.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(invalid(
+            src.place(table, ""),
+            "a handler needs exactly one of exec = \"command\", http = { url = \"…\" } or builtin = \"noop\"",
+        ));
+    }
+    let kind = if let Some(command) = &h.exec {
+        if command.trim().is_empty() {
+            return Err(invalid(src.place(table, "exec"), "the command is empty"));
+        }
+        HandlerKind::Exec {
+            command: command.clone(),
+        }
+    } else if let Some(http) = &h.http {
+        if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
+            return Err(invalid(
+                src.place(table, "http"),
+                format!("url {:?} must start with http:// or https://", http.url),
+            ));
+        }
+        let method = http
+            .method
+            .clone()
+            .unwrap_or_else(|| "POST".into())
+            .to_uppercase();
+        if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
+            return Err(invalid(
+                src.place(table, "http"),
+                format!("method {method:?}: use GET, POST, PUT, PATCH or DELETE"),
+            ));
+        }
+        let timeout = opt_duration(&http.timeout, || src.place(table, "http"))?
+            .or(job.timeout)
+            .unwrap_or(Duration::from_secs(30));
+        HandlerKind::Http {
+            url: http.url.clone(),
+            method,
+            timeout,
+            headers: http.headers.clone(),
+        }
+    } else {
+        let name = h.builtin.as_deref().unwrap_or_default();
+        HandlerKind::Builtin(match name {
+            "noop" => Builtin::Noop,
+            "echo" => Builtin::Echo,
+            "sleep" => Builtin::Sleep,
+            "fail" => Builtin::Fail,
+            other => {
+                return Err(invalid(
+                    src.place(table, "builtin"),
+                    format!("unknown builtin {other:?}: use noop, echo, sleep or fail"),
+                ))
+            }
+        })
+    };
+    Ok(HandlerConfig { kind, job })
+}
+
+fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfig, Error> {
+    let table = format!("schedule #{}", index + 1);
+    let place = |key: &str| format!("{} {key}", nth_schedule_place(src, index, &table));
+    let target =
+        match (&s.enqueue, &s.command) {
+            (Some(e), None) => ScheduleTarget::Enqueue {
+                queue: e.queue.clone(),
+                name: e.name.clone(),
+                data: match &e.data {
+                    None => serde_json::json!({}),
+                    Some(v) => serde_json::to_value(v)
+                        .map_err(|e| invalid(place("enqueue"), e.to_string()))?,
+                },
+            },
+            (None, Some(c)) => ScheduleTarget::Command(c.clone()),
+            _ => return Err(invalid(
+                place(""),
+                "give exactly one of enqueue = { queue = \"…\", name = \"…\" } or command = \"…\"",
+            )),
+        };
+    if let Some(name) = &s.name {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                place("name"),
+                format!("{name:?}: use letters, digits, '-' and '_' (it becomes part of job ids)"),
+            ));
+        }
+    }
+    let overlap = match s.overlap.as_deref() {
+        None | Some("forbid") => Overlap::Forbid,
+        Some("allow") => Overlap::Allow,
+        Some("replace") => Overlap::Replace,
+        Some(other) => {
+            return Err(invalid(
+                place("overlap"),
+                format!("{other:?}: use \"forbid\", \"allow\" or \"replace\""),
+            ))
+        }
+    };
+    Ok(ScheduleConfig {
+        place: nth_schedule_place(src, index, &table),
+        name: s.name.clone(),
+        cron: s.cron.clone(),
+        tz: s.tz.clone(),
+        target,
+        overlap,
+        catch_up: opt_duration(&s.catch_up, || place("catch_up"))?,
+        timeout: opt_duration(&s.timeout, || place("timeout"))?,
+        jitter: opt_duration(&s.jitter, || place("jitter"))?,
+    })
+}
+
+/// `FILE:LINE: [[schedule]] #N` for the N-th `[[schedule]]` header.
+fn nth_schedule_place(src: &Source, index: usize, table: &str) -> String {
+    let line = src
+        .text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[schedule]]")
+        .nth(index)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(1);
+    if src.path.is_empty() {
+        format!("[{table}]")
+    } else {
+        format!("{}:{line}: [{table}]", src.path)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,14 @@
+//! The cron room: the crontab dialect (`parse`, `schedule`, `zone`: pure, no I/O but reading
+//! the daemon's zone), the `--test-crontab` / `cron next` reports (`check`), the plan of
+//! entries from crontab lines and `[[schedule]]` tables (`plan`), and the `scheduler` that
+//! turns ticks into jobs with deterministic ids.
+
+pub mod check;
+pub mod parse;
+pub mod plan;
+pub mod schedule;
+pub mod scheduler;
+pub mod zone;
+
+pub use plan::{Action, Plan, PlannedEntry, CRON_QUEUE};
+pub use scheduler::SchedulerStats;

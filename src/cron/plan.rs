@@ -1,0 +1,214 @@
+//! The plan: every scheduled entry, from crontab lines and `[[schedule]]` tables alike, in one
+//! validated shape the [`super::scheduler::Scheduler`] runs and `app` builds the `cron` queue's
+//! handlers from. Crontab lines take the default policies; tables may set their own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+
+use super::parse::{Crontab, Entry, Target};
+use super::schedule::Schedule;
+use super::zone::parse_zone;
+use crate::config::{Config, Overlap, ScheduleConfig, ScheduleTarget};
+
+/// The queue that runs crontab command lines.
+pub const CRON_QUEUE: &str = "cron";
+
+/// What an entry does at each tick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Add job `name` with `data` to `queue`.
+    Enqueue {
+        /// Target queue.
+        queue: String,
+        /// Job name.
+        name: String,
+        /// Job data.
+        data: serde_json::Value,
+    },
+    /// Run a command: a job named by the entry id goes to [`CRON_QUEUE`], whose consumer looks
+    /// the command up locally by that id.
+    Command {
+        /// `SHELL` of the crontab.
+        shell: String,
+        /// The command line.
+        command: String,
+        /// Crontab environment lines.
+        env: Vec<(String, String)>,
+    },
+}
+
+/// One scheduled entry.
+#[derive(Debug, Clone)]
+pub struct PlannedEntry {
+    /// Stable id: the `name`, or a hash of schedule, zone and target.
+    pub id: String,
+    /// Where it was written (`crontab:12`, `config/worker.toml:40: [schedule #1]`).
+    pub place: String,
+    /// When.
+    pub schedule: Schedule,
+    /// In which zone.
+    pub tz: Tz,
+    /// What.
+    pub action: Action,
+    /// Policy when the previous run is not finished.
+    pub overlap: Overlap,
+    /// Run one tick missed during downtime if younger than this.
+    pub catch_up: Option<Duration>,
+    /// Random start delay bound.
+    pub jitter: Option<Duration>,
+    /// Timeout of a command entry's run.
+    pub timeout: Option<Duration>,
+}
+
+impl PlannedEntry {
+    /// The queue and job name this entry's ticks are added as.
+    pub fn job_target(&self) -> (&str, &str) {
+        match &self.action {
+            Action::Enqueue { queue, name, .. } => (queue, name),
+            Action::Command { .. } => (CRON_QUEUE, &self.id),
+        }
+    }
+}
+
+/// All entries.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// In file order: crontab lines first, then `[[schedule]]` tables.
+    pub entries: Vec<PlannedEntry>,
+}
+
+impl Plan {
+    /// Builds the plan. `crontab_name` is how the file is named in places (`crontab`).
+    /// Errors are complete sentences naming the place.
+    pub fn build(
+        crontab: Option<(&str, &Crontab)>,
+        config: &Config,
+        daemon_tz: Tz,
+    ) -> Result<Arc<Plan>, Vec<String>> {
+        let mut entries = Vec::new();
+        let mut errors = Vec::new();
+        if let Some((file, tab)) = crontab {
+            for e in &tab.entries {
+                entries.push(from_line(file, tab, e, daemon_tz));
+            }
+        }
+        let default_tz = crontab.and_then(|(_, t)| t.default_tz);
+        for s in &config.schedules {
+            match from_table(s, crontab.map(|(_, t)| t), default_tz.unwrap_or(daemon_tz)) {
+                Ok(e) => entries.push(e),
+                Err(msg) => errors.push(msg),
+            }
+        }
+        let mut seen = std::collections::HashMap::new();
+        for e in &entries {
+            if let Some(first) = seen.insert(e.id.clone(), e.place.clone()) {
+                errors.push(format!(
+                    "{}: entry id {:?} is also used at {first}: give one of them another name",
+                    e.place, e.id
+                ));
+            }
+        }
+        if errors.is_empty() {
+            Ok(Arc::new(Plan { entries }))
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The entries that run commands (the `cron` queue's handlers).
+    pub fn commands(&self) -> impl Iterator<Item = &PlannedEntry> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.action, Action::Command { .. }))
+    }
+}
+
+fn from_line(file: &str, tab: &Crontab, e: &Entry, daemon_tz: Tz) -> PlannedEntry {
+    let action = match &e.target {
+        Target::Command(command) => Action::Command {
+            shell: tab.shell.clone(),
+            command: command.clone(),
+            env: tab.env.clone(),
+        },
+        Target::Enqueue { queue, name, data } => Action::Enqueue {
+            queue: queue.clone(),
+            name: name.clone(),
+            data: data.clone(),
+        },
+    };
+    PlannedEntry {
+        id: e.id(),
+        place: format!("{file}:{}", e.line),
+        schedule: e.schedule.clone(),
+        tz: e.zone(tab.default_tz, daemon_tz),
+        action,
+        overlap: Overlap::Forbid,
+        catch_up: None,
+        jitter: None,
+        timeout: None,
+    }
+}
+
+fn from_table(
+    s: &ScheduleConfig,
+    tab: Option<&Crontab>,
+    default_tz: Tz,
+) -> Result<PlannedEntry, String> {
+    let schedule =
+        Schedule::parse(&s.cron).map_err(|e| format!("{} cron {:?}: {e}", s.place, s.cron))?;
+    let tz = match &s.tz {
+        Some(name) => parse_zone(name).map_err(|e| format!("{} tz: {e}", s.place))?,
+        None => default_tz,
+    };
+    let action = match &s.target {
+        ScheduleTarget::Enqueue { queue, name, data } => Action::Enqueue {
+            queue: queue.clone(),
+            name: name.clone(),
+            data: data.clone(),
+        },
+        ScheduleTarget::Command(command) => Action::Command {
+            shell: tab
+                .map(|t| t.shell.clone())
+                .unwrap_or_else(|| "/bin/sh".into()),
+            command: command.clone(),
+            env: tab.map(|t| t.env.clone()).unwrap_or_default(),
+        },
+    };
+    let id = match &s.name {
+        Some(n) => n.clone(),
+        None => table_id(&schedule, tz, &action),
+    };
+    Ok(PlannedEntry {
+        id,
+        place: s.place.clone(),
+        schedule,
+        tz,
+        action,
+        overlap: s.overlap,
+        catch_up: s.catch_up,
+        jitter: s.jitter,
+        timeout: s.timeout,
+    })
+}
+
+/// Id of an unnamed table: the same hash a crontab line with that schedule, zone and target
+/// gets, so moving a line between the two forms keeps its id.
+fn table_id(schedule: &Schedule, tz: Tz, action: &Action) -> String {
+    let target = match action {
+        Action::Enqueue { queue, name, data } => Target::Enqueue {
+            queue: queue.clone(),
+            name: name.clone(),
+            data: data.clone(),
+        },
+        Action::Command { command, .. } => Target::Command(command.clone()),
+    };
+    Entry {
+        line: 0,
+        schedule: schedule.clone(),
+        tz: Some(tz),
+        target,
+    }
+    .id()
+}

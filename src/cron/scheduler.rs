@@ -1,0 +1,286 @@
+//! The scheduler: sleeps until the next fire instant of any entry, then adds one job per due
+//! entry with the deterministic id `cron-<entry-id>-<unix-seconds>`, so any number of replicas
+//! add each tick once. Policies, written down:
+//! - **Overlap** (`forbid`, the default): a tick whose previous run of the same entry is still
+//!   waiting, delayed or active is skipped with a warning. `allow` adds it anyway; `replace`
+//!   is accepted and, until cross-process cancellation exists, behaves as `allow` (warned at start).
+//! - **Missed ticks**: a tick noticed more than [`LATE_LIMIT`] after its instant (the host was
+//!   suspended, the clock jumped) is skipped with a warning, unless the entry has a `catch_up`
+//!   window that covers it; only the latest missed tick is ever run.
+//! - **Downtime**: at start, an entry with `catch_up` runs its latest tick of the window once.
+//! - **Redis errors**: an add that fails is retried with backoff until the entry's next tick,
+//!   then counted as missed. Every failure is logged and counted, never dropped silently.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::plan::{Action, Plan, PlannedEntry};
+use crate::config::{Config, Overlap};
+use crate::queue::{cron_job_id, JobSpec, Store};
+
+/// Lateness beyond which a tick counts as missed rather than merely late.
+pub const LATE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Counters, read by metrics and the API.
+#[derive(Debug, Default)]
+pub struct SchedulerStats {
+    /// Jobs added.
+    pub fired: AtomicU64,
+    /// Ticks skipped by the overlap policy.
+    pub skipped: AtomicU64,
+    /// Ticks missed (late, or never added because Redis failed).
+    pub missed: AtomicU64,
+}
+
+/// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
+/// takes effect at once, running jobs are not waited for.
+pub async fn run(
+    store: Store,
+    config: Arc<Config>,
+    mut plan: watch::Receiver<Arc<Plan>>,
+    stats: Arc<SchedulerStats>,
+    shutdown: CancellationToken,
+) {
+    // Adds in flight; each retries on its own so a slow Redis never delays other entries.
+    let adds = TaskTracker::new();
+    let ctx = Arc::new(FireContext {
+        store,
+        config,
+        stats,
+        shutdown: shutdown.clone(),
+        last_job: Mutex::new(HashMap::new()),
+    });
+    let mut current = plan.borrow_and_update().clone();
+    let mut state = EntryStates::new(&ctx, &current, Utc::now());
+    fire_reboots_and_catch_ups(&ctx, &adds, &current);
+    loop {
+        let now = Utc::now();
+        let wait = state
+            .earliest()
+            .map(|t| (t - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = plan.changed() => {
+                if changed.is_err() { break; }
+                current = plan.borrow_and_update().clone();
+                state = EntryStates::new(&ctx, &current, Utc::now());
+                tracing::info!(entries = current.entries.len(), "schedule reloaded");
+            }
+            _ = tokio::time::sleep(wait) => fire_due(&ctx, &adds, &current, &mut state, Utc::now()),
+        }
+    }
+    adds.close();
+    adds.wait().await;
+}
+
+/// Per entry of the current plan: its next instant.
+struct EntryStates {
+    next: Vec<Option<DateTime<Utc>>>,
+}
+
+impl EntryStates {
+    /// Also seeds the overlap memory with each entry's previous tick, so that a run started
+    /// before this daemon (re)started, here or on a replica, is still respected.
+    fn new(ctx: &FireContext, plan: &Plan, now: DateTime<Utc>) -> Self {
+        let mut last = ctx.lock_last();
+        for e in &plan.entries {
+            if let Some(t) = previous_tick(e, now) {
+                last.entry(e.id.clone())
+                    .or_insert_with(|| cron_job_id(&e.id, t.timestamp()));
+            }
+        }
+        let next = plan
+            .entries
+            .iter()
+            .map(|e| e.schedule.next_after(now, e.tz))
+            .collect();
+        EntryStates { next }
+    }
+
+    fn earliest(&self) -> Option<DateTime<Utc>> {
+        self.next.iter().flatten().min().copied()
+    }
+}
+
+/// The latest tick at or before `now`, searched back one day at most.
+fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    latest_tick_between(e, now - chrono::Duration::days(1), now)
+}
+
+fn latest_tick_between(
+    e: &PlannedEntry,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let mut t = e.schedule.next_after(from, e.tz)?;
+    if t > to {
+        return None;
+    }
+    // Bounded: a one-second schedule over a day is 86,400 steps at most.
+    for _ in 0..100_000 {
+        match e.schedule.next_after(t, e.tz) {
+            Some(n) if n <= to => t = n,
+            _ => break,
+        }
+    }
+    Some(t)
+}
+
+fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: &Plan) {
+    let now = Utc::now();
+    for e in &plan.entries {
+        if e.overlap == Overlap::Replace {
+            tracing::warn!(entry = %e.id, place = %e.place, "overlap = \"replace\" behaves as \"allow\" in this version");
+        }
+        if e.schedule.is_reboot() {
+            spawn_add(ctx, adds, e.clone(), now);
+        } else if let Some(window) = e.catch_up {
+            let from = now - chrono::Duration::from_std(window).unwrap_or_default();
+            if let Some(t) = latest_tick_between(e, from, now) {
+                tracing::info!(entry = %e.id, scheduled = %t.to_rfc3339(), "catching up a tick missed while down");
+                spawn_add(ctx, adds, e.clone(), t);
+            }
+        }
+    }
+}
+
+fn fire_due(
+    ctx: &Arc<FireContext>,
+    adds: &TaskTracker,
+    plan: &Plan,
+    state: &mut EntryStates,
+    now: DateTime<Utc>,
+) {
+    for (i, e) in plan.entries.iter().enumerate() {
+        let Some(due) = state.next[i] else { continue };
+        if due > now {
+            continue;
+        }
+        // Latest due tick; everything before it was missed (suspend, clock jump).
+        let latest = latest_tick_between(e, due, now).unwrap_or(due);
+        state.next[i] = e.schedule.next_after(now, e.tz);
+        let lateness = (now - latest).to_std().unwrap_or_default();
+        let allowed = e.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
+        if latest != due {
+            ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(entry = %e.id, place = %e.place, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
+        }
+        if lateness > allowed {
+            ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(entry = %e.id, place = %e.place, scheduled = %latest.to_rfc3339(), late_s = lateness.as_secs(), "tick missed: too late to run");
+            continue;
+        }
+        spawn_add(ctx, adds, e.clone(), latest);
+    }
+}
+
+struct FireContext {
+    store: Store,
+    config: Arc<Config>,
+    stats: Arc<SchedulerStats>,
+    shutdown: CancellationToken,
+    /// Entry id → id of its latest added run, for the overlap policy. Updated only when an add
+    /// succeeds, so a skipped tick keeps pointing at the run that is still going.
+    last_job: Mutex<HashMap<String, String>>,
+}
+
+fn spawn_add(ctx: &Arc<FireContext>, adds: &TaskTracker, e: PlannedEntry, at: DateTime<Utc>) {
+    let ctx = ctx.clone();
+    adds.spawn(async move { ctx.fire(&e, at).await });
+}
+
+impl FireContext {
+    fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.last_job.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn fire(&self, e: &PlannedEntry, at: DateTime<Utc>) {
+        let (queue, _) = e.job_target();
+        let this_id = cron_job_id(&e.id, at.timestamp());
+        let previous = self
+            .lock_last()
+            .get(&e.id)
+            .cloned()
+            .filter(|p| *p != this_id);
+        if e.overlap == Overlap::Forbid {
+            if let Some(prev) = &previous {
+                if let Ok(Some(state)) = self.store.state(queue, prev).await {
+                    if matches!(
+                        state.as_str(),
+                        "waiting" | "active" | "delayed" | "prioritized"
+                    ) {
+                        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(entry = %e.id, place = %e.place, previous = %prev, previous_state = %state,
+                            scheduled = %at.to_rfc3339(), "tick skipped: previous run not finished (overlap = forbid)");
+                        return;
+                    }
+                }
+            }
+        }
+        let spec = self.spec(e, at);
+        let deadline = e
+            .schedule
+            .next_after(at, e.tz)
+            .unwrap_or(at + chrono::Duration::hours(1));
+        let mut backoff = Duration::from_millis(250);
+        loop {
+            match self.store.add(queue, spec.clone()).await {
+                Ok(id) => {
+                    self.lock_last().insert(e.id.clone(), id.clone());
+                    self.stats.fired.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(entry = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(), "cron tick enqueued");
+                    return;
+                }
+                Err(err)
+                    if Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default()
+                        < deadline =>
+                {
+                    tracing::warn!(entry = %e.id, queue, error = %err, "cron enqueue failed; retrying");
+                }
+                Err(err) => {
+                    self.stats.missed.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(entry = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(), "cron tick missed: could not enqueue before the next tick");
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = self.shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn spec(&self, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec {
+        let (queue, name) = e.job_target();
+        let data = match &e.action {
+            Action::Enqueue { data, .. } => data.clone(),
+            // The command itself is never put in the job: the consumer finds it by entry id.
+            Action::Command { .. } => serde_json::json!({
+                "entry": e.id,
+                "source": e.place,
+                "scheduled": at.to_rfc3339(),
+            }),
+        };
+        let settings = self.config.job_settings(queue, name);
+        let mut spec = JobSpec::new(name, data);
+        spec.job_id = Some(cron_job_id(&e.id, at.timestamp()));
+        spec.attempts = Some(settings.attempts);
+        spec.backoff = Some(settings.backoff);
+        spec.remove_on_complete = settings.remove_on_complete;
+        spec.remove_on_fail = settings.remove_on_fail;
+        spec.delay = e.jitter.filter(|j| !j.is_zero()).map(|j| {
+            use rand::Rng;
+            Duration::from_millis(rand::thread_rng().gen_range(0..=j.as_millis() as u64))
+        });
+        spec
+    }
+}

@@ -1,0 +1,170 @@
+//! `GET /health`: 200 `healthy`, 503 `unhealthy` (Redis does not answer, or a queue with ready
+//! jobs and free slots has not fetched for longer than the lock duration) or 503 `draining`.
+//! Health reflects consumption, not just a connection: the classic failure of a BullMQ worker
+//! is a live process that no longer takes jobs after a Redis restart.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+
+use super::AppState;
+use crate::queue::JobCounts;
+use crate::status::{QueueProbe, Status};
+
+/// How long a health probe waits for Redis.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The body of `/health`.
+#[derive(Debug, Serialize)]
+pub struct Health {
+    /// `healthy`, `unhealthy` or `draining`.
+    pub status: &'static str,
+    /// Why not healthy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Now, RFC 3339.
+    pub timestamp: String,
+    /// Seconds since start.
+    pub uptime: f64,
+    /// Which store jobs live in.
+    pub store: &'static str,
+    /// Redis reachability.
+    pub redis: RedisHealth,
+    /// Per consumed queue.
+    pub queues: BTreeMap<String, QueueHealth>,
+}
+
+/// Redis part of `/health`.
+#[derive(Debug, Serialize)]
+pub struct RedisHealth {
+    /// Whether a PING answered.
+    pub connected: bool,
+    /// Its round trip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Where (redacted).
+    pub url: String,
+}
+
+/// One queue in `/health`.
+#[derive(Debug, Serialize)]
+pub struct QueueHealth {
+    /// Counts per state (absent when Redis is down).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<JobCounts>,
+    /// Jobs this process runs now.
+    pub running: usize,
+    /// Jobs this process may run at once.
+    pub concurrency: usize,
+    /// Seconds since its fetch loop last turned.
+    pub last_fetch_s: f64,
+}
+
+/// The handler.
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let h = assess(&state.status).await;
+    let code = if h.status == "healthy" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(h))
+}
+
+/// Computes the health report.
+pub async fn assess(status: &Status) -> Health {
+    let mut reason = None;
+    let latency = match status.store() {
+        None => {
+            reason = Some("redis: not connected yet".to_string());
+            None
+        }
+        Some(store) => match tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await {
+            Ok(Ok(d)) => Some(d),
+            Ok(Err(e)) => {
+                reason = Some(format!("redis: {e}"));
+                None
+            }
+            Err(_) => {
+                reason = Some(format!(
+                    "redis: no answer to PING within {}s",
+                    PROBE_TIMEOUT.as_secs()
+                ));
+                None
+            }
+        },
+    };
+    if reason.is_none() && !status.ready() {
+        reason = Some("starting: worker pools are not running yet".to_string());
+    }
+    let mut queues = BTreeMap::new();
+    for (name, probe) in status.queues() {
+        let counts = match (latency, status.store()) {
+            (Some(_), Some(store)) => tokio::time::timeout(PROBE_TIMEOUT, store.counts(&name))
+                .await
+                .ok()
+                .and_then(Result::ok),
+            _ => None,
+        };
+        if reason.is_none() {
+            reason = stuck(&name, &probe, counts.as_ref(), status.stuck_after);
+        }
+        queues.insert(
+            name,
+            QueueHealth {
+                counts,
+                running: probe.running(),
+                concurrency: probe.concurrency,
+                last_fetch_s: round3(probe.beat.since_turn().as_secs_f64()),
+            },
+        );
+    }
+    let state = if status.draining() {
+        "draining"
+    } else if reason.is_some() {
+        "unhealthy"
+    } else {
+        "healthy"
+    };
+    Health {
+        status: state,
+        reason,
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        uptime: round3(status.uptime().as_secs_f64()),
+        store: "redis",
+        redis: RedisHealth {
+            connected: latency.is_some(),
+            latency_ms: latency.map(|d| round3(d.as_secs_f64() * 1000.0)),
+            url: status.redis_url.clone(),
+        },
+        queues,
+    }
+}
+
+/// A queue is stuck when jobs are ready, this pool has a free slot, and its fetch loop has
+/// been silent for longer than `after`. A saturated pool or an empty queue is not stuck.
+fn stuck(
+    name: &str,
+    probe: &QueueProbe,
+    counts: Option<&JobCounts>,
+    after: Duration,
+) -> Option<String> {
+    let counts = counts?;
+    let silent = probe.beat.since_turn();
+    let free_slot = probe.running() < probe.concurrency;
+    (counts.ready() > 0 && free_slot && silent > after).then(|| {
+        format!(
+            "queue {name}: {} jobs ready but no fetch for {:.0}s",
+            counts.ready(),
+            silent.as_secs_f64()
+        )
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

@@ -1,0 +1,37 @@
+//! cronq — one binary, `worker`, that replaces a Supercronic + BullMQ (Node) worker container.
+//!
+//! # Layout
+//!
+//! ```text
+//! crontab / [[schedule]] ──► cron::scheduler ──┐                       ┌──► worker::handler (exec | http | builtin)
+//! worker enqueue (CLI)  ───────────────────────┼──► queue (BullMQ layout in Redis) ──► worker::pool ──┤
+//! BullMQ Queue.add (Node) ─────────────────────┘                                      └──► result / error
+//! ```
+//!
+//! - [`cli`]: clap flags and subcommands. [`config`]: raw TOML → validated [`config::Config`],
+//!   layered file < env < flags.
+//! - [`cron`]: the crontab dialect (pure), the plan of entries, the scheduler (ticks → jobs with
+//!   deterministic ids `cron-<entry>-<unix-secs>`).
+//! - [`queue`]: the only room that knows the engine (`bullmq-official`): connection, add,
+//!   consume, inspect, key names.
+//! - [`worker`]: one pool per queue; dispatch by job name to a handler; timeouts; drain.
+//! - [`http`]: `router(state)`; `/health`.
+//! - [`status`]: shared daemon state read by `/health`.
+//! - [`app`]: wiring and shutdown order; the only place that reads env, binds, handles signals
+//!   ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands.
+//!
+//! Dependencies run one way: `cron → queue ← worker`; `http` reads `status`; only `app` knows
+//! them all.
+
+pub mod app;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod cron;
+pub mod http;
+pub mod queue;
+pub mod reaper;
+pub mod shutdown;
+pub mod status;
+pub mod telemetry;
+pub mod worker;

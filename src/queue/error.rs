@@ -1,0 +1,44 @@
+//! The queue room's error boundary: everything the engine or Redis can say, named by queue.
+
+/// An error from the queue store. Messages name the queue (and job when known) and never
+/// contain a Redis password: URLs are redacted before they are put in a message.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store could not be reached at all (startup, or a health probe).
+    #[error("cannot reach Redis at {url}: {reason}")]
+    Unreachable {
+        /// The redacted URL.
+        url: String,
+        /// What the client said.
+        reason: String,
+    },
+    /// The connection settings themselves are wrong (bad URL, unreadable CA file).
+    #[error("invalid Redis settings: {0}")]
+    Settings(String),
+    /// A job was refused before it reached Redis (bad id, bad option).
+    #[error("queue {queue}: invalid job: {reason}")]
+    InvalidJob {
+        /// The queue the job was meant for.
+        queue: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The engine or Redis failed an operation on a queue.
+    #[error("queue {queue}: {message}")]
+    Engine {
+        /// The queue the operation was on.
+        queue: String,
+        /// The engine's message.
+        message: String,
+    },
+}
+
+impl Error {
+    /// Wraps an engine error for `queue`.
+    pub(crate) fn engine(queue: &str, err: impl std::fmt::Display) -> Self {
+        Error::Engine {
+            queue: queue.to_string(),
+            message: err.to_string(),
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Read-only questions about queues: counts per state, whether a queue is paused.
+
+use super::job::JobCounts;
+use super::keys::QueueKeys;
+use super::{Error, Store};
+
+impl Store {
+    /// Counts per state of `queue`, in one pipelined round trip.
+    pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
+        let k = QueueKeys::new(self.prefix(), queue);
+        let mut pipe = redis::pipe();
+        pipe.cmd("LLEN").arg(k.wait());
+        pipe.cmd("ZCARD").arg(k.prioritized());
+        pipe.cmd("LLEN").arg(k.active());
+        pipe.cmd("ZCARD").arg(k.delayed());
+        pipe.cmd("ZCARD").arg(k.completed());
+        pipe.cmd("ZCARD").arg(k.failed());
+        pipe.cmd("ZCARD").arg(k.key("waiting-children"));
+        let v: Vec<u64> = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(JobCounts {
+            waiting: v[0],
+            prioritized: v[1],
+            active: v[2],
+            delayed: v[3],
+            completed: v[4],
+            failed: v[5],
+            waiting_children: v[6],
+        })
+    }
+
+    /// Whether `queue` is paused (BullMQ 6: `meta.paused` is set).
+    pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
+        let k = QueueKeys::new(self.prefix(), queue);
+        let paused: Option<String> = self
+            .inner
+            .conn
+            .cmd(redis::cmd("HGET").arg(k.meta()).arg("paused"))
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(paused.is_some())
+    }
+
+    /// The raw `data` field of a job, as stored (for diagnosing data that is not JSON).
+    pub(crate) async fn raw_data(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+        let k = QueueKeys::new(self.prefix(), queue);
+        self.inner
+            .conn
+            .cmd(redis::cmd("HGET").arg(k.job(id)).arg("data"))
+            .await
+            .map_err(|e| Error::engine(queue, e))
+    }
+}
+
+impl Store {
+    /// The state of job `id` in `queue` (`waiting`, `active`, `delayed`, `prioritized`,
+    /// `completed`, `failed`, `waiting-children`), or `None` when there is no such job.
+    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+        let q = self.queue(queue).await?;
+        let state = q
+            .get_job_state(id)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(match state.as_str() {
+            "unknown" => None,
+            s => Some(s.to_string()),
+        })
+    }
+}

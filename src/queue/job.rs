@@ -1,0 +1,216 @@
+//! cronq's own view of jobs: what a producer adds ([`JobSpec`]), what a handler runs
+//! ([`ActiveJob`]) and how a run ends ([`Outcome`]). Nothing outside `src/queue/` sees the
+//! engine's `Job` type.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How long to wait between attempts (BullMQ's `backoff` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "delay", rename_all = "lowercase")]
+pub enum Backoff {
+    /// The same delay before every retry.
+    Fixed(#[serde(with = "millis")] Duration),
+    /// `delay · 2^(attempt-1)`.
+    Exponential(#[serde(with = "millis")] Duration),
+}
+
+impl Backoff {
+    /// Parses `exponential:5000` / `fixed:1000` (milliseconds) or with a unit (`fixed:2s`).
+    pub fn parse(text: &str) -> Result<Backoff, String> {
+        let (kind, delay) = text.split_once(':').ok_or_else(|| {
+            format!(
+                "backoff {text:?} must be KIND:DELAY, e.g. \"exponential:5000\" or \"fixed:1s\""
+            )
+        })?;
+        let delay =
+            parse_millis_or_duration(delay).map_err(|e| format!("backoff {text:?}: delay {e}"))?;
+        match kind {
+            "fixed" => Ok(Backoff::Fixed(delay)),
+            "exponential" => Ok(Backoff::Exponential(delay)),
+            other => Err(format!(
+                "backoff kind {other:?} is unknown: use \"fixed\" or \"exponential\""
+            )),
+        }
+    }
+
+    /// The delay before retry number `attempt` (1-based), as the engine computes it.
+    pub fn delay_before(&self, attempt: u32) -> Duration {
+        match self {
+            Backoff::Fixed(d) => *d,
+            Backoff::Exponential(d) => {
+                d.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+            }
+        }
+    }
+}
+
+/// A bare number is milliseconds (BullMQ's unit); otherwise a humantime duration (`5s`, `2m`).
+pub fn parse_millis_or_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration ({e}): use milliseconds or e.g. \"5s\""))
+}
+
+mod millis {
+    use std::time::Duration;
+
+    pub(super) fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+/// What to keep of finished jobs (BullMQ's `removeOnComplete` / `removeOnFail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retention {
+    /// Keep every finished job.
+    KeepAll,
+    /// Remove the job as soon as it finishes.
+    RemoveAll,
+    /// Keep the newest `count` and/or those younger than `age` (whole seconds in Redis).
+    Keep {
+        /// Keep at most this many.
+        count: Option<usize>,
+        /// Keep only those finished within this age.
+        age: Option<Duration>,
+    },
+}
+
+/// A job to add: name, JSON data and BullMQ options. Unset options take the engine's
+/// defaults (one attempt, no delay, priority 0, keep finished jobs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    /// The job name; the consumer picks its handler by it.
+    pub name: String,
+    /// The data, stored as JSON text in the job hash.
+    pub data: serde_json::Value,
+    /// A custom id (not an integer, no `:`); duplicates of an existing id add nothing.
+    pub job_id: Option<String>,
+    /// Wait this long before the job is ready.
+    pub delay: Option<Duration>,
+    /// 1 (first) .. 2_097_151; 0 or unset = the plain FIFO list, which runs before priorities.
+    pub priority: Option<u32>,
+    /// Total attempts, including the first.
+    pub attempts: Option<u32>,
+    /// Delay between attempts.
+    pub backoff: Option<Backoff>,
+    /// What to keep when the job completes.
+    pub remove_on_complete: Option<Retention>,
+    /// What to keep when the job fails for good.
+    pub remove_on_fail: Option<Retention>,
+}
+
+impl JobSpec {
+    /// A job with `name` and `data` and no options.
+    pub fn new(name: impl Into<String>, data: serde_json::Value) -> JobSpec {
+        JobSpec {
+            name: name.into(),
+            data,
+            job_id: None,
+            delay: None,
+            priority: None,
+            attempts: None,
+            backoff: None,
+            remove_on_complete: None,
+            remove_on_fail: None,
+        }
+    }
+}
+
+/// Checks a custom job id against BullMQ's rules (shared/bullmq-layout.md §1).
+pub fn validate_job_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("job id is empty".into());
+    }
+    if id.parse::<i64>().is_ok() {
+        return Err(format!(
+            "job id {id:?} looks like an integer, which clashes with BullMQ's counter ids: add a letter, e.g. \"job-{id}\""
+        ));
+    }
+    if id.contains(':') {
+        return Err(format!(
+            "job id {id:?} contains ':', which BullMQ refuses: use '-' instead"
+        ));
+    }
+    Ok(())
+}
+
+/// How a handler run ended; the consumer turns it into the matching BullMQ transition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Completed with this return value (stored as JSON, as `QueueEvents` requires).
+    Completed(serde_json::Value),
+    /// Failed; retried while attempts remain (with the job's backoff).
+    Retry(String),
+    /// Failed for good, whatever attempts remain.
+    Fail(String),
+    /// Not run to its end (shutdown deadline): back to `wait`, no attempt counted.
+    Release,
+}
+
+/// Counts of a queue's jobs per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct JobCounts {
+    /// In `wait` (ready, FIFO).
+    pub waiting: u64,
+    /// In `prioritized` (ready, by priority).
+    pub prioritized: u64,
+    /// Being processed.
+    pub active: u64,
+    /// Waiting for their time (delay or backoff).
+    pub delayed: u64,
+    /// Completed and kept.
+    pub completed: u64,
+    /// Failed and kept.
+    pub failed: u64,
+    /// Parents waiting for children.
+    pub waiting_children: u64,
+}
+
+impl JobCounts {
+    /// Jobs ready to run now: waiting plus prioritized.
+    pub fn ready(&self) -> u64 {
+        self.waiting + self.prioritized
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_parses_both_kinds_and_units() {
+        assert_eq!(
+            Backoff::parse("exponential:5000"),
+            Ok(Backoff::Exponential(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            Backoff::parse("fixed:2s"),
+            Ok(Backoff::Fixed(Duration::from_secs(2)))
+        );
+        assert!(Backoff::parse("linear:5")
+            .unwrap_err()
+            .contains("\"fixed\" or \"exponential\""));
+        assert!(Backoff::parse("5000").unwrap_err().contains("KIND:DELAY"));
+        assert!(Backoff::parse("fixed:soon").is_err());
+    }
+
+    #[test]
+    fn exponential_doubles_from_the_base() {
+        let b = Backoff::Exponential(Duration::from_millis(300));
+        let delays: Vec<u128> = (1..=3).map(|a| b.delay_before(a).as_millis()).collect();
+        assert_eq!(delays, [300, 600, 1200]);
+    }
+
+    #[test]
+    fn job_ids_follow_bullmq_rules() {
+        assert!(validate_job_id("cron-abc-1700000000").is_ok());
+        assert!(validate_job_id("123").unwrap_err().contains("integer"));
+        assert!(validate_job_id("a:b").unwrap_err().contains("':'"));
+        assert!(validate_job_id("").is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! Adding jobs (BullMQ's `addStandardJob` / `addDelayedJob` / `addPrioritizedJob` scripts, run
+//! by the engine), and the deterministic ids that make cron ticks single-fire across replicas.
+
+use bullmq::types::{BackoffStrategy, KeepJobs, RemoveOnFinish};
+use bullmq::JobOptions;
+
+use super::job::{validate_job_id, Backoff, JobSpec, Retention};
+use super::{Error, Store};
+
+/// The job id of one cron tick: `cron-<entry-id>-<unix-seconds>`. Every replica computes the
+/// same id for the same (entry, scheduled instant), and BullMQ adds a duplicate id as a no-op,
+/// so N schedulers produce one job per tick.
+pub fn cron_job_id(entry_id: &str, scheduled_unix_secs: i64) -> String {
+    format!("cron-{entry_id}-{scheduled_unix_secs}")
+}
+
+impl Store {
+    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
+    /// custom id is already there: BullMQ then adds nothing).
+    pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+        if let Some(id) = &spec.job_id {
+            validate_job_id(id).map_err(|reason| Error::InvalidJob {
+                queue: queue.to_string(),
+                reason,
+            })?;
+        }
+        if let Some(p) = spec.priority {
+            if p > 2_097_151 {
+                return Err(Error::InvalidJob {
+                    queue: queue.to_string(),
+                    reason: format!("priority {p} is above BullMQ's maximum 2097151"),
+                });
+            }
+        }
+        let engine = self.queue(queue).await?;
+        let opts = engine_options(&spec);
+        let job = engine
+            .add(&spec.name, &spec.data)
+            .options(opts)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(job.id().to_string())
+    }
+}
+
+fn engine_options(spec: &JobSpec) -> JobOptions {
+    let mut opts = JobOptions::new();
+    opts.job_id = spec.job_id.clone();
+    opts.delay = spec
+        .delay
+        .map(|d| d.as_millis() as u64)
+        .filter(|&ms| ms > 0);
+    opts.priority = spec.priority.filter(|&p| p > 0);
+    // Node always writes `attempts` (default 0); so do we, for older tooling (bullmq-layout §19.17).
+    opts.attempts = Some(spec.attempts.unwrap_or(0));
+    opts.backoff = spec.backoff.map(|b| match b {
+        Backoff::Fixed(d) => BackoffStrategy::Fixed(d.as_millis() as u64),
+        Backoff::Exponential(d) => BackoffStrategy::Exponential(d.as_millis() as u64),
+    });
+    opts.remove_on_complete = spec.remove_on_complete.map(retention);
+    opts.remove_on_fail = spec.remove_on_fail.map(retention);
+    opts
+}
+
+/// Our retention → the engine's. BullMQ's `age` is in **seconds** (its Lua multiplies by
+/// 1000); the engine's doc comment says milliseconds, which is wrong, so we pass seconds.
+pub(crate) fn retention(r: Retention) -> RemoveOnFinish {
+    match r {
+        Retention::KeepAll => RemoveOnFinish::Bool(false),
+        Retention::RemoveAll => RemoveOnFinish::Bool(true),
+        Retention::Keep {
+            count: Some(count),
+            age: None,
+        } => RemoveOnFinish::Count(count),
+        Retention::Keep { count, age } => RemoveOnFinish::Options(KeepJobs {
+            age: age.map(|a| a.as_secs().max(1)),
+            count,
+            limit: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn cron_ids_are_deterministic_and_colon_free() {
+        let id = cron_job_id("3f2a9c01b7e4", 1_800_000_000);
+        assert_eq!(id, "cron-3f2a9c01b7e4-1800000000");
+        assert!(validate_job_id(&id).is_ok());
+    }
+
+    #[test]
+    fn options_always_carry_attempts_and_skip_zero_values() {
+        let mut spec = JobSpec::new("n", serde_json::json!({}));
+        spec.delay = Some(Duration::ZERO);
+        spec.priority = Some(0);
+        let o = engine_options(&spec);
+        assert_eq!(o.attempts, Some(0));
+        assert_eq!(o.delay, None);
+        assert_eq!(o.priority, None);
+    }
+
+    #[test]
+    fn retention_age_is_in_seconds() {
+        let r = retention(Retention::Keep {
+            count: None,
+            age: Some(Duration::from_secs(7 * 86_400)),
+        });
+        match r {
+            RemoveOnFinish::Options(k) => assert_eq!(k.age, Some(604_800)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Shared, read-mostly state of the running daemon, written by `app` and the pools and read by
+//! `/health`: whether we are draining, the store once connected, and each pool's probe.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::queue::{LoopBeat, Store};
+
+/// What `/health` knows about one queue's pool.
+#[derive(Debug, Clone)]
+pub struct QueueProbe {
+    /// Jobs it may run at once.
+    pub concurrency: usize,
+    /// Jobs running now.
+    pub running: Arc<AtomicUsize>,
+    /// When its fetch loop last turned.
+    pub beat: Arc<LoopBeat>,
+}
+
+impl QueueProbe {
+    /// Jobs running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::Relaxed)
+    }
+}
+
+/// The daemon's status.
+pub struct Status {
+    started: Instant,
+    /// How long a fetch loop may stay silent, with ready jobs and free slots, before the
+    /// daemon reports itself unhealthy (the job lock duration).
+    pub stuck_after: Duration,
+    draining: AtomicBool,
+    /// Set once every worker pool has started (health is not `healthy` before).
+    ready: AtomicBool,
+    /// The store, set once Redis first answered.
+    store: OnceLock<Store>,
+    /// Where Redis is (redacted), for messages before the store exists.
+    pub redis_url: String,
+    queues: RwLock<BTreeMap<String, QueueProbe>>,
+}
+
+impl Status {
+    /// A fresh status.
+    pub fn new(stuck_after: Duration, redis_url: String) -> Arc<Status> {
+        Arc::new(Status {
+            started: Instant::now(),
+            stuck_after,
+            draining: AtomicBool::new(false),
+            ready: AtomicBool::new(false),
+            store: OnceLock::new(),
+            redis_url,
+            queues: RwLock::new(BTreeMap::new()),
+        })
+    }
+
+    /// Time since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Marks the daemon as draining (first phase of shutdown).
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the daemon is draining.
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Marks start-up as complete (store connected, pools running).
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether start-up is complete.
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Records the store once connected.
+    pub fn set_store(&self, store: Store) {
+        let _ = self.store.set(store);
+    }
+
+    /// The store, once connected.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.get()
+    }
+
+    /// Registers a pool's probe.
+    pub fn add_queue(&self, name: &str, probe: QueueProbe) {
+        self.queues
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), probe);
+    }
+
+    /// The pools' probes, by queue.
+    pub fn queues(&self) -> BTreeMap<String, QueueProbe> {
+        self.queues
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}

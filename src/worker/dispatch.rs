@@ -1,0 +1,230 @@
+//! The processor of one queue: picks the handler by job name from local configuration, runs
+//! it under its timeout and the shutdown deadline, streams its output into the job log, and
+//! reports one structured log line per start and end.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::handler::{Handler, JobError, JobInput};
+use crate::queue::{ActiveJob, Outcome, Processor};
+
+/// A handler and the timeout its runs get.
+#[derive(Debug)]
+pub struct Route {
+    /// What runs.
+    pub handler: Handler,
+    /// Kill the run after this long (a retryable failure).
+    pub timeout: Option<Duration>,
+}
+
+/// Handlers by job name. Swappable as a whole (crontab reload replaces the `cron` queue's
+/// table without waiting for running jobs, which keep the `Arc` of the table they started with).
+pub type RouteTable = Arc<RwLock<Arc<HashMap<String, Arc<Route>>>>>;
+
+/// The [`Processor`] of one queue.
+pub struct Dispatch {
+    queue: String,
+    routes: RouteTable,
+    /// Fires at the drain deadline (held by `app`): running handlers are stopped and their jobs
+    /// released back to `wait`.
+    cut_off: CancellationToken,
+    /// Jobs running now; read by `/health` (a saturated pool is busy, not stuck).
+    running: Arc<AtomicUsize>,
+}
+
+impl Dispatch {
+    /// A processor for `queue`.
+    pub fn new(
+        queue: &str,
+        routes: RouteTable,
+        cut_off: CancellationToken,
+        running: Arc<AtomicUsize>,
+    ) -> Self {
+        Dispatch {
+            queue: queue.to_string(),
+            routes,
+            cut_off,
+            running,
+        }
+    }
+
+    fn route(&self, name: &str) -> Option<Arc<Route>> {
+        let table = self
+            .routes
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        table.get(name).cloned()
+    }
+}
+
+/// Decrements the running count however the run ends (even on panic).
+struct RunningGuard(Arc<AtomicUsize>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl Processor for Dispatch {
+    async fn process(&self, job: ActiveJob) -> Outcome {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let _guard = RunningGuard(self.running.clone());
+        let started = Instant::now();
+        tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
+        let outcome = self.run(&job).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let (q, id, name, attempt) = (&job.queue, &job.id, &job.name, job.attempt);
+        match &outcome {
+            Outcome::Completed(_) => {
+                tracing::info!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed")
+            }
+            Outcome::Retry(reason) => {
+                let will_retry = attempt < job.max_attempts;
+                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry, error = %reason, "job failed")
+            }
+            Outcome::Fail(reason) => {
+                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry = false, error = %reason, "job failed")
+            }
+            Outcome::Release => {
+                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job cut off by shutdown; back to wait")
+            }
+        }
+        outcome
+    }
+}
+
+impl Dispatch {
+    async fn run(&self, job: &ActiveJob) -> Outcome {
+        let Some(route) = self.route(&job.name) else {
+            return Outcome::Fail(format!("no handler for {}/{}", self.queue, job.name));
+        };
+        let data = match &job.data {
+            Ok(d) => d.clone(),
+            Err(reason) => return Outcome::Fail(reason.clone()),
+        };
+        let input = JobInput {
+            queue: job.queue.clone(),
+            id: job.id.clone(),
+            name: job.name.clone(),
+            attempt: job.attempt,
+            data,
+        };
+        // Output lines flow handler → channel → this task → the job's log list in Redis.
+        let (logs_tx, mut logs_rx) = mpsc::channel::<String>(256);
+        let stop = CancellationToken::new();
+        let run = async {
+            let r = route.handler.run(&input, &logs_tx, &stop).await;
+            drop(logs_tx);
+            r
+        };
+        let write_logs = async {
+            while let Some(line) = logs_rx.recv().await {
+                if let Err(e) = job.log(&line).await {
+                    tracing::debug!(job_id = %job.id, error = %e, "job log line not stored");
+                }
+            }
+        };
+        let supervised = supervise(run, &stop, route.timeout, &self.cut_off);
+        let (result, ()) = tokio::join!(supervised, write_logs);
+        result
+    }
+}
+
+/// Why the run's own token fired, if it did.
+enum Stop {
+    Timeout(Duration),
+    Deadline,
+}
+
+/// Runs `run` until it ends, its timeout passes, or the drain deadline comes; in the last two
+/// cases cancels it through `stop` and waits for it to wind down (process groups killed).
+async fn supervise(
+    run: impl std::future::Future<Output = Result<serde_json::Value, JobError>>,
+    stop: &CancellationToken,
+    timeout: Option<Duration>,
+    cut_off: &CancellationToken,
+) -> Outcome {
+    tokio::pin!(run);
+    let timer = async {
+        match timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let why = tokio::select! {
+        r = &mut run => return outcome(r),
+        _ = timer => Stop::Timeout(timeout.unwrap_or_default()),
+        _ = cut_off.cancelled() => Stop::Deadline,
+    };
+    stop.cancel();
+    let _ = run.await;
+    match why {
+        Stop::Timeout(t) => {
+            Outcome::Retry(format!("timed out after {}", humantime::format_duration(t)))
+        }
+        Stop::Deadline => Outcome::Release,
+    }
+}
+
+fn outcome(r: Result<serde_json::Value, JobError>) -> Outcome {
+    match r {
+        Ok(v) => Outcome::Completed(v),
+        Err(JobError::Retryable(m)) => Outcome::Retry(m),
+        Err(JobError::Fatal(m)) => Outcome::Fail(m),
+        // Only our own token cancels a handler, and supervise() handles that branch.
+        Err(JobError::Cancelled) => Outcome::Release,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn slow(stop: &CancellationToken) -> Result<serde_json::Value, JobError> {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => Ok(serde_json::Value::Null),
+            _ = stop.cancelled() => Err(JobError::Cancelled),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeout_cancels_and_is_retryable() {
+        let stop = CancellationToken::new();
+        let cut = CancellationToken::new();
+        let o = supervise(slow(&stop), &stop, Some(Duration::from_secs(30)), &cut).await;
+        assert_eq!(o, Outcome::Retry("timed out after 30s".into()));
+        assert!(stop.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_releases_the_job() {
+        let stop = CancellationToken::new();
+        let cut = CancellationToken::new();
+        let canceller = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            cut.cancel();
+        };
+        let (o, ()) = tokio::join!(supervise(slow(&stop), &stop, None, &cut), canceller);
+        assert_eq!(o, Outcome::Release);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_finished_run_keeps_its_result() {
+        let stop = CancellationToken::new();
+        let cut = CancellationToken::new();
+        let fast = async { Err(JobError::Fatal("HTTP 404".into())) };
+        assert_eq!(
+            supervise(fast, &stop, Some(Duration::from_secs(1)), &cut).await,
+            Outcome::Fail("HTTP 404".into())
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! The `exec` handler: `SHELL -c COMMAND` in its own process group. The command comes from
+//! local configuration only; the job reaches it as `JOB_*` environment and as JSON on stdin,
+//! never spliced into the command text. stdout and stderr lines become job logs. A timeout or
+//! the shutdown deadline terminates the whole group (TERM, then KILL after a grace period), so
+//! grandchildren do not outlive their job.
+
+use std::collections::BTreeSet;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
+
+use super::{JobError, JobInput, LogBuffer, LogSender, RunResult, KILL_GRACE};
+
+/// PIDs of the children this process spawned and has not yet waited for. Process-wide by
+/// nature (PIDs are), so a static: the PID 1 reaper (`crate::reaper`) holds the lock while it
+/// reaps, and spawning holds it until the new PID is recorded, so the reaper can never collect
+/// an exit status that belongs to a handler.
+static OWN_CHILDREN: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Locks the registry of this process's own children (for the reaper).
+pub fn own_children() -> MutexGuard<'static, BTreeSet<i32>> {
+    OWN_CHILDREN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A configured command.
+#[derive(Debug, Clone)]
+pub struct Exec {
+    shell: String,
+    command: String,
+    /// Extra environment (crontab env lines), applied before the `JOB_*` variables.
+    env: Vec<(String, String)>,
+}
+
+impl Exec {
+    /// `shell -c command`, with `env` added to the daemon's environment.
+    pub fn new(shell: &str, command: &str, env: Vec<(String, String)>) -> Exec {
+        Exec {
+            shell: shell.to_string(),
+            command: command.to_string(),
+            env,
+        }
+    }
+
+    /// Runs the command for `job`.
+    pub async fn run(
+        &self,
+        job: &JobInput,
+        logs: &LogSender,
+        cancel: &CancellationToken,
+    ) -> RunResult {
+        let data = serde_json::to_string(&job.data).unwrap_or_else(|_| "null".into());
+        let mut cmd = Command::new(&self.shell);
+        cmd.arg("-c")
+            .arg(&self.command)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("JOB_ID", &job.id)
+            .env("JOB_NAME", &job.name)
+            .env("JOB_QUEUE", &job.queue)
+            .env("JOB_ATTEMPT", job.attempt.to_string())
+            .env("JOB_DATA", &data)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Its own process group, so that a timeout can signal every process it started.
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = spawn_registered(&mut cmd)
+            .map_err(|e| JobError::Retryable(format!("cannot start {:?}: {e}", self.shell)))?;
+        let pid = child.id().map(|p| p as i32);
+        let result = self.supervise(&mut child, &data, logs, cancel).await;
+        if let Some(pid) = pid {
+            own_children().remove(&pid);
+        }
+        result
+    }
+
+    async fn supervise(
+        &self,
+        child: &mut Child,
+        data: &str,
+        logs: &LogSender,
+        cancel: &CancellationToken,
+    ) -> RunResult {
+        let pgid = child.id().map(|p| Pid::from_raw(p as i32));
+        if let Some(mut stdin) = child.stdin.take() {
+            let data = data.to_string();
+            // A command that never reads stdin must not block us: write in the background.
+            tokio::spawn(async move {
+                let _ = stdin.write_all(data.as_bytes()).await;
+            });
+        }
+        let out = LogBuffer::new(logs.clone(), "").drain(child.stdout.take().expect("piped"));
+        let err =
+            LogBuffer::new(logs.clone(), "stderr: ").drain(child.stderr.take().expect("piped"));
+        let readers = tokio::spawn(async move { (out.await, err.await) });
+        let status = tokio::select! {
+            s = child.wait() => s,
+            _ = cancel.cancelled() => {
+                terminate(child, pgid).await;
+                readers.abort();
+                return Err(JobError::Cancelled);
+            }
+        };
+        // The leader is gone; anything it left in its group goes too, so a stray background
+        // process cannot hold our pipes open.
+        if let Some(g) = pgid {
+            let _ = killpg(g, Signal::SIGKILL);
+        }
+        let (out, err) = match readers.await {
+            Ok(pair) => pair,
+            Err(_) => return Err(JobError::Retryable("output reader failed".into())),
+        };
+        let last_out = out.finish().await;
+        let last_err = err.finish().await;
+        let status = status
+            .map_err(|e| JobError::Retryable(format!("waiting for the command failed: {e}")))?;
+        outcome(status, last_out, last_err)
+    }
+}
+
+fn spawn_registered(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut children = own_children();
+    let child = cmd.spawn()?;
+    if let Some(pid) = child.id() {
+        children.insert(pid as i32);
+    }
+    Ok(child)
+}
+
+/// TERM to the group, KILL after the grace period, then reap the leader.
+async fn terminate(child: &mut Child, pgid: Option<Pid>) {
+    if let Some(g) = pgid {
+        let _ = killpg(g, Signal::SIGTERM);
+    }
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        if let Some(g) = pgid {
+            let _ = killpg(g, Signal::SIGKILL);
+        }
+        let _ = child.wait().await;
+    } else if let Some(g) = pgid {
+        let _ = killpg(g, Signal::SIGKILL);
+    }
+}
+
+/// Exit 0 completes (with the last stdout line as return value when it is JSON); anything else
+/// is a retryable failure whose reason quotes the last stderr line.
+fn outcome(status: ExitStatus, last_out: Option<String>, last_err: Option<String>) -> RunResult {
+    use std::os::unix::process::ExitStatusExt;
+    if status.success() {
+        let value = last_out
+            .and_then(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
+            .unwrap_or(serde_json::Value::Null);
+        return Ok(value);
+    }
+    let what = match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "ended abnormally".to_string(),
+    };
+    Err(JobError::Retryable(match last_err {
+        Some(line) if !line.trim().is_empty() => format!("{what}: {}", line.trim()),
+        _ => what,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(data: serde_json::Value) -> JobInput {
+        JobInput {
+            queue: "q".into(),
+            id: "7".into(),
+            name: "n".into(),
+            attempt: 2,
+            data,
+        }
+    }
+
+    async fn run(cmd: &str, data: serde_json::Value) -> (RunResult, Vec<String>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+        let r = Exec::new("/bin/sh", cmd, vec![("GREETING".into(), "hi".into())])
+            .run(&job(data), &tx, &CancellationToken::new())
+            .await;
+        drop(tx);
+        let mut lines = Vec::new();
+        while let Some(l) = rx.recv().await {
+            lines.push(l);
+        }
+        (r, lines)
+    }
+
+    #[tokio::test]
+    async fn data_arrives_on_stdin_and_env_and_json_output_is_the_result() {
+        let (r, logs) = run(
+            r#"echo "$GREETING $JOB_ID $JOB_ATTEMPT $JOB_QUEUE/$JOB_NAME"; cat; echo; echo '{"ok":true}'"#,
+            serde_json::json!({"x": "$(touch /nonexistent/pwned)"}),
+        )
+        .await;
+        assert_eq!(r, Ok(serde_json::json!({"ok": true})));
+        assert_eq!(logs[0], "hi 7 2 q/n");
+        assert_eq!(logs[1], r#"{"x":"$(touch /nonexistent/pwned)"}"#);
+    }
+
+    #[tokio::test]
+    async fn non_zero_exit_is_retryable_and_quotes_stderr() {
+        let (r, logs) = run("echo boom >&2; exit 3", serde_json::json!({})).await;
+        assert_eq!(r, Err(JobError::Retryable("exit status 3: boom".into())));
+        assert_eq!(logs, vec!["stderr: boom".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn cancel_kills_the_whole_group() {
+        let dir = std::env::temp_dir().join(format!("cronq-exec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let marker = dir.join("grandchild-survived");
+        let _ = std::fs::remove_file(&marker);
+        let cmd = format!(
+            "(sleep 2; touch {}) & echo ready; sleep 30",
+            marker.display()
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::channel(10);
+        let cancel = CancellationToken::new();
+        let e = Exec::new("/bin/sh", &cmd, vec![]);
+        let j = job(serde_json::json!({}));
+        let run = e.run(&j, &tx, &cancel);
+        // Cancel once the command says its background grandchild exists.
+        let canceller = async {
+            assert_eq!(rx.recv().await.as_deref(), Some("ready"));
+            cancel.cancel();
+        };
+        let (r, ()) = tokio::join!(run, canceller);
+        assert_eq!(r, Err(JobError::Cancelled));
+        // Poll past the grandchild's 2 s: it must never write its marker.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            assert!(!marker.exists(), "grandchild outlived the cancelled job");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}

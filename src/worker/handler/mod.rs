@@ -1,0 +1,107 @@
+//! Handlers: what a job runs. Each is chosen by local configuration (queue + job name, or a
+//! crontab entry id), never by anything read from Redis; job data reaches a handler only as
+//! environment, stdin or a JSON body.
+
+pub mod builtin;
+pub mod exec;
+pub mod http;
+mod output;
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Builtin, HandlerKind};
+
+pub use output::LogBuffer;
+
+/// The parts of a job a handler may see.
+#[derive(Debug, Clone)]
+pub struct JobInput {
+    /// Queue name.
+    pub queue: String,
+    /// Job id.
+    pub id: String,
+    /// Job name.
+    pub name: String,
+    /// Attempt number, 1-based.
+    pub attempt: u32,
+    /// The job data (valid JSON).
+    pub data: serde_json::Value,
+}
+
+/// Why a run did not complete (the worker boundary's error: apalis `Failed`/`Abort`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum JobError {
+    /// Worth another attempt (non-zero exit, HTTP 5xx, timeout, connection refused).
+    #[error("{0}")]
+    Retryable(String),
+    /// Retrying cannot help (HTTP 4xx, no handler, bad data).
+    #[error("{0}")]
+    Fatal(String),
+    /// Stopped because its cancellation token fired (timeout or shutdown deadline); the
+    /// caller knows which and decides the outcome.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What a finished run returns: the job's return value (always JSON).
+pub type RunResult = Result<serde_json::Value, JobError>;
+
+/// Sends output lines to the job's log; the pool drains the other end into Redis. Bounded:
+/// a handler that prints faster than Redis takes logs loses lines, never memory.
+pub type LogSender = mpsc::Sender<String>;
+
+/// A configured handler, ready to run jobs.
+#[derive(Debug)]
+pub enum Handler {
+    /// A shell command.
+    Exec(exec::Exec),
+    /// An HTTP request.
+    Http(http::Http),
+    /// Built into the binary.
+    Builtin(Builtin),
+}
+
+impl Handler {
+    /// Builds the handler of a validated config entry.
+    pub fn from_config(kind: &HandlerKind, http_client: &reqwest::Client) -> Handler {
+        match kind {
+            HandlerKind::Exec { command } => {
+                Handler::Exec(exec::Exec::new("/bin/sh", command, Vec::new()))
+            }
+            HandlerKind::Http {
+                url,
+                method,
+                timeout,
+                headers,
+            } => Handler::Http(http::Http::new(
+                http_client.clone(),
+                url,
+                method,
+                *timeout,
+                headers,
+            )),
+            HandlerKind::Builtin(b) => Handler::Builtin(*b),
+        }
+    }
+
+    /// Runs one job. Returns [`JobError::Cancelled`] soon after `cancel` fires, with any
+    /// process group it started already terminated.
+    pub async fn run(
+        &self,
+        job: &JobInput,
+        logs: &LogSender,
+        cancel: &CancellationToken,
+    ) -> RunResult {
+        match self {
+            Handler::Exec(e) => e.run(job, logs, cancel).await,
+            Handler::Http(h) => h.run(job, cancel).await,
+            Handler::Builtin(b) => builtin::run(*b, job, cancel).await,
+        }
+    }
+}
+
+/// How long a process group gets between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);

@@ -1,0 +1,126 @@
+//! Bounded capture of a handler's output. A command may print gigabytes; we keep at most
+//! [`MAX_LINES`] lines of at most [`MAX_LINE_BYTES`] each per job, summarise the rest, and read
+//! in fixed-size chunks so that even one endless line costs constant memory.
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::LogSender;
+
+/// Lines kept in a job's log.
+pub(crate) const MAX_LINES: usize = 1000;
+/// Bytes kept of one line; the rest of the line is cut with a marker.
+pub(crate) const MAX_LINE_BYTES: usize = 4096;
+
+/// Counts what one job printed and forwards the kept lines to its log.
+#[derive(Debug)]
+pub struct LogBuffer {
+    logs: LogSender,
+    prefix: &'static str,
+    kept: usize,
+    dropped: u64,
+    /// The last complete line (for the return value of exec handlers).
+    last_line: Option<String>,
+}
+
+impl LogBuffer {
+    /// Lines go to `logs`, each prefixed with `prefix` (e.g. `"stderr: "`).
+    pub fn new(logs: LogSender, prefix: &'static str) -> Self {
+        LogBuffer {
+            logs,
+            prefix,
+            kept: 0,
+            dropped: 0,
+            last_line: None,
+        }
+    }
+
+    /// Reads `src` to its end, line by line.
+    pub async fn drain(mut self, mut src: impl AsyncRead + Unpin) -> Self {
+        let mut chunk = vec![0u8; 8192];
+        let mut line: Vec<u8> = Vec::with_capacity(256);
+        let mut cut = false;
+        loop {
+            let n = match src.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            for &b in &chunk[..n] {
+                if b == b'\n' {
+                    self.push(&line, cut);
+                    line.clear();
+                    cut = false;
+                } else if line.len() < MAX_LINE_BYTES {
+                    line.push(b);
+                } else {
+                    cut = true;
+                }
+            }
+        }
+        if !line.is_empty() {
+            self.push(&line, cut);
+        }
+        self
+    }
+
+    fn push(&mut self, raw: &[u8], cut: bool) {
+        let mut text = String::from_utf8_lossy(raw)
+            .trim_end_matches('\r')
+            .to_string();
+        if cut {
+            text.push_str(" …[line cut]");
+        }
+        if self.kept >= MAX_LINES
+            || self
+                .logs
+                .try_send(format!("{}{text}", self.prefix))
+                .is_err()
+        {
+            self.dropped += 1;
+        } else {
+            self.kept += 1;
+        }
+        self.last_line = Some(text);
+    }
+
+    /// Sends the summary of dropped lines, if any, and returns the last line seen.
+    pub async fn finish(self) -> Option<String> {
+        if self.dropped > 0 {
+            let note = format!(
+                "{}… {} more lines not kept (log capped at {MAX_LINES} lines)",
+                self.prefix, self.dropped
+            );
+            let _ = self.logs.send(note).await;
+        }
+        self.last_line
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn caps_lines_and_line_length() {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100_000);
+        let mut input = Vec::new();
+        for i in 0..(MAX_LINES + 5) {
+            input.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES * 3));
+        let buf = LogBuffer::new(tx, "").drain(&input[..]).await;
+        let last = buf.finish().await.unwrap();
+        assert!(last.ends_with("…[line cut]"));
+        assert!(last.len() < MAX_LINE_BYTES + 32);
+        let mut lines = Vec::new();
+        while let Ok(l) = rx.try_recv() {
+            lines.push(l);
+        }
+        assert_eq!(lines.len(), MAX_LINES + 1);
+        assert_eq!(lines[0], "line 0");
+        assert!(
+            lines.last().unwrap().contains("6 more lines not kept"),
+            "{:?}",
+            lines.last()
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! One queue's worker pool: a consumer (the engine's fetch loop, bounded by the queue's
+//! concurrency) driving a [`Dispatch`]. Started and drained by `app`.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::{Dispatch, RouteTable};
+use crate::queue::{Consumer, ConsumerOptions, Error, LoopBeat, Store};
+use crate::status::QueueProbe;
+
+/// A running pool.
+pub struct WorkerPool {
+    consumer: Consumer,
+    concurrency: usize,
+    running: Arc<AtomicUsize>,
+}
+
+impl WorkerPool {
+    /// Starts consuming `queue`. `cut_off` is the drain deadline token held by `app`: when it
+    /// fires, running handlers are stopped and their jobs released to `wait`.
+    pub async fn start(
+        store: &Store,
+        queue: &str,
+        opts: ConsumerOptions,
+        routes: RouteTable,
+        cut_off: CancellationToken,
+    ) -> Result<WorkerPool, Error> {
+        let running = Arc::new(AtomicUsize::new(0));
+        let concurrency = opts.concurrency;
+        let dispatch = Arc::new(Dispatch::new(queue, routes, cut_off, running.clone()));
+        let consumer = store.consume(queue, opts, dispatch).await?;
+        Ok(WorkerPool {
+            consumer,
+            concurrency,
+            running,
+        })
+    }
+
+    /// What `/health` needs to know about this pool.
+    pub fn probe(&self) -> QueueProbe {
+        QueueProbe {
+            concurrency: self.concurrency,
+            running: self.running.clone(),
+            beat: self.beat(),
+        }
+    }
+
+    fn beat(&self) -> Arc<LoopBeat> {
+        self.consumer.beat()
+    }
+
+    /// The queue consumed.
+    pub fn queue(&self) -> &str {
+        self.consumer.queue()
+    }
+
+    /// Stops fetching now; waits up to `wait` for running jobs (released at the deadline).
+    pub async fn drain(self, wait: Duration) {
+        let queue = self.queue().to_string();
+        self.consumer.close(wait).await;
+        tracing::info!(queue = %queue, "worker pool stopped");
+    }
+}

@@ -1,0 +1,136 @@
+//! The command line as users and scripts see it: `cron next` (the scheduler's conformance
+//! interface), `--test-crontab` exit codes and messages, start-up errors with `FILE:LINE` and
+//! exit 2, `enqueue` input errors, `healthcheck`.
+
+mod support;
+
+use support::*;
+
+fn worker(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = TempDir::new("cli");
+    run_worker(args, env, dir.path())
+}
+
+#[test]
+fn cron_next_prints_the_dialect_sample_rows() {
+    // Rows of shared/crontab.md's sample table; the full table is tests/fixtures/cron_next.tsv.
+    let rows: &[(&str, &str, &str, &str)] = &[
+        (
+            "0 3 * * *",
+            "UTC",
+            "2027-01-01T12:00:00Z",
+            "2027-01-02T03:00:00Z 2027-01-03T03:00:00Z",
+        ),
+        (
+            "*/15 * * * * * *",
+            "UTC",
+            "2027-01-01T12:07:30Z",
+            "2027-01-01T12:07:45Z 2027-01-01T12:08:00Z 2027-01-01T12:08:15Z",
+        ),
+        (
+            "0 0 1 1 * 2030",
+            "UTC",
+            "2027-03-01T00:00:00Z",
+            "2030-01-01T00:00:00Z",
+        ),
+        (
+            "30 2 * * *",
+            "Europe/Paris",
+            "2027-03-27T11:00:00Z",
+            "2027-03-28T01:00:00Z 2027-03-29T00:30:00Z",
+        ),
+    ];
+    for (expr, tz, from, want) in rows {
+        let n = want.split(' ').count().max(2).to_string();
+        let (code, out, err) = worker(
+            &["cron", "next", expr, "--tz", tz, "--from", from, "-n", &n],
+            &[],
+        );
+        assert_eq!(code, 0, "{expr}: {err}");
+        assert_eq!(
+            out.split_whitespace().collect::<Vec<_>>().join(" "),
+            *want,
+            "{expr} in {tz} from {from}"
+        );
+    }
+    let (code, _, err) = worker(&["cron", "next", "*/60 * * * *"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("*/60"), "{err}");
+}
+
+#[test]
+fn test_crontab_exit_codes_and_messages() {
+    let dir = TempDir::new("testcrontab");
+    let good = dir.write("good.crontab", "# nightly\n0 3 * * * enqueue sitemap generate-delta {\"type\":\"delta\"}\n*/5 * * * * echo hi\n");
+    let bad = dir.write(
+        "bad.crontab",
+        "0 3 * * * echo fine\n60 * * * * echo bad-minute\n* * * * echo too-few\n",
+    );
+    let (code, out, err) = worker(&["--test-crontab", good.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("good.crontab:2"), "{out}");
+    assert!(out.contains("sitemap"), "{out}");
+    let (code, _, err) = worker(&["--test-crontab", bad.to_str().unwrap()], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("bad.crontab:2:"), "{err}");
+    assert!(err.contains("bad.crontab:3:"), "{err}");
+    assert!(!err.contains("bad.crontab:1:"), "{err}");
+}
+
+#[test]
+fn startup_errors_name_the_place_and_exit_2() {
+    let dir = TempDir::new("startup");
+    let cfg = dir.write("w.toml", "[worker]\nconcurrency = 0\n");
+    let (code, _, err) = run_worker(&[], &[("WORKER_CONFIG", cfg.to_str().unwrap())], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("w.toml:2: [worker] concurrency"), "{err}");
+
+    let cfg = dir.write("w2.toml", "");
+    let tab = dir.write("tab", "0 3 * * * echo ok\n0 24 * * * echo bad-hour\n");
+    let (code, _, err) = run_worker(
+        &[],
+        &[
+            ("WORKER_CONFIG", cfg.to_str().unwrap()),
+            ("CRONTAB", tab.to_str().unwrap()),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("tab:2:"), "{err}");
+}
+
+#[test]
+fn enqueue_refuses_bad_input_with_a_fix() {
+    let (code, _, err) = worker(&["enqueue", "q", "n", "--data", "{not json"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--data is not valid JSON"), "{err}");
+    let redis = Redis::start();
+    let (code, _, err) = worker(
+        &["enqueue", "q", "n", "--job-id", "123"],
+        &[("REDIS_URL", &redis.url())],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("integer"), "{err}");
+    let (code, out, _) = worker(
+        &["enqueue", "q", "n", "--job-id", "order-123"],
+        &[("REDIS_URL", &redis.url())],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.trim(), "order-123");
+}
+
+#[test]
+fn healthcheck_follows_the_daemon() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), "", None, &[]);
+    daemon.wait_healthy();
+    let (code, out, _) = worker(&["healthcheck", "--url", &daemon.health_url()], &[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("\"healthy\""), "{out}");
+    let port = free_port();
+    let (code, _, _) = worker(
+        &["healthcheck"],
+        &[("WORKER_LISTEN", &format!("127.0.0.1:{port}"))],
+    );
+    assert_eq!(code, 1, "nothing listens there");
+}
