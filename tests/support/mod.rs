@@ -431,7 +431,7 @@ impl TestHttp {
 /// The job's state as BullMQ's `getState` would say, from the keys (enough for tests).
 pub fn job_state(redis: &Redis, queue: &str, id: &str) -> String {
     for state in ["completed", "failed", "delayed", "prioritized"] {
-        if redis.cmd(&["ZSCORE", &format!("bull:{queue}:{state}"), id]) != "" {
+        if !redis.cmd(&["ZSCORE", &format!("bull:{queue}:{state}"), id]).is_empty() {
             return state.into();
         }
     }
