@@ -14,4 +14,6 @@ if [ -z "${REDIS_URL:-}" ] && [ -z "${REDIS_HOST:-}" ]; then
     redis-server --port 6379 --bind 127.0.0.1 --daemonize yes --appendonly yes --dir "${TMPDIR:-/tmp}" >/dev/null
   fi
 fi
+# The API can change jobs: on a laptop, listen on loopback unless told otherwise.
+export WORKER_LISTEN="${WORKER_LISTEN:-127.0.0.1:3001}"
 exec cargo run --release --locked --bin worker -- "$@"

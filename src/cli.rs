@@ -49,6 +49,10 @@ pub struct DaemonArgs {
     /// Drain deadline on SIGTERM (default: $SHUTDOWN_TIMEOUT, else 25s).
     #[arg(long, value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
+    /// Serve the API on a non-loopback address without API_TOKEN (anyone reaching the port can
+    /// change jobs). Without it, such a daemon refuses to start.
+    #[arg(long)]
+    pub insecure_open_api: bool,
 }
 
 impl DaemonArgs {

@@ -16,7 +16,7 @@
 //!   consume, inspect, key names.
 //! - [`worker`]: one pool per queue; dispatch by job name to a handler; timeouts; drain.
 //! - [`http`]: `router(state)`; `/health`.
-//! - [`status`]: shared daemon state read by `/health`.
+//! - [`status`]: shared daemon state read by `/health`; [`metrics`]: run counters for `/metrics`.
 //! - [`app`]: wiring and shutdown order; the only place that reads env, binds, handles signals
 //!   ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands.
 //!
@@ -29,6 +29,7 @@ pub mod cmd;
 pub mod config;
 pub mod cron;
 pub mod http;
+pub mod metrics;
 pub mod queue;
 pub mod reaper;
 pub mod shutdown;

@@ -22,6 +22,7 @@ use crate::cli::{Cli, Command, DaemonArgs};
 use crate::config::Config;
 use crate::cron::{scheduler, Plan, SchedulerStats};
 use crate::http::{router, AppState};
+use crate::metrics::Metrics;
 use crate::queue::{ConsumerOptions, Store};
 use crate::status::Status;
 use crate::worker::handler::KILL_GRACE;
@@ -52,71 +53,57 @@ pub fn env_var(key: &str) -> Option<String> {
 
 /// Runs the daemon until a signal stops it.
 async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
-    let Startup {
-        config,
-        plan,
-        crontab_file,
-    } = match load::startup(args) {
+    let Startup { config, plan, crontab_file } = match load::startup(args) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("{message}");
             return Ok(ExitCode::from(2));
         }
     };
+    let api_token: Option<Arc<str>> = env_var("API_TOKEN").filter(|t| !t.is_empty()).map(Arc::from);
+    if let Err(message) = check_exposure(&config, api_token.is_some(), args.insecure_open_api) {
+        eprintln!("{message}");
+        return Ok(ExitCode::from(2));
+    }
     let config = Arc::new(config);
     let signals = crate::shutdown::signals().context("installing signal handlers")?;
-    // `stop` is phase 1-2 (held by the scheduler and the pools' owner below); `cut_off` is
-    // phase 3 (held by every Dispatch through its pool).
+    // `stop` is phases 1-2 (held by the scheduler and the pools' owner below); `cut_off` is
+    // phase 3 (held by every Dispatch through its pool); `closing` ends SSE streams last.
     let stop = CancellationToken::new();
     let cut_off = CancellationToken::new();
+    let closing = CancellationToken::new();
     let (reload_tx, reload_rx) = mpsc::channel(1);
-    tokio::spawn(crate::shutdown::watch(
-        signals,
-        stop.clone(),
-        cut_off.clone(),
-        config.shutdown_timeout,
-        reload_tx,
-    ));
+    tokio::spawn(crate::shutdown::watch(signals, stop.clone(), cut_off.clone(), config.shutdown_timeout, reload_tx));
     crate::reaper::spawn_if_init();
 
     let status = Status::new(config.lock_duration, config.redis.redacted());
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (WORKER_LISTEN)", config.listen))?;
-    let local = listener.local_addr()?;
     tracing::info!(version = env!("CARGO_PKG_VERSION"), store = "redis", redis = %config.redis.redacted(),
-        listen = %local, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.entries.len(),
-        crontab = %crontab_file.as_deref().unwrap_or("(none)"), "cronq worker starting");
-    // The HTTP server outlives the drain (health says `draining`); it stops last.
-    let http_stop = CancellationToken::new();
-    let app = router(AppState {
+        listen = %listener.local_addr()?, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.entries.len(),
+        crontab = %crontab_file.as_deref().unwrap_or("(none)"), api_token = api_token.is_some(), "cronq worker starting");
+    let metrics = Arc::new(Metrics::default());
+    let stats = Arc::new(SchedulerStats::default());
+    let (plan_tx, plan_rx) = watch::channel(plan.clone());
+    let state = AppState {
         status: status.clone(),
-    });
-    let http_done = http_stop.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { http_done.cancelled().await })
-            .await
-    });
+        config: config.clone(),
+        plan: plan_rx.clone(),
+        metrics: metrics.clone(),
+        sched: stats.clone(),
+        api_token,
+        closing: closing.clone(),
+    };
+    // The HTTP server outlives the drain (health says `draining`); it stops last.
+    let http = tokio::spawn(serve(listener, router(state), closing.clone()));
 
     if let Some(store) = connect(&config, &stop).await {
         status.set_store(store.clone());
-        let pools = start_pools(&store, &config, &plan, &status, &cut_off, &stop).await;
-        let stats = Arc::new(SchedulerStats::default());
-        let (plan_tx, plan_rx) = watch::channel(plan.clone());
-        let sched = tokio::spawn(scheduler::run(
-            store.clone(),
-            config.clone(),
-            plan_rx,
-            stats,
-            stop.clone(),
-        ));
-        let reloader = tokio::spawn(load::reload_loop(
-            args.clone(),
-            reload_rx,
-            plan_tx,
-            pools.cron_routes.clone(),
-        ));
+        let shared = Shared { store: &store, config: &config, status: &status, cut_off: &cut_off, stop: &stop, metrics: &metrics };
+        let pools = start_pools(&shared, &plan).await;
+        let sched = tokio::spawn(scheduler::run(store.clone(), config.clone(), plan_rx, stats, stop.clone()));
+        let reloader = tokio::spawn(load::reload_loop(args.clone(), reload_rx, plan_tx, pools.cron_routes.clone()));
         status.set_ready();
         stop.cancelled().await;
         status.set_draining();
@@ -127,10 +114,30 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     } else {
         status.set_draining();
     }
-    http_stop.cancel();
+    closing.cancel();
     let _ = http.await;
     tracing::info!("cronq worker stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves HTTP until `closing` fires, then finishes in-flight requests.
+async fn serve(listener: TcpListener, app: axum::Router, closing: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { closing.cancelled().await })
+        .await
+}
+
+/// An API that can change jobs must not be open to the network: on a non-loopback address the
+/// daemon needs `API_TOKEN`, or an explicit `--insecure-open-api`.
+fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> Result<(), String> {
+    if has_token || insecure_ok || config.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "error: WORKER_LISTEN={} is reachable from the network and API_TOKEN is not set: anyone could add, retry or remove jobs. \
+         Set API_TOKEN (clients send Authorization: Bearer <token>), listen on 127.0.0.1, or pass --insecure-open-api.",
+        config.listen
+    ))
 }
 
 /// Connects to Redis, retrying with backoff (one log line per state change, not per try) until
@@ -166,14 +173,18 @@ struct Pools {
     cron_routes: Option<crate::worker::RouteTable>,
 }
 
-async fn start_pools(
-    store: &Store,
-    config: &Arc<Config>,
-    plan: &Arc<Plan>,
-    status: &Arc<Status>,
-    cut_off: &CancellationToken,
-    stop: &CancellationToken,
-) -> Pools {
+/// What starting the pools needs.
+struct Shared<'a> {
+    store: &'a Store,
+    config: &'a Arc<Config>,
+    status: &'a Arc<Status>,
+    cut_off: &'a CancellationToken,
+    stop: &'a CancellationToken,
+    metrics: &'a Arc<Metrics>,
+}
+
+async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
+    let Shared { store, config, status, cut_off, stop, metrics } = *s;
     let tables = routes::tables(config, plan);
     let cron_routes = tables
         .iter()
@@ -193,7 +204,7 @@ async fn start_pools(
         };
         let mut delay = Duration::from_millis(200);
         loop {
-            match WorkerPool::start(store, &queue, opts.clone(), table.clone(), cut_off.clone())
+            match WorkerPool::start(store, &queue, opts.clone(), table.clone(), cut_off.clone(), metrics.clone())
                 .await
             {
                 Ok(pool) => {

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod parse;
 pub mod plan;
+pub mod report;
 pub mod schedule;
 pub mod scheduler;
 pub mod zone;

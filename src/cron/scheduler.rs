@@ -115,7 +115,7 @@ fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
     latest_tick_between(e, now - chrono::Duration::days(1), now)
 }
 
-fn latest_tick_between(
+pub(crate) fn latest_tick_between(
     e: &PlannedEntry,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -225,7 +225,7 @@ impl FireContext {
                 }
             }
         }
-        let spec = self.spec(e, at);
+        let spec = job_spec(&self.config, e, at);
         let deadline = e
             .schedule
             .next_after(at, e.tz)
@@ -259,28 +259,31 @@ impl FireContext {
         }
     }
 
-    fn spec(&self, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec {
-        let (queue, name) = e.job_target();
-        let data = match &e.action {
-            Action::Enqueue { data, .. } => data.clone(),
-            // The command itself is never put in the job: the consumer finds it by entry id.
-            Action::Command { .. } => serde_json::json!({
-                "entry": e.id,
-                "source": e.place,
-                "scheduled": at.to_rfc3339(),
-            }),
-        };
-        let settings = self.config.job_settings(queue, name);
-        let mut spec = JobSpec::new(name, data);
-        spec.job_id = Some(cron_job_id(&e.id, at.timestamp()));
-        spec.attempts = Some(settings.attempts);
-        spec.backoff = Some(settings.backoff);
-        spec.remove_on_complete = settings.remove_on_complete;
-        spec.remove_on_fail = settings.remove_on_fail;
-        spec.delay = e.jitter.filter(|j| !j.is_zero()).map(|j| {
-            use rand::Rng;
-            Duration::from_millis(rand::thread_rng().gen_range(0..=j.as_millis() as u64))
-        });
-        spec
-    }
+}
+
+/// The job one tick of `e` adds: its target, its data (a command entry's job carries only
+/// where it came from, never the command), the handler's attempts, backoff and retention, the
+/// deterministic id, and a random start delay when the entry has `jitter`.
+pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec {
+    let (queue, name) = e.job_target();
+    let data = match &e.action {
+        Action::Enqueue { data, .. } => data.clone(),
+        Action::Command { .. } => serde_json::json!({
+            "entry": e.id,
+            "source": e.place,
+            "scheduled": at.to_rfc3339(),
+        }),
+    };
+    let settings = config.job_settings(queue, name);
+    let mut spec = JobSpec::new(name, data);
+    spec.job_id = Some(cron_job_id(&e.id, at.timestamp()));
+    spec.attempts = Some(settings.attempts);
+    spec.backoff = Some(settings.backoff);
+    spec.remove_on_complete = settings.remove_on_complete;
+    spec.remove_on_fail = settings.remove_on_fail;
+    spec.delay = e.jitter.filter(|j| !j.is_zero()).map(|j| {
+        use rand::Rng;
+        Duration::from_millis(rand::thread_rng().gen_range(0..=j.as_millis() as u64))
+    });
+    spec
 }

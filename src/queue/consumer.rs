@@ -88,6 +88,8 @@ pub struct LoopBeat {
     last_turn_ms: AtomicU64,
     /// Unix ms of the last fetch error (0 = none since the last turn).
     last_error_ms: AtomicU64,
+    /// Times the loop started failing (an outage), for `/metrics`.
+    outages: AtomicU64,
 }
 
 impl LoopBeat {
@@ -99,6 +101,11 @@ impl LoopBeat {
     /// Whether the most recent thing the loop reported was an error.
     pub fn failing(&self) -> bool {
         self.last_error_ms.load(Ordering::Relaxed) > self.last_turn_ms.load(Ordering::Relaxed)
+    }
+
+    /// Times the loop started failing.
+    pub fn outages(&self) -> u64 {
+        self.outages.load(Ordering::Relaxed)
     }
 
     fn turned(&self) {
@@ -235,6 +242,7 @@ async fn forward_events(queue: String, worker: Arc<Worker>, beat: Arc<LoopBeat>)
                 beat.last_error_ms.store(now_ms(), Ordering::Relaxed);
                 // One line when a loop starts failing, not one per retry (the engine retries fast).
                 if first {
+                    beat.outages.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(queue = %queue, error = %message, "queue loop error; retrying");
                 }
             }

@@ -153,7 +153,8 @@ pub enum Outcome {
 }
 
 /// Counts of a queue's jobs per state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
 pub struct JobCounts {
     /// In `wait` (ready, FIFO).
     pub waiting: u64,

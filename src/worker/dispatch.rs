@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::{Handler, JobError, JobInput};
+use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 
 /// A handler and the timeout its runs get.
@@ -36,6 +37,8 @@ pub struct Dispatch {
     cut_off: CancellationToken,
     /// Jobs running now; read by `/health` (a saturated pool is busy, not stuck).
     running: Arc<AtomicUsize>,
+    /// Run counters and durations, read by `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl Dispatch {
@@ -45,12 +48,14 @@ impl Dispatch {
         routes: RouteTable,
         cut_off: CancellationToken,
         running: Arc<AtomicUsize>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Dispatch {
             queue: queue.to_string(),
             routes,
             cut_off,
             running,
+            metrics,
         }
     }
 
@@ -81,23 +86,28 @@ impl Processor for Dispatch {
         let started = Instant::now();
         tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
         let outcome = self.run(&job).await;
-        let duration_ms = started.elapsed().as_millis() as u64;
+        let took = started.elapsed();
+        let duration_ms = took.as_millis() as u64;
         let (q, id, name, attempt) = (&job.queue, &job.id, &job.name, job.attempt);
-        match &outcome {
+        let end = match &outcome {
             Outcome::Completed(_) => {
-                tracing::info!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed")
+                tracing::info!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed");
+                RunEnd::Completed
             }
-            Outcome::Retry(reason) => {
-                let will_retry = attempt < job.max_attempts;
-                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry, error = %reason, "job failed")
+            Outcome::Retry(reason) if attempt < job.max_attempts => {
+                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
+                RunEnd::Retried
             }
-            Outcome::Fail(reason) => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry = false, error = %reason, "job failed")
+            Outcome::Retry(reason) | Outcome::Fail(reason) => {
+                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry = false, error = %reason, "job failed");
+                RunEnd::Failed
             }
             Outcome::Release => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job cut off by shutdown; back to wait")
+                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job cut off by shutdown; back to wait");
+                RunEnd::Released
             }
-        }
+        };
+        self.metrics.record(q, name, end, took);
         outcome
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{Dispatch, RouteTable};
+use crate::metrics::Metrics;
 use crate::queue::{Consumer, ConsumerOptions, Error, LoopBeat, Store};
 use crate::status::QueueProbe;
 
@@ -27,10 +28,11 @@ impl WorkerPool {
         opts: ConsumerOptions,
         routes: RouteTable,
         cut_off: CancellationToken,
+        metrics: Arc<Metrics>,
     ) -> Result<WorkerPool, Error> {
         let running = Arc::new(AtomicUsize::new(0));
         let concurrency = opts.concurrency;
-        let dispatch = Arc::new(Dispatch::new(queue, routes, cut_off, running.clone()));
+        let dispatch = Arc::new(Dispatch::new(queue, routes, cut_off, running.clone(), metrics));
         let consumer = store.consume(queue, opts, dispatch).await?;
         Ok(WorkerPool {
             consumer,

@@ -1,0 +1,184 @@
+//! Job endpoints: list by state, add, show, remove, retry, promote.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{queue_name, store, JsonBody};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::AppState;
+use crate::queue::{is_state, parse_millis_or_duration, Backoff, JobInfo, JobPage, JobSpec, STATES};
+
+/// Paging of a job list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsQuery {
+    /// `waiting`, `prioritized`, `active`, `delayed`, `completed`, `failed`, `waiting-children` (default `waiting`).
+    pub state: Option<String>,
+    /// First index (default 0).
+    pub offset: Option<u64>,
+    /// Page size, 1..=500 (default 50).
+    pub limit: Option<u64>,
+}
+
+/// List a queue's jobs in one state, paged.
+#[utoipa::path(get, path = "/api/queues/{queue}/jobs", tag = "jobs",
+    params(("queue" = String, Path, description = "Queue name"), JobsQuery),
+    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+pub async fn list_jobs(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    query: Result<Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<JobPage>, ApiError> {
+    queue_name(&queue)?;
+    let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    let job_state = q.state.unwrap_or_else(|| "waiting".into());
+    if !is_state(&job_state) {
+        return Err(ApiError::field("state", format!("{job_state:?}: use one of {}", STATES.join(", "))));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be 1..=500"));
+    }
+    Ok(Json(store(&state)?.jobs(&queue, &job_state, q.offset.unwrap_or(0), limit).await?))
+}
+
+/// A delay as milliseconds or a duration text (`30s`).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum DurationInput {
+    /// Milliseconds.
+    Millis(u64),
+    /// `30s`, `5m`, …
+    Text(String),
+}
+
+/// A job to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AddJobRequest {
+    /// Job name (selects the handler).
+    pub name: String,
+    /// Job data (any JSON; default `{}`).
+    #[serde(default)]
+    pub data: Option<serde_json::Value>,
+    /// Run after this long.
+    pub delay: Option<DurationInput>,
+    /// 1 (first) ..= 2097151; unset = plain FIFO.
+    pub priority: Option<u32>,
+    /// Total attempts (default: the handler's).
+    pub attempts: Option<u32>,
+    /// `exponential:5000` or `fixed:1000` (default: the handler's).
+    pub backoff: Option<String>,
+    /// Custom id: not an integer, no `:`.
+    pub job_id: Option<String>,
+}
+
+/// The id of an added job.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Added {
+    /// Job id.
+    pub id: String,
+}
+
+/// Add a job. Unset options take the handler's settings from the config.
+#[utoipa::path(post, path = "/api/queues/{queue}/jobs", tag = "jobs",
+    params(("queue" = String, Path, description = "Queue name")),
+    request_body = AddJobRequest,
+    responses((status = 201, body = Added), (status = 400, body = ErrorBody)))]
+pub async fn add_job(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    JsonBody(req): JsonBody<AddJobRequest>,
+) -> Result<(StatusCode, Json<Added>), ApiError> {
+    queue_name(&queue)?;
+    if req.name.trim().is_empty() {
+        return Err(ApiError::field("name", "must not be empty"));
+    }
+    let settings = state.config.job_settings(&queue, &req.name);
+    let mut spec = JobSpec::new(&req.name, req.data.unwrap_or_else(|| serde_json::json!({})));
+    spec.delay = match req.delay {
+        None => None,
+        Some(DurationInput::Millis(ms)) => Some(std::time::Duration::from_millis(ms)),
+        Some(DurationInput::Text(t)) => Some(parse_millis_or_duration(&t).map_err(|e| ApiError::field("delay", e))?),
+    };
+    if let Some(p) = req.priority {
+        if p > 2_097_151 {
+            return Err(ApiError::field("priority", "must be 0..=2097151"));
+        }
+    }
+    spec.priority = req.priority;
+    if req.attempts == Some(0) {
+        return Err(ApiError::field("attempts", "must be at least 1"));
+    }
+    spec.attempts = Some(req.attempts.unwrap_or(settings.attempts));
+    spec.backoff = Some(match &req.backoff {
+        Some(b) => Backoff::parse(b).map_err(|e| ApiError::field("backoff", e))?,
+        None => settings.backoff,
+    });
+    if let Some(id) = &req.job_id {
+        crate::queue::validate_job_id(id).map_err(|e| ApiError::field("jobId", e))?;
+    }
+    spec.job_id = req.job_id;
+    spec.remove_on_complete = settings.remove_on_complete;
+    spec.remove_on_fail = settings.remove_on_fail;
+    let id = store(&state)?.add(&queue, spec).await?;
+    Ok((StatusCode::CREATED, Json(Added { id })))
+}
+
+/// One job: data, options, state, progress, logs, attempts, result or error, timestamps.
+#[utoipa::path(get, path = "/api/queues/{queue}/jobs/{id}", tag = "jobs",
+    params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = JobInfo), (status = 404, body = ErrorBody)))]
+pub async fn get_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<JobInfo>, ApiError> {
+    queue_name(&queue)?;
+    store(&state)?
+        .job(&queue, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("job {queue}/{id} does not exist")))
+}
+
+/// Remove a job that is not active.
+#[utoipa::path(delete, path = "/api/queues/{queue}/jobs/{id}", tag = "jobs",
+    params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    queue_name(&queue)?;
+    store(&state)?.remove_job(&queue, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A job moved by an operation.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Moved {
+    /// Job id.
+    pub id: String,
+    /// Its new state.
+    pub state: String,
+}
+
+/// Move a failed job back to waiting.
+#[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/retry", tag = "jobs",
+    params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn retry_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<Moved>, ApiError> {
+    queue_name(&queue)?;
+    let store = store(&state)?;
+    store.retry_job(&queue, &id).await?;
+    let now = store.state(&queue, &id).await?.unwrap_or_default();
+    Ok(Json(Moved { id, state: now }))
+}
+
+/// Make a delayed job ready now.
+#[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/promote", tag = "jobs",
+    params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
+    responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn promote_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<Moved>, ApiError> {
+    queue_name(&queue)?;
+    let store = store(&state)?;
+    store.promote_job(&queue, &id).await?;
+    let now = store.state(&queue, &id).await?.unwrap_or_default();
+    Ok(Json(Moved { id, state: now }))
+}

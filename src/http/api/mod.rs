@@ -1,0 +1,71 @@
+//! The JSON API under `/api`. Routes are declared with their OpenAPI description next to each
+//! handler; [`routes`] collects both, so `/api/openapi.json` is generated from the handlers and
+//! cannot drift from them.
+
+mod body;
+pub mod jobs;
+pub mod queues;
+pub mod schedules;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::queue::Store;
+
+pub use body::JsonBody;
+
+/// The document's fixed parts; paths are added by [`routes`].
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "cronq API", description = "Queues, jobs and schedules of a cronq worker (BullMQ layout in Redis). With API_TOKEN set, send `Authorization: Bearer <token>`."),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+/// Every API route with its OpenAPI description.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(queues::list_queues))
+        .routes(routes!(queues::pause_queue))
+        .routes(routes!(queues::resume_queue))
+        .routes(routes!(queues::retry_failed))
+        .routes(routes!(queues::clean_queue))
+        .routes(routes!(jobs::list_jobs, jobs::add_job))
+        .routes(routes!(jobs::get_job, jobs::remove_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(jobs::promote_job))
+        .routes(routes!(schedules::list_schedules))
+        .routes(routes!(schedules::trigger_schedule))
+        .routes(routes!(super::events::events))
+}
+
+/// The store, or 503 while Redis has not answered yet.
+pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
+    state
+        .status
+        .store()
+        .ok_or_else(|| ApiError::Unavailable(format!("Redis at {} has not answered yet", state.status.redis_url)))
+}
+
+/// Checks a queue name from the path.
+pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name.contains(':') || name.len() > 200 {
+        return Err(ApiError::field("queue", format!("{name:?} is not a queue name: use letters, digits, '-', '_' (no ':')")));
+    }
+    Ok(())
+}

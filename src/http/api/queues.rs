@@ -1,0 +1,133 @@
+//! Queue-level endpoints: list with counts, pause/resume, retry all failed, clean.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::{queue_name, store, JsonBody};
+use crate::http::error::ApiError;
+use crate::http::AppState;
+use crate::queue::JobCounts;
+
+/// A queue with its counts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct QueueSummary {
+    /// Queue name.
+    pub name: String,
+    /// Jobs per state.
+    pub counts: JobCounts,
+    /// Paused for every worker.
+    pub paused: bool,
+    /// Whether this daemon consumes it.
+    pub consumed: bool,
+    /// Jobs this daemon runs now (consumed queues).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<usize>,
+    /// Jobs this daemon may run at once (consumed queues).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+}
+
+/// List queues (those under the prefix, and those this daemon consumes) with counts.
+#[utoipa::path(get, path = "/api/queues", tag = "queues",
+    responses((status = 200, body = [QueueSummary]), (status = 503, body = crate::http::error::ErrorBody)))]
+pub async fn list_queues(State(state): State<AppState>) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+    let store = store(&state)?;
+    let probes = state.status.queues();
+    let mut names = store.discover_queues().await?;
+    names.extend(probes.keys().cloned());
+    names.extend(state.config.queues.keys().cloned());
+    names.sort();
+    names.dedup();
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let probe = probes.get(&name);
+        out.push(QueueSummary {
+            counts: store.counts(&name).await?,
+            paused: store.is_paused(&name).await?,
+            consumed: probe.is_some(),
+            running: probe.map(|p| p.running()),
+            concurrency: probe.map(|p| p.concurrency),
+            name,
+        });
+    }
+    Ok(Json(out))
+}
+
+/// The state of a queue after pause/resume.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PauseState {
+    /// Queue.
+    pub queue: String,
+    /// Now paused.
+    pub paused: bool,
+}
+
+/// Pause a queue for every worker (cronq and BullMQ's own).
+#[utoipa::path(post, path = "/api/queues/{queue}/pause", tag = "queues",
+    params(("queue" = String, Path, description = "Queue name")),
+    responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
+pub async fn pause_queue(State(state): State<AppState>, Path(queue): Path<String>) -> Result<Json<PauseState>, ApiError> {
+    queue_name(&queue)?;
+    store(&state)?.pause(&queue).await?;
+    Ok(Json(PauseState { queue, paused: true }))
+}
+
+/// Resume a paused queue.
+#[utoipa::path(post, path = "/api/queues/{queue}/resume", tag = "queues",
+    params(("queue" = String, Path, description = "Queue name")),
+    responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
+pub async fn resume_queue(State(state): State<AppState>, Path(queue): Path<String>) -> Result<Json<PauseState>, ApiError> {
+    queue_name(&queue)?;
+    store(&state)?.resume(&queue).await?;
+    Ok(Json(PauseState { queue, paused: false }))
+}
+
+/// How many jobs an operation moved or removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Affected {
+    /// Queue.
+    pub queue: String,
+    /// Jobs affected.
+    pub count: u64,
+}
+
+/// Move every failed job of a queue back to waiting.
+#[utoipa::path(post, path = "/api/queues/{queue}/retry-failed", tag = "queues",
+    params(("queue" = String, Path, description = "Queue name")),
+    responses((status = 200, body = Affected)))]
+pub async fn retry_failed(State(state): State<AppState>, Path(queue): Path<String>) -> Result<Json<Affected>, ApiError> {
+    queue_name(&queue)?;
+    let count = store(&state)?.retry_all_failed(&queue, |_, _| {}).await?;
+    Ok(Json(Affected { queue, count }))
+}
+
+/// What to clean.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CleanRequest {
+    /// `completed` or `failed`.
+    pub state: String,
+    /// Remove jobs finished longer ago than this (`7d`, `24h`, `30m`).
+    pub older_than: String,
+}
+
+/// Remove completed or failed jobs older than a duration.
+#[utoipa::path(post, path = "/api/queues/{queue}/clean", tag = "queues",
+    params(("queue" = String, Path, description = "Queue name")),
+    request_body = CleanRequest,
+    responses((status = 200, body = Affected), (status = 400, body = crate::http::error::ErrorBody)))]
+pub async fn clean_queue(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+    JsonBody(req): JsonBody<CleanRequest>,
+) -> Result<Json<Affected>, ApiError> {
+    queue_name(&queue)?;
+    if req.state != "completed" && req.state != "failed" {
+        return Err(ApiError::field("state", format!("{:?}: use \"completed\" or \"failed\"", req.state)));
+    }
+    let age = humantime::parse_duration(&req.older_than)
+        .map_err(|e| ApiError::field("olderThan", format!("{:?} is not a duration ({e}): e.g. \"7d\"", req.older_than)))?;
+    let count = store(&state)?.clean(&queue, &req.state, age).await?;
+    Ok(Json(Affected { queue, count }))
+}

@@ -1,0 +1,33 @@
+//! Schedule endpoints: list (crontab lines and `[[schedule]]` tables, with latest run and next
+//! fire time) and trigger now.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::jobs::Added;
+use super::store;
+use crate::cron::report::{self, ScheduleRow};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::AppState;
+
+/// List schedules with their latest run and next fire time.
+#[utoipa::path(get, path = "/api/schedules", tag = "schedules",
+    responses((status = 200, body = [ScheduleRow])))]
+pub async fn list_schedules(State(state): State<AppState>) -> Json<Vec<ScheduleRow>> {
+    let plan = state.plan.borrow().clone();
+    Json(report::rows(state.status.store(), &plan, chrono::Utc::now()).await)
+}
+
+/// Run a schedule's target now, outside its schedule.
+#[utoipa::path(post, path = "/api/schedules/{id}/trigger", tag = "schedules",
+    params(("id" = String, Path, description = "Entry id")),
+    responses((status = 201, body = Added), (status = 404, body = ErrorBody)))]
+pub async fn trigger_schedule(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<Added>), ApiError> {
+    let plan = state.plan.borrow().clone();
+    let store = store(&state)?;
+    match report::trigger(store, &state.config, &plan, &id).await {
+        None => Err(ApiError::NotFound(format!("no schedule entry {id:?}: see GET /api/schedules"))),
+        Some(r) => Ok((StatusCode::CREATED, Json(Added { id: r? }))),
+    }
+}

@@ -1,0 +1,124 @@
+//! API errors: client errors (4xx, naming the field or the object) and server-side ones (5xx),
+//! rendered as `{"error": {"code", "message", "field"?}}` and logged in one place.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::queue::{Error as StoreError, JobOpError};
+
+/// An API error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed; `field` names the offending part.
+    #[error("{message}")]
+    BadRequest {
+        /// JSON path or parameter name.
+        field: Option<String>,
+        /// What is wrong and what would be valid.
+        message: String,
+    },
+    /// Missing or wrong bearer token.
+    #[error("missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>")]
+    Unauthorized,
+    /// No such queue, job or schedule.
+    #[error("{0}")]
+    NotFound(String),
+    /// The object is not in a state the operation applies to.
+    #[error("{0}")]
+    Conflict(String),
+    /// The daemon is draining, or Redis does not answer.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A failure on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The JSON body of an error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// Details of an error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code: `bad_request`, `unauthorized`, `not_found`, `conflict`,
+    /// `unavailable`, `internal`.
+    pub code: &'static str,
+    /// Human-readable message.
+    pub message: String,
+    /// The request field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// A 400 naming `field`.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.parts();
+        if status.is_server_error() {
+            tracing::warn!(code, error = %self, "API request failed");
+        }
+        let field = match &self {
+            ApiError::BadRequest { field, .. } => field.clone(),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: self.to_string(),
+                field,
+            },
+        };
+        let mut resp = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert("www-authenticate", axum::http::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidJob { reason, .. } => ApiError::BadRequest { field: None, message: reason },
+            StoreError::Unreachable { .. } => ApiError::Unavailable(e.to_string()),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<JobOpError> for ApiError {
+    fn from(e: JobOpError) -> Self {
+        match e {
+            JobOpError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            JobOpError::WrongState { .. } => ApiError::Conflict(e.to_string()),
+            JobOpError::Store(s) => s.into(),
+        }
+    }
+}
