@@ -24,6 +24,9 @@ use super::job::{Outcome, Retention};
 use super::producer::retention;
 use super::{Error, Store};
 
+/// Pause of the fetch loop after a failed fetch (Redis lost).
+const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
+
 /// Runs one job. Implemented by the worker pool; called concurrently up to the concurrency.
 #[async_trait]
 pub trait Processor: Send + Sync + 'static {
@@ -149,6 +152,10 @@ impl Store {
             .max_stalled_count(opts.max_stalled_count)
             .drain_delay(Duration::from_secs(opts.drain_delay.as_secs().max(1)))
             .manual_start();
+        // The engine (like Node's `runRetryDelay`) waits 15 s after a failed fetch, so a worker
+        // whose Redis restarted sits idle for 15 s with jobs waiting while /health already says
+        // Redis is fine. Half a second keeps recovery within the 2 s we promise.
+        wopts.run_retry_delay = RUN_RETRY_DELAY.as_millis() as u64;
         wopts.remove_on_complete = opts.remove_on_complete.map(retention);
         wopts.remove_on_fail = opts.remove_on_fail.map(retention);
 
