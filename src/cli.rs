@@ -85,6 +85,97 @@ pub enum Command {
     },
     /// Add a job and print its id.
     Enqueue(EnqueueArgs),
+    /// Counts per queue and state (like `supervisorctl status`).
+    Status(JsonFlag),
+    /// List a queue's jobs in one state.
+    Jobs {
+        /// Queue.
+        queue: String,
+        /// waiting, prioritized, active, delayed, completed, failed, waiting-children.
+        #[arg(long, default_value = "waiting")]
+        state: String,
+        /// Page size.
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+        /// First index.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Show one job with its logs.
+    Job {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Move a failed job (or, with --all-failed, every failed job) back to waiting.
+    Retry {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        #[arg(required_unless_present = "all_failed", conflicts_with = "all_failed")]
+        id: Option<String>,
+        /// Retry every failed job of the queue (with a progress bar).
+        #[arg(long)]
+        all_failed: bool,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Remove a job that is not active.
+    Remove {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        id: String,
+    },
+    /// Make a delayed job ready now.
+    Promote {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        id: String,
+    },
+    /// Pause a queue for every worker.
+    Pause {
+        /// Queue.
+        queue: String,
+    },
+    /// Resume a paused queue.
+    Resume {
+        /// Queue.
+        queue: String,
+    },
+    /// Remove completed or failed jobs older than a duration.
+    Clean {
+        /// Queue.
+        queue: String,
+        /// completed or failed.
+        #[arg(long)]
+        state: String,
+        /// e.g. 7d, 24h.
+        #[arg(long)]
+        older_than: String,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Schedules with their latest run and next fire time.
+    Schedules(JsonFlag),
+}
+
+/// `--json`: machine-readable output.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `worker cron …`

@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the duration histogram buckets.
-pub const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
+pub const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
+];
 
 /// How a job run ended, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,7 +59,9 @@ impl Metrics {
     /// Records one finished run.
     pub fn record(&self, queue: &str, name: &str, end: RunEnd, took: Duration) {
         let key = (queue.to_string(), name.to_string());
-        *lock(&self.runs).entry((key.0.clone(), key.1.clone(), end)).or_default() += 1;
+        *lock(&self.runs)
+            .entry((key.0.clone(), key.1.clone(), end))
+            .or_default() += 1;
         let secs = took.as_secs_f64();
         let mut d = lock(&self.durations);
         let h = d.entry(key).or_default();
@@ -104,7 +108,11 @@ mod tests {
         let h = &m.durations()[&("q".into(), "n".into())];
         assert_eq!(h.count, 2);
         assert_eq!(h.buckets[0], 1, "3 ms falls in the first bucket");
-        assert_eq!(h.buckets.iter().sum::<u64>(), 1, "120 s is beyond the last bucket (+Inf only)");
+        assert_eq!(
+            h.buckets.iter().sum::<u64>(),
+            1,
+            "120 s is beyond the last bucket (+Inf only)"
+        );
         assert!(rss_bytes().unwrap() > 0);
     }
 }

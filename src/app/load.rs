@@ -67,7 +67,7 @@ pub(super) fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>,
     }
 }
 
-fn load_plan(config: &Config) -> Result<(Arc<Plan>, Option<String>), String> {
+pub(super) fn load_plan(config: &Config) -> Result<(Arc<Plan>, Option<String>), String> {
     let crontab = read_crontab(config)?;
     let plan = Plan::build(
         crontab.as_ref().map(|(n, t)| (n.as_str(), t)),

@@ -39,6 +39,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Cron(c)) => Ok(crate::cmd::cron_next(c)),
         Some(Command::Healthcheck { url }) => crate::cmd::healthcheck(url, &cli.daemon).await,
         Some(Command::Enqueue(args)) => crate::cmd::enqueue(args, &cli.daemon).await,
+        Some(op) => crate::cmd::ops(&op, &cli.daemon)
+            .await
+            .unwrap_or(Ok(ExitCode::SUCCESS)),
         None => match cli.test_crontab {
             Some(file) => Ok(crate::cmd::test_crontab(file, &cli.daemon)),
             None => daemon(&cli.daemon).await,
@@ -53,14 +56,20 @@ pub fn env_var(key: &str) -> Option<String> {
 
 /// Runs the daemon until a signal stops it.
 async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
-    let Startup { config, plan, crontab_file } = match load::startup(args) {
+    let Startup {
+        config,
+        plan,
+        crontab_file,
+    } = match load::startup(args) {
         Ok(s) => s,
         Err(message) => {
             eprintln!("{message}");
             return Ok(ExitCode::from(2));
         }
     };
-    let api_token: Option<Arc<str>> = env_var("API_TOKEN").filter(|t| !t.is_empty()).map(Arc::from);
+    let api_token: Option<Arc<str>> = env_var("API_TOKEN")
+        .filter(|t| !t.is_empty())
+        .map(Arc::from);
     if let Err(message) = check_exposure(&config, api_token.is_some(), args.insecure_open_api) {
         eprintln!("{message}");
         return Ok(ExitCode::from(2));
@@ -73,7 +82,13 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     let cut_off = CancellationToken::new();
     let closing = CancellationToken::new();
     let (reload_tx, reload_rx) = mpsc::channel(1);
-    tokio::spawn(crate::shutdown::watch(signals, stop.clone(), cut_off.clone(), config.shutdown_timeout, reload_tx));
+    tokio::spawn(crate::shutdown::watch(
+        signals,
+        stop.clone(),
+        cut_off.clone(),
+        config.shutdown_timeout,
+        reload_tx,
+    ));
     crate::reaper::spawn_if_init();
 
     let status = Status::new(config.lock_duration, config.redis.redacted());
@@ -100,10 +115,28 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
 
     if let Some(store) = connect(&config, &stop).await {
         status.set_store(store.clone());
-        let shared = Shared { store: &store, config: &config, status: &status, cut_off: &cut_off, stop: &stop, metrics: &metrics };
+        let shared = Shared {
+            store: &store,
+            config: &config,
+            status: &status,
+            cut_off: &cut_off,
+            stop: &stop,
+            metrics: &metrics,
+        };
         let pools = start_pools(&shared, &plan).await;
-        let sched = tokio::spawn(scheduler::run(store.clone(), config.clone(), plan_rx, stats, stop.clone()));
-        let reloader = tokio::spawn(load::reload_loop(args.clone(), reload_rx, plan_tx, pools.cron_routes.clone()));
+        let sched = tokio::spawn(scheduler::run(
+            store.clone(),
+            config.clone(),
+            plan_rx,
+            stats,
+            stop.clone(),
+        ));
+        let reloader = tokio::spawn(load::reload_loop(
+            args.clone(),
+            reload_rx,
+            plan_tx,
+            pools.cron_routes.clone(),
+        ));
         status.set_ready();
         stop.cancelled().await;
         status.set_draining();
@@ -121,7 +154,11 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Serves HTTP until `closing` fires, then finishes in-flight requests.
-async fn serve(listener: TcpListener, app: axum::Router, closing: CancellationToken) -> std::io::Result<()> {
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    closing: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { closing.cancelled().await })
         .await
@@ -184,7 +221,14 @@ struct Shared<'a> {
 }
 
 async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
-    let Shared { store, config, status, cut_off, stop, metrics } = *s;
+    let Shared {
+        store,
+        config,
+        status,
+        cut_off,
+        stop,
+        metrics,
+    } = *s;
     let tables = routes::tables(config, plan);
     let cron_routes = tables
         .iter()
@@ -204,8 +248,15 @@ async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
         };
         let mut delay = Duration::from_millis(200);
         loop {
-            match WorkerPool::start(store, &queue, opts.clone(), table.clone(), cut_off.clone(), metrics.clone())
-                .await
+            match WorkerPool::start(
+                store,
+                &queue,
+                opts.clone(),
+                table.clone(),
+                cut_off.clone(),
+                metrics.clone(),
+            )
+            .await
             {
                 Ok(pool) => {
                     status.add_queue(&queue, pool.probe());
@@ -231,4 +282,9 @@ async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
 /// text to print.
 pub fn load_config_for_tools(args: &DaemonArgs) -> Result<Config, String> {
     load::load_config(args)
+}
+
+/// The schedule plan for one-shot tools (`schedules`), or the error text.
+pub fn load_plan_for_tools(config: &Config) -> Result<Arc<Plan>, String> {
+    load::load_plan(config).map(|(plan, _)| plan)
 }

@@ -1,9 +1,13 @@
-//! One-shot subcommands: `cron next`, `--test-crontab`, `healthcheck`, `enqueue`.
+//! One-shot subcommands: `cron next`, `--test-crontab`, `healthcheck`, `enqueue`, and the
+//! operations (`status`, `jobs`, `job`, `retry`, `remove`, `promote`, `pause`, `resume`,
+//! `clean`, `schedules`).
 
 mod crontab;
 mod enqueue;
 mod healthcheck;
+mod ops;
 
 pub use crontab::{cron_next, test_crontab};
 pub use enqueue::enqueue;
 pub use healthcheck::healthcheck;
+pub use ops::run as ops;

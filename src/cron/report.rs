@@ -52,8 +52,17 @@ pub async fn rows(store: Option<&Store>, plan: &Plan, now: DateTime<Utc>) -> Vec
         let last = match (store, previous_tick(e, now)) {
             (Some(store), Some(at)) => {
                 let job_id = cron_job_id(&e.id, at.timestamp());
-                let state = store.state(queue, &job_id).await.ok().flatten().unwrap_or_else(|| "missing".into());
-                Some(LastRun { job_id, scheduled: rfc3339(at), state })
+                let state = store
+                    .state(queue, &job_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "missing".into());
+                Some(LastRun {
+                    job_id,
+                    scheduled: rfc3339(at),
+                    state,
+                })
             }
             _ => None,
         };
@@ -78,7 +87,12 @@ pub async fn rows(store: Option<&Store>, plan: &Plan, now: DateTime<Utc>) -> Vec
 
 /// Adds a run of entry `id` now, outside its schedule, with the id
 /// `cron-<id>-manual-<unix-ms>`. `None` when there is no such entry.
-pub async fn trigger(store: &Store, config: &Config, plan: &Plan, id: &str) -> Option<Result<String, Error>> {
+pub async fn trigger(
+    store: &Store,
+    config: &Config,
+    plan: &Plan,
+    id: &str,
+) -> Option<Result<String, Error>> {
     let e = plan.entries.iter().find(|e| e.id == id)?;
     let now = Utc::now();
     let mut spec = job_spec(config, e, now);

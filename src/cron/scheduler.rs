@@ -258,7 +258,6 @@ impl FireContext {
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
-
 }
 
 /// The job one tick of `e` adds: its target, its data (a command entry's job carries only

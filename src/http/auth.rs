@@ -27,18 +27,29 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
     }
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if mutating && state.status.draining() {
-        return ApiError::Unavailable("the daemon is shutting down; mutating requests are refused".into()).into_response();
+        return ApiError::Unavailable(
+            "the daemon is shutting down; mutating requests are refused".into(),
+        )
+        .into_response();
     }
     next.run(req).await
 }
 
 fn authorized(req: &Request, token: &str) -> bool {
-    let header = req.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     // EventSource cannot send headers: the SSE endpoint also accepts `?token=`.
     let query = req.uri().query().and_then(|q| {
-        q.split('&').find_map(|kv| kv.strip_prefix("token=")).map(|t| t.to_string())
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("token="))
+            .map(|t| t.to_string())
     });
-    let given = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::to_string).or(query);
+    let given = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or(query);
     match given {
         Some(g) => g.as_bytes().ct_eq(token.as_bytes()).into(),
         None => false,

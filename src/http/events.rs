@@ -38,7 +38,11 @@ pub async fn events(
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let store = store(&state)?;
     let queues: Vec<String> = match &q.queue {
-        Some(list) => list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
+        Some(list) => list
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
         None => {
             let mut all = store.discover_queues().await?;
             all.extend(state.status.queues().into_keys());
@@ -50,43 +54,52 @@ pub async fn events(
     for queue in &queues {
         queue_name(queue)?;
     }
-    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let cursors = parse_cursor(last, &queues).map_err(|m| ApiError::field("Last-Event-ID", m))?;
     let reader = store.event_reader(&queues, cursors).await?;
     // What the client has been sent, per queue: the SSE id of each event is built from it.
     let emitted = reader.start_cursors();
     let closing = state.closing.clone();
     let job = q.job;
-    let stream = stream::unfold((reader, Vec::<QueueEvent>::new(), emitted), move |(mut reader, mut pending, mut emitted)| {
-        let closing = closing.clone();
-        let job = job.clone();
-        async move {
-            loop {
-                if let Some(ev) = pending.pop() {
-                    emitted.insert(ev.queue.clone(), ev.stream_id.clone());
-                    if job.as_ref().is_some_and(|j| ev.fields.get("jobId") != Some(j)) {
-                        continue;
+    let stream = stream::unfold(
+        (reader, Vec::<QueueEvent>::new(), emitted),
+        move |(mut reader, mut pending, mut emitted)| {
+            let closing = closing.clone();
+            let job = job.clone();
+            async move {
+                loop {
+                    if let Some(ev) = pending.pop() {
+                        emitted.insert(ev.queue.clone(), ev.stream_id.clone());
+                        if job
+                            .as_ref()
+                            .is_some_and(|j| ev.fields.get("jobId") != Some(j))
+                        {
+                            continue;
+                        }
+                        let sse = to_sse(&ev, &emitted);
+                        return Some((Ok(sse), (reader, pending, emitted)));
                     }
-                    let sse = to_sse(&ev, &emitted);
-                    return Some((Ok(sse), (reader, pending, emitted)));
-                }
-                let batch = tokio::select! {
-                    _ = closing.cancelled() => return None,
-                    b = reader.next_batch(Duration::from_secs(5)) => b,
-                };
-                match batch {
-                    Ok(mut events) => {
-                        events.reverse();
-                        pending = events;
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "event stream read failed; ending the SSE stream (the client reconnects with Last-Event-ID)");
-                        return None;
+                    let batch = tokio::select! {
+                        _ = closing.cancelled() => return None,
+                        b = reader.next_batch(Duration::from_secs(5)) => b,
+                    };
+                    match batch {
+                        Ok(mut events) => {
+                            events.reverse();
+                            pending = events;
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "event stream read failed; ending the SSE stream (the client reconnects with Last-Event-ID)");
+                            return None;
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
@@ -101,9 +114,16 @@ fn to_sse(ev: &QueueEvent, emitted: &BTreeMap<String, String>) -> Event {
     let id = if emitted.len() == 1 {
         ev.stream_id.clone()
     } else {
-        emitted.iter().map(|(q, c)| format!("{q}={c}")).collect::<Vec<_>>().join(";")
+        emitted
+            .iter()
+            .map(|(q, c)| format!("{q}={c}"))
+            .collect::<Vec<_>>()
+            .join(";")
     };
-    Event::default().id(id).event(ev.event.clone()).data(serde_json::Value::Object(data).to_string())
+    Event::default()
+        .id(id)
+        .event(ev.event.clone())
+        .data(serde_json::Value::Object(data).to_string())
 }
 
 /// `Last-Event-ID` → per-queue cursors: `1700000000000-0` (every queue), or `q1=…;q2=…`.
@@ -111,7 +131,8 @@ fn parse_cursor(text: &str, queues: &[String]) -> Result<BTreeMap<String, String
     let text = text.trim();
     let valid = |id: &str| {
         let mut parts = id.splitn(2, '-');
-        parts.next().is_some_and(|ms| ms.parse::<u64>().is_ok()) && parts.next().is_none_or(|seq| seq.parse::<u64>().is_ok())
+        parts.next().is_some_and(|ms| ms.parse::<u64>().is_ok())
+            && parts.next().is_none_or(|seq| seq.parse::<u64>().is_ok())
     };
     if text.is_empty() {
         return Ok(BTreeMap::new());
@@ -120,11 +141,16 @@ fn parse_cursor(text: &str, queues: &[String]) -> Result<BTreeMap<String, String
         if !valid(text) {
             return Err(format!("{text:?} is not a stream id like 1700000000000-0"));
         }
-        return Ok(queues.iter().map(|q| (q.clone(), text.to_string())).collect());
+        return Ok(queues
+            .iter()
+            .map(|q| (q.clone(), text.to_string()))
+            .collect());
     }
     let mut out = BTreeMap::new();
     for part in text.split(';') {
-        let (q, id) = part.split_once('=').ok_or_else(|| format!("{part:?}: expected queue=stream-id"))?;
+        let (q, id) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected queue=stream-id"))?;
         if !valid(id) && id != "$" {
             return Err(format!("{id:?} is not a stream id like 1700000000000-0"));
         }

@@ -14,7 +14,13 @@ use crate::metrics::{rss_bytes, BUCKETS};
 /// The handler.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let text = render(&state).await;
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn render(state: &AppState) -> String {
@@ -22,26 +28,63 @@ async fn render(state: &AppState) -> String {
     let m = &state.metrics;
     head(&mut out, "cronq_jobs_total", "counter", "Job runs finished by this process, by queue, job name and outcome (completed, retried, failed, released).");
     for ((q, n, end), v) in m.runs() {
-        let _ = writeln!(out, "cronq_jobs_total{{queue=\"{}\",name=\"{}\",outcome=\"{}\"}} {v}", esc(&q), esc(&n), end.as_str());
+        let _ = writeln!(
+            out,
+            "cronq_jobs_total{{queue=\"{}\",name=\"{}\",outcome=\"{}\"}} {v}",
+            esc(&q),
+            esc(&n),
+            end.as_str()
+        );
     }
-    head(&mut out, "cronq_job_duration_seconds", "histogram", "Handler run time, by queue and job name.");
+    head(
+        &mut out,
+        "cronq_job_duration_seconds",
+        "histogram",
+        "Handler run time, by queue and job name.",
+    );
     for ((q, n), h) in m.durations() {
         let labels = format!("queue=\"{}\",name=\"{}\"", esc(&q), esc(&n));
         let mut cumulative = 0;
         for (i, le) in BUCKETS.iter().enumerate() {
             cumulative += h.buckets[i];
-            let _ = writeln!(out, "cronq_job_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "cronq_job_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
+            );
         }
-        let _ = writeln!(out, "cronq_job_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(
+            out,
+            "cronq_job_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+            h.count
+        );
         let _ = writeln!(out, "cronq_job_duration_seconds_sum{{{labels}}} {}", h.sum);
-        let _ = writeln!(out, "cronq_job_duration_seconds_count{{{labels}}} {}", h.count);
+        let _ = writeln!(
+            out,
+            "cronq_job_duration_seconds_count{{{labels}}} {}",
+            h.count
+        );
     }
     let probes = state.status.queues();
-    head(&mut out, "cronq_active_jobs", "gauge", "Jobs running in this process, by queue.");
+    head(
+        &mut out,
+        "cronq_active_jobs",
+        "gauge",
+        "Jobs running in this process, by queue.",
+    );
     for (q, p) in &probes {
-        let _ = writeln!(out, "cronq_active_jobs{{queue=\"{}\"}} {}", esc(q), p.running());
+        let _ = writeln!(
+            out,
+            "cronq_active_jobs{{queue=\"{}\"}} {}",
+            esc(q),
+            p.running()
+        );
     }
-    head(&mut out, "cronq_queue_jobs", "gauge", "Jobs in Redis by queue and state.");
+    head(
+        &mut out,
+        "cronq_queue_jobs",
+        "gauge",
+        "Jobs in Redis by queue and state.",
+    );
     let mut queues: Vec<String> = probes.keys().cloned().collect();
     queues.extend(state.config.queues.keys().cloned());
     queues.sort();
@@ -53,31 +96,87 @@ async fn render(state: &AppState) -> String {
     if let (Some(store), Some(_)) = (state.status.store(), latency) {
         for q in &queues {
             if let Ok(c) = store.counts(q).await {
-                let states = [("waiting", c.waiting), ("prioritized", c.prioritized), ("active", c.active), ("delayed", c.delayed), ("completed", c.completed), ("failed", c.failed), ("waiting-children", c.waiting_children)];
+                let states = [
+                    ("waiting", c.waiting),
+                    ("prioritized", c.prioritized),
+                    ("active", c.active),
+                    ("delayed", c.delayed),
+                    ("completed", c.completed),
+                    ("failed", c.failed),
+                    ("waiting-children", c.waiting_children),
+                ];
                 for (s, v) in states {
-                    let _ = writeln!(out, "cronq_queue_jobs{{queue=\"{}\",state=\"{s}\"}} {v}", esc(q));
+                    let _ = writeln!(
+                        out,
+                        "cronq_queue_jobs{{queue=\"{}\",state=\"{s}\"}} {v}",
+                        esc(q)
+                    );
                 }
             }
         }
     }
     let s = &state.sched;
-    counter(&mut out, "cronq_cron_fires_total", "Cron ticks enqueued by this process.", s.fired.load(Ordering::Relaxed));
-    counter(&mut out, "cronq_cron_skipped_total", "Cron ticks skipped by the overlap policy.", s.skipped.load(Ordering::Relaxed));
-    counter(&mut out, "cronq_cron_missed_total", "Cron ticks missed (too late, or Redis failed until the next tick).", s.missed.load(Ordering::Relaxed));
-    head(&mut out, "cronq_redis_up", "gauge", "1 when Redis answered PING at scrape time.");
+    counter(
+        &mut out,
+        "cronq_cron_fires_total",
+        "Cron ticks enqueued by this process.",
+        s.fired.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "cronq_cron_skipped_total",
+        "Cron ticks skipped by the overlap policy.",
+        s.skipped.load(Ordering::Relaxed),
+    );
+    counter(
+        &mut out,
+        "cronq_cron_missed_total",
+        "Cron ticks missed (too late, or Redis failed until the next tick).",
+        s.missed.load(Ordering::Relaxed),
+    );
+    head(
+        &mut out,
+        "cronq_redis_up",
+        "gauge",
+        "1 when Redis answered PING at scrape time.",
+    );
     let _ = writeln!(out, "cronq_redis_up {}", u8::from(latency.is_some()));
     if let Some(l) = latency {
-        head(&mut out, "cronq_redis_latency_seconds", "gauge", "PING round trip at scrape time.");
+        head(
+            &mut out,
+            "cronq_redis_latency_seconds",
+            "gauge",
+            "PING round trip at scrape time.",
+        );
         let _ = writeln!(out, "cronq_redis_latency_seconds {}", l.as_secs_f64());
     }
     let outages: u64 = probes.values().map(|p| p.beat.outages()).sum();
-    counter(&mut out, "cronq_redis_reconnects_total", "Times a queue loop lost Redis and had to reconnect.", outages);
+    counter(
+        &mut out,
+        "cronq_redis_reconnects_total",
+        "Times a queue loop lost Redis and had to reconnect.",
+        outages,
+    );
     if let Some(rss) = rss_bytes() {
-        head(&mut out, "cronq_process_resident_memory_bytes", "gauge", "Resident set size of the worker process.");
+        head(
+            &mut out,
+            "cronq_process_resident_memory_bytes",
+            "gauge",
+            "Resident set size of the worker process.",
+        );
         let _ = writeln!(out, "cronq_process_resident_memory_bytes {rss}");
     }
-    head(&mut out, "cronq_uptime_seconds", "gauge", "Seconds since the process started.");
-    let _ = writeln!(out, "cronq_uptime_seconds {}", state.status.uptime().as_secs_f64());
+    head(
+        &mut out,
+        "cronq_uptime_seconds",
+        "gauge",
+        "Seconds since the process started.",
+    );
+    let _ = writeln!(
+        out,
+        "cronq_uptime_seconds {}",
+        state.status.uptime().as_secs_f64()
+    );
     out
 }
 
@@ -92,5 +191,7 @@ fn counter(out: &mut String, name: &str, help: &str, v: u64) {
 
 /// Escapes a label value (backslash, quote, newline).
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

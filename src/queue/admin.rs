@@ -35,37 +35,63 @@ pub enum JobOpError {
 }
 
 impl Store {
-    async fn require_state(&self, queue: &str, id: &str, wanted: &[&str], hint: &str) -> Result<(), JobOpError> {
+    async fn require_state(
+        &self,
+        queue: &str,
+        id: &str,
+        wanted: &[&str],
+        hint: &str,
+    ) -> Result<(), JobOpError> {
         match self.state(queue, id).await? {
-            None => Err(JobOpError::NotFound { queue: queue.into(), id: id.into() }),
+            None => Err(JobOpError::NotFound {
+                queue: queue.into(),
+                id: id.into(),
+            }),
             Some(s) if wanted.contains(&s.as_str()) => Ok(()),
-            Some(s) => Err(JobOpError::WrongState { queue: queue.into(), id: id.into(), state: s, hint: hint.into() }),
+            Some(s) => Err(JobOpError::WrongState {
+                queue: queue.into(),
+                id: id.into(),
+                state: s,
+                hint: hint.into(),
+            }),
         }
     }
 
     /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
     pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["failed"], "only failed jobs can be retried").await?;
+        self.require_state(queue, id, &["failed"], "only failed jobs can be retried")
+            .await?;
         let q = self.queue(queue).await?;
         let mut job = q
             .get_job(id)
             .await
             .map_err(|e| Error::engine(queue, e))?
-            .ok_or_else(|| JobOpError::NotFound { queue: queue.into(), id: id.into() })?;
-        job.retry("failed", None).await.map_err(|e| Error::engine(queue, e))?;
+            .ok_or_else(|| JobOpError::NotFound {
+                queue: queue.into(),
+                id: id.into(),
+            })?;
+        job.retry("failed", None)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
 
     /// Moves every failed job of `queue` back to `wait`, in batches; `progress(done, total)` is
     /// called after each batch. Returns how many were moved.
-    pub async fn retry_all_failed(&self, queue: &str, mut progress: impl FnMut(u64, u64)) -> Result<u64, Error> {
+    pub async fn retry_all_failed(
+        &self,
+        queue: &str,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64, Error> {
         let q = self.queue(queue).await?;
         let total = self.counts(queue).await?.failed;
         // Only jobs that failed before now: a job failing again during the loop is not retried twice.
         let before = now_ms();
         let mut last = total;
         loop {
-            q.retry_jobs("failed", 500, Some(before)).await.map_err(|e| Error::engine(queue, e))?;
+            q.retry_jobs("failed", 500, Some(before))
+                .await
+                .map_err(|e| Error::engine(queue, e))?;
             let left = self.counts(queue).await?.failed;
             progress(total.saturating_sub(left), total);
             if left == 0 || left >= last {
@@ -80,7 +106,14 @@ impl Store {
         self.require_state(
             queue,
             id,
-            &["waiting", "prioritized", "delayed", "completed", "failed", "waiting-children"],
+            &[
+                "waiting",
+                "prioritized",
+                "delayed",
+                "completed",
+                "failed",
+                "waiting-children",
+            ],
             "an active job cannot be removed; wait for it to finish",
         )
         .await?;
@@ -99,29 +132,46 @@ impl Store {
 
     /// Makes a delayed job ready now.
     pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["delayed"], "only delayed jobs can be promoted").await?;
+        self.require_state(queue, id, &["delayed"], "only delayed jobs can be promoted")
+            .await?;
         let q = self.queue(queue).await?;
         let job = q
             .get_job(id)
             .await
             .map_err(|e| Error::engine(queue, e))?
-            .ok_or_else(|| JobOpError::NotFound { queue: queue.into(), id: id.into() })?;
+            .ok_or_else(|| JobOpError::NotFound {
+                queue: queue.into(),
+                id: id.into(),
+            })?;
         job.promote().await.map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
 
     /// Pauses `queue` for every worker (BullMQ's `meta.paused`; Node workers stop too).
     pub async fn pause(&self, queue: &str) -> Result<(), Error> {
-        self.queue(queue).await?.pause().await.map_err(|e| Error::engine(queue, e))
+        self.queue(queue)
+            .await?
+            .pause()
+            .await
+            .map_err(|e| Error::engine(queue, e))
     }
 
     /// Resumes `queue`.
     pub async fn resume(&self, queue: &str) -> Result<(), Error> {
-        self.queue(queue).await?.resume().await.map_err(|e| Error::engine(queue, e))
+        self.queue(queue)
+            .await?
+            .resume()
+            .await
+            .map_err(|e| Error::engine(queue, e))
     }
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago. Returns how many.
-    pub async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error> {
+    pub async fn clean(
+        &self,
+        queue: &str,
+        state: &str,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
         if state != "completed" && state != "failed" {
             return Err(Error::InvalidJob {
                 queue: queue.into(),
@@ -132,7 +182,10 @@ impl Store {
         let grace = older_than.as_millis() as u64;
         let mut removed = 0u64;
         loop {
-            let batch = q.clean(grace, 1000, state).await.map_err(|e| Error::engine(queue, e))?;
+            let batch = q
+                .clean(grace, 1000, state)
+                .await
+                .map_err(|e| Error::engine(queue, e))?;
             removed += batch.len() as u64;
             if batch.len() < 1000 {
                 return Ok(removed);

@@ -35,7 +35,11 @@ pub struct EventReader {
 impl Store {
     /// A reader of `queues` starting after `cursors` (queues without a cursor start with new
     /// events only).
-    pub async fn event_reader(&self, queues: &[String], cursors: BTreeMap<String, String>) -> Result<EventReader, Error> {
+    pub async fn event_reader(
+        &self,
+        queues: &[String],
+        cursors: BTreeMap<String, String>,
+    ) -> Result<EventReader, Error> {
         let conn = self
             .inner
             .conn
@@ -46,7 +50,11 @@ impl Store {
             .iter()
             .map(|q| (q.clone(), QueueKeys::new(self.prefix(), q).events()))
             .collect();
-        let mut reader = EventReader { conn, keys, cursors: BTreeMap::new() };
+        let mut reader = EventReader {
+            conn,
+            keys,
+            cursors: BTreeMap::new(),
+        };
         // "Only new events" is pinned to the current last id, so that every cursor handed to a
         // client is concrete and resuming from it loses nothing.
         for (queue, key) in reader.keys.clone() {
@@ -62,7 +70,10 @@ impl Store {
                         .query_async(&mut reader.conn)
                         .await
                         .map_err(|e| Error::engine(&queue, e))?;
-                    last.ids.first().map(|e| e.id.clone()).unwrap_or_else(|| "0-0".into())
+                    last.ids
+                        .first()
+                        .map(|e| e.id.clone())
+                        .unwrap_or_else(|| "0-0".into())
                 }
             };
             reader.cursors.insert(queue, start);
@@ -84,24 +95,37 @@ impl EventReader {
             return Ok(Vec::new());
         }
         let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT").arg(200).arg("BLOCK").arg(block.as_millis() as u64).arg("STREAMS");
+        cmd.arg("COUNT")
+            .arg(200)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS");
         for (_, key) in &self.keys {
             cmd.arg(key);
         }
         for (queue, _) in &self.keys {
             cmd.arg(self.cursors.get(queue).map(String::as_str).unwrap_or("$"));
         }
-        let reply: Option<redis::streams::StreamReadReply> =
-            cmd.query_async(&mut self.conn).await.map_err(|e| Error::engine("events", e))?;
+        let reply: Option<redis::streams::StreamReadReply> = cmd
+            .query_async(&mut self.conn)
+            .await
+            .map_err(|e| Error::engine("events", e))?;
         let mut out = Vec::new();
         for stream in reply.map(|r| r.keys).unwrap_or_default() {
-            let Some((queue, _)) = self.keys.iter().find(|(_, k)| *k == stream.key) else { continue };
+            let Some((queue, _)) = self.keys.iter().find(|(_, k)| *k == stream.key) else {
+                continue;
+            };
             let queue = queue.clone();
             for entry in stream.ids {
                 let mut fields: BTreeMap<String, String> = entry
                     .map
                     .iter()
-                    .map(|(k, v)| (k.clone(), redis::from_redis_value::<String>(v.clone()).unwrap_or_default()))
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            redis::from_redis_value::<String>(v.clone()).unwrap_or_default(),
+                        )
+                    })
                     .collect();
                 let event = fields.remove("event").unwrap_or_default();
                 self.cursors.insert(queue.clone(), entry.id.clone());

@@ -9,7 +9,15 @@ use super::keys::QueueKeys;
 use super::{Error, Store};
 
 /// The states a job can be listed by.
-pub const STATES: [&str; 7] = ["waiting", "prioritized", "active", "delayed", "completed", "failed", "waiting-children"];
+pub const STATES: [&str; 7] = [
+    "waiting",
+    "prioritized",
+    "active",
+    "delayed",
+    "completed",
+    "failed",
+    "waiting-children",
+];
 
 /// A job, for display.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -63,11 +71,24 @@ impl JobInfo {
     fn from_hash(queue: &str, id: &str, h: &HashMap<String, String>) -> JobInfo {
         let json = |k: &str| match h.get(k) {
             None => serde_json::Value::Null,
-            Some(t) => serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone())),
+            Some(t) => {
+                serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone()))
+            }
         };
-        let num = |k: &str| h.get(k).and_then(|v| v.parse::<f64>().ok()).map(|f| f as u64);
+        let num = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|f| f as u64)
+        };
         let stacktrace = match json("stacktrace") {
-            serde_json::Value::Array(items) => items.into_iter().map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string())).collect(),
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect(),
             _ => Vec::new(),
         };
         JobInfo {
@@ -128,11 +149,18 @@ pub fn is_state(state: &str) -> bool {
 
 impl Store {
     /// One page of `queue`'s jobs in `state`.
-    pub async fn jobs(&self, queue: &str, state: &str, offset: u64, limit: u64) -> Result<JobPage, Error> {
-        let (suffix, is_list, newest_first) = state_key(state).ok_or_else(|| Error::InvalidJob {
-            queue: queue.into(),
-            reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
-        })?;
+    pub async fn jobs(
+        &self,
+        queue: &str,
+        state: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        let (suffix, is_list, newest_first) =
+            state_key(state).ok_or_else(|| Error::InvalidJob {
+                queue: queue.into(),
+                reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
+            })?;
         let k = QueueKeys::new(self.prefix(), queue);
         let key = k.key(suffix);
         let (start, stop) = (offset as i64, (offset + limit.max(1)) as i64 - 1);
@@ -143,12 +171,26 @@ impl Store {
             pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
         } else {
             pipe.cmd("ZCARD").arg(&key);
-            pipe.cmd(if newest_first { "ZREVRANGE" } else { "ZRANGE" }).arg(&key).arg(start).arg(stop);
+            pipe.cmd(if newest_first { "ZREVRANGE" } else { "ZRANGE" })
+                .arg(&key)
+                .arg(start)
+                .arg(stop);
         }
-        let (total, ids): (u64, Vec<String>) = self.inner.conn.pipe(&pipe).await.map_err(|e| Error::engine(queue, e))?;
+        let (total, ids): (u64, Vec<String>) = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
         let mut jobs = self.hashes(queue, &ids).await?;
-        jobs.iter_mut().for_each(|j| j.state = Some(canonical(state)));
-        Ok(JobPage { total, offset, limit, jobs })
+        jobs.iter_mut()
+            .for_each(|j| j.state = Some(canonical(state)));
+        Ok(JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        })
     }
 
     async fn hashes(&self, queue: &str, ids: &[String]) -> Result<Vec<JobInfo>, Error> {
@@ -160,7 +202,12 @@ impl Store {
         for id in ids {
             pipe.cmd("HGETALL").arg(k.job(id));
         }
-        let hashes: Vec<HashMap<String, String>> = self.inner.conn.pipe(&pipe).await.map_err(|e| Error::engine(queue, e))?;
+        let hashes: Vec<HashMap<String, String>> = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
         Ok(ids
             .iter()
             .zip(hashes)
@@ -175,8 +222,12 @@ impl Store {
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(k.job(id));
         pipe.cmd("LRANGE").arg(k.logs(id)).arg(0).arg(-1);
-        let (hash, logs): (HashMap<String, String>, Vec<String>) =
-            self.inner.conn.pipe(&pipe).await.map_err(|e| Error::engine(queue, e))?;
+        let (hash, logs): (HashMap<String, String>, Vec<String>) = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
         if hash.is_empty() {
             return Ok(None);
         }
@@ -197,11 +248,21 @@ impl Store {
                 let (next, keys): (u64, Vec<String>) = self
                     .inner
                     .conn
-                    .cmd(redis::cmd("SCAN").arg(cursor).arg("MATCH").arg(format!("{prefix}*:{suffix}")).arg("COUNT").arg(1000))
+                    .cmd(
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(format!("{prefix}*:{suffix}"))
+                            .arg("COUNT")
+                            .arg(1000),
+                    )
                     .await
                     .map_err(|e| Error::engine("*", e))?;
                 for key in keys {
-                    if let Some(name) = key.strip_prefix(&prefix).and_then(|r| r.strip_suffix(&format!(":{suffix}"))) {
+                    if let Some(name) = key
+                        .strip_prefix(&prefix)
+                        .and_then(|r| r.strip_suffix(&format!(":{suffix}")))
+                    {
                         if !name.contains(':') {
                             names.insert(name.to_string());
                         }

@@ -32,7 +32,13 @@ impl WorkerPool {
     ) -> Result<WorkerPool, Error> {
         let running = Arc::new(AtomicUsize::new(0));
         let concurrency = opts.concurrency;
-        let dispatch = Arc::new(Dispatch::new(queue, routes, cut_off, running.clone(), metrics));
+        let dispatch = Arc::new(Dispatch::new(
+            queue,
+            routes,
+            cut_off,
+            running.clone(),
+            metrics,
+        ));
         let consumer = store.consume(queue, opts, dispatch).await?;
         Ok(WorkerPool {
             consumer,

@@ -20,16 +20,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if !is_json {
-            return Err(ApiError::field("content-type", "send the body as JSON with Content-Type: application/json"));
+            return Err(ApiError::field(
+                "content-type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
         }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::field("body", format!("cannot read the body: {e}")))?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(de).map(JsonBody).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." { "body".to_string() } else { path };
-            ApiError::field(&field, e.inner().to_string())
-        })
+        serde_path_to_error::deserialize(de)
+            .map(JsonBody)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                let field = if path == "." {
+                    "body".to_string()
+                } else {
+                    path
+                };
+                ApiError::field(&field, e.inner().to_string())
+            })
     }
 }

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::{queue_name, store, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
-use crate::queue::{is_state, parse_millis_or_duration, Backoff, JobInfo, JobPage, JobSpec, STATES};
+use crate::queue::{
+    is_state, parse_millis_or_duration, Backoff, JobInfo, JobPage, JobSpec, STATES,
+};
 
 /// Paging of a job list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -35,13 +37,20 @@ pub async fn list_jobs(
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let job_state = q.state.unwrap_or_else(|| "waiting".into());
     if !is_state(&job_state) {
-        return Err(ApiError::field("state", format!("{job_state:?}: use one of {}", STATES.join(", "))));
+        return Err(ApiError::field(
+            "state",
+            format!("{job_state:?}: use one of {}", STATES.join(", ")),
+        ));
     }
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1..=500"));
     }
-    Ok(Json(store(&state)?.jobs(&queue, &job_state, q.offset.unwrap_or(0), limit).await?))
+    Ok(Json(
+        store(&state)?
+            .jobs(&queue, &job_state, q.offset.unwrap_or(0), limit)
+            .await?,
+    ))
 }
 
 /// A delay as milliseconds or a duration text (`30s`).
@@ -101,7 +110,9 @@ pub async fn add_job(
     spec.delay = match req.delay {
         None => None,
         Some(DurationInput::Millis(ms)) => Some(std::time::Duration::from_millis(ms)),
-        Some(DurationInput::Text(t)) => Some(parse_millis_or_duration(&t).map_err(|e| ApiError::field("delay", e))?),
+        Some(DurationInput::Text(t)) => {
+            Some(parse_millis_or_duration(&t).map_err(|e| ApiError::field("delay", e))?)
+        }
     };
     if let Some(p) = req.priority {
         if p > 2_097_151 {
@@ -131,7 +142,10 @@ pub async fn add_job(
 #[utoipa::path(get, path = "/api/queues/{queue}/jobs/{id}", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobInfo), (status = 404, body = ErrorBody)))]
-pub async fn get_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<JobInfo>, ApiError> {
+pub async fn get_job(
+    State(state): State<AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Json<JobInfo>, ApiError> {
     queue_name(&queue)?;
     store(&state)?
         .job(&queue, &id)
@@ -144,7 +158,10 @@ pub async fn get_job(State(state): State<AppState>, Path((queue, id)): Path<(Str
 #[utoipa::path(delete, path = "/api/queues/{queue}/jobs/{id}", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn remove_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn remove_job(
+    State(state): State<AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     queue_name(&queue)?;
     store(&state)?.remove_job(&queue, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -163,7 +180,10 @@ pub struct Moved {
 #[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/retry", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn retry_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<Moved>, ApiError> {
+pub async fn retry_job(
+    State(state): State<AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Json<Moved>, ApiError> {
     queue_name(&queue)?;
     let store = store(&state)?;
     store.retry_job(&queue, &id).await?;
@@ -175,7 +195,10 @@ pub async fn retry_job(State(state): State<AppState>, Path((queue, id)): Path<(S
 #[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/promote", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn promote_job(State(state): State<AppState>, Path((queue, id)): Path<(String, String)>) -> Result<Json<Moved>, ApiError> {
+pub async fn promote_job(
+    State(state): State<AppState>,
+    Path((queue, id)): Path<(String, String)>,
+) -> Result<Json<Moved>, ApiError> {
     queue_name(&queue)?;
     let store = store(&state)?;
     store.promote_job(&queue, &id).await?;

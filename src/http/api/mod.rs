@@ -33,7 +33,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
@@ -56,16 +59,21 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The store, or 503 while Redis has not answered yet.
 pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
-    state
-        .status
-        .store()
-        .ok_or_else(|| ApiError::Unavailable(format!("Redis at {} has not answered yet", state.status.redis_url)))
+    state.status.store().ok_or_else(|| {
+        ApiError::Unavailable(format!(
+            "Redis at {} has not answered yet",
+            state.status.redis_url
+        ))
+    })
 }
 
 /// Checks a queue name from the path.
 pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
     if name.is_empty() || name.contains(':') || name.len() > 200 {
-        return Err(ApiError::field("queue", format!("{name:?} is not a queue name: use letters, digits, '-', '_' (no ':')")));
+        return Err(ApiError::field(
+            "queue",
+            format!("{name:?} is not a queue name: use letters, digits, '-', '_' (no ':')"),
+        ));
     }
     Ok(())
 }

@@ -31,7 +31,9 @@ pub struct QueueSummary {
 /// List queues (those under the prefix, and those this daemon consumes) with counts.
 #[utoipa::path(get, path = "/api/queues", tag = "queues",
     responses((status = 200, body = [QueueSummary]), (status = 503, body = crate::http::error::ErrorBody)))]
-pub async fn list_queues(State(state): State<AppState>) -> Result<Json<Vec<QueueSummary>>, ApiError> {
+pub async fn list_queues(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<QueueSummary>>, ApiError> {
     let store = store(&state)?;
     let probes = state.status.queues();
     let mut names = store.discover_queues().await?;
@@ -67,20 +69,32 @@ pub struct PauseState {
 #[utoipa::path(post, path = "/api/queues/{queue}/pause", tag = "queues",
     params(("queue" = String, Path, description = "Queue name")),
     responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
-pub async fn pause_queue(State(state): State<AppState>, Path(queue): Path<String>) -> Result<Json<PauseState>, ApiError> {
+pub async fn pause_queue(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> Result<Json<PauseState>, ApiError> {
     queue_name(&queue)?;
     store(&state)?.pause(&queue).await?;
-    Ok(Json(PauseState { queue, paused: true }))
+    Ok(Json(PauseState {
+        queue,
+        paused: true,
+    }))
 }
 
 /// Resume a paused queue.
 #[utoipa::path(post, path = "/api/queues/{queue}/resume", tag = "queues",
     params(("queue" = String, Path, description = "Queue name")),
     responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
-pub async fn resume_queue(State(state): State<AppState>, Path(queue): Path<String>) -> Result<Json<PauseState>, ApiError> {
+pub async fn resume_queue(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> Result<Json<PauseState>, ApiError> {
     queue_name(&queue)?;
     store(&state)?.resume(&queue).await?;
-    Ok(Json(PauseState { queue, paused: false }))
+    Ok(Json(PauseState {
+        queue,
+        paused: false,
+    }))
 }
 
 /// How many jobs an operation moved or removed.
@@ -96,7 +110,10 @@ pub struct Affected {
 #[utoipa::path(post, path = "/api/queues/{queue}/retry-failed", tag = "queues",
     params(("queue" = String, Path, description = "Queue name")),
     responses((status = 200, body = Affected)))]
-pub async fn retry_failed(State(state): State<AppState>, Path(queue): Path<String>) -> Result<Json<Affected>, ApiError> {
+pub async fn retry_failed(
+    State(state): State<AppState>,
+    Path(queue): Path<String>,
+) -> Result<Json<Affected>, ApiError> {
     queue_name(&queue)?;
     let count = store(&state)?.retry_all_failed(&queue, |_, _| {}).await?;
     Ok(Json(Affected { queue, count }))
@@ -124,10 +141,17 @@ pub async fn clean_queue(
 ) -> Result<Json<Affected>, ApiError> {
     queue_name(&queue)?;
     if req.state != "completed" && req.state != "failed" {
-        return Err(ApiError::field("state", format!("{:?}: use \"completed\" or \"failed\"", req.state)));
+        return Err(ApiError::field(
+            "state",
+            format!("{:?}: use \"completed\" or \"failed\"", req.state),
+        ));
     }
-    let age = humantime::parse_duration(&req.older_than)
-        .map_err(|e| ApiError::field("olderThan", format!("{:?} is not a duration ({e}): e.g. \"7d\"", req.older_than)))?;
+    let age = humantime::parse_duration(&req.older_than).map_err(|e| {
+        ApiError::field(
+            "olderThan",
+            format!("{:?} is not a duration ({e}): e.g. \"7d\"", req.older_than),
+        )
+    })?;
     let count = store(&state)?.clean(&queue, &req.state, age).await?;
     Ok(Json(Affected { queue, count }))
 }

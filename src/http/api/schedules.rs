@@ -23,11 +23,16 @@ pub async fn list_schedules(State(state): State<AppState>) -> Json<Vec<ScheduleR
 #[utoipa::path(post, path = "/api/schedules/{id}/trigger", tag = "schedules",
     params(("id" = String, Path, description = "Entry id")),
     responses((status = 201, body = Added), (status = 404, body = ErrorBody)))]
-pub async fn trigger_schedule(State(state): State<AppState>, Path(id): Path<String>) -> Result<(StatusCode, Json<Added>), ApiError> {
+pub async fn trigger_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Added>), ApiError> {
     let plan = state.plan.borrow().clone();
     let store = store(&state)?;
     match report::trigger(store, &state.config, &plan, &id).await {
-        None => Err(ApiError::NotFound(format!("no schedule entry {id:?}: see GET /api/schedules"))),
+        None => Err(ApiError::NotFound(format!(
+            "no schedule entry {id:?}: see GET /api/schedules"
+        ))),
         Some(r) => Ok((StatusCode::CREATED, Json(Added { id: r? }))),
     }
 }

@@ -1,0 +1,329 @@
+//! Operations from the command line: the same queue-room calls the API makes, printed as tables
+//! for people or JSON for scripts. They talk to Redis directly, so they work with or without a
+//! running daemon.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use crate::cli::{Command, DaemonArgs};
+use crate::config::Config;
+use crate::cron::report;
+use crate::queue::{JobOpError, Store};
+
+/// Runs an operations subcommand; `None` when `cmd` is not one.
+pub async fn run(cmd: &Command, args: &DaemonArgs) -> Option<anyhow::Result<ExitCode>> {
+    let needs_store = matches!(
+        cmd,
+        Command::Status(_)
+            | Command::Jobs { .. }
+            | Command::Job { .. }
+            | Command::Retry { .. }
+            | Command::Remove { .. }
+            | Command::Promote { .. }
+            | Command::Pause { .. }
+            | Command::Resume { .. }
+            | Command::Clean { .. }
+            | Command::Schedules(_)
+    );
+    if !needs_store {
+        return None;
+    }
+    Some(run_op(cmd, args).await)
+}
+
+async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    let config = match crate::app::load_config_for_tools(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let store = Store::connect(&config.redis, &config.prefix).await?;
+    let result = match cmd {
+        Command::Status(j) => status(&store, &config, j.json).await,
+        Command::Jobs {
+            queue,
+            state,
+            limit,
+            offset,
+            json,
+        } => {
+            let page = store.jobs(queue, state, *offset, *limit).await?;
+            if json.json {
+                print_json(&page)
+            } else {
+                println!(
+                    "{} {state} job(s) in {queue}; showing {}..{}",
+                    page.total,
+                    offset,
+                    offset + page.jobs.len() as u64
+                );
+                let rows = page.jobs.iter().map(|j| {
+                    vec![
+                        j.id.clone(),
+                        j.name.clone(),
+                        j.attempts_made.to_string(),
+                        time(j.finished_on.or(j.timestamp)),
+                        j.failed_reason.clone().unwrap_or_default(),
+                    ]
+                });
+                table(&["ID", "NAME", "ATTEMPTS", "WHEN", "ERROR"], rows);
+            }
+            Ok(())
+        }
+        Command::Job { queue, id, json } => match store.job(queue, id).await? {
+            None => Err(JobOpError::NotFound {
+                queue: queue.clone(),
+                id: id.clone(),
+            }),
+            Some(job) if json.json => {
+                print_json(&job);
+                Ok(())
+            }
+            Some(job) => {
+                print_job(&job);
+                Ok(())
+            }
+        },
+        Command::Retry {
+            queue,
+            id: Some(id),
+            json,
+            ..
+        } => store
+            .retry_job(queue, id)
+            .await
+            .map(|()| done(json.json, "retried", queue, id)),
+        Command::Retry { queue, json, .. } => {
+            let moved = store.retry_all_failed(queue, progress_bar).await?;
+            eprintln!();
+            if json.json {
+                print_json(&serde_json::json!({ "queue": queue, "count": moved }));
+            } else {
+                println!("{moved} failed job(s) of {queue} moved back to waiting");
+            }
+            Ok(())
+        }
+        Command::Remove { queue, id } => store
+            .remove_job(queue, id)
+            .await
+            .map(|()| done(false, "removed", queue, id)),
+        Command::Promote { queue, id } => store
+            .promote_job(queue, id)
+            .await
+            .map(|()| done(false, "promoted", queue, id)),
+        Command::Pause { queue } => store
+            .pause(queue)
+            .await
+            .map(|()| println!("{queue} paused"))
+            .map_err(Into::into),
+        Command::Resume { queue } => store
+            .resume(queue)
+            .await
+            .map(|()| println!("{queue} resumed"))
+            .map_err(Into::into),
+        Command::Clean {
+            queue,
+            state,
+            older_than,
+            json,
+        } => {
+            let age = humantime::parse_duration(older_than)
+                .map_err(|e| anyhow::anyhow!("--older-than {older_than:?}: {e} (e.g. 7d)"))?;
+            let n = store.clean(queue, state, age).await?;
+            if json.json {
+                print_json(&serde_json::json!({ "queue": queue, "count": n }));
+            } else {
+                println!("removed {n} {state} job(s) of {queue} older than {older_than}");
+            }
+            Ok(())
+        }
+        Command::Schedules(j) => schedules(&store, &config, j.json).await,
+        _ => Ok(()),
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e @ (JobOpError::NotFound { .. } | JobOpError::WrongState { .. })) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+        Err(JobOpError::Store(e)) => Err(e.into()),
+    }
+}
+
+async fn status(store: &Store, config: &Config, json: bool) -> Result<(), JobOpError> {
+    let mut names = store.discover_queues().await?;
+    names.extend(config.queues.keys().cloned());
+    names.sort();
+    names.dedup();
+    let mut rows = Vec::new();
+    for name in names {
+        let c = store.counts(&name).await?;
+        let paused = store.is_paused(&name).await?;
+        rows.push((name, c, paused));
+    }
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|(n, c, p)| serde_json::json!({"name": n, "counts": c, "paused": p}))
+            .collect();
+        print_json(
+            &serde_json::json!({ "store": "redis", "redis": store.redacted_url(), "queues": v }),
+        );
+        return Ok(());
+    }
+    println!("store: redis ({})", store.redacted_url());
+    let lines = rows.iter().map(|(n, c, p)| {
+        let state = if *p {
+            "PAUSED"
+        } else if c.active > 0 {
+            "RUNNING"
+        } else {
+            "IDLE"
+        };
+        vec![
+            n.clone(),
+            state.into(),
+            c.waiting.to_string(),
+            c.prioritized.to_string(),
+            c.active.to_string(),
+            c.delayed.to_string(),
+            c.completed.to_string(),
+            c.failed.to_string(),
+        ]
+    });
+    table(
+        &[
+            "QUEUE",
+            "STATE",
+            "WAITING",
+            "PRIORITIZED",
+            "ACTIVE",
+            "DELAYED",
+            "COMPLETED",
+            "FAILED",
+        ],
+        lines,
+    );
+    Ok(())
+}
+
+async fn schedules(store: &Store, config: &Config, json: bool) -> Result<(), JobOpError> {
+    let plan = match crate::app::load_plan_for_tools(config) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(());
+        }
+    };
+    let rows = report::rows(Some(store), &plan, chrono::Utc::now()).await;
+    if json {
+        print_json(&rows);
+        return Ok(());
+    }
+    let lines = rows.iter().map(|r| {
+        let last = r
+            .last
+            .as_ref()
+            .map(|l| format!("{} {}", l.state, l.scheduled))
+            .unwrap_or_else(|| "-".into());
+        vec![
+            r.id.clone(),
+            format!("{} ({})", r.schedule, r.tz),
+            format!("{}/{}", r.queue, r.name),
+            r.next.clone().unwrap_or_else(|| "never".into()),
+            last,
+        ]
+    });
+    table(&["ENTRY", "SCHEDULE", "TARGET", "NEXT", "LAST RUN"], lines);
+    Ok(())
+}
+
+fn print_job(j: &crate::queue::JobInfo) {
+    println!("job {}/{} ({})", j.queue, j.id, j.name);
+    println!("  state:     {}", j.state.as_deref().unwrap_or("unknown"));
+    println!(
+        "  attempts:  {} made, {} started",
+        j.attempts_made, j.attempts_started
+    );
+    println!("  added:     {}", time(j.timestamp));
+    if j.processed_on.is_some() {
+        println!("  started:   {}", time(j.processed_on));
+    }
+    if j.finished_on.is_some() {
+        println!("  finished:  {}", time(j.finished_on));
+    }
+    println!("  data:      {}", j.data);
+    if !j.progress.is_null() {
+        println!("  progress:  {}", j.progress);
+    }
+    if let Some(r) = &j.failed_reason {
+        println!("  error:     {r}");
+    }
+    if !j.returnvalue.is_null() {
+        println!("  result:    {}", j.returnvalue);
+    }
+    let logs = j.logs.as_deref().unwrap_or_default();
+    println!("  logs ({}):", logs.len());
+    for l in logs {
+        println!("    {l}");
+    }
+}
+
+fn done(json: bool, what: &str, queue: &str, id: &str) {
+    if json {
+        print_json(&serde_json::json!({ "queue": queue, "id": id, "done": what }));
+    } else {
+        println!("{what} {queue}/{id}");
+    }
+}
+
+/// `\rretried 1200/5000 [######......]` on stderr.
+fn progress_bar(done: u64, total: u64) {
+    let width = 30u64;
+    let filled = (done * width).checked_div(total).unwrap_or(width);
+    let bar: String = (0..width)
+        .map(|i| if i < filled { '#' } else { '.' })
+        .collect();
+    eprint!("\rretried {done}/{total} [{bar}]");
+    let _ = std::io::stderr().flush();
+}
+
+fn print_json(v: &impl Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
+    );
+}
+
+fn time(ms: Option<u64>) -> String {
+    ms.and_then(|m| chrono::DateTime::from_timestamp_millis(m as i64))
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// Prints rows as aligned columns.
+fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count().min(60));
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let c: String = c.chars().take(60).collect();
+            s.push_str(&format!("{c:<w$}  ", w = widths[i]));
+        }
+        println!("{}", s.trim_end());
+    };
+    line(headers.iter().map(|h| h.to_string()).collect());
+    for r in rows {
+        line(r);
+    }
+}
