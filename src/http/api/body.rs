@@ -33,7 +33,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             .map(JsonBody)
             .map_err(|e| {
                 let path = e.path().to_string();
-                let field = if path == "." {
+                let field = if path == "." || path == "?" {
                     "body".to_string()
                 } else {
                     path
