@@ -76,29 +76,47 @@ impl Store {
         Ok(())
     }
 
-    /// Moves every failed job of `queue` back to `wait`, in batches; `progress(done, total)` is
-    /// called after each batch. Returns how many were moved.
+    /// Moves every failed job of `queue` back to `wait`; `progress(done, total)` is called as
+    /// the move goes on. Returns how many were moved. Only jobs that failed before the call are
+    /// counted and moved, so a job that fails again meanwhile is neither retried twice nor
+    /// mistaken for one left behind.
     pub async fn retry_all_failed(
         &self,
         queue: &str,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<u64, Error> {
         let q = self.queue(queue).await?;
-        let total = self.counts(queue).await?.failed;
-        // Only jobs that failed before now: a job failing again during the loop is not retried twice.
         let before = now_ms();
-        let mut last = total;
+        let total = self.failed_before(queue, before).await?;
+        // The engine moves everything in one call (its script loops in batches of 500); the
+        // progress is read beside it from what is left.
+        let moving = q.retry_jobs("failed", 500, Some(before));
+        tokio::pin!(moving);
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
         loop {
-            q.retry_jobs("failed", 500, Some(before))
-                .await
-                .map_err(|e| Error::engine(queue, e))?;
-            let left = self.counts(queue).await?.failed;
-            progress(total.saturating_sub(left), total);
-            if left == 0 || left >= last {
-                return Ok(total.saturating_sub(left));
+            tokio::select! {
+                r = &mut moving => {
+                    r.map_err(|e| Error::engine(queue, e))?;
+                    let left = self.failed_before(queue, before).await?;
+                    progress(total - left.min(total), total);
+                    return Ok(total - left.min(total));
+                }
+                _ = tick.tick() => {
+                    if let Ok(left) = self.failed_before(queue, before).await {
+                        progress(total - left.min(total), total);
+                    }
+                }
             }
-            last = left;
         }
+    }
+
+    async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
+        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
+        self.inner
+            .conn
+            .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))
+            .await
+            .map_err(|e| Error::engine(queue, e))
     }
 
     /// Removes a job that is not active (with its logs).

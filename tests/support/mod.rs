@@ -431,7 +431,10 @@ impl TestHttp {
 /// The job's state as BullMQ's `getState` would say, from the keys (enough for tests).
 pub fn job_state(redis: &Redis, queue: &str, id: &str) -> String {
     for state in ["completed", "failed", "delayed", "prioritized"] {
-        if !redis.cmd(&["ZSCORE", &format!("bull:{queue}:{state}"), id]).is_empty() {
+        if !redis
+            .cmd(&["ZSCORE", &format!("bull:{queue}:{state}"), id])
+            .is_empty()
+        {
             return state.into();
         }
     }
@@ -466,4 +469,132 @@ pub fn enqueue(redis: &Redis, dir: &TempDir, config: &str, args: &[&str]) -> Str
     );
     assert_eq!(code, 0, "enqueue {args:?} failed: {err}");
     out.trim().to_string()
+}
+
+/// An HTTP/1.0 request on loopback; returns (status, body text).
+pub fn http(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> (u16, String) {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    req.push_str(body.unwrap_or(""));
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// JSON of an HTTP call.
+pub fn http_json(
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let (code, text) = http(method, url, body, token);
+    (
+        code,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// An open Server-Sent Events stream.
+pub struct Sse {
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+/// One SSE event: (id, event name, data JSON).
+pub type SseEvent = (String, String, serde_json::Value);
+
+impl Sse {
+    pub fn open(url: &str, last_event_id: Option<&str>, token: Option<&str>) -> Sse {
+        use std::io::BufRead;
+        let rest = url.strip_prefix("http://").unwrap();
+        let (host, path) = rest
+            .split_once('/')
+            .map(|(h, p)| (h, format!("/{p}")))
+            .unwrap();
+        let mut s = std::net::TcpStream::connect(host).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut req =
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n");
+        if let Some(id) = last_event_id {
+            req.push_str(&format!("Last-Event-ID: {id}\r\n"));
+        }
+        if let Some(t) = token {
+            req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).unwrap();
+        let mut reader = std::io::BufReader::new(s);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        Sse { reader }
+    }
+
+    /// Reads events until `pred` matches one (or panics after the socket's 20 s timeout).
+    pub fn until(&mut self, mut pred: impl FnMut(&SseEvent) -> bool) -> Vec<SseEvent> {
+        use std::io::BufRead;
+        let mut seen = Vec::new();
+        let (mut id, mut name, mut data) = (String::new(), String::new(), String::new());
+        loop {
+            let mut line = String::new();
+            let n = self
+                .reader
+                .read_line(&mut line)
+                .expect("SSE stream stalled");
+            assert!(n > 0, "SSE stream ended");
+            let line = line.trim_end_matches(['\r', '\n']);
+            // Chunked transfer framing lines (hex sizes) carry no "field:" and are skipped.
+            if let Some(v) = line.strip_prefix("id:") {
+                id = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                name = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.trim());
+            } else if line.is_empty() && !data.is_empty() {
+                let ev = (
+                    id.clone(),
+                    name.clone(),
+                    serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                );
+                data.clear();
+                let done = pred(&ev);
+                seen.push(ev);
+                if done {
+                    return seen;
+                }
+            }
+        }
+    }
 }
