@@ -1,0 +1,60 @@
+//! The dashboard in real headless Chromium (Debian's `chromium`, driven by playwright-core from
+//! tests/browser): sign in with the token, see a failed job with its error, click Retry, see it
+//! complete through the live event stream. Saves docs/dashboard.png for the README.
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::*;
+
+#[test]
+fn retry_a_failed_job_from_the_dashboard() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        browser_dir.join("node_modules/playwright-core").exists(),
+        "run `npm ci` in tests/browser (scripts/test.sh does) and install Debian's chromium"
+    );
+    let redis = Redis::start();
+    let token = "dash-token";
+    // Fails on its first run, succeeds when retried (a file marks the first attempt).
+    let config = r#"
+[defaults]
+attempts = 1
+[queues.reports.handlers.build]
+exec = "if [ -e first.done ]; then echo '{\"attempt\":\"second\"}'; else touch first.done; echo 'first attempt fails' >&2; exit 1; fi"
+[[schedule]]
+name = "weekly-report"
+cron = "0 6 * * 1"
+enqueue = { queue = "reports", name = "build" }
+"#;
+    let daemon = Daemon::start(&redis.url(), config, None, &[("API_TOKEN", token)]);
+    daemon.wait_healthy();
+    let (code, added) = http_json(
+        "POST",
+        &format!("http://127.0.0.1:{}/api/queues/reports/jobs", daemon.port),
+        Some(r#"{"name":"build","data":{"week":47},"jobId":"report-47"}"#),
+        Some(token),
+    );
+    assert_eq!(code, 201, "{added}");
+    assert_eq!(wait_finished(&redis, "reports", "report-47", Duration::from_secs(20)), "failed");
+
+    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
+    let out = std::process::Command::new("node")
+        .arg(browser_dir.join("dashboard.mjs"))
+        .arg(format!("http://127.0.0.1:{}", daemon.port))
+        .arg(token)
+        .arg("reports")
+        .arg("report-47")
+        .arg(&shot)
+        .output()
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}\ndaemon log:\n{}", daemon.log());
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    assert_eq!(job_state(&redis, "reports", "report-47"), "completed");
+    assert_eq!(job_field(&redis, "reports", "report-47", "returnvalue"), r#"{"attempt":"second"}"#);
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+}
