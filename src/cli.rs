@@ -53,6 +53,15 @@ pub struct DaemonArgs {
     /// change jobs). Without it, such a daemon refuses to start.
     #[arg(long)]
     pub insecure_open_api: bool,
+    /// Drain and exit 0 after this many jobs, so an orchestrator restarts the process fresh.
+    #[arg(long, value_name = "N")]
+    pub max_jobs: Option<u64>,
+    /// Drain and exit 0 after running this long (e.g. 12h).
+    #[arg(long, value_name = "DURATION")]
+    pub max_runtime: Option<String>,
+    /// Drain and exit 0 when resident memory exceeds this many MiB.
+    #[arg(long = "max-memory", value_name = "MB")]
+    pub max_memory_mb: Option<u64>,
 }
 
 impl DaemonArgs {
@@ -65,6 +74,9 @@ impl DaemonArgs {
             concurrency: self.concurrency,
             redis_url: self.redis_url.clone(),
             shutdown_timeout: self.shutdown_timeout.clone(),
+            max_jobs: self.max_jobs,
+            max_runtime: self.max_runtime.clone(),
+            max_memory_mb: self.max_memory_mb,
         }
     }
 }

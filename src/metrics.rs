@@ -72,6 +72,15 @@ impl Metrics {
         h.sum += secs;
     }
 
+    /// Runs that ended (completed, retried or failed; not those released at shutdown).
+    pub fn finished(&self) -> u64 {
+        lock(&self.runs)
+            .iter()
+            .filter(|((_, _, end), _)| *end != RunEnd::Released)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// A copy of the run counters.
     pub fn runs(&self) -> BTreeMap<(String, String, RunEnd), u64> {
         lock(&self.runs).clone()

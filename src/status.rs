@@ -40,6 +40,17 @@ pub struct Status {
     /// Where Redis is (redacted), for messages before the store exists.
     pub redis_url: String,
     queues: RwLock<BTreeMap<String, QueueProbe>>,
+    /// Internal components restarted after a panic.
+    components: RwLock<BTreeMap<String, ComponentHealth>>,
+}
+
+/// Restarts of one internal component, shown by `/health`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ComponentHealth {
+    /// Times it was restarted after a panic.
+    pub restarts: u64,
+    /// The last panic message.
+    pub last_panic: String,
 }
 
 impl Status {
@@ -53,6 +64,7 @@ impl Status {
             store: OnceLock::new(),
             redis_url,
             queues: RwLock::new(BTreeMap::new()),
+            components: RwLock::new(BTreeMap::new()),
         })
     }
 
@@ -97,6 +109,22 @@ impl Status {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string(), probe);
+    }
+
+    /// Records a restart of component `name` after a panic.
+    pub fn component_restarted(&self, name: &str, panic: &str) {
+        let mut c = self.components.write().unwrap_or_else(|p| p.into_inner());
+        let entry = c.entry(name.to_string()).or_default();
+        entry.restarts += 1;
+        entry.last_panic = panic.to_string();
+    }
+
+    /// Restarted components.
+    pub fn components(&self) -> BTreeMap<String, ComponentHealth> {
+        self.components
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The pools' probes, by queue.

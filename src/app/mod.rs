@@ -5,7 +5,9 @@
 //! 3. at the deadline, terminate handlers and requeue their jobs; 4. close Redis, exit 0.
 
 mod load;
+mod recycle;
 mod routes;
+mod supervise;
 
 use load::Startup;
 
@@ -25,6 +27,7 @@ use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::queue::{ConsumerOptions, Store};
 use crate::status::Status;
+use crate::worker::dispatch::Dispatch;
 use crate::worker::handler::KILL_GRACE;
 use crate::worker::WorkerPool;
 
@@ -124,13 +127,23 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             metrics: &metrics,
         };
         let pools = start_pools(&shared, &plan).await;
-        let sched = tokio::spawn(scheduler::run(
-            store.clone(),
-            config.clone(),
-            plan_rx,
-            stats,
-            stop.clone(),
-        ));
+        let sched = {
+            let (store, config, stop) = (store.clone(), config.clone(), stop.clone());
+            tokio::spawn(supervise::supervise(
+                "scheduler",
+                status.clone(),
+                stop.clone(),
+                move || {
+                    scheduler::run(
+                        store.clone(),
+                        config.clone(),
+                        plan_rx.clone(),
+                        stats.clone(),
+                        stop.clone(),
+                    )
+                },
+            ))
+        };
         let reloader = tokio::spawn(load::reload_loop(
             args.clone(),
             reload_rx,
@@ -138,6 +151,14 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             pools.cron_routes.clone(),
         ));
         status.set_ready();
+        tokio::spawn(recycle::watch(
+            config.limits,
+            metrics.clone(),
+            status.clone(),
+            stop.clone(),
+            cut_off.clone(),
+            config.shutdown_timeout,
+        ));
         stop.cancelled().await;
         status.set_draining();
         let _ = sched.await;
@@ -248,16 +269,12 @@ async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
         };
         let mut delay = Duration::from_millis(200);
         loop {
-            match WorkerPool::start(
-                store,
-                &queue,
-                opts.clone(),
-                table.clone(),
-                cut_off.clone(),
-                metrics.clone(),
-            )
-            .await
-            {
+            let mut dispatch =
+                Dispatch::new(&queue, table.clone(), cut_off.clone(), metrics.clone());
+            if queue == crate::cron::CRON_QUEUE {
+                dispatch = dispatch.refusing_commands();
+            }
+            match WorkerPool::start(store, &queue, opts.clone(), dispatch).await {
                 Ok(pool) => {
                     status.add_queue(&queue, pool.probe());
                     tracing::info!(queue = %queue, concurrency, "worker pool started");

@@ -62,6 +62,12 @@ pub struct Overrides {
     pub redis_url: Option<String>,
     /// `--shutdown-timeout`
     pub shutdown_timeout: Option<String>,
+    /// `--max-jobs`
+    pub max_jobs: Option<u64>,
+    /// `--max-runtime`
+    pub max_runtime: Option<String>,
+    /// `--max-memory` (MiB)
+    pub max_memory_mb: Option<u64>,
 }
 
 /// The validated configuration of a daemon.
@@ -92,6 +98,8 @@ pub struct Config {
     pub crontab_explicit: bool,
     /// Written to each job's `processedBy`.
     pub worker_name: String,
+    /// Recycle limits: drain and exit 0 when one is reached.
+    pub limits: Limits,
     /// Job defaults for every handler.
     pub defaults: JobDefaults,
     /// Consumed queues and their handlers.
@@ -99,6 +107,18 @@ pub struct Config {
     /// `[[schedule]]` entries, still as written (the scheduler validates expressions with the
     /// crontab parser so both forms share one dialect).
     pub schedules: Vec<ScheduleConfig>,
+}
+
+/// When the daemon drains and exits 0 on its own, so that an orchestrator restarts it fresh
+/// (the `--max-jobs` / `--max-runtime` / `--max-memory` of Node worker supervisors).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// After this many finished jobs.
+    pub max_jobs: Option<u64>,
+    /// After this long.
+    pub max_runtime: Option<Duration>,
+    /// Above this resident memory, in MiB.
+    pub max_memory_mb: Option<u64>,
 }
 
 /// Job settings: `[defaults]`, overridden per handler.

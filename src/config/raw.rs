@@ -76,6 +76,12 @@ pub struct RawWorker {
     pub crontab: Option<String>,
     /// Name written to each job's `processedBy`, default `cronq@<hostname>`.
     pub name: Option<String>,
+    /// Drain and exit 0 after this many jobs (an orchestrator restarts the process fresh).
+    pub max_jobs: Option<u64>,
+    /// Drain and exit 0 after running this long (`12h`).
+    pub max_runtime: Option<String>,
+    /// Drain and exit 0 when the resident memory exceeds this many MiB.
+    pub max_memory_mb: Option<u64>,
 }
 
 /// `[defaults]`, and the job fields of a handler.

@@ -123,6 +123,9 @@ fn apply_flags(raw: &mut RawConfig, f: &Overrides) {
     let w = raw.worker.get_or_insert_with(Default::default);
     w.concurrency = f.concurrency.or(w.concurrency);
     w.shutdown_timeout = f.shutdown_timeout.clone().or(w.shutdown_timeout.take());
+    w.max_jobs = f.max_jobs.or(w.max_jobs);
+    w.max_runtime = f.max_runtime.clone().or(w.max_runtime.take());
+    w.max_memory_mb = f.max_memory_mb.or(w.max_memory_mb);
     w.crontab = f
         .crontab
         .as_ref()
@@ -217,6 +220,11 @@ fn build(
         max_stalled_count: worker.max_stalled_count.unwrap_or(1),
         crontab: PathBuf::from(worker.crontab.unwrap_or_else(|| "crontab".into())),
         crontab_explicit,
+        limits: super::Limits {
+            max_jobs: worker.max_jobs,
+            max_runtime: opt_duration(&worker.max_runtime, || src.place("worker", "max_runtime"))?,
+            max_memory_mb: worker.max_memory_mb,
+        },
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
         defaults,
         queues,

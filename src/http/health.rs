@@ -36,6 +36,9 @@ pub struct Health {
     pub redis: RedisHealth,
     /// Per consumed queue.
     pub queues: BTreeMap<String, QueueHealth>,
+    /// Internal components restarted after a panic (absent when none was).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub components: BTreeMap<String, crate::status::ComponentHealth>,
 }
 
 /// Redis part of `/health`.
@@ -142,6 +145,7 @@ pub async fn assess(status: &Status) -> Health {
             url: status.redis_url.clone(),
         },
         queues,
+        components: status.components(),
     }
 }
 

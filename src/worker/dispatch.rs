@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use std::panic::AssertUnwindSafe;
+
 use async_trait::async_trait;
+use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -39,24 +42,39 @@ pub struct Dispatch {
     running: Arc<AtomicUsize>,
     /// Run counters and durations, read by `/metrics`.
     metrics: Arc<Metrics>,
+    /// Refuse jobs whose data carries a `command` (the `cron` queue: its commands come only
+    /// from the local crontab, so such a job is forged or misrouted).
+    refuse_commands: bool,
 }
 
 impl Dispatch {
-    /// A processor for `queue`.
+    /// A processor for `queue`. `cut_off` is the drain deadline token held by `app`: when it
+    /// fires, running handlers are stopped and their jobs released to `wait`.
     pub fn new(
         queue: &str,
         routes: RouteTable,
         cut_off: CancellationToken,
-        running: Arc<AtomicUsize>,
         metrics: Arc<Metrics>,
     ) -> Self {
         Dispatch {
             queue: queue.to_string(),
             routes,
             cut_off,
-            running,
+            running: Arc::new(AtomicUsize::new(0)),
             metrics,
+            refuse_commands: false,
         }
+    }
+
+    /// The count of jobs running now (shared with `/health`).
+    pub fn running(&self) -> Arc<AtomicUsize> {
+        self.running.clone()
+    }
+
+    /// Refuses jobs whose data carries a `command` field (see the field).
+    pub fn refusing_commands(mut self) -> Self {
+        self.refuse_commands = true;
+        self
     }
 
     fn route(&self, name: &str) -> Option<Arc<Route>> {
@@ -85,7 +103,20 @@ impl Processor for Dispatch {
         let _guard = RunningGuard(self.running.clone());
         let started = Instant::now();
         tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
-        let outcome = self.run(&job).await;
+        // A handler that panics fails its job (retryable) instead of leaving it active until
+        // stalled recovery, and never takes the pool down.
+        let outcome = match AssertUnwindSafe(self.run(&job)).catch_unwind().await {
+            Ok(o) => o,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(queue = %job.queue, job_id = %job.id, panic = %what, "handler panicked");
+                Outcome::Retry(format!("handler panicked: {what}"))
+            }
+        };
         let took = started.elapsed();
         let duration_ms = took.as_millis() as u64;
         let (q, id, name, attempt) = (&job.queue, &job.id, &job.name, job.attempt);
@@ -121,6 +152,12 @@ impl Dispatch {
             Ok(d) => d.clone(),
             Err(reason) => return Outcome::Fail(reason.clone()),
         };
+        if self.refuse_commands && data.get("command").is_some() {
+            return Outcome::Fail(format!(
+                "refused: job data carries a command, but {} runs only commands from the local crontab (entry {:?})",
+                self.queue, job.name
+            ));
+        }
         let input = JobInput {
             queue: job.queue.clone(),
             id: job.id.clone(),

@@ -5,10 +5,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
-use super::dispatch::{Dispatch, RouteTable};
-use crate::metrics::Metrics;
+use super::dispatch::Dispatch;
 use crate::queue::{Consumer, ConsumerOptions, Error, LoopBeat, Store};
 use crate::status::QueueProbe;
 
@@ -20,26 +17,16 @@ pub struct WorkerPool {
 }
 
 impl WorkerPool {
-    /// Starts consuming `queue`. `cut_off` is the drain deadline token held by `app`: when it
-    /// fires, running handlers are stopped and their jobs released to `wait`.
+    /// Starts consuming `queue` through `dispatch`.
     pub async fn start(
         store: &Store,
         queue: &str,
         opts: ConsumerOptions,
-        routes: RouteTable,
-        cut_off: CancellationToken,
-        metrics: Arc<Metrics>,
+        dispatch: Dispatch,
     ) -> Result<WorkerPool, Error> {
-        let running = Arc::new(AtomicUsize::new(0));
+        let running = dispatch.running();
         let concurrency = opts.concurrency;
-        let dispatch = Arc::new(Dispatch::new(
-            queue,
-            routes,
-            cut_off,
-            running.clone(),
-            metrics,
-        ));
-        let consumer = store.consume(queue, opts, dispatch).await?;
+        let consumer = store.consume(queue, opts, Arc::new(dispatch)).await?;
         Ok(WorkerPool {
             consumer,
             concurrency,
