@@ -38,7 +38,10 @@ enqueue = { queue = "reports", name = "build" }
         Some(token),
     );
     assert_eq!(code, 201, "{added}");
-    assert_eq!(wait_finished(&redis, "reports", "report-47", Duration::from_secs(20)), "failed");
+    assert_eq!(
+        wait_finished(&redis, "reports", "report-47", Duration::from_secs(20)),
+        "failed"
+    );
 
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
     let out = std::process::Command::new("node")
@@ -52,9 +55,19 @@ enqueue = { queue = "reports", name = "build" }
         .expect("node must be installed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "browser run failed:\n{stdout}\n{stderr}\ndaemon log:\n{}", daemon.log());
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{stderr}\ndaemon log:\n{}",
+        daemon.log()
+    );
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
     assert_eq!(job_state(&redis, "reports", "report-47"), "completed");
-    assert_eq!(job_field(&redis, "reports", "report-47", "returnvalue"), r#"{"attempt":"second"}"#);
-    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "a real screenshot");
+    assert_eq!(
+        job_field(&redis, "reports", "report-47", "returnvalue"),
+        r#"{"attempt":"second"}"#
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a real screenshot"
+    );
 }
