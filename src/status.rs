@@ -37,8 +37,10 @@ pub struct Status {
     ready: AtomicBool,
     /// The store, set once Redis first answered.
     store: OnceLock<Store>,
-    /// Where Redis is (redacted), for messages before the store exists.
+    /// Where the store is (redacted), for messages before it answers.
     pub redis_url: String,
+    /// `redis` or `embedded`.
+    pub store_kind: &'static str,
     queues: RwLock<BTreeMap<String, QueueProbe>>,
     /// Internal components restarted after a panic.
     components: RwLock<BTreeMap<String, ComponentHealth>>,
@@ -55,7 +57,7 @@ pub struct ComponentHealth {
 
 impl Status {
     /// A fresh status.
-    pub fn new(stuck_after: Duration, redis_url: String) -> Arc<Status> {
+    pub fn new(stuck_after: Duration, redis_url: String, store_kind: &'static str) -> Arc<Status> {
         Arc::new(Status {
             started: Instant::now(),
             stuck_after,
@@ -63,6 +65,7 @@ impl Status {
             ready: AtomicBool::new(false),
             store: OnceLock::new(),
             redis_url,
+            store_kind,
             queues: RwLock::new(BTreeMap::new()),
             components: RwLock::new(BTreeMap::new()),
         })

@@ -33,6 +33,7 @@ fn state(token: Option<&str>) -> AppState {
         status: Status::new(
             std::time::Duration::from_secs(30),
             "redis://:***@127.0.0.1:1/0".into(),
+            "redis",
         ),
         config: Arc::new(config),
         plan,

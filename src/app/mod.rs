@@ -94,11 +94,15 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     ));
     crate::reaper::spawn_if_init();
 
-    let status = Status::new(config.lock_duration, config.redis.redacted());
+    let status = Status::new(
+        config.lock_duration,
+        config.store.describe(),
+        config.store.kind(),
+    );
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (WORKER_LISTEN)", config.listen))?;
-    tracing::info!(version = env!("CARGO_PKG_VERSION"), store = "redis", redis = %config.redis.redacted(),
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), store = config.store.kind(), at = %config.store.describe(),
         listen = %listener.local_addr()?, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.entries.len(),
         crontab = %crontab_file.as_deref().unwrap_or("(none)"), api_token = api_token.is_some(), "cronq worker starting");
     let metrics = Arc::new(Metrics::default());
@@ -204,10 +208,10 @@ async fn connect(config: &Config, stop: &CancellationToken) -> Option<Store> {
     let mut delay = Duration::from_millis(200);
     let mut warned = false;
     loop {
-        match Store::connect(&config.redis, &config.prefix).await {
+        match Store::open(&config.store, &config.prefix).await {
             Ok(store) => {
                 if warned {
-                    tracing::info!(redis = %config.redis.redacted(), "Redis is reachable again");
+                    tracing::info!(store = %config.store.describe(), "the store is reachable again");
                 }
                 return Some(store);
             }

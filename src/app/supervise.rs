@@ -50,7 +50,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_panicking_component_restarts_with_backoff_and_is_reported() {
-        let status = Status::new(Duration::from_secs(30), String::new());
+        let status = Status::new(Duration::from_secs(30), String::new(), "redis");
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
         let started = tokio::time::Instant::now();

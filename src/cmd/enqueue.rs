@@ -22,7 +22,7 @@ pub async fn enqueue(args: EnqueueArgs, daemon: &DaemonArgs) -> anyhow::Result<E
             return Ok(ExitCode::from(2));
         }
     };
-    let store = Store::connect(&config.redis, &config.prefix).await?;
+    let store = Store::open(&config.store, &config.prefix).await?;
     let id = store.add(&args.queue, spec).await?;
     println!("{id}");
     Ok(ExitCode::SUCCESS)

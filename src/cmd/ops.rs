@@ -41,7 +41,7 @@ async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let store = Store::connect(&config.redis, &config.prefix).await?;
+    let store = Store::open(&config.store, &config.prefix).await?;
     let result = match cmd {
         Command::Status(j) => status(&store, &config, j.json).await,
         Command::Jobs {
@@ -171,11 +171,11 @@ async fn status(store: &Store, config: &Config, json: bool) -> Result<(), JobOpE
             .map(|(n, c, p)| serde_json::json!({"name": n, "counts": c, "paused": p}))
             .collect();
         print_json(
-            &serde_json::json!({ "store": "redis", "redis": store.redacted_url(), "queues": v }),
+            &serde_json::json!({ "store": store.kind(), "at": store.redacted_url(), "queues": v }),
         );
         return Ok(());
     }
-    println!("store: redis ({})", store.redacted_url());
+    println!("store: {} ({})", store.kind(), store.redacted_url());
     let lines = rows.iter().map(|(n, c, p)| {
         let state = if *p {
             "PAUSED"

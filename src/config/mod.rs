@@ -12,7 +12,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::queue::{Backoff, RedisTarget, Retention};
+use crate::queue::{Backoff, Retention, StoreTarget};
 
 pub use validate::load;
 
@@ -75,8 +75,8 @@ pub struct Overrides {
 pub struct Config {
     /// The config file read, if any.
     pub file: Option<PathBuf>,
-    /// Where Redis is.
-    pub redis: RedisTarget,
+    /// Which store, and where: Redis when one is configured, else the embedded file.
+    pub store: StoreTarget,
     /// Key prefix (`bull`).
     pub prefix: String,
     /// HTTP listen address.

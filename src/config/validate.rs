@@ -12,7 +12,7 @@ use super::{
     Builtin, Config, Error, HandlerConfig, HandlerKind, JobDefaults, Overlap, Overrides,
     QueueConfig, ScheduleConfig, ScheduleTarget,
 };
-use crate::queue::{Backoff, RedisTarget, Retention};
+use crate::queue::{Backoff, RedisTarget, Retention, StoreTarget};
 
 /// Loads the configuration: the file (from `--config`, `WORKER_CONFIG`, or
 /// `./config/worker.toml` when present), then the environment (`env` looks a variable up), then
@@ -36,9 +36,22 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
         text,
     };
     let mut raw = raw;
+    // No Redis configured anywhere (no [redis] table, no REDIS_URL/REDIS_HOST, no --redis-url)
+    // means the embedded store: a first `worker` on a laptop just works.
+    let wants_redis = raw.redis.is_some()
+        || env("REDIS_URL").is_some()
+        || env("REDIS_HOST").is_some()
+        || flags.redis_url.is_some();
+    let data = env("CRONQ_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data/cronq.db"));
     apply_env(&mut raw, &env);
     apply_flags(&mut raw, flags);
-    build(raw, &src, file, &env)
+    let mut config = build(raw, &src, file, &env)?;
+    if !wants_redis {
+        config.store = StoreTarget::Embedded(data);
+    }
+    Ok(config)
 }
 
 fn read_file(path: &Path) -> Result<(RawConfig, String), Error> {
@@ -207,10 +220,10 @@ fn build(
     let host = env("HOSTNAME").unwrap_or_else(|| "localhost".into());
     Ok(Config {
         file,
-        redis: RedisTarget {
+        store: StoreTarget::Redis(RedisTarget {
             url,
             ca_file: redis.ca_file.map(PathBuf::from),
-        },
+        }),
         prefix: redis.prefix.unwrap_or_else(|| "bull".into()),
         listen,
         concurrency,

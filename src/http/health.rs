@@ -138,7 +138,7 @@ pub async fn assess(status: &Status) -> Health {
         reason,
         timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         uptime: round3(status.uptime().as_secs_f64()),
-        store: "redis",
+        store: status.store_kind,
         redis: RedisHealth {
             connected: latency.is_some(),
             latency_ms: latency.map(|d| round3(d.as_secs_f64() * 1000.0)),

@@ -42,3 +42,31 @@ impl Error {
         }
     }
 }
+
+/// Why an operation on one job was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JobOpError {
+    /// No such job.
+    #[error("job {queue}/{id} does not exist")]
+    NotFound {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        id: String,
+    },
+    /// The job is not in a state the operation applies to.
+    #[error("job {queue}/{id} is {state}: {hint}")]
+    WrongState {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        id: String,
+        /// Its state.
+        state: String,
+        /// What would work.
+        hint: String,
+    },
+    /// Redis or the engine failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}

@@ -1,15 +1,12 @@
-//! Reading the queues' event streams (`B+"events"`, BullMQ's `XADD` log: `added`, `active`,
-//! `progress`, `completed`, `failed`, `delayed`, …) for Server-Sent Events, on a dedicated
-//! connection because `XREAD BLOCK` holds it.
+//! Job events of the queues, for Server-Sent Events and resume: each store keeps an ordered
+//! log per queue (Redis: BullMQ's `events` stream) and reads it from per-queue cursors.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
 use serde::Serialize;
 
-use super::keys::QueueKeys;
-use super::{Error, Store};
+use super::Error;
 
 /// One event of one queue.
 #[derive(Debug, Clone, Serialize)]
@@ -24,119 +21,28 @@ pub struct QueueEvent {
     pub fields: BTreeMap<String, String>,
 }
 
-/// A reader of several queues' streams, resuming from per-queue cursors.
-pub struct EventReader {
-    conn: MultiplexedConnection,
-    keys: Vec<(String, String)>,
-    /// Queue → last stream id read.
-    cursors: BTreeMap<String, String>,
-}
-
-impl Store {
-    /// A reader of `queues` starting after `cursors` (queues without a cursor start with new
-    /// events only).
-    pub async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<EventReader, Error> {
-        let conn = self
-            .inner
-            .conn
-            .dedicated_connection()
-            .await
-            .map_err(|e| Error::engine("events", e))?;
-        let keys = queues
-            .iter()
-            .map(|q| (q.clone(), QueueKeys::new(self.prefix(), q).events()))
-            .collect();
-        let mut reader = EventReader {
-            conn,
-            keys,
-            cursors: BTreeMap::new(),
-        };
-        // "Only new events" is pinned to the current last id, so that every cursor handed to a
-        // client is concrete and resuming from it loses nothing.
-        for (queue, key) in reader.keys.clone() {
-            let start = match cursors.get(&queue) {
-                Some(c) => c.clone(),
-                None => {
-                    let last: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
-                        .arg(&key)
-                        .arg("+")
-                        .arg("-")
-                        .arg("COUNT")
-                        .arg(1)
-                        .query_async(&mut reader.conn)
-                        .await
-                        .map_err(|e| Error::engine(&queue, e))?;
-                    last.ids
-                        .first()
-                        .map(|e| e.id.clone())
-                        .unwrap_or_else(|| "0-0".into())
-                }
-            };
-            reader.cursors.insert(queue, start);
-        }
-        Ok(reader)
-    }
+/// A reader of several queues' events, resuming from per-queue cursors.
+pub enum EventReader {
+    /// Redis streams (`XREAD BLOCK`).
+    Redis(super::redis::events::RedisEventReader),
+    /// The embedded store's event table.
+    Embedded(super::embedded::EmbeddedEventReader),
 }
 
 impl EventReader {
-    /// Queue → the stream id reading started after (before any batch was read).
+    /// Queue → the position reading started after (before any batch was read).
     pub fn start_cursors(&self) -> BTreeMap<String, String> {
-        self.cursors.clone()
+        match self {
+            EventReader::Redis(r) => r.start_cursors(),
+            EventReader::Embedded(r) => r.start_cursors(),
+        }
     }
 
     /// Waits up to `block` for events; returns those that arrived (possibly none).
     pub async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
-        if self.keys.is_empty() {
-            tokio::time::sleep(block).await;
-            return Ok(Vec::new());
+        match self {
+            EventReader::Redis(r) => r.next_batch(block).await,
+            EventReader::Embedded(r) => r.next_batch(block).await,
         }
-        let mut cmd = redis::cmd("XREAD");
-        cmd.arg("COUNT")
-            .arg(200)
-            .arg("BLOCK")
-            .arg(block.as_millis() as u64)
-            .arg("STREAMS");
-        for (_, key) in &self.keys {
-            cmd.arg(key);
-        }
-        for (queue, _) in &self.keys {
-            cmd.arg(self.cursors.get(queue).map(String::as_str).unwrap_or("$"));
-        }
-        let reply: Option<redis::streams::StreamReadReply> = cmd
-            .query_async(&mut self.conn)
-            .await
-            .map_err(|e| Error::engine("events", e))?;
-        let mut out = Vec::new();
-        for stream in reply.map(|r| r.keys).unwrap_or_default() {
-            let Some((queue, _)) = self.keys.iter().find(|(_, k)| *k == stream.key) else {
-                continue;
-            };
-            let queue = queue.clone();
-            for entry in stream.ids {
-                let mut fields: BTreeMap<String, String> = entry
-                    .map
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            redis::from_redis_value::<String>(v.clone()).unwrap_or_default(),
-                        )
-                    })
-                    .collect();
-                let event = fields.remove("event").unwrap_or_default();
-                self.cursors.insert(queue.clone(), entry.id.clone());
-                out.push(QueueEvent {
-                    queue: queue.clone(),
-                    stream_id: entry.id,
-                    event,
-                    fields,
-                });
-            }
-        }
-        Ok(out)
     }
 }

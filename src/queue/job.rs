@@ -121,6 +121,13 @@ impl JobSpec {
     }
 }
 
+/// The job id of one cron tick: `cron-<entry-id>-<unix-seconds>`. Every replica computes the
+/// same id for the same (entry, scheduled instant), and BullMQ adds a duplicate id as a no-op,
+/// so N schedulers produce one job per tick.
+pub fn cron_job_id(entry_id: &str, scheduled_unix_secs: i64) -> String {
+    format!("cron-{entry_id}-{scheduled_unix_secs}")
+}
+
 /// Checks a custom job id against BullMQ's rules (shared/bullmq-layout.md §1).
 pub fn validate_job_id(id: &str) -> Result<(), String> {
     if id.is_empty() {
@@ -205,6 +212,13 @@ mod tests {
         let b = Backoff::Exponential(Duration::from_millis(300));
         let delays: Vec<u128> = (1..=3).map(|a| b.delay_before(a).as_millis()).collect();
         assert_eq!(delays, [300, 600, 1200]);
+    }
+
+    #[test]
+    fn cron_ids_are_deterministic_and_colon_free() {
+        let id = cron_job_id("3f2a9c01b7e4", 1_800_000_000);
+        assert_eq!(id, "cron-3f2a9c01b7e4-1800000000");
+        assert!(validate_job_id(&id).is_ok());
     }
 
     #[test]

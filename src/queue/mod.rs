@@ -1,33 +1,32 @@
-//! The queue room: the only code that names the engine (`bullmq-official`, BullMQ's own Rust
-//! port running BullMQ's Lua scripts). Everything else in cronq speaks the types exported here,
-//! so a second store can later sit behind the same operations.
+//! The queue room: jobs, their states and transitions, behind one [`Store`] handle over two
+//! stores — Redis in BullMQ's exact layout ([`redis`], the only code that names the engine,
+//! `bullmq-official`, BullMQ's own Lua scripts) and the embedded SQLite file ([`embedded`]) for
+//! running with no Redis. Nothing outside this room knows which one is in use.
 //!
-//! - [`client`]: where Redis is, redaction, the shared [`Store`] handle.
-//! - [`producer`]: adding jobs; deterministic cron ids.
-//! - [`consumer`]: running jobs through a [`Processor`]; lock renewal and stalled recovery are
-//!   the engine's (BullMQ's `extendLock` and `moveStalledJobsToWait` scripts).
-//! - [`inspect`], [`info`]: counts, state and job details for `/health`, the API and the CLI.
-//! - [`admin`]: retry, remove, promote, pause/resume, clean.
-//! - [`keys`]: key names, for tests and inspection.
+//! - [`store`]: the [`Store`] facade and [`StoreTarget`].
+//! - [`job`]: what producers add ([`JobSpec`]), how runs end ([`Outcome`]), deterministic cron ids.
+//! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
+//! - [`info`], [`events`]: jobs and event logs as people and tools see them.
+//! - [`target`]: where Redis is, and redaction. [`keys`]: Redis key names.
 
-mod admin;
-mod client;
-mod consumer;
+pub mod consumer;
+pub mod embedded;
 mod error;
-mod events;
-mod info;
-mod inspect;
+pub mod events;
+pub mod info;
 mod job;
 pub mod keys;
-mod producer;
+pub mod redis;
+pub mod store;
+mod target;
 
-pub use admin::JobOpError;
-pub use client::{redact_url, RedisTarget, Store};
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
-pub use error::Error;
+pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
 pub use info::{is_state, JobInfo, JobPage, STATES};
 pub use job::{
-    parse_millis_or_duration, validate_job_id, Backoff, JobCounts, JobSpec, Outcome, Retention,
+    cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts, JobSpec, Outcome,
+    Retention,
 };
-pub use producer::cron_job_id;
+pub use store::{Store, StoreTarget};
+pub use target::{redact_url, RedisTarget};

@@ -47,7 +47,11 @@ fn load_text(text: &str, env: &[(&str, &str)], flags: Overrides) -> Result<Confi
 #[test]
 fn defaults_apply_with_an_empty_file() {
     let c = load_text("", &[], Overrides::default()).unwrap();
-    assert_eq!(c.redis.url, "redis://127.0.0.1:6379/0");
+    assert_eq!(
+        c.store,
+        StoreTarget::Embedded("data/cronq.db".into()),
+        "no Redis configured: embedded"
+    );
     assert_eq!(c.prefix, "bull");
     assert_eq!(c.listen.to_string(), "0.0.0.0:3001");
     assert_eq!(c.concurrency.get(), 5);
@@ -89,8 +93,35 @@ fn redis_env_parts_replace_the_file_url() {
         Overrides::default(),
     )
     .unwrap();
-    assert_eq!(c.redis.url, "redis://:pw@envhost:6379/0");
-    assert_eq!(c.redis.redacted(), "redis://:***@envhost:6379/0");
+    assert_eq!(c.store.describe(), "redis://:***@envhost:6379/0");
+    match c.store {
+        StoreTarget::Redis(t) => assert_eq!(t.url, "redis://:pw@envhost:6379/0"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn any_redis_setting_selects_redis_and_cronq_data_moves_the_file() {
+    let c = load_text("[redis]\nprefix = \"b\"\n", &[], Overrides::default()).unwrap();
+    assert_eq!(
+        c.store,
+        StoreTarget::Redis(RedisTarget {
+            url: "redis://127.0.0.1:6379/0".into(),
+            ca_file: None
+        })
+    );
+    let c = load_text("", &[("REDIS_URL", "redis://r:1/2")], Overrides::default()).unwrap();
+    assert_eq!(c.store.kind(), "redis");
+    let c = load_text(
+        "",
+        &[("CRONQ_DATA", "/var/lib/cronq/jobs.db")],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        c.store,
+        StoreTarget::Embedded("/var/lib/cronq/jobs.db".into())
+    );
 }
 
 #[test]

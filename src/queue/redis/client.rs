@@ -1,8 +1,7 @@
-//! The connection to Redis: where it is (URL, ACL user, TLS with an optional CA file), how it
-//! is printed (always redacted), and the shared [`Store`] handle every other room uses.
+//! The Redis store's handle: one multiplexed, self-reconnecting connection shared by producers
+//! and inspection, plus the engine's per-queue handles.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,70 +9,12 @@ use bullmq::options::{RedisConnectionOptions, TlsCerts};
 use bullmq::redis_connection::RedisConnection;
 use bullmq::{Queue, QueueOptions};
 
-use super::Error;
-
-/// Where Redis is. The URL may carry a password: print it only through [`RedisTarget::redacted`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct RedisTarget {
-    /// `redis://[user:pass@]host:port/db` or `rediss://…` (TLS).
-    pub url: String,
-    /// PEM file of the CA that signed the server certificate (self-signed TLS setups).
-    pub ca_file: Option<PathBuf>,
-}
-
-impl std::fmt::Debug for RedisTarget {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisTarget")
-            .field("url", &self.redacted())
-            .field("ca_file", &self.ca_file)
-            .finish()
-    }
-}
-
-impl RedisTarget {
-    /// The URL with any password replaced by `***` (the user name is kept: it helps debugging
-    /// and is not a secret).
-    pub fn redacted(&self) -> String {
-        redact_url(&self.url)
-    }
-
-    fn engine_options(&self) -> Result<RedisConnectionOptions, Error> {
-        let mut opts = RedisConnectionOptions::new().url(self.url.clone());
-        if let Some(path) = &self.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Settings(format!("cannot read CA file {}: {e}", path.display()))
-            })?;
-            opts = opts.tls_certs(TlsCerts {
-                root_cert: Some(pem),
-                ..TlsCerts::default()
-            });
-        }
-        Ok(opts)
-    }
-}
-
-/// Replaces the password of a URL's user-info with `***`: `redis://u:secret@h` → `redis://u:***@h`,
-/// `redis://:secret@h` → `redis://:***@h`. URLs without user-info come back unchanged.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let user = match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{user}:***"),
-        None => "***".to_string(),
-    };
-    format!("{scheme}://{user}@{host}{tail}")
-}
+use crate::queue::{Error, RedisTarget};
 
 /// The queue store: one multiplexed, self-reconnecting connection shared by producers and
 /// inspection, plus the engine's per-queue handles. Cheap to clone.
 #[derive(Clone)]
-pub struct Store {
+pub struct RedisStore {
     pub(crate) inner: Arc<StoreInner>,
 }
 
@@ -83,19 +24,19 @@ pub(crate) struct StoreInner {
     pub(crate) engine_opts: RedisConnectionOptions,
     pub(crate) conn: RedisConnection,
     /// Engine queue handles by name, created on first use. A std mutex: it is never held
-    /// across an await (creation happens outside it, see [`Store::queue`]).
+    /// across an await (creation happens outside it, see [`RedisStore::queue`]).
     queues: Mutex<HashMap<String, Arc<Queue>>>,
 }
 
-impl Store {
+impl RedisStore {
     /// Connects to Redis. Fails fast when Redis does not answer; callers that must keep running
     /// (the daemon) retry with backoff.
-    pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Store, Error> {
-        let engine_opts = target.engine_options()?;
+    pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<RedisStore, Error> {
+        let engine_opts = engine_options(target)?;
         let conn = RedisConnection::new_managed_only(&engine_opts)
             .await
             .map_err(|e| unreachable(target, e))?;
-        let store = Store {
+        let store = RedisStore {
             inner: Arc::new(StoreInner {
                 target: target.clone(),
                 prefix: prefix.to_string(),
@@ -167,22 +108,16 @@ fn unreachable(target: &RedisTarget, err: impl std::fmt::Display) -> Error {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::redact_url;
-
-    #[test]
-    fn redacts_passwords_and_keeps_the_rest() {
-        let cases = [
-            ("redis://u:secret@h:6379/0", "redis://u:***@h:6379/0"),
-            ("redis://:secret@h", "redis://:***@h"),
-            ("rediss://secret@[::1]:6380/2", "rediss://***@[::1]:6380/2"),
-            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
-            ("redis://u:p@ss@h/0?x=1", "redis://u:***@h/0?x=1"),
-            ("not a url", "not a url"),
-        ];
-        for (input, want) in cases {
-            assert_eq!(redact_url(input), want, "{input}");
-        }
+/// The engine's connection options for `target`.
+fn engine_options(target: &RedisTarget) -> Result<RedisConnectionOptions, Error> {
+    let mut opts = RedisConnectionOptions::new().url(target.url.clone());
+    if let Some(path) = &target.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::Settings(format!("cannot read CA file {}: {e}", path.display())))?;
+        opts = opts.tls_certs(TlsCerts {
+            root_cert: Some(pem),
+            ..TlsCerts::default()
+        });
     }
+    Ok(opts)
 }

@@ -4,37 +4,10 @@
 
 use std::time::Duration;
 
-use super::{Error, Store};
+use super::RedisStore;
+use crate::queue::{Error, JobOpError};
 
-/// Why an operation on one job was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum JobOpError {
-    /// No such job.
-    #[error("job {queue}/{id} does not exist")]
-    NotFound {
-        /// Queue.
-        queue: String,
-        /// Job id.
-        id: String,
-    },
-    /// The job is not in a state the operation applies to.
-    #[error("job {queue}/{id} is {state}: {hint}")]
-    WrongState {
-        /// Queue.
-        queue: String,
-        /// Job id.
-        id: String,
-        /// Its state.
-        state: String,
-        /// What would work.
-        hint: String,
-    },
-    /// Redis or the engine failed.
-    #[error(transparent)]
-    Store(#[from] Error),
-}
-
-impl Store {
+impl RedisStore {
     async fn require_state(
         &self,
         queue: &str,
@@ -111,7 +84,7 @@ impl Store {
     }
 
     async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
-        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
+        let key = crate::queue::keys::QueueKeys::new(self.prefix(), queue).failed();
         self.inner
             .conn
             .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))

@@ -1,10 +1,10 @@
 //! Read-only questions about queues: counts per state, whether a queue is paused.
 
-use super::job::JobCounts;
-use super::keys::QueueKeys;
-use super::{Error, Store};
+use super::RedisStore;
+use crate::queue::keys::QueueKeys;
+use crate::queue::{Error, JobCounts};
 
-impl Store {
+impl RedisStore {
     /// Counts per state of `queue`, in one pipelined round trip.
     pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let k = QueueKeys::new(self.prefix(), queue);
@@ -56,7 +56,7 @@ impl Store {
     }
 }
 
-impl Store {
+impl RedisStore {
     /// The state of job `id` in `queue` (`waiting`, `active`, `delayed`, `prioritized`,
     /// `completed`, `failed`, `waiting-children`), or `None` when there is no such job.
     pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {

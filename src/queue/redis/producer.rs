@@ -4,17 +4,10 @@
 use bullmq::types::{BackoffStrategy, KeepJobs, RemoveOnFinish};
 use bullmq::JobOptions;
 
-use super::job::{validate_job_id, Backoff, JobSpec, Retention};
-use super::{Error, Store};
+use super::RedisStore;
+use crate::queue::{validate_job_id, Backoff, Error, JobSpec, Retention};
 
-/// The job id of one cron tick: `cron-<entry-id>-<unix-seconds>`. Every replica computes the
-/// same id for the same (entry, scheduled instant), and BullMQ adds a duplicate id as a no-op,
-/// so N schedulers produce one job per tick.
-pub fn cron_job_id(entry_id: &str, scheduled_unix_secs: i64) -> String {
-    format!("cron-{entry_id}-{scheduled_unix_secs}")
-}
-
-impl Store {
+impl RedisStore {
     /// Adds a job to `queue` and returns its id (the existing id when a job with the same
     /// custom id is already there: BullMQ then adds nothing).
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
@@ -84,13 +77,6 @@ pub(crate) fn retention(r: Retention) -> RemoveOnFinish {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn cron_ids_are_deterministic_and_colon_free() {
-        let id = cron_job_id("3f2a9c01b7e4", 1_800_000_000);
-        assert_eq!(id, "cron-3f2a9c01b7e4-1800000000");
-        assert!(validate_job_id(&id).is_ok());
-    }
 
     #[test]
     fn options_always_carry_attempts_and_skip_zero_values() {

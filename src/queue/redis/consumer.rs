@@ -1,0 +1,170 @@
+//! Consuming a queue: the engine's `Worker` fetches (one blocking `BZPOPMIN` on the marker, then
+//! `moveToActive`), renews locks, recovers stalled jobs and finishes each job with
+//! `moveToFinished`, which also fetches the next one in the same round trip. cronq plugs in
+//! a [`Processor`] and gets back an [`Outcome`] per job.
+//!
+//! What the engine gets wrong, and how this file works around it:
+//! - `Worker::close` aborts jobs still running at its timeout, leaving them `active` until
+//!   stalled recovery counts a stall. cronq never lets that happen: its processor answers
+//!   [`Outcome::Release`] at the drain deadline, which moves the job back to `wait` with its
+//!   token (`moveJobFromActiveToWait`, no attempt counted) before `close` gives up.
+//! - The engine turns a `data` field that is not JSON into `null` silently. We re-read the raw
+//!   field when data is `null` and fail the job with the parse error instead.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bullmq::worker::{CancellationToken as EngineToken, WorkerEvent};
+use bullmq::{Job, Worker, WorkerOptions};
+use tokio::task::JoinHandle;
+
+use super::producer::retention;
+use super::RedisStore;
+use crate::queue::consumer::{
+    ActiveJob, Consumer, ConsumerInner, ConsumerOptions, JobLog, LoopBeat, Processor,
+};
+use crate::queue::{Error, Outcome};
+
+/// Pause of the fetch loop after a failed fetch (Redis lost).
+const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// The engine side of a [`Consumer`].
+pub(crate) struct RedisConsumer {
+    worker: Arc<Worker>,
+    /// Drains the engine's unbounded event channel (it would grow forever otherwise) into the
+    /// beat and the log. Ends when the worker closes its sender.
+    events: JoinHandle<()>,
+}
+
+impl RedisConsumer {
+    pub(crate) async fn close(self, queue: &str, wait: Duration) {
+        if let Err(e) = self.worker.close(wait.as_millis() as u64).await {
+            tracing::warn!(queue = %queue, error = %e, "closing the consumer failed");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.events).await;
+    }
+}
+
+impl RedisStore {
+    /// Starts consuming `queue` with `processor`.
+    pub async fn consume(
+        &self,
+        queue: &str,
+        opts: ConsumerOptions,
+        processor: Arc<dyn Processor>,
+    ) -> Result<Consumer, Error> {
+        let mut wopts = WorkerOptions::new()
+            .connection(self.inner.engine_opts.clone())
+            .prefix(self.prefix().to_string())
+            .name(opts.worker_name.clone())
+            .concurrency(opts.concurrency.max(1))
+            .lock_duration(opts.lock_duration)
+            .stalled_interval(opts.stalled_interval)
+            .max_stalled_count(opts.max_stalled_count)
+            .drain_delay(Duration::from_secs(opts.drain_delay.as_secs().max(1)))
+            .manual_start();
+        // The engine (like Node's `runRetryDelay`) waits 15 s after a failed fetch, so a worker
+        // whose Redis restarted sits idle for 15 s with jobs waiting while /health already says
+        // Redis is fine. Half a second keeps recovery within the 2 s we promise.
+        wopts.run_retry_delay = RUN_RETRY_DELAY.as_millis() as u64;
+        wopts.remove_on_complete = opts.remove_on_complete.map(retention);
+        wopts.remove_on_fail = opts.remove_on_fail.map(retention);
+
+        let store = self.clone();
+        let queue_name = queue.to_string();
+        let run = move |job: Job, _cancel: EngineToken| {
+            let store = store.clone();
+            let processor = processor.clone();
+            let queue = queue_name.clone();
+            async move { run_one(&store, &queue, job, processor.as_ref()).await }
+        };
+        let worker = Worker::with_options(queue, run, wopts)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        let worker = Arc::new(worker);
+        let beat = Arc::new(LoopBeat::default());
+        beat.turned();
+        let events = tokio::spawn(forward_events(
+            queue.to_string(),
+            worker.clone(),
+            beat.clone(),
+        ));
+        worker.run().await.map_err(|e| Error::engine(queue, e))?;
+        Ok(Consumer {
+            queue: queue.to_string(),
+            beat,
+            inner: ConsumerInner::Redis(RedisConsumer { worker, events }),
+        })
+    }
+}
+
+/// One job through the processor, mapped back onto the engine's vocabulary.
+async fn run_one(
+    store: &RedisStore,
+    queue: &str,
+    engine: Job,
+    processor: &dyn Processor,
+) -> Result<serde_json::Value, bullmq::Error> {
+    let data = match engine.data() {
+        serde_json::Value::Null => match store.raw_data(queue, engine.id()).await {
+            Ok(Some(raw)) if raw.trim() != "null" => Err(describe_bad_data(&raw)),
+            _ => Ok(serde_json::Value::Null),
+        },
+        v => Ok(v.clone()),
+    };
+    let job = ActiveJob {
+        queue: queue.to_string(),
+        id: engine.id().to_string(),
+        name: engine.name().to_string(),
+        data,
+        attempt: engine.attempts_made() + 1,
+        max_attempts: engine.opts().attempts.unwrap_or(0),
+        log: JobLog::Redis(Box::new(engine.clone())),
+    };
+    match processor.process(job).await {
+        Outcome::Completed(value) => Ok(value),
+        Outcome::Retry(reason) => Err(bullmq::Error::ProcessingError(reason)),
+        Outcome::Fail(reason) => Err(bullmq::Error::Unrecoverable(reason)),
+        Outcome::Release => {
+            if let Err(e) = engine.move_to_wait(None).await {
+                // Redis is unreachable: the lock expires and stalled recovery brings it back.
+                tracing::warn!(queue, job_id = engine.id(), error = %e,
+                    "could not move the cut-off job back to wait; stalled recovery will");
+            }
+            // `Delayed` tells the engine the processor already moved the job.
+            Err(bullmq::Error::Delayed)
+        }
+    }
+}
+
+fn describe_bad_data(raw: &str) -> String {
+    let err = serde_json::from_str::<serde_json::Value>(raw)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let shown: String = raw.chars().take(80).collect();
+    format!("job data is not valid JSON ({err}): {shown:?}; producers must store JSON text in the `data` field")
+}
+
+async fn forward_events(queue: String, worker: Arc<Worker>, beat: Arc<LoopBeat>) {
+    while let Some(event) = worker.next_event().await {
+        match event {
+            WorkerEvent::Active { .. }
+            | WorkerEvent::Drained
+            | WorkerEvent::Completed { .. }
+            | WorkerEvent::Failed { .. }
+            | WorkerEvent::Ready => beat.turned(),
+            WorkerEvent::Error(message) => {
+                // One line when a loop starts failing, not one per retry (the engine retries fast).
+                if beat.errored() {
+                    tracing::warn!(queue = %queue, error = %message, "queue loop error; retrying");
+                }
+            }
+            WorkerEvent::Stalled { job_id } => {
+                tracing::warn!(queue = %queue, job_id = %job_id, "stalled job moved back to wait");
+            }
+            WorkerEvent::Closed => break,
+            WorkerEvent::Progress { .. } | WorkerEvent::Paused | WorkerEvent::Resumed => {}
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Reading jobs for people and tools (API, CLI, dashboard): job hashes are read as stored, so a
+//! job written by a foreign producer with bad data is still shown (with the text as it is).
+
+use std::collections::HashMap;
+
+use crate::queue::keys::QueueKeys;
+use crate::queue::{Error, JobInfo, JobPage, STATES};
+
+use super::RedisStore;
+
+impl JobInfo {
+    pub(crate) fn from_hash(queue: &str, id: &str, h: &HashMap<String, String>) -> JobInfo {
+        let json = |k: &str| match h.get(k) {
+            None => serde_json::Value::Null,
+            Some(t) => {
+                serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone()))
+            }
+        };
+        let num = |k: &str| {
+            h.get(k)
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|f| f as u64)
+        };
+        let stacktrace = match json("stacktrace") {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        JobInfo {
+            id: id.to_string(),
+            queue: queue.to_string(),
+            name: h.get("name").cloned().unwrap_or_default(),
+            state: None,
+            data: json("data"),
+            opts: json("opts"),
+            progress: json("progress"),
+            attempts_made: num("atm").or_else(|| num("attemptsMade")).unwrap_or(0),
+            attempts_started: num("ats").unwrap_or(0),
+            returnvalue: json("returnvalue"),
+            failed_reason: h.get("failedReason").cloned(),
+            stacktrace,
+            timestamp: num("timestamp"),
+            processed_on: num("processedOn"),
+            finished_on: num("finishedOn"),
+            delay: num("delay").unwrap_or(0),
+            priority: num("priority").unwrap_or(0),
+            processed_by: h.get("pb").cloned(),
+            logs: None,
+        }
+    }
+}
+
+/// (key suffix, is a list, newest first) of a state.
+fn state_key(state: &str) -> Option<(&'static str, bool, bool)> {
+    Some(match state {
+        "waiting" | "wait" => ("wait", true, false),
+        "active" => ("active", true, false),
+        "prioritized" => ("prioritized", false, false),
+        "delayed" => ("delayed", false, false),
+        "completed" => ("completed", false, true),
+        "failed" => ("failed", false, true),
+        "waiting-children" => ("waiting-children", false, false),
+        _ => return None,
+    })
+}
+
+impl RedisStore {
+    /// One page of `queue`'s jobs in `state`.
+    pub async fn jobs(
+        &self,
+        queue: &str,
+        state: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        let (suffix, is_list, newest_first) =
+            state_key(state).ok_or_else(|| Error::InvalidJob {
+                queue: queue.into(),
+                reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
+            })?;
+        let k = QueueKeys::new(self.prefix(), queue);
+        let key = k.key(suffix);
+        let (start, stop) = (offset as i64, (offset + limit.max(1)) as i64 - 1);
+        let mut pipe = redis::pipe();
+        if is_list {
+            pipe.cmd("LLEN").arg(&key);
+            // Workers take from the tail: the tail is next to run, the head the newest.
+            pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
+        } else {
+            pipe.cmd("ZCARD").arg(&key);
+            pipe.cmd(if newest_first { "ZREVRANGE" } else { "ZRANGE" })
+                .arg(&key)
+                .arg(start)
+                .arg(stop);
+        }
+        let (total, ids): (u64, Vec<String>) = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        let mut jobs = self.hashes(queue, &ids).await?;
+        jobs.iter_mut()
+            .for_each(|j| j.state = Some(canonical(state)));
+        Ok(JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        })
+    }
+
+    async fn hashes(&self, queue: &str, ids: &[String]) -> Result<Vec<JobInfo>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let k = QueueKeys::new(self.prefix(), queue);
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HGETALL").arg(k.job(id));
+        }
+        let hashes: Vec<HashMap<String, String>> = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(ids
+            .iter()
+            .zip(hashes)
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(id, h)| JobInfo::from_hash(queue, id, &h))
+            .collect())
+    }
+
+    /// One job with its state and logs, or `None`.
+    pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        let k = QueueKeys::new(self.prefix(), queue);
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(k.job(id));
+        pipe.cmd("LRANGE").arg(k.logs(id)).arg(0).arg(-1);
+        let (hash, logs): (HashMap<String, String>, Vec<String>) = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        let mut info = JobInfo::from_hash(queue, id, &hash);
+        info.state = self.state(queue, id).await?;
+        info.logs = Some(logs);
+        Ok(Some(info))
+    }
+
+    /// Queue names found under the prefix (every BullMQ add writes `B+"id"`; every queue
+    /// handle writes `B+"meta"`), sorted.
+    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
+        let mut names = std::collections::BTreeSet::new();
+        let prefix = format!("{}:", self.prefix());
+        for suffix in ["meta", "id"] {
+            let mut cursor: u64 = 0;
+            loop {
+                let (next, keys): (u64, Vec<String>) = self
+                    .inner
+                    .conn
+                    .cmd(
+                        redis::cmd("SCAN")
+                            .arg(cursor)
+                            .arg("MATCH")
+                            .arg(format!("{prefix}*:{suffix}"))
+                            .arg("COUNT")
+                            .arg(1000),
+                    )
+                    .await
+                    .map_err(|e| Error::engine("*", e))?;
+                for key in keys {
+                    if let Some(name) = key
+                        .strip_prefix(&prefix)
+                        .and_then(|r| r.strip_suffix(&format!(":{suffix}")))
+                    {
+                        if !name.contains(':') {
+                            names.insert(name.to_string());
+                        }
+                    }
+                }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+}
+
+fn canonical(state: &str) -> String {
+    if state == "wait" { "waiting" } else { state }.to_string()
+}

@@ -1,0 +1,12 @@
+//! The Redis store: BullMQ's layout, through the engine (`bullmq-official`, BullMQ's own Lua
+//! scripts). The only code that names the engine.
+
+pub(crate) mod admin;
+pub(crate) mod client;
+pub(crate) mod consumer;
+pub(crate) mod events;
+pub(crate) mod info;
+pub(crate) mod inspect;
+pub(crate) mod producer;
+
+pub use client::RedisStore;

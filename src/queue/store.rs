@@ -1,0 +1,211 @@
+//! [`Store`]: the one handle the rest of cronq uses, over either store — Redis in BullMQ's
+//! layout (through the engine), or the embedded SQLite file for running with no Redis. Each
+//! operation is a plain `match`: both stores implement the same inherent methods, so adding an
+//! operation means adding it to both, and the shared behaviour suite runs against both.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::embedded::EmbeddedStore;
+use super::redis::RedisStore;
+use super::{
+    Consumer, ConsumerOptions, Error, EventReader, JobCounts, JobInfo, JobOpError, JobPage,
+    JobSpec, Processor, RedisTarget,
+};
+
+/// Which store to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreTarget {
+    /// Redis, in BullMQ's layout.
+    Redis(RedisTarget),
+    /// The embedded store in one local file (`CRONQ_DATA`).
+    Embedded(PathBuf),
+}
+
+impl StoreTarget {
+    /// `redis` or `embedded`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreTarget::Redis(_) => "redis",
+            StoreTarget::Embedded(_) => "embedded",
+        }
+    }
+
+    /// Where, printable (passwords redacted).
+    pub fn describe(&self) -> String {
+        match self {
+            StoreTarget::Redis(t) => t.redacted(),
+            StoreTarget::Embedded(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// The queue store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store(Backend);
+
+#[derive(Clone)]
+enum Backend {
+    Redis(RedisStore),
+    Embedded(Arc<EmbeddedStore>),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match &$self.0 {
+            Backend::Redis($s) => $e,
+            Backend::Embedded($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the store: connects to Redis (failing fast when it does not answer; the daemon
+    /// retries), or opens (creating) the embedded file, locked for this process.
+    pub async fn open(target: &StoreTarget, prefix: &str) -> Result<Store, Error> {
+        Ok(Store(match target {
+            StoreTarget::Redis(t) => Backend::Redis(RedisStore::connect(t, prefix).await?),
+            StoreTarget::Embedded(path) => {
+                Backend::Embedded(Arc::new(EmbeddedStore::open(path).await?))
+            }
+        }))
+    }
+
+    /// Connects to Redis.
+    pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Store, Error> {
+        Store::open(&StoreTarget::Redis(target.clone()), prefix).await
+    }
+
+    /// `redis` or `embedded`.
+    pub fn kind(&self) -> &'static str {
+        match &self.0 {
+            Backend::Redis(_) => "redis",
+            Backend::Embedded(_) => "embedded",
+        }
+    }
+
+    /// Where the store is, printable (passwords redacted).
+    pub fn redacted_url(&self) -> String {
+        each!(self, s => s.redacted_url())
+    }
+
+    /// The key prefix (BullMQ's `prefix`; the embedded store ignores it).
+    pub fn prefix(&self) -> &str {
+        each!(self, s => s.prefix())
+    }
+
+    /// Round trip of a no-op.
+    pub async fn ping(&self) -> Result<Duration, Error> {
+        each!(self, s => s.ping().await)
+    }
+
+    /// Adds a job; returns its id (the existing one for a duplicate custom id).
+    pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+        each!(self, s => s.add(queue, spec).await)
+    }
+
+    /// Starts consuming `queue` with `processor`.
+    pub async fn consume(
+        &self,
+        queue: &str,
+        opts: ConsumerOptions,
+        processor: Arc<dyn Processor>,
+    ) -> Result<Consumer, Error> {
+        each!(self, s => s.consume(queue, opts, processor).await)
+    }
+
+    /// Counts per state.
+    pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
+        each!(self, s => s.counts(queue).await)
+    }
+
+    /// Whether `queue` is paused.
+    pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
+        each!(self, s => s.is_paused(queue).await)
+    }
+
+    /// The state of a job, `None` when there is no such job.
+    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+        each!(self, s => s.state(queue, id).await)
+    }
+
+    /// One page of jobs in `state`.
+    pub async fn jobs(
+        &self,
+        queue: &str,
+        state: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        each!(self, s => s.jobs(queue, state, offset, limit).await)
+    }
+
+    /// One job with state and logs.
+    pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        each!(self, s => s.job(queue, id).await)
+    }
+
+    /// Queues that have data.
+    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
+        each!(self, s => s.discover_queues().await)
+    }
+
+    /// Failed → waiting.
+    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        each!(self, s => s.retry_job(queue, id).await)
+    }
+
+    /// Every failed job → waiting; `progress(done, total)` along the way.
+    pub async fn retry_all_failed(
+        &self,
+        queue: &str,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<u64, Error> {
+        each!(self, s => s.retry_all_failed(queue, progress).await)
+    }
+
+    /// Removes a job that is not active.
+    pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        each!(self, s => s.remove_job(queue, id).await)
+    }
+
+    /// Delayed → waiting.
+    pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        each!(self, s => s.promote_job(queue, id).await)
+    }
+
+    /// Pauses `queue` for every worker.
+    pub async fn pause(&self, queue: &str) -> Result<(), Error> {
+        each!(self, s => s.pause(queue).await)
+    }
+
+    /// Resumes `queue`.
+    pub async fn resume(&self, queue: &str) -> Result<(), Error> {
+        each!(self, s => s.resume(queue).await)
+    }
+
+    /// Removes completed/failed jobs older than `older_than`; returns how many.
+    pub async fn clean(
+        &self,
+        queue: &str,
+        state: &str,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
+        each!(self, s => s.clean(queue, state, older_than).await)
+    }
+
+    /// A reader of `queues`' events after `cursors`.
+    pub async fn event_reader(
+        &self,
+        queues: &[String],
+        cursors: std::collections::BTreeMap<String, String>,
+    ) -> Result<EventReader, Error> {
+        match &self.0 {
+            Backend::Redis(s) => Ok(EventReader::Redis(s.event_reader(queues, cursors).await?)),
+            Backend::Embedded(s) => Ok(EventReader::Embedded(
+                s.event_reader(queues, cursors).await?,
+            )),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Where Redis is: the URL (with ACL user and password, `rediss://` for TLS), an optional CA
+//! file, and how it is printed (always redacted).
+
+use std::path::PathBuf;
+
+/// Where Redis is. The URL may carry a password: print it only through [`RedisTarget::redacted`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisTarget {
+    /// `redis://[user:pass@]host:port/db` or `rediss://…` (TLS).
+    pub url: String,
+    /// PEM file of the CA that signed the server certificate (self-signed TLS setups).
+    pub ca_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RedisTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisTarget")
+            .field("url", &self.redacted())
+            .field("ca_file", &self.ca_file)
+            .finish()
+    }
+}
+
+impl RedisTarget {
+    /// The URL with any password replaced by `***` (the user name is kept: it helps debugging
+    /// and is not a secret).
+    pub fn redacted(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+/// Replaces the password of a URL's user-info with `***`: `redis://u:secret@h` → `redis://u:***@h`,
+/// `redis://:secret@h` → `redis://:***@h`. URLs without user-info come back unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_string();
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => "***".to_string(),
+    };
+    format!("{scheme}://{user}@{host}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords_and_keeps_the_rest() {
+        let cases = [
+            ("redis://u:secret@h:6379/0", "redis://u:***@h:6379/0"),
+            ("redis://:secret@h", "redis://:***@h"),
+            ("rediss://secret@[::1]:6380/2", "rediss://***@[::1]:6380/2"),
+            ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
+            ("redis://u:p@ss@h/0?x=1", "redis://u:***@h/0?x=1"),
+            ("not a url", "not a url"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact_url(input), want, "{input}");
+        }
+    }
+}
