@@ -53,6 +53,9 @@ pub struct DaemonArgs {
     /// change jobs). Without it, such a daemon refuses to start.
     #[arg(long)]
     pub insecure_open_api: bool,
+    /// Reload when the crontab or config file changes (as SIGUSR2 does).
+    #[arg(long)]
+    pub watch: bool,
     /// Drain and exit 0 after this many jobs, so an orchestrator restarts the process fresh.
     #[arg(long, value_name = "N")]
     pub max_jobs: Option<u64>,

@@ -84,7 +84,16 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     let stop = CancellationToken::new();
     let cut_off = CancellationToken::new();
     let closing = CancellationToken::new();
+    // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
+    // receiver, the reload loop below.
     let (reload_tx, reload_rx) = mpsc::channel(1);
+    if args.watch {
+        let files = [Some(config.crontab.clone()), config.file.clone()]
+            .into_iter()
+            .flatten()
+            .collect();
+        tokio::spawn(load::watch_files(files, reload_tx.clone()));
+    }
     tokio::spawn(crate::shutdown::watch(
         signals,
         stop.clone(),

@@ -207,12 +207,24 @@ impl Daemon {
         crontab: Option<&str>,
         env: &[(&str, &str)],
     ) -> Daemon {
+        Daemon::start_with_args(redis_url, config, crontab, env, &[])
+    }
+
+    /// [`Daemon::start`] with extra command-line arguments.
+    pub fn start_with_args(
+        redis_url: &str,
+        config: &str,
+        crontab: Option<&str>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Daemon {
         let dir = TempDir::new("daemon");
         let cfg = dir.write("worker.toml", config);
         let port = free_port();
         let log = dir.path().join("worker.log");
         let mut cmd = Command::new(worker_bin());
-        cmd.current_dir(dir.path())
+        cmd.args(args)
+            .current_dir(dir.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("WORKER_CONFIG", &cfg)

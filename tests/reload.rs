@@ -1,0 +1,91 @@
+//! Reload (SIGUSR2, or a changed file with --watch): the new crontab is parsed first; if
+//! invalid, the old schedule stays and the error is logged; if valid, it takes over at once.
+
+mod support;
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use support::*;
+
+fn ticks(redis: &Redis, queue: &str) -> Vec<i64> {
+    let mut secs: Vec<i64> = ids_in(redis, queue, "wait")
+        .iter()
+        .filter_map(|id| id.rsplit('-').next()?.parse().ok())
+        .collect();
+    secs.sort();
+    secs
+}
+
+fn reload_case(watch: bool) {
+    let redis = Redis::start();
+    let extra: &[(&str, &str)] = &[];
+    let daemon = if watch {
+        Daemon::start_with_args(
+            &redis.url(),
+            "",
+            Some("* * * * * * * enqueue a tick\n"),
+            extra,
+            &["--watch"],
+        )
+    } else {
+        Daemon::start(
+            &redis.url(),
+            "",
+            Some("* * * * * * * enqueue a tick\n"),
+            extra,
+        )
+    };
+    daemon.wait_healthy();
+    poll(Duration::from_secs(20), "a tick on queue a", || {
+        (!ticks(&redis, "a").is_empty()).then_some(())
+    });
+    let tab = daemon.dir.path().join("crontab");
+
+    // An invalid file is refused; the old schedule keeps running.
+    std::fs::write(&tab, "* * * * * * * enqueue b tick\n61 * * * * echo bad\n").unwrap();
+    if !watch {
+        daemon.signal(Signal::SIGUSR2);
+    }
+    poll(Duration::from_secs(20), "the refusal in the log", || {
+        daemon.log().contains("reload refused").then_some(())
+    });
+    let before = ticks(&redis, "a").len();
+    poll(Duration::from_secs(20), "queue a to keep ticking", || {
+        (ticks(&redis, "a").len() > before).then_some(())
+    });
+    assert!(ticks(&redis, "b").is_empty());
+
+    // A valid file takes over.
+    std::fs::write(&tab, "* * * * * * * enqueue b tick\n").unwrap();
+    if !watch {
+        daemon.signal(Signal::SIGUSR2);
+    }
+    poll(Duration::from_secs(20), "two ticks on queue b", || {
+        (ticks(&redis, "b").len() >= 2).then_some(())
+    });
+    let last_a = *ticks(&redis, "a").last().unwrap();
+    let first_b = ticks(&redis, "b")[0];
+    poll(Duration::from_secs(20), "a third tick on b", || {
+        (ticks(&redis, "b").len() >= 3).then_some(())
+    });
+    assert_eq!(
+        *ticks(&redis, "a").last().unwrap(),
+        last_a,
+        "queue a stopped ticking after the reload"
+    );
+    assert!(
+        first_b >= last_a,
+        "b took over from a: a ended {last_a}, b began {first_b}"
+    );
+}
+
+#[test]
+fn sigusr2_reloads_a_valid_crontab_and_keeps_the_old_one_otherwise() {
+    reload_case(false);
+}
+
+#[test]
+fn watch_reloads_on_file_change() {
+    reload_case(true);
+}
