@@ -163,6 +163,12 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             plan_tx,
             pools.cron_routes.clone(),
         ));
+        let dispatchers = pools
+            .pools
+            .iter()
+            .map(|p| (p.queue().to_string(), p.dispatch()))
+            .collect();
+        tokio::spawn(route_cancels(store.clone(), dispatchers, stop.clone()));
         status.set_ready();
         tokio::spawn(recycle::watch(
             config.limits,
@@ -185,6 +191,26 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     let _ = http.await;
     tracing::info!("cronq worker stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Routes cancel requests (from any daemon: overlap = "replace") to the pool running the job.
+async fn route_cancels(
+    store: Store,
+    pools: std::collections::HashMap<String, Arc<Dispatch>>,
+    stop: CancellationToken,
+) {
+    // Sender: the store's listener below; receiver: this loop.
+    let (tx, mut rx) = mpsc::channel(64);
+    let listen = tokio::spawn({
+        let (store, stop) = (store.clone(), stop.clone());
+        async move { store.listen_cancels(tx, stop).await }
+    });
+    while let Some((queue, id)) = rx.recv().await {
+        if pools.get(&queue).is_some_and(|d| d.cancel(&id)) {
+            tracing::info!(queue = %queue, job_id = %id, "job cancelled on request");
+        }
+    }
+    let _ = listen.await;
 }
 
 /// Serves HTTP until `closing` fires, then finishes in-flight requests.

@@ -2,8 +2,9 @@
 //! entry with the deterministic id `cron-<entry-id>-<unix-seconds>`, so any number of replicas
 //! add each tick once. Policies, written down:
 //! - **Overlap** (`forbid`, the default): a tick whose previous run of the same entry is still
-//!   waiting, delayed or active is skipped with a warning. `allow` adds it anyway; `replace`
-//!   is accepted and, until cross-process cancellation exists, behaves as `allow` (warned at start).
+//!   waiting, delayed or active is skipped with a warning. `allow` adds it anyway. `replace`
+//!   cancels the previous run wherever it runs (a cancel request on Redis pub/sub; the run
+//!   fails with "cancelled on request") or removes it if it has not started, then adds the tick.
 //! - **Missed ticks**: a tick noticed more than [`LATE_LIMIT`] after its instant (the host was
 //!   suspended, the clock jumped) is skipped with a warning, unless the entry has a `catch_up`
 //!   window that covers it; only the latest missed tick is ever run.
@@ -137,9 +138,6 @@ pub(crate) fn latest_tick_between(
 fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: &Plan) {
     let now = Utc::now();
     for e in &plan.entries {
-        if e.overlap == Overlap::Replace {
-            tracing::warn!(entry = %e.id, place = %e.place, "overlap = \"replace\" behaves as \"allow\" in this version");
-        }
         if e.schedule.is_reboot() {
             spawn_add(ctx, adds, e.clone(), now);
         } else if let Some(window) = e.catch_up {
@@ -202,6 +200,30 @@ impl FireContext {
         self.last_job.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// `overlap = "replace"`: a running previous run is cancelled wherever it runs (its job
+    /// fails with "cancelled on request"); one not yet started is removed.
+    async fn replace(&self, e: &PlannedEntry, queue: &str, prev: &str, state: &str) {
+        let result = if state == "active" {
+            self.store.request_cancel(queue, prev).await
+        } else {
+            self.store
+                .remove_job(queue, prev)
+                .await
+                .map_err(|err| crate::queue::Error::Engine {
+                    queue: queue.into(),
+                    message: err.to_string(),
+                })
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(entry = %e.id, previous = %prev, previous_state = %state, "replacing the previous run (overlap = replace)")
+            }
+            Err(err) => {
+                tracing::warn!(entry = %e.id, previous = %prev, error = %err, "could not replace the previous run; adding the new one anyway")
+            }
+        }
+    }
+
     async fn fire(&self, e: &PlannedEntry, at: DateTime<Utc>) {
         let (queue, _) = e.job_target();
         let this_id = cron_job_id(&e.id, at.timestamp());
@@ -210,19 +232,30 @@ impl FireContext {
             .get(&e.id)
             .cloned()
             .filter(|p| *p != this_id);
-        if e.overlap == Overlap::Forbid {
-            if let Some(prev) = &previous {
-                if let Ok(Some(state)) = self.store.state(queue, prev).await {
+        let unfinished = match &previous {
+            Some(prev) => match self.store.state(queue, prev).await {
+                Ok(Some(state))
                     if matches!(
                         state.as_str(),
                         "waiting" | "active" | "delayed" | "prioritized"
-                    ) {
-                        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(entry = %e.id, place = %e.place, previous = %prev, previous_state = %state,
-                            scheduled = %at.to_rfc3339(), "tick skipped: previous run not finished (overlap = forbid)");
-                        return;
-                    }
+                    ) =>
+                {
+                    Some((prev.clone(), state))
                 }
+                _ => None,
+            },
+            None => None,
+        };
+        if let Some((prev, state)) = unfinished {
+            match e.overlap {
+                Overlap::Allow => {}
+                Overlap::Forbid => {
+                    self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(entry = %e.id, place = %e.place, previous = %prev, previous_state = %state,
+                        scheduled = %at.to_rfc3339(), "tick skipped: previous run not finished (overlap = forbid)");
+                    return;
+                }
+                Overlap::Replace => self.replace(e, queue, &prev, &state).await,
             }
         }
         let spec = job_spec(&self.config, e, at);

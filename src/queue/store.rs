@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::broadcast;
+
 use super::embedded::EmbeddedStore;
 use super::redis::RedisStore;
 use super::{
@@ -48,14 +50,16 @@ pub struct Store(Backend);
 #[derive(Clone)]
 enum Backend {
     Redis(RedisStore),
-    Embedded(Arc<EmbeddedStore>),
+    /// The embedded store, and its cancel requests: one daemon per file, so an in-process
+    /// channel (sender: `request_cancel`; receivers: each `listen_cancels`).
+    Embedded(Arc<EmbeddedStore>, broadcast::Sender<(String, String)>),
 }
 
 macro_rules! each {
     ($self:ident, $s:ident => $e:expr) => {
         match &$self.0 {
             Backend::Redis($s) => $e,
-            Backend::Embedded($s) => $e,
+            Backend::Embedded($s, _) => $e,
         }
     };
 }
@@ -66,9 +70,10 @@ impl Store {
     pub async fn open(target: &StoreTarget, prefix: &str) -> Result<Store, Error> {
         Ok(Store(match target {
             StoreTarget::Redis(t) => Backend::Redis(RedisStore::connect(t, prefix).await?),
-            StoreTarget::Embedded(path) => {
-                Backend::Embedded(Arc::new(EmbeddedStore::open(path).await?))
-            }
+            StoreTarget::Embedded(path) => Backend::Embedded(
+                Arc::new(EmbeddedStore::open(path).await?),
+                broadcast::channel(64).0,
+            ),
         }))
     }
 
@@ -81,7 +86,7 @@ impl Store {
     pub fn kind(&self) -> &'static str {
         match &self.0 {
             Backend::Redis(_) => "redis",
-            Backend::Embedded(_) => "embedded",
+            Backend::Embedded(..) => "embedded",
         }
     }
 
@@ -195,6 +200,45 @@ impl Store {
         each!(self, s => s.clean(queue, state, older_than).await)
     }
 
+    /// Asks whichever daemon runs job `id` of `queue` to cancel it.
+    pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
+        match &self.0 {
+            Backend::Redis(s) => s.request_cancel(queue, id).await,
+            Backend::Embedded(_, cancels) => {
+                let _ = cancels.send((queue.to_string(), id.to_string()));
+                Ok(())
+            }
+        }
+    }
+
+    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.
+    pub async fn listen_cancels(
+        &self,
+        out: tokio::sync::mpsc::Sender<(String, String)>,
+        stop: tokio_util::sync::CancellationToken,
+    ) {
+        let cancels = match &self.0 {
+            Backend::Redis(s) => return s.listen_cancels(out, stop).await,
+            Backend::Embedded(_, cancels) => cancels,
+        };
+        let mut rx = cancels.subscribe();
+        loop {
+            let req = tokio::select! {
+                _ = stop.cancelled() => return,
+                r = rx.recv() => r,
+            };
+            match req {
+                Ok(r) => {
+                    if out.send(r).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
     /// A reader of `queues`' events after `cursors`.
     pub async fn event_reader(
         &self,
@@ -203,7 +247,7 @@ impl Store {
     ) -> Result<EventReader, Error> {
         match &self.0 {
             Backend::Redis(s) => Ok(EventReader::Redis(s.event_reader(queues, cursors).await?)),
-            Backend::Embedded(s) => Ok(EventReader::Embedded(
+            Backend::Embedded(s, _) => Ok(EventReader::Embedded(
                 s.event_reader(queues, cursors).await?,
             )),
         }

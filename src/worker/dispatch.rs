@@ -42,6 +42,8 @@ pub struct Dispatch {
     running: Arc<AtomicUsize>,
     /// Run counters and durations, read by `/metrics`.
     metrics: Arc<Metrics>,
+    /// Job id → cancel token of each running job (held by that job's run; `cancel` fires it).
+    cancels: std::sync::Mutex<HashMap<String, CancellationToken>>,
     /// Refuse jobs whose data carries a `command` (the `cron` queue: its commands come only
     /// from the local crontab, so such a job is forged or misrouted).
     refuse_commands: bool,
@@ -63,7 +65,23 @@ impl Dispatch {
             running: Arc::new(AtomicUsize::new(0)),
             metrics,
             refuse_commands: false,
+            cancels: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Cancels job `id` if it runs here; returns whether it did.
+    pub fn cancel(&self, id: &str) -> bool {
+        match self.lock_cancels().get(id) {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lock_cancels(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.cancels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The count of jobs running now (shared with `/health`).
@@ -180,9 +198,23 @@ impl Dispatch {
                 }
             }
         };
-        let supervised = supervise(run, &stop, route.timeout, &self.cut_off);
+        // A cancel request (overlap = "replace", from any daemon) reaches this run through its
+        // entry in `cancels`, removed however the run ends.
+        let cancel = CancellationToken::new();
+        self.lock_cancels().insert(job.id.clone(), cancel.clone());
+        let _unregister = Unregister(self, &job.id);
+        let supervised = supervise(run, &stop, route.timeout, &self.cut_off, &cancel);
         let (result, ()) = tokio::join!(supervised, write_logs);
         result
+    }
+}
+
+/// Removes a run's cancel token when the run ends.
+struct Unregister<'a>(&'a Dispatch, &'a str);
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.0.lock_cancels().remove(self.1);
     }
 }
 
@@ -190,15 +222,18 @@ impl Dispatch {
 enum Stop {
     Timeout(Duration),
     Deadline,
+    Cancelled,
 }
 
-/// Runs `run` until it ends, its timeout passes, or the drain deadline comes; in the last two
-/// cases cancels it through `stop` and waits for it to wind down (process groups killed).
+/// Runs `run` until it ends, its timeout passes, the drain deadline comes or a cancel request
+/// arrives; in the last three cases cancels it through `stop` and waits for it to wind down
+/// (process groups killed).
 async fn supervise(
     run: impl std::future::Future<Output = Result<serde_json::Value, JobError>>,
     stop: &CancellationToken,
     timeout: Option<Duration>,
     cut_off: &CancellationToken,
+    cancel: &CancellationToken,
 ) -> Outcome {
     tokio::pin!(run);
     let timer = async {
@@ -211,6 +246,7 @@ async fn supervise(
         r = &mut run => return outcome(r),
         _ = timer => Stop::Timeout(timeout.unwrap_or_default()),
         _ = cut_off.cancelled() => Stop::Deadline,
+        _ = cancel.cancelled() => Stop::Cancelled,
     };
     stop.cancel();
     let _ = run.await;
@@ -219,6 +255,7 @@ async fn supervise(
             Outcome::Retry(format!("timed out after {}", humantime::format_duration(t)))
         }
         Stop::Deadline => Outcome::Release,
+        Stop::Cancelled => Outcome::Fail("cancelled on request (a newer run replaced it)".into()),
     }
 }
 
@@ -247,9 +284,36 @@ mod tests {
     async fn timeout_cancels_and_is_retryable() {
         let stop = CancellationToken::new();
         let cut = CancellationToken::new();
-        let o = supervise(slow(&stop), &stop, Some(Duration::from_secs(30)), &cut).await;
+        let o = supervise(
+            slow(&stop),
+            &stop,
+            Some(Duration::from_secs(30)),
+            &cut,
+            &CancellationToken::new(),
+        )
+        .await;
         assert_eq!(o, Outcome::Retry("timed out after 30s".into()));
         assert!(stop.is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancel_request_fails_the_run_for_good() {
+        let stop = CancellationToken::new();
+        let cancel = CancellationToken::new();
+        let canceller = async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            cancel.cancel();
+        };
+        let never = CancellationToken::new();
+        let (o, ()) = tokio::join!(
+            supervise(slow(&stop), &stop, None, &never, &cancel),
+            canceller
+        );
+        assert_eq!(
+            o,
+            Outcome::Fail("cancelled on request (a newer run replaced it)".into())
+        );
+        assert!(stop.is_cancelled(), "the handler was stopped");
     }
 
     #[tokio::test(start_paused = true)]
@@ -260,7 +324,8 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(5)).await;
             cut.cancel();
         };
-        let (o, ()) = tokio::join!(supervise(slow(&stop), &stop, None, &cut), canceller);
+        let never = CancellationToken::new();
+        let (o, ()) = tokio::join!(supervise(slow(&stop), &stop, None, &cut, &never), canceller);
         assert_eq!(o, Outcome::Release);
     }
 
@@ -270,7 +335,14 @@ mod tests {
         let cut = CancellationToken::new();
         let fast = async { Err(JobError::Fatal("HTTP 404".into())) };
         assert_eq!(
-            supervise(fast, &stop, Some(Duration::from_secs(1)), &cut).await,
+            supervise(
+                fast,
+                &stop,
+                Some(Duration::from_secs(1)),
+                &cut,
+                &CancellationToken::new()
+            )
+            .await,
             Outcome::Fail("HTTP 404".into())
         );
     }

@@ -11,6 +11,8 @@ use crate::status::QueueProbe;
 
 /// A running pool.
 pub struct WorkerPool {
+    /// Shared with the consumer (which calls it per job) and with `app`'s cancel router.
+    dispatch: Arc<Dispatch>,
     consumer: Consumer,
     concurrency: usize,
     running: Arc<AtomicUsize>,
@@ -26,12 +28,19 @@ impl WorkerPool {
     ) -> Result<WorkerPool, Error> {
         let running = dispatch.running();
         let concurrency = opts.concurrency;
-        let consumer = store.consume(queue, opts, Arc::new(dispatch)).await?;
+        let dispatch = Arc::new(dispatch);
+        let consumer = store.consume(queue, opts, dispatch.clone()).await?;
         Ok(WorkerPool {
+            dispatch,
             consumer,
             concurrency,
             running,
         })
+    }
+
+    /// The pool's processor, for routing cancel requests to it.
+    pub fn dispatch(&self) -> Arc<Dispatch> {
+        self.dispatch.clone()
     }
 
     /// What `/health` needs to know about this pool.

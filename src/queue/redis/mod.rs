@@ -2,6 +2,7 @@
 //! scripts). The only code that names the engine.
 
 pub(crate) mod admin;
+pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
 pub(crate) mod events;
