@@ -1,7 +1,6 @@
 //! Start-up loading (config, crontab, plan) and the reload loop. Errors are returned as the
 //! complete text to print, each line naming `FILE:LINE`; the daemon then exits 2.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -99,10 +98,15 @@ pub(super) async fn reload_loop(
                 tracing::error!(%message, "reload refused: the new crontab or config is invalid; keeping the current schedule")
             }
             Ok((config, new_plan)) => {
-                if let Some(table) = &cron_routes {
-                    let fresh = super::routes::cron_table(&config, &new_plan);
-                    let fresh: HashMap<_, _> = fresh.into_iter().collect();
-                    *table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+                match &cron_routes {
+                    Some(table) => {
+                        let fresh = super::routes::cron_table(&config, &new_plan);
+                        *table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+                    }
+                    None if new_plan.commands().next().is_some() => tracing::warn!(
+                        "the new crontab has command lines but no `cron` queue consumer was started: restart to run them"
+                    ),
+                    None => {}
                 }
                 tracing::info!(entries = new_plan.entries.len(), "reloaded the schedule");
                 let _ = plan.send(new_plan);

@@ -5,36 +5,30 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
-use crate::config::Config;
+use crate::config::{Config, QueueConfig};
 use crate::cron::{Action, Plan, CRON_QUEUE};
 use crate::worker::handler::exec::Exec;
 use crate::worker::handler::Handler;
 use crate::worker::{Route, RouteTable};
 
+type Routes = HashMap<String, Arc<Route>>;
+
 /// Every consumed queue with its concurrency and routes.
 pub(super) fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> {
     let client = reqwest::Client::new();
-    let mut by_queue: BTreeMap<String, (usize, HashMap<String, Arc<Route>>)> = BTreeMap::new();
-    for (queue, q) in &config.queues {
-        let routes = q
-            .handlers
-            .iter()
-            .map(|(name, h)| {
-                let route = Route {
-                    handler: Handler::from_config(&h.kind, &client),
-                    timeout: h.job.timeout,
-                };
-                (name.clone(), Arc::new(route))
-            })
-            .collect();
-        by_queue.insert(queue.clone(), (q.concurrency.get(), routes));
-    }
+    let mut by_queue: BTreeMap<String, (usize, Routes)> = config
+        .queues
+        .iter()
+        .filter(|(queue, _)| *queue != CRON_QUEUE)
+        .map(|(queue, q)| (queue.clone(), (q.concurrency.get(), configured(q, &client))))
+        .collect();
     let cron = cron_table(config, plan);
-    if !cron.is_empty() {
-        let entry = by_queue
-            .entry(CRON_QUEUE.to_string())
-            .or_insert_with(|| (config.concurrency.get(), HashMap::new()));
-        entry.1.extend(cron);
+    if !cron.is_empty() || config.queues.contains_key(CRON_QUEUE) {
+        let concurrency = config
+            .queues
+            .get(CRON_QUEUE)
+            .map_or(config.concurrency, |q| q.concurrency);
+        by_queue.insert(CRON_QUEUE.to_string(), (concurrency.get(), cron));
     }
     by_queue
         .into_iter()
@@ -42,31 +36,40 @@ pub(super) fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteT
         .collect()
 }
 
-/// The `cron` queue's routes: configured handlers plus one per command entry.
-pub(super) fn cron_table(config: &Config, plan: &Plan) -> Vec<(String, Arc<Route>)> {
+/// The `cron` queue's routes: its configured handlers plus one per command entry.
+pub(super) fn cron_table(config: &Config, plan: &Plan) -> Routes {
     let client = reqwest::Client::new();
-    let configured = config.queues.get(CRON_QUEUE).into_iter().flat_map(|q| {
-        q.handlers.iter().map(|(name, h)| {
+    let mut routes = config
+        .queues
+        .get(CRON_QUEUE)
+        .map(|q| configured(q, &client))
+        .unwrap_or_default();
+    for e in plan.commands() {
+        if let Action::Command {
+            shell,
+            command,
+            env,
+        } = &e.action
+        {
             let route = Route {
-                handler: Handler::from_config(&h.kind, &client),
+                handler: Handler::Exec(Exec::new(shell, command, env.clone())),
+                timeout: e.timeout.or(config.job_settings(CRON_QUEUE, &e.id).timeout),
+            };
+            routes.insert(e.id.clone(), Arc::new(route));
+        }
+    }
+    routes
+}
+
+fn configured(q: &QueueConfig, client: &reqwest::Client) -> Routes {
+    q.handlers
+        .iter()
+        .map(|(name, h)| {
+            let route = Route {
+                handler: Handler::from_config(&h.kind, client),
                 timeout: h.job.timeout,
             };
             (name.clone(), Arc::new(route))
         })
-    });
-    let entries = plan.commands().filter_map(|e| match &e.action {
-        Action::Command {
-            shell,
-            command,
-            env,
-        } => Some((
-            e.id.clone(),
-            Arc::new(Route {
-                handler: Handler::Exec(Exec::new(shell, command, env.clone())),
-                timeout: e.timeout.or(config.job_settings(CRON_QUEUE, &e.id).timeout),
-            }),
-        )),
-        Action::Enqueue { .. } => None,
-    });
-    configured.chain(entries).collect()
+        .collect()
 }

@@ -30,19 +30,24 @@ impl RedisStore {
         }
     }
 
-    /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
-    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["failed"], "only failed jobs can be retried")
-            .await?;
-        let q = self.queue(queue).await?;
-        let mut job = q
+    /// The engine's handle of job `id` (with its script context), or `NotFound`.
+    async fn engine_job(&self, queue: &str, id: &str) -> Result<bullmq::Job, JobOpError> {
+        self.queue(queue)
+            .await?
             .get_job(id)
             .await
             .map_err(|e| Error::engine(queue, e))?
             .ok_or_else(|| JobOpError::NotFound {
                 queue: queue.into(),
                 id: id.into(),
-            })?;
+            })
+    }
+
+    /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
+    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.require_state(queue, id, &["failed"], "only failed jobs can be retried")
+            .await?;
+        let mut job = self.engine_job(queue, id).await?;
         job.retry("failed", None)
             .await
             .map_err(|e| Error::engine(queue, e))?;
@@ -125,15 +130,7 @@ impl RedisStore {
     pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.require_state(queue, id, &["delayed"], "only delayed jobs can be promoted")
             .await?;
-        let q = self.queue(queue).await?;
-        let job = q
-            .get_job(id)
-            .await
-            .map_err(|e| Error::engine(queue, e))?
-            .ok_or_else(|| JobOpError::NotFound {
-                queue: queue.into(),
-                id: id.into(),
-            })?;
+        let job = self.engine_job(queue, id).await?;
         job.promote().await.map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
