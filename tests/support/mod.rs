@@ -218,11 +218,32 @@ impl Daemon {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Daemon {
+        Daemon::start_wrapped(&[], redis_url, config, crontab, env, args)
+    }
+
+    /// [`Daemon::start_with_args`] run through a wrapper command (e.g. `["unshare", "--pid",
+    /// "--fork", "--kill-child", "--mount-proc"]`); the wrapper receives the worker path and
+    /// `args` after its own arguments. An empty wrapper runs the worker directly.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        redis_url: &str,
+        config: &str,
+        crontab: Option<&str>,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Daemon {
         let dir = TempDir::new("daemon");
         let cfg = dir.write("worker.toml", config);
         let port = free_port();
         let log = dir.path().join("worker.log");
-        let mut cmd = Command::new(worker_bin());
+        let mut cmd = match wrapper.split_first() {
+            None => Command::new(worker_bin()),
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(worker_bin());
+                c
+            }
+        };
         cmd.args(args)
             .current_dir(dir.path())
             .env_clear()
