@@ -58,7 +58,6 @@ pub struct ActiveJob {
 }
 
 /// Where a running job's log lines go, per store.
-#[allow(dead_code)] // `Embedded` is built once the embedded store's consumer lands.
 pub(crate) enum JobLog {
     /// The engine job (its `:logs` list).
     Redis(Box<bullmq::Job>),
@@ -140,7 +139,6 @@ pub struct Consumer {
 }
 
 /// The store-specific part of a consumer.
-#[allow(dead_code)] // `Embedded` is built once the embedded store's consumer lands.
 pub(crate) enum ConsumerInner {
     /// The engine's worker.
     Redis(super::redis::consumer::RedisConsumer),

@@ -1,42 +1,136 @@
-//! The embedded store: one SQLite file (`CRONQ_DATA`), for running with no Redis at all.
-//! Same semantics as the Redis store (states, priority, delay, attempts and backoff, results,
-//! logs, retention, pause, events), for one daemon (the file is locked).
+//! The embedded store: one SQLite file (`CRONQ_DATA`, default `./data/cronq.db`), for running
+//! with no Redis at all. Same semantics as the Redis store — states, FIFO then priority, delay,
+//! attempts and backoff, results, logs, retention, pause, admin operations, an event log — for
+//! one daemon per file.
 //!
-//! NOTE: being implemented; until then opening it fails with a clear message.
+//! - [`schema`]: tables and connection settings (WAL, `synchronous = FULL`: why, there).
+//! - [`writer`]: the one writer thread (group commit) and the read connections.
+//! - [`producer`]: `add`. [`fetch`]: claiming ready jobs. [`finish`]: applying an [`Outcome`]
+//!   and retention. [`consumer`]: the fetch loop and the daemon lock ([`lock`]) with
+//!   recovery of jobs a dead daemon left `active`.
+//! - [`info`]: counts, lists, one job. [`admin`]: retry, remove, promote, pause, clean.
+//! - [`events`]: the `events` table and its reader. [`opts`]: BullMQ-shaped job options.
+//!
+//! Who may open the file: any number of processes (the daemon, `worker enqueue`, `worker
+//! status`…), since SQLite serialises their writes. Who may *consume*: one process, the holder
+//! of the exclusive `flock` on `<file>.lock`, taken by the first `consume` (see [`lock`]).
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+mod admin;
+mod consumer;
+mod events;
+mod fetch;
+mod finish;
+mod info;
+mod lock;
+mod opts;
+mod producer;
+mod schema;
+mod writer;
 
-use crate::queue::{
-    Consumer, ConsumerOptions, Error, JobCounts, JobInfo, JobOpError, JobPage, JobSpec, Processor,
-    QueueEvent,
-};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-/// The embedded store.
+use rusqlite::Connection;
+use tokio::sync::Notify;
+
+use crate::queue::{Error, JobOpError};
+
+pub use consumer::EmbeddedConsumer;
+pub use events::EmbeddedEventReader;
+
+/// The embedded store. Cheap to clone.
+#[derive(Clone)]
 pub struct EmbeddedStore {
-    path: String,
+    inner: Arc<Inner>,
 }
 
-fn todo(what: &str) -> Error {
-    Error::Settings(format!(
-        "the embedded store cannot {what} yet: set REDIS_URL"
-    ))
+struct Inner {
+    /// The file, as configured (for messages).
+    path: PathBuf,
+    /// The one writing connection's thread.
+    writer: writer::Writer,
+    /// Read connections.
+    readers: Arc<writer::Readers>,
+    /// Notified in this process when jobs may have become ready (add, retry, promote, release,
+    /// resume). Waiters: idle fetch loops, which otherwise poll for other processes' adds.
+    ready: Notify,
+    /// Notified after every commit of this process's writer. Waiters: event readers.
+    committed: Arc<Notify>,
+    /// The daemon lock, once this process started consuming (held until the process exits).
+    daemon: Mutex<Option<lock::DaemonLock>>,
+}
+
+/// Why an embedded operation failed, before it is named by queue at the boundary.
+#[derive(Debug)]
+enum Fault {
+    /// SQLite said no.
+    Db(rusqlite::Error),
+    /// The batch's commit (or the writer thread) failed.
+    Commit(String),
+    /// A job operation was refused (not found, wrong state).
+    Op(JobOpError),
+}
+
+impl From<rusqlite::Error> for Fault {
+    fn from(e: rusqlite::Error) -> Self {
+        Fault::Db(e)
+    }
+}
+
+impl Fault {
+    fn into_error(self, queue: &str) -> Error {
+        match self {
+            Fault::Db(e) => Error::engine(queue, e),
+            Fault::Commit(m) => Error::engine(queue, m),
+            Fault::Op(e) => Error::engine(queue, e),
+        }
+    }
+
+    fn into_op(self, queue: &str) -> JobOpError {
+        match self {
+            Fault::Op(e) => e,
+            other => JobOpError::Store(other.into_error(queue)),
+        }
+    }
 }
 
 impl EmbeddedStore {
-    /// Opens (creating) the file.
+    /// Opens (creating it and its folder) the file. Takes no lock: tools open the file while
+    /// the daemon runs; only [`EmbeddedStore::consume`] locks it.
     pub async fn open(path: &Path) -> Result<EmbeddedStore, Error> {
-        let _ = EmbeddedStore {
-            path: path.display().to_string(),
-        };
-        Err(todo("open a file"))
+        let path = path.to_path_buf();
+        let at = path.clone();
+        tokio::task::spawn_blocking(move || EmbeddedStore::open_blocking(path))
+            .await
+            .map_err(|e| settings(&at, e))?
+    }
+
+    fn open_blocking(path: PathBuf) -> Result<EmbeddedStore, Error> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| settings(&path, format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = schema::connect(&path).map_err(|e| settings(&path, e))?;
+        schema::create(&conn).map_err(|e| settings(&path, e))?;
+        let committed = Arc::new(Notify::new());
+        let writer = writer::Writer::start(conn, committed.clone())
+            .map_err(|e| settings(&path, format!("cannot start the writer thread: {e}")))?;
+        Ok(EmbeddedStore {
+            inner: Arc::new(Inner {
+                readers: Arc::new(writer::Readers::new(path.clone())),
+                path,
+                writer,
+                ready: Notify::new(),
+                committed,
+                daemon: Mutex::new(None),
+            }),
+        })
     }
 
     /// The file path.
     pub fn redacted_url(&self) -> String {
-        self.path.clone()
+        self.inner.path.display().to_string()
     }
 
     /// No prefix: one file holds one deployment.
@@ -46,143 +140,125 @@ impl EmbeddedStore {
 
     /// A trivial query's round trip.
     pub async fn ping(&self) -> Result<Duration, Error> {
-        Err(todo("ping"))
+        let started = Instant::now();
+        self.read("*", |c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)
+        })
+        .await?;
+        Ok(started.elapsed())
     }
 
-    /// Adds a job.
-    pub async fn add(&self, _queue: &str, _spec: JobSpec) -> Result<String, Error> {
-        Err(todo("add"))
+    /// Runs `f` in the writer's next batch, naming `queue` in errors.
+    async fn write<R, F>(&self, queue: &str, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Fault> + Send + 'static,
+    {
+        self.inner
+            .writer
+            .write(f)
+            .await
+            .map_err(|e| e.into_error(queue))
     }
 
-    /// Consumes a queue.
-    pub async fn consume(
-        &self,
-        _queue: &str,
-        _opts: ConsumerOptions,
-        _processor: Arc<dyn Processor>,
-    ) -> Result<Consumer, Error> {
-        Err(todo("consume"))
+    /// Runs `f` on a read connection, naming `queue` in errors.
+    async fn read<R, F>(&self, queue: &str, f: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Fault> + Send + 'static,
+    {
+        self.inner
+            .readers
+            .read(f)
+            .await
+            .map_err(|e| e.into_error(queue))
     }
+}
 
-    /// Counts per state.
-    pub async fn counts(&self, _queue: &str) -> Result<JobCounts, Error> {
-        Err(todo("count"))
-    }
+fn settings(path: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::Settings(format!(
+        "embedded store {} (CRONQ_DATA): {reason}",
+        path.display()
+    ))
+}
 
-    /// Whether paused.
-    pub async fn is_paused(&self, _queue: &str) -> Result<bool, Error> {
-        Err(todo("pause"))
-    }
+/// The next `n` positions of the global FIFO order; returns the first.
+fn next_seq(conn: &Connection, n: i64) -> rusqlite::Result<i64> {
+    let last: i64 = conn
+        .prepare_cached("UPDATE meta SET v = v + ?1 WHERE k = 'seq' RETURNING v")?
+        .query_row([n], |r| r.get(0))?;
+    Ok(last - n + 1)
+}
 
-    /// A job's state.
-    pub async fn state(&self, _queue: &str, _id: &str) -> Result<Option<String>, Error> {
-        Err(todo("read"))
+/// Where a job that is ready goes: the plain FIFO list, or the priority set.
+fn ready_state(priority: i64) -> &'static str {
+    if priority > 0 {
+        "prioritized"
+    } else {
+        "waiting"
     }
+}
 
-    /// A page of jobs.
-    pub async fn jobs(
-        &self,
-        _queue: &str,
-        _state: &str,
-        _offset: u64,
-        _limit: u64,
-    ) -> Result<JobPage, Error> {
-        Err(todo("list"))
-    }
+/// Where [`make_ready`] puts a job in the FIFO order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Behind every ready job (new, retried, promoted: BullMQ's `LPUSH`).
+    Back,
+    /// Ahead of every ready job (released, recovered: BullMQ's `RPUSH`, next to run).
+    Front,
+}
 
-    /// One job.
-    pub async fn job(&self, _queue: &str, _id: &str) -> Result<Option<JobInfo>, Error> {
-        Err(todo("read"))
-    }
+/// Makes job `id` ready (waiting or prioritized by its priority) at `end` of the FIFO order,
+/// and logs `waiting` with `prev`.
+fn make_ready(
+    conn: &Connection,
+    queue: &str,
+    id: &str,
+    prev: &str,
+    end: End,
+    now: i64,
+) -> rusqlite::Result<()> {
+    // Front positions count down from 0, so the latest put in front runs first.
+    let seq = match end {
+        End::Back => next_seq(conn, 1)?,
+        End::Front => -next_seq(conn, 1)?,
+    };
+    conn.prepare_cached(
+        "UPDATE jobs SET state = CASE WHEN priority > 0 THEN 'prioritized' ELSE 'waiting' END,
+                seq = ?3, run_at = 0
+         WHERE queue = ?1 AND id = ?2",
+    )?
+    .execute(rusqlite::params![queue, id, seq])?;
+    events::emit(
+        conn,
+        queue,
+        "waiting",
+        &[("jobId", id), ("prev", prev)],
+        now,
+    )
+}
 
-    /// Queues with data.
-    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
-        Err(todo("list"))
-    }
-
-    /// Failed → waiting.
-    pub async fn retry_job(&self, _queue: &str, _id: &str) -> Result<(), JobOpError> {
-        Err(todo("retry").into())
-    }
-
-    /// Every failed job → waiting.
-    pub async fn retry_all_failed(
-        &self,
-        _queue: &str,
-        _progress: impl FnMut(u64, u64),
-    ) -> Result<u64, Error> {
-        Err(todo("retry"))
-    }
-
-    /// Removes a job.
-    pub async fn remove_job(&self, _queue: &str, _id: &str) -> Result<(), JobOpError> {
-        Err(todo("remove").into())
-    }
-
-    /// Delayed → waiting.
-    pub async fn promote_job(&self, _queue: &str, _id: &str) -> Result<(), JobOpError> {
-        Err(todo("promote").into())
-    }
-
-    /// Pauses a queue.
-    pub async fn pause(&self, _queue: &str) -> Result<(), Error> {
-        Err(todo("pause"))
-    }
-
-    /// Resumes a queue.
-    pub async fn resume(&self, _queue: &str) -> Result<(), Error> {
-        Err(todo("resume"))
-    }
-
-    /// Removes old finished jobs.
-    pub async fn clean(
-        &self,
-        _queue: &str,
-        _state: &str,
-        _older_than: Duration,
-    ) -> Result<u64, Error> {
-        Err(todo("clean"))
-    }
-
-    /// An event reader.
-    pub async fn event_reader(
-        &self,
-        _queues: &[String],
-        _cursors: BTreeMap<String, String>,
-    ) -> Result<EmbeddedEventReader, Error> {
-        Err(todo("read events"))
-    }
+fn now_ms() -> i64 {
+    crate::queue::consumer::now_ms() as i64
 }
 
 /// Log lines of a running embedded job.
-pub struct JobLogRef;
+pub struct JobLogRef {
+    store: EmbeddedStore,
+    queue: String,
+    id: String,
+}
 
 impl JobLogRef {
     /// Appends a line.
-    pub async fn log(&self, _line: &str) -> Result<(), Error> {
-        Err(todo("log"))
-    }
-}
-
-/// The embedded fetch loop's handle.
-pub struct EmbeddedConsumer;
-
-impl EmbeddedConsumer {
-    /// Stops fetching, waits up to `wait` for running jobs.
-    pub async fn close(self, _wait: Duration) {}
-}
-
-/// Reads the embedded event table.
-pub struct EmbeddedEventReader;
-
-impl EmbeddedEventReader {
-    /// Where reading started.
-    pub fn start_cursors(&self) -> BTreeMap<String, String> {
-        BTreeMap::new()
-    }
-
-    /// The next events.
-    pub async fn next_batch(&mut self, _block: Duration) -> Result<Vec<QueueEvent>, Error> {
-        Err(todo("read events"))
+    pub async fn log(&self, line: &str) -> Result<(), Error> {
+        let (queue, id, line) = (self.queue.clone(), self.id.clone(), line.to_string());
+        self.store
+            .write(&self.queue, move |c| {
+                c.prepare_cached("INSERT INTO logs (queue, job_id, line) VALUES (?1, ?2, ?3)")?
+                    .execute([&queue, &id, &line])?;
+                Ok(())
+            })
+            .await
     }
 }

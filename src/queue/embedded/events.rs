@@ -1,0 +1,180 @@
+//! The `events` table (BullMQ's `events` stream): every transition appends a row whose
+//! autoincrement id is the resume cursor, and [`EmbeddedEventReader`] polls it per queue.
+//! In-process commits wake a waiting reader at once; other processes' (a CLI `enqueue`) are
+//! seen at the next poll.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::{EmbeddedStore, Fault, Inner};
+use crate::queue::{Error, QueueEvent};
+
+/// Longest pause between two looks at the table while waiting for events.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Events kept per queue (BullMQ trims its stream to about 10,000 too).
+pub(super) const KEEP_PER_QUEUE: i64 = 10_000;
+
+/// Rows read per batch.
+const BATCH: i64 = 200;
+
+/// Appends one event of `queue`.
+pub(super) fn emit(
+    conn: &Connection,
+    queue: &str,
+    event: &str,
+    fields: &[(&str, &str)],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let fields: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    conn.prepare_cached("INSERT INTO events (queue, event, fields, at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(rusqlite::params![
+            queue,
+            event,
+            serde_json::Value::Object(fields).to_string(),
+            now
+        ])?;
+    Ok(())
+}
+
+/// Drops all but the newest [`KEEP_PER_QUEUE`] events of `queue`.
+pub(super) fn trim(conn: &Connection, queue: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM events WHERE queue = ?1 AND id <=
+            (SELECT id FROM events WHERE queue = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    )?
+    .execute(rusqlite::params![queue, KEEP_PER_QUEUE])?;
+    Ok(())
+}
+
+/// Reads the embedded event table of several queues, resuming from per-queue cursors.
+pub struct EmbeddedEventReader {
+    inner: Arc<Inner>,
+    /// Queue → last event id read.
+    cursors: BTreeMap<String, i64>,
+    start: BTreeMap<String, String>,
+}
+
+impl EmbeddedStore {
+    /// A reader of `queues` starting after `cursors` (queues without one start with new events
+    /// only, pinned to the current last id so every cursor handed out is concrete).
+    pub async fn event_reader(
+        &self,
+        queues: &[String],
+        cursors: BTreeMap<String, String>,
+    ) -> Result<EmbeddedEventReader, Error> {
+        let queues = queues.to_vec();
+        let cursors = self
+            .read("events", move |c| {
+                let mut out = BTreeMap::new();
+                for q in queues {
+                    let at = match cursors.get(&q) {
+                        Some(text) => parse_cursor(text),
+                        None => c
+                            .prepare_cached(
+                                "SELECT COALESCE(MAX(id), 0) FROM events WHERE queue = ?1",
+                            )?
+                            .query_row([&q], |r| r.get(0))?,
+                    };
+                    out.insert(q, at);
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(EmbeddedEventReader {
+            inner: self.inner.clone(),
+            start: cursors
+                .iter()
+                .map(|(q, c)| (q.clone(), c.to_string()))
+                .collect(),
+            cursors,
+        })
+    }
+}
+
+/// A cursor is an event id; a Redis-style `ms-seq` id keeps its first part.
+fn parse_cursor(text: &str) -> i64 {
+    text.split('-')
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+impl EmbeddedEventReader {
+    /// Queue → the event id reading started after (before any batch was read).
+    pub fn start_cursors(&self) -> BTreeMap<String, String> {
+        self.start.clone()
+    }
+
+    /// Waits up to `block` for events; returns those that arrived (possibly none).
+    pub async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
+        let deadline = tokio::time::Instant::now() + block;
+        if self.cursors.is_empty() {
+            tokio::time::sleep(block).await;
+            return Ok(Vec::new());
+        }
+        loop {
+            let committed = self.inner.committed.clone();
+            let woken = committed.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let batch = self.read_once().await?;
+            if !batch.is_empty() {
+                for ev in &batch {
+                    self.cursors
+                        .insert(ev.queue.clone(), ev.stream_id.parse().unwrap_or(0));
+                }
+                return Ok(batch);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            tokio::select! {
+                _ = &mut woken => {}
+                _ = tokio::time::sleep(POLL.min(deadline - now)) => {}
+            }
+        }
+    }
+
+    async fn read_once(&self) -> Result<Vec<QueueEvent>, Error> {
+        let cursors = self.cursors.clone();
+        self.inner
+            .readers
+            .read(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT id, event, fields FROM events WHERE queue = ?1 AND id > ?2
+                     ORDER BY id LIMIT ?3",
+                )?;
+                let mut out = Vec::new();
+                for (queue, after) in &cursors {
+                    let rows = stmt.query_map(rusqlite::params![queue, after, BATCH], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    })?;
+                    for row in rows {
+                        let (id, event, fields) = row?;
+                        out.push(QueueEvent {
+                            queue: queue.clone(),
+                            stream_id: id.to_string(),
+                            event,
+                            fields: serde_json::from_str(&fields).unwrap_or_default(),
+                        });
+                    }
+                }
+                out.sort_by_key(|e| e.stream_id.parse::<i64>().unwrap_or(0));
+                Ok::<_, Fault>(out)
+            })
+            .await
+            .map_err(|e| e.into_error("events"))
+    }
+}

@@ -1,0 +1,207 @@
+//! Reading jobs for people and tools (API, CLI, dashboard): counts, one state, pages in the
+//! Redis store's orders (`redis/info.rs`), one job with its logs, the queues that exist.
+
+use rusqlite::{Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::{EmbeddedStore, Fault};
+use crate::queue::{Error, JobCounts, JobInfo, JobPage, STATES};
+
+/// The columns [`from_row`] reads, in order.
+const COLUMNS: &str = "id, name, data, opts, progress, attempts_made, attempts_started,
+    returnvalue, failed_reason, stacktrace, timestamp, processed_on, finished_on, delay,
+    priority, processed_by, state";
+
+fn from_row(queue: &str, r: &Row<'_>) -> rusqlite::Result<JobInfo> {
+    // Stored JSON, shown as the raw text when it is not JSON (as the Redis store does).
+    let json = |i: usize| -> rusqlite::Result<Value> {
+        Ok(match r.get::<_, Option<String>>(i)? {
+            None => Value::Null,
+            Some(t) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
+        })
+    };
+    let stacktrace = match json(9)? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| {
+                v.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(JobInfo {
+        id: r.get(0)?,
+        queue: queue.to_string(),
+        name: r.get(1)?,
+        state: Some(r.get(16)?),
+        data: json(2)?,
+        opts: json(3)?,
+        progress: json(4)?,
+        attempts_made: num(r, 5)?,
+        attempts_started: num(r, 6)?,
+        returnvalue: json(7)?,
+        failed_reason: r.get(8)?,
+        stacktrace,
+        timestamp: r.get::<_, Option<i64>>(10)?.map(|v| v.max(0) as u64),
+        processed_on: r.get::<_, Option<i64>>(11)?.map(|v| v.max(0) as u64),
+        finished_on: r.get::<_, Option<i64>>(12)?.map(|v| v.max(0) as u64),
+        delay: num(r, 13)?,
+        priority: num(r, 14)?,
+        processed_by: r.get(15)?,
+        logs: None,
+    })
+}
+
+/// A non-negative integer column (SQLite integers are signed).
+pub(super) fn num(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
+    Ok(r.get::<_, i64>(i)?.max(0) as u64)
+}
+
+/// (stored state, ORDER BY) of a listable state: newest first for waiting (the head of BullMQ's
+/// list), active, completed and failed; next-to-run first for prioritized and delayed.
+fn listing(state: &str) -> Option<(&'static str, &'static str)> {
+    Some(match state {
+        "waiting" | "wait" => ("waiting", "seq DESC"),
+        "active" => ("active", "processed_on DESC, seq DESC"),
+        "prioritized" => ("prioritized", "priority, seq"),
+        "delayed" => ("delayed", "run_at, seq"),
+        "completed" => ("completed", "finished_on DESC, seq DESC"),
+        "failed" => ("failed", "finished_on DESC, seq DESC"),
+        "waiting-children" => ("waiting-children", "seq"),
+        _ => return None,
+    })
+}
+
+impl EmbeddedStore {
+    /// Counts per state of `queue`.
+    pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
+        let q = queue.to_string();
+        self.read(queue, move |c| {
+            let mut counts = JobCounts::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT state, COUNT(*) FROM jobs WHERE queue = ?1 GROUP BY state",
+            )?;
+            let rows = stmt.query_map([&q], |r| Ok((r.get::<_, String>(0)?, num(r, 1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                match state.as_str() {
+                    "waiting" => counts.waiting = n,
+                    "prioritized" => counts.prioritized = n,
+                    "active" => counts.active = n,
+                    "delayed" => counts.delayed = n,
+                    "completed" => counts.completed = n,
+                    "failed" => counts.failed = n,
+                    _ => {}
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    /// Whether `queue` is paused.
+    pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
+        let q = queue.to_string();
+        self.read(queue, move |c| {
+            let paused = c
+                .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
+                .query_row([&q], |r| r.get::<_, i64>(0))
+                .optional()?;
+            Ok(paused.is_some_and(|p| p != 0))
+        })
+        .await
+    }
+
+    /// The state of job `id`, or `None` when there is no such job.
+    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+        let (q, id) = (queue.to_string(), id.to_string());
+        self.read(queue, move |c| Ok(state_of(c, &q, &id)?)).await
+    }
+
+    /// One page of `queue`'s jobs in `state`.
+    pub async fn jobs(
+        &self,
+        queue: &str,
+        state: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        let (stored, order) = listing(state).ok_or_else(|| Error::InvalidJob {
+            queue: queue.into(),
+            reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
+        })?;
+        let q = queue.to_string();
+        let (total, jobs) = self
+            .read(queue, move |c| {
+                let total: u64 = c
+                    .prepare_cached("SELECT COUNT(*) FROM jobs WHERE queue = ?1 AND state = ?2")?
+                    .query_row([&q, stored], |r| num(r, 0))?;
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM jobs WHERE queue = ?1 AND state = ?2
+                     ORDER BY {order} LIMIT ?3 OFFSET ?4"
+                );
+                let mut stmt = c.prepare_cached(&sql)?;
+                let page = limit.max(1) as i64;
+                let rows = stmt
+                    .query_map(rusqlite::params![q, stored, page, offset as i64], |r| {
+                        from_row(&q, r)
+                    })?;
+                let jobs = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok::<_, Fault>((total, jobs))
+            })
+            .await?;
+        Ok(JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        })
+    }
+
+    /// One job with its state and logs, or `None`.
+    pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        let (q, id) = (queue.to_string(), id.to_string());
+        self.read(queue, move |c| {
+            let sql = format!("SELECT {COLUMNS} FROM jobs WHERE queue = ?1 AND id = ?2");
+            let Some(mut info) = c
+                .prepare_cached(&sql)?
+                .query_row([&q, &id], |r| from_row(&q, r))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let logs = c
+                .prepare_cached(
+                    "SELECT line FROM logs WHERE queue = ?1 AND job_id = ?2 ORDER BY n",
+                )?
+                .query_map([&q, &id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            info.logs = Some(logs);
+            Ok(Some(info))
+        })
+        .await
+    }
+
+    /// Queue names that have jobs or were used (paused, consumed), sorted.
+    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
+        self.read("*", |c| {
+            let names = c
+                .prepare_cached(
+                    "SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs ORDER BY 1",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(names)
+        })
+        .await
+    }
+}
+
+/// The stored state of a job.
+pub(super) fn state_of(c: &Connection, queue: &str, id: &str) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached("SELECT state FROM jobs WHERE queue = ?1 AND id = ?2")?
+        .query_row([queue, id], |r| r.get(0))
+        .optional()
+}

@@ -1,0 +1,63 @@
+//! One daemon per file: an exclusive, non-blocking `flock` on `<file>.lock`, taken by the first
+//! `consume` of a process and held until it exits (the kernel drops it however the process
+//! ends, `kill -9` included, so a stale lock cannot block the next start).
+//!
+//! Only consuming is exclusive. Opening the file is not: the CLI tools (`worker enqueue`,
+//! `worker status`, `worker retry`…) never consume, so they keep working beside the daemon,
+//! SQLite serialising their writes. A second daemon fails its first `consume` with a message
+//! naming the file, the holder's pid, and the way to run several daemons (Redis).
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+/// The held lock (released when dropped, or when the process ends).
+pub(super) struct DaemonLock {
+    _file: Flock<File>,
+}
+
+/// The lock file beside the database.
+fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Takes the daemon lock of `db`, writing this process's pid into the lock file.
+pub(super) fn acquire(db: &Path) -> Result<DaemonLock, String> {
+    let path = lock_path(db);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| format!("cannot open the lock file {}: {e}", path.display()))?;
+    let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(f) => f,
+        Err((mut file, Errno::EWOULDBLOCK)) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (pid {pid})"),
+            };
+            return Err(format!(
+                "the embedded store {} is already used by another worker daemon{holder}: one file \
+                 serves one daemon. Stop the other daemon, point this one at another file \
+                 (CRONQ_DATA), or set REDIS_URL to run several daemons on one Redis",
+                db.display()
+            ));
+        }
+        Err((_, e)) => return Err(format!("cannot lock {}: {e}", path.display())),
+    };
+    // Best effort: the pid only makes the message above more helpful.
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = writeln!(file, "{}", std::process::id());
+    let _ = file.flush();
+    Ok(DaemonLock { _file: file })
+}

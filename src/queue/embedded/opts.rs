@@ -1,0 +1,125 @@
+//! Job options stored as BullMQ writes them (`opts` JSON: `attempts`, `delay`, `priority`,
+//! `backoff: {type, delay}`, `jobId`, `removeOnComplete`, `removeOnFail`), so the API and the
+//! dashboard show the same shape whatever the store, and read back when a job finishes.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::queue::{Backoff, JobSpec, Retention};
+
+/// The `opts` JSON of `spec`.
+pub(super) fn to_json(spec: &JobSpec) -> Value {
+    let mut o = Map::new();
+    o.insert("attempts".into(), json!(spec.attempts.unwrap_or(0)));
+    if let Some(d) = spec.delay.filter(|d| !d.is_zero()) {
+        o.insert("delay".into(), json!(d.as_millis() as u64));
+    }
+    if let Some(p) = spec.priority.filter(|&p| p > 0) {
+        o.insert("priority".into(), json!(p));
+    }
+    if let Some(b) = spec.backoff {
+        o.insert("backoff".into(), json!(b));
+    }
+    if let Some(id) = &spec.job_id {
+        o.insert("jobId".into(), json!(id));
+    }
+    if let Some(r) = spec.remove_on_complete {
+        o.insert("removeOnComplete".into(), retention_json(r));
+    }
+    if let Some(r) = spec.remove_on_fail {
+        o.insert("removeOnFail".into(), retention_json(r));
+    }
+    Value::Object(o)
+}
+
+/// BullMQ's form: `true`, `false`, a count, or `{count, age}` with `age` in seconds.
+fn retention_json(r: Retention) -> Value {
+    match r {
+        Retention::KeepAll => json!(false),
+        Retention::RemoveAll => json!(true),
+        Retention::Keep {
+            count: Some(c),
+            age: None,
+        } => json!(c),
+        Retention::Keep { count, age } => {
+            let mut o = Map::new();
+            if let Some(c) = count {
+                o.insert("count".into(), json!(c));
+            }
+            if let Some(a) = age {
+                o.insert("age".into(), json!(a.as_secs().max(1)));
+            }
+            Value::Object(o)
+        }
+    }
+}
+
+/// The retention under `key` (`removeOnComplete` / `removeOnFail`), when the job says.
+pub(super) fn retention(opts: &Value, key: &str) -> Option<Retention> {
+    match opts.get(key)? {
+        Value::Bool(true) => Some(Retention::RemoveAll),
+        Value::Bool(false) => Some(Retention::KeepAll),
+        Value::Number(n) => Some(Retention::Keep {
+            count: Some(n.as_u64()? as usize),
+            age: None,
+        }),
+        Value::Object(o) => Some(Retention::Keep {
+            count: o.get("count").and_then(Value::as_u64).map(|c| c as usize),
+            age: o
+                .get("age")
+                .and_then(Value::as_u64)
+                .map(Duration::from_secs),
+        }),
+        _ => None,
+    }
+}
+
+/// The job's backoff (`{type, delay}`, or a bare number meaning fixed).
+pub(super) fn backoff(opts: &Value) -> Option<Backoff> {
+    match opts.get("backoff")? {
+        Value::Number(n) => Some(Backoff::Fixed(Duration::from_millis(n.as_u64()?))),
+        Value::Object(o) => {
+            let delay = Duration::from_millis(o.get("delay").and_then(Value::as_u64).unwrap_or(0));
+            match o.get("type").and_then(Value::as_str)? {
+                "fixed" => Some(Backoff::Fixed(delay)),
+                "exponential" => Some(Backoff::Exponential(delay)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_round_trip() {
+        let mut spec = JobSpec::new("n", json!({}));
+        spec.backoff = Some(Backoff::Exponential(Duration::from_millis(300)));
+        spec.remove_on_complete = Some(Retention::Keep {
+            count: Some(10),
+            age: None,
+        });
+        spec.remove_on_fail = Some(Retention::Keep {
+            count: None,
+            age: Some(Duration::from_secs(3600)),
+        });
+        let o = to_json(&spec);
+        assert_eq!(o["attempts"], 0);
+        assert_eq!(o["backoff"], json!({"type": "exponential", "delay": 300}));
+        assert_eq!(backoff(&o), spec.backoff);
+        assert_eq!(retention(&o, "removeOnComplete"), spec.remove_on_complete);
+        assert_eq!(retention(&o, "removeOnFail"), spec.remove_on_fail);
+        assert_eq!(
+            retention(&json!({"removeOnFail": true}), "removeOnFail"),
+            Some(Retention::RemoveAll)
+        );
+        assert_eq!(
+            backoff(&json!({"backoff": 50})),
+            Some(Backoff::Fixed(Duration::from_millis(50)))
+        );
+    }
+}
