@@ -270,6 +270,13 @@ impl Daemon {
         }
     }
 
+    /// Starts `worker` on the embedded store (no Redis configured: an empty `REDIS_URL` counts
+    /// as unset); put `CRONQ_DATA` in `env` to choose the file (default: `data/cronq.db` in the
+    /// daemon's own directory).
+    pub fn start_embedded(config: &str, crontab: Option<&str>, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start("", config, crontab, env)
+    }
+
     pub fn health_url(&self) -> String {
         format!("http://127.0.0.1:{}/health", self.port)
     }
