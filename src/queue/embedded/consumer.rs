@@ -31,8 +31,9 @@ const IDLE_MIN: Duration = Duration::from_millis(20);
 const IDLE_MAX: Duration = Duration::from_millis(250);
 /// Pause after a failed claim.
 const ERROR_DELAY: Duration = Duration::from_millis(500);
-/// How often the loop trims its queue's event log.
-const TRIM_EVERY: Duration = Duration::from_secs(30);
+/// How often the loop trims its queue's event log (about 4 events per job: at 5,000 jobs/s a
+/// trim removes ~40,000 rows, a few tens of milliseconds of the writer's time).
+const TRIM_EVERY: Duration = Duration::from_secs(2);
 /// Tries of writing a job's outcome before leaving it to recovery at the next start.
 const FINISH_TRIES: u32 = 5;
 
@@ -156,6 +157,14 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
     let mut idle = IDLE_MIN;
     let mut trimmed = tokio::time::Instant::now();
     loop {
+        if trimmed.elapsed() > TRIM_EVERY {
+            trimmed = tokio::time::Instant::now();
+            let q = ctx.queue.clone();
+            let _ = ctx
+                .store
+                .write(&ctx.queue, move |c| Ok(events::trim(c, &q)?))
+                .await;
+        }
         let first = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
@@ -196,14 +205,6 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
             }
         };
         drop(permits);
-        if trimmed.elapsed() > TRIM_EVERY {
-            trimmed = tokio::time::Instant::now();
-            let q = ctx.queue.clone();
-            let _ = ctx
-                .store
-                .write(&ctx.queue, move |c| Ok(events::trim(c, &q)?))
-                .await;
-        }
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = &mut woken => {}
