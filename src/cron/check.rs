@@ -1,35 +1,106 @@
-//! stub
-#![allow(missing_docs, unreachable_pub)]
-use super::schedule::{Schedule, ScheduleError};
+//! The reports of `worker --test-crontab FILE` and `worker cron next`.
+
+use std::fmt::Write;
+
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::parse::{parse_crontab, Target};
+use super::schedule::{Schedule, ScheduleError};
+
+/// `--test-crontab`: (stdout, stderr, valid). Each entry with its place, schedule, zone,
+/// target and id, then its next 3 fire times; warnings and errors as `FILE:LINE:COL: …`.
 pub fn test_report(
-    _file: &str,
+    file: &str,
     text: &str,
-    _now: DateTime<Utc>,
-    _tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    daemon_tz: Tz,
 ) -> (String, String, bool) {
-    match super::parse::parse_crontab(text) {
-        Ok(_) => (String::new(), String::new(), true),
-        Err(e) => (String::new(), e.to_string(), false),
+    let mut out = String::new();
+    let mut err = String::new();
+    let tab = match parse_crontab(text) {
+        Ok(t) => t,
+        Err(errors) => {
+            for d in &errors.0 {
+                let _ = writeln!(err, "{file}:{d}");
+            }
+            let _ = writeln!(err, "{file}: {} invalid line(s)", errors.0.len());
+            return (out, err, false);
+        }
+    };
+    for e in &tab.entries {
+        let tz = e.zone(tab.default_tz, daemon_tz);
+        let target = match &e.target {
+            Target::Command(c) => format!("command (queue cron): {c}"),
+            Target::Enqueue { queue, name, data } => format!("enqueue {queue} {name} {data}"),
+        };
+        let _ = writeln!(
+            out,
+            "{file}:{}  [{}]  {}  ({})  id={}",
+            e.line,
+            e.schedule,
+            target,
+            tz.name(),
+            e.id()
+        );
+        if e.schedule.is_reboot() {
+            let _ = writeln!(out, "    at daemon start");
+            continue;
+        }
+        let fires = upcoming(&e.schedule, tz, now, 3);
+        if fires.is_empty() {
+            let _ = writeln!(
+                err,
+                "{file}:{}:1: warning: \"{}\" never fires again: the entry is disabled",
+                e.line, e.schedule
+            );
+        }
+        for t in fires {
+            let _ = writeln!(
+                out,
+                "    {}  ({})",
+                t.format("%Y-%m-%dT%H:%M:%SZ"),
+                t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z")
+            );
+        }
     }
+    for w in &tab.warnings {
+        let _ = writeln!(
+            err,
+            "{file}:{}:{}: warning: {}",
+            w.line, w.column, w.message
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{file}: {} entr{} valid",
+        tab.entries.len(),
+        if tab.entries.len() == 1 { "y" } else { "ies" }
+    );
+    (out, err, true)
 }
+
+/// `cron next`: up to `n` instants strictly after `from`.
 pub fn next_fires(
     expr: &str,
-    tz: chrono_tz::Tz,
+    tz: Tz,
     from: DateTime<Utc>,
     n: usize,
 ) -> Result<Vec<DateTime<Utc>>, ScheduleError> {
-    let s = Schedule::parse(expr)?;
-    let mut v = vec![];
+    Ok(upcoming(&Schedule::parse(expr)?, tz, from, n))
+}
+
+fn upcoming(s: &Schedule, tz: Tz, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
+    let mut out = Vec::with_capacity(n);
     let mut t = from;
-    for _ in 0..n {
+    while out.len() < n {
         match s.next_after(t, tz) {
-            Some(x) => {
-                v.push(x);
-                t = x;
+            Some(next) => {
+                out.push(next);
+                t = next;
             }
             None => break,
         }
     }
-    Ok(v)
+    out
 }

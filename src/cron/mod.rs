@@ -4,6 +4,7 @@
 //! turns ticks into jobs with deterministic ids.
 
 pub mod check;
+mod field;
 pub mod parse;
 pub mod plan;
 pub mod report;

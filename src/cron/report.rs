@@ -102,7 +102,7 @@ pub async fn trigger(
 }
 
 fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    super::scheduler::latest_tick_between(e, now - chrono::Duration::days(1), now)
+    super::scheduler::previous_tick(e, now)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -111,9 +111,14 @@ impl EntryStates {
     }
 }
 
-/// The latest tick at or before `now`, searched back one day at most.
-fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    latest_tick_between(e, now - chrono::Duration::days(1), now)
+/// The latest tick at or before `now`, searched back one day at most (and only a few
+/// intervals for frequent schedules, to keep start-up cheap).
+pub(crate) fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let window = e
+        .schedule
+        .min_interval_secs()
+        .map_or(86_400, |i| (i * 3).clamp(60, 86_400));
+    latest_tick_between(e, now - chrono::Duration::seconds(window as i64), now)
 }
 
 pub(crate) fn latest_tick_between(
