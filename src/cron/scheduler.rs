@@ -57,6 +57,7 @@ pub async fn run(
         stats,
         shutdown: shutdown.clone(),
         last_job: Mutex::new(HashMap::new()),
+        missing: std::sync::atomic::AtomicBool::new(false),
     });
     let mut current = plan.borrow_and_update().clone();
     let mut state = EntryStates::new(&ctx, &current, Utc::now());
@@ -193,6 +194,8 @@ struct FireContext {
     /// Entry id → id of its latest added run, for the overlap policy. Updated only when an add
     /// succeeds, so a skipped tick keeps pointing at the run that is still going.
     last_job: Mutex<HashMap<String, String>>,
+    /// Set while enqueues fail, so an outage logs one line, not one per tick.
+    missing: std::sync::atomic::AtomicBool,
 }
 
 fn spawn_add(ctx: &Arc<FireContext>, adds: &TaskTracker, e: PlannedEntry, at: DateTime<Utc>) {
@@ -270,10 +273,21 @@ impl FireContext {
             .unwrap_or(at + chrono::Duration::hours(1));
         let mut backoff = Duration::from_millis(250);
         loop {
-            match self.store.add(queue, spec.clone()).await {
+            // The add is bounded by the next tick: one that only goes through after it would
+            // run the tick late, against the policy (missed, not delayed).
+            let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+            let added = match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await
+            {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(_) => Err("no answer before the next tick".to_string()),
+            };
+            match added {
                 Ok(id) => {
                     self.lock_last().insert(e.id.clone(), id.clone());
                     self.stats.fired.fetch_add(1, Ordering::Relaxed);
+                    if self.missing.swap(false, Ordering::Relaxed) {
+                        tracing::info!(entry = %e.id, "cron enqueues succeed again");
+                    }
                     tracing::info!(entry = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(), "cron tick enqueued");
                     return;
                 }
@@ -281,11 +295,15 @@ impl FireContext {
                     if Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default()
                         < deadline =>
                 {
-                    tracing::warn!(entry = %e.id, queue, error = %err, "cron enqueue failed; retrying");
+                    tracing::debug!(entry = %e.id, queue, error = %err, "cron enqueue failed; retrying");
                 }
                 Err(err) => {
                     self.stats.missed.fetch_add(1, Ordering::Relaxed);
-                    tracing::error!(entry = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(), "cron tick missed: could not enqueue before the next tick");
+                    // One error line when ticks start being missed, not one per tick.
+                    if !self.missing.swap(true, Ordering::Relaxed) {
+                        tracing::error!(entry = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(),
+                            "cron tick missed: could not enqueue before the next tick (further misses are counted in cronq_cron_missed_total)");
+                    }
                     return;
                 }
             }
