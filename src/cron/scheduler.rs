@@ -232,6 +232,29 @@ impl FireContext {
         }
     }
 
+    /// Adds `spec` only if that can happen before `deadline`. A command given to a client that
+    /// is reconnecting is sent once it reconnects, even if we stopped waiting, so the add is
+    /// issued only after a PING shows Redis answering now: a tick is never added late.
+    async fn add_before(
+        &self,
+        queue: &str,
+        spec: &JobSpec,
+        deadline: DateTime<Utc>,
+    ) -> Result<String, String> {
+        let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+        let probe = left.min(Duration::from_millis(500));
+        match tokio::time::timeout(probe, self.store.ping()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("the store does not answer".into()),
+        }
+        let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+        match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer before the next tick".into()),
+        }
+    }
+
     async fn fire(&self, e: &PlannedEntry, at: DateTime<Utc>) {
         let (queue, _) = e.job_target();
         let this_id = cron_job_id(&e.id, at.timestamp());
@@ -275,12 +298,7 @@ impl FireContext {
         loop {
             // The add is bounded by the next tick: one that only goes through after it would
             // run the tick late, against the policy (missed, not delayed).
-            let left = (deadline - Utc::now()).to_std().unwrap_or_default();
-            let added = match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await
-            {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(_) => Err("no answer before the next tick".to_string()),
-            };
+            let added = self.add_before(queue, &spec, deadline).await;
             match added {
                 Ok(id) => {
                     self.lock_last().insert(e.id.clone(), id.clone());
