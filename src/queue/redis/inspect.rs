@@ -67,6 +67,9 @@ impl RedisStore {
             .map_err(|e| Error::engine(queue, e))?;
         Ok(match state.as_str() {
             "unknown" => None,
+            // The engine says `wait` where BullMQ's getState says `waiting`; callers (overlap
+            // policy, API) use BullMQ's word.
+            "wait" => Some("waiting".to_string()),
             s => Some(s.to_string()),
         })
     }
