@@ -180,6 +180,7 @@ fn three_replicas_sixty_ticks_sixty_jobs() {
 [[schedule]]
 name = "beat"
 cron = "* * * * * * *"
+overlap = "allow"
 enqueue = { queue = "beats", name = "beat" }
 "#;
     let mut daemons: Vec<Daemon> = (0..3)

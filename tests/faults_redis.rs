@@ -13,6 +13,8 @@ use fault_support::*;
 use support::*;
 
 const CONFIG: &str = r#"
+[queues.ticks.handlers.tick]
+builtin = "noop"
 [worker]
 concurrency = 3
 lock_duration = "2s"
@@ -271,7 +273,7 @@ fn health_is_not_healthy_when_counts_time_out() {
 const TICKS: &str = "* * * * * * * enqueue ticks tick {}\n";
 
 fn tick_secs(redis: &Redis) -> BTreeSet<i64> {
-    ids_in(redis, "ticks", "wait")
+    all_job_ids(redis, "ticks")
         .iter()
         .filter_map(|id| id.rsplit('-').next()?.parse().ok())
         .collect()

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use support::*;
 
 fn ticks(redis: &Redis, queue: &str) -> Vec<i64> {
-    let mut secs: Vec<i64> = ids_in(redis, queue, "wait")
+    let mut secs: Vec<i64> = all_job_ids(redis, queue)
         .iter()
         .filter_map(|id| id.rsplit('-').next()?.parse().ok())
         .collect();
@@ -20,22 +20,17 @@ fn ticks(redis: &Redis, queue: &str) -> Vec<i64> {
 fn reload_case(watch: bool) {
     let redis = Redis::start();
     let extra: &[(&str, &str)] = &[];
-    let daemon = if watch {
-        Daemon::start_with_args(
-            &redis.url(),
-            "",
-            Some("* * * * * * * enqueue a tick\n"),
-            extra,
-            &["--watch"],
-        )
-    } else {
-        Daemon::start(
-            &redis.url(),
-            "",
-            Some("* * * * * * * enqueue a tick\n"),
-            extra,
-        )
-    };
+    // Both queues are consumed: with the default overlap = forbid a tick whose previous run
+    // still waits would be skipped.
+    let cfg = "[queues.a.handlers.tick]\nbuiltin = \"noop\"\n[queues.b.handlers.tick]\nbuiltin = \"noop\"\n";
+    let args: &[&str] = if watch { &["--watch"] } else { &[] };
+    let daemon = Daemon::start_with_args(
+        &redis.url(),
+        cfg,
+        Some("* * * * * * * enqueue a tick\n"),
+        extra,
+        args,
+    );
     daemon.wait_healthy();
     poll(Duration::from_secs(20), "a tick on queue a", || {
         (!ticks(&redis, "a").is_empty()).then_some(())

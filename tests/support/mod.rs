@@ -370,6 +370,24 @@ pub fn ids_in(redis: &Redis, queue: &str, state: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every job id of `queue`, whatever its state.
+pub fn all_job_ids(redis: &Redis, queue: &str) -> Vec<String> {
+    let mut ids: Vec<String> = [
+        "wait",
+        "active",
+        "delayed",
+        "prioritized",
+        "completed",
+        "failed",
+    ]
+    .iter()
+    .flat_map(|s| ids_in(redis, queue, s))
+    .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// Runs `worker ARGS…` to completion with `env` (killed after 30 s: a test never hangs);
 /// returns (exit code, stdout, stderr).
 pub fn run_worker(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, String, String) {
