@@ -219,7 +219,6 @@ fn acl_credentials_work_and_the_password_never_shows() {
 /// A wrong password must fail fast and quietly: the CLI exits non-zero with the URL redacted,
 /// and the daemon logs the failure (redacted) promptly.
 #[test]
-#[ignore = "defect: src/queue/redis/client.rs RedisStore::connect awaits the engine's RedisConnection::new_managed_only, which retries for ~38 s before returning the error (CLI hangs, daemon logs nothing meanwhile)"]
 fn a_wrong_password_fails_fast_and_never_shows() {
     let redis = acl_redis();
     let wrong = format!("redis://app:{SECRET}-wrong@127.0.0.1:{}/0", redis.port);

@@ -243,7 +243,11 @@ async fn connect(config: &Config, stop: &CancellationToken) -> Option<Store> {
     let mut delay = Duration::from_millis(200);
     let mut warned = false;
     loop {
-        match Store::open(&config.store, &config.prefix).await {
+        let opened = tokio::select! {
+            r = Store::open(&config.store, &config.prefix) => r,
+            _ = stop.cancelled() => return None,
+        };
+        match opened {
             Ok(store) => {
                 if warned {
                     tracing::info!(store = %config.store.describe(), "the store is reachable again");

@@ -105,14 +105,26 @@ pub async fn assess(status: &Status) -> Health {
         reason = Some("starting: worker pools are not running yet".to_string());
     }
     let mut queues = BTreeMap::new();
-    for (name, probe) in status.queues() {
-        let counts = match (latency, status.store()) {
-            (Some(_), Some(store)) => tokio::time::timeout(PROBE_TIMEOUT, store.counts(&name))
-                .await
-                .ok()
-                .and_then(Result::ok),
-            _ => None,
-        };
+    let probes = status.queues();
+    // All counts at once, under one deadline: a Redis that answered PING and then froze must
+    // not make the report slow, nor let it say healthy with the counts silently missing.
+    let counted: Vec<Option<JobCounts>> = match (latency, status.store()) {
+        (Some(_), Some(store)) => {
+            let all = futures::future::join_all(probes.keys().map(|q| store.counts(q)));
+            match tokio::time::timeout(PROBE_TIMEOUT, all).await {
+                Ok(results) => results.into_iter().map(Result::ok).collect(),
+                Err(_) => vec![None; probes.len()],
+            }
+        }
+        _ => vec![None; probes.len()],
+    };
+    for ((name, probe), counts) in probes.into_iter().zip(counted) {
+        if reason.is_none() && latency.is_some() && counts.is_none() {
+            reason = Some(format!(
+                "redis: counting queue {name} got no answer within {}s",
+                PROBE_TIMEOUT.as_secs()
+            ));
+        }
         if reason.is_none() {
             reason = stuck(&name, &probe, counts.as_ref(), status.stuck_after);
         }

@@ -16,6 +16,9 @@ use super::{
     JobSpec, Processor, RedisTarget,
 };
 
+/// How long opening a Redis store may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Which store to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreTarget {
@@ -69,7 +72,19 @@ impl Store {
     /// retries), or opens (creating) the embedded file, locked for this process.
     pub async fn open(target: &StoreTarget, prefix: &str) -> Result<Store, Error> {
         Ok(Store(match target {
-            StoreTarget::Redis(t) => Backend::Redis(RedisStore::connect(t, prefix).await?),
+            // The engine's connection manager retries for ~40 s before it gives up (a wrong
+            // password, a refused port): bound it, callers retry on their own terms.
+            StoreTarget::Redis(t) => {
+                match tokio::time::timeout(CONNECT_TIMEOUT, RedisStore::connect(t, prefix)).await {
+                    Ok(r) => Backend::Redis(r?),
+                    Err(_) => {
+                        return Err(Error::Unreachable {
+                            url: t.redacted(),
+                            reason: format!("no connection within {}s", CONNECT_TIMEOUT.as_secs()),
+                        })
+                    }
+                }
+            }
             StoreTarget::Embedded(path) => Backend::Embedded(
                 Arc::new(EmbeddedStore::open(path).await?),
                 broadcast::channel(64).0,
