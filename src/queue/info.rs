@@ -78,3 +78,18 @@ pub struct JobPage {
 pub fn is_state(state: &str) -> bool {
     STATES.contains(&state) || state == "wait"
 }
+
+/// A stored stack trace (a JSON array of strings) as lines; anything else reads as none.
+pub(crate) fn stacktrace_lines(v: serde_json::Value) -> Vec<String> {
+    match v {
+        serde_json::Value::Array(items) => items
+            .into_iter()
+            .map(|v| {
+                v.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}

@@ -20,17 +20,7 @@ fn from_row(queue: &str, r: &Row<'_>) -> rusqlite::Result<JobInfo> {
             Some(t) => serde_json::from_str(&t).unwrap_or(Value::String(t)),
         })
     };
-    let stacktrace = match json(9)? {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|v| {
-                v.as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| v.to_string())
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let stacktrace = crate::queue::info::stacktrace_lines(json(9)?);
     Ok(JobInfo {
         id: r.get(0)?,
         queue: queue.to_string(),

@@ -21,17 +21,7 @@ impl JobInfo {
                 .and_then(|v| v.parse::<f64>().ok())
                 .map(|f| f as u64)
         };
-        let stacktrace = match json("stacktrace") {
-            serde_json::Value::Array(items) => items
-                .into_iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| v.to_string())
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
+        let stacktrace = crate::queue::info::stacktrace_lines(json("stacktrace"));
         JobInfo {
             id: id.to_string(),
             queue: queue.to_string(),
