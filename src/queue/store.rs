@@ -212,6 +212,12 @@ impl Store {
         state: &str,
         older_than: Duration,
     ) -> Result<u64, Error> {
+        if state != "completed" && state != "failed" {
+            return Err(Error::InvalidJob {
+                queue: queue.into(),
+                reason: format!("clean applies to completed or failed jobs, not {state:?}"),
+            });
+        }
         each!(self, s => s.clean(queue, state, older_than).await)
     }
 

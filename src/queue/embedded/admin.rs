@@ -195,12 +195,7 @@ impl EmbeddedStore {
         state: &str,
         older_than: Duration,
     ) -> Result<u64, Error> {
-        if state != "completed" && state != "failed" {
-            return Err(Error::InvalidJob {
-                queue: queue.into(),
-                reason: format!("clean applies to completed or failed jobs, not {state:?}"),
-            });
-        }
+        // `state` was checked by `Store::clean`.
         let (q, state) = (queue.to_string(), state.to_string());
         let cutoff = now_ms() - older_than.as_millis() as i64;
         self.write(queue, move |c| {
