@@ -123,20 +123,22 @@ impl Field {
 /// Parses field `text` of `kind`; `col` is its 1-based column in the expression.
 pub(crate) fn parse(text: &str, kind: Kind, col: usize) -> Result<Field, ScheduleError> {
     let mut f = Field::default();
+    // Supercronic skips empty list elements (`0,,30` = `0,30`, `5,` = `5`), and rule zero of
+    // shared/crontab.md says a crontab it accepts must not be refused here; a field of nothing
+    // but commas it refuses too.
+    if text.split(',').all(str::is_empty) {
+        return Err(err(
+            col,
+            format!("{}: {text:?} has no value: write e.g. 1,15", kind.name()),
+        ));
+    }
     let mut offset = 0;
     for part in text.split(',') {
         let c = col + offset;
         offset += part.len() + 1;
-        if part.is_empty() {
-            return Err(err(
-                c,
-                format!(
-                    "{}: empty list element in {text:?}: write e.g. 1,15",
-                    kind.name()
-                ),
-            ));
+        if !part.is_empty() {
+            element(&mut f, part, kind, c)?;
         }
-        element(&mut f, part, kind, c)?;
     }
     if kind == Kind::DayOfWeek && f.has(7) {
         f.set(0);
@@ -157,7 +159,7 @@ fn element(f: &mut Field, part: &str, kind: Kind, col: usize) -> Result<(), Sche
     let (lo_max, hi_max) = kind.range();
     let (range, step) = match lower.split_once('/') {
         Some((r, s)) => {
-            let step: u32 = s.parse().map_err(|_| {
+            let step = digits(s).ok_or_else(|| {
                 err(
                     col + r.len() + 1,
                     format!(
@@ -166,12 +168,9 @@ fn element(f: &mut Field, part: &str, kind: Kind, col: usize) -> Result<(), Sche
                     ),
                 )
             })?;
-            // A step runs from 1 to the field's maximum (`*/59` minutes is valid, `*/60` not).
-            let max_step = if kind == Kind::Year {
-                hi_max - lo_max
-            } else {
-                hi_max
-            };
+            // A step runs from 1 to the field's maximum (`*/59` minutes is valid, `*/60` not;
+            // years up to 2099, as Supercronic, though past 129 only the first year is left).
+            let max_step = hi_max;
             if step == 0 || step > max_step {
                 return Err(err(
                     col + r.len() + 1,
@@ -191,9 +190,9 @@ fn element(f: &mut Field, part: &str, kind: Kind, col: usize) -> Result<(), Sche
             f.star = true;
         }
         (lo_max, if kind == Kind::DayOfWeek { 6 } else { hi_max })
-    } else if let Some((a, b)) = range.split_once('-') {
-        let a = value(a, kind, col)?;
-        let b = value(b, kind, col + a.to_string().len() + 1)?;
+    } else if let Some((a_text, b_text)) = range.split_once('-') {
+        let a = value(a_text, kind, col)?;
+        let b = value(b_text, kind, col + a_text.len() + 1)?;
         (a, b)
     } else {
         let a = value(range, kind, col)?;
@@ -228,10 +227,19 @@ fn element(f: &mut Field, part: &str, kind: Kind, col: usize) -> Result<(), Sche
     Ok(())
 }
 
+/// A decimal number of ASCII digits only: `u32::from_str` would also take `+5`, which no cron
+/// (nor Supercronic) accepts.
+fn digits(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// A plain value or a name.
 fn value(text: &str, kind: Kind, col: usize) -> Result<u32, ScheduleError> {
     let (lo, hi) = kind.range();
-    if let Ok(v) = text.parse::<u32>() {
+    if let Some(v) = digits(text) {
         if v < lo || v > hi {
             return Err(err(
                 col,
@@ -283,7 +291,7 @@ fn special(f: &mut Field, text: &str, kind: Kind, col: usize) -> Result<Option<(
         Kind::DayOfWeek => {
             if let Some((d, k)) = text.split_once('#') {
                 let d = value(d, kind, col)? % 7;
-                let k: u32 = k.parse().ok().filter(|k| (1..=5).contains(k)).ok_or_else(|| {
+                let k = digits(k).filter(|k| (1..=5).contains(k)).ok_or_else(|| {
                     err(col, format!("day of week {text:?}: the week number after # must be 1-5 (e.g. fri#2)"))
                 })?;
                 f.nth.push((d, k));
@@ -299,5 +307,36 @@ fn special(f: &mut Field, text: &str, kind: Kind, col: usize) -> Result<Option<(
             Ok(None)
         }
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse, Kind};
+
+    /// Found by tests/cron_conformance.rs against Supercronic's parser: what it accepts (empty
+    /// list elements, year steps to 2099) parses, and a signed number does not.
+    #[test]
+    fn supercronic_forms_parse_and_signs_do_not() {
+        let minutes = parse("0,,30,", Kind::Minute, 1).unwrap();
+        assert_eq!(minutes.values(0, 59), [0, 30]);
+        assert!(parse(",", Kind::Minute, 1).is_err());
+        assert!(parse(",,", Kind::Minute, 1).is_err());
+        assert_eq!(parse("*/1999", Kind::Year, 1).unwrap().values(0, 129), [0]);
+        assert!(parse("*/2100", Kind::Year, 1).is_err());
+        for bad in ["+5", "*/+5", "1-+3", "1#+2", "\u{663}"] {
+            let kind = if bad.contains('#') {
+                Kind::DayOfWeek
+            } else {
+                Kind::Minute
+            };
+            assert!(parse(bad, kind, 1).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_bad_range_end_is_reported_at_its_own_column() {
+        let e = parse("jan-foo", Kind::Month, 10).unwrap_err();
+        assert_eq!(e.column, 14, "{e}");
     }
 }

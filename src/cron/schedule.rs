@@ -113,8 +113,14 @@ impl Schedule {
         match &self.kind {
             Spec::Reboot => None,
             Spec::Every(secs) => {
-                let s = *secs as i64;
-                let next = (after.timestamp().div_euclid(s) + 1) * s;
+                // Multiples of the duration since the Unix epoch, so every replica and restart
+                // agrees on the ticks. Checked: a duration of centuries has no next instant.
+                let s = i64::try_from(*secs).ok()?;
+                let next = after
+                    .timestamp()
+                    .div_euclid(s)
+                    .checked_add(1)?
+                    .checked_mul(s)?;
                 DateTime::from_timestamp(next, 0)
             }
             Spec::Cron(f) => f.next_after(after, tz),
@@ -181,14 +187,17 @@ fn parse_every(d: &str) -> Result<u64, ScheduleError> {
             'd' => 86_400,
             _ => 0,
         };
-        let n: u64 = num.parse().unwrap_or(0);
-        if unit == 0 || num.is_empty() {
-            return Err(ScheduleError {
-                column: 8,
-                message: format!("@every {d:?}: write a duration like 30s, 5m, 1h30m"),
-            });
-        }
-        total += n * unit;
+        // Checked: `@every 99999999999999999999h` is an error, not an overflow panic.
+        let part = num
+            .parse::<u64>()
+            .ok()
+            .filter(|_| unit != 0)
+            .and_then(|n| n.checked_mul(unit))
+            .and_then(|p| p.checked_add(total));
+        total = part.ok_or_else(|| ScheduleError {
+            column: 8,
+            message: format!("@every {d:?}: write a duration like 30s, 5m, 1h30m"),
+        })?;
         num.clear();
     }
     if !num.is_empty() || total == 0 {
@@ -487,6 +496,24 @@ mod tests {
             .iter()
             .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .collect()
+    }
+
+    /// A huge `@every` overflowed (a panic in debug builds, a negative step in release).
+    #[test]
+    fn huge_every_durations_are_errors_or_never_fire() {
+        use super::Schedule;
+        assert!(Schedule::parse("@every 18446744073709551615h").is_err());
+        assert!(Schedule::parse("@every 99999999999999999999s").is_err());
+        assert!(Schedule::parse("@every 18446744073709551615s1s").is_err());
+        let now = Utc::now();
+        for d in [
+            "18446744073709551615s",
+            "9223372036854775807s",
+            "2562047788015215h",
+        ] {
+            let s = Schedule::parse(&format!("@every {d}")).unwrap();
+            assert_eq!(s.next_after(now, chrono_tz::UTC), None, "{d}");
+        }
     }
 
     #[test]
