@@ -17,6 +17,7 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/compat && npm ci --no-audit --no-fund --loglevel=error)
 # Tests start their own redis-server on free loopback ports; a system service is not needed.
 command -v systemctl >/dev/null 2>&1 && systemctl stop redis-server >/dev/null 2>&1 || true
 

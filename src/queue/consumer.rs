@@ -77,6 +77,28 @@ impl ActiveJob {
             JobLog::Embedded(r) => r.log(line).await,
         }
     }
+
+    /// Sets the job's progress (BullMQ `job.updateProgress`: the hash's `progress` field and a
+    /// `progress` event that `QueueEvents` listeners receive).
+    pub async fn progress(&self, value: serde_json::Value) -> Result<(), Error> {
+        match &self.log {
+            JobLog::Redis(job) => super::redis::set_progress(job, &self.queue, value).await,
+            JobLog::Embedded(r) => r.progress(&value).await,
+        }
+    }
+
+    /// The return values of this job's finished children (a flow parent), keyed by the
+    /// child's full key as in BullMQ's `getChildrenValues()`; empty for other jobs. One Redis
+    /// round trip: callers ask only for handlers that cost far more (exec).
+    pub async fn children_values(
+        &self,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        match &self.log {
+            JobLog::Redis(job) => super::redis::children_values(job, &self.queue).await,
+            // The embedded store has no flows.
+            JobLog::Embedded(_) => Ok(serde_json::Map::new()),
+        }
+    }
 }
 
 /// Liveness of a consumer's fetch loop, shared with `/health`.

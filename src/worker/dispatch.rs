@@ -14,7 +14,7 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::{Handler, JobError, JobInput};
+use super::handler::{Handler, JobError, JobInput, PROGRESS_PREFIX};
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 
@@ -176,12 +176,22 @@ impl Dispatch {
                 self.queue, job.name
             ));
         }
+        // Only exec handlers receive a flow parent's children values: one more round trip is
+        // nothing beside a process spawn, but would tax every in-process job.
+        let children = match route.handler {
+            Handler::Exec(_) => match job.children_values().await {
+                Ok(c) => c,
+                Err(e) => return Outcome::Retry(format!("reading the job's children values: {e}")),
+            },
+            _ => Default::default(),
+        };
         let input = JobInput {
             queue: job.queue.clone(),
             id: job.id.clone(),
             name: job.name.clone(),
             attempt: job.attempt,
             data,
+            children,
         };
         // Output lines flow handler → channel → this task → the job's log list in Redis.
         let (logs_tx, mut logs_rx) = mpsc::channel::<String>(256);
@@ -193,8 +203,12 @@ impl Dispatch {
         };
         let write_logs = async {
             while let Some(line) = logs_rx.recv().await {
-                if let Err(e) = job.log(&line).await {
-                    tracing::debug!(job_id = %job.id, error = %e, "job log line not stored");
+                let stored = match progress_of(&line) {
+                    Some(value) => job.progress(value).await,
+                    None => job.log(&line).await,
+                };
+                if let Err(e) = stored {
+                    tracing::debug!(job_id = %job.id, error = %e, "job log line or progress not stored");
                 }
             }
         };
@@ -207,6 +221,12 @@ impl Dispatch {
         let (result, ()) = tokio::join!(supervised, write_logs);
         result
     }
+}
+
+/// The progress a line reports, when it is `cronq:progress JSON` (stdout only: stderr lines
+/// carry a prefix). A line whose JSON does not parse stays a log line, so nothing is lost.
+fn progress_of(line: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(line.strip_prefix(PROGRESS_PREFIX)?.trim()).ok()
 }
 
 /// Removes a run's cancel token when the run ends.

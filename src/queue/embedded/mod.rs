@@ -261,4 +261,19 @@ impl JobLogRef {
             })
             .await
     }
+
+    /// Sets the job's progress (any JSON) while it runs.
+    pub async fn progress(&self, value: &serde_json::Value) -> Result<(), Error> {
+        let (queue, id, text) = (self.queue.clone(), self.id.clone(), value.to_string());
+        self.store
+            .write(&self.queue, move |c| {
+                c.prepare_cached("UPDATE jobs SET progress = ?3 WHERE queue = ?1 AND id = ?2")?
+                    .execute([&queue, &id, &text])?;
+                // The same event BullMQ's updateProgress script adds, for SSE listeners.
+                let fields = [("jobId", id.as_str()), ("data", text.as_str())];
+                events::emit(c, &queue, "progress", &fields, now_ms())?;
+                Ok(())
+            })
+            .await
+    }
 }

@@ -121,7 +121,20 @@ async fn run_one(
         max_attempts: engine.opts().attempts.unwrap_or(0),
         log: JobLog::Redis(Box::new(engine.clone())),
     };
-    match processor.process(job).await {
+    let outcome = processor.process(job).await;
+    if let (Outcome::Retry(reason) | Outcome::Fail(reason), Some(token)) =
+        (&outcome, engine.token())
+    {
+        // The engine writes no stacktrace entry (see `stacktrace.rs`); a lost entry only
+        // costs the dashboard a line, so a Redis error here does not change the outcome.
+        if let Err(e) = store
+            .append_stacktrace(queue, engine.id(), token, reason)
+            .await
+        {
+            tracing::debug!(queue, job_id = engine.id(), error = %e, "stacktrace entry not stored");
+        }
+    }
+    match outcome {
         Outcome::Completed(value) => Ok(value),
         Outcome::Retry(reason) => Err(bullmq::Error::ProcessingError(reason)),
         Outcome::Fail(reason) => Err(bullmq::Error::Unrecoverable(reason)),
@@ -135,6 +148,36 @@ async fn run_one(
             Err(bullmq::Error::Delayed)
         }
     }
+}
+
+/// `job.updateProgress(value)`: a number stays a number, anything else is stored as JSON.
+pub(crate) async fn set_progress(
+    job: &Job,
+    queue: &str,
+    value: serde_json::Value,
+) -> Result<(), Error> {
+    let progress = match value.as_f64() {
+        Some(n) => bullmq::JobProgress::Number(n),
+        None => bullmq::JobProgress::Object(value),
+    };
+    // `update_progress` takes `&mut` only to cache the value on its copy of the job.
+    let mut job = job.clone();
+    job.update_progress(progress)
+        .await
+        .map_err(|e| Error::engine(queue, e))
+}
+
+/// `job.getChildrenValues()`: child key → return value (empty unless the job is a flow parent).
+pub(crate) async fn children_values(
+    job: &Job,
+    queue: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    Ok(job
+        .get_children_values()
+        .await
+        .map_err(|e| Error::engine(queue, e))?
+        .into_iter()
+        .collect())
 }
 
 fn describe_bad_data(raw: &str) -> String {

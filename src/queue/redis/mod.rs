@@ -11,3 +11,5 @@ pub(crate) mod inspect;
 pub(crate) mod producer;
 
 pub use client::RedisStore;
+pub(crate) use consumer::{children_values, set_progress};
+pub(crate) mod stacktrace;

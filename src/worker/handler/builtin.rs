@@ -41,6 +41,7 @@ mod tests {
             name: "n".into(),
             attempt: 1,
             data,
+            children: Default::default(),
         }
     }
 

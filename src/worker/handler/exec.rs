@@ -93,8 +93,12 @@ impl Exec {
             .env("JOB_NAME", &job.name)
             .env("JOB_QUEUE", &job.queue)
             .env("JOB_ATTEMPT", job.attempt.to_string())
-            .env("JOB_DATA", &data)
-            .stdin(Stdio::piped())
+            .env("JOB_DATA", &data);
+        if !job.children.is_empty() {
+            let children = serde_json::Value::Object(job.children.clone()).to_string();
+            cmd.env("JOB_CHILDREN", children);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so that a timeout can signal every process it started.
@@ -213,6 +217,7 @@ mod tests {
             name: "n".into(),
             attempt: 2,
             data,
+            children: Default::default(),
         }
     }
 

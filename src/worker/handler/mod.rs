@@ -29,6 +29,9 @@ pub struct JobInput {
     pub attempt: u32,
     /// The job data (valid JSON).
     pub data: serde_json::Value,
+    /// A flow parent's finished children: child key → return value (`JOB_CHILDREN` for exec
+    /// handlers); empty for other jobs and for handlers that do not receive it.
+    pub children: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Why a run did not complete (the worker boundary's error: apalis `Failed`/`Abort`).
@@ -48,6 +51,10 @@ pub enum JobError {
 
 /// What a finished run returns: the job's return value (always JSON).
 pub type RunResult = Result<serde_json::Value, JobError>;
+
+/// A stdout line starting with this sets the job's progress to the JSON after it (BullMQ's
+/// `job.updateProgress`) instead of becoming a log line, e.g. `cronq:progress {"done":3}`.
+pub const PROGRESS_PREFIX: &str = "cronq:progress ";
 
 /// Sends output lines to the job's log; the pool drains the other end into Redis. Bounded:
 /// a handler that prints faster than Redis takes logs loses lines, never memory.

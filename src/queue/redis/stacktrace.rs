@@ -1,0 +1,205 @@
+//! A failed attempt's entry in BullMQ's `stacktrace` field.
+//!
+//! Node's worker appends `err.stack` to the job's `stacktrace` JSON array before every failure
+//! move and sends it as a field to update; Bull Board and `job.stacktrace` show it. The engine
+//! (bullmq-official 1.4.4) sends no fields with its failure moves, so the array stays empty
+//! (`tests/compat` caught it: Node saw `[]` after three failed attempts). cronq appends the
+//! entry itself, while it still holds the job's lock, just before handing the failure to the
+//! engine. If the engine's move then fails (lock lost), the entry still records a real attempt.
+
+use super::RedisStore;
+use crate::queue::keys::QueueKeys;
+use crate::queue::Error;
+
+/// Appends one entry to a job's stacktrace.
+///
+/// KEYS[1] job hash, KEYS[2] job lock
+/// ARGV[1] entry text, ARGV[2] our lock token
+/// Returns 1 when appended; 0 when the job is gone or its lock is not ours (another worker
+/// owns the job now and will write its own entry).
+const APPEND: &str = r#"
+if redis.call("EXISTS", KEYS[1]) == 0 then return 0 end
+if redis.call("GET", KEYS[2]) ~= ARGV[2] then return 0 end
+local list = {}
+local raw = redis.call("HGET", KEYS[1], "stacktrace")
+if raw then
+  local ok, v = pcall(cjson.decode, raw)
+  if ok and type(v) == "table" then list = v end
+end
+table.insert(list, ARGV[1])
+-- Trimmed to opts.stackTraceLimit (newest kept), as Node does; no limit when unset.
+local opts = redis.call("HGET", KEYS[1], "opts")
+if opts then
+  local ok, o = pcall(cjson.decode, opts)
+  local limit = ok and type(o) == "table" and tonumber(o["stackTraceLimit"]) or 0
+  while limit > 0 and #list > limit do table.remove(list, 1) end
+end
+redis.call("HSET", KEYS[1], "stacktrace", cjson.encode(list))
+return 1
+"#;
+
+impl RedisStore {
+    /// Records a failed attempt of `queue`/`id` (held with `token`) in its stacktrace.
+    pub(crate) async fn append_stacktrace(
+        &self,
+        queue: &str,
+        id: &str,
+        token: &str,
+        entry: &str,
+    ) -> Result<bool, Error> {
+        let keys = QueueKeys::new(self.prefix(), queue);
+        let mut conn = self.inner.conn.connection();
+        let appended: i64 = redis::Script::new(APPEND)
+            .key(keys.job(id))
+            .key(keys.lock(id))
+            .arg(entry)
+            .arg(token)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(appended == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use async_trait::async_trait;
+
+    use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
+    use crate::queue::redis::RedisStore;
+    use crate::queue::{JobSpec, Outcome, RedisTarget};
+
+    /// A private redis-server on a free loopback port, killed on drop.
+    struct Redis(Child, u16);
+
+    impl Redis {
+        fn start() -> Redis {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("redis-server is installed (scripts/test.sh installs it)");
+            Redis(child, port)
+        }
+    }
+
+    impl Drop for Redis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    struct AlwaysFails;
+
+    #[async_trait]
+    impl Processor for AlwaysFails {
+        async fn process(&self, job: ActiveJob) -> Outcome {
+            Outcome::Retry(format!("attempt {} broke", job.attempt))
+        }
+    }
+
+    async fn connect(port: u16) -> RedisStore {
+        let target = RedisTarget {
+            url: format!("redis://127.0.0.1:{port}"),
+            ca_file: None,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match RedisStore::connect(&target, "bull").await {
+                Ok(s) => return s,
+                Err(e) if Instant::now() > deadline => panic!("redis did not start: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// Failed before the fix: the engine left `stacktrace` unset after every failed attempt.
+    #[tokio::test]
+    async fn every_failed_attempt_leaves_a_stacktrace_entry_trimmed_to_the_limit() {
+        let redis = Redis::start();
+        let store = connect(redis.1).await;
+        let mut spec = JobSpec::new("n", serde_json::json!({}));
+        spec.attempts = Some(3);
+        spec.backoff = Some(crate::queue::Backoff::Fixed(Duration::from_millis(1)));
+        let id = store.add("st", spec).await.unwrap();
+        let opts = ConsumerOptions {
+            concurrency: 1,
+            lock_duration: Duration::from_secs(5),
+            stalled_interval: Duration::from_secs(5),
+            max_stalled_count: 1,
+            drain_delay: Duration::from_secs(1),
+            worker_name: "t".into(),
+            remove_on_complete: None,
+            remove_on_fail: None,
+        };
+        let consumer = store
+            .consume("st", opts, Arc::new(AlwaysFails))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while store.state("st", &id).await.unwrap().as_deref() != Some("failed") {
+            assert!(Instant::now() < deadline, "the job did not fail for good");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        consumer.close(Duration::from_secs(1)).await;
+        let raw: String = store
+            .inner
+            .conn
+            .cmd(
+                redis::cmd("HGET")
+                    .arg(format!("bull:st:{id}"))
+                    .arg("stacktrace"),
+            )
+            .await
+            .unwrap();
+        let trace: Vec<String> = serde_json::from_str(&raw).unwrap();
+        assert_eq!(
+            trace,
+            ["attempt 1 broke", "attempt 2 broke", "attempt 3 broke"]
+        );
+
+        // The limit from the job's own options, and only with the lock held.
+        let key = format!("bull:st:{id}");
+        let set = |k: &str, v: &str| redis::cmd("HSET").arg(&key).arg(k).arg(v).to_owned();
+        let _: i64 = store
+            .inner
+            .conn
+            .cmd(&mut set("opts", r#"{"stackTraceLimit":2}"#))
+            .await
+            .unwrap();
+        let lock = format!("bull:st:{id}:lock");
+        let _: () = store
+            .inner
+            .conn
+            .cmd(redis::cmd("SET").arg(&lock).arg("tok"))
+            .await
+            .unwrap();
+        assert!(!store
+            .append_stacktrace("st", &id, "other", "x")
+            .await
+            .unwrap());
+        assert!(store
+            .append_stacktrace("st", &id, "tok", "newest")
+            .await
+            .unwrap());
+        let raw: String = store
+            .inner
+            .conn
+            .cmd(redis::cmd("HGET").arg(&key).arg("stacktrace"))
+            .await
+            .unwrap();
+        let trace: Vec<String> = serde_json::from_str(&raw).unwrap();
+        assert_eq!(trace, ["attempt 3 broke", "newest"]);
+    }
+}
