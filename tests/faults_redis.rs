@@ -327,20 +327,17 @@ fn ten_seconds_without_redis_misses_ticks_by_policy_and_resumes() {
         .iter()
         .filter(|s| **s > t_stop + 1 && **s < t_up - 1)
         .collect();
-    // Known limit: an add handed to the client while it reconnects may still be applied when
-    // Redis returns (the tick then runs late); most of the outage's ticks are missed.
+    // A tick whose deadline passed is never handed to the client (the scheduler checks before
+    // it adds): before that check, the first add after the restart still went out and 2 to 7
+    // of the outage's ticks landed late. One add already on the wire when its deadline passes
+    // under a loaded machine may still land, hence "at most one".
     eprintln!(
         "faults_redis/outage: ticks added late after the outage: {}",
         during.len()
     );
-    // Seconds strictly inside the outage window; at least one of their ticks must be missed.
-    // The bound is loose on purpose: how many late adds land depends on when the client
-    // gives up on a buffered command, which varies with load (2 to 7 seen on this machine).
-    let window = (t_up - 1) - (t_stop + 1) - 1;
     assert!(
-        (during.len() as i64) < window,
-        "every tick in the outage was added late ({} of {window}): {during:?}",
-        during.len()
+        during.len() <= 1,
+        "ticks of the outage were added late: {during:?}"
     );
     let missed = metric(daemon.port, "cronq_cron_missed_total") - missed_before;
     assert!(

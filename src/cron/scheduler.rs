@@ -249,6 +249,12 @@ impl FireContext {
             Err(_) => return Err("the store does not answer".into()),
         }
         let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+        // `timeout` polls its future once even when no time is left, and that first poll
+        // already hands the add to the connection: after an outage (the probe answered only
+        // once Redis was back, past this tick's deadline) the stale tick would land late.
+        if left.is_zero() {
+            return Err("the store answered only after the next tick was due".into());
+        }
         match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("no answer before the next tick".into()),
