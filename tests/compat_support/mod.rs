@@ -7,9 +7,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::support::poll;
+use crate::support::{poll, wait_or_kill};
 
 /// tests/compat, with its node_modules.
 pub fn compat_dir() -> PathBuf {
@@ -36,17 +36,11 @@ pub fn node(script: &str, redis_url: &str, args: &[&str]) -> String {
         .expect("node is installed (scripts/test.sh installs it)");
     let out = read_all(child.stdout.take().unwrap());
     let err = read_all(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("node {script} did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_or_kill(
+        &mut child,
+        Duration::from_secs(90),
+        &format!("node {script}"),
+    );
     let (out, err) = (out.join().unwrap(), err.join().unwrap());
     assert!(
         status.success(),

@@ -388,6 +388,23 @@ pub fn all_job_ids(redis: &Redis, queue: &str) -> Vec<String> {
     ids
 }
 
+/// Waits for `child` to exit; after `limit` kills it (a test never hangs, nor leaves it behind)
+/// and panics naming `what`.
+pub fn wait_or_kill(child: &mut Child, limit: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs `worker ARGS…` to completion with `env` (killed after 30 s: a test never hangs);
 /// returns (exit code, stdout, stderr).
 pub fn run_worker(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, String, String) {
@@ -403,17 +420,11 @@ pub fn run_worker(args: &[&str], env: &[(&str, &str)], cwd: &Path) -> (i32, Stri
         .stderr(std::fs::File::create(&err_path).unwrap())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("worker {args:?} did not exit within 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_or_kill(
+        &mut child,
+        Duration::from_secs(30),
+        &format!("worker {args:?}"),
+    );
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     let (out, err) = (read(&out_path), read(&err_path));
     let _ = std::fs::remove_file(&out_path);

@@ -49,7 +49,10 @@ impl RedisStore {
     ) -> Result<bool, Error> {
         let keys = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.inner.conn.connection();
-        let appended: i64 = redis::Script::new(APPEND)
+        // Hashed once: `invoke_async` sends EVALSHA and loads the source only on NOSCRIPT.
+        static SCRIPT: std::sync::LazyLock<redis::Script> =
+            std::sync::LazyLock::new(|| redis::Script::new(APPEND));
+        let appended: i64 = SCRIPT
             .key(keys.job(id))
             .key(keys.lock(id))
             .arg(entry)

@@ -95,7 +95,7 @@ impl Exec {
             .env("JOB_ATTEMPT", job.attempt.to_string())
             .env("JOB_DATA", &data);
         if !job.children.is_empty() {
-            let children = serde_json::Value::Object(job.children.clone()).to_string();
+            let children = serde_json::to_string(&job.children).unwrap_or_default();
             cmd.env("JOB_CHILDREN", children);
         }
         cmd.stdin(Stdio::piped())

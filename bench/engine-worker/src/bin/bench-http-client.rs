@@ -3,11 +3,6 @@
 //!
 //! `bench-http-client URL N CONCURRENCY` prints `{"n":…,"elapsed_ms":…,"per_s":…}`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
-use tokio::sync::Semaphore;
-
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -21,29 +16,17 @@ async fn main() {
     let client = reqwest::Client::new();
     let body = serde_json::json!({ "i": 0 });
 
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut failed = 0usize;
-    for _ in 0..n {
-        let permit = slots.clone().acquire_owned().await.expect("open semaphore");
+    let (failed, elapsed) = cronq_bench_baselines::run_bounded(n, concurrency, || {
         let (client, url, body) = (client.clone(), url.clone(), body.clone());
-        tasks.spawn(async move {
-            let ok = match client.post(&url).json(&body).send().await {
+        async move {
+            match client.post(&url).json(&body).send().await {
                 Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                 Err(_) => false,
-            };
-            drop(permit);
-            ok
-        });
-        while let Some(done) = tasks.try_join_next() {
-            failed += usize::from(!done.unwrap_or(false));
+            }
         }
-    }
-    while let Some(done) = tasks.join_next().await {
-        failed += usize::from(!done.unwrap_or(false));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    })
+    .await;
+    let elapsed = elapsed.as_secs_f64();
     println!(
         "{{\"n\":{n},\"concurrency\":{concurrency},\"failed\":{failed},\"elapsed_ms\":{:.1},\"per_s\":{:.1}}}",
         elapsed * 1000.0,

@@ -7,11 +7,7 @@
 //! separate what the handler's semantics cost from what the queue costs.
 
 use std::process::Stdio;
-use std::sync::Arc;
-use std::time::Instant;
-
 use tokio::process::Command;
-use tokio::sync::Semaphore;
 
 #[tokio::main]
 async fn main() {
@@ -25,15 +21,10 @@ async fn main() {
     let command = args.get(3).cloned().unwrap_or_else(|| "true".into());
     let piped = args.iter().any(|a| a == "--piped");
 
-    let slots = Arc::new(Semaphore::new(concurrency));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut failed = 0usize;
-    for _ in 0..n {
-        let permit = slots.clone().acquire_owned().await.expect("open semaphore");
+    let (failed, elapsed) = cronq_bench_baselines::run_bounded(n, concurrency, || {
         let command = command.clone();
-        tasks.spawn(async move {
-            let ok = if piped {
+        async move {
+            if piped {
                 run_piped(&command).await
             } else {
                 let status = Command::new("/bin/sh")
@@ -45,19 +36,11 @@ async fn main() {
                     .status()
                     .await;
                 matches!(status, Ok(s) if s.success())
-            };
-            drop(permit);
-            ok
-        });
-        // Reap finished tasks as we go so the set stays small.
-        while let Some(done) = tasks.try_join_next() {
-            failed += usize::from(!done.unwrap_or(false));
+            }
         }
-    }
-    while let Some(done) = tasks.join_next().await {
-        failed += usize::from(!done.unwrap_or(false));
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    })
+    .await;
+    let elapsed = elapsed.as_secs_f64();
     println!(
         "{{\"n\":{n},\"concurrency\":{concurrency},\"failed\":{failed},\"elapsed_ms\":{:.1},\"per_s\":{:.1},\"cpu_us_per_job\":{:.1}}}",
         elapsed * 1000.0,
