@@ -50,7 +50,7 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "DURATION")]
     pub shutdown_timeout: Option<String>,
     /// Serve the API on a non-loopback address without API_TOKEN (anyone reaching the port can
-    /// change jobs). Without it, such a daemon refuses to start.
+    /// change jobs). Without it, such a daemon serves only /health and /metrics (the API: 401).
     #[arg(long)]
     pub insecure_open_api: bool,
     /// Reload when the crontab or config file changes (as SIGUSR2 does).

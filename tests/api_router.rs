@@ -40,6 +40,8 @@ fn state(token: Option<&str>) -> AppState {
         metrics: Arc::new(Metrics::default()),
         sched: Arc::new(SchedulerStats::default()),
         api_token: token.map(Arc::from),
+        api_locked: false,
+        sse: Arc::new(cronq::http::events::Hub::new(4)),
         closing: CancellationToken::new(),
     }
 }

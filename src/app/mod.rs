@@ -73,10 +73,7 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     let api_token: Option<Arc<str>> = env_var("API_TOKEN")
         .filter(|t| !t.is_empty())
         .map(Arc::from);
-    if let Err(message) = check_exposure(&config, api_token.is_some(), args.insecure_open_api) {
-        eprintln!("{message}");
-        return Ok(ExitCode::from(2));
-    }
+    let api_locked = check_exposure(&config, api_token.is_some(), args.insecure_open_api);
     let config = Arc::new(config);
     let signals = crate::shutdown::signals().context("installing signal handlers")?;
     // `stop` is phases 1-2 (held by the scheduler and the pools' owner below); `cut_off` is
@@ -124,10 +121,17 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         metrics: metrics.clone(),
         sched: stats.clone(),
         api_token,
+        api_locked,
+        sse: Arc::new(crate::http::events::Hub::new(config.http.max_sse_clients)),
         closing: closing.clone(),
     };
     // The HTTP server outlives the drain (health says `draining`); it stops last.
-    let http = tokio::spawn(serve(listener, router(state), closing.clone()));
+    let http = tokio::spawn(crate::http::serve::serve(
+        listener,
+        router(state),
+        config.http.idle_timeout,
+        closing.clone(),
+    ));
 
     if let Some(store) = connect(&config, &stop).await {
         status.set_store(store.clone());
@@ -213,28 +217,22 @@ async fn route_cancels(
     let _ = listen.await;
 }
 
-/// Serves HTTP until `closing` fires, then finishes in-flight requests.
-async fn serve(
-    listener: TcpListener,
-    app: axum::Router,
-    closing: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { closing.cancelled().await })
-        .await
-}
-
-/// An API that can change jobs must not be open to the network: on a non-loopback address the
-/// daemon needs `API_TOKEN`, or an explicit `--insecure-open-api`.
-fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> Result<(), String> {
+/// An API that can change jobs must not be open to the network: on a non-loopback address
+/// without `API_TOKEN` (and without an explicit `--insecure-open-api`) the daemon still starts,
+/// so that `/health` and `/metrics` work with no setup, but the API and dashboard stay closed
+/// (401 saying how to open them). Returns whether they are closed; warns once if so.
+fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> bool {
     if has_token || insecure_ok || config.listen.ip().is_loopback() {
-        return Ok(());
+        return false;
     }
-    Err(format!(
-        "error: WORKER_LISTEN={} is reachable from the network and API_TOKEN is not set: anyone could add, retry or remove jobs. \
-         Set API_TOKEN (clients send Authorization: Bearer <token>), listen on 127.0.0.1, or pass --insecure-open-api.",
-        config.listen
-    ))
+    tracing::warn!(
+        listen = %config.listen,
+        "API_TOKEN is not set and the listen address is reachable from the network: the API and \
+         dashboard are disabled (401); /health and /metrics are served. To enable them, set \
+         API_TOKEN (clients send Authorization: Bearer <token>), listen on 127.0.0.1, or pass \
+         --insecure-open-api"
+    );
+    true
 }
 
 /// Connects to Redis, retrying with backoff (one log line per state change, not per try) until

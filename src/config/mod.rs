@@ -81,6 +81,8 @@ pub struct Config {
     pub prefix: String,
     /// HTTP listen address.
     pub listen: SocketAddr,
+    /// `[http]` limits.
+    pub http: HttpLimits,
     /// Default concurrency per queue.
     pub concurrency: NonZeroUsize,
     /// Drain deadline on SIGTERM.
@@ -107,6 +109,16 @@ pub struct Config {
     /// `[[schedule]]` entries, still as written (the scheduler validates expressions with the
     /// crontab parser so both forms share one dialect).
     pub schedules: Vec<ScheduleConfig>,
+}
+
+/// Limits of the HTTP server (`[http]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Concurrent SSE clients; one more gets 503 with `Retry-After` (default 64).
+    pub max_sse_clients: usize,
+    /// A connection with no request in flight (idle keep-alive, or one that never sends a
+    /// request) is closed after this (default 60 s).
+    pub idle_timeout: Duration,
 }
 
 /// When the daemon drains and exits 0 on its own, so that an orchestrator restarts it fresh

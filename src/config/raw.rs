@@ -56,6 +56,10 @@ pub struct RawRedis {
 pub struct RawHttp {
     /// Listen address, default `0.0.0.0:3001`.
     pub listen: Option<String>,
+    /// Concurrent SSE clients, default 64.
+    pub max_sse_clients: Option<usize>,
+    /// Idle HTTP connections are closed after this, default `60s`.
+    pub idle_timeout: Option<String>,
 }
 
 /// `[worker]`

@@ -163,11 +163,9 @@ fn build(
     let url =
         super::redis_url::build_url(&redis).map_err(|m| invalid(src.place("redis", "url"), m))?;
     let worker = raw.worker.unwrap_or_default();
-    let listen_text = raw
-        .http
-        .unwrap_or_default()
-        .listen
-        .unwrap_or_else(|| "0.0.0.0:3001".into());
+    let raw_http = raw.http.unwrap_or_default();
+    let http = http::limits(&raw_http, src)?;
+    let listen_text = raw_http.listen.unwrap_or_else(|| "0.0.0.0:3001".into());
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
         invalid(
             src.place("http", "listen"),
@@ -226,6 +224,7 @@ fn build(
         }),
         prefix: redis.prefix.unwrap_or_else(|| "bull".into()),
         listen,
+        http,
         concurrency,
         shutdown_timeout: dur(&worker.shutdown_timeout, "shutdown_timeout", 25)?,
         lock_duration: dur(&worker.lock_duration, "lock_duration", 30)?,
@@ -477,5 +476,6 @@ fn nth_schedule_place(src: &Source, index: usize, table: &str) -> String {
     }
 }
 
+mod http;
 #[cfg(test)]
 mod tests;

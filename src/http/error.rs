@@ -22,6 +22,12 @@ pub enum ApiError {
     /// Missing or wrong bearer token.
     #[error("missing or invalid bearer token: send Authorization: Bearer <API_TOKEN>")]
     Unauthorized,
+    /// The API is closed: no `API_TOKEN` on a network-reachable address. Says how to open it.
+    #[error("{0}")]
+    Closed(String),
+    /// The body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// No such queue, job or schedule.
     #[error("{0}")]
     NotFound(String),
@@ -31,6 +37,14 @@ pub enum ApiError {
     /// The daemon is draining, or Redis does not answer.
     #[error("{0}")]
     Unavailable(String),
+    /// A capacity limit is reached (SSE clients): 503 with `Retry-After`.
+    #[error("{message}")]
+    Busy {
+        /// What is full and what to do.
+        message: String,
+        /// Seconds the client should wait before trying again.
+        retry_after_secs: u32,
+    },
     /// A failure on our side.
     #[error("{0}")]
     Internal(String),
@@ -47,7 +61,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Machine-readable code: `bad_request`, `unauthorized`, `not_found`, `conflict`,
-    /// `unavailable`, `internal`.
+    /// `unsupported_media_type`, `unavailable`, `internal`.
     pub code: &'static str,
     /// Human-readable message.
     pub message: String,
@@ -68,10 +82,17 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized | ApiError::Closed(_) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Unavailable(_) | ApiError::Busy { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -80,11 +101,19 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.parts();
-        if status.is_server_error() {
+        // A full SSE cap is expected load, not a failure: a warning per refused client would
+        // flood the log exactly when the daemon is busiest.
+        if status.is_server_error() && !matches!(self, ApiError::Busy { .. }) {
             tracing::warn!(code, error = %self, "API request failed");
         }
         let field = match &self {
             ApiError::BadRequest { field, .. } => field.clone(),
+            _ => None,
+        };
+        let retry_after = match &self {
+            ApiError::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         };
         let body = ErrorBody {
@@ -100,6 +129,10 @@ impl IntoResponse for ApiError {
                 "www-authenticate",
                 axum::http::HeaderValue::from_static("Bearer"),
             );
+        }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         resp
     }

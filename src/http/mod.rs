@@ -4,6 +4,8 @@
 //! - `/health` ([`health`]): never needs a token.
 //! - `/api/...` ([`api`]), `/api/events` ([`events`], SSE), `/api/openapi.json` (generated from
 //!   the handlers), `/metrics` ([`metrics`]), `/` ([`ui`], the dashboard): behind [`auth`].
+//!
+//! [`serve`] runs the router on a listener `app` bound, closing idle connections.
 
 pub mod api;
 pub mod auth;
@@ -11,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod metrics;
+pub mod serve;
 pub mod ui;
 
 use std::sync::Arc;
@@ -45,6 +48,11 @@ pub struct AppState {
     pub sched: Arc<SchedulerStats>,
     /// `API_TOKEN`, when set.
     pub api_token: Option<Arc<str>>,
+    /// No token, and the listener is reachable from the network without `--insecure-open-api`:
+    /// the API and dashboard answer 401 saying how to enable them ([`auth`]).
+    pub api_locked: bool,
+    /// The shared event readers and the cap on SSE clients ([`events::Hub`]).
+    pub sse: Arc<events::Hub>,
     /// Fired by `app` just before the server stops, so that SSE streams end and graceful
     /// shutdown does not wait for them.
     pub closing: CancellationToken,

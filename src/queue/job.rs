@@ -46,14 +46,34 @@ impl Backoff {
     }
 }
 
+/// The longest delay, backoff or age a job option may carry: ten years. Past it, `now + delay`
+/// in milliseconds leaves the range that Redis scores (doubles) and signed 64-bit timestamps
+/// hold exactly, and a huge value wrapped to a negative one and ran the job at once.
+pub(crate) const MAX_JOB_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// `d`, or why it is longer than [`MAX_JOB_DURATION`].
+pub fn check_job_duration(d: Duration) -> Result<Duration, String> {
+    if d > MAX_JOB_DURATION {
+        return Err(format!(
+            "{} ms is too long: at most {} ms (10 years)",
+            d.as_millis(),
+            MAX_JOB_DURATION.as_millis()
+        ));
+    }
+    Ok(d)
+}
+
 /// A bare number is milliseconds (BullMQ's unit); otherwise a humantime duration (`5s`, `2m`).
+/// At most [`MAX_JOB_DURATION`].
 pub fn parse_millis_or_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(Duration::from_millis(ms));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("{text:?} is not a duration ({e}): use milliseconds or e.g. \"5s\""))
+    let d = match text.parse::<u64>() {
+        Ok(ms) => Duration::from_millis(ms),
+        Err(_) => humantime::parse_duration(text).map_err(|e| {
+            format!("{text:?} is not a duration ({e}): use milliseconds or e.g. \"5s\"")
+        })?,
+    };
+    check_job_duration(d)
 }
 
 mod millis {

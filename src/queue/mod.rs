@@ -25,8 +25,8 @@ pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
 pub use info::{is_state, JobInfo, JobPage, STATES};
 pub use job::{
-    cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts, JobSpec, Outcome,
-    Retention,
+    check_job_duration, cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts,
+    JobSpec, Outcome, Retention,
 };
 pub use store::{Store, StoreTarget};
 pub use target::{redact_url, RedisTarget};

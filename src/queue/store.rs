@@ -260,6 +260,17 @@ impl Store {
         }
     }
 
+    /// Up to `count` events of `queue` after `after` (a resume cursor), without blocking and
+    /// without a connection of its own.
+    pub async fn events_after(
+        &self,
+        queue: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<super::QueueEvent>, Error> {
+        each!(self, s => s.events_after(queue, after, count).await)
+    }
+
     /// A reader of `queues`' events after `cursors`.
     pub async fn event_reader(
         &self,

@@ -14,16 +14,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
+        let content_type = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if !is_json {
-            return Err(ApiError::field(
-                "content-type",
-                "send the body as JSON with Content-Type: application/json",
-            ));
+            .and_then(|v| v.to_str().ok());
+        if !content_type.is_some_and(is_json) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "Content-Type {}: send the body as JSON with Content-Type: application/json",
+                content_type.map_or("missing".to_string(), |t| format!("{t:?}"))
+            )));
         }
         let bytes = Bytes::from_request(req, state)
             .await
@@ -40,5 +39,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 };
                 ApiError::field(&field, e.inner().to_string())
             })
+    }
+}
+
+/// `application/json`, with or without parameters (`; charset=utf-8`), in any case; not a
+/// longer type that merely starts the same (`application/jsonx`).
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn only_application_json_is_json() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("application/jsonx"));
+        assert!(!is_json("application/json-patch+json"));
+        assert!(!is_json("text/plain"));
     }
 }

@@ -1,16 +1,25 @@
 //! Job endpoints: list by state, add, show, remove, retry, promote.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{queue_name, store, JsonBody};
+use super::{no_control, queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 use crate::queue::{
-    is_state, parse_millis_or_duration, Backoff, JobInfo, JobPage, JobSpec, STATES,
+    check_job_duration, is_state, parse_millis_or_duration, Backoff, JobInfo, JobPage, JobSpec,
+    STATES,
 };
+
+/// Most attempts a job added through the API may ask for: retrying beyond this is a loop, not
+/// a policy, and an exponential backoff would overflow long before.
+const MAX_ATTEMPTS: u32 = 10_000;
+
+/// Offsets beyond this are past the end of any list; the stores take the index as a signed
+/// 64-bit number, where a larger one would wrap to a negative index (the last page).
+const MAX_OFFSET: u64 = (i64::MAX / 2) as u64;
 
 /// Paging of a job list.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -30,7 +39,7 @@ pub struct JobsQuery {
     responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     query: Result<Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<JobPage>, ApiError> {
     queue_name(&queue)?;
@@ -46,11 +55,12 @@ pub async fn list_jobs(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1..=500"));
     }
-    Ok(Json(
-        store(&state)?
-            .jobs(&queue, &job_state, q.offset.unwrap_or(0), limit)
-            .await?,
-    ))
+    let offset = q.offset.unwrap_or(0);
+    let mut page = store(&state)?
+        .jobs(&queue, &job_state, offset.min(MAX_OFFSET), limit)
+        .await?;
+    page.offset = offset;
+    Ok(Json(page))
 }
 
 /// A delay as milliseconds or a duration text (`30s`).
@@ -72,11 +82,11 @@ pub struct AddJobRequest {
     /// Job data (any JSON; default `{}`).
     #[serde(default)]
     pub data: Option<serde_json::Value>,
-    /// Run after this long.
+    /// Run after this long (at most 10 years).
     pub delay: Option<DurationInput>,
     /// 1 (first) ..= 2097151; unset = plain FIFO.
     pub priority: Option<u32>,
-    /// Total attempts (default: the handler's).
+    /// Total attempts, 1..=10000 (default: the handler's).
     pub attempts: Option<u32>,
     /// `exponential:5000` or `fixed:1000` (default: the handler's).
     pub backoff: Option<String>,
@@ -98,18 +108,22 @@ pub struct Added {
     responses((status = 201, body = Added), (status = 400, body = ErrorBody)))]
 pub async fn add_job(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     JsonBody(req): JsonBody<AddJobRequest>,
 ) -> Result<(StatusCode, Json<Added>), ApiError> {
     queue_name(&queue)?;
     if req.name.trim().is_empty() {
         return Err(ApiError::field("name", "must not be empty"));
     }
+    no_control("name", &req.name)?;
     let settings = state.config.job_settings(&queue, &req.name);
     let mut spec = JobSpec::new(&req.name, req.data.unwrap_or_else(|| serde_json::json!({})));
     spec.delay = match req.delay {
         None => None,
-        Some(DurationInput::Millis(ms)) => Some(std::time::Duration::from_millis(ms)),
+        Some(DurationInput::Millis(ms)) => Some(
+            check_job_duration(std::time::Duration::from_millis(ms))
+                .map_err(|e| ApiError::field("delay", e))?,
+        ),
         Some(DurationInput::Text(t)) => {
             Some(parse_millis_or_duration(&t).map_err(|e| ApiError::field("delay", e))?)
         }
@@ -120,8 +134,14 @@ pub async fn add_job(
         }
     }
     spec.priority = req.priority;
-    if req.attempts == Some(0) {
-        return Err(ApiError::field("attempts", "must be at least 1"));
+    if req
+        .attempts
+        .is_some_and(|a| !(1..=MAX_ATTEMPTS).contains(&a))
+    {
+        return Err(ApiError::field(
+            "attempts",
+            format!("must be 1..={MAX_ATTEMPTS}"),
+        ));
     }
     spec.attempts = Some(req.attempts.unwrap_or(settings.attempts));
     spec.backoff = Some(match &req.backoff {
@@ -130,6 +150,7 @@ pub async fn add_job(
     });
     if let Some(id) = &req.job_id {
         crate::queue::validate_job_id(id).map_err(|e| ApiError::field("jobId", e))?;
+        no_control("jobId", id)?;
     }
     spec.job_id = req.job_id;
     spec.remove_on_complete = settings.remove_on_complete;
@@ -144,7 +165,7 @@ pub async fn add_job(
     responses((status = 200, body = JobInfo), (status = 404, body = ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
-    Path((queue, id)): Path<(String, String)>,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
 ) -> Result<Json<JobInfo>, ApiError> {
     queue_name(&queue)?;
     store(&state)?
@@ -160,7 +181,7 @@ pub async fn get_job(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn remove_job(
     State(state): State<AppState>,
-    Path((queue, id)): Path<(String, String)>,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     queue_name(&queue)?;
     store(&state)?.remove_job(&queue, &id).await?;
@@ -182,7 +203,7 @@ pub struct Moved {
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn retry_job(
     State(state): State<AppState>,
-    Path((queue, id)): Path<(String, String)>,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Moved>, ApiError> {
     queue_name(&queue)?;
     let store = store(&state)?;
@@ -197,7 +218,7 @@ pub async fn retry_job(
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn promote_job(
     State(state): State<AppState>,
-    Path((queue, id)): Path<(String, String)>,
+    ApiPath((queue, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Moved>, ApiError> {
     queue_name(&queue)?;
     let store = store(&state)?;

@@ -4,6 +4,7 @@
 
 mod body;
 pub mod jobs;
+mod path;
 pub mod queues;
 pub mod schedules;
 
@@ -16,6 +17,7 @@ use super::AppState;
 use crate::queue::Store;
 
 pub use body::JsonBody;
+pub use path::ApiPath;
 
 /// The document's fixed parts; paths are added by [`routes`].
 #[derive(OpenApi)]
@@ -65,6 +67,21 @@ pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
             state.status.redis_url
         ))
     })
+}
+
+/// Refuses control characters (newlines forge log lines; NUL and escapes confuse terminals)
+/// in a value that ends up in logs and in Redis keys.
+pub(crate) fn no_control(field: &str, value: &str) -> Result<(), ApiError> {
+    match value.chars().find(|c| c.is_control()) {
+        Some(c) => Err(ApiError::field(
+            field,
+            format!(
+                "{value:?} contains the control character U+{:04X}: use printable characters only",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Checks a queue name from the path.

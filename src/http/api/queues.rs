@@ -1,10 +1,10 @@
 //! Queue-level endpoints: list with counts, pause/resume, retry all failed, clean.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{queue_name, store, JsonBody};
+use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::queue::JobCounts;
@@ -71,7 +71,7 @@ pub struct PauseState {
     responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
 pub async fn pause_queue(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<PauseState>, ApiError> {
     queue_name(&queue)?;
     store(&state)?.pause(&queue).await?;
@@ -87,7 +87,7 @@ pub async fn pause_queue(
     responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
 pub async fn resume_queue(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<PauseState>, ApiError> {
     queue_name(&queue)?;
     store(&state)?.resume(&queue).await?;
@@ -112,7 +112,7 @@ pub struct Affected {
     responses((status = 200, body = Affected)))]
 pub async fn retry_failed(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
 ) -> Result<Json<Affected>, ApiError> {
     queue_name(&queue)?;
     let count = store(&state)?.retry_all_failed(&queue, |_, _| {}).await?;
@@ -136,7 +136,7 @@ pub struct CleanRequest {
     responses((status = 200, body = Affected), (status = 400, body = crate::http::error::ErrorBody)))]
 pub async fn clean_queue(
     State(state): State<AppState>,
-    Path(queue): Path<String>,
+    ApiPath(queue): ApiPath<String>,
     JsonBody(req): JsonBody<CleanRequest>,
 ) -> Result<Json<Affected>, ApiError> {
     queue_name(&queue)?;
@@ -146,12 +146,10 @@ pub async fn clean_queue(
             format!("{:?}: use \"completed\" or \"failed\"", req.state),
         ));
     }
-    let age = humantime::parse_duration(&req.older_than).map_err(|e| {
-        ApiError::field(
-            "olderThan",
-            format!("{:?} is not a duration ({e}): e.g. \"7d\"", req.older_than),
-        )
-    })?;
+    let age = humantime::parse_duration(&req.older_than)
+        .map_err(|e| format!("{:?} is not a duration ({e}): e.g. \"7d\"", req.older_than))
+        .and_then(crate::queue::check_job_duration)
+        .map_err(|e| ApiError::field("olderThan", e))?;
     let count = store(&state)?.clean(&queue, &req.state, age).await?;
     Ok(Json(Affected { queue, count }))
 }

@@ -1,12 +1,12 @@
 //! Schedule endpoints: list (crontab lines and `[[schedule]]` tables, with latest run and next
 //! fire time) and trigger now.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
 use super::jobs::Added;
-use super::store;
+use super::{store, ApiPath};
 use crate::cron::report::{self, ScheduleRow};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
@@ -25,7 +25,7 @@ pub async fn list_schedules(State(state): State<AppState>) -> Json<Vec<ScheduleR
     responses((status = 201, body = Added), (status = 404, body = ErrorBody)))]
 pub async fn trigger_schedule(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<(StatusCode, Json<Added>), ApiError> {
     let plan = state.plan.borrow().clone();
     let store = store(&state)?;

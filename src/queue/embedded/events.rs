@@ -144,37 +144,59 @@ impl EmbeddedEventReader {
     }
 
     async fn read_once(&self) -> Result<Vec<QueueEvent>, Error> {
-        let cursors = self.cursors.clone();
-        self.inner
-            .readers
-            .read(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT id, event, fields FROM events WHERE queue = ?1 AND id > ?2
-                     ORDER BY id LIMIT ?3",
-                )?;
-                let mut out = Vec::new();
-                for (queue, after) in &cursors {
-                    let rows = stmt.query_map(rusqlite::params![queue, after, BATCH], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                        ))
-                    })?;
-                    for row in rows {
-                        let (id, event, fields) = row?;
-                        out.push(QueueEvent {
-                            queue: queue.clone(),
-                            stream_id: id.to_string(),
-                            event,
-                            fields: serde_json::from_str(&fields).unwrap_or_default(),
-                        });
-                    }
-                }
-                out.sort_by_key(|e| e.stream_id.parse::<i64>().unwrap_or(0));
-                Ok::<_, Fault>(out)
-            })
-            .await
-            .map_err(|e| e.into_error("events"))
+        read_after(&self.inner, self.cursors.clone(), BATCH).await
     }
+}
+
+impl EmbeddedStore {
+    /// Up to `count` events of `queue` after event id `after`, without waiting: the catch-up
+    /// read of a resuming SSE client.
+    pub async fn events_after(
+        &self,
+        queue: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<QueueEvent>, Error> {
+        let cursors = BTreeMap::from([(queue.to_string(), parse_cursor(after))]);
+        read_after(&self.inner, cursors, count as i64).await
+    }
+}
+
+/// Up to `count` events per queue after each queue's cursor, in id order.
+async fn read_after(
+    inner: &Inner,
+    cursors: BTreeMap<String, i64>,
+    count: i64,
+) -> Result<Vec<QueueEvent>, Error> {
+    inner
+        .readers
+        .read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, event, fields FROM events WHERE queue = ?1 AND id > ?2
+                     ORDER BY id LIMIT ?3",
+            )?;
+            let mut out = Vec::new();
+            for (queue, after) in &cursors {
+                let rows = stmt.query_map(rusqlite::params![queue, after, count], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (id, event, fields) = row?;
+                    out.push(QueueEvent {
+                        queue: queue.clone(),
+                        stream_id: id.to_string(),
+                        event,
+                        fields: serde_json::from_str(&fields).unwrap_or_default(),
+                    });
+                }
+            }
+            out.sort_by_key(|e| e.stream_id.parse::<i64>().unwrap_or(0));
+            Ok::<_, Fault>(out)
+        })
+        .await
+        .map_err(|e| e.into_error("events"))
 }

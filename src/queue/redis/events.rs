@@ -104,26 +104,65 @@ impl RedisEventReader {
             };
             let queue = queue.clone();
             for entry in stream.ids {
-                let mut fields: BTreeMap<String, String> = entry
-                    .map
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            redis::from_redis_value::<String>(v.clone()).unwrap_or_default(),
-                        )
-                    })
-                    .collect();
-                let event = fields.remove("event").unwrap_or_default();
-                self.cursors.insert(queue.clone(), entry.id.clone());
-                out.push(QueueEvent {
-                    queue: queue.clone(),
-                    stream_id: entry.id,
-                    event,
-                    fields,
-                });
+                let ev = to_event(&queue, entry);
+                self.cursors.insert(queue.clone(), ev.stream_id.clone());
+                out.push(ev);
             }
         }
         Ok(out)
+    }
+}
+
+impl RedisStore {
+    /// Up to `count` events of `queue` after stream id `after`, without blocking and on the
+    /// shared connection (no dedicated one): the catch-up read of a resuming SSE client.
+    pub async fn events_after(
+        &self,
+        queue: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<QueueEvent>, Error> {
+        let key = QueueKeys::new(self.prefix(), queue).events();
+        let reply: Option<redis::streams::StreamReadReply> = self
+            .inner
+            .conn
+            .cmd(
+                redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(count)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(after),
+            )
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|s| s.ids)
+            .map(|entry| to_event(queue, entry))
+            .collect())
+    }
+}
+
+/// One stream entry as an event of `queue`.
+fn to_event(queue: &str, entry: redis::streams::StreamId) -> QueueEvent {
+    let mut fields: BTreeMap<String, String> = entry
+        .map
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                redis::from_redis_value::<String>(v.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let event = fields.remove("event").unwrap_or_default();
+    QueueEvent {
+        queue: queue.to_string(),
+        stream_id: entry.id,
+        event,
+        fields,
     }
 }

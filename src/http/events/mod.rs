@@ -1,6 +1,12 @@
 //! `GET /api/events`: Server-Sent Events of the queues' event streams, filterable by queue and
 //! job id. Each event's SSE id is a resume cursor: the stream id when one queue is watched, or
 //! `queue=id;queue=id` for several; send it back as `Last-Event-ID` to resume without loss.
+//!
+//! Clients share one reader per queue ([`hub`]) and are capped (`[http] max_sse_clients`);
+//! [`client`] merges a resuming client's catch-up with the live feed.
+
+mod client;
+pub mod hub;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -16,6 +22,8 @@ use super::api::{queue_name, store};
 use super::error::ApiError;
 use super::AppState;
 use crate::queue::QueueEvent;
+use client::Client;
+pub use hub::Hub;
 
 /// Filters of the event stream.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -29,13 +37,16 @@ pub struct EventsQuery {
 
 /// Stream job events (SSE). Resume with `Last-Event-ID`.
 #[utoipa::path(get, path = "/api/events", tag = "events", params(EventsQuery),
-    responses((status = 200, description = "text/event-stream of job events: `event:` is the BullMQ event name, `data:` a JSON object with `queue`, `jobId` and the event's fields", content_type = "text/event-stream", body = String)))]
+    responses((status = 200, description = "text/event-stream of job events: `event:` is the BullMQ event name, `data:` a JSON object with `queue`, `jobId` and the event's fields", content_type = "text/event-stream", body = String),
+        (status = 503, description = "Too many SSE clients (`[http] max_sse_clients`; see `Retry-After`), or the store is not reachable", body = super::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
+    // Taken first: a refused client costs no store work. Held by the stream until it ends.
+    let permit = state.sse.admit()?;
     let store = store(&state)?;
     let queues: Vec<String> = match &q.queue {
         Some(list) => list
@@ -59,47 +70,20 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let cursors = parse_cursor(last, &queues).map_err(|m| ApiError::field("Last-Event-ID", m))?;
-    let reader = store.event_reader(&queues, cursors).await?;
-    // What the client has been sent, per queue: the SSE id of each event is built from it.
-    let emitted = reader.start_cursors();
-    let closing = state.closing.clone();
-    let job = q.job;
-    let stream = stream::unfold(
-        (reader, Vec::<QueueEvent>::new(), emitted),
-        move |(mut reader, mut pending, mut emitted)| {
-            let closing = closing.clone();
-            let job = job.clone();
-            async move {
-                loop {
-                    if let Some(ev) = pending.pop() {
-                        emitted.insert(ev.queue.clone(), ev.stream_id.clone());
-                        if job
-                            .as_ref()
-                            .is_some_and(|j| ev.fields.get("jobId") != Some(j))
-                        {
-                            continue;
-                        }
-                        let sse = to_sse(&ev, &emitted);
-                        return Some((Ok(sse), (reader, pending, emitted)));
-                    }
-                    let batch = tokio::select! {
-                        _ = closing.cancelled() => return None,
-                        b = reader.next_batch(Duration::from_secs(5)) => b,
-                    };
-                    match batch {
-                        Ok(mut events) => {
-                            events.reverse();
-                            pending = events;
-                        }
-                        Err(e) => {
-                            tracing::debug!(error = %e, "event stream read failed; ending the SSE stream (the client reconnects with Last-Event-ID)");
-                            return None;
-                        }
-                    }
-                }
-            }
-        },
-    );
+    let client = Client::connect(
+        &state.sse,
+        store.clone(),
+        &queues,
+        cursors,
+        q.job,
+        state.closing.clone(),
+        permit,
+    )
+    .await?;
+    let stream = stream::unfold(client, |mut client| async move {
+        let event = client.next().await?;
+        Some((Ok(event), client))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

@@ -1,0 +1,70 @@
+//! Serving the router on the listener `app` bound, with hyper's HTTP/1.1 connection driver
+//! rather than `axum::serve`, for one setting axum does not expose: the header-read timeout.
+//! Hyper arms it whenever a connection waits for a request head, so it closes both a client
+//! that connects and sends nothing and an idle keep-alive connection between requests. A
+//! response in flight (an SSE stream) is not waiting for a head and is never cut.
+
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Pause after a failed `accept` (out of file descriptors): retrying at once would spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Serves `app` until `closing` fires, then lets in-flight requests finish (idle connections
+/// close at once) and returns when every connection is gone.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    idle_timeout: Duration,
+    closing: CancellationToken,
+) {
+    // One task per connection; the tracker is how shutdown waits for all of them.
+    let connections = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = closing.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot accept an HTTP connection; retrying");
+                tokio::select! {
+                    _ = closing.cancelled() => break,
+                    _ = tokio::time::sleep(ACCEPT_BACKOFF) => continue,
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let closing = closing.clone();
+        connections.spawn(async move {
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(idle_timeout);
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let ended = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = closing.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            // A timed-out or reset client is routine; nothing for the operator to do.
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "HTTP connection ended");
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
