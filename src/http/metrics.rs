@@ -166,6 +166,21 @@ async fn render(state: &AppState) -> String {
         );
         let _ = writeln!(out, "cronq_process_resident_memory_bytes {rss}");
     }
+    for (name, help, v) in [
+        (
+            "cronq_sse_clients",
+            "Live-event (SSE) clients connected now ([http] max_sse_clients caps them).",
+            state.sse.clients(),
+        ),
+        (
+            "cronq_sse_readers",
+            "Shared event readers running now: one per followed queue, whatever the clients.",
+            state.sse.readers(),
+        ),
+    ] {
+        head(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {v}");
+    }
     head(
         &mut out,
         "cronq_uptime_seconds",
