@@ -144,7 +144,7 @@ fn wait_closed(s: &mut TcpStream, limit: Duration) {
     loop {
         match s.read(&mut buf) {
             Ok(0) => return,
-            Ok(_) => continue,
+            Ok(_) => {}
             Err(e) => panic!("the connection was not closed within {limit:?}: {e}"),
         }
     }
