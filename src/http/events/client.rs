@@ -64,11 +64,13 @@ impl Client {
             _feeds: Vec::new(),
             _permit: permit,
         };
-        for queue in queues {
-            let sub = hub
-                .subscribe(&client.store, queue)
+        // Joined together: the first client of many queues waits for one reader start, not
+        // for each in turn.
+        let subs =
+            futures::future::try_join_all(queues.iter().map(|q| hub.subscribe(&client.store, q)))
                 .await
                 .map_err(ApiError::Unavailable)?;
+        for (queue, sub) in queues.iter().zip(subs) {
             let start = match cursors.get(queue).filter(|c| *c != "$") {
                 Some(c) => {
                     if is_after(&sub.cursor, c) {
