@@ -335,3 +335,21 @@ fn a_resuming_client_catches_up_in_pages_then_goes_live_without_loss_or_duplicat
         completed.len()
     );
 }
+
+#[test]
+fn worker_enqueue_refuses_a_delay_out_of_range() {
+    let redis = Redis::start();
+    let dir = TempDir::new("enqueue-range");
+    let env = [("REDIS_URL", redis.url())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for delay in ["999999999999d", "18446744073709551615"] {
+        let (code, out, err) = run_worker(
+            &["enqueue", "mail", "send", "--data", "{}", "--delay", delay],
+            &env,
+            dir.path(),
+        );
+        assert_ne!(code, 0, "--delay {delay} accepted: {out}");
+        assert!(err.contains("--delay") && err.contains("too long"), "{err}");
+    }
+    assert_eq!(redis.cmd(&["ZCARD", "bull:mail:delayed"]), "0");
+}

@@ -208,6 +208,16 @@ impl JobCounts {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn durations_past_ten_years_are_refused() {
+        use super::parse_millis_or_duration as p;
+        assert!(p("3650d").is_ok());
+        assert!(p("3651d").unwrap_err().contains("too long"));
+        assert!(p("999999999999d").is_err());
+        assert!(p("18446744073709551615").is_err());
+        assert!(super::Backoff::parse("fixed:999999999999d").is_err());
+    }
+
     use super::*;
 
     #[test]
