@@ -183,3 +183,13 @@ async fn only_application_json_bodies_are_accepted() {
     .await;
     assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 }
+
+#[tokio::test]
+async fn one_stream_follows_a_bounded_number_of_queues() {
+    let s = state(None);
+    let many: Vec<String> = (0..300).map(|i| format!("q{i}")).collect();
+    let path = format!("/api/events?queue={}", many.join(","));
+    let (code, _, body) = send(&s, "GET", &path, &[], "").await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "queue", "{body}");
+}

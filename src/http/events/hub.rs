@@ -33,6 +33,11 @@ const BUFFER: usize = 1024;
 /// How long one blocking read waits before looking at the stop token again.
 const BLOCK: Duration = Duration::from_secs(5);
 
+/// Shared readers at most (each holds one Redis connection): a client naming many queues, or
+/// many clients naming different ones, cannot turn the cap on clients into thousands of
+/// connections.
+pub const MAX_READERS: usize = 256;
+
 /// Seconds a refused SSE client is told to wait (`Retry-After`).
 const RETRY_AFTER_SECS: u32 = 10;
 
@@ -123,7 +128,11 @@ impl Hub {
 
     /// Joins `queue`'s feed, starting its reader when it has none.
     pub async fn subscribe(&self, store: &Store, queue: &str) -> Result<Subscription, String> {
-        let feed = self.feed(store, queue);
+        let feed = self.feed(store, queue).ok_or_else(|| {
+            format!(
+                "cannot follow queue {queue}: {MAX_READERS} queues are followed already, the limit"
+            )
+        })?;
         let mut phase = feed.shared.phase.subscribe();
         let now = phase
             .wait_for(|p| !matches!(p, Phase::Starting))
@@ -150,18 +159,21 @@ impl Hub {
         })
     }
 
-    /// The running feed of `queue`, or a new one.
-    fn feed(&self, store: &Store, queue: &str) -> Arc<Feed> {
+    /// The running feed of `queue`, or a new one; `None` at [`MAX_READERS`].
+    fn feed(&self, store: &Store, queue: &str) -> Option<Arc<Feed>> {
         let mut feeds = lock(&self.feeds);
         if let Some(f) = feeds.get(queue).and_then(Weak::upgrade) {
             if !f.ended() {
-                return f;
+                return Some(f);
             }
         }
-        feeds.retain(|_, f| f.strong_count() > 0);
+        feeds.retain(|q, f| f.strong_count() > 0 && q != queue);
+        if feeds.len() >= MAX_READERS {
+            return None;
+        }
         let feed = Feed::start(store.clone(), queue.to_string());
         feeds.insert(queue.to_string(), Arc::downgrade(&feed));
-        feed
+        Some(feed)
     }
 }
 

@@ -47,13 +47,30 @@ pub async fn events(
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     // Taken first: a refused client costs no store work. Held by the stream until it ends.
     let permit = state.sse.admit()?;
-    let store = store(&state)?;
-    let queues: Vec<String> = match &q.queue {
-        Some(list) => list
-            .split(',')
+    let named: Option<Vec<String>> = q.queue.as_ref().map(|list| {
+        list.split(',')
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
-            .collect(),
+            .collect()
+    });
+    if let Some(named) = &named {
+        for queue in named {
+            queue_name(queue)?;
+        }
+        if named.len() > hub::MAX_READERS {
+            return Err(ApiError::field(
+                "queue",
+                format!(
+                    "{} queues: follow at most {} in one stream",
+                    named.len(),
+                    hub::MAX_READERS
+                ),
+            ));
+        }
+    }
+    let store = store(&state)?;
+    let queues: Vec<String> = match named {
+        Some(named) => named,
         None => {
             let mut all = store.discover_queues().await?;
             all.extend(state.status.queues().into_keys());
@@ -62,9 +79,6 @@ pub async fn events(
             all
         }
     };
-    for queue in &queues {
-        queue_name(queue)?;
-    }
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
