@@ -34,3 +34,6 @@ python3 -m openapi_spec_validator --help >/dev/null 2>&1 \
   || python3 -m pip install -q openapi-spec-validator 2>/dev/null \
   || python3 -m pip install -q --break-system-packages openapi-spec-validator
 python3 -m openapi_spec_validator target/openapi.json
+
+# The deploy kit: workflows, Dockerfile, Kubernetes manifests, systemd unit (a few seconds).
+bash scripts/lint-deploy.sh

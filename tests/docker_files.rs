@@ -93,3 +93,40 @@ fn dockerfile_is_multi_stage_non_root_with_healthcheck() {
     assert!(lines.contains(&"EXPOSE 3001"));
     assert!(text.contains("--locked"), "builds from Cargo.lock");
 }
+
+#[test]
+fn compose_starts_with_no_variable_set() {
+    let text = read("docker-compose.worker.yml");
+    // `${VAR:?message}` makes `docker compose up` refuse to start when VAR is unset.
+    let required: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && l.contains(":?"))
+        .collect();
+    assert!(required.is_empty(), "required variables: {required:?}");
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert!(
+        doc["services"]["worker"]["environment"]["API_TOKEN"].is_null(),
+        "no token by default"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("# API_TOKEN:")),
+        "a commented API_TOKEN line shows how to add one"
+    );
+}
+
+#[test]
+fn image_ships_curl_for_crontab_lines() {
+    let text = read("Dockerfile.worker");
+    let last_stage = &text[text.rfind("\nFROM ").expect("a final stage")..];
+    let apk = last_stage
+        .lines()
+        .find(|l| l.contains("apk add"))
+        .expect("the final stage installs packages with apk");
+    let packages: Vec<&str> = apk.split_whitespace().collect();
+    assert!(packages.contains(&"curl"), "{apk}");
+    assert!(
+        packages.contains(&"--no-cache"),
+        "no apk index left in the image: {apk}"
+    );
+}

@@ -5,6 +5,7 @@
 //! 3. at the deadline, terminate handlers and requeue their jobs; 4. close Redis, exit 0.
 
 mod load;
+mod notify;
 mod recycle;
 mod routes;
 mod supervise;
@@ -99,6 +100,7 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         reload_tx,
     ));
     crate::reaper::spawn_if_init();
+    let notifier = notify::Notifier::from_env();
 
     let status = Status::new(
         config.lock_duration,
@@ -174,6 +176,7 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             .collect();
         tokio::spawn(route_cancels(store.clone(), dispatchers, stop.clone()));
         status.set_ready();
+        notifier.ready();
         tokio::spawn(recycle::watch(
             config.limits,
             metrics.clone(),
@@ -184,12 +187,14 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         ));
         stop.cancelled().await;
         status.set_draining();
+        notifier.stopping();
         let _ = sched.await;
         reloader.abort();
         let wait = config.shutdown_timeout + KILL_GRACE + DRAIN_DELAY + Duration::from_secs(2);
         futures::future::join_all(pools.pools.into_iter().map(|p| p.drain(wait))).await;
     } else {
         status.set_draining();
+        notifier.stopping();
     }
     closing.cancel();
     let _ = http.await;
