@@ -37,6 +37,9 @@ const DRAIN_DELAY: Duration = Duration::from_secs(2);
 
 /// Runs what the command line asks for.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A positional CRONTAB (Supercronic's way) counts as --crontab, for tools too.
+    let mut cli = cli;
+    cli.daemon = cli.daemon_args();
     match cli.command {
         Some(Command::Run(args)) => daemon(&args).await,
         Some(Command::Cron(c)) => Ok(crate::cmd::cron_next(c)),
@@ -101,7 +104,11 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         config.shutdown_timeout,
         reload_tx,
     ));
-    crate::reaper::spawn_if_init();
+    if args.no_reap {
+        tracing::info!("-no-reap: orphaned processes are not reaped, even as PID 1");
+    } else {
+        crate::reaper::spawn_if_init();
+    }
 
     let status = Status::new(
         config.lock_duration,
@@ -125,6 +132,19 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         sched: stats.clone(),
         api_token,
         closing: closing.clone(),
+    };
+    // `-prometheus-listen-address`: /metrics alone on a second port, as Supercronic serves it.
+    let prometheus = match &args.prometheus_listen_address {
+        None => None,
+        Some(addr) => {
+            let addr = prometheus_addr(addr);
+            let l = TcpListener::bind(&addr).await.with_context(|| {
+                format!("cannot listen on {addr} (-prometheus-listen-address)")
+            })?;
+            tracing::info!(listen = %l.local_addr()?, "serving /metrics (-prometheus-listen-address)");
+            let app = crate::http::metrics_router(state.clone());
+            Some(tokio::spawn(serve(l, app, closing.clone())))
+        }
     };
     // The HTTP server outlives the drain (health says `draining`); it stops last.
     let http = tokio::spawn(serve(listener, router(state), closing.clone()));
@@ -189,6 +209,9 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     closing.cancel();
     let _ = http.await;
+    if let Some(p) = prometheus {
+        let _ = p.await;
+    }
     tracing::info!("cronq worker stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -222,6 +245,14 @@ async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { closing.cancelled().await })
         .await
+}
+
+/// Supercronic's `:9746` form (no host) listens on every interface.
+fn prometheus_addr(addr: &str) -> String {
+    match addr.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => addr.to_string(),
+    }
 }
 
 /// An API that can change jobs must not be open to the network: on a non-loopback address the

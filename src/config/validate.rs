@@ -51,6 +51,8 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
     if !wants_redis {
         config.store = StoreTarget::Embedded(data);
     }
+    config.passthrough_logs = flags.passthrough_logs;
+    config.overlap_all = flags.overlapping;
     Ok(config)
 }
 
@@ -191,6 +193,7 @@ fn build(
         "defaults",
     )?;
     let crontab_explicit = worker.crontab.is_some();
+    let log_output = worker.log_output.unwrap_or(true);
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
         let place = src.place(&format!("queues.{name}"), "concurrency");
@@ -201,7 +204,9 @@ fn build(
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
-            handlers.insert(job, handler(&h, &defaults, src, &table)?);
+            let mut built = handler(&h, &defaults, src, &table)?;
+            built.log_output = h.log_output.unwrap_or(log_output);
+            handlers.insert(job, built);
         }
         queues.insert(
             name,
@@ -241,6 +246,10 @@ fn build(
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
         defaults,
         queues,
+        log_output,
+        // Command-line only: set by `load` after the layers are merged.
+        passthrough_logs: false,
+        overlap_all: false,
         schedules,
     })
 }
@@ -401,7 +410,11 @@ fn handler(
             }
         })
     };
-    Ok(HandlerConfig { kind, job })
+    Ok(HandlerConfig {
+        kind,
+        job,
+        log_output: true,
+    })
 }
 
 fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfig, Error> {
