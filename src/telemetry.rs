@@ -88,7 +88,10 @@ pub fn init(opts: &LogOptions) {
     } else {
         BoxMakeWriter::new(std::io::stderr)
     };
-    let colour = opts.colour(std::io::stdout().is_terminal(), std::io::stderr().is_terminal());
+    let colour = opts.colour(
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let fmt = match opts.format.unwrap_or(LogFormat::Text) {
         LogFormat::Json => fmt
@@ -117,7 +120,10 @@ mod tests {
     fn colour_only_on_a_terminal_and_never_with_no_color() {
         let o = LogOptions::default();
         assert!(o.colour(true, true));
-        assert!(!o.colour(true, false), "stderr piped (docker logs): no colour");
+        assert!(
+            !o.colour(true, false),
+            "stderr piped (docker logs): no colour"
+        );
         let no = LogOptions {
             no_color: true,
             ..LogOptions::default()

@@ -138,9 +138,9 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         None => None,
         Some(addr) => {
             let addr = prometheus_addr(addr);
-            let l = TcpListener::bind(&addr).await.with_context(|| {
-                format!("cannot listen on {addr} (-prometheus-listen-address)")
-            })?;
+            let l = TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (-prometheus-listen-address)"))?;
             tracing::info!(listen = %l.local_addr()?, "serving /metrics (-prometheus-listen-address)");
             let app = crate::http::metrics_router(state.clone());
             Some(tokio::spawn(serve(l, app, closing.clone())))

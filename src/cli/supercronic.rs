@@ -19,7 +19,11 @@ const FLAGS: &[(&str, &str, bool)] = &[
     ("overlapping", "--overlapping", false),
     ("inotify", "--watch", false),
     ("no-reap", "--no-reap", false),
-    ("prometheus-listen-address", "--prometheus-listen-address", true),
+    (
+        "prometheus-listen-address",
+        "--prometheus-listen-address",
+        true,
+    ),
     ("sentry-dsn", "--sentry-dsn", true),
     ("version", "--version", false),
     ("help", "--help", false),
@@ -101,7 +105,9 @@ pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Cli {
     let command = Cli::command();
     let names: Vec<String> = command
         .get_subcommands()
-        .flat_map(|c| std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(String::from)))
+        .flat_map(|c| {
+            std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(String::from))
+        })
         .chain(["help".to_string()])
         .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -137,15 +143,39 @@ mod tests {
     #[test]
     fn supercronic_spellings_become_ours() {
         assert_eq!(
-            rewrite(&["worker", "-json", "-inotify", "-sentry-dsn", "-x", "-overlapping", "tab"]),
-            ["worker", "--log-json", "--watch", "--sentry-dsn", "-x", "--overlapping", "tab"]
+            rewrite(&[
+                "worker",
+                "-json",
+                "-inotify",
+                "-sentry-dsn",
+                "-x",
+                "-overlapping",
+                "tab"
+            ]),
+            [
+                "worker",
+                "--log-json",
+                "--watch",
+                "--sentry-dsn",
+                "-x",
+                "--overlapping",
+                "tab"
+            ]
         );
         assert_eq!(
-            rewrite(&["worker", "-prometheus-listen-address=:9746", "-debug=false", "-quiet=true"]),
+            rewrite(&[
+                "worker",
+                "-prometheus-listen-address=:9746",
+                "-debug=false",
+                "-quiet=true"
+            ]),
             ["worker", "--prometheus-listen-address=:9746", "--quiet"]
         );
         // Unknown single-dash flags and our own spellings pass unchanged.
-        assert_eq!(rewrite(&["worker", "-n", "--json", "-test"]), ["worker", "-n", "--json", "--test-crontab"]);
+        assert_eq!(
+            rewrite(&["worker", "-n", "--json", "-test"]),
+            ["worker", "-n", "--json", "--test-crontab"]
+        );
     }
 
     #[test]
@@ -154,7 +184,10 @@ mod tests {
             rewrite(&["worker", "enqueue", "q", "n", "--data", "-json"]),
             ["worker", "enqueue", "q", "n", "--data", "-json"]
         );
-        assert_eq!(rewrite(&["worker", "--", "-json"]), ["worker", "--", "-json"]);
+        assert_eq!(
+            rewrite(&["worker", "--", "-json"]),
+            ["worker", "--", "-json"]
+        );
     }
 
     #[test]
@@ -162,13 +195,22 @@ mod tests {
         let cli = parse(&["worker", "-json", "-overlapping", "/app/crontab"]);
         assert!(cli.command.is_none());
         let args = cli.daemon_args();
-        assert_eq!(args.crontab.as_deref(), Some(std::path::Path::new("/app/crontab")));
+        assert_eq!(
+            args.crontab.as_deref(),
+            Some(std::path::Path::new("/app/crontab"))
+        );
         assert!(args.log_json && args.overlapping);
 
         let cli = parse(&["worker", "-test", "/app/crontab"]);
-        assert_eq!(cli.test_crontab.as_deref(), Some(std::path::Path::new("/app/crontab")));
+        assert_eq!(
+            cli.test_crontab.as_deref(),
+            Some(std::path::Path::new("/app/crontab"))
+        );
 
-        assert!(matches!(parse(&["worker", "run"]).command, Some(Command::Run(_))));
+        assert!(matches!(
+            parse(&["worker", "run"]).command,
+            Some(Command::Run(_))
+        ));
         assert!(matches!(
             parse(&["worker", "enqueue", "q", "n"]).command,
             Some(Command::Enqueue(_))
@@ -180,7 +222,10 @@ mod tests {
         // A crontab and a subcommand together are refused, not silently mixed.
         let names = ["run", "enqueue", "cron"];
         let args = rewrite_supercronic_flags(
-            ["worker", "/app/crontab", "run"].iter().map(OsString::from).collect(),
+            ["worker", "/app/crontab", "run"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
             &names,
         );
         assert!(Cli::command().try_get_matches_from(args).is_err());
@@ -190,7 +235,10 @@ mod tests {
     fn help_lists_the_supercronic_flags() {
         let help = Cli::command().render_long_help().to_string();
         for (name, _, _) in FLAGS.iter().filter(|(n, _, _)| *n != "help") {
-            assert!(help.contains(&format!("-{name}")), "-{name} missing from help");
+            assert!(
+                help.contains(&format!("-{name}")),
+                "-{name} missing from help"
+            );
         }
         assert!(help.contains("Supercronic flags"));
     }

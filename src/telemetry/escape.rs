@@ -11,15 +11,17 @@ use tracing_subscriber::fmt::format::{debug_fn, FieldFn, Writer};
 /// The text formatter's field writer: `message` bare, others `name=value`, all escaped.
 pub(super) fn fields(
 ) -> FieldFn<impl Fn(&mut Writer<'_>, &Field, &dyn fmt::Debug) -> fmt::Result + Clone> {
-    debug_fn(|w: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug| {
-        let raw = format!("{value:?}");
-        let text = escape_control(&raw);
-        if field.name() == "message" {
-            write!(w, "{text}")
-        } else {
-            write!(w, "{}={text}", field.name())
-        }
-    })
+    debug_fn(
+        |w: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug| {
+            let raw = format!("{value:?}");
+            let text = escape_control(&raw);
+            if field.name() == "message" {
+                write!(w, "{text}")
+            } else {
+                write!(w, "{}={text}", field.name())
+            }
+        },
+    )
 }
 
 /// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`), so
@@ -77,7 +79,10 @@ mod tests {
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains(r"job_id=7\nINFO job completed queue=evil"), "{text}");
+        assert!(
+            text.contains(r"job_id=7\nINFO job completed queue=evil"),
+            "{text}"
+        );
         assert!(text.contains(r"line x\ny"), "{text}");
         assert!(text.contains(r#"name="a\rb""#), "{text}");
         assert!(!text.contains('\u{1b}'), "{text}");

@@ -79,12 +79,7 @@ pub struct Echo {
 
 impl Echo {
     /// Output of job `job_id` of `queue`, run for `entry` when it is a crontab entry's.
-    pub fn new(
-        mode: EchoMode,
-        queue: &str,
-        job_id: &str,
-        entry: Option<Arc<EntryInfo>>,
-    ) -> Echo {
+    pub fn new(mode: EchoMode, queue: &str, job_id: &str, entry: Option<Arc<EntryInfo>>) -> Echo {
         Echo {
             mode,
             queue: queue.to_string(),
