@@ -29,8 +29,9 @@ pub struct Cli {
     pub daemon: DaemonArgs,
     /// Validate a crontab (default: the configured one), list its entries with their next fire
     /// times, and exit 0 when valid, 1 otherwise.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    pub test_crontab: Option<PathBuf>,
+    /// (`Some(None)`: the flag without a file; clap's path parser refuses an empty default.)
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub test_crontab: Option<Option<PathBuf>>,
     /// What to do; the daemon when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,

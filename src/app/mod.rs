@@ -49,7 +49,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .unwrap_or(Ok(ExitCode::SUCCESS)),
         None => match cli.test_crontab {
-            Some(file) => Ok(crate::cmd::test_crontab(file, &cli.daemon)),
+            // No file named: the configured crontab (a positional CRONTAB counts).
+            Some(file) => Ok(crate::cmd::test_crontab(
+                file.unwrap_or_default(),
+                &cli.daemon,
+            )),
             None => daemon(&cli.daemon).await,
         },
     }

@@ -203,8 +203,15 @@ mod tests {
 
         let cli = parse(&["worker", "-test", "/app/crontab"]);
         assert_eq!(
-            cli.test_crontab.as_deref(),
-            Some(std::path::Path::new("/app/crontab"))
+            cli.test_crontab,
+            Some(Some(std::path::PathBuf::from("/app/crontab")))
+        );
+        // `-test -json CRONTAB`: the flag without a file, the crontab positional.
+        let cli = parse(&["worker", "-test", "-json", "/app/crontab"]);
+        assert_eq!(cli.test_crontab, Some(None));
+        assert_eq!(
+            cli.daemon_args().crontab,
+            Some(std::path::PathBuf::from("/app/crontab"))
         );
 
         assert!(matches!(
