@@ -29,7 +29,7 @@ pub struct Cli {
     pub daemon: DaemonArgs,
     /// Validate a crontab (default: the configured one), list its entries with their next fire
     /// times, and exit 0 when valid, 1 otherwise.
-    /// (`Some(None)`: the flag without a file; clap's path parser refuses an empty default.)
+    // `Some(None)`: the flag without a file (clap's path parser refuses an empty default).
     #[arg(long, value_name = "FILE", num_args = 0..=1)]
     pub test_crontab: Option<Option<PathBuf>>,
     /// What to do; the daemon when omitted.
@@ -75,32 +75,40 @@ pub struct DaemonArgs {
     #[arg(long = "max-memory", value_name = "MB")]
     pub max_memory_mb: Option<u64>,
     /// Log as JSON lines, as LOG_FORMAT=json does (Supercronic's -json).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub log_json: bool,
     /// Log at debug level (Supercronic's -debug).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub debug: bool,
     /// Log warnings and errors only, job output included; wins over --debug (-quiet).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub quiet: bool,
     /// Print job output raw, undecorated: job stdout on stdout, stderr on stderr
     /// (-passthrough-logs).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub passthrough_logs: bool,
     /// Job stdout log lines on stdout, every other log line on stderr (-split-logs).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub split_logs: bool,
     /// Let every schedule entry overlap its previous run: overlap = allow (-overlapping).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub overlapping: bool,
     /// Do not reap orphaned processes when running as PID 1 (-no-reap).
-    #[arg(long, help_heading = "Supercronic flags")]
+    #[arg(long, help_heading = "Supercronic options (long form)")]
     pub no_reap: bool,
     /// Also serve /metrics on this address, without a token (-prometheus-listen-address).
-    #[arg(long, value_name = "ADDR", help_heading = "Supercronic flags")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        help_heading = "Supercronic options (long form)"
+    )]
     pub prometheus_listen_address: Option<String>,
     /// Report final job failures and daemon errors to Sentry (default: $SENTRY_DSN).
-    #[arg(long, value_name = "DSN", help_heading = "Supercronic flags")]
+    #[arg(
+        long,
+        value_name = "DSN",
+        help_heading = "Supercronic options (long form)"
+    )]
     pub sentry_dsn: Option<String>,
 }
 
