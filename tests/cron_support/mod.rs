@@ -106,7 +106,6 @@ impl Drop for Cron {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = &self.dir;
     }
 }
 
