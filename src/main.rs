@@ -43,8 +43,7 @@ fn main() -> ExitCode {
     match runtime.block_on(cronq::app::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            cronq::telemetry::sentry::daemon_error(&format!("{e:#}"));
-            eprintln!("error: {e:#}");
+            cronq::telemetry::print_error(&format!("error: {e:#}"));
             ExitCode::FAILURE
         }
     }

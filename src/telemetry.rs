@@ -7,6 +7,7 @@ mod escape;
 pub mod sentry;
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
@@ -76,8 +77,29 @@ impl LogOptions {
     }
 }
 
+/// The format [`init`] installed, for [`print_error`].
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Prints an error that stops the daemon (lines like `error: FILE:LINE: …`): as text, or with
+/// `-json` one JSON object per line, so that a JSON log stays JSON to its last line; and
+/// reports it to Sentry.
+pub fn print_error(text: &str) {
+    if FORMAT.get() == Some(&LogFormat::Json) {
+        for line in text.lines() {
+            let message = line.strip_prefix("error: ").unwrap_or(line);
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let obj = serde_json::json!({"timestamp": now, "level": "ERROR", "message": message});
+            eprintln!("{obj}");
+        }
+    } else {
+        eprintln!("{text}");
+    }
+    sentry::daemon_error(text);
+}
+
 /// Installs the global subscriber.
 pub fn init(opts: &LogOptions) {
+    let _ = FORMAT.set(opts.format.unwrap_or(LogFormat::Text));
     let filter = EnvFilter::try_new(opts.directive()).unwrap_or_else(|_| EnvFilter::new("info"));
     let writer = if opts.split {
         BoxMakeWriter::new(

@@ -109,3 +109,20 @@ fn version_and_help_speak_supercronic() {
     assert!(out.contains("Supercronic flags"), "{out}");
     assert!(out.contains("-passthrough-logs"), "{out}");
 }
+
+#[test]
+fn json_keeps_start_up_errors_json() {
+    let mut cron = Cron::start(&["-json"], "* * * * * echo ok\n61 * * * * echo no\n", &[]);
+    assert_eq!(
+        cron.wait_exit(Duration::from_secs(20)),
+        2,
+        "{}",
+        cron.stderr()
+    );
+    let lines = cron.json(); // panics on a line that is not JSON
+    let error = lines.iter().find(|v| v["level"] == "ERROR").unwrap();
+    assert!(
+        error["message"].as_str().unwrap().contains("crontab:2"),
+        "names the place: {error}"
+    );
+}

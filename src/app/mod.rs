@@ -73,7 +73,7 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     } = match load::startup(args) {
         Ok(s) => s,
         Err(message) => {
-            eprintln!("{message}");
+            crate::telemetry::print_error(&message);
             return Ok(ExitCode::from(2));
         }
     };
@@ -81,7 +81,7 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         .filter(|t| !t.is_empty())
         .map(Arc::from);
     if let Err(message) = check_exposure(&config, api_token.is_some(), args.insecure_open_api) {
-        eprintln!("{message}");
+        crate::telemetry::print_error(&message);
         return Ok(ExitCode::from(2));
     }
     let config = Arc::new(config);
