@@ -1,11 +1,15 @@
 //! Command-line interface (clap derive): daemon flags and subcommands. Flags beat environment,
 //! which beats the config file.
 
+mod supercronic;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
+
+pub use supercronic::{parse_args, rewrite_supercronic_flags, SUPERCRONIC_HELP};
 
 /// cronq: a crontab scheduler and BullMQ-compatible job worker in one binary.
 #[derive(Debug, Parser)]
@@ -13,16 +17,21 @@ use crate::config::Overrides;
     name = "worker",
     version,
     about,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = SUPERCRONIC_HELP
 )]
 pub struct Cli {
+    /// The crontab, as Supercronic takes it (`worker /app/crontab`); same as --crontab.
+    #[arg(value_name = "CRONTAB")]
+    pub crontab_file: Option<PathBuf>,
     /// Daemon flags (also accepted by `worker run`).
     #[command(flatten)]
     pub daemon: DaemonArgs,
     /// Validate a crontab (default: the configured one), list its entries with their next fire
     /// times, and exit 0 when valid, 1 otherwise.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
-    pub test_crontab: Option<PathBuf>,
+    // `Some(None)`: the flag without a file (clap's path parser refuses an empty default).
+    #[arg(long, value_name = "FILE", num_args = 0..=1)]
+    pub test_crontab: Option<Option<PathBuf>>,
     /// What to do; the daemon when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -65,6 +74,42 @@ pub struct DaemonArgs {
     /// Drain and exit 0 when resident memory exceeds this many MiB.
     #[arg(long = "max-memory", value_name = "MB")]
     pub max_memory_mb: Option<u64>,
+    /// Log as JSON lines, as LOG_FORMAT=json does (Supercronic's -json).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub log_json: bool,
+    /// Log at debug level (Supercronic's -debug).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub debug: bool,
+    /// Log warnings and errors only, job output included; wins over --debug (-quiet).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub quiet: bool,
+    /// Print job output raw, undecorated: job stdout on stdout, stderr on stderr
+    /// (-passthrough-logs).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub passthrough_logs: bool,
+    /// Job stdout log lines on stdout, every other log line on stderr (-split-logs).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub split_logs: bool,
+    /// Let every schedule entry overlap its previous run: overlap = allow (-overlapping).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub overlapping: bool,
+    /// Do not reap orphaned processes when running as PID 1 (-no-reap).
+    #[arg(long, help_heading = "Supercronic options (long form)")]
+    pub no_reap: bool,
+    /// Also serve /metrics on this address, without a token (-prometheus-listen-address).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        help_heading = "Supercronic options (long form)"
+    )]
+    pub prometheus_listen_address: Option<String>,
+    /// Report final job failures and daemon errors to Sentry (default: $SENTRY_DSN).
+    #[arg(
+        long,
+        value_name = "DSN",
+        help_heading = "Supercronic options (long form)"
+    )]
+    pub sentry_dsn: Option<String>,
 }
 
 impl DaemonArgs {
@@ -80,7 +125,24 @@ impl DaemonArgs {
             max_jobs: self.max_jobs,
             max_runtime: self.max_runtime.clone(),
             max_memory_mb: self.max_memory_mb,
+            passthrough_logs: self.passthrough_logs,
+            overlapping: self.overlapping,
         }
+    }
+}
+
+impl Cli {
+    /// The daemon flags in effect: `worker run`'s, else the top-level ones, with a positional
+    /// CRONTAB taken as `--crontab`.
+    pub fn daemon_args(&self) -> DaemonArgs {
+        let mut args = match &self.command {
+            Some(Command::Run(a)) => a.clone(),
+            _ => self.daemon.clone(),
+        };
+        if let Some(file) = &self.crontab_file {
+            args.crontab = Some(file.clone());
+        }
+        args
     }
 }
 

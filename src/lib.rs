@@ -8,7 +8,7 @@
 //! BullMQ Queue.add (Node) ─────────────────────┘                                      └──► result / error
 //! ```
 //!
-//! - [`cli`]: clap flags and subcommands. [`config`]: raw TOML → validated [`config::Config`],
+//! - [`cli`]: clap flags and subcommands, Supercronic's single-dash spellings mapped onto them. [`config`]: raw TOML → validated [`config::Config`],
 //!   layered file < env < flags.
 //! - [`cron`]: the crontab dialect (pure), the plan of entries, the scheduler (ticks → jobs with
 //!   deterministic ids `cron-<entry>-<unix-secs>`).
@@ -19,6 +19,8 @@
 //! - [`status`]: shared daemon state read by `/health`; [`metrics`]: run counters for `/metrics`.
 //! - [`app`]: wiring and shutdown order; the only place that reads env, binds, handles signals
 //!   ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands.
+//! - [`telemetry`]: the log subscriber (text with escaped fields, or JSON) and Sentry reports.
+//!   Job output reaches the log through `worker::handler::echo`.
 //!
 //! Dependencies run one way: `cron → queue ← worker`; `http` reads `status`; only `app` knows
 //! them all.

@@ -1,14 +1,38 @@
-//! `worker`: parse the command line, start logging, run, map the result to an exit code.
+//! `worker`: parse the command line (Supercronic's spellings included), start logging and error
+//! reporting, run, map the result to an exit code.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use cronq::telemetry::{LogFormat, LogOptions};
 
 fn main() -> ExitCode {
-    let cli = cronq::cli::Cli::parse();
-    let format =
-        cronq::telemetry::LogFormat::from_env_value(std::env::var("LOG_FORMAT").ok().as_deref());
-    cronq::telemetry::init(format, std::env::var("RUST_LOG").ok().as_deref());
+    let cli = cronq::cli::parse_args(std::env::args_os());
+    let args = cli.daemon_args();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let dsn = args.sentry_dsn.clone().or_else(|| env("SENTRY_DSN"));
+    // Kept until the process ends: dropping it flushes the events still queued.
+    let _sentry = match dsn.as_deref().map(cronq::telemetry::sentry::init) {
+        None => None,
+        Some(Ok(guard)) => Some(guard),
+        Some(Err(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = if args.log_json {
+        LogFormat::Json
+    } else {
+        LogFormat::from_env_value(env("LOG_FORMAT").as_deref())
+    };
+    cronq::telemetry::init(&LogOptions {
+        format: Some(format),
+        filter: env("RUST_LOG"),
+        debug: args.debug,
+        quiet: args.quiet,
+        split: args.split_logs,
+        no_color: env("NO_COLOR").is_some(),
+        sentry: _sentry.is_some(),
+    });
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -19,7 +43,7 @@ fn main() -> ExitCode {
     match runtime.block_on(cronq::app::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            cronq::telemetry::print_error(&format!("error: {e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,23 @@
-//! Logging: a `tracing` subscriber writing JSON (`LOG_FORMAT=json`) or readable text to stderr,
-//! filtered by `RUST_LOG` (default `info`).
+//! Logging: a `tracing` subscriber writing JSON (`LOG_FORMAT=json`, `-json`) or readable text
+//! to stderr, filtered by `RUST_LOG` (default `info`; `-debug`, `-quiet`). Text fields are
+//! escaped ([`escape`]) so a newline in a job id cannot forge a log line; colour only on a
+//! terminal and never with `NO_COLOR`. With a Sentry DSN, error events also go to Sentry.
 
-use tracing_subscriber::EnvFilter;
+mod escape;
+pub mod sentry;
+
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::worker::handler::echo::STDOUT_TARGET;
+
+pub use escape::escape_control;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,19 +38,136 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber. `filter` is the `RUST_LOG` value, if set.
-pub fn init(format: LogFormat, filter: Option<&str>) {
-    let filter =
-        EnvFilter::try_new(filter.unwrap_or("info")).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder
+/// How to log; `main` fills it from flags and environment.
+#[derive(Debug, Clone, Default)]
+pub struct LogOptions {
+    /// JSON or text.
+    pub format: Option<LogFormat>,
+    /// The `RUST_LOG` value, if set.
+    pub filter: Option<String>,
+    /// `-debug`: at least debug (a `RUST_LOG` that is set wins).
+    pub debug: bool,
+    /// `-quiet`: warnings and errors only (wins over everything).
+    pub quiet: bool,
+    /// `-split-logs`: job stdout lines on stdout, the rest on stderr.
+    pub split: bool,
+    /// `NO_COLOR` is set to something.
+    pub no_color: bool,
+    /// Send error events to Sentry (a client is installed).
+    pub sentry: bool,
+}
+
+impl LogOptions {
+    /// The filter directive in effect.
+    pub fn directive(&self) -> String {
+        if self.quiet {
+            return "warn".into();
+        }
+        match (&self.filter, self.debug) {
+            (Some(f), _) => f.clone(),
+            (None, true) => "debug".into(),
+            (None, false) => "info".into(),
+        }
+    }
+
+    /// Colour escapes only when every stream log lines go to is a terminal, and `NO_COLOR`
+    /// is unset (Docker logs, files and journald get plain text).
+    pub fn colour(&self, stdout_tty: bool, stderr_tty: bool) -> bool {
+        !self.no_color && stderr_tty && (!self.split || stdout_tty)
+    }
+}
+
+/// The format [`init`] installed, for [`print_error`].
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Prints an error that stops the daemon (lines like `error: FILE:LINE: …`): as text, or with
+/// `-json` one JSON object per line, so that a JSON log stays JSON to its last line; and
+/// reports it to Sentry.
+pub fn print_error(text: &str) {
+    if FORMAT.get() == Some(&LogFormat::Json) {
+        for line in text.lines() {
+            let message = line.strip_prefix("error: ").unwrap_or(line);
+            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            let obj = serde_json::json!({"timestamp": now, "level": "ERROR", "message": message});
+            eprintln!("{obj}");
+        }
+    } else {
+        eprintln!("{text}");
+    }
+    sentry::daemon_error(text);
+}
+
+/// Installs the global subscriber.
+pub fn init(opts: &LogOptions) {
+    let _ = FORMAT.set(opts.format.unwrap_or(LogFormat::Text));
+    let filter = EnvFilter::try_new(opts.directive()).unwrap_or_else(|_| EnvFilter::new("info"));
+    let writer = if opts.split {
+        BoxMakeWriter::new(
+            std::io::stdout
+                .with_filter(|m| m.target() == STDOUT_TARGET)
+                .or_else(std::io::stderr),
+        )
+    } else {
+        BoxMakeWriter::new(std::io::stderr)
+    };
+    let colour = opts.colour(
+        std::io::stdout().is_terminal(),
+        std::io::stderr().is_terminal(),
+    );
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let fmt = match opts.format.unwrap_or(LogFormat::Text) {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-        LogFormat::Text => builder.with_target(false).try_init(),
+            .boxed(),
+        LogFormat::Text => fmt
+            .with_target(false)
+            .with_ansi(colour)
+            .fmt_fields(escape::fields().delimited(" "))
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(opts.sentry.then(sentry::ErrorLayer::default))
+        .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        let o = LogOptions::default();
+        assert!(o.colour(true, true));
+        assert!(
+            !o.colour(true, false),
+            "stderr piped (docker logs): no colour"
+        );
+        let no = LogOptions {
+            no_color: true,
+            ..LogOptions::default()
+        };
+        assert!(!no.colour(true, true));
+        let split = LogOptions {
+            split: true,
+            ..LogOptions::default()
+        };
+        assert!(!split.colour(false, true), "split logs: stdout piped");
+    }
+
+    #[test]
+    fn quiet_wins_and_debug_yields_to_rust_log() {
+        let mut o = LogOptions {
+            debug: true,
+            ..LogOptions::default()
+        };
+        assert_eq!(o.directive(), "debug");
+        o.filter = Some("cronq=trace".into());
+        assert_eq!(o.directive(), "cronq=trace");
+        o.quiet = true;
+        assert_eq!(o.directive(), "warn");
+    }
 }

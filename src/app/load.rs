@@ -95,7 +95,7 @@ pub(super) async fn reload_loop(
         let loaded = load_config(&args).and_then(|c| load_plan(&c).map(|(p, _)| (c, p)));
         match loaded {
             Err(message) => {
-                tracing::error!(%message, "reload refused: the new crontab or config is invalid; keeping the current schedule")
+                tracing::error!(error = %message, "reload refused: the new crontab or config is invalid; keeping the current schedule")
             }
             Ok((config, new_plan)) => {
                 match &cron_routes {

@@ -38,6 +38,9 @@ const DRAIN_DELAY: Duration = Duration::from_secs(2);
 
 /// Runs what the command line asks for.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A positional CRONTAB (Supercronic's way) counts as --crontab, for tools too.
+    let mut cli = cli;
+    cli.daemon = cli.daemon_args();
     match cli.command {
         Some(Command::Run(args)) => daemon(&args).await,
         Some(Command::Cron(c)) => Ok(crate::cmd::cron_next(c)),
@@ -47,7 +50,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
             .unwrap_or(Ok(ExitCode::SUCCESS)),
         None => match cli.test_crontab {
-            Some(file) => Ok(crate::cmd::test_crontab(file, &cli.daemon)),
+            // No file named: the configured crontab (a positional CRONTAB counts).
+            Some(file) => Ok(crate::cmd::test_crontab(
+                file.unwrap_or_default(),
+                &cli.daemon,
+            )),
             None => daemon(&cli.daemon).await,
         },
     }
@@ -67,7 +74,7 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     } = match load::startup(args) {
         Ok(s) => s,
         Err(message) => {
-            eprintln!("{message}");
+            crate::telemetry::print_error(&message);
             return Ok(ExitCode::from(2));
         }
     };
@@ -99,7 +106,11 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         config.shutdown_timeout,
         reload_tx,
     ));
-    crate::reaper::spawn_if_init();
+    if args.no_reap {
+        tracing::info!("-no-reap: orphaned processes are not reaped, even as PID 1");
+    } else {
+        crate::reaper::spawn_if_init();
+    }
     let notifier = notify::Notifier::from_env();
 
     let status = Status::new(
@@ -126,6 +137,24 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         api_locked,
         sse: Arc::new(crate::http::events::Hub::new(config.http.max_sse_clients)),
         closing: closing.clone(),
+    };
+    // `-prometheus-listen-address`: /metrics alone on a second port, as Supercronic serves it.
+    let prometheus = match &args.prometheus_listen_address {
+        None => None,
+        Some(addr) => {
+            let addr = prometheus_addr(addr);
+            let l = TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (-prometheus-listen-address)"))?;
+            tracing::info!(listen = %l.local_addr()?, "serving /metrics (-prometheus-listen-address)");
+            let app = crate::http::metrics_router(state.clone());
+            Some(tokio::spawn(crate::http::serve::serve(
+                l,
+                app,
+                config.http.idle_timeout,
+                closing.clone(),
+            )))
+        }
     };
     // The HTTP server outlives the drain (health says `draining`); it stops last.
     let http = tokio::spawn(crate::http::serve::serve(
@@ -198,6 +227,9 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     }
     closing.cancel();
     let _ = http.await;
+    if let Some(p) = prometheus {
+        let _ = p.await;
+    }
     tracing::info!("cronq worker stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -220,6 +252,14 @@ async fn route_cancels(
         }
     }
     let _ = listen.await;
+}
+
+/// Supercronic's `:9746` form (no host) listens on every interface.
+fn prometheus_addr(addr: &str) -> String {
+    match addr.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => addr.to_string(),
+    }
 }
 
 /// An API that can change jobs must not be open to the network: on a non-loopback address

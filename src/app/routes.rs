@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::{Config, QueueConfig};
 use crate::cron::{Action, Plan, CRON_QUEUE};
+use crate::worker::handler::echo::{EchoMode, EntryInfo};
 use crate::worker::handler::exec::Exec;
 use crate::worker::handler::Handler;
 use crate::worker::{Route, RouteTable};
@@ -20,7 +21,10 @@ pub(super) fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteT
         .queues
         .iter()
         .filter(|(queue, _)| *queue != CRON_QUEUE)
-        .map(|(queue, q)| (queue.clone(), (q.concurrency.get(), configured(q, &client))))
+        .map(|(queue, q)| {
+            let routes = configured(q, &client, config.passthrough_logs);
+            (queue.clone(), (q.concurrency.get(), routes))
+        })
         .collect();
     let cron = cron_table(config, plan);
     if !cron.is_empty() || config.queues.contains_key(CRON_QUEUE) {
@@ -42,7 +46,7 @@ pub(super) fn cron_table(config: &Config, plan: &Plan) -> Routes {
     let mut routes = config
         .queues
         .get(CRON_QUEUE)
-        .map(|q| configured(q, &client))
+        .map(|q| configured(q, &client, config.passthrough_logs))
         .unwrap_or_default();
     for e in plan.commands() {
         if let Action::Command {
@@ -51,9 +55,18 @@ pub(super) fn cron_table(config: &Config, plan: &Plan) -> Routes {
             env,
         } = &e.action
         {
+            let entry = EntryInfo {
+                label: e.label.clone(),
+                id: e.id.clone(),
+                place: e.place.clone(),
+                schedule: e.schedule.to_string(),
+                command: command.clone(),
+            };
             let route = Route {
                 handler: Handler::Exec(Exec::new(shell, command, env.clone())),
                 timeout: e.timeout.or(config.job_settings(CRON_QUEUE, &e.id).timeout),
+                echo: EchoMode::of(config.log_output, config.passthrough_logs),
+                entry: Some(Arc::new(entry)),
             };
             routes.insert(e.id.clone(), Arc::new(route));
         }
@@ -61,13 +74,15 @@ pub(super) fn cron_table(config: &Config, plan: &Plan) -> Routes {
     routes
 }
 
-fn configured(q: &QueueConfig, client: &reqwest::Client) -> Routes {
+fn configured(q: &QueueConfig, client: &reqwest::Client, passthrough: bool) -> Routes {
     q.handlers
         .iter()
         .map(|(name, h)| {
             let route = Route {
                 handler: Handler::from_config(&h.kind, client),
                 timeout: h.job.timeout,
+                echo: EchoMode::of(h.log_output, passthrough),
+                entry: None,
             };
             (name.clone(), Arc::new(route))
         })

@@ -68,6 +68,10 @@ pub struct Overrides {
     pub max_runtime: Option<String>,
     /// `--max-memory` (MiB)
     pub max_memory_mb: Option<u64>,
+    /// `--passthrough-logs` (Supercronic's `-passthrough-logs`)
+    pub passthrough_logs: bool,
+    /// `--overlapping` (Supercronic's `-overlapping`)
+    pub overlapping: bool,
 }
 
 /// The validated configuration of a daemon.
@@ -106,6 +110,14 @@ pub struct Config {
     pub defaults: JobDefaults,
     /// Consumed queues and their handlers.
     pub queues: BTreeMap<String, QueueConfig>,
+    /// Copy each line a job prints into the daemon's log (`[worker] log_output`, default on);
+    /// handlers may override it.
+    pub log_output: bool,
+    /// Print job output raw on the daemon's stdout/stderr instead of as log lines
+    /// (`--passthrough-logs`).
+    pub passthrough_logs: bool,
+    /// Every schedule entry overlaps (`--overlapping`: overlap = allow for all).
+    pub overlap_all: bool,
     /// `[[schedule]]` entries, still as written (the scheduler validates expressions with the
     /// crontab parser so both forms share one dialect).
     pub schedules: Vec<ScheduleConfig>,
@@ -176,6 +188,8 @@ pub struct HandlerConfig {
     pub kind: HandlerKind,
     /// Timeout, attempts, backoff, retention.
     pub job: JobDefaults,
+    /// Copy its output lines into the daemon's log (its own `log_output`, else `[worker]`'s).
+    pub log_output: bool,
 }
 
 /// What a handler does.

@@ -86,6 +86,8 @@ pub struct RawWorker {
     pub max_runtime: Option<String>,
     /// Drain and exit 0 when the resident memory exceeds this many MiB.
     pub max_memory_mb: Option<u64>,
+    /// Copy each line a job prints into the daemon's log stream, default `true`.
+    pub log_output: Option<bool>,
 }
 
 /// `[defaults]`, and the job fields of a handler.
@@ -157,6 +159,8 @@ pub struct RawHandler {
     pub remove_on_complete: Option<RawRetention>,
     /// Retention for jobs cronq adds.
     pub remove_on_fail: Option<RawRetention>,
+    /// Copy its output lines into the daemon's log, default `[worker] log_output`.
+    pub log_output: Option<bool>,
 }
 
 /// `http = { url, method, timeout, headers }`

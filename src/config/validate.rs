@@ -51,6 +51,8 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
     if !wants_redis {
         config.store = StoreTarget::Embedded(data);
     }
+    config.passthrough_logs = flags.passthrough_logs;
+    config.overlap_all = flags.overlapping;
     Ok(config)
 }
 
@@ -189,6 +191,7 @@ fn build(
         "defaults",
     )?;
     let crontab_explicit = worker.crontab.is_some();
+    let log_output = worker.log_output.unwrap_or(true);
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
         let place = src.place(&format!("queues.{name}"), "concurrency");
@@ -199,7 +202,9 @@ fn build(
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
-            handlers.insert(job, handler(&h, &defaults, src, &table)?);
+            let mut built = handler(&h, &defaults, src, &table)?;
+            built.log_output = h.log_output.unwrap_or(log_output);
+            handlers.insert(job, built);
         }
         queues.insert(
             name,
@@ -240,6 +245,10 @@ fn build(
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
         defaults,
         queues,
+        log_output,
+        // Command-line only: set by `load` after the layers are merged.
+        passthrough_logs: false,
+        overlap_all: false,
         schedules,
     })
 }
@@ -400,7 +409,11 @@ fn handler(
             }
         })
     };
-    Ok(HandlerConfig { kind, job })
+    Ok(HandlerConfig {
+        kind,
+        job,
+        log_output: true,
+    })
 }
 
 fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfig, Error> {

@@ -54,7 +54,7 @@ pub enum Target {
 }
 
 impl Target {
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         match self {
             Target::Command(c) => c.clone(),
             Target::Enqueue { queue, name, data } => format!("enqueue {queue} {name} {data}"),

@@ -44,6 +44,9 @@ pub enum Action {
 pub struct PlannedEntry {
     /// Stable id: the `name`, or a hash of schedule, zone and target.
     pub id: String,
+    /// How log lines name it: the `name` when set, else place and command (an id hash alone
+    /// tells a reader nothing).
+    pub label: String,
     /// Where it was written (`crontab:12`, `config/worker.toml:40: [schedule #1]`).
     pub place: String,
     /// When.
@@ -63,6 +66,14 @@ pub struct PlannedEntry {
 }
 
 impl PlannedEntry {
+    /// What it does, as written (the command, or `enqueue QUEUE NAME`).
+    pub fn what(&self) -> String {
+        match &self.action {
+            Action::Enqueue { queue, name, .. } => format!("enqueue {queue} {name}"),
+            Action::Command { command, .. } => command.clone(),
+        }
+    }
+
     /// The queue and job name this entry's ticks are added as.
     pub fn job_target(&self) -> (&str, &str) {
         match &self.action {
@@ -110,6 +121,12 @@ impl Plan {
                 ));
             }
         }
+        if config.overlap_all {
+            // `--overlapping` (Supercronic's `-overlapping`): no entry waits for its last run.
+            for e in &mut entries {
+                e.overlap = Overlap::Allow;
+            }
+        }
         if errors.is_empty() {
             Ok(Arc::new(Plan { entries }))
         } else {
@@ -138,9 +155,11 @@ fn from_line(file: &str, tab: &Crontab, e: &Entry, daemon_tz: Tz) -> PlannedEntr
             data: data.clone(),
         },
     };
+    let place = format!("{file}:{}", e.line);
     PlannedEntry {
         id: e.id(),
-        place: format!("{file}:{}", e.line),
+        label: label(None, &place, &e.target.text()),
+        place,
         schedule: e.schedule.clone(),
         tz: e.zone(tab.default_tz, daemon_tz),
         action,
@@ -180,8 +199,13 @@ fn from_table(
         Some(n) => n.clone(),
         None => table_id(&schedule, tz, &action),
     };
+    let what = match &action {
+        Action::Enqueue { queue, name, .. } => format!("enqueue {queue} {name}"),
+        Action::Command { command, .. } => command.clone(),
+    };
     Ok(PlannedEntry {
         id,
+        label: label(s.name.as_deref(), &s.place, &what),
         place: s.place.clone(),
         schedule,
         tz,
@@ -192,6 +216,23 @@ fn from_table(
         timeout: s.timeout,
     })
 }
+
+/// An entry's readable name: its `name`, else `PLACE COMMAND` with the command cut at
+/// [`LABEL_COMMAND_CHARS`] characters (a whole script on every line would drown the log).
+fn label(name: Option<&str>, place: &str, what: &str) -> String {
+    if let Some(n) = name {
+        return n.to_string();
+    }
+    let what = what.trim();
+    let mut short: String = what.chars().take(LABEL_COMMAND_CHARS).collect();
+    if short.len() < what.len() {
+        short.push('…');
+    }
+    format!("{place} {short}")
+}
+
+/// How much of a command an entry's label shows.
+const LABEL_COMMAND_CHARS: usize = 60;
 
 /// Id of an unnamed table: the same hash a crontab line with that schedule, zone and target
 /// gets, so moving a line between the two forms keeps its id.

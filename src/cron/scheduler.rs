@@ -149,7 +149,7 @@ fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: 
         } else if let Some(window) = e.catch_up {
             let from = now - chrono::Duration::from_std(window).unwrap_or_default();
             if let Some(t) = latest_tick_between(e, from, now) {
-                tracing::info!(entry = %e.id, scheduled = %t.to_rfc3339(), "catching up a tick missed while down");
+                tracing::info!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %t.to_rfc3339(), "catching up a tick missed while down");
                 spawn_add(ctx, adds, e.clone(), t);
             }
         }
@@ -175,11 +175,11 @@ fn fire_due(
         let allowed = e.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
         if latest != due {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(entry = %e.id, place = %e.place, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
+            tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
         }
         if lateness > allowed {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(entry = %e.id, place = %e.place, scheduled = %latest.to_rfc3339(), late_s = lateness.as_secs(), "tick missed: too late to run");
+            tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %latest.to_rfc3339(), late_s = lateness.as_secs(), "tick missed: too late to run");
             continue;
         }
         spawn_add(ctx, adds, e.clone(), latest);
@@ -224,10 +224,10 @@ impl FireContext {
         };
         match result {
             Ok(()) => {
-                tracing::info!(entry = %e.id, previous = %prev, previous_state = %state, "replacing the previous run (overlap = replace)")
+                tracing::info!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state, "replacing the previous run (overlap = replace)")
             }
             Err(err) => {
-                tracing::warn!(entry = %e.id, previous = %prev, error = %err, "could not replace the previous run; adding the new one anyway")
+                tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, error = %err, "could not replace the previous run; adding the new one anyway")
             }
         }
     }
@@ -288,7 +288,7 @@ impl FireContext {
                 Overlap::Allow => {}
                 Overlap::Forbid => {
                     self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(entry = %e.id, place = %e.place, previous = %prev, previous_state = %state,
+                    tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state,
                         scheduled = %at.to_rfc3339(), "tick skipped: previous run not finished (overlap = forbid)");
                     return;
                 }
@@ -310,22 +310,22 @@ impl FireContext {
                     self.lock_last().insert(e.id.clone(), id.clone());
                     self.stats.fired.fetch_add(1, Ordering::Relaxed);
                     if self.missing.swap(false, Ordering::Relaxed) {
-                        tracing::info!(entry = %e.id, "cron enqueues succeed again");
+                        tracing::info!(entry = e.label.as_str(), entry_id = %e.id, "cron enqueues succeed again");
                     }
-                    tracing::info!(entry = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(), "cron tick enqueued");
+                    tracing::info!(entry = e.label.as_str(), entry_id = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(), "cron tick enqueued");
                     return;
                 }
                 Err(err)
                     if Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default()
                         < deadline =>
                 {
-                    tracing::debug!(entry = %e.id, queue, error = %err, "cron enqueue failed; retrying");
+                    tracing::debug!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, "cron enqueue failed; retrying");
                 }
                 Err(err) => {
                     self.stats.missed.fetch_add(1, Ordering::Relaxed);
                     // One error line when ticks start being missed, not one per tick.
                     if !self.missing.swap(true, Ordering::Relaxed) {
-                        tracing::error!(entry = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(),
+                        tracing::error!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(),
                             "cron tick missed: could not enqueue before the next tick (further misses are counted in cronq_cron_missed_total)");
                     }
                     return;

@@ -58,6 +58,14 @@ pub struct AppState {
     pub closing: CancellationToken,
 }
 
+/// `/metrics` alone, without the token guard: the `-prometheus-listen-address` port, which
+/// the operator opens for a scraper on purpose (Supercronic serves it the same way).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::metrics))
+        .with_state(state)
+}
+
 /// All routes.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = api::routes().split_for_parts();

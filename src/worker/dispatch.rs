@@ -14,7 +14,8 @@ use futures::FutureExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::{Handler, JobError, JobInput, PROGRESS_PREFIX};
+use super::handler::echo::{Echo, EchoMode, EntryInfo};
+use super::handler::{Handler, JobError, JobInput, LogSender, PROGRESS_PREFIX};
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 
@@ -25,6 +26,10 @@ pub struct Route {
     pub handler: Handler,
     /// Kill the run after this long (a retryable failure).
     pub timeout: Option<Duration>,
+    /// Whether its output lines also reach the daemon's output, and how.
+    pub echo: EchoMode,
+    /// The crontab entry it runs, for `cron` queue routes (log lines name it).
+    pub entry: Option<Arc<EntryInfo>>,
 }
 
 /// Handlers by job name. Swappable as a whole (crontab reload replaces the `cron` queue's
@@ -120,7 +125,12 @@ impl Processor for Dispatch {
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(self.running.clone());
         let started = Instant::now();
-        tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
+        // A crontab entry's run names the entry readably (its job name is only the entry id).
+        let entry = self
+            .route(&job.name)
+            .and_then(|r| r.entry.as_ref().map(|e| e.label.clone()));
+        let entry = entry.as_deref();
+        tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, attempt = job.attempt, "job started");
         // A handler that panics fails its job (retryable) instead of leaving it active until
         // stalled recovery, and never takes the pool down.
         let outcome = match AssertUnwindSafe(self.run(&job)).catch_unwind().await {
@@ -140,19 +150,20 @@ impl Processor for Dispatch {
         let (q, id, name, attempt) = (&job.queue, &job.id, &job.name, job.attempt);
         let end = match &outcome {
             Outcome::Completed(_) => {
-                tracing::info!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed");
+                tracing::info!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job completed");
                 RunEnd::Completed
             }
             Outcome::Retry(reason) if attempt < job.max_attempts => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
                 RunEnd::Retried
             }
             Outcome::Retry(reason) | Outcome::Fail(reason) => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, will_retry = false, error = %reason, "job failed");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, will_retry = false, error = %reason, "job failed");
+                crate::telemetry::sentry::job_failed(q, id, name, entry, reason);
                 RunEnd::Failed
             }
             Outcome::Release => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job cut off by shutdown; back to wait");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job cut off by shutdown; back to wait");
                 RunEnd::Released
             }
         };
@@ -194,7 +205,9 @@ impl Dispatch {
             children,
         };
         // Output lines flow handler → channel → this task → the job's log list in Redis.
-        let (logs_tx, mut logs_rx) = mpsc::channel::<String>(256);
+        let (lines_tx, mut logs_rx) = mpsc::channel::<String>(256);
+        let echo = Echo::new(route.echo, &job.queue, &job.id, route.entry.clone());
+        let logs_tx = LogSender::new(lines_tx, echo);
         let stop = CancellationToken::new();
         let run = async {
             let r = route.handler.run(&input, &logs_tx, &stop).await;

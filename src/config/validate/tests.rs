@@ -213,3 +213,26 @@ command = "true"
         }
     );
 }
+
+#[test]
+fn log_output_comes_from_the_handler_else_the_worker_table() {
+    let text = "[worker]\nlog_output = false\n[queues.q.handlers.loud]\nexec = \"yes\"\nlog_output = true\n[queues.q.handlers.plain]\nexec = \"true\"\n";
+    let c = load_text(text, &[], Overrides::default()).unwrap();
+    assert!(!c.log_output);
+    let h = &c.queues["q"].handlers;
+    assert!(h["loud"].log_output);
+    assert!(!h["plain"].log_output, "inherits [worker] log_output");
+    let c = load_text("", &[], Overrides::default()).unwrap();
+    assert!(c.log_output, "on by default");
+    let c = load_text(
+        "",
+        &[],
+        Overrides {
+            passthrough_logs: true,
+            overlapping: true,
+            ..Overrides::default()
+        },
+    )
+    .unwrap();
+    assert!(c.passthrough_logs && c.overlap_all);
+}

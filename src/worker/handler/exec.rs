@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
+use super::echo::Channel;
 use super::{JobError, JobInput, LogBuffer, LogSender, RunResult, KILL_GRACE};
 
 /// PIDs of the children this process spawned and has not yet waited for. Process-wide by
@@ -129,9 +130,10 @@ impl Exec {
                 let _ = stdin.write_all(data.as_bytes()).await;
             });
         }
-        let out = LogBuffer::new(logs.clone(), "").drain(child.stdout.take().expect("piped"));
-        let err =
-            LogBuffer::new(logs.clone(), "stderr: ").drain(child.stderr.take().expect("piped"));
+        let out = LogBuffer::new(logs.clone(), Channel::Stdout)
+            .drain(child.stdout.take().expect("piped"));
+        let err = LogBuffer::new(logs.clone(), Channel::Stderr)
+            .drain(child.stderr.take().expect("piped"));
         let readers = tokio::spawn(async move { (out.await, err.await) });
         let status = tokio::select! {
             s = child.wait() => s,
@@ -224,9 +226,8 @@ mod tests {
     async fn run(cmd: &str, data: serde_json::Value) -> (RunResult, Vec<String>) {
         let (tx, mut rx) = tokio::sync::mpsc::channel(100);
         let r = Exec::new("/bin/sh", cmd, vec![("GREETING".into(), "hi".into())])
-            .run(&job(data), &tx, &CancellationToken::new())
+            .run(&job(data), &LogSender::quiet(tx), &CancellationToken::new())
             .await;
-        drop(tx);
         let mut lines = Vec::new();
         while let Some(l) = rx.recv().await {
             lines.push(l);
@@ -267,7 +268,8 @@ mod tests {
         let cancel = CancellationToken::new();
         let e = Exec::new("/bin/sh", &cmd, vec![]);
         let j = job(serde_json::json!({}));
-        let run = e.run(&j, &tx, &cancel);
+        let logs = LogSender::quiet(tx);
+        let run = e.run(&j, &logs, &cancel);
         // Cancel once the command says its background grandchild exists.
         let canceller = async {
             assert_eq!(rx.recv().await.as_deref(), Some("ready"));

@@ -3,10 +3,12 @@
 //! environment, stdin or a JSON body.
 
 pub mod builtin;
+pub mod echo;
 pub mod exec;
 pub mod http;
 mod output;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -56,9 +58,31 @@ pub type RunResult = Result<serde_json::Value, JobError>;
 /// `job.updateProgress`) instead of becoming a log line, e.g. `cronq:progress {"done":3}`.
 pub const PROGRESS_PREFIX: &str = "cronq:progress ";
 
-/// Sends output lines to the job's log; the pool drains the other end into Redis. Bounded:
-/// a handler that prints faster than Redis takes logs loses lines, never memory.
-pub type LogSender = mpsc::Sender<String>;
+/// Where a handler's output lines go: `lines` to the job's log (the pool drains the other end
+/// into the store; bounded: a handler that prints faster than the store takes logs loses log
+/// lines, never memory), and every line to `echo` (the daemon's own output).
+#[derive(Debug, Clone)]
+pub struct LogSender {
+    /// The job's log.
+    pub lines: mpsc::Sender<String>,
+    /// The daemon's output stream.
+    pub echo: Arc<echo::Echo>,
+}
+
+impl LogSender {
+    /// Lines to `lines` and `echo`.
+    pub fn new(lines: mpsc::Sender<String>, echo: echo::Echo) -> Self {
+        LogSender {
+            lines,
+            echo: Arc::new(echo),
+        }
+    }
+
+    /// Lines to the job's log only.
+    pub fn quiet(lines: mpsc::Sender<String>) -> Self {
+        LogSender::new(lines, echo::Echo::off())
+    }
+}
 
 /// A configured handler, ready to run jobs.
 #[derive(Debug)]

@@ -4,7 +4,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::LogSender;
+use super::echo::Channel;
+use super::{LogSender, PROGRESS_PREFIX};
 
 /// Lines kept in a job's log.
 pub(crate) const MAX_LINES: usize = 1000;
@@ -15,6 +16,7 @@ pub(crate) const MAX_LINE_BYTES: usize = 4096;
 #[derive(Debug)]
 pub struct LogBuffer {
     logs: LogSender,
+    channel: Channel,
     prefix: &'static str,
     kept: usize,
     dropped: u64,
@@ -23,11 +25,15 @@ pub struct LogBuffer {
 }
 
 impl LogBuffer {
-    /// Lines go to `logs`, each prefixed with `prefix` (e.g. `"stderr: "`).
-    pub fn new(logs: LogSender, prefix: &'static str) -> Self {
+    /// Lines go to `logs`; stderr lines are kept in the job's log as `stderr: LINE`.
+    pub fn new(logs: LogSender, channel: Channel) -> Self {
         LogBuffer {
             logs,
-            prefix,
+            channel,
+            prefix: match channel {
+                Channel::Stdout => "",
+                Channel::Stderr => "stderr: ",
+            },
             kept: 0,
             dropped: 0,
             last_line: None,
@@ -69,9 +75,15 @@ impl LogBuffer {
         if cut {
             text.push_str(" …[line cut]");
         }
+        // Every line reaches the daemon's output, past the job log's cap too (Supercronic
+        // shows all output); progress reports are protocol, not output.
+        if !(self.channel == Channel::Stdout && text.starts_with(PROGRESS_PREFIX)) {
+            self.logs.echo.line(self.channel, &text);
+        }
         if self.kept >= MAX_LINES
             || self
                 .logs
+                .lines
                 .try_send(format!("{}{text}", self.prefix))
                 .is_err()
         {
@@ -89,7 +101,7 @@ impl LogBuffer {
                 "{}… {} more lines not kept (log capped at {MAX_LINES} lines)",
                 self.prefix, self.dropped
             );
-            let _ = self.logs.send(note).await;
+            let _ = self.logs.lines.send(note).await;
         }
         self.last_line
     }
@@ -107,7 +119,9 @@ mod tests {
             input.extend_from_slice(format!("line {i}\n").as_bytes());
         }
         input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES * 3));
-        let buf = LogBuffer::new(tx, "").drain(&input[..]).await;
+        let buf = LogBuffer::new(LogSender::quiet(tx), Channel::Stdout)
+            .drain(&input[..])
+            .await;
         let last = buf.finish().await.unwrap();
         assert!(last.ends_with("…[line cut]"));
         assert!(last.len() < MAX_LINE_BYTES + 32);
