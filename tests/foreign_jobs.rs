@@ -210,6 +210,13 @@ async fn a_job_id_that_is_not_utf8_fails_once_without_running() {
     );
     assert!(!list(&s.redis, "active").iter().any(|i| i == bad));
     assert!(!list(&s.redis, "wait").iter().any(|i| i == bad));
+    // The failed listing still reads, showing the id as best it can.
+    let page = s.store.jobs(Q, "failed", 0, 10).await.unwrap();
+    assert!(
+        page.jobs.iter().any(|j| j.id == "f-\u{fffd}-id"),
+        "{:?}",
+        page.jobs
+    );
     consumer.close(Duration::from_secs(2)).await;
 }
 
@@ -288,6 +295,9 @@ async fn data_that_is_not_utf8_fails_naming_the_field_instead_of_being_rewritten
         "{reason}"
     );
     assert_eq!(s.recorder.runs_of(|id| id == "bad-data"), 0);
+    let page = s.store.jobs(Q, "failed", 0, 10).await.unwrap();
+    assert!(page.jobs.iter().any(|j| j.id == "bad-data"));
+    assert!(s.store.job(Q, "bad-data").await.unwrap().is_some());
     s.good_job_completes().await;
     consumer.close(Duration::from_secs(2)).await;
 }
