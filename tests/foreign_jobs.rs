@@ -326,3 +326,37 @@ async fn an_unknown_backoff_type_fails_at_the_first_failure_naming_it() {
     s.good_job_completes().await;
     consumer.close(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delayed_id_whose_key_is_not_a_hash_fails_before_it_is_due() {
+    let s = setup().await;
+    // Every fetch first promotes due delayed jobs, reading each one's hash: on a list there
+    // the fetch failed with WRONGTYPE after taking the id out of `delayed`, so it vanished.
+    // Due in 3 s: the sweep (every 250 ms here) sees it first.
+    raw(&s.redis, &[b"RPUSH", &key(b"str-delayed"), b"x"]);
+    let score = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+        + 3000)
+        * 0x1000;
+    raw(
+        &s.redis,
+        &[
+            b"ZADD",
+            &key(b"delayed"),
+            score.to_string().as_bytes(),
+            b"str-delayed",
+        ],
+    );
+    let consumer = s.consume().await;
+    s.good_job_completes().await;
+    until("the delayed non-hash entry to be in failed", || {
+        in_failed(&s.redis, b"str-delayed")
+    })
+    .await;
+    let reason = field(&s.redis, b"str-delayed", "failedReason");
+    assert!(reason.contains("holds a list, not a job hash"), "{reason}");
+    assert_eq!(s.redis.cmd(&["ZCARD", "bull:email:delayed"]), "0");
+    consumer.close(Duration::from_secs(2)).await;
+}

@@ -212,12 +212,14 @@ pub(crate) async fn children_values(
 /// Runs the quarantine sweep of `queue` every `period` (first at once: entries left by an earlier
 /// run), until aborted.
 async fn sweep_every(store: RedisStore, queue: String, period: Duration) {
-    let mut ticker = tokio::time::interval(period.max(Duration::from_millis(100)));
+    let period = period.max(Duration::from_millis(100));
+    let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         // Redis unreachable: the fetch loop reports it; try again next tick.
-        let _ = store.quarantine(&queue, None, false).await;
+        // Delayed ids due before the sweep after next: caught before the engine promotes them.
+        let _ = store.quarantine(&queue, None, Some(period * 3)).await;
     }
 }
 
@@ -238,7 +240,7 @@ async fn forward_events(
                 // A job key that is not a hash fails `moveToActive` after it moved the id to
                 // `active` (or, due in `delayed`, fails every fetch): move it out now.
                 if message.contains("WRONGTYPE") {
-                    if let Err(e) = store.quarantine(&queue, None, true).await {
+                    if let Err(e) = store.quarantine(&queue, None, Some(Duration::ZERO)).await {
                         tracing::debug!(queue = %queue, error = %e, "quarantine sweep failed");
                     }
                 }

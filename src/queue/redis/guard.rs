@@ -35,7 +35,7 @@ pub(crate) enum Verdict {
 pub(crate) async fn before_run(store: &RedisStore, queue: &str, job: &Job) -> Verdict {
     let id = job.id();
     if id.contains(char::REPLACEMENT_CHARACTER) {
-        match store.quarantine(queue, job.token(), false).await {
+        match store.quarantine(queue, job.token(), None).await {
             Ok(moved) => {
                 if moved
                     .iter()

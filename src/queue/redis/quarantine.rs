@@ -10,9 +10,13 @@
 //!   with WRONGTYPE itself (skipping the other stalled jobs of that pass) and leaves it in no
 //!   state at all.
 //!
-//! One script of ours finds such entries in `active` (and, when asked, among the due ids of
-//! `delayed`, where a non-hash id would make every `moveToActive` fail while it promotes them)
-//! and moves each to `failed` atomically, with a `failedReason` that names the job and the fix.
+//! One script of ours finds such entries in `active` (and, when asked, among the ids of
+//! `delayed` due soon: `moveToActive` promotes due ids first and fails with WRONGTYPE on a
+//! non-hash one after it took it out of `delayed`, dropping it) and moves each to `failed`
+//! atomically, with a `failedReason` that names the job and the fix. A non-hash id that is
+//! already due when it is written can still be dropped by the engine's promotion before a sweep
+//! sees it (the queue keeps serving; the entry is gone): a foreign producer's delayed entry is
+//! caught only when it is due later than the next sweep.
 //! It is run by the consumer before it runs a job whose id came back lossy (see `guard.rs`),
 //! when a fetch fails with WRONGTYPE, and on a timer shorter than the stalled interval (see
 //! `consumer.rs`), so the engine's stalled check never meets one.
@@ -27,8 +31,8 @@ use crate::queue::Error;
 /// KEYS[5] delayed (zset). Job keys are built from ARGV[1] like BullMQ's own scripts do (they
 /// share the queue's hash tag in a cluster).
 /// ARGV[1] the queue's key prefix (`bull:email:`), ARGV[2] the queue name (for reasons),
-/// ARGV[3] now in ms, ARGV[4] the lock token we hold ("" for none), ARGV[5] "1" to also look at
-/// the due ids of `delayed`.
+/// ARGV[3] now in ms, ARGV[4] the lock token we hold ("" for none), ARGV[5] how far ahead (ms)
+/// to look at the ids of `delayed`, "" for not at all.
 /// Returns a flat array `{id, reason, id, reason, …}` of the entries moved.
 ///
 /// A non-UTF-8 id is moved only while no one else holds its lock (its lock is absent or is
@@ -116,8 +120,9 @@ for _, id in ipairs(rcall("LRANGE", KEYS[1], 0, -1)) do
   end
 end
 
-if ARGV[5] == "1" then
-  local due = rcall("ZRANGEBYSCORE", KEYS[5], 0, (tonumber(now) + 1) * 0x1000 - 1, "LIMIT", 0, 1000)
+if ARGV[5] ~= "" then
+  local horizon = tonumber(now) + tonumber(ARGV[5])
+  local due = rcall("ZRANGEBYSCORE", KEYS[5], 0, (horizon + 1) * 0x1000 - 1, "LIMIT", 0, 1000)
   for _, id in ipairs(due) do
     local reason, kind = verdict(id, false)
     -- Only non-hash keys break promotion; a non-UTF-8 id is caught once it is fetched.
@@ -140,13 +145,14 @@ pub(crate) struct Quarantined {
 }
 
 impl RedisStore {
-    /// Moves the unprocessable entries of `queue`'s `active` list (and, with `delayed`, its due
-    /// delayed ids) to `failed`. `token` is the lock token the caller holds, if any.
+    /// Moves the unprocessable entries of `queue`'s `active` list (and, with `delayed`, its
+    /// delayed ids due within that long) to `failed`. `token` is the lock token the caller
+    /// holds, if any.
     pub(crate) async fn quarantine(
         &self,
         queue: &str,
         token: Option<&str>,
-        delayed: bool,
+        delayed: Option<std::time::Duration>,
     ) -> Result<Vec<Quarantined>, Error> {
         let keys = QueueKeys::new(self.prefix(), queue);
         let now = crate::queue::consumer::now_ms();
@@ -164,7 +170,11 @@ impl RedisStore {
             .arg(queue)
             .arg(now)
             .arg(token.unwrap_or(""))
-            .arg(if delayed { "1" } else { "0" })
+            .arg(
+                delayed
+                    .map(|d| d.as_millis().to_string())
+                    .unwrap_or_default(),
+            )
             .invoke_async(&mut conn)
             .await
             .map_err(|e| Error::engine(queue, e))?;
