@@ -238,11 +238,13 @@ async fn forward_events(
             | WorkerEvent::Ready => beat.turned(),
             WorkerEvent::Error(message) => {
                 // A job key that is not a hash fails `moveToActive` after it moved the id to
-                // `active` (or, due in `delayed`, fails every fetch): move it out now.
+                // `active`: move it out now. One bad job, not an outage: the beat is untouched
+                // (the sweep logs what it moved).
                 if message.contains("WRONGTYPE") {
                     if let Err(e) = store.quarantine(&queue, None, Some(Duration::ZERO)).await {
                         tracing::debug!(queue = %queue, error = %e, "quarantine sweep failed");
                     }
+                    continue;
                 }
                 // One line when a loop starts failing, not one per retry (the engine retries fast).
                 if beat.errored() {
