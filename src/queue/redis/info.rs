@@ -114,10 +114,13 @@ impl RedisStore {
         }
         let base = QueueKeys::new(self.prefix(), queue).key("");
         let mut pipe = redis::pipe();
+        // Per-command results: a foreign id whose key is not a hash (WRONGTYPE) is left out of
+        // the page instead of failing it (the consumer's sweep moves it to `failed`).
+        pipe.ignore_errors();
         for id in ids {
             pipe.cmd("HGETALL").arg([base.as_bytes(), id].concat());
         }
-        let hashes: Vec<RawHash> = self
+        let hashes: Vec<redis::RedisResult<RawHash>> = self
             .inner
             .conn
             .pipe(&pipe)
@@ -126,6 +129,7 @@ impl RedisStore {
         Ok(ids
             .iter()
             .zip(hashes)
+            .filter_map(|(id, h)| Some((id, h.ok()?)))
             .filter(|(_, h)| !h.is_empty())
             .map(|(id, h)| JobInfo::from_hash(queue, &String::from_utf8_lossy(id), &lossy(h)))
             .collect())
