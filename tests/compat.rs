@@ -344,3 +344,38 @@ fn a_job_of_a_killed_node_worker_is_finished_by_cronq_once() {
     );
     assert_eq!(completed_events(&redis, "stall2").get(id), Some(&1));
 }
+
+/// A Node producer's job with a custom backoff strategy (which only a Node worker defining it
+/// can compute) fails at its first failure, naming the strategy, instead of being retried at
+/// once in silence.
+#[test]
+fn a_node_job_with_a_custom_backoff_fails_naming_it() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), HANDLERS, None, &[]);
+    daemon.wait_healthy();
+    let out = node(
+        "add.mjs",
+        &redis.url(),
+        &[
+            "interop",
+            "boom",
+            "1",
+            "{}",
+            r#"{"attempts":3,"backoff":{"type":"jitter-custom"}}"#,
+        ],
+    );
+    let ids: Vec<String> = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    let id = &ids[0];
+    let state = wait_finished(&redis, "interop", id, Duration::from_secs(20));
+    assert_eq!(state, "failed");
+    let reason = job_field(&redis, "interop", id, "failedReason");
+    assert!(
+        reason.contains("not retried: backoff type \"jitter-custom\" is not supported by cronq"),
+        "{reason}"
+    );
+    assert_eq!(
+        job_field(&redis, "interop", id, "atm"),
+        "1",
+        "one attempt, no retries"
+    );
+}

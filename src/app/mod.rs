@@ -164,7 +164,19 @@ async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
         closing.clone(),
     ));
 
-    if let Some(store) = connect(&config, &stop).await {
+    let store = match connect(&config, &stop).await {
+        Ok(store) => store,
+        Err(e) => {
+            // Wrong credentials or an unusable URL: retrying cannot help, and an orchestrator
+            // restarting us would only repeat it. Exit 2, as for any configuration error.
+            eprintln!("error: {e}");
+            status.set_draining();
+            closing.cancel();
+            let _ = http.await;
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(store) = store {
         status.set_store(store.clone());
         let shared = Shared {
             store: &store,
@@ -281,22 +293,27 @@ fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> bool {
 }
 
 /// Connects to Redis, retrying with backoff (one log line per state change, not per try) until
-/// it answers or `stop` fires.
-async fn connect(config: &Config, stop: &CancellationToken) -> Option<Store> {
+/// it answers (`Ok(Some)`) or `stop` fires (`Ok(None)`). A configuration error (refused
+/// credentials, an unusable URL) is returned at once: retrying cannot fix it.
+async fn connect(
+    config: &Config,
+    stop: &CancellationToken,
+) -> Result<Option<Store>, crate::queue::Error> {
     let mut delay = Duration::from_millis(200);
     let mut warned = false;
     loop {
         let opened = tokio::select! {
             r = Store::open(&config.store, &config.prefix) => r,
-            _ = stop.cancelled() => return None,
+            _ = stop.cancelled() => return Ok(None),
         };
         match opened {
             Ok(store) => {
                 if warned {
                     tracing::info!(store = %config.store.describe(), "the store is reachable again");
                 }
-                return Some(store);
+                return Ok(Some(store));
             }
+            Err(e) if e.is_config() => return Err(e),
             Err(e) if !warned => {
                 tracing::error!(error = %e, "Redis is not reachable; retrying with backoff (health reports unhealthy)");
                 warned = true;
@@ -305,7 +322,7 @@ async fn connect(config: &Config, stop: &CancellationToken) -> Option<Store> {
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = stop.cancelled() => return None,
+            _ = stop.cancelled() => return Ok(None),
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }

@@ -22,7 +22,15 @@ pub async fn enqueue(args: EnqueueArgs, daemon: &DaemonArgs) -> anyhow::Result<E
             return Ok(ExitCode::from(2));
         }
     };
-    let store = Store::open(&config.store, &config.prefix).await?;
+    let store = match Store::open(&config.store, &config.prefix).await {
+        Ok(store) => store,
+        // Refused credentials or an unusable URL: a configuration error, like a bad flag.
+        Err(e) if e.is_config() => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let id = store.add(&args.queue, spec).await?;
     println!("{id}");
     Ok(ExitCode::SUCCESS)

@@ -41,7 +41,15 @@ async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let store = Store::open(&config.store, &config.prefix).await?;
+    let store = match Store::open(&config.store, &config.prefix).await {
+        Ok(store) => store,
+        // Refused credentials or an unusable URL: a configuration error, like a bad flag.
+        Err(e) if e.is_config() => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let result = match cmd {
         Command::Status(j) => status(&store, &config, j.json).await,
         Command::Jobs {

@@ -23,14 +23,63 @@ pub(super) fn build_url(r: &RawRedis) -> Result<String, String> {
         }
     };
     let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
-    match scheme {
-        "redis" if tls => Ok(url.replacen("redis://", "rediss://", 1)),
-        "redis" | "rediss" => Ok(url),
-        _ => Err(format!(
-            "Redis URL {} must start with redis:// or rediss:// (TLS)",
-            crate::queue::redact_url(&url)
-        )),
+    let url = match scheme {
+        "redis" if tls => url.replacen("redis://", "rediss://", 1),
+        "redis" | "rediss" => url,
+        _ => {
+            return Err(format!(
+                "Redis URL {} must start with redis:// or rediss:// (TLS)",
+                crate::queue::redact_url(&url)
+            ))
+        }
+    };
+    check_parts(&url)?;
+    Ok(url)
+}
+
+/// Refuses at start what the client would refuse at every connect ("Redis URL did not parse",
+/// retried forever): a port that is not a number, an empty host, a database that is not one.
+fn check_parts(url: &str) -> Result<(), String> {
+    let shown = crate::queue::redact_url(url);
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => {
+            let (host, tail) = v6.split_once(']').ok_or_else(|| {
+                format!("Redis URL {shown}: the IPv6 host has no closing ']': write [::1]:6379")
+            })?;
+            (host, tail.strip_prefix(':'))
+        }
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!(
+            "Redis URL {shown} has no host: write redis://host:6379/0 (REDIS_URL)"
+        ));
     }
+    if let Some(port) = port {
+        if !matches!(port.parse::<u16>(), Ok(p) if p > 0) {
+            return Err(format!(
+                "Redis URL {shown}: port {port:?} is not a number from 1 to 65535 (REDIS_URL)"
+            ));
+        }
+    }
+    let path = &rest[authority_end..];
+    let db = path
+        .strip_prefix('/')
+        .map(|p| p.split(['?', '#']).next().unwrap_or(""))
+        .unwrap_or("");
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return Err(format!(
+            "Redis URL {shown}: database {db:?} is not a number: write redis://host:6379/0 (REDIS_URL)"
+        ));
+    }
+    Ok(())
 }
 
 fn with_credentials(url: &str, r: &RawRedis) -> Result<String, String> {
@@ -132,5 +181,39 @@ mod tests {
         let err = build_url(&r).unwrap_err();
         assert!(err.contains("redis://"), "{err}");
         assert!(!err.contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn a_url_the_client_cannot_parse_is_refused_naming_the_part() {
+        let bad = [
+            (
+                "redis://host:notaport/0",
+                "port \"notaport\" is not a number",
+            ),
+            ("redis://u:secret@host:70000", "port \"70000\""),
+            ("redis://:secret@:6379/0", "has no host"),
+            ("redis://host:6379/zero", "database \"zero\""),
+            ("redis://[::1:6379", "no closing ']'"),
+        ];
+        for (url, want) in bad {
+            let r = RawRedis {
+                url: Some(url.into()),
+                ..raw()
+            };
+            let err = build_url(&r).unwrap_err();
+            assert!(err.contains(want), "{url}: {err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+        for url in [
+            "redis://h",
+            "redis://[::1]:6379/2",
+            "rediss://u:p@h:6380/0?x=1",
+        ] {
+            let r = RawRedis {
+                url: Some(url.into()),
+                ..raw()
+            };
+            assert!(build_url(&r).is_ok(), "{url}");
+        }
     }
 }

@@ -145,7 +145,9 @@ impl From<StoreError> for ApiError {
                 field: None,
                 message: reason,
             },
-            StoreError::Unreachable { .. } => ApiError::Unavailable(e.to_string()),
+            StoreError::Unreachable { .. } | StoreError::Auth { .. } => {
+                ApiError::Unavailable(e.to_string())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

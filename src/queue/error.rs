@@ -12,6 +12,19 @@ pub enum Error {
         /// What the client said.
         reason: String,
     },
+    /// Redis answered and refused the credentials (`WRONGPASS`, `NOAUTH`): a configuration
+    /// error, not an outage, so the daemon exits 2 when it meets one at start.
+    #[error(
+        "Redis refused the credentials for {url}: {reason}; check REDIS_PASSWORD / \
+         REDIS_USERNAME (or the user and password in REDIS_URL) against the server's \
+         requirepass or ACL users"
+    )]
+    Auth {
+        /// The redacted URL.
+        url: String,
+        /// What Redis said.
+        reason: String,
+    },
     /// The connection settings themselves are wrong (bad URL, unreadable CA file).
     #[error("invalid Redis settings: {0}")]
     Settings(String),
@@ -34,6 +47,12 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether retrying cannot help: the settings are wrong (bad URL, refused credentials).
+    /// Commands and the daemon's start exit 2 on these, as on any configuration error.
+    pub fn is_config(&self) -> bool {
+        matches!(self, Error::Auth { .. } | Error::Settings(_))
+    }
+
     /// Wraps an engine error for `queue`.
     pub(crate) fn engine(queue: &str, err: impl std::fmt::Display) -> Self {
         Error::Engine {

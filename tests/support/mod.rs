@@ -114,7 +114,11 @@ impl Redis {
         poll(
             Duration::from_secs(10),
             "redis-server to answer PING",
-            || redis_cmd(port, &["PING"]).ok().filter(|r| r == "PONG"),
+            // A server started with `--requirepass` answers NOAUTH: it is up all the same.
+            || match redis_cmd(port, &["PING"]) {
+                Ok(r) => (r == "PONG").then_some(()),
+                Err(e) => e.contains("NOAUTH").then_some(()),
+            },
         );
     }
 

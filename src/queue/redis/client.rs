@@ -33,6 +33,7 @@ impl RedisStore {
     /// (the daemon) retry with backoff.
     pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<RedisStore, Error> {
         let engine_opts = engine_options(target)?;
+        probe(target).await?;
         let conn = RedisConnection::new_managed_only(&engine_opts)
             .await
             .map_err(|e| unreachable(target, e))?;
@@ -67,7 +68,7 @@ impl RedisStore {
             .conn
             .cmd(&mut redis::cmd("PING"))
             .await
-            .map_err(|e| unreachable(&self.inner.target, e))?;
+            .map_err(|e| classify(&self.inner.target, &e))?;
         Ok(started.elapsed())
     }
 
@@ -106,6 +107,54 @@ fn unreachable(target: &RedisTarget, err: impl std::fmt::Display) -> Error {
         url: target.redacted(),
         reason,
     }
+}
+
+/// An error from Redis itself: refused credentials are [`Error::Auth`], the rest an outage.
+fn classify(target: &RedisTarget, err: &dyn std::fmt::Display) -> Error {
+    let text = err.to_string();
+    // The client reports AUTH's WRONGPASS as "Password authentication failed -
+    // AuthenticationFailed"; a command sent without AUTH gets NOAUTH.
+    let refused = [
+        "WRONGPASS",
+        "NOAUTH",
+        "AuthenticationFailed",
+        "invalid username-password",
+    ]
+    .iter()
+    .any(|m| text.contains(m));
+    if refused {
+        Error::Auth {
+            url: target.redacted(),
+            reason: text.replace(&target.url, &target.redacted()),
+        }
+    } else {
+        unreachable(target, text)
+    }
+}
+
+/// One plain connection and a `PING` before the engine connects: the engine's connection
+/// manager retries any failure (a refused password included) for ~40 s and then reports only
+/// that it gave up, while this says at once what Redis answered. Skipped with a CA file (the
+/// engine builds that TLS setup itself; it then reports an outage, not a bad password).
+async fn probe(target: &RedisTarget) -> Result<(), Error> {
+    if target.ca_file.is_some() {
+        return Ok(());
+    }
+    let client = redis::Client::open(target.url.as_str()).map_err(|e| {
+        Error::Settings(format!(
+            "Redis URL {} is not valid ({e}): use redis://[user:password@]host:port/db (REDIS_URL)",
+            target.redacted()
+        ))
+    })?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| classify(target, &e))?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| classify(target, &e))?;
+    Ok(())
 }
 
 /// The engine's connection options for `target`.

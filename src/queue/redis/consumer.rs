@@ -8,8 +8,12 @@
 //!   stalled recovery counts a stall. cronq never lets that happen: its processor answers
 //!   [`Outcome::Release`] at the drain deadline, which moves the job back to `wait` with its
 //!   token (`moveJobFromActiveToWait`, no attempt counted) before `close` gives up.
-//! - The engine turns a `data` field that is not JSON into `null` silently. We re-read the raw
-//!   field when data is `null` and fail the job with the parse error instead.
+//! - The engine decodes ids and fields lossily and turns a `data` field that is not JSON into
+//!   `null` silently; a non-UTF-8 id then loops forever, a non-hash job key breaks fetches and
+//!   stalled checks. `guard.rs` checks each job before it runs, `quarantine.rs` moves what no
+//!   client can finish to `failed` (run on each WRONGTYPE fetch error and on a timer below).
+//! - A backoff type the engine does not know (a Node custom strategy) is retried at once,
+//!   silently: `guard.rs` fails such a job instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +22,7 @@ use bullmq::worker::{CancellationToken as EngineToken, WorkerEvent};
 use bullmq::{Job, Worker, WorkerOptions};
 use tokio::task::JoinHandle;
 
+use super::guard::{self, Verdict};
 use super::producer::retention;
 use super::RedisStore;
 use crate::queue::consumer::{
@@ -34,10 +39,14 @@ pub(crate) struct RedisConsumer {
     /// Drains the engine's unbounded event channel (it would grow forever otherwise) into the
     /// beat and the log. Ends when the worker closes its sender.
     events: JoinHandle<()>,
+    /// Moves unprocessable entries out of `active` every half stalled interval, so the engine's
+    /// stalled check never meets one. Aborted by `close` (its script is atomic on the server).
+    sweeper: JoinHandle<()>,
 }
 
 impl RedisConsumer {
     pub(crate) async fn close(self, queue: &str, wait: Duration) {
+        self.sweeper.abort();
         if let Err(e) = self.worker.close(wait.as_millis() as u64).await {
             tracing::warn!(queue = %queue, error = %e, "closing the consumer failed");
         }
@@ -85,15 +94,25 @@ impl RedisStore {
         let beat = Arc::new(LoopBeat::default());
         beat.turned();
         let events = tokio::spawn(forward_events(
+            self.clone(),
             queue.to_string(),
             worker.clone(),
             beat.clone(),
+        ));
+        let sweeper = tokio::spawn(sweep_every(
+            self.clone(),
+            queue.to_string(),
+            opts.stalled_interval / 2,
         ));
         worker.run().await.map_err(|e| Error::engine(queue, e))?;
         Ok(Consumer {
             queue: queue.to_string(),
             beat,
-            inner: ConsumerInner::Redis(RedisConsumer { worker, events }),
+            inner: ConsumerInner::Redis(RedisConsumer {
+                worker,
+                events,
+                sweeper,
+            }),
         })
     }
 }
@@ -105,23 +124,33 @@ async fn run_one(
     engine: Job,
     processor: &dyn Processor,
 ) -> Result<serde_json::Value, bullmq::Error> {
-    let data = match engine.data() {
-        serde_json::Value::Null => match store.raw_data(queue, engine.id()).await {
-            Ok(Some(raw)) if raw.trim() != "null" => Err(describe_bad_data(&raw)),
-            _ => Ok(serde_json::Value::Null),
-        },
-        v => Ok(v.clone()),
+    let outcome = match guard::before_run(store, queue, &engine).await {
+        // `Delayed` tells the engine the job was moved already: it touches it no further.
+        Verdict::Skip => return Err(bullmq::Error::Delayed),
+        Verdict::Fail(reason) => {
+            tracing::warn!(queue, job_id = %engine.id().escape_debug(), reason = %reason,
+                "job failed without running");
+            Outcome::Fail(reason)
+        }
+        Verdict::Run(data) => {
+            let job = ActiveJob {
+                queue: queue.to_string(),
+                id: engine.id().to_string(),
+                name: engine.name().to_string(),
+                data,
+                attempt: engine.attempts_made() + 1,
+                max_attempts: engine.opts().attempts.unwrap_or(0),
+                log: JobLog::Redis(Box::new(engine.clone())),
+            };
+            match processor.process(job).await {
+                Outcome::Retry(reason) => match guard::unsupported_backoff(&engine, &reason) {
+                    Some(reason) => Outcome::Fail(reason),
+                    None => Outcome::Retry(reason),
+                },
+                other => other,
+            }
+        }
     };
-    let job = ActiveJob {
-        queue: queue.to_string(),
-        id: engine.id().to_string(),
-        name: engine.name().to_string(),
-        data,
-        attempt: engine.attempts_made() + 1,
-        max_attempts: engine.opts().attempts.unwrap_or(0),
-        log: JobLog::Redis(Box::new(engine.clone())),
-    };
-    let outcome = processor.process(job).await;
     if let (Outcome::Retry(reason) | Outcome::Fail(reason), Some(token)) =
         (&outcome, engine.token())
     {
@@ -180,16 +209,26 @@ pub(crate) async fn children_values(
         .collect())
 }
 
-fn describe_bad_data(raw: &str) -> String {
-    let err = serde_json::from_str::<serde_json::Value>(raw)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    let shown: String = raw.chars().take(80).collect();
-    format!("job data is not valid JSON ({err}): {shown:?}; producers must store JSON text in the `data` field")
+/// Runs the quarantine sweep of `queue` every `period` (first at once: entries left by an earlier
+/// run), until aborted.
+async fn sweep_every(store: RedisStore, queue: String, period: Duration) {
+    let period = period.max(Duration::from_millis(100));
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        // Redis unreachable: the fetch loop reports it; try again next tick.
+        // Delayed ids due before the sweep after next: caught before the engine promotes them.
+        let _ = store.quarantine(&queue, None, Some(period * 3)).await;
+    }
 }
 
-async fn forward_events(queue: String, worker: Arc<Worker>, beat: Arc<LoopBeat>) {
+async fn forward_events(
+    store: RedisStore,
+    queue: String,
+    worker: Arc<Worker>,
+    beat: Arc<LoopBeat>,
+) {
     while let Some(event) = worker.next_event().await {
         match event {
             WorkerEvent::Active { .. }
@@ -198,6 +237,15 @@ async fn forward_events(queue: String, worker: Arc<Worker>, beat: Arc<LoopBeat>)
             | WorkerEvent::Failed { .. }
             | WorkerEvent::Ready => beat.turned(),
             WorkerEvent::Error(message) => {
+                // A job key that is not a hash fails `moveToActive` after it moved the id to
+                // `active`: move it out now. One bad job, not an outage: the beat is untouched
+                // (the sweep logs what it moved).
+                if message.contains("WRONGTYPE") {
+                    if let Err(e) = store.quarantine(&queue, None, Some(Duration::ZERO)).await {
+                        tracing::debug!(queue = %queue, error = %e, "quarantine sweep failed");
+                    }
+                    continue;
+                }
                 // One line when a loop starts failing, not one per retry (the engine retries fast).
                 if beat.errored() {
                     tracing::warn!(queue = %queue, error = %message, "queue loop error; retrying");

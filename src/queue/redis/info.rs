@@ -1,5 +1,7 @@
 //! Reading jobs for people and tools (API, CLI, dashboard): job hashes are read as stored, so a
 //! job written by a foreign producer with bad data is still shown (with the text as it is).
+//! Ids and fields are read as bytes and shown lossily (U+FFFD): one job with a non-UTF-8 id or
+//! field must not make a whole page unreadable. Only display is lossy; nothing is written back.
 
 use std::collections::HashMap;
 
@@ -89,7 +91,7 @@ impl RedisStore {
                 .arg(start)
                 .arg(stop);
         }
-        let (total, ids): (u64, Vec<String>) = self
+        let (total, ids): (u64, Vec<Vec<u8>>) = self
             .inner
             .conn
             .pipe(&pipe)
@@ -106,16 +108,19 @@ impl RedisStore {
         })
     }
 
-    async fn hashes(&self, queue: &str, ids: &[String]) -> Result<Vec<JobInfo>, Error> {
+    async fn hashes(&self, queue: &str, ids: &[Vec<u8>]) -> Result<Vec<JobInfo>, Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let k = QueueKeys::new(self.prefix(), queue);
+        let base = QueueKeys::new(self.prefix(), queue).key("");
         let mut pipe = redis::pipe();
+        // Per-command results: a foreign id whose key is not a hash (WRONGTYPE) is left out of
+        // the page instead of failing it (the consumer's sweep moves it to `failed`).
+        pipe.ignore_errors();
         for id in ids {
-            pipe.cmd("HGETALL").arg(k.job(id));
+            pipe.cmd("HGETALL").arg([base.as_bytes(), id].concat());
         }
-        let hashes: Vec<HashMap<String, String>> = self
+        let hashes: Vec<redis::RedisResult<RawHash>> = self
             .inner
             .conn
             .pipe(&pipe)
@@ -124,8 +129,9 @@ impl RedisStore {
         Ok(ids
             .iter()
             .zip(hashes)
+            .filter_map(|(id, h)| Some((id, h.ok()?)))
             .filter(|(_, h)| !h.is_empty())
-            .map(|(id, h)| JobInfo::from_hash(queue, id, &h))
+            .map(|(id, h)| JobInfo::from_hash(queue, &String::from_utf8_lossy(id), &lossy(h)))
             .collect())
     }
 
@@ -135,7 +141,7 @@ impl RedisStore {
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(k.job(id));
         pipe.cmd("LRANGE").arg(k.logs(id)).arg(0).arg(-1);
-        let (hash, logs): (HashMap<String, String>, Vec<String>) = self
+        let (hash, logs): (RawHash, Vec<Vec<u8>>) = self
             .inner
             .conn
             .pipe(&pipe)
@@ -144,6 +150,11 @@ impl RedisStore {
         if hash.is_empty() {
             return Ok(None);
         }
+        let hash = lossy(hash);
+        let logs = logs
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
         let mut info = JobInfo::from_hash(queue, id, &hash);
         info.state = self.state(queue, id).await?;
         info.logs = Some(logs);
@@ -189,6 +200,22 @@ impl RedisStore {
         }
         Ok(names.into_iter().collect())
     }
+}
+
+/// A hash's field/value pairs as stored.
+type RawHash = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// A hash's fields and values for display.
+fn lossy(pairs: RawHash) -> HashMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(&k).into_owned(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn canonical(state: &str) -> String {

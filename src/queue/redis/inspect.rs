@@ -44,16 +44,6 @@ impl RedisStore {
             .map_err(|e| Error::engine(queue, e))?;
         Ok(paused.is_some())
     }
-
-    /// The raw `data` field of a job, as stored (for diagnosing data that is not JSON).
-    pub(crate) async fn raw_data(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
-        let k = QueueKeys::new(self.prefix(), queue);
-        self.inner
-            .conn
-            .cmd(redis::cmd("HGET").arg(k.job(id)).arg("data"))
-            .await
-            .map_err(|e| Error::engine(queue, e))
-    }
 }
 
 impl RedisStore {

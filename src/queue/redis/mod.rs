@@ -6,9 +6,11 @@ pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
 pub(crate) mod events;
+pub(crate) mod guard;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub(crate) mod producer;
+pub(crate) mod quarantine;
 
 pub use client::RedisStore;
 pub(crate) use consumer::{children_values, set_progress};
