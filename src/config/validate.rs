@@ -13,6 +13,7 @@ use super::{
     QueueConfig, ScheduleConfig, ScheduleTarget,
 };
 use crate::queue::{Backoff, RedisTarget, Retention, StoreTarget};
+use ranges::{count_in, duration_in, Bounds};
 
 /// Loads the configuration: the file (from `--config`, `WORKER_CONFIG`, or
 /// `./config/worker.toml` when present), then the environment (`env` looks a variable up), then
@@ -178,12 +179,14 @@ fn build(
         worker.concurrency.unwrap_or(5),
         &src.place("worker", "concurrency"),
     )?;
-    let dur = |v: &Option<String>, key: &str, default: u64| -> Result<Duration, Error> {
+    let dur = |v: &Option<String>, key: &str, default: u64, b| -> Result<Duration, Error> {
+        let place = src.place("worker", key);
         match v {
             None => Ok(Duration::from_secs(default)),
-            Some(t) => duration(t, &src.place("worker", key)),
+            Some(t) => duration_in(duration(t, &place)?, &place, b),
         }
     };
+    let place = |key: &str| src.place("worker", key);
     let defaults = job_defaults(
         raw.defaults.as_ref(),
         &JobDefaults::default(),
@@ -227,16 +230,38 @@ fn build(
         prefix: redis.prefix.unwrap_or_else(|| "bull".into()),
         listen,
         concurrency,
-        shutdown_timeout: dur(&worker.shutdown_timeout, "shutdown_timeout", 25)?,
-        lock_duration: dur(&worker.lock_duration, "lock_duration", 30)?,
-        stalled_interval: dur(&worker.stalled_interval, "stalled_interval", 30)?,
-        max_stalled_count: worker.max_stalled_count.unwrap_or(1),
+        shutdown_timeout: dur(
+            &worker.shutdown_timeout,
+            "shutdown_timeout",
+            25,
+            &ranges::SHUTDOWN,
+        )?,
+        lock_duration: dur(&worker.lock_duration, "lock_duration", 30, &ranges::LOCK)?,
+        stalled_interval: dur(
+            &worker.stalled_interval,
+            "stalled_interval",
+            30,
+            &ranges::STALLED,
+        )?,
+        max_stalled_count: count_in(
+            worker.max_stalled_count.unwrap_or(1).into(),
+            &place("max_stalled_count"),
+            &ranges::MAX_STALLED,
+        )? as u32,
         crontab: PathBuf::from(worker.crontab.unwrap_or_else(|| "crontab".into())),
         crontab_explicit,
         limits: super::Limits {
-            max_jobs: worker.max_jobs,
-            max_runtime: opt_duration(&worker.max_runtime, || src.place("worker", "max_runtime"))?,
-            max_memory_mb: worker.max_memory_mb,
+            max_jobs: opt_count(worker.max_jobs, &place("max_jobs"), &ranges::MAX_JOBS)?,
+            max_runtime: opt_duration_in(
+                &worker.max_runtime,
+                || place("max_runtime"),
+                &ranges::MAX_RUNTIME,
+            )?,
+            max_memory_mb: opt_count(
+                worker.max_memory_mb,
+                &place("max_memory_mb"),
+                &ranges::MAX_MEMORY_MB,
+            )?,
         },
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
         defaults,
@@ -252,9 +277,25 @@ fn invalid(place: String, message: impl Into<String>) -> Error {
     }
 }
 
+/// A concurrency: at least 1, at most [`ranges::CONCURRENCY`]'s bound.
 fn nonzero(n: usize, place: &str) -> Result<NonZeroUsize, Error> {
-    NonZeroUsize::new(n)
+    let n = count_in(n as u64, place, &ranges::CONCURRENCY)?;
+    NonZeroUsize::new(n as usize)
         .ok_or_else(|| invalid(place.to_string(), "must be a whole number of at least 1"))
+}
+
+fn opt_count(n: Option<u64>, place: &str, b: &Bounds<u64>) -> Result<Option<u64>, Error> {
+    n.map(|n| count_in(n, place, b)).transpose()
+}
+
+fn opt_duration_in(
+    v: &Option<String>,
+    place: impl Fn() -> String,
+    b: &Bounds<Duration>,
+) -> Result<Option<Duration>, Error> {
+    opt_duration(v, &place)?
+        .map(|d| duration_in(d, &place(), b))
+        .transpose()
 }
 
 fn duration(text: &str, place: &str) -> Result<Duration, Error> {
@@ -297,19 +338,25 @@ fn job_fields(
     table: &str,
 ) -> Result<JobDefaults, Error> {
     let backoff = match &h.backoff {
-        Some(b) => Backoff::parse(b).map_err(|m| invalid(src.place(table, "backoff"), m))?,
+        Some(b) => {
+            let place = src.place(table, "backoff");
+            let backoff = Backoff::parse(b).map_err(|m| invalid(place.clone(), m))?;
+            let (Backoff::Fixed(d) | Backoff::Exponential(d)) = backoff;
+            duration_in(d, &place, &ranges::BACKOFF)?;
+            backoff
+        }
         None => base.backoff,
     };
-    if h.attempts == Some(0) {
-        return Err(invalid(
-            src.place(table, "attempts"),
-            "must be at least 1 (1 = no retry)",
-        ));
-    }
+    let attempts = opt_count(
+        h.attempts.map(u64::from),
+        &src.place(table, "attempts"),
+        &ranges::ATTEMPTS,
+    )?;
     Ok(JobDefaults {
-        attempts: h.attempts.unwrap_or(base.attempts),
+        attempts: attempts.map_or(base.attempts, |n| n as u32),
         backoff,
-        timeout: opt_duration(&h.timeout, || src.place(table, "timeout"))?.or(base.timeout),
+        timeout: opt_duration_in(&h.timeout, || src.place(table, "timeout"), &ranges::TIMEOUT)?
+            .or(base.timeout),
         remove_on_complete: retention(&h.remove_on_complete, src, table, "remove_on_complete")?
             .or(base.remove_on_complete),
         remove_on_fail: retention(&h.remove_on_fail, src, table, "remove_on_fail")?
@@ -328,12 +375,13 @@ fn retention(
         Some(RawRetention::Flag(true)) => Some(Retention::RemoveAll),
         Some(RawRetention::Flag(false)) => Some(Retention::KeepAll),
         Some(RawRetention::Count(n)) => Some(Retention::Keep {
-            count: Some(*n as usize),
+            count: Some(count_in(*n, &src.place(table, key), &ranges::RETAIN_COUNT)? as usize),
             age: None,
         }),
         Some(RawRetention::Policy(p)) => Some(Retention::Keep {
-            count: p.count.map(|n| n as usize),
-            age: opt_duration(&p.age, || src.place(table, key))?,
+            count: opt_count(p.count, &src.place(table, key), &ranges::RETAIN_COUNT)?
+                .map(|n| n as usize),
+            age: opt_duration_in(&p.age, || src.place(table, key), &ranges::RETAIN_AGE)?,
         }),
     })
 }
@@ -377,9 +425,10 @@ fn handler(
                 format!("method {method:?}: use GET, POST, PUT, PATCH or DELETE"),
             ));
         }
-        let timeout = opt_duration(&http.timeout, || src.place(table, "http"))?
-            .or(job.timeout)
-            .unwrap_or(Duration::from_secs(30));
+        let timeout =
+            opt_duration_in(&http.timeout, || src.place(table, "http"), &ranges::TIMEOUT)?
+                .or(job.timeout)
+                .unwrap_or(Duration::from_secs(30));
         HandlerKind::Http {
             url: http.url.clone(),
             method,
@@ -454,9 +503,9 @@ fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfi
         tz: s.tz.clone(),
         target,
         overlap,
-        catch_up: opt_duration(&s.catch_up, || place("catch_up"))?,
-        timeout: opt_duration(&s.timeout, || place("timeout"))?,
-        jitter: opt_duration(&s.jitter, || place("jitter"))?,
+        catch_up: opt_duration_in(&s.catch_up, || place("catch_up"), &ranges::CATCH_UP)?,
+        timeout: opt_duration_in(&s.timeout, || place("timeout"), &ranges::TIMEOUT)?,
+        jitter: opt_duration_in(&s.jitter, || place("jitter"), &ranges::JITTER)?,
     })
 }
 
@@ -477,5 +526,6 @@ fn nth_schedule_place(src: &Source, index: usize, table: &str) -> String {
     }
 }
 
+mod ranges;
 #[cfg(test)]
 mod tests;
