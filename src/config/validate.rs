@@ -404,6 +404,9 @@ fn handler(
         if command.trim().is_empty() {
             return Err(invalid(src.place(table, "exec"), "the command is empty"));
         }
+        if let Some((_, problem)) = crate::cron::text::command_problem(command) {
+            return Err(invalid(src.place(table, "exec"), problem));
+        }
         HandlerKind::Exec {
             command: command.clone(),
         }
@@ -467,7 +470,10 @@ fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfi
                         .map_err(|e| invalid(place("enqueue"), e.to_string()))?,
                 },
             },
-            (None, Some(c)) => ScheduleTarget::Command(c.clone()),
+            (None, Some(c)) => match crate::cron::text::command_problem(c) {
+                Some((_, problem)) => return Err(invalid(place("command"), problem)),
+                None => ScheduleTarget::Command(c.clone()),
+            },
             _ => return Err(invalid(
                 place(""),
                 "give exactly one of enqueue = { queue = \"…\", name = \"…\" } or command = \"…\"",

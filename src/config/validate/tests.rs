@@ -373,3 +373,27 @@ fn range_edges_are_accepted() {
         "{err}"
     );
 }
+
+/// A command `exec` would refuse at every run is refused at start, in handlers and schedules.
+#[test]
+fn commands_with_nul_are_refused() {
+    let err = load_text(
+        "[queues.q.handlers.x]\nexec = \"echo \\u0000\"\n",
+        &[],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(":2: [queues.q.handlers.x] exec") && err.contains("NUL"),
+        "{err}"
+    );
+    let text = "[[schedule]]\ncron = \"* * * * *\"\ncommand = \"a\\u0000\"\n";
+    let err = load_text(text, &[], Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[schedule #1] command") && err.contains("NUL"),
+        "{err}"
+    );
+}
