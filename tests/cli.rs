@@ -179,3 +179,18 @@ fn test_crontab_handles_bom_nul_huge_commands_and_bad_utf8() {
         "{err}"
     );
 }
+
+/// Issue 14 item 9: the CLI refuses a queue name the API would refuse, before any store.
+#[test]
+fn cli_queue_names_use_the_one_rule() {
+    let dir = TempDir::new("cli-queue");
+    for args in [
+        &["enqueue", "a:b", "n"][..],
+        &["jobs", "a b"][..],
+        &["pause", "*"][..],
+    ] {
+        let (code, _, err) = run_worker(args, &[("CRONTAB", "/dev/null")], dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("is not a queue name"), "{args:?}: {err}");
+    }
+}

@@ -196,6 +196,8 @@ fn build(
     let crontab_explicit = worker.crontab.is_some();
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
+        crate::queue::validate_queue_name(&name)
+            .map_err(|m| invalid(src.place(&format!("queues.{name}"), ""), m))?;
         let place = src.place(&format!("queues.{name}"), "concurrency");
         let concurrency = match q.concurrency {
             Some(c) => nonzero(c, &place)?,
@@ -462,7 +464,9 @@ fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfi
     let target =
         match (&s.enqueue, &s.command) {
             (Some(e), None) => ScheduleTarget::Enqueue {
-                queue: e.queue.clone(),
+                queue: crate::queue::validate_queue_name(&e.queue)
+                    .map(|()| e.queue.clone())
+                    .map_err(|m| invalid(place("enqueue"), m))?,
                 name: e.name.clone(),
                 data: match &e.data {
                     None => serde_json::json!({}),

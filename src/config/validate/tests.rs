@@ -397,3 +397,33 @@ fn commands_with_nul_are_refused() {
         "{err}"
     );
 }
+
+/// Issue 14 item 9: `a:b`, spaces, `*`, `../..` and partial braces were accepted as queue
+/// names in worker.toml (and `a:b` then refused by the API); now one rule everywhere.
+#[test]
+fn queue_names_follow_the_one_rule() {
+    for bad in ["a:b", "a b", "*", "../..", "x{y}", "é"] {
+        let text = format!("[queues.\"{bad}\".handlers.x]\nbuiltin = \"noop\"\n");
+        let err = load_text(&text, &[], Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not a queue name"), "{bad:?}: {err}");
+        let text = format!(
+            "[[schedule]]\ncron = \"* * * * *\"\nenqueue = {{ queue = \"{bad}\", name = \"n\" }}\n"
+        );
+        let err = load_text(&text, &[], Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(":1: [schedule #1] enqueue") && err.contains("not a queue name"),
+            "{bad:?}: {err}"
+        );
+    }
+    let c = load_text(
+        "[queues.\"{email}\".handlers.x]\nbuiltin = \"noop\"\n",
+        &[],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert!(c.queues.contains_key("{email}"));
+}

@@ -66,3 +66,13 @@ fn nul_bytes_and_over_long_commands_are_refused_at_parse_time() {
     assert!(err.0[1].message.contains("128 KiB"), "{err}");
     assert!(err.0[2].message.contains("FOO"), "{err}");
 }
+
+/// Issue 14 item 9: `enqueue QUEUE` uses the same queue-name rule as config and API.
+#[test]
+fn enqueue_lines_use_the_queue_name_rule() {
+    let err = parse_crontab("* * * * * enqueue a*b n\n* * * * * enqueue ../x n\n").unwrap_err();
+    let places: Vec<(usize, usize)> = err.0.iter().map(|d| (d.line, d.column)).collect();
+    assert_eq!(places, [(1, 19), (2, 19)], "{err}");
+    assert!(err.0[0].message.contains("not a queue name"), "{err}");
+    assert!(parse_crontab("* * * * * enqueue {email} send\n").is_ok());
+}

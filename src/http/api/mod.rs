@@ -69,11 +69,5 @@ pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
 
 /// Checks a queue name from the path.
 pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.contains(':') || name.len() > 200 {
-        return Err(ApiError::field(
-            "queue",
-            format!("{name:?} is not a queue name: use letters, digits, '-', '_' (no ':')"),
-        ));
-    }
-    Ok(())
+    crate::queue::validate_queue_name(name).map_err(|m| ApiError::field("queue", m))
 }
