@@ -166,6 +166,13 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The expression as written (two entries with equal text fire at the same instants).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
 impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)
