@@ -7,11 +7,8 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention, RawSchedule};
-use super::{
-    Builtin, Config, Error, HandlerConfig, HandlerKind, JobDefaults, Overlap, Overrides,
-    QueueConfig, ScheduleConfig, ScheduleTarget,
-};
+use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention};
+use super::{Config, Error, JobDefaults, Overrides, QueueConfig};
 use crate::queue::{Backoff, RedisTarget, Retention, StoreTarget};
 use ranges::{count_in, duration_in, Bounds};
 
@@ -206,7 +203,7 @@ fn build(
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
-            handlers.insert(job, handler(&h, &defaults, src, &table)?);
+            handlers.insert(job, handler::handler(&h, &defaults, src, &table)?);
         }
         queues.insert(
             name,
@@ -220,7 +217,7 @@ fn build(
         .schedule
         .iter()
         .enumerate()
-        .map(|(i, s)| schedule(s, src, i))
+        .map(|(i, s)| schedule::schedule(s, src, i))
         .collect::<Result<Vec<_>, _>>()?;
     let host = env("HOSTNAME").unwrap_or_else(|| "localhost".into());
     Ok(Config {
@@ -388,154 +385,8 @@ fn retention(
     })
 }
 
-fn handler(
-    h: &RawHandler,
-    defaults: &JobDefaults,
-    src: &Source,
-    table: &str,
-) -> Result<HandlerConfig, Error> {
-    let job = job_fields(h, defaults, src, table)?;
-    let kinds = [h.exec.is_some(), h.http.is_some(), h.builtin.is_some()];
-    if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err(invalid(
-            src.place(table, ""),
-            "a handler needs exactly one of exec = \"command\", http = { url = \"…\" } or builtin = \"noop\"",
-        ));
-    }
-    let kind = if let Some(command) = &h.exec {
-        if command.trim().is_empty() {
-            return Err(invalid(src.place(table, "exec"), "the command is empty"));
-        }
-        if let Some((_, problem)) = crate::cron::text::command_problem(command) {
-            return Err(invalid(src.place(table, "exec"), problem));
-        }
-        HandlerKind::Exec {
-            command: command.clone(),
-        }
-    } else if let Some(http) = &h.http {
-        if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
-            return Err(invalid(
-                src.place(table, "http"),
-                format!("url {:?} must start with http:// or https://", http.url),
-            ));
-        }
-        let method = http
-            .method
-            .clone()
-            .unwrap_or_else(|| "POST".into())
-            .to_uppercase();
-        if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-            return Err(invalid(
-                src.place(table, "http"),
-                format!("method {method:?}: use GET, POST, PUT, PATCH or DELETE"),
-            ));
-        }
-        let timeout =
-            opt_duration_in(&http.timeout, || src.place(table, "http"), &ranges::TIMEOUT)?
-                .or(job.timeout)
-                .unwrap_or(Duration::from_secs(30));
-        HandlerKind::Http {
-            url: http.url.clone(),
-            method,
-            timeout,
-            headers: http.headers.clone(),
-        }
-    } else {
-        let name = h.builtin.as_deref().unwrap_or_default();
-        HandlerKind::Builtin(match name {
-            "noop" => Builtin::Noop,
-            "echo" => Builtin::Echo,
-            "sleep" => Builtin::Sleep,
-            "fail" => Builtin::Fail,
-            other => {
-                return Err(invalid(
-                    src.place(table, "builtin"),
-                    format!("unknown builtin {other:?}: use noop, echo, sleep or fail"),
-                ))
-            }
-        })
-    };
-    Ok(HandlerConfig { kind, job })
-}
-
-fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfig, Error> {
-    let table = format!("schedule #{}", index + 1);
-    let place = |key: &str| format!("{} {key}", nth_schedule_place(src, index, &table));
-    let target =
-        match (&s.enqueue, &s.command) {
-            (Some(e), None) => ScheduleTarget::Enqueue {
-                queue: crate::queue::validate_queue_name(&e.queue)
-                    .map(|()| e.queue.clone())
-                    .map_err(|m| invalid(place("enqueue"), m))?,
-                name: e.name.clone(),
-                data: match &e.data {
-                    None => serde_json::json!({}),
-                    Some(v) => serde_json::to_value(v)
-                        .map_err(|e| invalid(place("enqueue"), e.to_string()))?,
-                },
-            },
-            (None, Some(c)) => match crate::cron::text::command_problem(c) {
-                Some((_, problem)) => return Err(invalid(place("command"), problem)),
-                None => ScheduleTarget::Command(c.clone()),
-            },
-            _ => return Err(invalid(
-                place(""),
-                "give exactly one of enqueue = { queue = \"…\", name = \"…\" } or command = \"…\"",
-            )),
-        };
-    if let Some(name) = &s.name {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid(
-                place("name"),
-                format!("{name:?}: use letters, digits, '-' and '_' (it becomes part of job ids)"),
-            ));
-        }
-    }
-    let overlap = match s.overlap.as_deref() {
-        None | Some("forbid") => Overlap::Forbid,
-        Some("allow") => Overlap::Allow,
-        Some("replace") => Overlap::Replace,
-        Some(other) => {
-            return Err(invalid(
-                place("overlap"),
-                format!("{other:?}: use \"forbid\", \"allow\" or \"replace\""),
-            ))
-        }
-    };
-    Ok(ScheduleConfig {
-        place: nth_schedule_place(src, index, &table),
-        name: s.name.clone(),
-        cron: s.cron.clone(),
-        tz: s.tz.clone(),
-        target,
-        overlap,
-        catch_up: opt_duration_in(&s.catch_up, || place("catch_up"), &ranges::CATCH_UP)?,
-        timeout: opt_duration_in(&s.timeout, || place("timeout"), &ranges::TIMEOUT)?,
-        jitter: opt_duration_in(&s.jitter, || place("jitter"), &ranges::JITTER)?,
-    })
-}
-
-/// `FILE:LINE: [[schedule]] #N` for the N-th `[[schedule]]` header.
-fn nth_schedule_place(src: &Source, index: usize, table: &str) -> String {
-    let line = src
-        .text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim() == "[[schedule]]")
-        .nth(index)
-        .map(|(i, _)| i + 1)
-        .unwrap_or(1);
-    if src.path.is_empty() {
-        format!("[{table}]")
-    } else {
-        format!("{}:{line}: [{table}]", src.path)
-    }
-}
-
+mod handler;
 mod ranges;
+mod schedule;
 #[cfg(test)]
 mod tests;

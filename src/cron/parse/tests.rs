@@ -76,3 +76,13 @@ fn enqueue_lines_use_the_queue_name_rule() {
     assert!(err.0[0].message.contains("not a queue name"), "{err}");
     assert!(parse_crontab("* * * * * enqueue {email} send\n").is_ok());
 }
+
+/// `%` is passed through as Supercronic does (classic cron would turn it into stdin).
+#[test]
+fn percent_signs_are_passed_through() {
+    let tab = parse_crontab("0 3 * * * date +%F 100%\n").unwrap();
+    assert_eq!(
+        tab.entries[0].target,
+        Target::Command("date +%F 100%".into())
+    );
+}
