@@ -72,6 +72,16 @@ async fn bad_bodies_get_400_naming_the_field() {
     .await;
     assert_eq!(code, StatusCode::BAD_REQUEST);
     assert_eq!(resp["error"]["field"], "queue");
+    // Issue 14 item 9: one queue-name rule; these used to reach the store.
+    for bad in ["a%20b", "%2A", "%7Bx", "caf%C3%A9", "a%00b", "x%7By%7D"] {
+        let (code, resp) = call(
+            &s,
+            post(&format!("/api/queues/{bad}/jobs"), "t", r#"{"name":"n"}"#),
+        )
+        .await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{bad}: {resp}");
+        assert_eq!(resp["error"]["field"], "queue", "{bad}: {resp}");
+    }
     let (code, resp) = call(
         &s,
         post("/api/queues/q/jobs", "t", r#"{"name":"n","attempts":0}"#),

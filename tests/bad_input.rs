@@ -126,6 +126,11 @@ fn invalid_config_and_crontab_stop_start_up_with_file_and_line() {
         ("[worker]\nconcurrency = \"many\"\n", "worker.toml:2"),
         ("[worker]\n\nconcurency = 3\n", "worker.toml:3"),
         ("[worker]\nshutdown_timeout = \"soon\"\n", "worker.toml"),
+        // Issue 14 item 2: Redis refuses a 0 ms lock on every job; refused at start instead.
+        (
+            "[worker]\nlock_duration = \"0s\"\n",
+            "worker.toml:2: [worker] lock_duration",
+        ),
         (
             "[queues.q.handlers.x]\nexec = \"true\"\nbuiltin = \"noop\"\n",
             "worker.toml",

@@ -134,3 +134,63 @@ fn healthcheck_follows_the_daemon() {
     );
     assert_eq!(code, 1, "nothing listens there");
 }
+
+/// Issue 14 item 8: a BOM kept the file's zone out (jobs ran an hour off), and a NUL byte, a
+/// command over 128 KiB or a non-UTF-8 byte passed `--test-crontab` or lost its line number.
+#[test]
+fn test_crontab_handles_bom_nul_huge_commands_and_bad_utf8() {
+    let dir = TempDir::new("crontab-bytes");
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let bom = file(
+        "bom",
+        b"\xef\xbb\xbfCRON_TZ=Europe/Paris\n0 3 * * * backup\n",
+    );
+    let (code, out, err) = worker(&["--test-crontab", &bom], &[("TZ", "UTC")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("(Europe/Paris)"),
+        "the BOM dropped the zone: {out}"
+    );
+
+    let nul = file("nul", b"# ok\n0 3 * * * echo a\0b\n");
+    let (code, _, err) = worker(&["--test-crontab", &nul], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nul:2:17:") && err.contains("NUL"), "{err}");
+
+    let mut huge = b"0 3 * * * echo ".to_vec();
+    huge.extend(std::iter::repeat_n(b'x', 128 * 1024));
+    let huge = file("huge", &huge);
+    let (code, _, err) = worker(&["--test-crontab", &huge], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("huge:1:11:") && err.contains("128 KiB"),
+        "{err}"
+    );
+
+    let latin1 = file("latin1", b"# ok\n\n0 3 * * * echo caf\xe9\n");
+    let (code, _, err) = worker(&["--test-crontab", &latin1], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("latin1:3:19:") && err.contains("UTF-8"),
+        "{err}"
+    );
+}
+
+/// Issue 14 item 9: the CLI refuses a queue name the API would refuse, before any store.
+#[test]
+fn cli_queue_names_use_the_one_rule() {
+    let dir = TempDir::new("cli-queue");
+    for args in [
+        &["enqueue", "a:b", "n"][..],
+        &["jobs", "a b"][..],
+        &["pause", "*"][..],
+    ] {
+        let (code, _, err) = run_worker(args, &[("CRONTAB", "/dev/null")], dir.path());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains("is not a queue name"), "{args:?}: {err}");
+    }
+}

@@ -43,13 +43,14 @@ pub(super) fn load_config(args: &DaemonArgs) -> Result<Config, String> {
 pub(super) fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>, String> {
     let path = &config.crontab;
     let name = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !config.crontab_explicit => {
             return Ok(None)
         }
         Err(e) => return Err(format!("error: {name}: cannot read crontab: {e}")),
     };
+    let text = crate::cron::text::decode(bytes).map_err(|d| format!("error: {name}:{d}"))?;
     match parse_crontab(&text) {
         Ok(tab) => {
             for w in &tab.warnings {

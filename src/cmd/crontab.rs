@@ -48,8 +48,11 @@ pub fn test_crontab(file: PathBuf, args: &DaemonArgs) -> ExitCode {
         file
     };
     let name = file.display().to_string();
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
+    let text = match std::fs::read(&file) {
+        Ok(b) => match crate::cron::text::decode(b) {
+            Ok(t) => t,
+            Err(d) => return fail(&format!("{name}:{d}")),
+        },
         Err(e) => return fail(&format!("{name}: cannot read crontab: {e}")),
     };
     let (out, err, ok) = test_report(&name, &text, Utc::now(), daemon_zone());

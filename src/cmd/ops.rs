@@ -33,6 +33,21 @@ pub async fn run(cmd: &Command, args: &DaemonArgs) -> Option<anyhow::Result<Exit
     Some(run_op(cmd, args).await)
 }
 
+/// The queue a command names, if any.
+fn queue_of(cmd: &Command) -> Option<&str> {
+    match cmd {
+        Command::Jobs { queue, .. }
+        | Command::Job { queue, .. }
+        | Command::Retry { queue, .. }
+        | Command::Remove { queue, .. }
+        | Command::Promote { queue, .. }
+        | Command::Pause { queue }
+        | Command::Resume { queue }
+        | Command::Clean { queue, .. } => Some(queue),
+        _ => None,
+    }
+}
+
 async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
     let config = match crate::app::load_config_for_tools(args) {
         Ok(c) => c,
@@ -41,6 +56,11 @@ async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    // The same queue-name rule as the config, crontab and API, before any store is opened.
+    if let Err(e) = queue_of(cmd).map_or(Ok(()), crate::queue::validate_queue_name) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
     let store = match Store::open(&config.store, &config.prefix).await {
         Ok(store) => store,
         // Refused credentials or an unusable URL: a configuration error, like a bad flag.

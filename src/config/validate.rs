@@ -7,12 +7,10 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention, RawSchedule};
-use super::{
-    Builtin, Config, Error, HandlerConfig, HandlerKind, JobDefaults, Overlap, Overrides,
-    QueueConfig, ScheduleConfig, ScheduleTarget,
-};
+use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention};
+use super::{Config, Error, JobDefaults, Overrides, QueueConfig};
 use crate::queue::{Backoff, RedisTarget, Retention, StoreTarget};
+use ranges::{count_in, duration_in, Bounds};
 
 /// Loads the configuration: the file (from `--config`, `WORKER_CONFIG`, or
 /// `./config/worker.toml` when present), then the environment (`env` looks a variable up), then
@@ -178,12 +176,14 @@ fn build(
         worker.concurrency.unwrap_or(5),
         &src.place("worker", "concurrency"),
     )?;
-    let dur = |v: &Option<String>, key: &str, default: u64| -> Result<Duration, Error> {
+    let dur = |v: &Option<String>, key: &str, default: u64, b| -> Result<Duration, Error> {
+        let place = src.place("worker", key);
         match v {
             None => Ok(Duration::from_secs(default)),
-            Some(t) => duration(t, &src.place("worker", key)),
+            Some(t) => duration_in(duration(t, &place)?, &place, b),
         }
     };
+    let place = |key: &str| src.place("worker", key);
     let defaults = job_defaults(
         raw.defaults.as_ref(),
         &JobDefaults::default(),
@@ -194,6 +194,8 @@ fn build(
     let log_output = worker.log_output.unwrap_or(true);
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
+        crate::queue::validate_queue_name(&name)
+            .map_err(|m| invalid(src.place(&format!("queues.{name}"), ""), m))?;
         let place = src.place(&format!("queues.{name}"), "concurrency");
         let concurrency = match q.concurrency {
             Some(c) => nonzero(c, &place)?,
@@ -202,7 +204,7 @@ fn build(
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
-            let mut built = handler(&h, &defaults, src, &table)?;
+            let mut built = handler::handler(&h, &defaults, src, &table)?;
             built.log_output = h.log_output.unwrap_or(log_output);
             handlers.insert(job, built);
         }
@@ -218,7 +220,7 @@ fn build(
         .schedule
         .iter()
         .enumerate()
-        .map(|(i, s)| schedule(s, src, i))
+        .map(|(i, s)| schedule::schedule(s, src, i))
         .collect::<Result<Vec<_>, _>>()?;
     let host = env("HOSTNAME").unwrap_or_else(|| "localhost".into());
     Ok(Config {
@@ -231,16 +233,38 @@ fn build(
         listen,
         http,
         concurrency,
-        shutdown_timeout: dur(&worker.shutdown_timeout, "shutdown_timeout", 25)?,
-        lock_duration: dur(&worker.lock_duration, "lock_duration", 30)?,
-        stalled_interval: dur(&worker.stalled_interval, "stalled_interval", 30)?,
-        max_stalled_count: worker.max_stalled_count.unwrap_or(1),
+        shutdown_timeout: dur(
+            &worker.shutdown_timeout,
+            "shutdown_timeout",
+            25,
+            &ranges::SHUTDOWN,
+        )?,
+        lock_duration: dur(&worker.lock_duration, "lock_duration", 30, &ranges::LOCK)?,
+        stalled_interval: dur(
+            &worker.stalled_interval,
+            "stalled_interval",
+            30,
+            &ranges::STALLED,
+        )?,
+        max_stalled_count: count_in(
+            worker.max_stalled_count.unwrap_or(1).into(),
+            &place("max_stalled_count"),
+            &ranges::MAX_STALLED,
+        )? as u32,
         crontab: PathBuf::from(worker.crontab.unwrap_or_else(|| "crontab".into())),
         crontab_explicit,
         limits: super::Limits {
-            max_jobs: worker.max_jobs,
-            max_runtime: opt_duration(&worker.max_runtime, || src.place("worker", "max_runtime"))?,
-            max_memory_mb: worker.max_memory_mb,
+            max_jobs: opt_count(worker.max_jobs, &place("max_jobs"), &ranges::MAX_JOBS)?,
+            max_runtime: opt_duration_in(
+                &worker.max_runtime,
+                || place("max_runtime"),
+                &ranges::MAX_RUNTIME,
+            )?,
+            max_memory_mb: opt_count(
+                worker.max_memory_mb,
+                &place("max_memory_mb"),
+                &ranges::MAX_MEMORY_MB,
+            )?,
         },
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
         defaults,
@@ -260,9 +284,25 @@ fn invalid(place: String, message: impl Into<String>) -> Error {
     }
 }
 
+/// A concurrency: at least 1, at most [`ranges::CONCURRENCY`]'s bound.
 fn nonzero(n: usize, place: &str) -> Result<NonZeroUsize, Error> {
-    NonZeroUsize::new(n)
+    let n = count_in(n as u64, place, &ranges::CONCURRENCY)?;
+    NonZeroUsize::new(n as usize)
         .ok_or_else(|| invalid(place.to_string(), "must be a whole number of at least 1"))
+}
+
+fn opt_count(n: Option<u64>, place: &str, b: &Bounds<u64>) -> Result<Option<u64>, Error> {
+    n.map(|n| count_in(n, place, b)).transpose()
+}
+
+fn opt_duration_in(
+    v: &Option<String>,
+    place: impl Fn() -> String,
+    b: &Bounds<Duration>,
+) -> Result<Option<Duration>, Error> {
+    opt_duration(v, &place)?
+        .map(|d| duration_in(d, &place(), b))
+        .transpose()
 }
 
 fn duration(text: &str, place: &str) -> Result<Duration, Error> {
@@ -305,19 +345,25 @@ fn job_fields(
     table: &str,
 ) -> Result<JobDefaults, Error> {
     let backoff = match &h.backoff {
-        Some(b) => Backoff::parse(b).map_err(|m| invalid(src.place(table, "backoff"), m))?,
+        Some(b) => {
+            let place = src.place(table, "backoff");
+            let backoff = Backoff::parse(b).map_err(|m| invalid(place.clone(), m))?;
+            let (Backoff::Fixed(d) | Backoff::Exponential(d)) = backoff;
+            duration_in(d, &place, &ranges::BACKOFF)?;
+            backoff
+        }
         None => base.backoff,
     };
-    if h.attempts == Some(0) {
-        return Err(invalid(
-            src.place(table, "attempts"),
-            "must be at least 1 (1 = no retry)",
-        ));
-    }
+    let attempts = opt_count(
+        h.attempts.map(u64::from),
+        &src.place(table, "attempts"),
+        &ranges::ATTEMPTS,
+    )?;
     Ok(JobDefaults {
-        attempts: h.attempts.unwrap_or(base.attempts),
+        attempts: attempts.map_or(base.attempts, |n| n as u32),
         backoff,
-        timeout: opt_duration(&h.timeout, || src.place(table, "timeout"))?.or(base.timeout),
+        timeout: opt_duration_in(&h.timeout, || src.place(table, "timeout"), &ranges::TIMEOUT)?
+            .or(base.timeout),
         remove_on_complete: retention(&h.remove_on_complete, src, table, "remove_on_complete")?
             .or(base.remove_on_complete),
         remove_on_fail: retention(&h.remove_on_fail, src, table, "remove_on_fail")?
@@ -336,159 +382,20 @@ fn retention(
         Some(RawRetention::Flag(true)) => Some(Retention::RemoveAll),
         Some(RawRetention::Flag(false)) => Some(Retention::KeepAll),
         Some(RawRetention::Count(n)) => Some(Retention::Keep {
-            count: Some(*n as usize),
+            count: Some(count_in(*n, &src.place(table, key), &ranges::RETAIN_COUNT)? as usize),
             age: None,
         }),
         Some(RawRetention::Policy(p)) => Some(Retention::Keep {
-            count: p.count.map(|n| n as usize),
-            age: opt_duration(&p.age, || src.place(table, key))?,
+            count: opt_count(p.count, &src.place(table, key), &ranges::RETAIN_COUNT)?
+                .map(|n| n as usize),
+            age: opt_duration_in(&p.age, || src.place(table, key), &ranges::RETAIN_AGE)?,
         }),
     })
 }
 
-fn handler(
-    h: &RawHandler,
-    defaults: &JobDefaults,
-    src: &Source,
-    table: &str,
-) -> Result<HandlerConfig, Error> {
-    let job = job_fields(h, defaults, src, table)?;
-    let kinds = [h.exec.is_some(), h.http.is_some(), h.builtin.is_some()];
-    if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err(invalid(
-            src.place(table, ""),
-            "a handler needs exactly one of exec = \"command\", http = { url = \"…\" } or builtin = \"noop\"",
-        ));
-    }
-    let kind = if let Some(command) = &h.exec {
-        if command.trim().is_empty() {
-            return Err(invalid(src.place(table, "exec"), "the command is empty"));
-        }
-        HandlerKind::Exec {
-            command: command.clone(),
-        }
-    } else if let Some(http) = &h.http {
-        if !(http.url.starts_with("http://") || http.url.starts_with("https://")) {
-            return Err(invalid(
-                src.place(table, "http"),
-                format!("url {:?} must start with http:// or https://", http.url),
-            ));
-        }
-        let method = http
-            .method
-            .clone()
-            .unwrap_or_else(|| "POST".into())
-            .to_uppercase();
-        if !["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&method.as_str()) {
-            return Err(invalid(
-                src.place(table, "http"),
-                format!("method {method:?}: use GET, POST, PUT, PATCH or DELETE"),
-            ));
-        }
-        let timeout = opt_duration(&http.timeout, || src.place(table, "http"))?
-            .or(job.timeout)
-            .unwrap_or(Duration::from_secs(30));
-        HandlerKind::Http {
-            url: http.url.clone(),
-            method,
-            timeout,
-            headers: http.headers.clone(),
-        }
-    } else {
-        let name = h.builtin.as_deref().unwrap_or_default();
-        HandlerKind::Builtin(match name {
-            "noop" => Builtin::Noop,
-            "echo" => Builtin::Echo,
-            "sleep" => Builtin::Sleep,
-            "fail" => Builtin::Fail,
-            other => {
-                return Err(invalid(
-                    src.place(table, "builtin"),
-                    format!("unknown builtin {other:?}: use noop, echo, sleep or fail"),
-                ))
-            }
-        })
-    };
-    Ok(HandlerConfig {
-        kind,
-        job,
-        log_output: true,
-    })
-}
-
-fn schedule(s: &RawSchedule, src: &Source, index: usize) -> Result<ScheduleConfig, Error> {
-    let table = format!("schedule #{}", index + 1);
-    let place = |key: &str| format!("{} {key}", nth_schedule_place(src, index, &table));
-    let target =
-        match (&s.enqueue, &s.command) {
-            (Some(e), None) => ScheduleTarget::Enqueue {
-                queue: e.queue.clone(),
-                name: e.name.clone(),
-                data: match &e.data {
-                    None => serde_json::json!({}),
-                    Some(v) => serde_json::to_value(v)
-                        .map_err(|e| invalid(place("enqueue"), e.to_string()))?,
-                },
-            },
-            (None, Some(c)) => ScheduleTarget::Command(c.clone()),
-            _ => return Err(invalid(
-                place(""),
-                "give exactly one of enqueue = { queue = \"…\", name = \"…\" } or command = \"…\"",
-            )),
-        };
-    if let Some(name) = &s.name {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(invalid(
-                place("name"),
-                format!("{name:?}: use letters, digits, '-' and '_' (it becomes part of job ids)"),
-            ));
-        }
-    }
-    let overlap = match s.overlap.as_deref() {
-        None | Some("forbid") => Overlap::Forbid,
-        Some("allow") => Overlap::Allow,
-        Some("replace") => Overlap::Replace,
-        Some(other) => {
-            return Err(invalid(
-                place("overlap"),
-                format!("{other:?}: use \"forbid\", \"allow\" or \"replace\""),
-            ))
-        }
-    };
-    Ok(ScheduleConfig {
-        place: nth_schedule_place(src, index, &table),
-        name: s.name.clone(),
-        cron: s.cron.clone(),
-        tz: s.tz.clone(),
-        target,
-        overlap,
-        catch_up: opt_duration(&s.catch_up, || place("catch_up"))?,
-        timeout: opt_duration(&s.timeout, || place("timeout"))?,
-        jitter: opt_duration(&s.jitter, || place("jitter"))?,
-    })
-}
-
-/// `FILE:LINE: [[schedule]] #N` for the N-th `[[schedule]]` header.
-fn nth_schedule_place(src: &Source, index: usize, table: &str) -> String {
-    let line = src
-        .text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| l.trim() == "[[schedule]]")
-        .nth(index)
-        .map(|(i, _)| i + 1)
-        .unwrap_or(1);
-    if src.path.is_empty() {
-        format!("[{table}]")
-    } else {
-        format!("{}:{line}: [{table}]", src.path)
-    }
-}
-
+mod handler;
 mod http;
+mod ranges;
+mod schedule;
 #[cfg(test)]
 mod tests;

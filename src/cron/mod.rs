@@ -10,6 +10,7 @@ pub mod plan;
 pub mod report;
 pub mod schedule;
 pub mod scheduler;
+pub mod text;
 pub mod zone;
 
 pub use plan::{Action, Plan, PlannedEntry, CRON_QUEUE};

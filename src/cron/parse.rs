@@ -107,7 +107,8 @@ pub struct ParseErrors(pub Vec<Diagnostic>);
 /// Parses a whole crontab, collecting every bad line.
 pub fn parse_crontab(text: &str) -> Result<Crontab, ParseErrors> {
     let mut p = Parser::default();
-    for (i, raw) in text.lines().enumerate() {
+    // A BOM left in glued itself to the first key (`\u{feff}CRON_TZ` is an env variable).
+    for (i, raw) in super::text::strip_bom(text).lines().enumerate() {
         p.line(i + 1, raw);
     }
     if !p.errors.is_empty() {
@@ -167,6 +168,15 @@ impl Parser {
             self.warn(n, col, format!("{key} is set after a job line: as in Supercronic, it applies to every job, even earlier ones"));
         }
         self.env_lines.push((key.to_string(), n));
+        if value.contains('\0') {
+            return self.error(
+                n,
+                col,
+                format!(
+                    "{key}'s value contains a NUL byte, which no program can be given: remove it"
+                ),
+            );
+        }
         match key {
             "SHELL" => self.shell = Some(value),
             "CRON_TZ" => match parse_zone(&value) {
@@ -317,7 +327,10 @@ fn target(rest: &str) -> Result<Target, (usize, String)> {
         .strip_prefix("enqueue")
         .filter(|a| a.starts_with(char::is_whitespace))
     else {
-        return Ok(Target::Command(rest.to_string()));
+        return match super::text::command_problem(rest) {
+            Some(problem) => Err(problem),
+            None => Ok(Target::Command(rest.to_string())),
+        };
     };
     let spans = token_spans(args);
     let base = "enqueue".len();
@@ -329,12 +342,7 @@ fn target(rest: &str) -> Result<Target, (usize, String)> {
     }
     let queue = &args[spans[0].0..spans[0].1];
     let name = &args[spans[1].0..spans[1].1];
-    if queue.contains(':') {
-        return Err((
-            base + spans[0].0,
-            format!("queue {queue:?} contains ':', which BullMQ queue names cannot"),
-        ));
-    }
+    crate::queue::validate_queue_name(queue).map_err(|m| (base + spans[0].0, m))?;
     let json = args[spans[1].1..].trim();
     let data = if json.is_empty() {
         serde_json::json!({})
@@ -355,51 +363,4 @@ fn target(rest: &str) -> Result<Target, (usize, String)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_split_greedily_and_keep_command_spacing() {
-        let tab = parse_crontab(
-            "# c\nFOO = \"bar baz\"\nSHELL=/bin/bash\nCRON_TZ=Europe/Paris\n0 3 * * * 2030 backup.sh  --full\n*/15 * * * * * echo hi\n* * * * * * * enqueue q n {\"a\":1}\n@daily  run it\nCRON_TZ=America/New_York 0 9 * * MON-FRI report\n",
-        )
-        .unwrap();
-        assert_eq!(tab.env, vec![("FOO".to_string(), "bar baz".to_string())]);
-        assert_eq!(tab.shell, "/bin/bash");
-        assert_eq!(tab.default_tz.unwrap().name(), "Europe/Paris");
-        let e = &tab.entries;
-        assert_eq!(e[0].schedule.to_string(), "0 3 * * * 2030");
-        assert_eq!(e[0].target, Target::Command("backup.sh  --full".into()));
-        assert_eq!(e[1].schedule.to_string(), "*/15 * * * * *");
-        assert!(e[1].schedule.looks_seconds_first());
-        assert_eq!(
-            e[2].target,
-            Target::Enqueue {
-                queue: "q".into(),
-                name: "n".into(),
-                data: serde_json::json!({"a": 1})
-            }
-        );
-        assert_eq!(e[3].target, Target::Command("run it".into()));
-        assert_eq!(e[4].tz.unwrap().name(), "America/New_York");
-        assert_eq!(e[4].line, 9);
-        assert!(tab
-            .warnings
-            .iter()
-            .any(|w| w.line == 6 && w.message.contains("YEAR")));
-        assert_eq!(e[0].id(), e[0].clone().id(), "stable");
-        assert_eq!(e[0].id().len(), 12);
-        assert!(e[0].id().chars().all(|c| c.is_ascii_hexdigit()));
-    }
-
-    #[test]
-    fn every_bad_line_is_reported_with_its_column() {
-        let err = parse_crontab("0 3 * * * ok\n60 * * * * bad\n* * * * x\nCRON_TZ=Mars/Base\n0 0 * * * enqueue q\n0 0 * * * enqueue q n {bad\n")
-            .unwrap_err();
-        let lines: Vec<usize> = err.0.iter().map(|d| d.line).collect();
-        assert_eq!(lines, [2, 3, 4, 5, 6]);
-        assert_eq!(err.0[0].column, 1);
-        assert!(err.0[0].message.contains("0-59"), "{}", err.0[0].message);
-        assert!(err.0[4].message.contains("JSON"));
-    }
-}
+mod tests;

@@ -166,6 +166,13 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// The expression as written (two entries with equal text fire at the same instants).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
 impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.text)
@@ -196,17 +203,22 @@ fn parse_every(d: &str) -> Result<u64, ScheduleError> {
             .and_then(|p| p.checked_add(total));
         total = part.ok_or_else(|| ScheduleError {
             column: 8,
-            message: format!("@every {d:?}: write a duration like 30s, 5m, 1h30m"),
+            message: every_hint(d),
         })?;
         num.clear();
     }
     if !num.is_empty() || total == 0 {
         return Err(ScheduleError {
             column: 8,
-            message: format!("@every {d:?}: write a duration like 30s, 5m, 1h30m"),
+            message: every_hint(d),
         });
     }
     Ok(total)
+}
+
+/// The fix for a bad `@every`: its minimum and units (`1ms` used to get only "like 30s").
+fn every_hint(d: &str) -> String {
+    format!("@every {d:?}: the shortest interval is 1s; write whole days, hours, minutes and seconds like 30s, 5m, 1h30m")
 }
 
 /// Parses 5, 6 or 7 whitespace-separated fields starting at column `col`.
@@ -496,6 +508,19 @@ mod tests {
             .iter()
             .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .collect()
+    }
+
+    /// Issue 14 item 9: `@every 1ms` must say what the minimum is.
+    #[test]
+    fn sub_second_every_names_the_minimum() {
+        for d in ["1ms", "500ms", "0s", "1us"] {
+            let err = super::Schedule::parse(&format!("@every {d}")).unwrap_err();
+            assert!(
+                err.message.contains("shortest interval is 1s"),
+                "{d}: {}",
+                err.message
+            );
+        }
     }
 
     /// A huge `@every` overflowed (a panic in debug builds, a negative step in release).

@@ -11,6 +11,10 @@
 //! - **Downtime**: at start, an entry with `catch_up` runs its latest tick of the window once.
 //! - **Redis errors**: an add that fails is retried with backoff until the entry's next tick,
 //!   then counted as missed. Every failure is logged and counted, never dropped silently.
+//! - **Many entries**: the due entries of one tick are added by one task, at most
+//!   [`MAX_ADDS_IN_FLIGHT`] at a time over all ticks, so 10,000 entries due at once neither
+//!   spawn 10,000 tasks (each with a copy of its entry) nor queue 30,000 commands ahead of the
+//!   `/health` probe. Equal schedules compute their next instant once per tick.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
+use chrono_tz::Tz;
+use futures::StreamExt;
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -29,6 +35,11 @@ use crate::queue::{cron_job_id, JobSpec, Store};
 /// Lateness beyond which a tick counts as missed rather than merely late.
 pub const LATE_LIMIT: Duration = Duration::from_secs(60);
 
+/// The most adds talking to the store at once. Enough to add 10,000 ticks within a few
+/// seconds on a local Redis; few enough that a `/health` PING or an API read waits behind at
+/// most this many adds (each a PING, a state read and the add).
+pub const MAX_ADDS_IN_FLIGHT: usize = 16;
+
 /// Counters, read by metrics and the API.
 #[derive(Debug, Default)]
 pub struct SchedulerStats {
@@ -38,6 +49,10 @@ pub struct SchedulerStats {
     pub skipped: AtomicU64,
     /// Ticks missed (late, or never added because Redis failed).
     pub missed: AtomicU64,
+    /// Gauge: ticks due and not yet added, skipped or missed.
+    pub pending: AtomicU64,
+    /// Gauge: adds talking to the store now (at most [`MAX_ADDS_IN_FLIGHT`]).
+    pub in_flight: AtomicU64,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -58,6 +73,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         last_job: Mutex::new(HashMap::new()),
         missing: std::sync::atomic::AtomicBool::new(false),
+        permits: Arc::new(Semaphore::new(MAX_ADDS_IN_FLIGHT)),
     });
     let mut current = plan.borrow_and_update().clone();
     let mut state = EntryStates::new(&ctx, &current, Utc::now());
@@ -92,18 +108,20 @@ impl EntryStates {
     /// Also seeds the overlap memory with each entry's previous tick, so that a run started
     /// before this daemon (re)started, here or on a replica, is still respected.
     fn new(ctx: &FireContext, plan: &Plan, now: DateTime<Utc>) -> Self {
+        // Equal schedules in one zone share both instants (see `TickMemo`).
+        let mut memo = HashMap::new();
+        let mut next = Vec::with_capacity(plan.entries.len());
         let mut last = ctx.lock_last();
         for e in &plan.entries {
-            if let Some(t) = previous_tick(e, now) {
+            let (prev, n) = *memo
+                .entry((e.schedule.as_str(), e.tz))
+                .or_insert_with(|| (previous_tick(e, now), e.schedule.next_after(now, e.tz)));
+            if let Some(t) = prev {
                 last.entry(e.id.clone())
                     .or_insert_with(|| cron_job_id(&e.id, t.timestamp()));
             }
+            next.push(n);
         }
-        let next = plan
-            .entries
-            .iter()
-            .map(|e| e.schedule.next_after(now, e.tz))
-            .collect();
         EntryStates { next }
     }
 
@@ -141,36 +159,51 @@ pub(crate) fn latest_tick_between(
     Some(t)
 }
 
-fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: &Plan) {
+fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: &Arc<Plan>) {
     let now = Utc::now();
-    for e in &plan.entries {
+    let mut batch = Vec::new();
+    for (i, e) in plan.entries.iter().enumerate() {
         if e.schedule.is_reboot() {
-            spawn_add(ctx, adds, e.clone(), now);
+            batch.push((i, now));
         } else if let Some(window) = e.catch_up {
             let from = now - chrono::Duration::from_std(window).unwrap_or_default();
             if let Some(t) = latest_tick_between(e, from, now) {
                 tracing::info!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %t.to_rfc3339(), "catching up a tick missed while down");
-                spawn_add(ctx, adds, e.clone(), t);
+                batch.push((i, t));
             }
         }
     }
+    spawn_batch(ctx, adds, plan, batch);
 }
+
+/// Per tick: the (latest due, next) instants of each distinct (schedule, zone, due) seen, so
+/// 10,000 `* * * * *` entries cost two `next_after` calls, not 20,000.
+type TickMemo<'p> = HashMap<(&'p str, Tz, DateTime<Utc>), (DateTime<Utc>, Option<DateTime<Utc>>)>;
 
 fn fire_due(
     ctx: &Arc<FireContext>,
     adds: &TaskTracker,
-    plan: &Plan,
+    plan: &Arc<Plan>,
     state: &mut EntryStates,
     now: DateTime<Utc>,
 ) {
+    let mut batch = Vec::new();
+    let mut memo = TickMemo::new();
     for (i, e) in plan.entries.iter().enumerate() {
         let Some(due) = state.next[i] else { continue };
         if due > now {
             continue;
         }
         // Latest due tick; everything before it was missed (suspend, clock jump).
-        let latest = latest_tick_between(e, due, now).unwrap_or(due);
-        state.next[i] = e.schedule.next_after(now, e.tz);
+        let (latest, next) = *memo
+            .entry((e.schedule.as_str(), e.tz, due))
+            .or_insert_with(|| {
+                (
+                    latest_tick_between(e, due, now).unwrap_or(due),
+                    e.schedule.next_after(now, e.tz),
+                )
+            });
+        state.next[i] = next;
         let lateness = (now - latest).to_std().unwrap_or_default();
         let allowed = e.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
         if latest != due {
@@ -182,7 +215,51 @@ fn fire_due(
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %latest.to_rfc3339(), late_s = lateness.as_secs(), "tick missed: too late to run");
             continue;
         }
-        spawn_add(ctx, adds, e.clone(), latest);
+        batch.push((i, latest));
+    }
+    spawn_batch(ctx, adds, plan, batch);
+}
+
+/// Adds one tick's due entries (index into `plan`, instant) from one task, at most
+/// [`MAX_ADDS_IN_FLIGHT`] at a time; each add also holds a permit of the scheduler-wide
+/// semaphore, so overlapping batches share the bound. The batch is 16 bytes per entry; the
+/// entries themselves are borrowed from the shared plan, never copied.
+fn spawn_batch(
+    ctx: &Arc<FireContext>,
+    adds: &TaskTracker,
+    plan: &Arc<Plan>,
+    batch: Vec<(usize, DateTime<Utc>)>,
+) {
+    if batch.is_empty() {
+        return;
+    }
+    ctx.stats
+        .pending
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let ctx = ctx.clone();
+    let plan = plan.clone();
+    adds.spawn(async move {
+        futures::stream::iter(batch)
+            .for_each_concurrent(MAX_ADDS_IN_FLIGHT, |(i, at)| {
+                let (ctx, plan) = (&ctx, &plan);
+                async move {
+                    ctx.fire(&plan.entries[i], at).await;
+                    ctx.stats.pending.fetch_sub(1, Ordering::Relaxed);
+                }
+            })
+            .await;
+    });
+}
+
+/// A permit to talk to the store, counted in [`SchedulerStats::in_flight`] while held.
+struct AddPermit<'a> {
+    _permit: OwnedSemaphorePermit,
+    stats: &'a SchedulerStats,
+}
+
+impl Drop for AddPermit<'_> {
+    fn drop(&mut self) {
+        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -196,14 +273,26 @@ struct FireContext {
     last_job: Mutex<HashMap<String, String>>,
     /// Set while enqueues fail, so an outage logs one line, not one per tick.
     missing: std::sync::atomic::AtomicBool,
-}
-
-fn spawn_add(ctx: &Arc<FireContext>, adds: &TaskTracker, e: PlannedEntry, at: DateTime<Utc>) {
-    let ctx = ctx.clone();
-    adds.spawn(async move { ctx.fire(&e, at).await });
+    /// [`MAX_ADDS_IN_FLIGHT`] permits; each `fire` holds one while it talks to the store and
+    /// gives it back while it sleeps between retries. Never closed: `None` from
+    /// [`FireContext::permit`] means shutdown.
+    permits: Arc<Semaphore>,
 }
 
 impl FireContext {
+    /// Waits for a permit to talk to the store; `None` once shutdown fires.
+    async fn permit(&self) -> Option<AddPermit<'_>> {
+        let permit = tokio::select! {
+            p = self.permits.clone().acquire_owned() => p.ok()?,
+            _ = self.shutdown.cancelled() => return None,
+        };
+        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        Some(AddPermit {
+            _permit: permit,
+            stats: &self.stats,
+        })
+    }
+
     fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.last_job.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -262,6 +351,9 @@ impl FireContext {
     }
 
     async fn fire(&self, e: &PlannedEntry, at: DateTime<Utc>) {
+        let Some(mut permit) = self.permit().await else {
+            return;
+        };
         let (queue, _) = e.job_target();
         let this_id = cron_job_id(&e.id, at.timestamp());
         let previous = self
@@ -331,10 +423,16 @@ impl FireContext {
                     return;
                 }
             }
+            // The permit goes back while sleeping: a retrying entry must not hold up the others.
+            drop(permit);
             tokio::select! {
                 _ = tokio::time::sleep(backoff) => {}
                 _ = self.shutdown.cancelled() => return,
             }
+            permit = match self.permit().await {
+                Some(p) => p,
+                None => return,
+            };
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }

@@ -134,6 +134,21 @@ async fn render(state: &AppState) -> String {
         "Cron ticks missed (too late, or Redis failed until the next tick).",
         s.missed.load(Ordering::Relaxed),
     );
+    for (name, help, v) in [
+        (
+            "cronq_cron_pending",
+            "Cron ticks due and not yet added.",
+            &s.pending,
+        ),
+        (
+            "cronq_cron_adds_in_flight",
+            "Cron adds talking to the store now.",
+            &s.in_flight,
+        ),
+    ] {
+        head(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+    }
     head(
         &mut out,
         "cronq_redis_up",

@@ -16,6 +16,7 @@ pub mod events;
 pub mod info;
 mod job;
 pub mod keys;
+mod name;
 pub mod redis;
 pub mod store;
 mod target;
@@ -28,5 +29,6 @@ pub use job::{
     check_job_duration, cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts,
     JobSpec, Outcome, Retention,
 };
+pub use name::{validate_queue_name, MAX_QUEUE_NAME};
 pub use store::{Store, StoreTarget};
 pub use target::{redact_url, RedisTarget};

@@ -86,11 +86,5 @@ pub(crate) fn no_control(field: &str, value: &str) -> Result<(), ApiError> {
 
 /// Checks a queue name from the path.
 pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
-    if name.is_empty() || name.contains(':') || name.len() > 200 {
-        return Err(ApiError::field(
-            "queue",
-            format!("{name:?} is not a queue name: use letters, digits, '-', '_' (no ':')"),
-        ));
-    }
-    Ok(())
+    crate::queue::validate_queue_name(name).map_err(|m| ApiError::field("queue", m))
 }

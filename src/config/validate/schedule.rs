@@ -1,0 +1,89 @@
+//! `[[schedule]]` tables: shape, names, overlap policy and durations; the expression itself is
+//! parsed by the cron room so that both forms share one dialect.
+
+use super::ranges;
+use super::{invalid, opt_duration_in, Source};
+use crate::config::raw::RawSchedule;
+use crate::config::{Error, Overlap, ScheduleConfig, ScheduleTarget};
+
+pub(super) fn schedule(
+    s: &RawSchedule,
+    src: &Source,
+    index: usize,
+) -> Result<ScheduleConfig, Error> {
+    let table = format!("schedule #{}", index + 1);
+    let place = |key: &str| format!("{} {key}", nth_schedule_place(src, index, &table));
+    let target =
+        match (&s.enqueue, &s.command) {
+            (Some(e), None) => ScheduleTarget::Enqueue {
+                queue: crate::queue::validate_queue_name(&e.queue)
+                    .map(|()| e.queue.clone())
+                    .map_err(|m| invalid(place("enqueue"), m))?,
+                name: e.name.clone(),
+                data: match &e.data {
+                    None => serde_json::json!({}),
+                    Some(v) => serde_json::to_value(v)
+                        .map_err(|e| invalid(place("enqueue"), e.to_string()))?,
+                },
+            },
+            (None, Some(c)) => match crate::cron::text::command_problem(c) {
+                Some((_, problem)) => return Err(invalid(place("command"), problem)),
+                None => ScheduleTarget::Command(c.clone()),
+            },
+            _ => return Err(invalid(
+                place(""),
+                "give exactly one of enqueue = { queue = \"…\", name = \"…\" } or command = \"…\"",
+            )),
+        };
+    if let Some(name) = &s.name {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(invalid(
+                place("name"),
+                format!("{name:?}: use letters, digits, '-' and '_' (it becomes part of job ids)"),
+            ));
+        }
+    }
+    let overlap = match s.overlap.as_deref() {
+        None | Some("forbid") => Overlap::Forbid,
+        Some("allow") => Overlap::Allow,
+        Some("replace") => Overlap::Replace,
+        Some(other) => {
+            return Err(invalid(
+                place("overlap"),
+                format!("{other:?}: use \"forbid\", \"allow\" or \"replace\""),
+            ))
+        }
+    };
+    Ok(ScheduleConfig {
+        place: nth_schedule_place(src, index, &table),
+        name: s.name.clone(),
+        cron: s.cron.clone(),
+        tz: s.tz.clone(),
+        target,
+        overlap,
+        catch_up: opt_duration_in(&s.catch_up, || place("catch_up"), &ranges::CATCH_UP)?,
+        timeout: opt_duration_in(&s.timeout, || place("timeout"), &ranges::TIMEOUT)?,
+        jitter: opt_duration_in(&s.jitter, || place("jitter"), &ranges::JITTER)?,
+    })
+}
+
+/// `FILE:LINE: [[schedule]] #N` for the N-th `[[schedule]]` header.
+fn nth_schedule_place(src: &Source, index: usize, table: &str) -> String {
+    let line = src
+        .text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim() == "[[schedule]]")
+        .nth(index)
+        .map(|(i, _)| i + 1)
+        .unwrap_or(1);
+    if src.path.is_empty() {
+        format!("[{table}]")
+    } else {
+        format!("{}:{line}: [{table}]", src.path)
+    }
+}
