@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::plan::{Plan, PlannedEntry};
-use super::scheduler::job_spec;
+use super::super::plan::{Plan, PlannedEntry};
+use super::job_spec;
 use crate::config::{Config, Overlap};
 use crate::queue::{cron_job_id, Error, Store};
 
@@ -102,7 +102,7 @@ pub async fn trigger(
 }
 
 fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    super::scheduler::previous_tick(e, now)
+    super::previous_tick(e, now)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
