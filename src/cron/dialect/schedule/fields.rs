@@ -2,8 +2,8 @@
 //! the tokens themselves (fixed-time for the daylight-saving rules, and a 6-field expression
 //! that looks seconds-first, for a warning).
 
+use super::super::error::ScheduleError;
 use super::super::field::{self, Field, Kind};
-use super::ScheduleError;
 
 /// The parsed fields of an expression.
 #[derive(Debug, Clone, PartialEq)]

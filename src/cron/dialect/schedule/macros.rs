@@ -1,7 +1,7 @@
 //! The `@` forms: the named macros (`@daily` …, each standing for a 5-field expression) and
 //! `@every <duration>` (ticks at multiples of the duration since the Unix epoch).
 
-use super::ScheduleError;
+use super::super::error::ScheduleError;
 
 /// Each macro and the expression it stands for (`@reboot` and `@every` are not expressions).
 pub(super) const MACROS: [(&str, &str); 7] = [
