@@ -15,6 +15,10 @@
 //!   [`MAX_ADDS_IN_FLIGHT`] at a time over all ticks, so 10,000 entries due at once neither
 //!   spawn 10,000 tasks (each with a copy of its entry) nor queue 30,000 commands ahead of the
 //!   `/health` probe. Equal schedules compute their next instant once per tick.
+//!
+//! Beside this file: `ticks` (which ticks of an entry fall in a window), `adds` (the permit
+//! bounding adds in flight, the `replace` policy, an add bounded by the next tick) and
+//! `report` (the schedule rows and "run now" of the API, CLI and dashboard).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

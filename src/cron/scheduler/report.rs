@@ -1,6 +1,8 @@
 //! The schedules as operators see them (API, CLI, dashboard): each entry with its next fire
 //! time and its latest run (the job of its previous tick, found by its deterministic id), and
-//! "run now".
+//! "run now". The part of the cron room that reads the store on an operator's behalf; the
+//! tick arithmetic is the scheduler's own ([`super::previous_tick`]), the job of a manual run
+//! its [`super::job_spec`].
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
