@@ -37,12 +37,17 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
     }
 }
 
-/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise.
-pub fn test_crontab(file: PathBuf, args: &DaemonArgs) -> ExitCode {
+/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise. `env` looks up
+/// the environment (for the config, when no file is named).
+pub fn test_crontab(
+    file: PathBuf,
+    args: &DaemonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> ExitCode {
     let file = if file.as_os_str().is_empty() {
-        match crate::app::load_config_for_tools(args) {
+        match crate::config::load(env, &args.overrides()) {
             Ok(c) => c.crontab,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(&e.to_string()),
         }
     } else {
         file

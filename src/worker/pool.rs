@@ -11,7 +11,7 @@ use crate::status::QueueProbe;
 
 /// A running pool.
 pub struct WorkerPool {
-    /// Shared with the consumer (which calls it per job) and with `app`'s cancel router.
+    /// Shared with the consumer (which calls it per job) and with the cancel router (`worker::cancels`).
     dispatch: Arc<Dispatch>,
     consumer: Consumer,
     concurrency: usize,
