@@ -291,3 +291,5 @@ mod ranges;
 mod schedule;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ranges;
