@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use signal_hook_tokio::Signals;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::drain::{Running, Work};
 use super::{env_var, notify, recycle, supervise};
@@ -30,49 +32,16 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
             return Ok(Err(ExitCode::from(2)));
         }
     };
-    let config = Arc::new(config);
     let signals = crate::shutdown::signals().context("installing signal handlers")?;
-    // `stop` is phases 1-2 (held by the scheduler, the pools' owner and the components below);
-    // `cut_off` is phase 3 (held by every Dispatch through its pool); `closing` ends the HTTP
-    // servers and SSE streams last.
-    let (stop, cut_off, closing) = Default::default();
-    let r = Running {
-        status: Status::new(
-            config.lock_duration,
-            config.store.describe(),
-            config.store.kind(),
-        ),
-        notifier: notify::Notifier::from_env(),
-        config: config.clone(),
-        stop,
-        cut_off,
-        closing,
-        http: Vec::new(),
-        work: None,
-    };
+    let config = Arc::new(config);
+    let mut r = running(config.clone());
     // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
     // receiver, the reload component started with the pools.
     let (reload_tx, reload_rx) = mpsc::channel(1);
-    if args.watch {
-        let files = [Some(config.crontab.clone()), config.file.clone()];
-        let files = files.into_iter().flatten().collect();
-        tokio::spawn(reload::watch_files(
-            files,
-            reload_tx.clone(),
-            r.stop.clone(),
-        ));
-    }
-    let (s, c, t) = (r.stop.clone(), r.cut_off.clone(), config.shutdown_timeout);
-    tokio::spawn(crate::shutdown::watch(signals, s, c, t, reload_tx));
-    if args.no_reap {
-        tracing::info!("-no-reap: orphaned processes are not reaped, even as PID 1");
-    } else {
-        crate::reaper::spawn_if_init();
-    }
+    watch_process(args, &r, signals, reload_tx);
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
     let metrics = Arc::new(Metrics::default());
     let stats = Arc::new(SchedulerStats::default());
-    let mut r = r;
     r.http = serve(args, &r, plan_rx.clone(), &metrics, &stats, crontab_file).await?;
     let store = match connect(&config, &r.stop).await {
         Ok(store) => store,
@@ -115,6 +84,43 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
         r.work = Some(work);
     }
     Ok(Ok(r))
+}
+
+/// The daemon before anything runs: its status and shutdown tokens.
+fn running(config: Arc<Config>) -> Running {
+    Running {
+        status: Status::new(
+            config.lock_duration,
+            config.store.describe(),
+            config.store.kind(),
+        ),
+        notifier: notify::Notifier::from_env(),
+        config,
+        stop: CancellationToken::new(),
+        cut_off: CancellationToken::new(),
+        closing: CancellationToken::new(),
+        http: Vec::new(),
+        work: None,
+    }
+}
+
+/// The process-level watchers: signals (which fire `stop`, then `cut_off`, and ask for
+/// reloads), the file watcher with `--watch`, and the zombie reaper when PID 1.
+fn watch_process(args: &DaemonArgs, r: &Running, signals: Signals, reload: mpsc::Sender<()>) {
+    let config = &r.config;
+    if args.watch {
+        let files = [Some(config.crontab.clone()), config.file.clone()];
+        let files = files.into_iter().flatten().collect();
+        let watcher = reload::watch_files(files, reload.clone(), r.stop.clone());
+        tokio::spawn(watcher);
+    }
+    let (s, c, t) = (r.stop.clone(), r.cut_off.clone(), config.shutdown_timeout);
+    tokio::spawn(crate::shutdown::watch(signals, s, c, t, reload));
+    if args.no_reap {
+        tracing::info!("-no-reap: orphaned processes are not reaped, even as PID 1");
+    } else {
+        crate::reaper::spawn_if_init();
+    }
 }
 
 /// Binds the HTTP port (and the `-prometheus-listen-address` one) and serves. The servers
