@@ -78,3 +78,46 @@ pub async fn watch_files(files: Vec<PathBuf>, reload: mpsc::Sender<()>, stop: Ca
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use chrono_tz::Tz;
+
+    use super::*;
+    use crate::config::Overrides;
+    use crate::cron::parse::parse_crontab;
+
+    #[tokio::test]
+    async fn a_refused_reload_publishes_nothing_and_a_valid_one_swaps_plan_and_routes() {
+        // An empty file: every default, no queue, no schedule.
+        let flags = Overrides {
+            config: Some("/dev/null".into()),
+            ..Default::default()
+        };
+        let config = crate::config::load(&|_| None, &flags).unwrap();
+        let tab = parse_crontab("*/5 * * * * echo hi\n").unwrap();
+        let good = Plan::build(Some(("crontab", &tab)), &config, Tz::UTC).unwrap();
+        let (plan_tx, mut plan_rx) = watch::channel(Plan::build(None, &config, Tz::UTC).unwrap());
+        let table = RouteTable::default();
+        // Popped from the end: the first request loads an invalid crontab, the second a valid one.
+        let outcomes = Mutex::new(vec![Ok(good), Err("crontab:1: bad".to_string())]);
+        let load = move || {
+            let next = outcomes.lock().unwrap().pop().expect("two requests only");
+            next.map(|plan| (config.clone(), plan))
+        };
+        let (requests, rx) = mpsc::channel(1);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run(load, rx, plan_tx, Some(table.clone()), stop.clone()));
+        requests.send(()).await.unwrap();
+        requests.send(()).await.unwrap();
+        // Only the valid load is published (a refused one would show as an earlier change).
+        plan_rx.changed().await.unwrap();
+        let plan = plan_rx.borrow_and_update().clone();
+        assert_eq!(plan.entries.len(), 1);
+        assert!(table.read().unwrap().contains_key(&plan.entries[0].id));
+        stop.cancel();
+        task.await.unwrap();
+    }
+}
