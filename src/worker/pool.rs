@@ -1,5 +1,5 @@
 //! One queue's worker pool: a consumer (the engine's fetch loop, bounded by the queue's
-//! concurrency) driving a [`Dispatch`]. Started and drained by `app`.
+//! concurrency) driving a [`Dispatch`]. Started by [`super::start`], drained by `app`.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
