@@ -26,6 +26,7 @@
 //! them all.
 
 pub mod app;
+pub mod backoff;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -20,8 +20,8 @@ pub fn signals() -> std::io::Result<Signals> {
 }
 
 /// Drives shutdown from signals until both tokens have fired. `reload` receives a message per
-/// SIGUSR2 (its receiver is held by `app`'s reload loop; a full channel drops the request,
-/// which is fine: a reload is already pending).
+/// SIGUSR2 (its receiver is held by the reload component, `worker::reload`; a full channel
+/// drops the request, which is fine: a reload is already pending).
 pub async fn watch(
     mut signals: Signals,
     stop: CancellationToken,

@@ -20,7 +20,7 @@ pub(crate) async fn supervise<F, Fut>(
     F: FnMut() -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut backoff = Duration::from_secs(1);
+    let mut backoff = crate::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         let err = match tokio::spawn(start()).await {
             Ok(()) => return,
@@ -32,13 +32,12 @@ pub(crate) async fn supervise<F, Fut>(
             .map(|s| s.to_string())
             .or_else(|| err.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        tracing::error!(component = name, panic = %what, restart_in_s = backoff.as_secs(), "component panicked; restarting");
+        tracing::error!(component = name, panic = %what, restart_in_s = backoff.peek().as_secs(), "component panicked; restarting");
         status.component_restarted(name, &what);
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = stop.cancelled() => return,
         }
-        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
 }
 

@@ -38,13 +38,19 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
     }
 }
 
-/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise. Entries without
-/// `CRON_TZ` are shown in `daemon_tz` (`app` reads it from the environment).
-pub fn test_crontab(file: PathBuf, args: &DaemonArgs, daemon_tz: Tz) -> ExitCode {
+/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise. `env` looks up
+/// the environment (for the config, when no file is named); entries without `CRON_TZ` are shown
+/// in `daemon_tz` (`app` reads it from the environment).
+pub fn test_crontab(
+    file: PathBuf,
+    args: &DaemonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    daemon_tz: Tz,
+) -> ExitCode {
     let file = if file.as_os_str().is_empty() {
-        match crate::app::load_config_for_tools(args) {
+        match crate::config::load(env, &args.overrides()) {
             Ok(c) => c.crontab,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(&e.to_string()),
         }
     } else {
         file

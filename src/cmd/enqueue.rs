@@ -6,9 +6,13 @@ use std::process::ExitCode;
 use crate::cli::{DaemonArgs, EnqueueArgs};
 use crate::queue::{parse_millis_or_duration, Backoff, JobSpec, Store};
 
-/// Adds the job.
-pub async fn enqueue(args: EnqueueArgs, daemon: &DaemonArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::app::load_config_for_tools(daemon) {
+/// Adds the job; `env` looks up the environment (for the config).
+pub async fn enqueue(
+    args: EnqueueArgs,
+    daemon: &DaemonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let config = match crate::config::load_text(env, &daemon.overrides()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

@@ -6,11 +6,16 @@ use std::time::Duration;
 
 use crate::cli::DaemonArgs;
 
-/// Calls the health URL (default: derived from the listen address).
-pub async fn healthcheck(url: Option<String>, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+/// Calls the health URL (default: derived from the listen address, from the config read with
+/// `env` looking up the environment).
+pub async fn healthcheck(
+    url: Option<String>,
+    args: &DaemonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
     let url = match url {
         Some(u) => u,
-        None => match crate::app::load_config_for_tools(args) {
+        None => match crate::config::load_text(env, &args.overrides()) {
             Ok(c) => c.local_health_url(),
             Err(e) => {
                 eprintln!("{e}");

@@ -12,8 +12,13 @@ use crate::config::Config;
 use crate::cron::report;
 use crate::queue::{JobOpError, Store};
 
-/// Runs an operations subcommand; `None` when `cmd` is not one.
-pub async fn run(cmd: &Command, args: &DaemonArgs) -> Option<anyhow::Result<ExitCode>> {
+/// Runs an operations subcommand, `env` looking up the environment (for the config); `None`
+/// when `cmd` is not one.
+pub async fn run(
+    cmd: &Command,
+    args: &DaemonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<anyhow::Result<ExitCode>> {
     let needs_store = matches!(
         cmd,
         Command::Status(_)
@@ -30,7 +35,7 @@ pub async fn run(cmd: &Command, args: &DaemonArgs) -> Option<anyhow::Result<Exit
     if !needs_store {
         return None;
     }
-    Some(run_op(cmd, args).await)
+    Some(run_op(cmd, args, env).await)
 }
 
 /// The queue a command names, if any.
@@ -48,8 +53,12 @@ fn queue_of(cmd: &Command) -> Option<&str> {
     }
 }
 
-async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
-    let config = match crate::app::load_config_for_tools(args) {
+async fn run_op(
+    cmd: &Command,
+    args: &DaemonArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let config = match crate::config::load_text(env, &args.overrides()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -169,7 +178,7 @@ async fn run_op(cmd: &Command, args: &DaemonArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(())
         }
-        Command::Schedules(j) => schedules(&store, &config, j.json).await,
+        Command::Schedules(j) => schedules(&store, &config, j.json, env).await,
         _ => Ok(()),
     };
     match result {
@@ -239,9 +248,14 @@ async fn status(store: &Store, config: &Config, json: bool) -> Result<(), JobOpE
     Ok(())
 }
 
-async fn schedules(store: &Store, config: &Config, json: bool) -> Result<(), JobOpError> {
-    let plan = match crate::app::load_plan_for_tools(config) {
-        Ok(p) => p,
+async fn schedules(
+    store: &Store,
+    config: &Config,
+    json: bool,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), JobOpError> {
+    let plan = match crate::cron::plan::load(config, crate::cron::plan::daemon_zone(env)) {
+        Ok((p, _)) => p,
         Err(e) => {
             eprintln!("{e}");
             return Ok(());

@@ -2,6 +2,7 @@
 //! refused); [`Config`] is validated, with real types and every default applied. Layers, lowest
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
+mod load;
 pub mod raw;
 mod redis_url;
 mod validate;
@@ -14,7 +15,7 @@ use std::time::Duration;
 
 use crate::queue::{Backoff, Retention, StoreTarget};
 
-pub use validate::load;
+pub use load::{load, load_text};
 
 /// A configuration error, naming the place (`FILE:LINE` or the variable) and the fix.
 #[derive(Debug, thiserror::Error)]

@@ -1,80 +1,23 @@
-//! Raw layers → validated [`Config`]. Every message names the place (`FILE:LINE: [table] key`,
+//! A raw layered config → validated [`Config`]. Every message names the place (`FILE:LINE: [table] key`,
 //! or the environment variable / flag) and says what would be valid.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention};
-use super::{Config, Error, JobDefaults, Overrides, QueueConfig};
+use super::{Config, Error, JobDefaults, QueueConfig};
 use crate::queue::{Backoff, RedisTarget, Retention, StoreTarget};
 use ranges::{count_in, duration_in, Bounds};
 
-/// Loads the configuration: the file (from `--config`, `WORKER_CONFIG`, or
-/// `./config/worker.toml` when present), then the environment (`env` looks a variable up), then
-/// the flags.
-pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<Config, Error> {
-    let env = |k: &str| env(k).filter(|v| !v.is_empty());
-    let explicit = flags
-        .config
-        .clone()
-        .or_else(|| env("WORKER_CONFIG").map(PathBuf::from));
-    let file = explicit.clone().or_else(super::default_file);
-    let (raw, text) = match &file {
-        Some(path) => read_file(path)?,
-        None => (RawConfig::default(), String::new()),
-    };
-    let src = Source {
-        path: file
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default(),
-        text,
-    };
-    let mut raw = raw;
-    // No Redis configured anywhere (no [redis] table, no REDIS_URL/REDIS_HOST, no --redis-url)
-    // means the embedded store: a first `worker` on a laptop just works.
-    let wants_redis = raw.redis.is_some()
-        || env("REDIS_URL").is_some()
-        || env("REDIS_HOST").is_some()
-        || flags.redis_url.is_some();
-    let data = env("CRONQ_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data/cronq.db"));
-    apply_env(&mut raw, &env);
-    apply_flags(&mut raw, flags);
-    let mut config = build(raw, &src, file, &env)?;
-    if !wants_redis {
-        config.store = StoreTarget::Embedded(data);
-    }
-    config.passthrough_logs = flags.passthrough_logs;
-    config.overlap_all = flags.overlapping;
-    Ok(config)
-}
-
-fn read_file(path: &Path) -> Result<(RawConfig, String), Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let raw = toml::from_str::<RawConfig>(&text).map_err(|e| Error::Syntax {
-        path: path.display().to_string(),
-        line: e.span().map(|s| line_at(&text, s.start)).unwrap_or(1),
-        message: e.message().trim().to_string(),
-    })?;
-    Ok((raw, text))
-}
-
-fn line_at(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// The file being validated, for naming places in messages.
-struct Source {
-    path: String,
-    text: String,
+pub(super) struct Source {
+    /// The file's path, empty when there is none.
+    pub(super) path: String,
+    /// Its text.
+    pub(super) text: String,
 }
 
 impl Source {
@@ -102,58 +45,7 @@ impl Source {
     }
 }
 
-fn apply_env(raw: &mut RawConfig, env: &dyn Fn(&str) -> Option<String>) {
-    let r = raw.redis.get_or_insert_with(Default::default);
-    if let Some(url) = env("REDIS_URL") {
-        r.url = Some(url);
-        r.host = None;
-    }
-    if let Some(host) = env("REDIS_HOST") {
-        r.host = Some(host);
-        r.url = None;
-    }
-    r.port = env("REDIS_PORT").and_then(|v| v.parse().ok()).or(r.port);
-    r.username = env("REDIS_USERNAME").or(r.username.take());
-    r.password = env("REDIS_PASSWORD").or(r.password.take());
-    r.db = env("REDIS_DB").and_then(|v| v.parse().ok()).or(r.db);
-    r.tls = env("REDIS_TLS")
-        .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
-        .or(r.tls);
-    r.ca_file = env("REDIS_CA_FILE").or(r.ca_file.take());
-    r.prefix = env("REDIS_PREFIX").or(r.prefix.take());
-    let w = raw.worker.get_or_insert_with(Default::default);
-    if let Some(c) = env("WORKER_CONCURRENCY") {
-        // A non-number is reported by validation below through the same field.
-        w.concurrency = Some(c.parse().unwrap_or(0));
-    }
-    w.shutdown_timeout = env("SHUTDOWN_TIMEOUT").or(w.shutdown_timeout.take());
-    w.crontab = env("CRONTAB").or(w.crontab.take());
-    let h = raw.http.get_or_insert_with(Default::default);
-    h.listen = env("WORKER_LISTEN").or(h.listen.take());
-}
-
-fn apply_flags(raw: &mut RawConfig, f: &Overrides) {
-    let w = raw.worker.get_or_insert_with(Default::default);
-    w.concurrency = f.concurrency.or(w.concurrency);
-    w.shutdown_timeout = f.shutdown_timeout.clone().or(w.shutdown_timeout.take());
-    w.max_jobs = f.max_jobs.or(w.max_jobs);
-    w.max_runtime = f.max_runtime.clone().or(w.max_runtime.take());
-    w.max_memory_mb = f.max_memory_mb.or(w.max_memory_mb);
-    w.crontab = f
-        .crontab
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .or(w.crontab.take());
-    let h = raw.http.get_or_insert_with(Default::default);
-    h.listen = f.listen.clone().or(h.listen.take());
-    if let Some(url) = &f.redis_url {
-        let r = raw.redis.get_or_insert_with(Default::default);
-        r.url = Some(url.clone());
-        r.host = None;
-    }
-}
-
-fn build(
+pub(super) fn build(
     raw: RawConfig,
     src: &Source,
     file: Option<PathBuf>,
@@ -399,3 +291,5 @@ mod ranges;
 mod schedule;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ranges;

@@ -1,6 +1,7 @@
 //! The plan: every scheduled entry, from crontab lines and `[[schedule]]` tables alike, in one
-//! validated shape the [`super::scheduler::Scheduler`] runs and `app` builds the `cron` queue's
-//! handlers from. Crontab lines take the default policies; tables may set their own.
+//! validated shape the [`super::scheduler::Scheduler`] runs and `worker::routes` builds the
+//! `cron` queue's handlers from; [`load`] reads the crontab and builds it. Crontab lines take
+//! the default policies; tables may set their own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +12,14 @@ use super::parse::{Crontab, Entry, Target};
 use super::schedule::Schedule;
 use super::zone::parse_zone;
 use crate::config::{Config, Overlap, ScheduleConfig, ScheduleTarget};
+
+/// The zone crontab entries without `CRON_TZ` run in: `TZ` (looked up through `env`, which
+/// `app` supplies), else where `/etc/localtime` points, else UTC; the rule itself is the pure
+/// [`super::zone::default_zone`].
+pub fn daemon_zone(env: &dyn Fn(&str) -> Option<String>) -> Tz {
+    let link = std::fs::read_link("/etc/localtime").ok();
+    super::zone::default_zone(env("TZ").as_deref(), link.as_deref())
+}
 
 /// The queue that runs crontab command lines.
 pub const CRON_QUEUE: &str = "cron";
@@ -139,6 +148,52 @@ impl Plan {
         self.entries
             .iter()
             .filter(|e| matches!(e.action, Action::Command { .. }))
+    }
+}
+
+/// Loads the plan: reads and parses the configured crontab (see [`read_crontab`]) and builds
+/// the plan from it and the config's `[[schedule]]` tables, in `zone` for entries that name
+/// none. Returns the plan and the crontab's name, or the complete error text to print (each
+/// line naming `FILE:LINE`). The caller picks the zone, so this reads no environment.
+pub fn load(config: &Config, zone: Tz) -> Result<(Arc<Plan>, Option<String>), String> {
+    let crontab = read_crontab(config)?;
+    let plan = Plan::build(crontab.as_ref().map(|(n, t)| (n.as_str(), t)), config, zone).map_err(
+        |errs| {
+            errs.iter()
+                .map(|e| format!("error: {e}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+    )?;
+    Ok((plan, crontab.map(|(n, _)| n)))
+}
+
+/// Reads and parses the configured crontab, logging its warnings. `Ok(None)` when the default
+/// `./crontab` does not exist (no schedule); an explicitly named file must exist.
+pub fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>, String> {
+    let path = &config.crontab;
+    let name = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !config.crontab_explicit => {
+            return Ok(None)
+        }
+        Err(e) => return Err(format!("error: {name}: cannot read crontab: {e}")),
+    };
+    let text = super::text::decode(bytes).map_err(|d| format!("error: {name}:{d}"))?;
+    match super::parse::parse_crontab(&text) {
+        Ok(tab) => {
+            for w in &tab.warnings {
+                tracing::warn!("{name}:{w}");
+            }
+            Ok(Some((name, tab)))
+        }
+        Err(errors) => Err(errors
+            .0
+            .iter()
+            .map(|d| format!("error: {name}:{d}"))
+            .collect::<Vec<_>>()
+            .join("\n")),
     }
 }
 

@@ -294,7 +294,8 @@ impl FireContext {
             .schedule
             .next_after(at, e.tz)
             .unwrap_or(at + chrono::Duration::hours(1));
-        let mut backoff = Duration::from_millis(250);
+        let mut backoff =
+            crate::backoff::Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
         loop {
             // The add is bounded by the next tick: one that only goes through after it would
             // run the tick late, against the policy (missed, not delayed).
@@ -310,7 +311,8 @@ impl FireContext {
                     return;
                 }
                 Err(err)
-                    if Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default()
+                    if Utc::now()
+                        + chrono::Duration::from_std(backoff.peek()).unwrap_or_default()
                         < deadline =>
                 {
                     tracing::debug!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, "cron enqueue failed; retrying");
@@ -328,14 +330,13 @@ impl FireContext {
             // The permit goes back while sleeping: a retrying entry must not hold up the others.
             drop(permit);
             tokio::select! {
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(backoff.next_delay()) => {}
                 _ = self.shutdown.cancelled() => return,
             }
             permit = match self.permit().await {
                 Some(p) => p,
                 None => return,
             };
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     }
 }

@@ -1,11 +1,17 @@
-//! The worker room: running jobs. A [`pool::WorkerPool`] per queue consumes through the queue
-//! room's consumer (the engine renews locks and recovers stalled jobs, BullMQ's own scripts);
-//! [`dispatch::Dispatch`] picks the handler by job name and enforces timeouts and the drain
-//! deadline; [`handler`] holds exec, http and builtin handlers.
+//! The worker room: running jobs. [`start`] connects to the store and starts a
+//! [`pool::WorkerPool`] per queue, which consumes through the queue room's consumer (the engine
+//! renews locks and recovers stalled jobs, BullMQ's own scripts); [`dispatch::Dispatch`] picks
+//! the handler by job name from the [`routes`] tables and enforces timeouts and the drain
+//! deadline; [`handler`] holds exec, http and builtin handlers. Two components run beside the
+//! pools: [`cancels`] (cancel requests from any daemon) and [`reload`] (new crontab and config).
 
+pub mod cancels;
 pub mod dispatch;
 pub mod handler;
 pub mod pool;
+pub mod reload;
+pub mod routes;
+pub mod start;
 
 pub use dispatch::{Route, RouteTable};
 pub use pool::WorkerPool;

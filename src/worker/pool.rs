@@ -1,5 +1,5 @@
 //! One queue's worker pool: a consumer (the engine's fetch loop, bounded by the queue's
-//! concurrency) driving a [`Dispatch`]. Started and drained by `app`.
+//! concurrency) driving a [`Dispatch`]. Started by [`super::start`], drained by `app`.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use crate::status::QueueProbe;
 
 /// A running pool.
 pub struct WorkerPool {
-    /// Shared with the consumer (which calls it per job) and with `app`'s cancel router.
+    /// Shared with the consumer (which calls it per job) and with the cancel router (`worker::cancels`).
     dispatch: Arc<Dispatch>,
     consumer: Consumer,
     concurrency: usize,

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::*;
-use crate::config::ScheduleTarget;
+use crate::config::{load, Overrides, ScheduleTarget};
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
@@ -36,7 +36,11 @@ mod tempfile_path {
     }
 }
 
-fn load_text(text: &str, env: &[(&str, &str)], flags: Overrides) -> Result<Config, Error> {
+pub(super) fn load_text(
+    text: &str,
+    env: &[(&str, &str)],
+    flags: Overrides,
+) -> Result<Config, Error> {
     let f = file_with(text);
     let flags = Overrides {
         config: Some(f.0.clone()),
@@ -236,166 +240,6 @@ fn log_output_comes_from_the_handler_else_the_worker_table() {
     )
     .unwrap();
     assert!(c.passthrough_logs && c.overlap_all);
-}
-
-/// Every number and duration has a range; a value outside it is refused with its line, the
-/// range and a reason. (`lock_duration = "0s"` used to be accepted; Redis then refused every
-/// lock.)
-#[test]
-fn out_of_range_values_are_refused_with_line_and_range() {
-    let h = "[queues.q.handlers.x]\nbuiltin = \"noop\"\n";
-    let s = "[[schedule]]\ncron = \"* * * * *\"\ncommand = \"true\"\n";
-    let cases: &[(String, &str, &str)] = &[
-        (
-            "[worker]\nlock_duration = \"0s\"\n".into(),
-            ":2: [worker] lock_duration",
-            "1s to 1day",
-        ),
-        (
-            "[worker]\nlock_duration = \"500ms\"\n".into(),
-            ":2: [worker] lock_duration",
-            "1s",
-        ),
-        (
-            "[worker]\nlock_duration = \"2days\"\n".into(),
-            ":2: [worker] lock_duration",
-            "1day",
-        ),
-        (
-            "[worker]\nstalled_interval = \"0s\"\n".into(),
-            ":2: [worker] stalled_interval",
-            "1s",
-        ),
-        (
-            "[worker]\nshutdown_timeout = \"0s\"\n".into(),
-            ":2: [worker] shutdown_timeout",
-            "1s to 1h",
-        ),
-        (
-            "[worker]\nconcurrency = 0\n".into(),
-            ":2: [worker] concurrency",
-            "1 to 1000",
-        ),
-        (
-            "[worker]\nconcurrency = 100000\n".into(),
-            ":2: [worker] concurrency",
-            "1 to 1000",
-        ),
-        (
-            "[queues.q]\nconcurrency = 0\n".into(),
-            ":2: [queues.q] concurrency",
-            "1 to 1000",
-        ),
-        (
-            "[worker]\nmax_stalled_count = 5000\n".into(),
-            ":2: [worker] max_stalled_count",
-            "0 to 1000",
-        ),
-        (
-            "[worker]\nmax_jobs = 0\n".into(),
-            ":2: [worker] max_jobs",
-            "1 to any",
-        ),
-        (
-            "[worker]\nmax_runtime = \"0s\"\n".into(),
-            ":2: [worker] max_runtime",
-            "1s",
-        ),
-        (
-            "[worker]\nmax_memory_mb = 0\n".into(),
-            ":2: [worker] max_memory_mb",
-            "MiB",
-        ),
-        (
-            "[defaults]\nattempts = 0\n".into(),
-            ":2: [defaults] attempts",
-            "1 = run once",
-        ),
-        (
-            "[defaults]\nattempts = 100000\n".into(),
-            ":2: [defaults] attempts",
-            "1 to 1000",
-        ),
-        (
-            "[defaults]\ntimeout = \"0s\"\n".into(),
-            ":2: [defaults] timeout",
-            "kills every run",
-        ),
-        (
-            "[defaults]\nbackoff = \"fixed:30days\"\n".into(),
-            ":2: [defaults] backoff",
-            "0s to 7days",
-        ),
-        (
-            "[defaults]\nremove_on_complete = 99999999999\n".into(),
-            ":2: [defaults] remove_on_complete",
-            "0 to 1000000000",
-        ),
-        (
-            "[defaults]\nremove_on_fail = { age = \"500ms\" }\n".into(),
-            ":2: [defaults] remove_on_fail",
-            "whole seconds",
-        ),
-        (
-            format!("{h}timeout = \"0ms\"\n"),
-            ":3: [queues.q.handlers.x] timeout",
-            "kills every run",
-        ),
-        (
-            format!("{h}attempts = 0\n"),
-            ":3: [queues.q.handlers.x] attempts",
-            "1 to 1000",
-        ),
-        (
-            "[queues.q.handlers.x]\nhttp = { url = \"http://h/\", timeout = \"0s\" }\n".into(),
-            ":2: [queues.q.handlers.x] http",
-            "kills every run",
-        ),
-        (
-            format!("{s}timeout = \"0s\"\n"),
-            ":1: [schedule #1] timeout",
-            "kills every run",
-        ),
-        (
-            format!("{s}catch_up = \"30days\"\n"),
-            ":1: [schedule #1] catch_up",
-            "1s to 7days",
-        ),
-        (
-            format!("{s}jitter = \"2days\"\n"),
-            ":1: [schedule #1] jitter",
-            "0s to 1day",
-        ),
-    ];
-    for (text, place, range) in cases {
-        let err = load_text(text, &[], Overrides::default())
-            .expect_err(text)
-            .to_string();
-        assert!(err.contains(place), "{text:?} → {err}");
-        assert!(err.contains("out of range"), "{text:?} → {err}");
-        assert!(err.contains(range), "{text:?} → {err}");
-    }
-}
-
-/// The edges of each range are accepted, so the ranges refuse only what misbehaves.
-#[test]
-fn range_edges_are_accepted() {
-    let text = "[worker]\nlock_duration = \"1s\"\nstalled_interval = \"1s\"\n\
-                shutdown_timeout = \"1h\"\nconcurrency = 1000\nmax_stalled_count = 0\n\
-                [defaults]\nattempts = 1\nbackoff = \"fixed:0\"\ntimeout = \"1ms\"\n\
-                remove_on_complete = 0\nremove_on_fail = { age = \"1s\", count = 1000000000 }\n";
-    let c = load_text(text, &[], Overrides::default()).unwrap();
-    assert_eq!(c.lock_duration, Duration::from_secs(1));
-    assert_eq!(c.concurrency.get(), 1000);
-    assert_eq!(c.max_stalled_count, 0);
-    assert_eq!(c.defaults.backoff, Backoff::Fixed(Duration::ZERO));
-    let err = load_text("", &[("SHUTDOWN_TIMEOUT", "0s")], Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("shutdown_timeout") && err.contains("1s to 1h"),
-        "{err}"
-    );
 }
 
 /// A command `exec` would refuse at every run is refused at start, in handlers and schedules.

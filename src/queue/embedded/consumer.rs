@@ -154,7 +154,7 @@ impl EmbeddedStore {
 }
 
 async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
-    let mut idle = IDLE_MIN;
+    let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
     let mut trimmed = tokio::time::Instant::now();
     loop {
         if trimmed.elapsed() > TRIM_EVERY {
@@ -182,7 +182,7 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
         let wait = match claim {
             Ok(Claim { jobs, .. }) if !jobs.is_empty() => {
                 ctx.beat.turned();
-                idle = IDLE_MIN;
+                idle.reset();
                 for (job, permit) in jobs.into_iter().zip(permits) {
                     spawn_job(&ctx, job, permit);
                 }
@@ -190,12 +190,11 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
             }
             Ok(Claim { next_due, .. }) => {
                 ctx.beat.turned();
-                let wait = match next_due {
+                let idle = idle.next_delay();
+                match next_due {
                     Some(due) => idle.min(Duration::from_millis((due - now_ms()).max(1) as u64)),
                     None => idle,
-                };
-                idle = (idle * 2).min(IDLE_MAX);
-                wait
+                }
             }
             Err(e) => {
                 if ctx.beat.errored() {

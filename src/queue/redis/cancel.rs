@@ -41,12 +41,15 @@ impl RedisStore {
             return;
         };
         let channel = self.cancel_channel();
-        let mut delay = std::time::Duration::from_millis(200);
+        let mut delay = crate::backoff::Backoff::new(
+            std::time::Duration::from_millis(200),
+            std::time::Duration::from_secs(5),
+        );
         while !stop.is_cancelled() {
             match client.get_async_pubsub().await {
                 Ok(mut sub) => {
                     if sub.subscribe(&channel).await.is_ok() {
-                        delay = std::time::Duration::from_millis(200);
+                        delay.reset();
                         let mut messages = sub.on_message();
                         loop {
                             let msg = tokio::select! {
@@ -69,9 +72,8 @@ impl RedisStore {
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(delay) => {}
+                _ = tokio::time::sleep(delay.next_delay()) => {}
             }
-            delay = (delay * 2).min(std::time::Duration::from_secs(5));
         }
     }
 }

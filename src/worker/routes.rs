@@ -1,21 +1,22 @@
 //! Route tables: which handler runs each (queue, job name). Configured queues take their
 //! `[queues.Q.handlers]`; the `cron` queue also takes one exec handler per crontab command
-//! entry, keyed by entry id.
+//! entry, keyed by entry id. Built at start and, for the `cron` queue, again on each reload.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
+use super::handler::echo::{EchoMode, EntryInfo};
+use super::handler::exec::Exec;
+use super::handler::Handler;
+use super::{Route, RouteTable};
 use crate::config::{Config, QueueConfig};
 use crate::cron::{Action, Plan, CRON_QUEUE};
-use crate::worker::handler::echo::{EchoMode, EntryInfo};
-use crate::worker::handler::exec::Exec;
-use crate::worker::handler::Handler;
-use crate::worker::{Route, RouteTable};
 
-type Routes = HashMap<String, Arc<Route>>;
+/// One queue's routes by job name.
+pub type Routes = HashMap<String, Arc<Route>>;
 
 /// Every consumed queue with its concurrency and routes.
-pub(super) fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> {
+pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> {
     let client = reqwest::Client::new();
     let mut by_queue: BTreeMap<String, (usize, Routes)> = config
         .queues
@@ -41,7 +42,7 @@ pub(super) fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteT
 }
 
 /// The `cron` queue's routes: its configured handlers plus one per command entry.
-pub(super) fn cron_table(config: &Config, plan: &Plan) -> Routes {
+pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
     let client = reqwest::Client::new();
     let mut routes = config
         .queues

@@ -1,0 +1,76 @@
+//! The drain phase. Shutdown order (DESIGN.md "Shutdown order"):
+//! 1. `stop` fires (first SIGTERM/SIGINT/SIGQUIT, or a recycle limit): the scheduler stops,
+//!    `/health` reports `draining`, systemd hears STOPPING.
+//! 2. The pools stop fetching; running jobs go on, their locks still renewed.
+//! 3. At `SHUTDOWN_TIMEOUT` (or at once on a second signal) `cut_off` fires: still-running
+//!    handlers are terminated and their jobs moved back to `wait` (`shutdown::spawn_deadline`).
+//! 4. The store closes as its last handle drops; then the HTTP servers stop; exit 0.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::notify::Notifier;
+use crate::config::Config;
+use crate::queue::Store;
+use crate::status::Status;
+use crate::worker::handler::KILL_GRACE;
+use crate::worker::start::DRAIN_DELAY;
+use crate::worker::{RouteTable, WorkerPool};
+
+/// A started daemon.
+pub(super) struct Running {
+    pub(super) status: Arc<Status>,
+    pub(super) notifier: Notifier,
+    pub(super) config: Arc<Config>,
+    /// Phases 1-2; fired by `shutdown::watch` or `recycle`.
+    pub(super) stop: CancellationToken,
+    /// Phase 3; fired by the deadline timer or a second signal.
+    pub(super) cut_off: CancellationToken,
+    /// Fired here, last: the HTTP servers and SSE streams end.
+    pub(super) closing: CancellationToken,
+    /// The HTTP servers, the main one first.
+    pub(super) http: Vec<JoinHandle<()>>,
+    /// The store's side; `None` when `stop` fired before the store answered.
+    pub(super) work: Option<Work>,
+}
+
+/// What runs on a connected store.
+pub(super) struct Work {
+    /// Kept until the pools have drained.
+    pub(super) store: Store,
+    /// The supervised scheduler; ends when `stop` fires.
+    pub(super) sched: JoinHandle<()>,
+    pub(super) pools: Vec<WorkerPool>,
+    /// Handed to the reload component at start.
+    pub(super) cron_routes: Option<RouteTable>,
+}
+
+impl Running {
+    /// Waits for `stop`, then shuts down in the order above; the exit code.
+    pub(super) async fn drain(self) -> ExitCode {
+        self.stop.cancelled().await;
+        // 1.
+        self.status.set_draining();
+        self.notifier.stopping();
+        if let Some(work) = self.work {
+            let _ = work.sched.await;
+            // 2-3: each pool waits for its running jobs, which `cut_off` ends at the deadline;
+            // `wait` is a backstop beyond it (the kill grace and one idle fetch block).
+            let wait =
+                self.config.shutdown_timeout + KILL_GRACE + DRAIN_DELAY + Duration::from_secs(2);
+            futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait))).await;
+            // 4.
+            drop(work.store);
+        }
+        self.closing.cancel();
+        for server in self.http {
+            let _ = server.await;
+        }
+        tracing::info!("cronq worker stopped");
+        ExitCode::SUCCESS
+    }
+}

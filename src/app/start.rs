@@ -1,0 +1,257 @@
+//! The start phase: load, install signal handlers, listen, connect, start the components.
+//! Hands a [`Running`] daemon to the drain phase.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use signal_hook_tokio::Signals;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::drain::{Running, Work};
+use super::{env_var, notify, recycle, supervise};
+use crate::cli::DaemonArgs;
+use crate::config::Config;
+use crate::cron::{scheduler, Plan, SchedulerStats};
+use crate::http::{router, AppState};
+use crate::metrics::Metrics;
+use crate::queue::Store;
+use crate::status::Status;
+use crate::worker::start::{connect, start_pools, Shared};
+use crate::worker::{cancels, reload};
+
+/// Starts the daemon; `Err(code)` when it must exit at once (bad config: 2).
+pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, ExitCode>> {
+    let (config, plan, crontab_file) = match super::load(args) {
+        Ok(loaded) => loaded,
+        Err(message) => {
+            crate::telemetry::print_error(&message);
+            return Ok(Err(ExitCode::from(2)));
+        }
+    };
+    let signals = crate::shutdown::signals().context("installing signal handlers")?;
+    let config = Arc::new(config);
+    let mut r = running(config.clone());
+    // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
+    // receiver, the reload component started with the pools.
+    let (reload_tx, reload_rx) = mpsc::channel(1);
+    watch_process(args, &r, signals, reload_tx);
+    let (plan_tx, plan_rx) = watch::channel(plan.clone());
+    let metrics = Arc::new(Metrics::default());
+    let stats = Arc::new(SchedulerStats::default());
+    r.http = serve(args, &r, plan_rx.clone(), &metrics, &stats, crontab_file).await?;
+    let store = match connect(&config, &r.stop).await {
+        Ok(store) => store,
+        Err(e) => {
+            // Wrong credentials or an unusable URL: retrying cannot help, and an orchestrator
+            // restarting us would only repeat it. Exit 2, as for any configuration error.
+            eprintln!("error: {e}");
+            r.status.set_draining();
+            r.closing.cancel();
+            let _ = r.http.remove(0).await;
+            return Ok(Err(ExitCode::from(2)));
+        }
+    };
+    if let Some(store) = store {
+        let mut work = start_work(&r, store, &plan, plan_rx, &metrics, stats).await;
+        let load = {
+            let args = args.clone();
+            move || super::load(&args).map(|(c, p, _)| (c, p))
+        };
+        let routes = work.cron_routes.take();
+        tokio::spawn(reload::run(
+            load,
+            reload_rx,
+            plan_tx,
+            routes,
+            r.stop.clone(),
+        ));
+        r.status.set_ready();
+        r.notifier.ready();
+        let (m, s, c) = (metrics.clone(), r.status.clone(), r.cut_off.clone());
+        let limits = recycle::watch(
+            config.limits,
+            m,
+            s,
+            r.stop.clone(),
+            c,
+            config.shutdown_timeout,
+        );
+        tokio::spawn(limits);
+        r.work = Some(work);
+    }
+    Ok(Ok(r))
+}
+
+/// The daemon before anything runs: its status and shutdown tokens.
+fn running(config: Arc<Config>) -> Running {
+    Running {
+        status: Status::new(
+            config.lock_duration,
+            config.store.describe(),
+            config.store.kind(),
+        ),
+        notifier: notify::Notifier::from_env(),
+        config,
+        stop: CancellationToken::new(),
+        cut_off: CancellationToken::new(),
+        closing: CancellationToken::new(),
+        http: Vec::new(),
+        work: None,
+    }
+}
+
+/// The process-level watchers: signals (which fire `stop`, then `cut_off`, and ask for
+/// reloads), the file watcher with `--watch`, and the zombie reaper when PID 1.
+fn watch_process(args: &DaemonArgs, r: &Running, signals: Signals, reload: mpsc::Sender<()>) {
+    let config = &r.config;
+    if args.watch {
+        let files = [Some(config.crontab.clone()), config.file.clone()];
+        let files = files.into_iter().flatten().collect();
+        let watcher = reload::watch_files(files, reload.clone(), r.stop.clone());
+        tokio::spawn(watcher);
+    }
+    let (s, c, t) = (r.stop.clone(), r.cut_off.clone(), config.shutdown_timeout);
+    tokio::spawn(crate::shutdown::watch(signals, s, c, t, reload));
+    if args.no_reap {
+        tracing::info!("-no-reap: orphaned processes are not reaped, even as PID 1");
+    } else {
+        crate::reaper::spawn_if_init();
+    }
+}
+
+/// Binds the HTTP port (and the `-prometheus-listen-address` one) and serves. The servers
+/// outlive the drain (health says `draining`); `closing` stops them last.
+async fn serve(
+    args: &DaemonArgs,
+    r: &Running,
+    plan: watch::Receiver<Arc<Plan>>,
+    metrics: &Arc<Metrics>,
+    stats: &Arc<SchedulerStats>,
+    crontab_file: Option<String>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let config = &r.config;
+    let api_token: Option<Arc<str>> = env_var("API_TOKEN")
+        .filter(|t| !t.is_empty())
+        .map(Arc::from);
+    let api_locked = check_exposure(config, api_token.is_some(), args.insecure_open_api);
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (WORKER_LISTEN)", config.listen))?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), store = config.store.kind(), at = %config.store.describe(),
+        listen = %listener.local_addr()?, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.borrow().entries.len(),
+        crontab = %crontab_file.as_deref().unwrap_or("(none)"), api_token = api_token.is_some(), "cronq worker starting");
+    let state = AppState {
+        status: r.status.clone(),
+        config: config.clone(),
+        plan,
+        metrics: metrics.clone(),
+        sched: stats.clone(),
+        api_token,
+        api_locked,
+        sse: Arc::new(crate::http::events::Hub::new(config.http.max_sse_clients)),
+        closing: r.closing.clone(),
+    };
+    let idle = config.http.idle_timeout;
+    // The main server first: the drain phase awaits it first.
+    let mut servers = vec![tokio::spawn(crate::http::serve::serve(
+        listener,
+        router(state.clone()),
+        idle,
+        r.closing.clone(),
+    ))];
+    // `-prometheus-listen-address`: /metrics alone on a second port, as Supercronic serves it.
+    if let Some(addr) = &args.prometheus_listen_address {
+        let addr = prometheus_addr(addr);
+        let l = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (-prometheus-listen-address)"))?;
+        tracing::info!(listen = %l.local_addr()?, "serving /metrics (-prometheus-listen-address)");
+        let app = crate::http::metrics_router(state);
+        let serve = crate::http::serve::serve(l, app, idle, r.closing.clone());
+        servers.push(tokio::spawn(serve));
+    }
+    Ok(servers)
+}
+
+/// Starts the pools, the supervised scheduler and the cancel router on a connected store.
+async fn start_work(
+    r: &Running,
+    store: Store,
+    plan: &Arc<Plan>,
+    plan_rx: watch::Receiver<Arc<Plan>>,
+    metrics: &Arc<Metrics>,
+    stats: Arc<SchedulerStats>,
+) -> Work {
+    r.status.set_store(store.clone());
+    let shared = Shared {
+        store: &store,
+        config: &r.config,
+        status: &r.status,
+        cut_off: &r.cut_off,
+        stop: &r.stop,
+        metrics,
+    };
+    let pools = start_pools(&shared, plan).await;
+    let sched = {
+        let (store, config, stop) = (store.clone(), r.config.clone(), r.stop.clone());
+        tokio::spawn(supervise::supervise(
+            "scheduler",
+            r.status.clone(),
+            stop.clone(),
+            move || {
+                scheduler::run(
+                    store.clone(),
+                    config.clone(),
+                    plan_rx.clone(),
+                    stats.clone(),
+                    stop.clone(),
+                )
+            },
+        ))
+    };
+    let dispatchers = pools
+        .pools
+        .iter()
+        .map(|p| (p.queue().to_string(), p.dispatch()));
+    tokio::spawn(cancels::run(
+        store.clone(),
+        dispatchers.collect(),
+        r.stop.clone(),
+    ));
+    Work {
+        store,
+        sched,
+        pools: pools.pools,
+        cron_routes: pools.cron_routes,
+    }
+}
+
+/// Supercronic's `:9746` form (no host) listens on every interface.
+fn prometheus_addr(addr: &str) -> String {
+    match addr.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => addr.to_string(),
+    }
+}
+
+/// An API that can change jobs must not be open to the network: on a non-loopback address
+/// without `API_TOKEN` (and without an explicit `--insecure-open-api`) the daemon still starts,
+/// so that `/health` and `/metrics` work with no setup, but the API and dashboard stay closed
+/// (401 saying how to open them). Returns whether they are closed; warns once if so.
+fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> bool {
+    if has_token || insecure_ok || config.listen.ip().is_loopback() {
+        return false;
+    }
+    tracing::warn!(
+        listen = %config.listen,
+        "API_TOKEN is not set and the listen address is reachable from the network: the API and \
+         dashboard are disabled (401); /health and /metrics are served. To enable them, set \
+         API_TOKEN (clients send Authorization: Bearer <token>), listen on 127.0.0.1, or pass \
+         --insecure-open-api"
+    );
+    true
+}

@@ -1,0 +1,125 @@
+//! Starting the worker side: connecting to the store and starting one pool per consumed queue,
+//! each retried with backoff until it succeeds or `stop` fires (a daemon started before its
+//! Redis waits for it instead of exiting).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::Dispatch;
+use super::{routes, RouteTable, WorkerPool};
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::cron::{Plan, CRON_QUEUE};
+use crate::metrics::Metrics;
+use crate::queue::{ConsumerOptions, Error, Store};
+use crate::status::Status;
+
+/// How long an idle fetch loop blocks on the marker; also bounds how long an idle pool takes to
+/// stop.
+pub const DRAIN_DELAY: Duration = Duration::from_secs(2);
+
+/// Connects to the store, retrying with backoff (one log line per state change, not per try)
+/// until it answers (`Ok(Some)`) or `stop` fires (`Ok(None)`). A configuration error (refused
+/// credentials, an unusable URL) is returned at once: retrying cannot fix it.
+pub async fn connect(config: &Config, stop: &CancellationToken) -> Result<Option<Store>, Error> {
+    let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let mut warned = false;
+    loop {
+        let opened = tokio::select! {
+            r = Store::open(&config.store, &config.prefix) => r,
+            _ = stop.cancelled() => return Ok(None),
+        };
+        match opened {
+            Ok(store) => {
+                if warned {
+                    tracing::info!(store = %config.store.describe(), "the store is reachable again");
+                }
+                return Ok(Some(store));
+            }
+            Err(e) if e.is_config() => return Err(e),
+            Err(e) if !warned => {
+                tracing::error!(error = %e, "Redis is not reachable; retrying with backoff (health reports unhealthy)");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay.next_delay()) => {}
+            _ = stop.cancelled() => return Ok(None),
+        }
+    }
+}
+
+/// The pools, and the `cron` queue's route table (swapped on reload).
+pub struct Pools {
+    /// One per consumed queue, in queue-name order.
+    pub pools: Vec<WorkerPool>,
+    /// The `cron` queue's routes, when it is consumed.
+    pub cron_routes: Option<RouteTable>,
+}
+
+/// What starting the pools needs.
+pub struct Shared<'a> {
+    /// The connected store.
+    pub store: &'a Store,
+    /// The config.
+    pub config: &'a Arc<Config>,
+    /// Each started pool registers its probe here.
+    pub status: &'a Arc<Status>,
+    /// Phase 3 of shutdown, held by every Dispatch: terminate running handlers.
+    pub cut_off: &'a CancellationToken,
+    /// Phases 1-2: stops the retries here.
+    pub stop: &'a CancellationToken,
+    /// Run counters.
+    pub metrics: &'a Arc<Metrics>,
+}
+
+/// Starts a pool per consumed queue, retrying each with backoff; returns early (with the pools
+/// started so far) when `stop` fires.
+pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
+    let config = s.config;
+    let tables = routes::tables(config, plan);
+    let cron_routes = tables
+        .iter()
+        .find(|(q, _, _)| q == CRON_QUEUE)
+        .map(|(_, _, t)| t.clone());
+    let mut pools = Vec::new();
+    for (queue, concurrency, table) in tables {
+        let opts = ConsumerOptions {
+            concurrency,
+            lock_duration: config.lock_duration,
+            stalled_interval: config.stalled_interval,
+            max_stalled_count: config.max_stalled_count,
+            drain_delay: DRAIN_DELAY,
+            worker_name: config.worker_name.clone(),
+            remove_on_complete: config.defaults.remove_on_complete,
+            remove_on_fail: config.defaults.remove_on_fail,
+        };
+        let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        loop {
+            let mut dispatch =
+                Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone());
+            if queue == CRON_QUEUE {
+                dispatch = dispatch.refusing_commands();
+            }
+            match WorkerPool::start(s.store, &queue, opts.clone(), dispatch).await {
+                Ok(pool) => {
+                    s.status.add_queue(&queue, pool.probe());
+                    tracing::info!(queue = %queue, concurrency, "worker pool started");
+                    pools.push(pool);
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %queue, error = %e, "cannot start the worker pool; retrying")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay.next_delay()) => {}
+                _ = s.stop.cancelled() => return Pools { pools, cron_routes },
+            }
+        }
+    }
+    Pools { pools, cron_routes }
+}
