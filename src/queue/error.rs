@@ -29,10 +29,12 @@ pub enum Error {
     #[error("invalid Redis settings: {0}")]
     Settings(String),
     /// A job was refused before it reached Redis (bad id, bad option).
-    #[error("queue {queue}: invalid job: {reason}")]
+    #[error("queue {queue}: invalid job: {}{reason}", field.map(|f| format!("{f}: ")).unwrap_or_default())]
     InvalidJob {
         /// The queue the job was meant for.
         queue: String,
+        /// The option at fault (`jobId`, `priority`, …), when one is.
+        field: Option<&'static str>,
         /// What is wrong and how to fix it.
         reason: String,
     },

@@ -5,6 +5,7 @@
 //!
 //! - [`store`]: the [`Store`] facade and [`StoreTarget`].
 //! - [`job`]: what producers add ([`JobSpec`]), how runs end ([`Outcome`]), deterministic cron ids.
+//! - [`spec`]: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation.
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //! - [`target`]: where Redis is, and redaction. [`keys`]: Redis key names.
@@ -18,6 +19,7 @@ mod job;
 pub mod keys;
 mod name;
 pub mod redis;
+mod spec;
 pub mod store;
 mod target;
 
@@ -30,5 +32,6 @@ pub use job::{
     JobSpec, Outcome, Retention,
 };
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
+pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};
 pub use target::{redact_url, RedisTarget};

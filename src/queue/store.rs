@@ -121,7 +121,13 @@ impl Store {
     }
 
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
+    /// The job is checked here, once for every store and producer ([`JobSpec::validate`]).
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+        spec.validate().map_err(|e| Error::InvalidJob {
+            queue: queue.to_string(),
+            field: Some(e.field),
+            reason: e.reason,
+        })?;
         each!(self, s => s.add(queue, spec).await)
     }
 
@@ -215,6 +221,7 @@ impl Store {
         if state != "completed" && state != "failed" {
             return Err(Error::InvalidJob {
                 queue: queue.into(),
+                field: None,
                 reason: format!("clean applies to completed or failed jobs, not {state:?}"),
             });
         }

@@ -69,21 +69,6 @@ pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
     })
 }
 
-/// Refuses control characters (newlines forge log lines; NUL and escapes confuse terminals)
-/// in a value that ends up in logs and in Redis keys.
-pub(crate) fn no_control(field: &str, value: &str) -> Result<(), ApiError> {
-    match value.chars().find(|c| c.is_control()) {
-        Some(c) => Err(ApiError::field(
-            field,
-            format!(
-                "{value:?} contains the control character U+{:04X}: use printable characters only",
-                u32::from(c)
-            ),
-        )),
-        None => Ok(()),
-    }
-}
-
 /// Checks a queue name from the path.
 pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
     crate::queue::validate_queue_name(name).map_err(|m| ApiError::field("queue", m))
