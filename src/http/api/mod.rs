@@ -59,11 +59,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(super::events::events))
 }
 
-/// The store, or 503 while Redis has not answered yet.
+/// The store, or 503 while it has not answered yet.
 pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
     state.status.store().ok_or_else(|| {
         ApiError::Unavailable(format!(
-            "Redis at {} has not answered yet",
+            "the store at {} has not answered yet",
             state.status.redis_url
         ))
     })

@@ -177,7 +177,7 @@ impl EmbeddedStore {
 
 fn settings(path: &Path, reason: impl std::fmt::Display) -> Error {
     Error::Settings(format!(
-        "embedded store {} (CRONQ_DATA): {reason}",
+        "cannot open the embedded store at {} (CRONQ_DATA): {reason}",
         path.display()
     ))
 }

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::queue::keys::QueueKeys;
+use super::keys::QueueKeys;
 use crate::queue::{Error, JobInfo, JobPage, STATES};
 
 use super::RedisStore;

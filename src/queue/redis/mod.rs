@@ -9,9 +9,12 @@ pub(crate) mod events;
 pub(crate) mod guard;
 pub(crate) mod info;
 pub(crate) mod inspect;
+pub mod keys;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
+pub mod target;
 
 pub use client::RedisStore;
 pub(crate) use consumer::{children_values, set_progress};
+pub use target::{redact_url, RedisTarget};
 pub(crate) mod stacktrace;
