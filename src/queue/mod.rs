@@ -3,6 +3,7 @@
 //! `bullmq-official`, BullMQ's own Lua scripts) and the embedded SQLite file ([`embedded`]) for
 //! running with no Redis. Nothing outside this room knows which one is in use.
 //!
+//! - [`contract`]: the traits a store implements ([`contract::Backend`] and the handles).
 //! - [`store`]: the [`Store`] facade and [`StoreTarget`].
 //! - [`job`]: what producers add ([`JobSpec`]), how runs end ([`Outcome`]), deterministic cron ids.
 //! - [`spec`]: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation.
@@ -11,6 +12,7 @@
 //! - [`redis::target`]: where Redis is, and redaction; [`redis::keys`]: Redis key names.
 
 pub mod consumer;
+pub mod contract;
 pub mod embedded;
 mod error;
 pub mod events;

@@ -2,6 +2,7 @@
 //! scripts). The only code that names the engine.
 
 pub(crate) mod admin;
+mod backend;
 pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
@@ -15,6 +16,5 @@ pub(crate) mod quarantine;
 pub mod target;
 
 pub use client::RedisStore;
-pub(crate) use consumer::{children_values, set_progress};
 pub use target::{redact_url, RedisTarget};
 pub(crate) mod stacktrace;
