@@ -52,7 +52,8 @@ pub struct DaemonArgs {
     /// Default jobs run at once per queue (default: $WORKER_CONCURRENCY, else 5).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Redis URL (default: $REDIS_URL, else the [redis] table, else redis://127.0.0.1:6379/0).
+    /// Redis URL (default: $REDIS_URL, else the [redis] table; with none of them, the embedded
+    /// store in $CRONQ_DATA, default ./data/cronq.db).
     #[arg(long, value_name = "URL", global = true)]
     pub redis_url: Option<String>,
     /// Drain deadline on SIGTERM (default: $SHUTDOWN_TIMEOUT, else 25s).

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 use super::env_var;
+use super::zone;
 use crate::cli::DaemonArgs;
 use crate::config::Config;
 use crate::cron::parse::{parse_crontab, Crontab};
-use crate::cron::{zone, Plan};
+use crate::cron::Plan;
 use crate::worker::RouteTable;
 
 /// What the daemon starts with.

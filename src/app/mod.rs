@@ -9,6 +9,7 @@ mod notify;
 mod recycle;
 mod routes;
 mod supervise;
+mod zone;
 
 use load::Startup;
 
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Some(file) => Ok(crate::cmd::test_crontab(
                 file.unwrap_or_default(),
                 &cli.daemon,
+                zone::daemon_zone(),
             )),
             None => daemon(&cli.daemon).await,
         },

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 
+use super::crontab_report::{next_fires, test_report};
 use crate::cli::{CronCommand, DaemonArgs};
-use crate::cron::check::{next_fires, test_report};
-use crate::cron::zone::{daemon_zone, parse_zone};
+use crate::cron::zone::parse_zone;
 
 /// Prints the next fire instants, one RFC 3339 UTC timestamp per line; exit 1 with the reason
 /// when the expression, zone or start instant is invalid.
@@ -37,8 +38,9 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
     }
 }
 
-/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise.
-pub fn test_crontab(file: PathBuf, args: &DaemonArgs) -> ExitCode {
+/// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise. Entries without
+/// `CRON_TZ` are shown in `daemon_tz` (`app` reads it from the environment).
+pub fn test_crontab(file: PathBuf, args: &DaemonArgs, daemon_tz: Tz) -> ExitCode {
     let file = if file.as_os_str().is_empty() {
         match crate::app::load_config_for_tools(args) {
             Ok(c) => c.crontab,
@@ -55,7 +57,7 @@ pub fn test_crontab(file: PathBuf, args: &DaemonArgs) -> ExitCode {
         },
         Err(e) => return fail(&format!("{name}: cannot read crontab: {e}")),
     };
-    let (out, err, ok) = test_report(&name, &text, Utc::now(), daemon_zone());
+    let (out, err, ok) = test_report(&name, &text, Utc::now(), daemon_tz);
     print!("{out}");
     eprint!("{err}");
     if ok {

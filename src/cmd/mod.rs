@@ -3,6 +3,7 @@
 //! `clean`, `schedules`).
 
 mod crontab;
+mod crontab_report;
 mod enqueue;
 mod healthcheck;
 mod ops;

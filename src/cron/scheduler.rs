@@ -15,6 +15,10 @@
 //!   [`MAX_ADDS_IN_FLIGHT`] at a time over all ticks, so 10,000 entries due at once neither
 //!   spawn 10,000 tasks (each with a copy of its entry) nor queue 30,000 commands ahead of the
 //!   `/health` probe. Equal schedules compute their next instant once per tick.
+//!
+//! Beside this file: `ticks` (which ticks of an entry fall in a window), `adds` (the permit
+//! bounding adds in flight, the `replace` policy, an add bounded by the next tick) and
+//! `report` (the schedule rows and "run now" of the API, CLI and dashboard).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,13 +28,18 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::plan::{Action, Plan, PlannedEntry};
 use crate::config::{Config, Overlap};
 use crate::queue::{cron_job_id, JobOverrides, JobSpec, Store};
+pub(crate) use ticks::{latest_tick_between, previous_tick};
+
+mod adds;
+pub mod report;
+mod ticks;
 
 /// Lateness beyond which a tick counts as missed rather than merely late.
 pub const LATE_LIMIT: Duration = Duration::from_secs(60);
@@ -130,35 +139,6 @@ impl EntryStates {
     }
 }
 
-/// The latest tick at or before `now`, searched back one day at most (and only a few
-/// intervals for frequent schedules, to keep start-up cheap).
-pub(crate) fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let window = e
-        .schedule
-        .min_interval_secs()
-        .map_or(86_400, |i| (i * 3).clamp(60, 86_400));
-    latest_tick_between(e, now - chrono::Duration::seconds(window as i64), now)
-}
-
-pub(crate) fn latest_tick_between(
-    e: &PlannedEntry,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    let mut t = e.schedule.next_after(from, e.tz)?;
-    if t > to {
-        return None;
-    }
-    // Bounded: a one-second schedule over a day is 86,400 steps at most.
-    for _ in 0..100_000 {
-        match e.schedule.next_after(t, e.tz) {
-            Some(n) if n <= to => t = n,
-            _ => break,
-        }
-    }
-    Some(t)
-}
-
 fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: &Arc<Plan>) {
     let now = Utc::now();
     let mut batch = Vec::new();
@@ -251,18 +231,6 @@ fn spawn_batch(
     });
 }
 
-/// A permit to talk to the store, counted in [`SchedulerStats::in_flight`] while held.
-struct AddPermit<'a> {
-    _permit: OwnedSemaphorePermit,
-    stats: &'a SchedulerStats,
-}
-
-impl Drop for AddPermit<'_> {
-    fn drop(&mut self) {
-        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 struct FireContext {
     store: Store,
     config: Arc<Config>,
@@ -280,74 +248,8 @@ struct FireContext {
 }
 
 impl FireContext {
-    /// Waits for a permit to talk to the store; `None` once shutdown fires.
-    async fn permit(&self) -> Option<AddPermit<'_>> {
-        let permit = tokio::select! {
-            p = self.permits.clone().acquire_owned() => p.ok()?,
-            _ = self.shutdown.cancelled() => return None,
-        };
-        self.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        Some(AddPermit {
-            _permit: permit,
-            stats: &self.stats,
-        })
-    }
-
     fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.last_job.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// `overlap = "replace"`: a running previous run is cancelled wherever it runs (its job
-    /// fails with "cancelled on request"); one not yet started is removed.
-    async fn replace(&self, e: &PlannedEntry, queue: &str, prev: &str, state: &str) {
-        let result = if state == "active" {
-            self.store.request_cancel(queue, prev).await
-        } else {
-            self.store
-                .remove_job(queue, prev)
-                .await
-                .map_err(|err| crate::queue::Error::Engine {
-                    queue: queue.into(),
-                    message: err.to_string(),
-                })
-        };
-        match result {
-            Ok(()) => {
-                tracing::info!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state, "replacing the previous run (overlap = replace)")
-            }
-            Err(err) => {
-                tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, error = %err, "could not replace the previous run; adding the new one anyway")
-            }
-        }
-    }
-
-    /// Adds `spec` only if that can happen before `deadline`. A command given to a client that
-    /// is reconnecting is sent once it reconnects, even if we stopped waiting, so the add is
-    /// issued only after a PING shows Redis answering now: a tick is never added late.
-    async fn add_before(
-        &self,
-        queue: &str,
-        spec: &JobSpec,
-        deadline: DateTime<Utc>,
-    ) -> Result<String, String> {
-        let left = (deadline - Utc::now()).to_std().unwrap_or_default();
-        let probe = left.min(Duration::from_millis(500));
-        match tokio::time::timeout(probe, self.store.ping()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err("the store does not answer".into()),
-        }
-        let left = (deadline - Utc::now()).to_std().unwrap_or_default();
-        // `timeout` polls its future once even when no time is left, and that first poll
-        // already hands the add to the connection: after an outage (the probe answered only
-        // once Redis was back, past this tick's deadline) the stale tick would land late.
-        if left.is_zero() {
-            return Err("the store answered only after the next tick was due".into());
-        }
-        match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err("no answer before the next tick".into()),
-        }
     }
 
     async fn fire(&self, e: &PlannedEntry, at: DateTime<Utc>) {

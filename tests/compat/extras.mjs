@@ -28,9 +28,13 @@ run(async () => {
   // Deduplication: one job for two adds, a `deduplicated` event, a new job after it finished.
   let deduplicated = 0;
   events.on('deduplicated', () => deduplicated++);
+  // The queue is paused across both adds, so cronq cannot finish d1 (which frees the
+  // deduplication id) before d2 is added, however fast it is.
+  await queue.pause();
   const d1 = await queue.add('ok', { n: 1 }, { deduplication: { id: 'd' } });
   const d2 = await queue.add('ok', { n: 2 }, { deduplication: { id: 'd' } });
   assert.equal(d2.id, d1.id);
+  await queue.resume();
   assert.deepEqual(await finish(d1), { n: 1 });
   await until('the deduplicated event', () => deduplicated === 1);
   const d3 = await queue.add('ok', { n: 3 }, { deduplication: { id: 'd' } });

@@ -1,12 +1,14 @@
 //! The schedules as operators see them (API, CLI, dashboard): each entry with its next fire
 //! time and its latest run (the job of its previous tick, found by its deterministic id), and
-//! "run now".
+//! "run now". The part of the cron room that reads the store on an operator's behalf; the
+//! tick arithmetic is the scheduler's own ([`super::previous_tick`]), the job of a manual run
+//! its [`super::job_spec`].
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::plan::{Plan, PlannedEntry};
-use super::scheduler::job_spec;
+use super::super::plan::{Plan, PlannedEntry};
+use super::job_spec;
 use crate::config::{Config, Overlap};
 use crate::queue::{cron_job_id, Error, Store};
 
@@ -102,7 +104,7 @@ pub async fn trigger(
 }
 
 fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    super::scheduler::previous_tick(e, now)
+    super::previous_tick(e, now)
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {

@@ -1,8 +1,9 @@
 //! One cron field: parsing `* ? , - /`, names, and the day-of-month / day-of-week specials
 //! (`L`, `LW`, `nW`, `nL`, `n#k`) into bitsets. Pure; errors carry the column within the
-//! expression and say what would be valid.
+//! expression and say what would be valid. What the specials mean on a date is
+//! [`super::calendar`]'s business.
 
-use super::schedule::ScheduleError;
+use super::error::ScheduleError;
 
 /// Which field, for ranges, names and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

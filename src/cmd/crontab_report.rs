@@ -1,16 +1,17 @@
-//! The reports of `worker --test-crontab FILE` and `worker cron next`.
+//! The reports of `worker --test-crontab FILE` and `worker cron next`: CLI output built from
+//! the pure crontab dialect (`cron::dialect`); printing is left to [`super::crontab`].
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::parse::{parse_crontab, Target};
-use super::schedule::{Schedule, ScheduleError};
+use crate::cron::parse::{parse_crontab, Target};
+use crate::cron::{Schedule, ScheduleError};
 
 /// `--test-crontab`: (stdout, stderr, valid). Each entry with its place, schedule, zone,
 /// target and id, then its next 3 fire times; warnings and errors as `FILE:LINE:COL: …`.
-pub fn test_report(
+pub(super) fn test_report(
     file: &str,
     text: &str,
     now: DateTime<Utc>,
@@ -47,7 +48,7 @@ pub fn test_report(
             let _ = writeln!(out, "    at daemon start");
             continue;
         }
-        let fires = upcoming(&e.schedule, tz, now, 3);
+        let fires = e.schedule.upcoming(now, tz, 3);
         if fires.is_empty() {
             let _ = writeln!(
                 err,
@@ -81,26 +82,11 @@ pub fn test_report(
 }
 
 /// `cron next`: up to `n` instants strictly after `from`.
-pub fn next_fires(
+pub(super) fn next_fires(
     expr: &str,
     tz: Tz,
     from: DateTime<Utc>,
     n: usize,
 ) -> Result<Vec<DateTime<Utc>>, ScheduleError> {
-    Ok(upcoming(&Schedule::parse(expr)?, tz, from, n))
-}
-
-fn upcoming(s: &Schedule, tz: Tz, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Utc>> {
-    let mut out = Vec::with_capacity(n);
-    let mut t = from;
-    while out.len() < n {
-        match s.next_after(t, tz) {
-            Some(next) => {
-                out.push(next);
-                t = next;
-            }
-            None => break,
-        }
-    }
-    out
+    Ok(Schedule::parse(expr)?.upcoming(from, tz, n))
 }

@@ -4,7 +4,7 @@
 //! an environment variable and the zone was silently dropped), and a command that `exec`
 //! refuses at every run (a NUL byte, or longer than the kernel's per-argument limit).
 
-use super::parse::Diagnostic;
+use super::error::Diagnostic;
 
 /// The UTF-8 byte order mark some editors put first.
 pub const BOM: char = '\u{feff}';

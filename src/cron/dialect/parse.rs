@@ -6,6 +6,7 @@
 
 use chrono_tz::Tz;
 
+pub use super::error::Diagnostic;
 use super::schedule::{Schedule, ScheduleError};
 use super::zone::parse_zone;
 
@@ -79,23 +80,6 @@ impl Entry {
     /// The zone it runs in: its prefix, else the crontab's `CRON_TZ`, else the daemon's.
     pub fn zone(&self, crontab_default: Option<Tz>, daemon: Tz) -> Tz {
         self.tz.or(crontab_default).unwrap_or(daemon)
-    }
-}
-
-/// A message about one place of the file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Diagnostic {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub column: usize,
-    /// What, and what would be valid.
-    pub message: String,
-}
-
-impl std::fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}: {}", self.line, self.column, self.message)
     }
 }
 
