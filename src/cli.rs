@@ -291,7 +291,7 @@ pub struct EnqueueArgs {
     /// Priority: 1 runs first; unset = plain FIFO.
     #[arg(long)]
     pub priority: Option<u32>,
-    /// Total attempts (default: the handler's, else [defaults], else 3).
+    /// Total attempts, 1..=10000 (default: the handler's, else [defaults], else 3).
     #[arg(long)]
     pub attempts: Option<u32>,
     /// `exponential:5000` or `fixed:1000` (default: the handler's).

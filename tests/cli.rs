@@ -117,6 +117,23 @@ fn enqueue_refuses_bad_input_with_a_fix() {
     );
     assert_eq!(code, 0);
     assert_eq!(out.trim(), "order-123");
+    // Issue 15: the CLI meets the same job validation as the API and the crontab (it took
+    // `--attempts 0` and a priority past BullMQ's maximum to the store before).
+    for (flag, value, want) in [
+        ("--attempts", "0", "--attempts: 0: must be 1..=10000"),
+        (
+            "--priority",
+            "2097152",
+            "--priority: 2097152 is above BullMQ's maximum",
+        ),
+    ] {
+        let (code, _, err) = worker(
+            &["enqueue", "q", "n", flag, value],
+            &[("REDIS_URL", &redis.url())],
+        );
+        assert_eq!(code, 2, "{flag} {value}: {err}");
+        assert!(err.contains(want), "{flag} {value}: {err}");
+    }
 }
 
 #[test]

@@ -180,6 +180,22 @@ fn plain_job_completes_with_its_return_value(kind: Kind) {
     assert_eq!(status["store"], expected, "{status}");
     let (_, health) = env.daemon.health().unwrap();
     assert_eq!(health["store"], expected, "{health}");
+    // Issue 15: a store-neutral `storage` object; the deprecated `redis` one kept for a release.
+    let storage = &health["storage"];
+    assert_eq!(storage["kind"], expected, "{health}");
+    assert_eq!(storage["connected"], true, "{health}");
+    assert!(storage["latency_ms"].is_number(), "{health}");
+    let (at, absent) = if kind == Kind::Redis {
+        ("url", "path")
+    } else {
+        ("path", "url")
+    };
+    assert!(
+        storage[at].is_string() && storage[absent].is_null(),
+        "{health}"
+    );
+    assert_eq!(health["redis"]["url"], storage[at], "{health}");
+    assert_eq!(health["redis"]["connected"], true, "{health}");
 }
 
 fn retries_follow_the_backoff_then_fail_with_attempts_counted(kind: Kind) {

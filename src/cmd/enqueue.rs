@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::{DaemonArgs, EnqueueArgs};
-use crate::queue::{parse_millis_or_duration, Backoff, JobSpec, Store};
+use crate::queue::{parse_millis_or_duration, Backoff, JobOverrides, JobSpec, Store};
 
 /// Adds the job; `env` looks up the environment (for the config).
 pub async fn enqueue(
@@ -45,22 +45,34 @@ fn spec(args: &EnqueueArgs, config: &crate::config::Config) -> Result<JobSpec, S
     let data: serde_json::Value = serde_json::from_str(&args.data).map_err(|e| {
         format!("--data is not valid JSON ({e}): e.g. --data '{{\"to\":\"a@b.c\"}}'")
     })?;
-    let settings = config.job_settings(&args.queue, &args.name);
-    let mut spec = JobSpec::new(&args.name, data);
-    spec.job_id = args.job_id.clone();
-    spec.delay = args
-        .delay
-        .as_deref()
-        .map(parse_millis_or_duration)
-        .transpose()
-        .map_err(|e| format!("--delay: {e}"))?;
-    spec.priority = args.priority;
-    spec.attempts = Some(args.attempts.unwrap_or(settings.attempts));
-    spec.backoff = Some(match &args.backoff {
-        Some(b) => Backoff::parse(b).map_err(|e| format!("--backoff: {e}"))?,
-        None => settings.backoff,
-    });
-    spec.remove_on_complete = settings.remove_on_complete;
-    spec.remove_on_fail = settings.remove_on_fail;
+    let overrides = JobOverrides {
+        job_id: args.job_id.clone(),
+        delay: args
+            .delay
+            .as_deref()
+            .map(parse_millis_or_duration)
+            .transpose()
+            .map_err(|e| format!("--delay: {e}"))?,
+        priority: args.priority,
+        attempts: args.attempts,
+        backoff: args
+            .backoff
+            .as_deref()
+            .map(Backoff::parse)
+            .transpose()
+            .map_err(|e| format!("--backoff: {e}"))?,
+    };
+    let defaults = config.job_settings(&args.queue, &args.name).into();
+    let spec = JobSpec::for_handler(&args.name, data, &defaults, overrides);
+    // The store checks it again in `add`; checking before opening it answers a bad flag
+    // with exit 2 and the flag's name, as for the other flags.
+    spec.validate().map_err(|e| {
+        let arg = match e.field {
+            "name" => "NAME".to_string(),
+            "jobId" => "--job-id".to_string(),
+            other => format!("--{other}"),
+        };
+        format!("{arg}: {}", e.reason)
+    })?;
     Ok(spec)
 }

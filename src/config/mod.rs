@@ -161,6 +161,18 @@ pub struct JobDefaults {
     pub remove_on_fail: Option<Retention>,
 }
 
+impl From<&JobDefaults> for crate::queue::HandlerDefaults {
+    /// What the job-spec builder fills unset options with.
+    fn from(d: &JobDefaults) -> Self {
+        crate::queue::HandlerDefaults {
+            attempts: d.attempts,
+            backoff: d.backoff,
+            remove_on_complete: d.remove_on_complete,
+            remove_on_fail: d.remove_on_fail,
+        }
+    }
+}
+
 impl Default for JobDefaults {
     fn default() -> Self {
         JobDefaults {

@@ -34,7 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use super::plan::{Action, Plan, PlannedEntry};
 use crate::config::{Config, Overlap};
-use crate::queue::{cron_job_id, JobSpec, Store};
+use crate::queue::{cron_job_id, JobOverrides, JobSpec, Store};
 pub(crate) use ticks::{latest_tick_between, previous_tick};
 
 mod adds;
@@ -354,16 +354,19 @@ pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec
             "scheduled": at.to_rfc3339(),
         }),
     };
-    let settings = config.job_settings(queue, name);
-    let mut spec = JobSpec::new(name, data);
-    spec.job_id = Some(cron_job_id(&e.id, at.timestamp()));
-    spec.attempts = Some(settings.attempts);
-    spec.backoff = Some(settings.backoff);
-    spec.remove_on_complete = settings.remove_on_complete;
-    spec.remove_on_fail = settings.remove_on_fail;
-    spec.delay = e.jitter.filter(|j| !j.is_zero()).map(|j| {
+    let delay = e.jitter.filter(|j| !j.is_zero()).map(|j| {
         use rand::Rng;
         Duration::from_millis(rand::thread_rng().gen_range(0..=j.as_millis() as u64))
     });
-    spec
+    let overrides = JobOverrides {
+        job_id: Some(cron_job_id(&e.id, at.timestamp())),
+        delay,
+        ..JobOverrides::default()
+    };
+    JobSpec::for_handler(
+        name,
+        data,
+        &config.job_settings(queue, name).into(),
+        overrides,
+    )
 }

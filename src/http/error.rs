@@ -141,8 +141,8 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::InvalidJob { reason, .. } => ApiError::BadRequest {
-                field: None,
+            StoreError::InvalidJob { field, reason, .. } => ApiError::BadRequest {
+                field: field.map(str::to_string),
                 message: reason,
             },
             StoreError::Unreachable { .. } | StoreError::Auth { .. } => {

@@ -1,4 +1,4 @@
-//! `GET /health`: 200 `healthy`, 503 `unhealthy` (Redis does not answer, or a queue with ready
+//! `GET /health`: 200 `healthy`, 503 `unhealthy` (the store does not answer, or a queue with ready
 //! jobs and free slots has not fetched for longer than the lock duration) or 503 `draining`.
 //! Health reflects consumption, not just a connection: the classic failure of a BullMQ worker
 //! is a live process that no longer takes jobs after a Redis restart.
@@ -15,7 +15,7 @@ use super::AppState;
 use crate::queue::JobCounts;
 use crate::status::{QueueProbe, Status};
 
-/// How long a health probe waits for Redis.
+/// How long a health probe waits for the store.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The body of `/health`.
@@ -30,9 +30,13 @@ pub struct Health {
     pub timestamp: String,
     /// Seconds since start.
     pub uptime: f64,
-    /// Which store jobs live in.
+    /// Which store jobs live in (`redis` or `embedded`).
     pub store: &'static str,
-    /// Redis reachability.
+    /// The store's reachability, whichever store: `kind`, `url` or `path`, `connected`,
+    /// `latency_ms`.
+    pub storage: StoreHealth,
+    /// Deprecated (kept one release for existing probes): the same as `storage`, always
+    /// under this name and with the embedded file's path as `url`.
     pub redis: RedisHealth,
     /// Per consumed queue.
     pub queues: BTreeMap<String, QueueHealth>,
@@ -41,7 +45,25 @@ pub struct Health {
     pub components: BTreeMap<String, crate::status::ComponentHealth>,
 }
 
-/// Redis part of `/health`.
+/// The store part of `/health`.
+#[derive(Debug, Serialize)]
+pub struct StoreHealth {
+    /// `redis` or `embedded`.
+    pub kind: &'static str,
+    /// Whether a round trip of a no-op answered.
+    pub connected: bool,
+    /// Its round trip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// Redis: where (redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Embedded: the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// The deprecated `redis` part of `/health` (see [`StoreHealth`]).
 #[derive(Debug, Serialize)]
 pub struct RedisHealth {
     /// Whether a PING answered.
@@ -56,7 +78,7 @@ pub struct RedisHealth {
 /// One queue in `/health`.
 #[derive(Debug, Serialize)]
 pub struct QueueHealth {
-    /// Counts per state (absent when Redis is down).
+    /// Counts per state (absent when the store is down).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub counts: Option<JobCounts>,
     /// Jobs this process runs now.
@@ -81,20 +103,22 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
 /// Computes the health report.
 pub async fn assess(status: &Status) -> Health {
     let mut reason = None;
+    // Reasons are prefixed by the store's kind (`redis: …`, `embedded: …`).
+    let kind = status.store_kind;
     let latency = match status.store() {
         None => {
-            reason = Some("redis: not connected yet".to_string());
+            reason = Some(format!("{kind}: not connected yet"));
             None
         }
         Some(store) => match tokio::time::timeout(PROBE_TIMEOUT, store.ping()).await {
             Ok(Ok(d)) => Some(d),
             Ok(Err(e)) => {
-                reason = Some(format!("redis: {e}"));
+                reason = Some(format!("{kind}: {e}"));
                 None
             }
             Err(_) => {
                 reason = Some(format!(
-                    "redis: no answer to PING within {}s",
+                    "{kind}: no answer to PING within {}s",
                     PROBE_TIMEOUT.as_secs()
                 ));
                 None
@@ -106,7 +130,7 @@ pub async fn assess(status: &Status) -> Health {
     }
     let mut queues = BTreeMap::new();
     let probes = status.queues();
-    // All counts at once, under one deadline: a Redis that answered PING and then froze must
+    // All counts at once, under one deadline: a store that answered PING and then froze must
     // not make the report slow, nor let it say healthy with the counts silently missing.
     let counted: Vec<Option<JobCounts>> = match (latency, status.store()) {
         (Some(_), Some(store)) => {
@@ -121,7 +145,7 @@ pub async fn assess(status: &Status) -> Health {
     for ((name, probe), counts) in probes.into_iter().zip(counted) {
         if reason.is_none() && latency.is_some() && counts.is_none() {
             reason = Some(format!(
-                "redis: counting queue {name} got no answer within {}s",
+                "{kind}: counting queue {name} got no answer within {}s",
                 PROBE_TIMEOUT.as_secs()
             ));
         }
@@ -138,6 +162,7 @@ pub async fn assess(status: &Status) -> Health {
             },
         );
     }
+    let latency_ms = latency.map(|d| round3(d.as_secs_f64() * 1000.0));
     let state = if status.draining() {
         "draining"
     } else if reason.is_some() {
@@ -150,10 +175,17 @@ pub async fn assess(status: &Status) -> Health {
         reason,
         timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         uptime: round3(status.uptime().as_secs_f64()),
-        store: status.store_kind,
+        store: kind,
+        storage: StoreHealth {
+            kind,
+            connected: latency.is_some(),
+            latency_ms,
+            url: (kind != "embedded").then(|| status.redis_url.clone()),
+            path: (kind == "embedded").then(|| status.redis_url.clone()),
+        },
         redis: RedisHealth {
             connected: latency.is_some(),
-            latency_ms: latency.map(|d| round3(d.as_secs_f64() * 1000.0)),
+            latency_ms,
             url: status.redis_url.clone(),
         },
         queues,

@@ -1,7 +1,7 @@
 //! Consuming a queue, whatever the store: the [`Processor`] a pool plugs in, the
 //! [`ActiveJob`] it receives, the [`Consumer`] handle it drains, and the [`LoopBeat`] that
-//! `/health` reads. Each store runs its own fetch loop behind these (see `redis::consumer`,
-//! `embedded::consumer`).
+//! `/health` reads. Each store runs its own fetch loop behind these, through the
+//! [`ConsumerHandle`] and [`JobHandle`] contracts; nothing here names a store.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
+use super::contract::{ConsumerHandle, JobHandle};
 use super::job::{Outcome, Retention};
 use super::Error;
 
@@ -54,37 +55,20 @@ pub struct ActiveJob {
     pub attempt: u32,
     /// Attempts allowed in all (0 or 1 = a single attempt).
     pub max_attempts: u32,
-    pub(crate) log: JobLog,
-}
-
-/// Where a running job's log lines go, per store.
-pub(crate) enum JobLog {
-    /// The engine job (its `:logs` list).
-    Redis(Box<bullmq::Job>),
-    /// The embedded store's log table.
-    Embedded(super::embedded::JobLogRef),
+    /// The store's handle on this job (log, progress, children).
+    pub(crate) log: Box<dyn JobHandle>,
 }
 
 impl ActiveJob {
     /// Appends a line to the job's log list (`B+id+":logs"`, read by Bull Board / `getJobLogs`).
     pub async fn log(&self, line: &str) -> Result<(), Error> {
-        match &self.log {
-            JobLog::Redis(job) => job
-                .log(line)
-                .await
-                .map(|_| ())
-                .map_err(|e| Error::engine(&self.queue, e)),
-            JobLog::Embedded(r) => r.log(line).await,
-        }
+        self.log.log(&self.queue, line).await
     }
 
     /// Sets the job's progress (BullMQ `job.updateProgress`: the hash's `progress` field and a
     /// `progress` event that `QueueEvents` listeners receive).
     pub async fn progress(&self, value: serde_json::Value) -> Result<(), Error> {
-        match &self.log {
-            JobLog::Redis(job) => super::redis::set_progress(job, &self.queue, value).await,
-            JobLog::Embedded(r) => r.progress(&value).await,
-        }
+        self.log.progress(&self.queue, value).await
     }
 
     /// The return values of this job's finished children (a flow parent), keyed by the
@@ -93,11 +77,7 @@ impl ActiveJob {
     pub async fn children_values(
         &self,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-        match &self.log {
-            JobLog::Redis(job) => super::redis::children_values(job, &self.queue).await,
-            // The embedded store has no flows.
-            JobLog::Embedded(_) => Ok(serde_json::Map::new()),
-        }
+        self.log.children_values(&self.queue).await
     }
 }
 
@@ -157,15 +137,8 @@ pub(crate) fn now_ms() -> u64 {
 pub struct Consumer {
     pub(crate) queue: String,
     pub(crate) beat: Arc<LoopBeat>,
-    pub(crate) inner: ConsumerInner,
-}
-
-/// The store-specific part of a consumer.
-pub(crate) enum ConsumerInner {
-    /// The engine's worker.
-    Redis(super::redis::consumer::RedisConsumer),
-    /// The embedded store's fetch loop.
-    Embedded(super::embedded::EmbeddedConsumer),
+    /// The store's fetch loop.
+    pub(crate) inner: Box<dyn ConsumerHandle>,
 }
 
 impl Consumer {
@@ -182,9 +155,6 @@ impl Consumer {
     /// Stops fetching at once, waits up to `wait` for running jobs (which the processor
     /// releases at the drain deadline), then stops the loop.
     pub async fn close(self, wait: Duration) {
-        match self.inner {
-            ConsumerInner::Redis(c) => c.close(&self.queue, wait).await,
-            ConsumerInner::Embedded(c) => c.close(wait).await,
-        }
+        self.inner.close(&self.queue, wait).await
     }
 }

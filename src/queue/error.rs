@@ -1,13 +1,14 @@
-//! The queue room's error boundary: everything the engine or Redis can say, named by queue.
+//! The queue room's error boundary: everything a store (Redis through the engine, or the
+//! embedded file) can say, named by queue. Messages name the store, never assume Redis.
 
 /// An error from the queue store. Messages name the queue (and job when known) and never
 /// contain a Redis password: URLs are redacted before they are put in a message.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The store could not be reached at all (startup, or a health probe).
-    #[error("cannot reach Redis at {url}: {reason}")]
+    #[error("cannot reach the store at {url}: {reason}")]
     Unreachable {
-        /// The redacted URL.
+        /// Where: the redacted URL (`redis://…`) or the file path.
         url: String,
         /// What the client said.
         reason: String,
@@ -25,18 +26,21 @@ pub enum Error {
         /// What Redis said.
         reason: String,
     },
-    /// The connection settings themselves are wrong (bad URL, unreadable CA file).
-    #[error("invalid Redis settings: {0}")]
+    /// The store's settings themselves are wrong (bad Redis URL, unreadable CA file, an
+    /// embedded file that cannot be opened); the text names the store.
+    #[error("invalid store settings: {0}")]
     Settings(String),
-    /// A job was refused before it reached Redis (bad id, bad option).
-    #[error("queue {queue}: invalid job: {reason}")]
+    /// A job was refused before it reached the store (bad id, bad option).
+    #[error("queue {queue}: invalid job: {}{reason}", field.map(|f| format!("{f}: ")).unwrap_or_default())]
     InvalidJob {
         /// The queue the job was meant for.
         queue: String,
+        /// The option at fault (`jobId`, `priority`, …), when one is.
+        field: Option<&'static str>,
         /// What is wrong and how to fix it.
         reason: String,
     },
-    /// The engine or Redis failed an operation on a queue.
+    /// The store failed an operation on a queue.
     #[error("queue {queue}: {message}")]
     Engine {
         /// The queue the operation was on.
@@ -85,7 +89,7 @@ pub enum JobOpError {
         /// What would work.
         hint: String,
     },
-    /// Redis or the engine failed.
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] Error),
 }

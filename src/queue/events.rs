@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::contract::EventSource;
 use super::Error;
 
 /// One event of one queue.
@@ -22,27 +23,16 @@ pub struct QueueEvent {
 }
 
 /// A reader of several queues' events, resuming from per-queue cursors.
-pub enum EventReader {
-    /// Redis streams (`XREAD BLOCK`).
-    Redis(super::redis::events::RedisEventReader),
-    /// The embedded store's event table.
-    Embedded(super::embedded::EmbeddedEventReader),
-}
+pub struct EventReader(pub(crate) Box<dyn EventSource>);
 
 impl EventReader {
     /// Queue → the position reading started after (before any batch was read).
     pub fn start_cursors(&self) -> BTreeMap<String, String> {
-        match self {
-            EventReader::Redis(r) => r.start_cursors(),
-            EventReader::Embedded(r) => r.start_cursors(),
-        }
+        self.0.start_cursors()
     }
 
     /// Waits up to `block` for events; returns those that arrived (possibly none).
     pub async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
-        match self {
-            EventReader::Redis(r) => r.next_batch(block).await,
-            EventReader::Embedded(r) => r.next_batch(block).await,
-        }
+        self.0.next_batch(block).await
     }
 }

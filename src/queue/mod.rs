@@ -3,23 +3,25 @@
 //! `bullmq-official`, BullMQ's own Lua scripts) and the embedded SQLite file ([`embedded`]) for
 //! running with no Redis. Nothing outside this room knows which one is in use.
 //!
+//! - [`contract`]: the traits a store implements ([`contract::Backend`] and the handles).
 //! - [`store`]: the [`Store`] facade and [`StoreTarget`].
 //! - [`job`]: what producers add ([`JobSpec`]), how runs end ([`Outcome`]), deterministic cron ids.
+//! - [`spec`]: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation.
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
-//! - [`target`]: where Redis is, and redaction. [`keys`]: Redis key names.
+//! - [`redis::target`]: where Redis is, and redaction; [`redis::keys`]: Redis key names.
 
 pub mod consumer;
+pub mod contract;
 pub mod embedded;
 mod error;
 pub mod events;
 pub mod info;
 mod job;
-pub mod keys;
 mod name;
 pub mod redis;
+mod spec;
 pub mod store;
-mod target;
 
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
@@ -30,5 +32,6 @@ pub use job::{
     JobSpec, Outcome, Retention,
 };
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
+pub use redis::{redact_url, RedisTarget};
+pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};
-pub use target::{redact_url, RedisTarget};

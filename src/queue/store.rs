@@ -1,19 +1,19 @@
-//! [`Store`]: the one handle the rest of cronq uses, over either store — Redis in BullMQ's
-//! layout (through the engine), or the embedded SQLite file for running with no Redis. Each
-//! operation is a plain `match`: both stores implement the same inherent methods, so adding an
-//! operation means adding it to both, and the shared behaviour suite runs against both.
+//! [`Store`]: the one handle the rest of cronq uses, over any store that implements the
+//! [`Backend`] contract — Redis in BullMQ's layout (through the engine), or the embedded SQLite
+//! file for running with no Redis. What is the same for every store is done here once (job
+//! validation, the `clean` state check); the rest is forwarded. [`Store::open`] is the only
+//! place outside a store's own module that names a store type.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::broadcast;
-
+use super::contract::Backend;
 use super::embedded::EmbeddedStore;
 use super::redis::RedisStore;
 use super::{
     Consumer, ConsumerOptions, Error, EventReader, JobCounts, JobInfo, JobOpError, JobPage,
-    JobSpec, Processor, RedisTarget,
+    JobSpec, Processor, QueueEvent, RedisTarget,
 };
 
 /// How long opening a Redis store may take.
@@ -48,35 +48,18 @@ impl StoreTarget {
 
 /// The queue store. Cheap to clone.
 #[derive(Clone)]
-pub struct Store(Backend);
-
-#[derive(Clone)]
-enum Backend {
-    Redis(RedisStore),
-    /// The embedded store, and its cancel requests: one daemon per file, so an in-process
-    /// channel (sender: `request_cancel`; receivers: each `listen_cancels`).
-    Embedded(Arc<EmbeddedStore>, broadcast::Sender<(String, String)>),
-}
-
-macro_rules! each {
-    ($self:ident, $s:ident => $e:expr) => {
-        match &$self.0 {
-            Backend::Redis($s) => $e,
-            Backend::Embedded($s, _) => $e,
-        }
-    };
-}
+pub struct Store(Arc<dyn Backend>);
 
 impl Store {
     /// Opens the store: connects to Redis (failing fast when it does not answer; the daemon
     /// retries), or opens (creating) the embedded file, locked for this process.
     pub async fn open(target: &StoreTarget, prefix: &str) -> Result<Store, Error> {
-        Ok(Store(match target {
+        let backend: Arc<dyn Backend> = match target {
             // The engine's connection manager retries for ~40 s before it gives up (a wrong
             // password, a refused port): bound it, callers retry on their own terms.
             StoreTarget::Redis(t) => {
                 match tokio::time::timeout(CONNECT_TIMEOUT, RedisStore::connect(t, prefix)).await {
-                    Ok(r) => Backend::Redis(r?),
+                    Ok(r) => Arc::new(r?),
                     Err(_) => {
                         return Err(Error::Unreachable {
                             url: t.redacted(),
@@ -85,11 +68,9 @@ impl Store {
                     }
                 }
             }
-            StoreTarget::Embedded(path) => Backend::Embedded(
-                Arc::new(EmbeddedStore::open(path).await?),
-                broadcast::channel(64).0,
-            ),
-        }))
+            StoreTarget::Embedded(path) => Arc::new(EmbeddedStore::open(path).await?),
+        };
+        Ok(Store(backend))
     }
 
     /// Connects to Redis.
@@ -99,30 +80,33 @@ impl Store {
 
     /// `redis` or `embedded`.
     pub fn kind(&self) -> &'static str {
-        match &self.0 {
-            Backend::Redis(_) => "redis",
-            Backend::Embedded(..) => "embedded",
-        }
+        self.0.kind()
     }
 
     /// Where the store is, printable (passwords redacted).
     pub fn redacted_url(&self) -> String {
-        each!(self, s => s.redacted_url())
+        self.0.redacted_url()
     }
 
     /// The key prefix (BullMQ's `prefix`; the embedded store ignores it).
     pub fn prefix(&self) -> &str {
-        each!(self, s => s.prefix())
+        self.0.prefix()
     }
 
     /// Round trip of a no-op.
     pub async fn ping(&self) -> Result<Duration, Error> {
-        each!(self, s => s.ping().await)
+        self.0.ping().await
     }
 
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
+    /// The job is checked here, once for every store and producer ([`JobSpec::validate`]).
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        each!(self, s => s.add(queue, spec).await)
+        spec.validate().map_err(|e| Error::InvalidJob {
+            queue: queue.to_string(),
+            field: Some(e.field),
+            reason: e.reason,
+        })?;
+        self.0.add(queue, spec).await
     }
 
     /// Starts consuming `queue` with `processor`.
@@ -132,22 +116,22 @@ impl Store {
         opts: ConsumerOptions,
         processor: Arc<dyn Processor>,
     ) -> Result<Consumer, Error> {
-        each!(self, s => s.consume(queue, opts, processor).await)
+        self.0.consume(queue, opts, processor).await
     }
 
     /// Counts per state.
     pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
-        each!(self, s => s.counts(queue).await)
+        self.0.counts(queue).await
     }
 
     /// Whether `queue` is paused.
     pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
-        each!(self, s => s.is_paused(queue).await)
+        self.0.is_paused(queue).await
     }
 
     /// The state of a job, `None` when there is no such job.
     pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
-        each!(self, s => s.state(queue, id).await)
+        self.0.state(queue, id).await
     }
 
     /// One page of jobs in `state`.
@@ -158,51 +142,51 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
-        each!(self, s => s.jobs(queue, state, offset, limit).await)
+        self.0.jobs(queue, state, offset, limit).await
     }
 
     /// One job with state and logs.
     pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
-        each!(self, s => s.job(queue, id).await)
+        self.0.job(queue, id).await
     }
 
     /// Queues that have data.
     pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
-        each!(self, s => s.discover_queues().await)
+        self.0.discover_queues().await
     }
 
     /// Failed → waiting.
     pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        each!(self, s => s.retry_job(queue, id).await)
+        self.0.retry_job(queue, id).await
     }
 
     /// Every failed job → waiting; `progress(done, total)` along the way.
     pub async fn retry_all_failed(
         &self,
         queue: &str,
-        progress: impl FnMut(u64, u64),
+        mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<u64, Error> {
-        each!(self, s => s.retry_all_failed(queue, progress).await)
+        self.0.retry_all_failed(queue, &mut progress).await
     }
 
     /// Removes a job that is not active.
     pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        each!(self, s => s.remove_job(queue, id).await)
+        self.0.remove_job(queue, id).await
     }
 
     /// Delayed → waiting.
     pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        each!(self, s => s.promote_job(queue, id).await)
+        self.0.promote_job(queue, id).await
     }
 
     /// Pauses `queue` for every worker.
     pub async fn pause(&self, queue: &str) -> Result<(), Error> {
-        each!(self, s => s.pause(queue).await)
+        self.0.pause(queue).await
     }
 
     /// Resumes `queue`.
     pub async fn resume(&self, queue: &str) -> Result<(), Error> {
-        each!(self, s => s.resume(queue).await)
+        self.0.resume(queue).await
     }
 
     /// Removes completed/failed jobs older than `older_than`; returns how many.
@@ -215,21 +199,16 @@ impl Store {
         if state != "completed" && state != "failed" {
             return Err(Error::InvalidJob {
                 queue: queue.into(),
+                field: None,
                 reason: format!("clean applies to completed or failed jobs, not {state:?}"),
             });
         }
-        each!(self, s => s.clean(queue, state, older_than).await)
+        self.0.clean(queue, state, older_than).await
     }
 
     /// Asks whichever daemon runs job `id` of `queue` to cancel it.
     pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
-        match &self.0 {
-            Backend::Redis(s) => s.request_cancel(queue, id).await,
-            Backend::Embedded(_, cancels) => {
-                let _ = cancels.send((queue.to_string(), id.to_string()));
-                Ok(())
-            }
-        }
+        self.0.request_cancel(queue, id).await
     }
 
     /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.
@@ -238,26 +217,7 @@ impl Store {
         out: tokio::sync::mpsc::Sender<(String, String)>,
         stop: tokio_util::sync::CancellationToken,
     ) {
-        let cancels = match &self.0 {
-            Backend::Redis(s) => return s.listen_cancels(out, stop).await,
-            Backend::Embedded(_, cancels) => cancels,
-        };
-        let mut rx = cancels.subscribe();
-        loop {
-            let req = tokio::select! {
-                _ = stop.cancelled() => return,
-                r = rx.recv() => r,
-            };
-            match req {
-                Ok(r) => {
-                    if out.send(r).await.is_err() {
-                        return;
-                    }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => return,
-            }
-        }
+        self.0.listen_cancels(out, stop).await
     }
 
     /// Up to `count` events of `queue` after `after` (a resume cursor), without blocking and
@@ -267,8 +227,8 @@ impl Store {
         queue: &str,
         after: &str,
         count: usize,
-    ) -> Result<Vec<super::QueueEvent>, Error> {
-        each!(self, s => s.events_after(queue, after, count).await)
+    ) -> Result<Vec<QueueEvent>, Error> {
+        self.0.events_after(queue, after, count).await
     }
 
     /// A reader of `queues`' events after `cursors`.
@@ -277,11 +237,6 @@ impl Store {
         queues: &[String],
         cursors: std::collections::BTreeMap<String, String>,
     ) -> Result<EventReader, Error> {
-        match &self.0 {
-            Backend::Redis(s) => Ok(EventReader::Redis(s.event_reader(queues, cursors).await?)),
-            Backend::Embedded(s, _) => Ok(EventReader::Embedded(
-                s.event_reader(queues, cursors).await?,
-            )),
-        }
+        Ok(EventReader(self.0.event_reader(queues, cursors).await?))
     }
 }

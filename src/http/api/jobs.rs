@@ -5,17 +5,13 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{no_control, queue_name, store, ApiPath, JsonBody};
+use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 use crate::queue::{
-    check_job_duration, is_state, parse_millis_or_duration, Backoff, JobInfo, JobPage, JobSpec,
-    STATES,
+    check_job_duration, is_state, parse_millis_or_duration, Backoff, JobInfo, JobOverrides,
+    JobPage, JobSpec, STATES,
 };
-
-/// Most attempts a job added through the API may ask for: retrying beyond this is a loop, not
-/// a policy, and an exponential backoff would overflow long before.
-const MAX_ATTEMPTS: u32 = 10_000;
 
 /// Offsets beyond this are past the end of any list; the stores take the index as a signed
 /// 64-bit number, where a larger one would wrap to a negative index (the last page).
@@ -84,7 +80,7 @@ pub struct AddJobRequest {
     pub data: Option<serde_json::Value>,
     /// Run after this long (at most 10 years).
     pub delay: Option<DurationInput>,
-    /// 1 (first) ..= 2097151; unset = plain FIFO.
+    /// 1 (first) ..= 2,097,151 (BullMQ's maximum); unset = plain FIFO.
     pub priority: Option<u32>,
     /// Total attempts, 1..=10000 (default: the handler's).
     pub attempts: Option<u32>,
@@ -112,13 +108,7 @@ pub async fn add_job(
     JsonBody(req): JsonBody<AddJobRequest>,
 ) -> Result<(StatusCode, Json<Added>), ApiError> {
     queue_name(&queue)?;
-    if req.name.trim().is_empty() {
-        return Err(ApiError::field("name", "must not be empty"));
-    }
-    no_control("name", &req.name)?;
-    let settings = state.config.job_settings(&queue, &req.name);
-    let mut spec = JobSpec::new(&req.name, req.data.unwrap_or_else(|| serde_json::json!({})));
-    spec.delay = match req.delay {
+    let delay = match req.delay {
         None => None,
         Some(DurationInput::Millis(ms)) => Some(
             check_job_duration(std::time::Duration::from_millis(ms))
@@ -128,33 +118,26 @@ pub async fn add_job(
             Some(parse_millis_or_duration(&t).map_err(|e| ApiError::field("delay", e))?)
         }
     };
-    if let Some(p) = req.priority {
-        if p > 2_097_151 {
-            return Err(ApiError::field("priority", "must be 0..=2097151"));
-        }
-    }
-    spec.priority = req.priority;
-    if req
-        .attempts
-        .is_some_and(|a| !(1..=MAX_ATTEMPTS).contains(&a))
-    {
-        return Err(ApiError::field(
-            "attempts",
-            format!("must be 1..={MAX_ATTEMPTS}"),
-        ));
-    }
-    spec.attempts = Some(req.attempts.unwrap_or(settings.attempts));
-    spec.backoff = Some(match &req.backoff {
-        Some(b) => Backoff::parse(b).map_err(|e| ApiError::field("backoff", e))?,
-        None => settings.backoff,
-    });
-    if let Some(id) = &req.job_id {
-        crate::queue::validate_job_id(id).map_err(|e| ApiError::field("jobId", e))?;
-        no_control("jobId", id)?;
-    }
-    spec.job_id = req.job_id;
-    spec.remove_on_complete = settings.remove_on_complete;
-    spec.remove_on_fail = settings.remove_on_fail;
+    let backoff = req
+        .backoff
+        .as_deref()
+        .map(Backoff::parse)
+        .transpose()
+        .map_err(|e| ApiError::field("backoff", e))?;
+    let overrides = JobOverrides {
+        job_id: req.job_id,
+        delay,
+        priority: req.priority,
+        attempts: req.attempts,
+        backoff,
+    };
+    let defaults = state.config.job_settings(&queue, &req.name).into();
+    let data = req.data.unwrap_or_else(|| serde_json::json!({}));
+    let spec = JobSpec::for_handler(&req.name, data, &defaults, overrides);
+    // The store checks it again in `add`; checking here too answers 400 (not 503) while the
+    // store is still connecting, with the same message.
+    spec.validate()
+        .map_err(|e| ApiError::field(e.field, e.reason))?;
     let id = store(&state)?.add(&queue, spec).await?;
     Ok((StatusCode::CREATED, Json(Added { id })))
 }

@@ -59,29 +59,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(super::events::events))
 }
 
-/// The store, or 503 while Redis has not answered yet.
+/// The store, or 503 while it has not answered yet.
 pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
     state.status.store().ok_or_else(|| {
         ApiError::Unavailable(format!(
-            "Redis at {} has not answered yet",
+            "the store at {} has not answered yet",
             state.status.redis_url
         ))
     })
-}
-
-/// Refuses control characters (newlines forge log lines; NUL and escapes confuse terminals)
-/// in a value that ends up in logs and in Redis keys.
-pub(crate) fn no_control(field: &str, value: &str) -> Result<(), ApiError> {
-    match value.chars().find(|c| c.is_control()) {
-        Some(c) => Err(ApiError::field(
-            field,
-            format!(
-                "{value:?} contains the control character U+{:04X}: use printable characters only",
-                u32::from(c)
-            ),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// Checks a queue name from the path.

@@ -20,9 +20,7 @@ use tokio_util::task::TaskTracker;
 use super::fetch::{self, Claim, Claimed};
 use super::finish::{self, Defaults};
 use super::{events, lock, now_ms, EmbeddedStore, JobLogRef};
-use crate::queue::consumer::{
-    ActiveJob, Consumer, ConsumerInner, ConsumerOptions, JobLog, LoopBeat, Processor,
-};
+use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 use crate::queue::{Error, Outcome};
 
 /// First idle poll interval (after a turn that found work).
@@ -110,7 +108,7 @@ impl EmbeddedStore {
         Ok(Consumer {
             queue: queue.to_string(),
             beat,
-            inner: ConsumerInner::Embedded(EmbeddedConsumer { stop, fetch, jobs }),
+            inner: Box::new(EmbeddedConsumer { stop, fetch, jobs }),
         })
     }
 
@@ -231,7 +229,7 @@ fn spawn_job(ctx: &Arc<Loop>, job: Claimed, permit: OwnedSemaphorePermit) {
             data: serde_json::from_str(&job.data).map_err(|e| bad_data(&job.data, e)),
             attempt: job.attempts_made + 1,
             max_attempts: job.max_attempts,
-            log: JobLog::Embedded(JobLogRef {
+            log: Box::new(JobLogRef {
                 store: ctx2.store.clone(),
                 queue: ctx2.queue.clone(),
                 id: id.clone(),

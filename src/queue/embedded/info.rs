@@ -120,6 +120,7 @@ impl EmbeddedStore {
     ) -> Result<JobPage, Error> {
         let (stored, order) = listing(state).ok_or_else(|| Error::InvalidJob {
             queue: queue.into(),
+            field: None,
             reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
         })?;
         let q = queue.to_string();

@@ -10,12 +10,15 @@
 //!   recovery of jobs a dead daemon left `active`.
 //! - [`info`]: counts, lists, one job. [`admin`]: retry, remove, promote, pause, clean.
 //! - [`events`]: the `events` table and its reader. [`opts`]: BullMQ-shaped job options.
+//! - [`cancel`]: cancel requests (in-process). [`backend`]: the store contract.
 //!
 //! Who may open the file: any number of processes (the daemon, `worker enqueue`, `worker
 //! status`…), since SQLite serialises their writes. Who may *consume*: one process, the holder
 //! of the exclusive `flock` on `<file>.lock`, taken by the first `consume` (see [`lock`]).
 
 mod admin;
+mod backend;
+mod cancel;
 mod consumer;
 mod events;
 mod fetch;
@@ -32,7 +35,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 
 use crate::queue::{Error, JobOpError};
 
@@ -59,6 +62,8 @@ struct Inner {
     committed: Arc<Notify>,
     /// The daemon lock, once this process started consuming (held until the process exits).
     daemon: Mutex<Option<lock::DaemonLock>>,
+    /// Cancel requests (see [`cancel`]): sender `request_cancel`, receivers `listen_cancels`.
+    cancels: broadcast::Sender<(String, String)>,
 }
 
 /// Why an embedded operation failed, before it is named by queue at the boundary.
@@ -124,6 +129,7 @@ impl EmbeddedStore {
                 ready: Notify::new(),
                 committed,
                 daemon: Mutex::new(None),
+                cancels: broadcast::channel(cancel::BACKLOG).0,
             }),
         })
     }
@@ -177,7 +183,7 @@ impl EmbeddedStore {
 
 fn settings(path: &Path, reason: impl std::fmt::Display) -> Error {
     Error::Settings(format!(
-        "embedded store {} (CRONQ_DATA): {reason}",
+        "cannot open the embedded store at {} (CRONQ_DATA): {reason}",
         path.display()
     ))
 }

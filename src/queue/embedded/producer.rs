@@ -5,36 +5,18 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{events, next_seq, now_ms, opts, EmbeddedStore, Fault};
-use crate::queue::{validate_job_id, Error, JobSpec};
+use crate::queue::{Error, JobSpec};
 
 impl EmbeddedStore {
     /// Adds a job to `queue` and returns its id (the existing id when a job with the same
-    /// custom id is already there: then nothing is added).
+    /// custom id is already there: then nothing is added). The facade validated `spec`.
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        check(queue, &spec)?;
         let q = queue.to_string();
         let (id, ready) = self.write(queue, move |c| insert(c, &q, &spec)).await?;
         if ready {
             self.inner.ready.notify_waiters();
         }
         Ok(id)
-    }
-}
-
-/// The same refusals as the Redis store.
-fn check(queue: &str, spec: &JobSpec) -> Result<(), Error> {
-    let invalid = |reason: String| Error::InvalidJob {
-        queue: queue.to_string(),
-        reason,
-    };
-    if let Some(id) = &spec.job_id {
-        validate_job_id(id).map_err(invalid)?;
-    }
-    match spec.priority {
-        Some(p) if p > 2_097_151 => Err(invalid(format!(
-            "priority {p} is above BullMQ's maximum 2097151"
-        ))),
-        _ => Ok(()),
     }
 }
 

@@ -89,7 +89,7 @@ impl RedisStore {
     }
 
     async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
-        let key = crate::queue::keys::QueueKeys::new(self.prefix(), queue).failed();
+        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
         self.inner
             .conn
             .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))

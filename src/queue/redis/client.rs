@@ -161,8 +161,12 @@ async fn probe(target: &RedisTarget) -> Result<(), Error> {
 fn engine_options(target: &RedisTarget) -> Result<RedisConnectionOptions, Error> {
     let mut opts = RedisConnectionOptions::new().url(target.url.clone());
     if let Some(path) = &target.ca_file {
-        let pem = std::fs::read(path)
-            .map_err(|e| Error::Settings(format!("cannot read CA file {}: {e}", path.display())))?;
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::Settings(format!(
+                "cannot read the Redis CA file {} (REDIS_CA_FILE): {e}",
+                path.display()
+            ))
+        })?;
         opts = opts.tls_certs(TlsCerts {
             root_cert: Some(pem),
             ..TlsCerts::default()

@@ -25,13 +25,14 @@ use tokio::task::JoinHandle;
 use super::guard::{self, Verdict};
 use super::producer::retention;
 use super::RedisStore;
-use crate::queue::consumer::{
-    ActiveJob, Consumer, ConsumerInner, ConsumerOptions, JobLog, LoopBeat, Processor,
-};
+use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 use crate::queue::{Error, Outcome};
 
 /// Pause of the fetch loop after a failed fetch (Redis lost).
 const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
+
+/// A running engine job, as the store contract's [`crate::queue::contract::JobHandle`].
+pub(crate) struct EngineJob(pub(crate) Job);
 
 /// The engine side of a [`Consumer`].
 pub(crate) struct RedisConsumer {
@@ -108,7 +109,7 @@ impl RedisStore {
         Ok(Consumer {
             queue: queue.to_string(),
             beat,
-            inner: ConsumerInner::Redis(RedisConsumer {
+            inner: Box::new(RedisConsumer {
                 worker,
                 events,
                 sweeper,
@@ -140,7 +141,7 @@ async fn run_one(
                 data,
                 attempt: engine.attempts_made() + 1,
                 max_attempts: engine.opts().attempts.unwrap_or(0),
-                log: JobLog::Redis(Box::new(engine.clone())),
+                log: Box::new(EngineJob(engine.clone())),
             };
             match processor.process(job).await {
                 Outcome::Retry(reason) => match guard::unsupported_backoff(&engine, &reason) {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 
+use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::keys::QueueKeys;
 use crate::queue::{Error, QueueEvent};
 
 /// A reader of several queues' streams, resuming from per-queue cursors.

@@ -17,8 +17,8 @@
 
 use bullmq::Job;
 
+use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::keys::QueueKeys;
 
 /// What to do with a fetched job.
 pub(crate) enum Verdict {

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::queue::keys::QueueKeys;
+use super::keys::QueueKeys;
 use crate::queue::{Error, JobInfo, JobPage, STATES};
 
 use super::RedisStore;
@@ -74,6 +74,7 @@ impl RedisStore {
         let (suffix, is_list, newest_first) =
             state_key(state).ok_or_else(|| Error::InvalidJob {
                 queue: queue.into(),
+                field: None,
                 reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
             })?;
         let k = QueueKeys::new(self.prefix(), queue);

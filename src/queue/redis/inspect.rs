@@ -1,7 +1,7 @@
 //! Read-only questions about queues: counts per state, whether a queue is paused.
 
+use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::keys::QueueKeys;
 use crate::queue::{Error, JobCounts};
 
 impl RedisStore {

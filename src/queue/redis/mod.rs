@@ -2,6 +2,7 @@
 //! scripts). The only code that names the engine.
 
 pub(crate) mod admin;
+mod backend;
 pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
@@ -9,9 +10,11 @@ pub(crate) mod events;
 pub(crate) mod guard;
 pub(crate) mod info;
 pub(crate) mod inspect;
+pub mod keys;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
+pub mod target;
 
 pub use client::RedisStore;
-pub(crate) use consumer::{children_values, set_progress};
+pub use target::{redact_url, RedisTarget};
 pub(crate) mod stacktrace;

@@ -5,26 +5,12 @@ use bullmq::types::{BackoffStrategy, KeepJobs, RemoveOnFinish};
 use bullmq::JobOptions;
 
 use super::RedisStore;
-use crate::queue::{validate_job_id, Backoff, Error, JobSpec, Retention};
+use crate::queue::{Backoff, Error, JobSpec, Retention};
 
 impl RedisStore {
     /// Adds a job to `queue` and returns its id (the existing id when a job with the same
-    /// custom id is already there: BullMQ then adds nothing).
+    /// custom id is already there: BullMQ then adds nothing). The facade validated `spec`.
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        if let Some(id) = &spec.job_id {
-            validate_job_id(id).map_err(|reason| Error::InvalidJob {
-                queue: queue.to_string(),
-                reason,
-            })?;
-        }
-        if let Some(p) = spec.priority {
-            if p > 2_097_151 {
-                return Err(Error::InvalidJob {
-                    queue: queue.to_string(),
-                    reason: format!("priority {p} is above BullMQ's maximum 2097151"),
-                });
-            }
-        }
         let engine = self.queue(queue).await?;
         let opts = engine_options(&spec);
         let job = engine

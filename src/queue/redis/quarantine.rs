@@ -21,8 +21,8 @@
 //! when a fetch fails with WRONGTYPE, and on a timer shorter than the stalled interval (see
 //! `consumer.rs`), so the engine's stalled check never meets one.
 
+use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::keys::QueueKeys;
 use crate::queue::Error;
 
 /// Moves unprocessable entries of one queue to `failed`.

@@ -7,8 +7,8 @@
 //! entry itself, while it still holds the job's lock, just before handing the failure to the
 //! engine. If the engine's move then fails (lock lost), the entry still records a real attempt.
 
+use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::keys::QueueKeys;
 use crate::queue::Error;
 
 /// Appends one entry to a job's stacktrace.
