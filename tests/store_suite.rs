@@ -246,7 +246,10 @@ fn a_paused_queue_is_not_consumed_until_resumed(kind: Kind) {
     let (code, out, err) = env.cli(&["enqueue", "work", "echo", "--data", r#"{"p":1}"#]);
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_string();
-    std::thread::sleep(Duration::from_millis(800));
+    // A job on another queue, added after it: once that one has run, the daemon has been
+    // consuming for all the time the paused job waited (a condition, not a fixed sleep).
+    let sentinel = env.add("kept", json!({"name": "echo"}));
+    env.wait("kept", &sentinel, &["completed"]);
     let (_, job) = env.job("work", &id);
     assert_eq!(
         job["state"], "waiting",

@@ -671,3 +671,34 @@ impl Sse {
         }
     }
 }
+
+/// Whether this process runs as root (effective uid 0, from `Uid: real effective …` in
+/// /proc/self/status).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// For the PID 1 tests: true when `unshare --pid --fork --mount-proc` works here. As root (CI)
+/// it must: a refusal fails the test instead of skipping it. Not root, it says on stderr that
+/// `tag` is skipped and returns false.
+pub fn pid_namespace_or_skip(tag: &str) -> bool {
+    let probe = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "true"])
+        .status();
+    if probe.as_ref().map(|s| s.success()).unwrap_or(false) {
+        return true;
+    }
+    assert!(
+        !is_root(),
+        "{tag}: running as root, yet `unshare --pid --fork --mount-proc` was refused: {probe:?}"
+    );
+    eprintln!("{tag}: SKIPPED: not root, so unshare --pid is not permitted");
+    false
+}
