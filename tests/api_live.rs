@@ -169,7 +169,8 @@ fn jobs_through_the_api() {
     for needle in [
         "cronq_jobs_total{queue=\"mail\",name=\"send\",outcome=\"completed\"}",
         "cronq_jobs_total{queue=\"mail\",name=\"broken\",outcome=\"failed\"} 2",
-        "cronq_job_duration_seconds_bucket{queue=\"mail\",name=\"send\",le=\"+Inf\"}",
+        // prometheus-client writes `le` first; the labels are the same set.
+        "cronq_job_duration_seconds_bucket{le=\"+Inf\",queue=\"mail\",name=\"send\"}",
         "cronq_queue_jobs{queue=\"mail\",state=\"failed\"} 1",
         "cronq_active_jobs{queue=\"mail\"} 0",
         "cronq_cron_fires_total",
