@@ -1,15 +1,18 @@
 //! Test support: polling with deadlines (never sleeps that "wait for" something), scratch
 //! directories, one-shot `worker` runs and the PID 1 probe here; a private `redis-server` in
-//! [`redis`], the daemon in [`daemon`], HTTP (client and stub server) in [`http`].
+//! [`redis`], the daemon in [`daemon`], HTTP (client and stub server) in [`http`],
+//! and the daemon-on-a-store setup shared by the API and store suites in [`stack`].
 #![allow(dead_code, unreachable_pub, missing_docs, unused_imports)]
 
 mod daemon;
 mod http;
 mod redis;
+mod stack;
 
 pub use self::daemon::*;
 pub use self::http::*;
 pub use self::redis::*;
+pub use self::stack::*;
 
 use std::io::Write;
 use std::net::TcpListener;
