@@ -1,14 +1,50 @@
 //! In-process counters and the job duration histogram, recorded by the worker pools and read
 //! by `/metrics` (which adds queue depths, cron counters, Redis latency and RSS at scrape time).
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the duration histogram buckets.
 pub const BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
 ];
+
+/// Label pairs in their exposition order (`queue`, `name`, then `outcome` for runs).
+pub type Labels = Vec<(&'static str, LabelValue)>;
+
+/// A label value, escaped when encoded: `prometheus-client` 0.24 writes label values as they
+/// are, and a queue or job name (from a foreign producer too) may hold `"`, `\` or a newline.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LabelValue(pub String);
+
+impl From<&str> for LabelValue {
+    fn from(v: &str) -> Self {
+        LabelValue(v.to_string())
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for LabelValue {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> std::fmt::Result {
+        use std::fmt::Write;
+        for c in self.0.chars() {
+            match c {
+                '\\' => encoder.write_str("\\\\")?,
+                '"' => encoder.write_str("\\\"")?,
+                '\n' => encoder.write_str("\\n")?,
+                c => encoder.write_char(c)?,
+            }
+        }
+        Ok(())
+    }
+}
 
 /// How a job run ended, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,65 +71,63 @@ impl RunEnd {
     }
 }
 
-/// A cumulative histogram.
-#[derive(Debug, Clone, Default)]
-pub struct Histogram {
-    /// Count per bucket of [`BUCKETS`] (cumulative when rendered).
-    pub buckets: [u64; BUCKETS.len()],
-    /// All observations.
-    pub count: u64,
-    /// Sum of observations (seconds).
-    pub sum: f64,
+/// The job metrics, kept in `prometheus-client` types; `/metrics` registers them with the
+/// scrape-time values in one registry per scrape.
+#[derive(Debug)]
+pub struct Metrics {
+    /// `cronq_jobs_total{queue,name,outcome}`.
+    runs: Family<Labels, Counter>,
+    /// `cronq_job_duration_seconds{queue,name}`.
+    durations: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Runs that ended (not released): read by the recycle limit, which needs no labels.
+    finished: AtomicU64,
 }
 
-/// The registry.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    /// (queue, name, end) → runs.
-    runs: Mutex<BTreeMap<(String, String, RunEnd), u64>>,
-    /// (queue, name) → durations.
-    durations: Mutex<BTreeMap<(String, String), Histogram>>,
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            runs: Family::default(),
+            durations: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
+            finished: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Metrics {
     /// Records one finished run.
     pub fn record(&self, queue: &str, name: &str, end: RunEnd, took: Duration) {
-        let key = (queue.to_string(), name.to_string());
-        *lock(&self.runs)
-            .entry((key.0.clone(), key.1.clone(), end))
-            .or_default() += 1;
-        let secs = took.as_secs_f64();
-        let mut d = lock(&self.durations);
-        let h = d.entry(key).or_default();
-        if let Some(i) = BUCKETS.iter().position(|b| secs <= *b) {
-            h.buckets[i] += 1;
+        let job: Labels = vec![("queue", queue.into()), ("name", name.into())];
+        let mut run = job.clone();
+        run.push(("outcome", end.as_str().into()));
+        self.runs.get_or_create(&run).inc();
+        self.durations
+            .get_or_create(&job)
+            .observe(took.as_secs_f64());
+        if end != RunEnd::Released {
+            self.finished.fetch_add(1, Ordering::Relaxed);
         }
-        h.count += 1;
-        h.sum += secs;
     }
 
     /// Runs that ended (completed, retried or failed; not those released at shutdown).
     pub fn finished(&self) -> u64 {
-        lock(&self.runs)
-            .iter()
-            .filter(|((_, _, end), _)| *end != RunEnd::Released)
-            .map(|(_, n)| n)
-            .sum()
+        self.finished.load(Ordering::Relaxed)
     }
 
-    /// A copy of the run counters.
-    pub fn runs(&self) -> BTreeMap<(String, String, RunEnd), u64> {
-        lock(&self.runs).clone()
+    /// Adds the job counters and the duration histogram to a scrape's registry (the families
+    /// are shared handles: the registry reads the live values).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            // The encoder appends `_total` to a counter's name.
+            "cronq_jobs",
+            "Job runs finished by this process, by queue, job name and outcome (completed, retried, failed, released).",
+            self.runs.clone(),
+        );
+        registry.register(
+            "cronq_job_duration_seconds",
+            "Handler run time, by queue and job name.",
+            self.durations.clone(),
+        );
     }
-
-    /// A copy of the histograms.
-    pub fn durations(&self) -> BTreeMap<(String, String), Histogram> {
-        lock(&self.durations).clone()
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Resident set size of this process in bytes (Linux `/proc/self/status`), if readable.
@@ -113,15 +147,34 @@ mod tests {
         let m = Metrics::default();
         m.record("q", "n", RunEnd::Completed, Duration::from_millis(3));
         m.record("q", "n", RunEnd::Failed, Duration::from_secs(120));
-        assert_eq!(m.runs()[&("q".into(), "n".into(), RunEnd::Completed)], 1);
-        let h = &m.durations()[&("q".into(), "n".into())];
-        assert_eq!(h.count, 2);
-        assert_eq!(h.buckets[0], 1, "3 ms falls in the first bucket");
-        assert_eq!(
-            h.buckets.iter().sum::<u64>(),
-            1,
-            "120 s is beyond the last bucket (+Inf only)"
-        );
+        m.record("q", "n", RunEnd::Released, Duration::from_secs(1));
+        assert_eq!(m.finished(), 2, "released runs are not finished");
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            r#"cronq_jobs_total{queue="q",name="n",outcome="completed"} 1"#,
+            r#"cronq_jobs_total{queue="q",name="n",outcome="failed"} 1"#,
+            // 3 ms falls in the first bucket; 120 s only in +Inf.
+            r#"cronq_job_duration_seconds_bucket{le="0.005",queue="q",name="n"} 1"#,
+            r#"cronq_job_duration_seconds_bucket{le="60.0",queue="q",name="n"} 2"#,
+            r#"cronq_job_duration_seconds_bucket{le="+Inf",queue="q",name="n"} 3"#,
+            r#"cronq_job_duration_seconds_count{queue="q",name="n"} 3"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
         assert!(rss_bytes().unwrap() > 0);
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::default();
+        m.record("q", "a\"b\\c\nd", RunEnd::Completed, Duration::ZERO);
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(text.contains(r#"name="a\"b\\c\nd""#), "{text}");
     }
 }

@@ -24,11 +24,9 @@ cron = "0 3 * * *"
 enqueue = { queue = "mail", name = "send", data = { digest = true } }
 "#;
 
-fn start() -> (Redis, Daemon) {
-    let redis = Redis::start();
-    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[("API_TOKEN", TOKEN)]);
-    daemon.wait_healthy();
-    (redis, daemon)
+/// The daemon on Redis, healthy: the setup shared with the store suite.
+fn start() -> Stack {
+    Stack::start(StoreKind::Redis, CONFIG, &[("API_TOKEN", TOKEN)])
 }
 
 fn base(d: &Daemon) -> String {
@@ -37,11 +35,10 @@ fn base(d: &Daemon) -> String {
 
 #[test]
 fn jobs_through_the_api() {
-    let (redis, daemon) = start();
-    let b = base(&daemon);
-    let call = |m: &str, path: &str, body: Option<&str>| {
-        http_json(m, &format!("{b}{path}"), body, Some(TOKEN))
-    };
+    let stack = start();
+    let (redis, daemon) = (stack.redis(), &stack.daemon);
+    let b = base(daemon);
+    let call = |m: &str, path: &str, body: Option<&str>| stack.call(m, path, body);
 
     let (code, added) = call(
         "POST",
@@ -51,7 +48,7 @@ fn jobs_through_the_api() {
     assert_eq!(code, 201, "{added}");
     assert_eq!(added["id"], "welcome-1");
     assert_eq!(
-        wait_finished(&redis, "mail", "welcome-1", Duration::from_secs(20)),
+        wait_finished(redis, "mail", "welcome-1", Duration::from_secs(20)),
         "completed"
     );
     let (code, job) = call("GET", "/api/queues/mail/jobs/welcome-1", None);
@@ -68,7 +65,7 @@ fn jobs_through_the_api() {
     );
     let failed_id = added["id"].as_str().unwrap().to_string();
     assert_eq!(
-        wait_finished(&redis, "mail", &failed_id, Duration::from_secs(20)),
+        wait_finished(redis, "mail", &failed_id, Duration::from_secs(20)),
         "failed"
     );
     let (_, page) = call("GET", "/api/queues/mail/jobs?state=failed&limit=10", None);
@@ -83,7 +80,7 @@ fn jobs_through_the_api() {
     );
     assert_eq!(code, 200, "{moved}");
     assert_eq!(
-        wait_finished(&redis, "mail", &failed_id, Duration::from_secs(20)),
+        wait_finished(redis, "mail", &failed_id, Duration::from_secs(20)),
         "failed"
     );
 
@@ -93,7 +90,7 @@ fn jobs_through_the_api() {
         Some(r#"{"name":"send","delay":"1h"}"#),
     );
     let did = delayed["id"].as_str().unwrap().to_string();
-    assert_eq!(job_state(&redis, "mail", &did), "delayed");
+    assert_eq!(job_state(redis, "mail", &did), "delayed");
     let (code, _) = call(
         "POST",
         &format!("/api/queues/mail/jobs/{did}/promote"),
@@ -101,7 +98,7 @@ fn jobs_through_the_api() {
     );
     assert_eq!(code, 200);
     assert_eq!(
-        wait_finished(&redis, "mail", &did, Duration::from_secs(20)),
+        wait_finished(redis, "mail", &did, Duration::from_secs(20)),
         "completed"
     );
 
@@ -129,13 +126,13 @@ fn jobs_through_the_api() {
     assert_eq!(mail["paused"], true);
     assert_eq!(mail["consumed"], true);
     assert_eq!(
-        job_state(&redis, "mail", &qid),
+        job_state(redis, "mail", &qid),
         "waiting",
         "a paused queue is not consumed"
     );
     call("POST", "/api/queues/mail/resume", None);
     assert_eq!(
-        wait_finished(&redis, "mail", &qid, Duration::from_secs(20)),
+        wait_finished(redis, "mail", &qid, Duration::from_secs(20)),
         "completed"
     );
 
@@ -159,7 +156,7 @@ fn jobs_through_the_api() {
     let tid = trig["id"].as_str().unwrap();
     assert!(tid.starts_with("cron-nightly-manual-"), "{tid}");
     assert_eq!(
-        wait_finished(&redis, "mail", tid, Duration::from_secs(20)),
+        wait_finished(redis, "mail", tid, Duration::from_secs(20)),
         "completed"
     );
     assert_eq!(call("POST", "/api/schedules/nope/trigger", None).0, 404);
@@ -169,7 +166,8 @@ fn jobs_through_the_api() {
     for needle in [
         "cronq_jobs_total{queue=\"mail\",name=\"send\",outcome=\"completed\"}",
         "cronq_jobs_total{queue=\"mail\",name=\"broken\",outcome=\"failed\"} 2",
-        "cronq_job_duration_seconds_bucket{queue=\"mail\",name=\"send\",le=\"+Inf\"}",
+        // prometheus-client writes `le` first; the labels are the same set.
+        "cronq_job_duration_seconds_bucket{le=\"+Inf\",queue=\"mail\",name=\"send\"}",
         "cronq_queue_jobs{queue=\"mail\",state=\"failed\"} 1",
         "cronq_active_jobs{queue=\"mail\"} 0",
         "cronq_cron_fires_total",
@@ -182,8 +180,9 @@ fn jobs_through_the_api() {
 
 #[test]
 fn events_stream_and_resume() {
-    let (_redis, daemon) = start();
-    let b = base(&daemon);
+    let stack = start();
+    let daemon = &stack.daemon;
+    let b = base(daemon);
     let mut sse = Sse::open(&format!("{b}/api/events?queue=mail"), None, Some(TOKEN));
     let (_, a) = http_json(
         "POST",
@@ -243,15 +242,10 @@ fn events_stream_and_resume() {
 
 #[test]
 fn cli_operations_on_the_same_data() {
-    let (redis, daemon) = start();
-    let dir = TempDir::new("ops");
-    let cfg = dir.write("w.toml", CONFIG);
-    let env = [
-        ("REDIS_URL", redis.url()),
-        ("WORKER_CONFIG", cfg.display().to_string()),
-    ];
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let w = |args: &[&str]| run_worker(args, &env, dir.path());
+    let stack = start();
+    let redis = stack.redis();
+    // The CLI on the same Redis, with the same config.
+    let w = |args: &[&str]| stack.cli(args);
 
     for i in 0..3 {
         let data = format!(r#"{{"reason":"r{i}"}}"#);
@@ -270,7 +264,7 @@ fn cli_operations_on_the_same_data() {
         );
     }
     for i in 0..3 {
-        wait_finished(&redis, "mail", &format!("b-{i}"), Duration::from_secs(20));
+        wait_finished(redis, "mail", &format!("b-{i}"), Duration::from_secs(20));
     }
     let (code, out, _) = w(&["status"]);
     assert_eq!(code, 0);
@@ -300,14 +294,14 @@ fn cli_operations_on_the_same_data() {
             Duration::from_secs(20),
             "the retried job to fail again",
             || {
-                (job_state(&redis, "mail", &format!("b-{i}")) == "failed"
-                    && job_field(&redis, "mail", &format!("b-{i}"), "atm") == "2")
+                (job_state(redis, "mail", &format!("b-{i}")) == "failed"
+                    && job_field(redis, "mail", &format!("b-{i}"), "atm") == "2")
                     .then_some(())
             },
         );
     }
     assert_eq!(w(&["remove", "mail", "b-0"]).0, 0);
-    assert_eq!(job_state(&redis, "mail", "b-0"), "unknown");
+    assert_eq!(job_state(redis, "mail", "b-0"), "unknown");
     assert_eq!(w(&["pause", "mail"]).0, 0);
     assert_eq!(redis.cmd(&["HGET", "bull:mail:meta", "paused"]), "1");
     assert_eq!(w(&["resume", "mail"]).0, 0);
@@ -320,5 +314,4 @@ fn cli_operations_on_the_same_data() {
         out.contains("nightly") && out.contains("mail/send"),
         "{out}"
     );
-    drop(daemon);
 }

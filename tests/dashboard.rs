@@ -1,10 +1,12 @@
 //! The dashboard in real headless Chromium (Debian's `chromium`, driven by playwright-core from
 //! tests/browser): sign in with the token, see a failed job with its error, click Retry, see it
-//! complete through the live event stream. Saves docs/dashboard.png for the README.
+//! complete through the live event stream. Saves its screenshot under target/screenshots/;
+//! `CRONQ_REFRESH_DOCS=1` (scripts/refresh-screenshots.sh) also copies it to docs/dashboard.png,
+//! so the README's picture changes only on purpose.
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::*;
@@ -29,7 +31,14 @@ name = "weekly-report"
 cron = "0 6 * * 1"
 enqueue = { queue = "reports", name = "build" }
 "#;
-    let daemon = Daemon::start(&redis.url(), config, None, &[("API_TOKEN", token)]);
+    // The config by its relative name (the daemon runs in its own directory): the schedule's
+    // source shows as `worker.toml:6`, not a temporary path, in the screenshot.
+    let daemon = Daemon::start(
+        &redis.url(),
+        config,
+        None,
+        &[("API_TOKEN", token), ("WORKER_CONFIG", "worker.toml")],
+    );
     daemon.wait_healthy();
     let (code, added) = http_json(
         "POST",
@@ -43,7 +52,12 @@ enqueue = { queue = "reports", name = "build" }
         "failed"
     );
 
-    let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let shot = target.join("screenshots/dashboard.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(&shot);
     let out = std::process::Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
         .arg(format!("http://127.0.0.1:{}", daemon.port))
@@ -51,6 +65,8 @@ enqueue = { queue = "reports", name = "build" }
         .arg("reports")
         .arg("report-47")
         .arg(&shot)
+        // The page must not show this (the daemon's scratch directory) anywhere.
+        .arg(daemon.dir.path())
         .output()
         .expect("node must be installed");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -70,4 +86,9 @@ enqueue = { queue = "reports", name = "build" }
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "a real screenshot"
     );
+    if std::env::var_os("CRONQ_REFRESH_DOCS").is_some_and(|v| v == "1") {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
+        std::fs::copy(&shot, &docs).unwrap();
+        eprintln!("dashboard: refreshed {}", docs.display());
+    }
 }

@@ -121,10 +121,8 @@ timeout = "1s"
     poll(Duration::from_secs(5), "the grandchild to be gone", || {
         (!alive(grandchild)).then_some(())
     });
-    // Past the grandchild's 4 s: it never got to write its marker.
-    poll(Duration::from_secs(8), "4 s after the start", || {
-        (t.elapsed() > Duration::from_millis(4500)).then_some(())
-    });
+    // The subshell writes its marker before it exits (it waits for `touch`): gone without the
+    // marker means it was killed first, with no need to wait out its 4 s.
     assert!(!marker.exists(), "the grandchild outlived the timeout");
     eprintln!(
         "faults_shutdown/timeout: timeout=1s failed_after_ms={failed_ms} grandchild_killed=true"
@@ -135,12 +133,8 @@ timeout = "1s"
 /// handler still gets its own exit status: 60 jobs exit 0, 1 or 2 and each leaves an orphan.
 #[test]
 fn as_pid_1_orphans_are_reaped_and_exit_statuses_are_kept() {
-    let probe = std::process::Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child", "--mount-proc", "true"])
-        .status();
-    if !probe.map(|s| s.success()).unwrap_or(false) {
-        // Needs root (or user namespaces); the reaper's logic is still unit-tested.
-        eprintln!("faults_shutdown/pid1: SKIPPED: unshare --pid is not permitted here");
+    // Fails as root (CI) when unshare is refused; skips, saying so, only when not root.
+    if !pid_namespace_or_skip("faults_shutdown/pid1") {
         return;
     }
     let redis = Redis::start();

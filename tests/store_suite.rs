@@ -34,58 +34,24 @@ remove_on_complete = 2
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Redis,
-    Embedded,
+use support::StoreKind as Kind;
+
+/// The suite's daemon: the shared [`Stack`] on [`CONFIG`].
+type Env = Stack;
+
+/// What the suite adds to the shared setup.
+trait Suite {
+    fn add(&self, queue: &str, body: Value) -> String;
+    fn job(&self, queue: &str, id: &str) -> (u16, Value);
+    fn wait(&self, queue: &str, id: &str, states: &[&str]) -> Value;
+    fn order_file(&self) -> PathBuf;
 }
 
-/// A daemon on one store, and what the CLI needs to reach the same store.
-struct Env {
-    daemon: Daemon,
-    /// Keeps the embedded file (and the CLI's config) alive for the test.
-    dir: TempDir,
-    store_env: Vec<(String, String)>,
-    _redis: Option<Redis>,
+fn start(kind: Kind, env: &[(&str, &str)]) -> Env {
+    Stack::start(kind, CONFIG, env)
 }
 
-impl Env {
-    fn start(kind: Kind, env: &[(&str, &str)]) -> Env {
-        let dir = TempDir::new("suite");
-        let config = dir.write("worker.toml", CONFIG);
-        let (redis, daemon, store) = match kind {
-            Kind::Redis => {
-                let redis = Redis::start();
-                let daemon = Daemon::start(&redis.url(), CONFIG, None, env);
-                let url = redis.url();
-                (Some(redis), daemon, ("REDIS_URL", url))
-            }
-            Kind::Embedded => {
-                let db = dir.path().join("cronq.db").display().to_string();
-                let mut env = env.to_vec();
-                env.push(("CRONQ_DATA", db.as_str()));
-                let daemon = Daemon::start_embedded(CONFIG, None, &env);
-                (None, daemon, ("CRONQ_DATA", db.clone()))
-            }
-        };
-        daemon.wait_healthy();
-        let store_env = vec![
-            (store.0.to_string(), store.1),
-            ("WORKER_CONFIG".into(), config.display().to_string()),
-        ];
-        Env {
-            daemon,
-            dir,
-            store_env,
-            _redis: redis,
-        }
-    }
-
-    fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("http://127.0.0.1:{}{path}", self.daemon.port);
-        http_json(method, &url, body.map(|b| b.to_string()).as_deref(), None)
-    }
-
+impl Suite for Stack {
     /// Adds a job through the API; returns its id.
     fn add(&self, queue: &str, body: Value) -> String {
         let (code, added) = self.api("POST", &format!("/api/queues/{queue}/jobs"), Some(body));
@@ -109,16 +75,6 @@ impl Env {
             let settled = !matches!(state, "completed" | "failed") || j["finishedOn"].is_u64();
             (states.contains(&state) && settled).then_some(j)
         })
-    }
-
-    /// `worker ARGS…` on the same store.
-    fn cli(&self, args: &[&str]) -> (i32, String, String) {
-        let env: Vec<(&str, &str)> = self
-            .store_env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        run_worker(args, &env, self.dir.path())
     }
 
     fn order_file(&self) -> PathBuf {
@@ -158,7 +114,7 @@ suite!(
 );
 
 fn plain_job_completes_with_its_return_value(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let id = env.add("work", json!({"name": "echo", "data": {"n": 1}}));
     let job = env.wait("work", &id, &["completed", "failed"]);
     assert_eq!(job["state"], "completed", "{job}");
@@ -199,7 +155,7 @@ fn plain_job_completes_with_its_return_value(kind: Kind) {
 }
 
 fn retries_follow_the_backoff_then_fail_with_attempts_counted(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let id = env.add(
         "work",
         json!({"name": "flaky", "data": {"reason": "flaky boom"}}),
@@ -216,7 +172,7 @@ fn retries_follow_the_backoff_then_fail_with_attempts_counted(kind: Kind) {
 }
 
 fn an_unknown_name_fails_without_retry(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let id = env.add("work", json!({"name": "no-such-name", "attempts": 3}));
     let job = env.wait("work", &id, &["failed", "completed"]);
     assert_eq!(job["state"], "failed");
@@ -225,7 +181,7 @@ fn an_unknown_name_fails_without_retry(kind: Kind) {
 }
 
 fn fifo_first_then_priority_then_due_delayed(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     env.api("POST", "/api/queues/work/pause", None);
     let add = |extra: Value| {
         let mut body = json!({"name": "order"});
@@ -255,14 +211,17 @@ fn fifo_first_then_priority_then_due_delayed(kind: Kind) {
 }
 
 fn a_paused_queue_is_not_consumed_until_resumed(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let (code, p) = env.api("POST", "/api/queues/work/pause", None);
     assert_eq!(code, 200, "{p}");
     // Added by the CLI (another process) while paused: it lands in waiting and stays there.
     let (code, out, err) = env.cli(&["enqueue", "work", "echo", "--data", r#"{"p":1}"#]);
     assert_eq!(code, 0, "{err}");
     let id = out.trim().to_string();
-    std::thread::sleep(Duration::from_millis(800));
+    // A job on another queue, added after it: once that one has run, the daemon has been
+    // consuming for all the time the paused job waited (a condition, not a fixed sleep).
+    let sentinel = env.add("kept", json!({"name": "echo"}));
+    env.wait("kept", &sentinel, &["completed"]);
     let (_, job) = env.job("work", &id);
     assert_eq!(
         job["state"], "waiting",
@@ -283,7 +242,7 @@ fn a_paused_queue_is_not_consumed_until_resumed(kind: Kind) {
 }
 
 fn retention_keeps_the_newest_completed(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let mut ids = Vec::new();
     for i in 0..4 {
         let id = env.add("kept", json!({"name": "echo", "data": {"i": i}}));
@@ -304,7 +263,7 @@ fn retention_keeps_the_newest_completed(kind: Kind) {
 }
 
 fn api_adds_gets_retries_removes_and_promotes(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let id = env.add(
         "work",
         json!({"name": "echo", "jobId": "api-1", "data": {"x": 1}}),
@@ -372,7 +331,7 @@ fn api_adds_gets_retries_removes_and_promotes(kind: Kind) {
 }
 
 fn events_are_streamed_and_resumable(kind: Kind) {
-    let env = Env::start(kind, &[]);
+    let env = start(kind, &[]);
     let base = format!("http://127.0.0.1:{}", env.daemon.port);
     let mut sse = Sse::open(&format!("{base}/api/events?queue=work"), None, None);
     let a = env.add("work", json!({"name": "echo", "data": {"n": 1}}));
@@ -407,7 +366,7 @@ fn events_are_streamed_and_resumable(kind: Kind) {
 }
 
 fn sigterm_mid_job_releases_it_without_counting_an_attempt(kind: Kind) {
-    let mut env = Env::start(kind, &[("SHUTDOWN_TIMEOUT", "1s")]);
+    let mut env = start(kind, &[("SHUTDOWN_TIMEOUT", "1s")]);
     let id = env.add("work", json!({"name": "long", "attempts": 3}));
     env.wait("work", &id, &["active"]);
     env.daemon.signal(Signal::SIGTERM);

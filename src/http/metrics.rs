@@ -1,15 +1,20 @@
-//! `GET /metrics`: Prometheus text format. Job counters and durations come from this process;
-//! queue depths, Redis latency and RSS are read at scrape time.
+//! `GET /metrics`: Prometheus exposition (OpenMetrics text) by `prometheus-client`. Job counters
+//! and durations come from this process; queue depths, Redis latency and RSS are read at scrape
+//! time into a registry built for that scrape.
 
-use std::fmt::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 use super::AppState;
-use crate::metrics::{rss_bytes, BUCKETS};
+use crate::metrics::{rss_bytes, Labels};
 
 /// The handler.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
@@ -17,74 +22,50 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         text,
     )
 }
 
+/// A counter holding `v` (the scrape-time reading of a counter kept elsewhere).
+fn counter(v: u64) -> Counter {
+    let c = Counter::default();
+    c.inc_by(v);
+    c
+}
+
+/// An integer gauge holding `v`.
+fn gauge(v: u64) -> Gauge {
+    let g = Gauge::default();
+    g.set(i64::try_from(v).unwrap_or(i64::MAX));
+    g
+}
+
+/// A float gauge holding `v`.
+fn gauge_f64(v: f64) -> Gauge<f64, AtomicU64> {
+    let g = Gauge::<f64, AtomicU64>::default();
+    g.set(v);
+    g
+}
+
 async fn render(state: &AppState) -> String {
-    let mut out = String::with_capacity(4096);
-    let m = &state.metrics;
-    head(&mut out, "cronq_jobs_total", "counter", "Job runs finished by this process, by queue, job name and outcome (completed, retried, failed, released).");
-    for ((q, n, end), v) in m.runs() {
-        let _ = writeln!(
-            out,
-            "cronq_jobs_total{{queue=\"{}\",name=\"{}\",outcome=\"{}\"}} {v}",
-            esc(&q),
-            esc(&n),
-            end.as_str()
-        );
-    }
-    head(
-        &mut out,
-        "cronq_job_duration_seconds",
-        "histogram",
-        "Handler run time, by queue and job name.",
-    );
-    for ((q, n), h) in m.durations() {
-        let labels = format!("queue=\"{}\",name=\"{}\"", esc(&q), esc(&n));
-        let mut cumulative = 0;
-        for (i, le) in BUCKETS.iter().enumerate() {
-            cumulative += h.buckets[i];
-            let _ = writeln!(
-                out,
-                "cronq_job_duration_seconds_bucket{{{labels},le=\"{le}\"}} {cumulative}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "cronq_job_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-            h.count
-        );
-        let _ = writeln!(out, "cronq_job_duration_seconds_sum{{{labels}}} {}", h.sum);
-        let _ = writeln!(
-            out,
-            "cronq_job_duration_seconds_count{{{labels}}} {}",
-            h.count
-        );
-    }
+    let mut reg = Registry::default();
+    state.metrics.register(&mut reg);
+
     let probes = state.status.queues();
-    head(
-        &mut out,
-        "cronq_active_jobs",
-        "gauge",
-        "Jobs running in this process, by queue.",
-    );
+    let active = Family::<Labels, Gauge>::default();
     for (q, p) in &probes {
-        let _ = writeln!(
-            out,
-            "cronq_active_jobs{{queue=\"{}\"}} {}",
-            esc(q),
-            p.running()
-        );
+        active
+            .get_or_create(&vec![("queue", q.as_str().into())])
+            .set(i64::try_from(p.running()).unwrap_or(i64::MAX));
     }
-    head(
-        &mut out,
-        "cronq_queue_jobs",
-        "gauge",
-        "Jobs in Redis by queue and state.",
+    reg.register(
+        "cronq_active_jobs",
+        "Jobs running in this process, by queue.",
+        active,
     );
+
     let mut queues: Vec<String> = probes.keys().cloned().collect();
     queues.extend(state.config.queues.keys().cloned());
     queues.sort();
@@ -93,6 +74,7 @@ async fn render(state: &AppState) -> String {
         Some(store) => store.ping().await.ok(),
         None => None,
     };
+    let depths = Family::<Labels, Gauge>::default();
     if let (Some(store), Some(_)) = (state.status.store(), latency) {
         for q in &queues {
             if let Ok(c) = store.counts(q).await {
@@ -106,34 +88,40 @@ async fn render(state: &AppState) -> String {
                     ("waiting-children", c.waiting_children),
                 ];
                 for (s, v) in states {
-                    let _ = writeln!(
-                        out,
-                        "cronq_queue_jobs{{queue=\"{}\",state=\"{s}\"}} {v}",
-                        esc(q)
-                    );
+                    depths
+                        .get_or_create(&vec![("queue", q.as_str().into()), ("state", s.into())])
+                        .set(i64::try_from(v).unwrap_or(i64::MAX));
                 }
             }
         }
     }
+    reg.register(
+        "cronq_queue_jobs",
+        "Jobs in Redis by queue and state.",
+        depths,
+    );
+
     let s = &state.sched;
-    counter(
-        &mut out,
-        "cronq_cron_fires_total",
-        "Cron ticks enqueued by this process.",
-        s.fired.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "cronq_cron_skipped_total",
-        "Cron ticks skipped by the overlap policy.",
-        s.skipped.load(Ordering::Relaxed),
-    );
-    counter(
-        &mut out,
-        "cronq_cron_missed_total",
-        "Cron ticks missed (too late, or Redis failed until the next tick).",
-        s.missed.load(Ordering::Relaxed),
-    );
+    // Counter names without `_total`: the encoder appends it.
+    for (name, help, v) in [
+        (
+            "cronq_cron_fires",
+            "Cron ticks enqueued by this process.",
+            &s.fired,
+        ),
+        (
+            "cronq_cron_skipped",
+            "Cron ticks skipped by the overlap policy.",
+            &s.skipped,
+        ),
+        (
+            "cronq_cron_missed",
+            "Cron ticks missed (too late, or Redis failed until the next tick).",
+            &s.missed,
+        ),
+    ] {
+        reg.register(name, help, counter(v.load(Ordering::Relaxed)));
+    }
     for (name, help, v) in [
         (
             "cronq_cron_pending",
@@ -146,40 +134,32 @@ async fn render(state: &AppState) -> String {
             &s.in_flight,
         ),
     ] {
-        head(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
+        reg.register(name, help, gauge(v.load(Ordering::Relaxed)));
     }
-    head(
-        &mut out,
+    reg.register(
         "cronq_redis_up",
-        "gauge",
         "1 when Redis answered PING at scrape time.",
+        gauge(u64::from(latency.is_some())),
     );
-    let _ = writeln!(out, "cronq_redis_up {}", u8::from(latency.is_some()));
     if let Some(l) = latency {
-        head(
-            &mut out,
+        reg.register(
             "cronq_redis_latency_seconds",
-            "gauge",
             "PING round trip at scrape time.",
+            gauge_f64(l.as_secs_f64()),
         );
-        let _ = writeln!(out, "cronq_redis_latency_seconds {}", l.as_secs_f64());
     }
     let outages: u64 = probes.values().map(|p| p.beat.outages()).sum();
-    counter(
-        &mut out,
-        "cronq_redis_reconnects_total",
+    reg.register(
+        "cronq_redis_reconnects",
         "Times a queue loop lost Redis and had to reconnect.",
-        outages,
+        counter(outages),
     );
     if let Some(rss) = rss_bytes() {
-        head(
-            &mut out,
+        reg.register(
             "cronq_process_resident_memory_bytes",
-            "gauge",
             "Resident set size of the worker process.",
+            gauge(rss),
         );
-        let _ = writeln!(out, "cronq_process_resident_memory_bytes {rss}");
     }
     for (name, help, v) in [
         (
@@ -193,35 +173,15 @@ async fn render(state: &AppState) -> String {
             state.sse.readers(),
         ),
     ] {
-        head(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "{name} {v}");
+        reg.register(name, help, gauge(v as u64));
     }
-    head(
-        &mut out,
+    reg.register(
         "cronq_uptime_seconds",
-        "gauge",
         "Seconds since the process started.",
+        gauge_f64(state.status.uptime().as_secs_f64()),
     );
-    let _ = writeln!(
-        out,
-        "cronq_uptime_seconds {}",
-        state.status.uptime().as_secs_f64()
-    );
+    let mut out = String::with_capacity(4096);
+    // Writing into a String cannot fail.
+    let _ = encode(&mut out, &reg);
     out
-}
-
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn counter(out: &mut String, name: &str, help: &str, v: u64) {
-    head(out, name, "counter", help);
-    let _ = writeln!(out, "{name} {v}");
-}
-
-/// Escapes a label value (backslash, quote, newline).
-fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }

@@ -1,9 +1,10 @@
 // Loads the dashboard of a running daemon, signs in with the API token, finds the failed job,
 // clicks Retry, waits until the page shows it completed, and saves a screenshot.
-// Usage: node dashboard.mjs BASE_URL TOKEN QUEUE JOB_ID SCREENSHOT_PATH
+// Usage: node dashboard.mjs BASE_URL TOKEN QUEUE JOB_ID SCREENSHOT_PATH [FORBIDDEN_TEXT]
+// FORBIDDEN_TEXT (e.g. a temporary directory) must appear nowhere on the page.
 import { chromium } from "playwright-core";
 
-const [base, token, queue, jobId, shot] = process.argv.slice(2);
+const [base, token, queue, jobId, shot, forbidden] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -33,6 +34,8 @@ try {
   await page.locator(`a[data-job="${jobId}"]`).waitFor();
   await page.locator(`a[data-job="${jobId}"]`).click();
   await page.locator("#job-state", { hasText: "completed" }).waitFor();
+  const text = await page.locator("body").innerText();
+  if (forbidden && text.includes(forbidden)) await fail("the page shows " + forbidden);
   if (shot) await page.screenshot({ path: shot, fullPage: true });
   // Readable on a phone: no horizontal scrolling at 390 px.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -30,21 +30,26 @@ impl RedisTarget {
 }
 
 /// Replaces the password of a URL's user-info with `***`: `redis://u:secret@h` → `redis://u:***@h`,
-/// `redis://:secret@h` → `redis://:***@h`. URLs without user-info come back unchanged.
+/// `redis://:secret@h` → `redis://:***@h`. A lone user-info (`redis://secret@h`) is what Redis
+/// clients take as the password, so it is hidden whole. URLs without user-info come back
+/// unchanged. Parsing is the `url` crate's (the last `@` ends the user-info, as for the client).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a URL the client could use either; still never print what may be a password.
+        return match (url.split_once("://"), url.rfind('@')) {
+            (Some((scheme, _)), Some(at)) => format!("{scheme}://***@{}", &url[at + 1..]),
+            _ => url.to_string(),
+        };
+    };
+    if parsed.password().is_some() {
+        // Cannot fail: the URL has a host, or it would have no user-info to set.
+        let _ = parsed.set_password(Some("***"));
+    } else if !parsed.username().is_empty() {
+        let _ = parsed.set_username("***");
+    } else {
         return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_string();
-    };
-    let user = match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{user}:***"),
-        None => "***".to_string(),
-    };
-    format!("{scheme}://{user}@{host}{tail}")
+    }
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -60,6 +65,7 @@ mod tests {
             ("redis://127.0.0.1:6379", "redis://127.0.0.1:6379"),
             ("redis://u:p@ss@h/0?x=1", "redis://u:***@h/0?x=1"),
             ("not a url", "not a url"),
+            ("redis://u:secret@h:notaport/0", "redis://***@h:notaport/0"),
         ];
         for (input, want) in cases {
             assert_eq!(redact_url(input), want, "{input}");
