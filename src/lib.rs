@@ -3,27 +3,34 @@
 //! # Layout
 //!
 //! ```text
-//! crontab / [[schedule]] ──► cron::scheduler ──┐                       ┌──► worker::handler (exec | http | builtin)
-//! worker enqueue (CLI)  ───────────────────────┼──► queue (BullMQ layout in Redis) ──► worker::pool ──┤
-//! BullMQ Queue.add (Node) ─────────────────────┘                                      └──► result / error
+//! crontab / [[schedule]] ──► cron::scheduler ──┐                        ┌──► worker::handler
+//! worker enqueue (CLI)  ───────────────────────┤                        │    (exec | http | builtin)
+//! POST /api/queues/{q}/jobs ───────────────────┼──► queue::Store ──► worker::pool ─┤
+//! BullMQ Queue.add (Node) ─────────────────────┘   (redis | embedded)   └──► result / error
+//!                        store events ──► http (SSE, /metrics, dashboard)
 //! ```
 //!
-//! - [`cli`]: clap flags and subcommands, Supercronic's single-dash spellings mapped onto them. [`config`]: raw TOML → validated [`config::Config`],
-//!   layered file < env < flags.
-//! - [`cron`]: the crontab dialect (pure), the plan of entries, the scheduler (ticks → jobs with
-//!   deterministic ids `cron-<entry>-<unix-secs>`).
-//! - [`queue`]: the only room that knows the engine (`bullmq-official`): connection, add,
-//!   consume, inspect, key names.
-//! - [`worker`]: one pool per queue; dispatch by job name to a handler; timeouts; drain.
-//! - [`http`]: `router(state)`; `/health`.
+//! - [`cli`]: clap flags and subcommands, Supercronic's single-dash spellings mapped onto them.
+//!   [`config`]: raw TOML → validated [`config::Config`], layered file < env < flags.
+//! - [`cron`]: the crontab dialect (`cron::dialect`, pure), the plan of entries, the scheduler
+//!   (ticks → jobs with deterministic ids `cron-<entry>-<unix-secs>`).
+//! - [`queue`]: the store contract (one trait, `queue::contract`), the [`queue::Store`] facade,
+//!   job specs and their one validation; `queue::redis` is BullMQ's layout over the engine
+//!   (`bullmq-official`, named nowhere else), `queue::embedded` the SQLite store (no Redis).
+//! - [`worker`]: one pool per queue; dispatch by job name to a handler; routes, reload, cancel
+//!   routing; timeouts; drain.
+//! - [`http`]: `router(state)`: `/health`, `/metrics`, the API (jobs, queues, schedules, SSE),
+//!   the dashboard.
 //! - [`status`]: shared daemon state read by `/health`; [`metrics`]: run counters for `/metrics`.
-//! - [`app`]: wiring and shutdown order; the only place that reads env, binds, handles signals
-//!   ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands.
+//! - [`app`]: wiring — a start phase and a drain phase; the only place that reads env, binds,
+//!   handles signals ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands (never
+//!   import `app`). [`backoff`]: the one doubling retry delay.
 //! - [`telemetry`]: the log subscriber (text with escaped fields, or JSON) and Sentry reports.
 //!   Job output reaches the log through `worker::handler::echo`.
 //!
-//! Dependencies run one way: `cron → queue ← worker`; `http` reads `status`; only `app` knows
-//! them all.
+//! Dependencies run one way: `cron → queue ← worker`; `http` reads `queue` and `status`; only
+//! `app` knows them all. ARCHITECTURE.md says this in prose, with where to add a store or a
+//! handler kind.
 
 pub mod app;
 pub mod backoff;
