@@ -369,11 +369,13 @@ async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             worker_name: config.worker_name.clone(),
             remove_on_complete: config.defaults.remove_on_complete,
             remove_on_fail: config.defaults.remove_on_fail,
+            metrics_points: config.metrics_points,
         };
         let mut delay = Duration::from_millis(200);
         loop {
             let mut dispatch =
-                Dispatch::new(&queue, table.clone(), cut_off.clone(), metrics.clone());
+                Dispatch::new(&queue, table.clone(), cut_off.clone(), metrics.clone())
+                    .timing_into(status.timings());
             if queue == crate::cron::CRON_QUEUE {
                 dispatch = dispatch.refusing_commands();
             }

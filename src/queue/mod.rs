@@ -16,10 +16,12 @@ pub mod events;
 pub mod info;
 mod job;
 pub mod keys;
+pub mod metrics;
 mod name;
 pub mod redis;
 pub mod store;
 mod target;
+pub mod timings;
 
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
@@ -29,6 +31,8 @@ pub use job::{
     check_job_duration, cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts,
     JobSpec, Outcome, Retention,
 };
+pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
 pub use store::{Store, StoreTarget};
 pub use target::{redact_url, RedisTarget};
+pub use timings::{Timing, Timings};

@@ -140,6 +140,12 @@ impl Store {
         each!(self, s => s.counts(queue).await)
     }
 
+    /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
+    /// metrics, recorded by workers with `metrics_points` > 0).
+    pub async fn metrics(&self, queue: &str, minutes: u32) -> Result<super::MinuteCounts, Error> {
+        each!(self, s => s.metrics(queue, minutes).await)
+    }
+
     /// Whether `queue` is paused.
     pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         each!(self, s => s.is_paused(queue).await)

@@ -4,6 +4,7 @@
 
 mod body;
 pub mod jobs;
+pub mod metrics;
 mod path;
 pub mod queues;
 pub mod schedules;
@@ -50,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::resume_queue))
         .routes(routes!(queues::retry_failed))
         .routes(routes!(queues::clean_queue))
+        .routes(routes!(metrics::queue_metrics))
         .routes(routes!(jobs::list_jobs, jobs::add_job))
         .routes(routes!(jobs::get_job, jobs::remove_job))
         .routes(routes!(jobs::retry_job))

@@ -9,6 +9,7 @@ pub(crate) mod events;
 pub(crate) mod guard;
 pub(crate) mod info;
 pub(crate) mod inspect;
+pub(crate) mod metrics;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
 
