@@ -2,6 +2,7 @@
 //! BullMQ's Worker `metrics` option counts them (Redis: BullMQ's own keys), and
 //! `GET /api/queues/{q}/metrics` buckets them with the durations and waits the daemon measured.
 
+mod compat_support;
 mod support;
 
 use std::time::Duration;
@@ -148,4 +149,39 @@ fn metrics_points_zero_records_no_series() {
         "completed"
     );
     assert_eq!(redis.cmd(&["EXISTS", "bull:m:metrics:completed"]), "0");
+}
+
+/// Node's `queue.getMetrics()` (the real `bullmq` package, tests/compat/metrics.mjs) counts
+/// the jobs cronq ran, and the per-minute list it then reads maps onto the API's minutes.
+#[test]
+fn node_get_metrics_sees_cronqs_counts() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    compat_support::node("metrics.mjs", &redis.url(), &[]);
+    let (code, m) = http_json(
+        "GET",
+        &format!("http://127.0.0.1:{}/api/queues/m/metrics", daemon.port),
+        None,
+        None,
+    );
+    assert_eq!(code, 200);
+    assert_eq!(
+        (m["completedTotal"].as_u64(), m["failedTotal"].as_u64()),
+        (Some(6), Some(2))
+    );
+    // The five earlier jobs sit two minutes before the open minute, which holds the sixth.
+    let b = m["buckets"].as_array().unwrap();
+    let prev_ts: i64 = redis
+        .cmd(&["HGET", "bull:m:metrics:completed", "prevTS"])
+        .parse()
+        .unwrap();
+    let open = prev_ts.div_euclid(60_000) * 60_000;
+    let at = |ms: i64| {
+        b.iter()
+            .find(|x| x["start"] == ms)
+            .map(|x| x["completed"].as_u64().unwrap())
+    };
+    assert_eq!(at(open), Some(1), "{m}");
+    assert_eq!(at(open - 120_000), Some(5), "{m}");
 }
