@@ -4,6 +4,7 @@
 //! turns ticks into jobs with deterministic ids.
 
 pub mod check;
+pub mod marks;
 mod field;
 pub mod parse;
 pub mod plan;

@@ -8,6 +8,7 @@ pub mod metrics;
 mod path;
 pub mod queues;
 pub mod schedules;
+pub mod timeline;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -58,6 +59,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::promote_job))
         .routes(routes!(schedules::list_schedules))
         .routes(routes!(schedules::trigger_schedule))
+        .routes(routes!(timeline::schedules_timeline))
         .routes(routes!(super::events::events))
 }
 
