@@ -4,8 +4,8 @@
 //! turns ticks into jobs with deterministic ids.
 
 pub mod check;
-pub mod marks;
 mod field;
+pub mod marks;
 pub mod parse;
 pub mod plan;
 pub mod report;

@@ -98,7 +98,14 @@ pub async fn schedules_timeline(State(state): State<AppState>) -> Result<Json<Ti
             continue;
         }
         let mut jobs = Vec::new();
-        for s in ["completed", "failed", "active", "waiting", "delayed", "prioritized"] {
+        for s in [
+            "completed",
+            "failed",
+            "active",
+            "waiting",
+            "delayed",
+            "prioritized",
+        ] {
             let page = store.jobs(queue, s, 0, PER_STATE).await?;
             jobs.extend(page.jobs.into_iter().map(|mut j| {
                 j.state = Some(s.to_string());
