@@ -51,7 +51,7 @@ try {
   await page.locator("#chart-throughput svg").waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   if (overflow > 2) await fail("page scrolls sideways on a phone by " + overflow + "px");
-  await page.locator("#charts-h").scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById("charts-h").scrollIntoView({ block: "start" }));
   await page.screenshot({ path: shots + "/dashboard-mobile.png" });
   console.log(JSON.stringify({ ok: true, jobId, rows, nexts }));
 } catch (e) {
