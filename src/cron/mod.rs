@@ -1,7 +1,7 @@
 //! The cron room: the crontab dialect (`parse`, `schedule`, `zone`: pure, no I/O but reading
 //! the daemon's zone), the `--test-crontab` / `cron next` reports (`check`), the plan of
 //! entries from crontab lines and `[[schedule]]` tables (`plan`), and the `scheduler` that
-//! turns ticks into jobs with deterministic ids.
+//! turns ticks into jobs with deterministic ids, noting the ticks it skips or misses (`marks`).
 
 pub mod check;
 mod field;

@@ -8,6 +8,8 @@
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //! - [`target`]: where Redis is, and redaction. [`keys`]: Redis key names.
+//! - [`metrics`]: BullMQ's per-minute completed/failed series, read back as [`MinuteCounts`];
+//!   [`timings`]: the daemon's own ring of recent run durations and waits.
 
 pub mod consumer;
 pub mod embedded;
