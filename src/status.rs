@@ -44,6 +44,8 @@ pub struct Status {
     queues: RwLock<BTreeMap<String, QueueProbe>>,
     /// Internal components restarted after a panic.
     components: RwLock<BTreeMap<String, ComponentHealth>>,
+    /// Recent run timings per queue: written by the pools' dispatch, read by the metrics API.
+    timings: Arc<crate::queue::Timings>,
 }
 
 /// Restarts of one internal component, shown by `/health`.
@@ -68,7 +70,13 @@ impl Status {
             store_kind,
             queues: RwLock::new(BTreeMap::new()),
             components: RwLock::new(BTreeMap::new()),
+            timings: Arc::default(),
         })
+    }
+
+    /// Recent run timings per queue.
+    pub fn timings(&self) -> Arc<crate::queue::Timings> {
+        self.timings.clone()
     }
 
     /// Time since start.

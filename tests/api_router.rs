@@ -157,6 +157,8 @@ async fn openapi_lists_every_route() {
         ("/api/queues/{queue}/resume", "post"),
         ("/api/queues/{queue}/retry-failed", "post"),
         ("/api/queues/{queue}/clean", "post"),
+        ("/api/queues/{queue}/metrics", "get"),
+        ("/api/schedules/timeline", "get"),
         ("/api/queues/{queue}/jobs", "get"),
         ("/api/queues/{queue}/jobs", "post"),
         ("/api/queues/{queue}/jobs/{id}", "get"),

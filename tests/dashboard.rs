@@ -92,3 +92,90 @@ enqueue = { queue = "reports", name = "build" }
         eprintln!("dashboard: refreshed {}", docs.display());
     }
 }
+
+/// The charts and the schedules timeline in real Chromium (tests/browser/charts.mjs): jobs run
+/// (two schedules firing every second, one always completing and one always failing, plus jobs
+/// added through the API), then the page draws throughput points, runs in their outcome
+/// colours, and opens a failed run's job from the timeline. Screenshots at desktop width and
+/// at 390 px go to target/screenshots/.
+#[test]
+fn charts_and_the_schedules_timeline() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let redis = Redis::start();
+    let token = "chart-token";
+    let config = r#"
+[defaults]
+attempts = 1
+[queues.reports.handlers.build]
+builtin = "echo"
+[queues.reports.handlers.broken]
+builtin = "fail"
+[[schedule]]
+name = "good"
+cron = "* * * * * * *"
+enqueue = { queue = "reports", name = "build" }
+[[schedule]]
+name = "bad"
+cron = "* * * * * * *"
+enqueue = { queue = "reports", name = "broken" }
+"#;
+    let daemon = Daemon::start(&redis.url(), config, None, &[("API_TOKEN", token)]);
+    daemon.wait_healthy();
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    for i in 0..5 {
+        let body = format!(r#"{{"name":"build","data":{{"n":{i}}}}}"#);
+        let (code, _) = http_json(
+            "POST",
+            &format!("{base}/api/queues/reports/jobs"),
+            Some(&body),
+            Some(token),
+        );
+        assert_eq!(code, 201);
+    }
+    // Both entries have finished runs before the page is opened.
+    poll(
+        Duration::from_secs(20),
+        "finished runs of both entries",
+        || {
+            let (_, t) = http_json(
+                "GET",
+                &format!("{base}/api/schedules/timeline"),
+                None,
+                Some(token),
+            );
+            let runs = |id: &str, state: &str| {
+                t["entries"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e["id"] == id)
+                    .flat_map(|e| e["runs"].as_array().cloned().unwrap_or_default())
+                    .filter(|r| r["state"] == state)
+                    .count()
+            };
+            (runs("good", "completed") > 0 && runs("bad", "failed") > 0).then_some(())
+        },
+    );
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(browser_dir.join("charts.mjs"))
+        .args([&base, token, "reports", "good", "bad"])
+        .arg(&shots)
+        .output()
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{stderr}\ndaemon log:\n{}",
+        daemon.log()
+    );
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    for shot in ["dashboard.png", "dashboard-mobile.png"] {
+        assert!(
+            std::fs::metadata(shots.join(shot)).unwrap().len() > 10_000,
+            "{shot} is a real screenshot"
+        );
+    }
+}

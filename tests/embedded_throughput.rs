@@ -39,6 +39,7 @@ fn options() -> ConsumerOptions {
         worker_name: "bench".into(),
         remove_on_complete: None,
         remove_on_fail: None,
+        metrics_points: 0,
     }
 }
 

@@ -53,6 +53,7 @@ fn options() -> ConsumerOptions {
         worker_name: "foreign-test".into(),
         remove_on_complete: None,
         remove_on_fail: None,
+        metrics_points: 0,
     }
 }
 

@@ -98,6 +98,8 @@ pub struct Config {
     pub stalled_interval: Duration,
     /// Stalls allowed before a job fails.
     pub max_stalled_count: u32,
+    /// Minutes of job metrics kept per queue (0 = none recorded).
+    pub metrics_points: u32,
     /// The crontab path.
     pub crontab: PathBuf,
     /// Whether the crontab path was given explicitly (a missing explicit crontab is an error;

@@ -76,6 +76,9 @@ pub struct RawWorker {
     pub stalled_interval: Option<String>,
     /// Stalls allowed before a job fails, default 1 (BullMQ's default).
     pub max_stalled_count: Option<u32>,
+    /// Minutes of completed/failed counts kept per queue (BullMQ's `metrics.maxDataPoints`),
+    /// default 20160 (two weeks); 0 records none.
+    pub metrics_points: Option<u64>,
     /// The crontab, default `./crontab`.
     pub crontab: Option<String>,
     /// Name written to each job's `processedBy`, default `cronq@<hostname>`.

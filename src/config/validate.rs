@@ -143,6 +143,13 @@ pub(super) fn build(
             &place("max_stalled_count"),
             &ranges::MAX_STALLED,
         )? as u32,
+        metrics_points: count_in(
+            worker
+                .metrics_points
+                .unwrap_or(ranges::METRICS_POINTS_DEFAULT),
+            &place("metrics_points"),
+            &ranges::METRICS_POINTS,
+        )? as u32,
         crontab: PathBuf::from(worker.crontab.unwrap_or_else(|| "crontab".into())),
         crontab_explicit,
         limits: super::Limits {

@@ -10,6 +10,7 @@
 //! `crate::cron::zone`, `crate::cron::text` and `crate::cron::report` keep working.
 
 pub mod dialect;
+pub mod marks;
 pub mod plan;
 pub mod scheduler;
 

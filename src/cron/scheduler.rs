@@ -32,6 +32,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::marks::MarkKind;
 use super::plan::{Action, Plan, PlannedEntry};
 use crate::config::{Config, Overlap};
 use crate::queue::{cron_job_id, JobOverrides, JobSpec, Store};
@@ -62,6 +63,8 @@ pub struct SchedulerStats {
     pub pending: AtomicU64,
     /// Gauge: adds talking to the store now (at most [`MAX_ADDS_IN_FLIGHT`]).
     pub in_flight: AtomicU64,
+    /// Recent skipped and missed ticks per entry, for the timeline.
+    pub marks: super::marks::TickMarks,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -188,10 +191,16 @@ fn fire_due(
         let allowed = e.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
         if latest != due {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
+            ctx.stats
+                .marks
+                .note(&e.id, due.timestamp_millis(), MarkKind::Missed);
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
         }
         if lateness > allowed {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
+            ctx.stats
+                .marks
+                .note(&e.id, latest.timestamp_millis(), MarkKind::Missed);
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %latest.to_rfc3339(), late_s = lateness.as_secs(), "tick missed: too late to run");
             continue;
         }
@@ -282,6 +291,9 @@ impl FireContext {
                 Overlap::Allow => {}
                 Overlap::Forbid => {
                     self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .marks
+                        .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
                     tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state,
                         scheduled = %at.to_rfc3339(), "tick skipped: previous run not finished (overlap = forbid)");
                     return;
@@ -319,6 +331,9 @@ impl FireContext {
                 }
                 Err(err) => {
                     self.stats.missed.fetch_add(1, Ordering::Relaxed);
+                    self.stats
+                        .marks
+                        .note(&e.id, at.timestamp_millis(), MarkKind::Missed);
                     // One error line when ticks start being missed, not one per tick.
                     if !self.missing.swap(true, Ordering::Relaxed) {
                         tracing::error!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(),

@@ -39,6 +39,9 @@ pub struct ConsumerOptions {
     pub remove_on_complete: Option<Retention>,
     /// Default retention for failed jobs whose own options say nothing.
     pub remove_on_fail: Option<Retention>,
+    /// Minutes of completed/failed counts kept (BullMQ's Worker `metrics.maxDataPoints`);
+    /// 0 records none.
+    pub metrics_points: u32,
 }
 
 /// A job handed to a [`Processor`]: our own view, with the store's handle for its log.
@@ -55,6 +58,9 @@ pub struct ActiveJob {
     pub attempt: u32,
     /// Attempts allowed in all (0 or 1 = a single attempt).
     pub max_attempts: u32,
+    /// When it could first run, Unix ms: added, plus its own delay (its wait is measured from
+    /// here to the start of this attempt).
+    pub ready_ms: i64,
     /// The store's handle on this job (log, progress, children).
     pub(crate) log: Box<dyn JobHandle>,
 }

@@ -42,6 +42,9 @@ pub trait Backend: Send + Sync {
     ) -> Result<Consumer, Error>;
     /// Counts per state.
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error>;
+    /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
+    /// metrics; a store keeps the same series).
+    async fn metrics(&self, queue: &str, minutes: u32) -> Result<super::MinuteCounts, Error>;
     /// Whether `queue` is paused.
     async fn is_paused(&self, queue: &str) -> Result<bool, Error>;
     /// The state of a job, `None` when there is no such job.

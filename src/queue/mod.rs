@@ -10,6 +10,8 @@
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //! - [`redis::target`]: where Redis is, and redaction; [`redis::keys`]: Redis key names.
+//! - [`metrics`]: BullMQ's per-minute completed/failed series, read back as [`MinuteCounts`];
+//!   [`timings`]: the daemon's own ring of recent run durations and waits.
 
 pub mod consumer;
 pub mod contract;
@@ -18,10 +20,12 @@ mod error;
 pub mod events;
 pub mod info;
 mod job;
+pub mod metrics;
 mod name;
 pub mod redis;
 mod spec;
 pub mod store;
+pub mod timings;
 
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
@@ -31,7 +35,9 @@ pub use job::{
     check_job_duration, cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts,
     JobSpec, Outcome, Retention,
 };
+pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
 pub use redis::{redact_url, RedisTarget};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};
+pub use timings::{Timing, Timings};

@@ -124,6 +124,12 @@ impl Store {
         self.0.counts(queue).await
     }
 
+    /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
+    /// metrics, recorded by workers with `metrics_points` > 0).
+    pub async fn metrics(&self, queue: &str, minutes: u32) -> Result<super::MinuteCounts, Error> {
+        self.0.metrics(queue, minutes).await
+    }
+
     /// Whether `queue` is paused.
     pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         self.0.is_paused(queue).await

@@ -47,6 +47,8 @@ pub struct Dispatch {
     running: Arc<AtomicUsize>,
     /// Run counters and durations, read by `/metrics`.
     metrics: Arc<Metrics>,
+    /// Recent run timings, read by the metrics API (shared with `Status`).
+    timings: Option<Arc<crate::queue::Timings>>,
     /// Job id → cancel token of each running job (held by that job's run; `cancel` fires it).
     cancels: std::sync::Mutex<HashMap<String, CancellationToken>>,
     /// Refuse jobs whose data carries a `command` (the `cron` queue: its commands come only
@@ -69,6 +71,7 @@ impl Dispatch {
             cut_off,
             running: Arc::new(AtomicUsize::new(0)),
             metrics,
+            timings: None,
             refuse_commands: false,
             cancels: std::sync::Mutex::new(HashMap::new()),
         }
@@ -92,6 +95,12 @@ impl Dispatch {
     /// The count of jobs running now (shared with `/health`).
     pub fn running(&self) -> Arc<AtomicUsize> {
         self.running.clone()
+    }
+
+    /// Records each finished run's duration and wait into `timings`.
+    pub fn timing_into(mut self, timings: Arc<crate::queue::Timings>) -> Self {
+        self.timings = Some(timings);
+        self
     }
 
     /// Refuses jobs whose data carries a `command` field (see the field).
@@ -168,6 +177,9 @@ impl Processor for Dispatch {
             }
         };
         self.metrics.record(q, name, end, took);
+        if let (Some(t), false) = (&self.timings, matches!(end, RunEnd::Released)) {
+            t.record(q, crate::queue::Timing::of_run(job.ready_ms, took));
+        }
         outcome
     }
 }

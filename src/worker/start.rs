@@ -96,11 +96,13 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             worker_name: config.worker_name.clone(),
             remove_on_complete: config.defaults.remove_on_complete,
             remove_on_fail: config.defaults.remove_on_fail,
+            metrics_points: config.metrics_points,
         };
         let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             let mut dispatch =
-                Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone());
+                Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone())
+                    .timing_into(s.status.timings());
             if queue == CRON_QUEUE {
                 dispatch = dispatch.refusing_commands();
             }

@@ -60,6 +60,17 @@ pub(super) const MAX_STALLED: Bounds<u64> = Bounds {
     why: "0 fails a job at its first stall",
 };
 
+/// `[worker] metrics_points` by default: two weeks of minutes, as BullMQ's docs suggest.
+pub(super) const METRICS_POINTS_DEFAULT: u64 = 20_160;
+
+/// `[worker] metrics_points`: minutes kept per queue and outcome (8 bytes or so each in
+/// Redis); a year is the most that stays cheap to read back.
+pub(super) const METRICS_POINTS: Bounds<u64> = Bounds {
+    min: 0,
+    max: 525_600,
+    why: "minutes of completed/failed counts kept (20160 = two weeks, 0 = none)",
+};
+
 /// `attempts`: 1 is no retry.
 pub(super) const ATTEMPTS: Bounds<u64> = Bounds {
     min: 1,

@@ -30,6 +30,11 @@ fn out_of_range_values_are_refused_with_line_and_range() {
             "1day",
         ),
         (
+            "[worker]\nmetrics_points = 1000000\n".into(),
+            ":2: [worker] metrics_points",
+            "525600",
+        ),
+        (
             "[worker]\nstalled_interval = \"0s\"\n".into(),
             ":2: [worker] stalled_interval",
             "1s",

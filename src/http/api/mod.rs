@@ -4,9 +4,11 @@
 
 mod body;
 pub mod jobs;
+pub mod metrics;
 mod path;
 pub mod queues;
 pub mod schedules;
+pub mod timeline;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -50,12 +52,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::resume_queue))
         .routes(routes!(queues::retry_failed))
         .routes(routes!(queues::clean_queue))
+        .routes(routes!(metrics::queue_metrics))
         .routes(routes!(jobs::list_jobs, jobs::add_job))
         .routes(routes!(jobs::get_job, jobs::remove_job))
         .routes(routes!(jobs::retry_job))
         .routes(routes!(jobs::promote_job))
         .routes(routes!(schedules::list_schedules))
         .routes(routes!(schedules::trigger_schedule))
+        .routes(routes!(timeline::schedules_timeline))
         .routes(routes!(super::events::events))
 }
 

@@ -44,6 +44,13 @@ impl Backend for EmbeddedStore {
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         EmbeddedStore::counts(self, queue).await
     }
+    async fn metrics(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> Result<crate::queue::MinuteCounts, Error> {
+        EmbeddedStore::metrics(self, queue, minutes).await
+    }
     async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         EmbeddedStore::is_paused(self, queue).await
     }

@@ -99,6 +99,7 @@ impl EmbeddedStore {
             defaults: Defaults {
                 on_complete: opts.remove_on_complete,
                 on_fail: opts.remove_on_fail,
+                metrics_points: opts.metrics_points,
             },
             beat: beat.clone(),
             slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
@@ -229,6 +230,7 @@ fn spawn_job(ctx: &Arc<Loop>, job: Claimed, permit: OwnedSemaphorePermit) {
             data: serde_json::from_str(&job.data).map_err(|e| bad_data(&job.data, e)),
             attempt: job.attempts_made + 1,
             max_attempts: job.max_attempts,
+            ready_ms: job.ready_ms,
             log: Box::new(JobLogRef {
                 store: ctx2.store.clone(),
                 queue: ctx2.queue.clone(),

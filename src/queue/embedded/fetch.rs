@@ -13,6 +13,8 @@ pub(super) struct Claimed {
     pub(super) data: String,
     pub(super) attempts_made: u32,
     pub(super) max_attempts: u32,
+    /// Added, plus its own delay (Unix ms).
+    pub(super) ready_ms: i64,
 }
 
 /// What one claim found.
@@ -84,7 +86,7 @@ fn activate(
             "UPDATE jobs SET state = 'active', attempts_started = attempts_started + 1,
                     processed_on = ?3, processed_by = ?4
              WHERE queue = ?1 AND id = ?2
-             RETURNING name, data, attempts_made, max_attempts",
+             RETURNING name, data, attempts_made, max_attempts, timestamp + delay",
         )?
         .query_row(params![queue, id, now, worker], |r| {
             Ok(Claimed {
@@ -93,6 +95,7 @@ fn activate(
                 data: r.get(1)?,
                 attempts_made: r.get(2)?,
                 max_attempts: r.get(3)?,
+                ready_ms: r.get(4)?,
             })
         })?;
     events::emit(conn, queue, "active", &[("jobId", id), ("prev", prev)], now)?;

@@ -17,6 +17,8 @@ const STACKTRACE_LIMIT: usize = 10;
 pub(super) struct Defaults {
     pub(super) on_complete: Option<Retention>,
     pub(super) on_fail: Option<Retention>,
+    /// Minutes of job metrics kept (0 = none recorded).
+    pub(super) metrics_points: u32,
 }
 
 struct Running {
@@ -54,6 +56,7 @@ pub(super) fn finish(
                 ("prev", "active"),
             ];
             events::emit(conn, queue, "completed", &fields, now)?;
+            super::metrics::record(conn, queue, "completed", now, defaults.metrics_points)?;
             let keep = opts::retention(&job.opts, "removeOnComplete").or(defaults.on_complete);
             retain(conn, queue, "completed", id, keep, now)?;
             Ok(false)
@@ -64,6 +67,7 @@ pub(super) fn finish(
         Outcome::Retry(reason) | Outcome::Fail(reason) => {
             let exhausted = matches!(outcome, Outcome::Retry(_));
             fail(conn, queue, id, &job, reason, exhausted, now)?;
+            super::metrics::record(conn, queue, "failed", now, defaults.metrics_points)?;
             let keep = opts::retention(&job.opts, "removeOnFail").or(defaults.on_fail);
             retain(conn, queue, "failed", id, keep, now)?;
             Ok(false)

@@ -25,6 +25,7 @@ mod fetch;
 mod finish;
 mod info;
 mod lock;
+mod metrics;
 mod opts;
 mod producer;
 mod schema;

@@ -15,7 +15,8 @@ use rusqlite::{Connection, OpenFlags};
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Version of the schema below (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 1;
+/// 2 added `metrics`; `create` runs the whole (idempotent) script on an older file.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Opens a connection with the settings every connection uses.
 pub(super) fn connect(path: &Path) -> rusqlite::Result<Connection> {
@@ -105,4 +106,14 @@ CREATE TABLE IF NOT EXISTS events (
     at     INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_queue ON events (queue, id);
+
+-- BullMQ's `metrics:<kind>` series: jobs finished per minute (`minute` = its start, Unix ms;
+-- the row of minute -1 holds the running total). See `metrics.rs`.
+CREATE TABLE IF NOT EXISTS metrics (
+    queue  TEXT NOT NULL,
+    kind   TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (queue, kind, minute)
+);
 ";

@@ -46,6 +46,13 @@ impl Backend for RedisStore {
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         RedisStore::counts(self, queue).await
     }
+    async fn metrics(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> Result<crate::queue::MinuteCounts, Error> {
+        RedisStore::metrics(self, queue, minutes).await
+    }
     async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         RedisStore::is_paused(self, queue).await
     }

@@ -79,6 +79,10 @@ impl RedisStore {
         wopts.run_retry_delay = RUN_RETRY_DELAY.as_millis() as u64;
         wopts.remove_on_complete = opts.remove_on_complete.map(retention);
         wopts.remove_on_fail = opts.remove_on_fail.map(retention);
+        // BullMQ's job metrics (`metrics:completed|failed`), written by `moveToFinished`.
+        wopts.metrics = (opts.metrics_points > 0).then_some(bullmq::options::MetricsOptions {
+            max_data_points: opts.metrics_points as usize,
+        });
 
         let store = self.clone();
         let queue_name = queue.to_string();
@@ -141,6 +145,7 @@ async fn run_one(
                 data,
                 attempt: engine.attempts_made() + 1,
                 max_attempts: engine.opts().attempts.unwrap_or(0),
+                ready_ms: (engine.timestamp() + engine.delay()) as i64,
                 log: Box::new(EngineJob(engine.clone())),
             };
             match processor.process(job).await {

@@ -11,6 +11,7 @@ pub(crate) mod guard;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub mod keys;
+pub(crate) mod metrics;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
 pub mod target;

@@ -145,6 +145,7 @@ mod tests {
             worker_name: "t".into(),
             remove_on_complete: None,
             remove_on_fail: None,
+            metrics_points: 0,
         };
         let consumer = store
             .consume("st", opts, Arc::new(AlwaysFails))
