@@ -58,6 +58,14 @@ fn redis_restart_with_aof_mid_stream_loses_nothing() {
     for d in &daemons {
         d.wait_healthy();
     }
+    // Paused while the jobs are added, so that however slowly they go in, none has run yet:
+    // the restart below then always lands mid-stream.
+    let queue_op = |op: &str| {
+        let url = format!("http://127.0.0.1:{}/api/queues/aof/{op}", daemons[0].port);
+        let (status, body) = http("POST", &url, None, None);
+        assert!(status < 300, "{op}: {status} {body}");
+    };
+    queue_op("pause");
     let ids: Vec<String> = (0..N)
         .map(|_| {
             api_add(
@@ -68,6 +76,7 @@ fn redis_restart_with_aof_mid_stream_loses_nothing() {
         })
         .collect();
     persist(&redis);
+    queue_op("resume");
     let before = poll(Duration::from_secs(20), "a third of the jobs done", || {
         let done = count(&redis, "aof", "completed");
         (done >= N / 3).then_some(done)
