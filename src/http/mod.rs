@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod metrics;
+mod precondition;
 pub mod serve;
 pub mod ui;
 

@@ -14,9 +14,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ErrorBody;
+pub(crate) use super::precondition::{queue_name, store};
 use super::AppState;
-use crate::queue::Store;
 
 pub use body::JsonBody;
 pub use path::ApiPath;
@@ -61,19 +61,4 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(schedules::trigger_schedule))
         .routes(routes!(timeline::schedules_timeline))
         .routes(routes!(super::events::events))
-}
-
-/// The store, or 503 while it has not answered yet.
-pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
-    state.status.store().ok_or_else(|| {
-        ApiError::Unavailable(format!(
-            "the store at {} has not answered yet",
-            state.status.redis_url
-        ))
-    })
-}
-
-/// Checks a queue name from the path.
-pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
-    crate::queue::validate_queue_name(name).map_err(|m| ApiError::field("queue", m))
 }

@@ -18,8 +18,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::stream::{self, Stream};
 use serde::Deserialize;
 
-use super::api::{queue_name, store};
 use super::error::ApiError;
+use super::precondition::{queue_name, store};
 use super::AppState;
 use crate::queue::QueueEvent;
 use client::Client;
