@@ -9,6 +9,8 @@ run(async () => {
   const parentQ = await watched('flowp');
   const childQ = await watched('flowc');
   const flows = new FlowProducer({ connection });
+  await parentQ.queue.pause();
+  await childQ.queue.pause();
   const tree = await flows.add({
     name: 'parent', queueName: 'flowp', data: { p: true },
     children: [
@@ -16,7 +18,11 @@ run(async () => {
       { name: 'child', queueName: 'flowc', data: { v: 2 } },
     ],
   });
+  // Both queues are paused across the add and the check, so cronq cannot have finished the
+  // children (moving the parent on) before the parent's state is read.
   assert.equal(await tree.job.getState(), 'waiting-children');
+  await parentQ.queue.resume();
+  await childQ.queue.resume();
   const value = await tree.job.waitUntilFinished(parentQ.events, 20000);
   const parent = await Job.fromId(parentQ.queue, tree.job.id);
   const children = await parent.getChildrenValues();
