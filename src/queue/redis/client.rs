@@ -9,7 +9,8 @@ use bullmq::options::{RedisConnectionOptions, TlsCerts};
 use bullmq::redis_connection::RedisConnection;
 use bullmq::{Queue, QueueOptions};
 
-use crate::queue::{Error, RedisTarget};
+use super::sentinel::SentinelRelay;
+use crate::queue::{Error, RedisTarget, Topology};
 
 /// The queue store: one multiplexed, self-reconnecting connection shared by producers and
 /// inspection, plus the engine's per-queue handles. Cheap to clone.
@@ -23,6 +24,8 @@ pub(crate) struct StoreInner {
     pub(crate) prefix: String,
     pub(crate) engine_opts: RedisConnectionOptions,
     pub(crate) conn: RedisConnection,
+    /// The Sentinel relay every connection goes through (Sentinel only); dropped with the store.
+    relay: Option<SentinelRelay>,
     /// Engine queue handles by name, created on first use. A std mutex: it is never held
     /// across an await (creation happens outside it, see [`RedisStore::queue`]).
     queues: Mutex<HashMap<String, Arc<Queue>>>,
@@ -32,8 +35,23 @@ impl RedisStore {
     /// Connects to Redis. Fails fast when Redis does not answer; callers that must keep running
     /// (the daemon) retry with backoff.
     pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<RedisStore, Error> {
-        let engine_opts = engine_options(target)?;
-        probe(target).await?;
+        // With Sentinel the engine connects to the relay, which forwards to the current primary.
+        let (relay, direct) = match &target.topology {
+            Topology::Sentinel { .. } => {
+                let relay = SentinelRelay::start(target, Duration::from_secs(5)).await?;
+                let direct = RedisTarget {
+                    url: relay.local_url.clone(),
+                    ca_file: target.ca_file.clone(),
+                    topology: Topology::Single,
+                };
+                (Some(relay), direct)
+            }
+            _ => (None, target.clone()),
+        };
+        let engine_opts = engine_options(&direct)?;
+        if !engine_opts.is_cluster() {
+            probe(&direct).await?;
+        }
         let conn = RedisConnection::new_managed_only(&engine_opts)
             .await
             .map_err(|e| unreachable(target, e))?;
@@ -43,6 +61,7 @@ impl RedisStore {
                 prefix: prefix.to_string(),
                 engine_opts,
                 conn,
+                relay,
                 queues: Mutex::new(HashMap::new()),
             }),
         };
@@ -62,6 +81,14 @@ impl RedisStore {
 
     /// Round-trip time of a `PING`.
     pub async fn ping(&self) -> Result<Duration, Error> {
+        if let Some(relay) = &self.inner.relay {
+            if relay.primary().is_none() {
+                return Err(unreachable(
+                    &self.inner.target,
+                    "no writable primary: waiting for Sentinel failover",
+                ));
+            }
+        }
         let started = Instant::now();
         let _: String = self
             .inner
@@ -160,6 +187,13 @@ async fn probe(target: &RedisTarget) -> Result<(), Error> {
 /// The engine's connection options for `target`.
 fn engine_options(target: &RedisTarget) -> Result<RedisConnectionOptions, Error> {
     let mut opts = RedisConnectionOptions::new().url(target.url.clone());
+    if let Topology::Cluster { nodes } = &target.topology {
+        // Each seed node gets the URL's scheme and credentials; a Cluster has no databases.
+        let nodes = nodes
+            .iter()
+            .map(|n| super::sentinel::node_url(&target.url, n));
+        opts = opts.cluster_nodes(nodes.collect::<Vec<_>>());
+    }
     if let Some(path) = &target.ca_file {
         let pem = std::fs::read(path).map_err(|e| {
             Error::Settings(format!(

@@ -13,8 +13,9 @@ pub(crate) mod inspect;
 pub mod keys;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
+pub(crate) mod sentinel;
 pub mod target;
 
 pub use client::RedisStore;
-pub use target::{redact_url, RedisTarget};
+pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;

@@ -1,0 +1,132 @@
+//! Redis in production: a Sentinel failover under load (kill -9 of the primary), and a Cluster of
+//! three primaries with hash-tagged prefixes (an untagged prefix is refused).
+
+mod fault_support;
+mod support;
+mod topology_support;
+
+use std::time::{Duration, Instant};
+
+use fault_support::*;
+use support::*;
+use topology_support::*;
+
+const CONFIG: &str = r#"
+[worker]
+concurrency = 5
+lock_duration = "2s"
+stalled_interval = "1s"
+max_stalled_count = 10
+[defaults]
+attempts = 5
+backoff = "fixed:100"
+remove_on_complete = false
+[queues.work.handlers.nap]
+builtin = "sleep"
+[queues.other.handlers.nap]
+builtin = "sleep"
+"#;
+
+#[test]
+fn sentinel_failover_mid_run_completes_every_job() {
+    const N: usize = 300;
+    let mut primary = Redis::start();
+    let replica = replica_of(primary.port);
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port)).collect();
+    let list = sentinels
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect::<Vec<_>>()
+        .join(",");
+    let daemon = Daemon::start("", CONFIG, None, &[("REDIS_SENTINELS", &list)]);
+    daemon.wait_healthy();
+    for _ in 0..N {
+        api_add(
+            daemon.port,
+            "work",
+            &serde_json::json!({"name": "nap", "data": {"ms": 60}}),
+        );
+    }
+    // Every job must have reached the replica before the primary dies (replication is async:
+    // an add the replica never saw is lost by Redis, not by cronq).
+    poll(
+        Duration::from_secs(20),
+        "the replica to hold every job",
+        || (all_job_ids(&replica, "work").len() == N).then_some(()),
+    );
+    poll(Duration::from_secs(30), "a first batch to complete", || {
+        (count(&primary, "work", "completed") >= 20).then_some(())
+    });
+    let before = count(&replica, "work", "completed");
+    primary.stop();
+    let died = Instant::now();
+    assert!(before < N, "the run had finished before the kill");
+
+    let health = poll(Duration::from_secs(30), "/health to say 503", || {
+        daemon.health().filter(|(code, _)| *code == 503)
+    });
+    println!("health during failover: {}", health.1);
+    let first = poll(
+        Duration::from_secs(60),
+        "a completion on the new primary",
+        || {
+            let role = cmd_at(replica.port, &["ROLE"]).unwrap_or_default();
+            (role.starts_with("master") && count(&replica, "work", "completed") > before)
+                .then(|| died.elapsed())
+        },
+    );
+    println!("primary killed -> first completion on the new primary: {first:?}");
+    wait_all_completed(&replica, "work", N, Duration::from_secs(120));
+    let drained = died.elapsed();
+    println!("primary killed -> all {N} jobs completed: {drained:?}");
+    assert_eq!(count(&replica, "work", "active"), 0, "jobs left active");
+    let (code, body) = daemon.health().expect("/health answers");
+    assert_eq!(code, 200, "/health after failover: {body}");
+}
+
+#[test]
+fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
+    const N: usize = 50;
+    let nodes = cluster();
+    let seeds = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect::<Vec<_>>()
+        .join(",");
+
+    let dir = TempDir::new("cluster-refused");
+    let (code, _out, err) = run_worker(
+        &[],
+        &[
+            ("REDIS_CLUSTER_NODES", &seeds),
+            ("WORKER_LISTEN", "127.0.0.1:0"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "untagged prefix: {err}");
+    assert!(err.contains("hash tag") && err.contains("prefix"), "{err}");
+
+    let daemon = Daemon::start(
+        "",
+        CONFIG,
+        None,
+        &[("REDIS_CLUSTER_NODES", &seeds), ("REDIS_PREFIX", "{cq}")],
+    );
+    daemon.wait_healthy();
+    for queue in ["work", "other"] {
+        for _ in 0..N {
+            api_add(
+                daemon.port,
+                queue,
+                &serde_json::json!({"name": "nap", "data": {"ms": 5}}),
+            );
+        }
+    }
+    for queue in ["work", "other"] {
+        let key = format!("{{cq}}:{queue}:completed");
+        poll(Duration::from_secs(60), "every job to complete", || {
+            (cluster_count(&nodes, &key) == N).then_some(())
+        });
+        assert_eq!(cluster_count(&nodes, &format!("{{cq}}:{queue}:active")), 0);
+    }
+}
