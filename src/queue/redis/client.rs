@@ -79,7 +79,10 @@ impl RedisStore {
         self.inner.target.redacted()
     }
 
-    /// Round-trip time of a `PING`.
+    /// Round-trip time of a check that the server takes writes: `ROLE` must say `master` (a
+    /// replica answers PING but refuses every write with READONLY or MASTERDOWN). Servers that
+    /// refuse ROLE (some managed offerings, restrictive ACLs) and Clusters (ROLE would go to any
+    /// node) get a plain `PING`.
     pub async fn ping(&self) -> Result<Duration, Error> {
         if let Some(relay) = &self.inner.relay {
             if relay.primary().is_none() {
@@ -90,12 +93,41 @@ impl RedisStore {
             }
         }
         let started = Instant::now();
-        let _: String = self
-            .inner
-            .conn
-            .cmd(&mut redis::cmd("PING"))
-            .await
-            .map_err(|e| classify(&self.inner.target, &e))?;
+        let conn = &self.inner.conn;
+        let role = if conn.is_cluster() {
+            None
+        } else {
+            // PING rides along in the same round trip: ROLE is answered even while the server
+            // loads its dataset, PING then says LOADING.
+            let mut pipe = redis::pipe();
+            pipe.cmd("ROLE").cmd("PING");
+            match conn.pipe::<(redis::Value, String)>(&pipe).await {
+                Ok((v, _pong)) => Some(v),
+                Err(e) if refused_command(&e.to_string()) => None,
+                Err(e) => return Err(classify(&self.inner.target, &e)),
+            }
+        };
+        match role {
+            Some(redis::Value::Array(parts)) => match parts.first() {
+                Some(redis::Value::BulkString(b)) if b.as_slice() != b"master" => {
+                    return Err(unreachable(
+                        &self.inner.target,
+                        format!(
+                            "no writable primary: the server is a read-only {} (writes get READONLY)",
+                            String::from_utf8_lossy(b)
+                        ),
+                    ))
+                }
+                _ => {}
+            },
+            Some(_) => {}
+            None => {
+                let _: String = conn
+                    .cmd(&mut redis::cmd("PING"))
+                    .await
+                    .map_err(|e| classify(&self.inner.target, &e))?;
+            }
+        }
         Ok(started.elapsed())
     }
 
@@ -125,6 +157,13 @@ impl RedisStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Whether the server refused `ROLE` itself (renamed or not allowed), not because it is down.
+fn refused_command(text: &str) -> bool {
+    ["unknown command", "NOPERM", "not allowed", "ERR unknown"]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 fn unreachable(target: &RedisTarget, err: impl std::fmt::Display) -> Error {
