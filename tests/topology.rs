@@ -76,9 +76,21 @@ fn sentinel_failover_mid_run_completes_every_job() {
         },
     );
     println!("primary killed -> first completion on the new primary: {first:?}");
-    wait_all_completed(&replica, "work", N, Duration::from_secs(120));
+    // The CLI finds the new primary through the same sentinels.
+    let dir = TempDir::new("sentinel-cli");
+    let cfg = dir.write("worker.toml", CONFIG);
+    let (code, _out, err) = run_worker(
+        &["enqueue", "work", "nap", "--data", r#"{"ms": 1}"#],
+        &[
+            ("REDIS_SENTINELS", &list),
+            ("WORKER_CONFIG", cfg.to_str().unwrap()),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "enqueue through the sentinels: {err}");
+    wait_all_completed(&replica, "work", N + 1, Duration::from_secs(120));
     let drained = died.elapsed();
-    println!("primary killed -> all {N} jobs completed: {drained:?}");
+    println!("primary killed -> all jobs completed: {drained:?}");
     assert_eq!(count(&replica, "work", "active"), 0, "jobs left active");
     let (code, body) = daemon.health().expect("/health answers");
     assert_eq!(code, 200, "/health after failover: {body}");

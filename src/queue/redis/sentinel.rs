@@ -165,10 +165,11 @@ async fn forward(mut client: TcpStream, state: Arc<State>, stop: CancellationTok
 /// Checks the primary's role every [`CHECK_EVERY`] (at once when `kick` fires) and asks the
 /// sentinels again whenever it is not a reachable master.
 async fn watch_primary(state: Arc<State>, kick: Arc<Notify>, stop: CancellationToken) {
+    let mut kept: Checked = None;
     loop {
         let current = state.primary.borrow().clone();
         let healthy = match &current {
-            Some(addr) => is_master(&state.target, addr).await,
+            Some(addr) => is_master_kept(&state.target, addr, &mut kept).await,
             None => false,
         };
         if !healthy {
@@ -223,23 +224,52 @@ async fn resolve(state: &State) -> Option<String> {
     None
 }
 
-/// Whether `addr` answers `ROLE` as a master, with the target's credentials.
-async fn is_master(target: &RedisTarget, addr: &str) -> bool {
-    let url = with_address(&target.url, addr);
-    let ask = async {
-        let client = redis::Client::open(url.as_str()).ok()?;
-        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-        let role: redis::Value = redis::cmd("ROLE").query_async(&mut conn).await.ok()?;
-        let redis::Value::Array(parts) = role else {
-            return None;
+/// The watcher's connection to the primary it checks, kept between checks so a healthy primary
+/// costs one `ROLE` per check, not a new connection.
+type Checked = Option<(String, redis::aio::MultiplexedConnection)>;
+
+/// Whether `addr` answers `ROLE` as a master, with the target's credentials; reuses `kept` when
+/// it points at `addr`, and forgets it on any failure.
+async fn is_master_kept(target: &RedisTarget, addr: &str, kept: &mut Checked) -> bool {
+    if kept.as_ref().is_none_or(|(a, _)| a != addr) {
+        let url = with_address(&target.url, addr);
+        let open = async {
+            let client = redis::Client::open(url.as_str()).ok()?;
+            client.get_multiplexed_async_connection().await.ok()
         };
-        match parts.first() {
-            Some(redis::Value::BulkString(b)) => Some(b.as_slice() == b"master"),
-            Some(redis::Value::SimpleString(s)) => Some(s == "master"),
+        *kept = match tokio::time::timeout(ASK_TIMEOUT, open).await {
+            Ok(Some(conn)) => Some((addr.to_string(), conn)),
             _ => None,
-        }
+        };
+    }
+    let Some((_, conn)) = kept.as_mut() else {
+        return false;
     };
-    matches!(tokio::time::timeout(ASK_TIMEOUT, ask).await, Ok(Some(true)))
+    let ok = matches!(
+        tokio::time::timeout(ASK_TIMEOUT, role_is_master(conn)).await,
+        Ok(Some(true))
+    );
+    if !ok {
+        *kept = None;
+    }
+    ok
+}
+
+/// Whether `addr` answers `ROLE` as a master, on a connection of its own.
+async fn is_master(target: &RedisTarget, addr: &str) -> bool {
+    is_master_kept(target, addr, &mut None).await
+}
+
+async fn role_is_master(conn: &mut redis::aio::MultiplexedConnection) -> Option<bool> {
+    let role: redis::Value = redis::cmd("ROLE").query_async(conn).await.ok()?;
+    let redis::Value::Array(parts) = role else {
+        return None;
+    };
+    match parts.first() {
+        Some(redis::Value::BulkString(b)) => Some(b.as_slice() == b"master"),
+        Some(redis::Value::SimpleString(s)) => Some(s == "master"),
+        _ => None,
+    }
 }
 
 /// Subscribes to `+switch-master` on one sentinel after another and kicks the watcher when the
