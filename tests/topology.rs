@@ -97,6 +97,58 @@ fn sentinel_failover_mid_run_completes_every_job() {
 }
 
 #[test]
+fn sentinel_with_passwords_uses_each_and_names_a_wrong_one() {
+    let primary = Redis::start_with(&["--requirepass", "primary-pw"]);
+    let sentinel = Sentinel::start_with(
+        primary.port,
+        "requirepass sentinel-pw\nsentinel auth-pass mymaster primary-pw\n",
+    );
+    let list = format!("127.0.0.1:{}", sentinel.port);
+    let daemon = Daemon::start(
+        "",
+        CONFIG,
+        None,
+        &[
+            ("REDIS_SENTINELS", &list),
+            ("REDIS_PASSWORD", "primary-pw"),
+            ("REDIS_SENTINEL_PASSWORD", "sentinel-pw"),
+        ],
+    );
+    daemon.wait_healthy();
+    api_add(
+        daemon.port,
+        "work",
+        &serde_json::json!({"name": "nap", "data": {"ms": 1}}),
+    );
+    poll(Duration::from_secs(20), "the job to complete", || {
+        let done = cmd_as(
+            primary.port,
+            "primary-pw",
+            &["ZCARD", "bull:work:completed"],
+        );
+        (done.ok()?.as_str() == "1").then_some(())
+    });
+    assert!(!daemon.log().contains("sentinel-pw") && !daemon.log().contains("primary-pw"));
+
+    let dir = TempDir::new("sentinel-wrong-pw");
+    let (code, _out, err) = run_worker(
+        &["status"],
+        &[
+            ("REDIS_SENTINELS", &list),
+            ("REDIS_PASSWORD", "primary-pw"),
+            ("REDIS_SENTINEL_PASSWORD", "wrong-pw"),
+        ],
+        dir.path(),
+    );
+    assert_ne!(code, 0, "status with a wrong sentinel password: {err}");
+    assert!(err.contains(&format!("sentinel {list}")), "{err}");
+    assert!(
+        !err.contains("wrong-pw") && !err.contains("primary-pw"),
+        "{err}"
+    );
+}
+
+#[test]
 fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
     const N: usize = 50;
     let nodes = cluster();

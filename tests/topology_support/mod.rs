@@ -16,6 +16,11 @@ pub struct Sentinel {
 impl Sentinel {
     /// A sentinel watching the primary on `primary_port`, quorum 2, declaring it down after 1 s.
     pub fn start(primary_port: u16) -> Sentinel {
+        Sentinel::start_with(primary_port, "")
+    }
+
+    /// [`Sentinel::start`] with extra config lines (after `sentinel monitor`).
+    pub fn start_with(primary_port: u16, extra: &str) -> Sentinel {
         let dir = TempDir::new("sentinel");
         let port = free_port();
         // Sentinel rewrites its config file, so each one gets its own.
@@ -26,7 +31,7 @@ impl Sentinel {
                  sentinel monitor mymaster 127.0.0.1 {primary_port} 2\n\
                  sentinel down-after-milliseconds mymaster 1000\n\
                  sentinel failover-timeout mymaster 3000\n\
-                 sentinel parallel-syncs mymaster 1\n",
+                 sentinel parallel-syncs mymaster 1\n{extra}",
                 dir.path().display()
             ),
         );
@@ -38,7 +43,11 @@ impl Sentinel {
             .spawn()
             .expect("redis-server must be installed");
         poll(Duration::from_secs(10), "a sentinel to answer", || {
-            cmd_at(port, &["PING"]).ok().filter(|r| r == "PONG")
+            // One started with `requirepass` answers NOAUTH: it is up all the same.
+            match cmd_at(port, &["PING"]) {
+                Ok(r) => (r == "PONG").then_some(()),
+                Err(e) => e.contains("NOAUTH").then_some(()),
+            }
         });
         Sentinel {
             port,
@@ -57,8 +66,18 @@ impl Drop for Sentinel {
 
 /// One command at a loopback port, its reply flattened to lines.
 pub fn cmd_at(port: u16, args: &[&str]) -> Result<String, String> {
-    let client =
-        redis::Client::open(format!("redis://127.0.0.1:{port}")).map_err(|e| e.to_string())?;
+    cmd_as(port, "", args)
+}
+
+/// [`cmd_at`] with a password (`""` for none).
+pub fn cmd_as(port: u16, password: &str, args: &[&str]) -> Result<String, String> {
+    let auth = if password.is_empty() {
+        String::new()
+    } else {
+        format!(":{password}@")
+    };
+    let client = redis::Client::open(format!("redis://{auth}127.0.0.1:{port}"))
+        .map_err(|e| e.to_string())?;
     let mut conn = client
         .get_connection_with_timeout(Duration::from_secs(2))
         .map_err(|e| e.to_string())?;

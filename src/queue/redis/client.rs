@@ -38,7 +38,9 @@ impl RedisStore {
         // With Sentinel the engine connects to the relay, which forwards to the current primary.
         let (relay, direct) = match &target.topology {
             Topology::Sentinel { .. } => {
-                let relay = SentinelRelay::start(target, Duration::from_secs(5)).await?;
+                // Shorter than Store::open's connect timeout, so the caller gets the reason
+                // (which sentinel said what) rather than only "no connection".
+                let relay = SentinelRelay::start(target, Duration::from_secs(3)).await?;
                 let direct = RedisTarget {
                     url: relay.local_url.clone(),
                     ca_file: target.ca_file.clone(),

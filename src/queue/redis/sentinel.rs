@@ -46,6 +46,8 @@ struct State {
     /// The verified writable primary (`host:port`), `None` while there is none. Sent by the
     /// watcher only; every forwarded connection watches it and closes when it changes.
     primary: watch::Sender<Option<String>>,
+    /// Why the last resolution found nothing (see [`State::note`]).
+    last_miss: std::sync::Mutex<String>,
 }
 
 impl Drop for SentinelRelay {
@@ -75,6 +77,7 @@ impl SentinelRelay {
             name: name.clone(),
             password: password.clone(),
             primary: watch::channel(None).0,
+            last_miss: std::sync::Mutex::new(String::new()),
         });
         let relay = SentinelRelay {
             state: state.clone(),
@@ -95,9 +98,12 @@ impl SentinelRelay {
             return Err(unreachable(
                 target,
                 format!(
-                    "no sentinel of {} named a primary for {:?} that answers ROLE as master",
+                    "no sentinel of {} named a primary for {:?} that answers ROLE as master \
+                     (last: {}); check REDIS_SENTINELS, REDIS_SENTINEL_NAME, \
+                     REDIS_SENTINEL_PASSWORD and the primary's REDIS_PASSWORD",
                     sentinels.join(","),
-                    name
+                    name,
+                    state.last_miss.lock().unwrap_or_else(|p| p.into_inner())
                 ),
             ));
         }
@@ -199,18 +205,30 @@ async fn resolve(state: &State) -> Option<String> {
     for sentinel in &state.sentinels {
         let url = format!("redis://{}{sentinel}", auth(state.password.as_deref()));
         let ask = async {
-            let client = redis::Client::open(url.as_str()).ok()?;
-            let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-            let addr: Option<(String, String)> = redis::cmd("SENTINEL")
+            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|e| e.to_string())?;
+            redis::cmd("SENTINEL")
                 .arg("get-master-addr-by-name")
                 .arg(&state.name)
-                .query_async(&mut conn)
+                .query_async::<Option<(String, String)>>(&mut conn)
                 .await
-                .ok()?;
-            addr
+                .map_err(|e| e.to_string())
         };
-        let Ok(Some((host, port))) = tokio::time::timeout(ASK_TIMEOUT, ask).await else {
-            continue;
+        let answer = match tokio::time::timeout(ASK_TIMEOUT, ask).await {
+            Ok(Ok(Some(addr))) => Ok(addr),
+            Ok(Ok(None)) => Err(format!("it knows no primary named {:?}", state.name)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!("no answer within {ASK_TIMEOUT:?}")),
+        };
+        let (host, port) = match answer {
+            Ok(addr) => addr,
+            Err(e) => {
+                state.note(format!("sentinel {sentinel}: {e}"));
+                continue;
+            }
         };
         let addr = if host.contains(':') {
             format!("[{host}]:{port}")
@@ -220,8 +238,19 @@ async fn resolve(state: &State) -> Option<String> {
         if is_master(&state.target, &addr).await {
             return Some(addr);
         }
+        state.note(format!(
+            "sentinel {sentinel} named {addr}, which does not answer ROLE as master"
+        ));
     }
     None
+}
+
+impl State {
+    /// Keeps the latest reason a sentinel gave no usable primary, for the start-up error.
+    fn note(&self, why: String) {
+        let why = why.replace(&self.target.url, &self.target.redacted());
+        *self.last_miss.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
 }
 
 /// The watcher's connection to the primary it checks, kept between checks so a healthy primary
