@@ -151,6 +151,7 @@ async fn setup() -> Setup {
     let target = RedisTarget {
         url: redis.url(),
         ca_file: None,
+        ..Default::default()
     };
     let store = Store::connect(&target, "bull").await.unwrap();
     Setup {

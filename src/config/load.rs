@@ -44,6 +44,8 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
     let wants_redis = raw.redis.is_some()
         || env("REDIS_URL").is_some()
         || env("REDIS_HOST").is_some()
+        || env("REDIS_SENTINELS").is_some()
+        || env("REDIS_CLUSTER_NODES").is_some()
         || flags.redis_url.is_some();
     let data = env("CRONQ_DATA")
         .map(PathBuf::from)
@@ -95,6 +97,17 @@ fn apply_env(raw: &mut RawConfig, env: &dyn Fn(&str) -> Option<String>) {
         .or(r.tls);
     r.ca_file = env("REDIS_CA_FILE").or(r.ca_file.take());
     r.prefix = env("REDIS_PREFIX").or(r.prefix.take());
+    let list = |v: String| {
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    r.sentinels = env("REDIS_SENTINELS").map(list).or(r.sentinels.take());
+    r.sentinel_name = env("REDIS_SENTINEL_NAME").or(r.sentinel_name.take());
+    r.sentinel_password = env("REDIS_SENTINEL_PASSWORD").or(r.sentinel_password.take());
+    r.cluster_nodes = env("REDIS_CLUSTER_NODES")
+        .map(list)
+        .or(r.cluster_nodes.take());
     let w = raw.worker.get_or_insert_with(Default::default);
     if let Some(c) = env("WORKER_CONCURRENCY") {
         // A non-number is reported by validation below through the same field.

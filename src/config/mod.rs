@@ -4,6 +4,7 @@
 
 mod load;
 pub mod raw;
+mod redis_topology;
 mod redis_url;
 mod validate;
 

@@ -48,6 +48,14 @@ pub struct RawRedis {
     pub ca_file: Option<String>,
     /// Key prefix, default `bull`.
     pub prefix: Option<String>,
+    /// Sentinels (`host:port`) that name the primary; the URL's host and port are then unused.
+    pub sentinels: Option<Vec<String>>,
+    /// The primary's name at the sentinels, default `mymaster`.
+    pub sentinel_name: Option<String>,
+    /// Password of the sentinels themselves (the URL's password is the primary's).
+    pub sentinel_password: Option<String>,
+    /// Seed nodes (`host:port`) of a Redis Cluster; the URL's host and port are then unused.
+    pub cluster_nodes: Option<Vec<String>>,
 }
 
 /// `[http]`

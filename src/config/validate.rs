@@ -54,6 +54,9 @@ pub(super) fn build(
     let redis = raw.redis.unwrap_or_default();
     let url =
         super::redis_url::build_url(&redis).map_err(|m| invalid(src.place("redis", "url"), m))?;
+    let prefix = redis.prefix.clone().unwrap_or_else(|| "bull".into());
+    let topology = super::redis_topology::build(&redis, &prefix)
+        .map_err(|(key, m)| invalid(src.place("redis", key), m))?;
     let worker = raw.worker.unwrap_or_default();
     let raw_http = raw.http.unwrap_or_default();
     let http = http::limits(&raw_http, src)?;
@@ -120,8 +123,9 @@ pub(super) fn build(
         store: StoreTarget::Redis(RedisTarget {
             url,
             ca_file: redis.ca_file.map(PathBuf::from),
+            topology,
         }),
-        prefix: redis.prefix.unwrap_or_else(|| "bull".into()),
+        prefix,
         listen,
         http,
         concurrency,

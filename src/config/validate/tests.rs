@@ -112,7 +112,8 @@ fn any_redis_setting_selects_redis_and_cronq_data_moves_the_file() {
         c.store,
         StoreTarget::Redis(RedisTarget {
             url: "redis://127.0.0.1:6379/0".into(),
-            ca_file: None
+            ca_file: None,
+            ..Default::default()
         })
     );
     let c = load_text("", &[("REDIS_URL", "redis://r:1/2")], Overrides::default()).unwrap();

@@ -9,7 +9,8 @@ use bullmq::options::{RedisConnectionOptions, TlsCerts};
 use bullmq::redis_connection::RedisConnection;
 use bullmq::{Queue, QueueOptions};
 
-use crate::queue::{Error, RedisTarget};
+use super::sentinel::SentinelRelay;
+use crate::queue::{Error, RedisTarget, Topology};
 
 /// The queue store: one multiplexed, self-reconnecting connection shared by producers and
 /// inspection, plus the engine's per-queue handles. Cheap to clone.
@@ -23,6 +24,8 @@ pub(crate) struct StoreInner {
     pub(crate) prefix: String,
     pub(crate) engine_opts: RedisConnectionOptions,
     pub(crate) conn: RedisConnection,
+    /// The Sentinel relay every connection goes through (Sentinel only); dropped with the store.
+    relay: Option<SentinelRelay>,
     /// Engine queue handles by name, created on first use. A std mutex: it is never held
     /// across an await (creation happens outside it, see [`RedisStore::queue`]).
     queues: Mutex<HashMap<String, Arc<Queue>>>,
@@ -32,8 +35,25 @@ impl RedisStore {
     /// Connects to Redis. Fails fast when Redis does not answer; callers that must keep running
     /// (the daemon) retry with backoff.
     pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<RedisStore, Error> {
-        let engine_opts = engine_options(target)?;
-        probe(target).await?;
+        // With Sentinel the engine connects to the relay, which forwards to the current primary.
+        let (relay, direct) = match &target.topology {
+            Topology::Sentinel { .. } => {
+                // Shorter than Store::open's connect timeout, so the caller gets the reason
+                // (which sentinel said what) rather than only "no connection".
+                let relay = SentinelRelay::start(target, Duration::from_secs(3)).await?;
+                let direct = RedisTarget {
+                    url: relay.local_url.clone(),
+                    ca_file: target.ca_file.clone(),
+                    topology: Topology::Single,
+                };
+                (Some(relay), direct)
+            }
+            _ => (None, target.clone()),
+        };
+        let engine_opts = engine_options(&direct)?;
+        if !engine_opts.is_cluster() {
+            probe(&direct).await?;
+        }
         let conn = RedisConnection::new_managed_only(&engine_opts)
             .await
             .map_err(|e| unreachable(target, e))?;
@@ -43,6 +63,7 @@ impl RedisStore {
                 prefix: prefix.to_string(),
                 engine_opts,
                 conn,
+                relay,
                 queues: Mutex::new(HashMap::new()),
             }),
         };
@@ -60,15 +81,55 @@ impl RedisStore {
         self.inner.target.redacted()
     }
 
-    /// Round-trip time of a `PING`.
+    /// Round-trip time of a check that the server takes writes: `ROLE` must say `master` (a
+    /// replica answers PING but refuses every write with READONLY or MASTERDOWN). Servers that
+    /// refuse ROLE (some managed offerings, restrictive ACLs) and Clusters (ROLE would go to any
+    /// node) get a plain `PING`.
     pub async fn ping(&self) -> Result<Duration, Error> {
+        if let Some(relay) = &self.inner.relay {
+            if relay.primary().is_none() {
+                return Err(unreachable(
+                    &self.inner.target,
+                    "no writable primary: waiting for Sentinel failover",
+                ));
+            }
+        }
         let started = Instant::now();
-        let _: String = self
-            .inner
-            .conn
-            .cmd(&mut redis::cmd("PING"))
-            .await
-            .map_err(|e| classify(&self.inner.target, &e))?;
+        let conn = &self.inner.conn;
+        let role = if conn.is_cluster() {
+            None
+        } else {
+            // PING rides along in the same round trip: ROLE is answered even while the server
+            // loads its dataset, PING then says LOADING.
+            let mut pipe = redis::pipe();
+            pipe.cmd("ROLE").cmd("PING");
+            match conn.pipe::<(redis::Value, String)>(&pipe).await {
+                Ok((v, _pong)) => Some(v),
+                Err(e) if refused_command(&e.to_string()) => None,
+                Err(e) => return Err(classify(&self.inner.target, &e)),
+            }
+        };
+        match role {
+            Some(redis::Value::Array(parts)) => match parts.first() {
+                Some(redis::Value::BulkString(b)) if b.as_slice() != b"master" => {
+                    return Err(unreachable(
+                        &self.inner.target,
+                        format!(
+                            "no writable primary: the server is a read-only {} (writes get READONLY)",
+                            String::from_utf8_lossy(b)
+                        ),
+                    ))
+                }
+                _ => {}
+            },
+            Some(_) => {}
+            None => {
+                let _: String = conn
+                    .cmd(&mut redis::cmd("PING"))
+                    .await
+                    .map_err(|e| classify(&self.inner.target, &e))?;
+            }
+        }
         Ok(started.elapsed())
     }
 
@@ -98,6 +159,13 @@ impl RedisStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Whether the server refused `ROLE` itself (renamed or not allowed), not because it is down.
+fn refused_command(text: &str) -> bool {
+    ["unknown command", "NOPERM", "not allowed", "ERR unknown"]
+        .iter()
+        .any(|m| text.contains(m))
 }
 
 fn unreachable(target: &RedisTarget, err: impl std::fmt::Display) -> Error {
@@ -160,6 +228,13 @@ async fn probe(target: &RedisTarget) -> Result<(), Error> {
 /// The engine's connection options for `target`.
 fn engine_options(target: &RedisTarget) -> Result<RedisConnectionOptions, Error> {
     let mut opts = RedisConnectionOptions::new().url(target.url.clone());
+    if let Topology::Cluster { nodes } = &target.topology {
+        // Each seed node gets the URL's scheme and credentials; a Cluster has no databases.
+        let nodes = nodes
+            .iter()
+            .map(|n| super::sentinel::node_url(&target.url, n));
+        opts = opts.cluster_nodes(nodes.collect::<Vec<_>>());
+    }
     if let Some(path) = &target.ca_file {
         let pem = std::fs::read(path).map_err(|e| {
             Error::Settings(format!(

@@ -14,8 +14,9 @@ pub mod keys;
 pub(crate) mod metrics;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
+pub(crate) mod sentinel;
 pub mod target;
 
 pub use client::RedisStore;
-pub use target::{redact_url, RedisTarget};
+pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;

@@ -116,6 +116,7 @@ mod tests {
         let target = RedisTarget {
             url: format!("redis://127.0.0.1:{port}"),
             ca_file: None,
+            ..Default::default()
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

@@ -4,12 +4,48 @@
 use std::path::PathBuf;
 
 /// Where Redis is. The URL may carry a password: print it only through [`RedisTarget::redacted`].
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct RedisTarget {
-    /// `redis://[user:pass@]host:port/db` or `rediss://…` (TLS).
+    /// `redis://[user:pass@]host:port/db` or `rediss://…` (TLS). With Sentinel or Cluster its
+    /// host and port are unused; its scheme, credentials and database still apply.
     pub url: String,
     /// PEM file of the CA that signed the server certificate (self-signed TLS setups).
     pub ca_file: Option<PathBuf>,
+    /// One server, a Sentinel-watched primary, or a Cluster.
+    pub topology: Topology,
+}
+
+/// How the Redis servers are arranged.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum Topology {
+    /// One server, at the URL's host and port.
+    #[default]
+    Single,
+    /// A primary found (and followed across failovers) through sentinels.
+    Sentinel {
+        /// `host:port` of each sentinel.
+        sentinels: Vec<String>,
+        /// The primary's name at the sentinels (`mymaster`).
+        name: String,
+        /// The sentinels' own password, when they require one.
+        password: Option<String>,
+    },
+    /// A Redis Cluster, found from these seed nodes (`host:port`).
+    Cluster {
+        /// Seed nodes.
+        nodes: Vec<String>,
+    },
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The sentinel password never reaches a log line.
+        let target = RedisTarget {
+            topology: self.clone(),
+            ..RedisTarget::default()
+        };
+        f.write_str(&target.topology_text())
+    }
 }
 
 impl std::fmt::Debug for RedisTarget {
@@ -17,6 +53,7 @@ impl std::fmt::Debug for RedisTarget {
         f.debug_struct("RedisTarget")
             .field("url", &self.redacted())
             .field("ca_file", &self.ca_file)
+            .field("topology", &self.topology_text())
             .finish()
     }
 }
@@ -25,7 +62,31 @@ impl RedisTarget {
     /// The URL with any password replaced by `***` (the user name is kept: it helps debugging
     /// and is not a secret).
     pub fn redacted(&self) -> String {
-        redact_url(&self.url)
+        match &self.topology {
+            Topology::Single => redact_url(&self.url),
+            // The URL's own host is unused here: show the primary's name in its place.
+            Topology::Sentinel { name, .. } => format!(
+                "{} ({})",
+                redact_url(&super::sentinel::with_address(&self.url, name)),
+                self.topology_text()
+            ),
+            Topology::Cluster { .. } => format!(
+                "{} ({})",
+                redact_url(&super::sentinel::node_url(&self.url, "cluster")),
+                self.topology_text()
+            ),
+        }
+    }
+
+    /// The topology in words, without secrets: `sentinels a:1,b:2 name mymaster`.
+    fn topology_text(&self) -> String {
+        match &self.topology {
+            Topology::Single => "single server".into(),
+            Topology::Sentinel {
+                sentinels, name, ..
+            } => format!("sentinels {} name {name}", sentinels.join(",")),
+            Topology::Cluster { nodes } => format!("cluster nodes {}", nodes.join(",")),
+        }
     }
 }
 
