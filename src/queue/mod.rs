@@ -11,6 +11,7 @@
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //! - [`redis::target`]: where Redis is, and redaction; [`redis::keys`]: Redis key names.
 
+pub mod bull;
 pub mod consumer;
 pub mod contract;
 pub mod embedded;
@@ -23,6 +24,7 @@ pub mod redis;
 mod spec;
 pub mod store;
 
+pub use bull::Layout;
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
