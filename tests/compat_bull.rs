@@ -30,3 +30,43 @@ fn bull_producer_jobs_run_by_cronq_look_right_from_bull() {
     // Nothing of BullMQ's layout was written for the Bull queue.
     assert_eq!(redis.cmd(&["EXISTS", "bull:legacy:events"]), "0");
 }
+
+#[test]
+fn jobs_enqueued_by_cronq_on_a_bull_queue_run_on_a_bull_node_worker() {
+    let redis = Redis::start();
+    let dir = TempDir::new("bull-enqueue");
+    let first = enqueue(
+        &redis,
+        &dir,
+        HANDLERS,
+        &["legacy", "plain", "--data", r#"{"a":1}"#],
+    );
+    let second = enqueue(
+        &redis,
+        &dir,
+        HANDLERS,
+        &["legacy", "boom", "--data", r#"{"b":2}"#],
+    );
+    let out = node("bull/worker.mjs", &redis.url(), &["2"]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(
+        lines[0]["id"].as_str().map(String::from),
+        Some(first.clone()),
+        "{out}"
+    );
+    assert_eq!(lines[0]["name"], "plain");
+    assert_eq!(lines[0]["data"], serde_json::json!({"a": 1}));
+    assert_eq!(
+        lines[1]["id"].as_str().map(String::from),
+        Some(second),
+        "{out}"
+    );
+    assert_eq!(lines[1]["name"], "boom");
+    assert_eq!(lines[1]["data"], serde_json::json!({"b": 2}));
+    let done = redis.cmd(&["ZSCORE", "bull:legacy:completed", &first]);
+    assert!(!done.is_empty(), "first job completed by Bull");
+}
