@@ -70,3 +70,38 @@ fn jobs_enqueued_by_cronq_on_a_bull_queue_run_on_a_bull_node_worker() {
     let done = redis.cmd(&["ZSCORE", "bull:legacy:completed", &first]);
     assert!(!done.is_empty(), "first job completed by Bull");
 }
+
+#[test]
+fn a_queue_whose_keys_show_the_other_layout_gets_one_warning_naming_the_setting() {
+    let redis = Redis::start();
+    // `mis` is left in Bull's layout (a paused Bull queue), `other` in BullMQ's.
+    redis.cmd(&["SET", "bull:mis:meta-paused", "1"]);
+    redis.cmd(&["RPUSH", "bull:mis:paused", "1"]);
+    redis.cmd(&["XADD", "bull:other:events", "*", "event", "added"]);
+    let config = r#"
+[queues.mis.handlers.plain]
+builtin = "echo"
+[queues.other]
+layout = "bull"
+[queues.other.handlers.plain]
+builtin = "echo"
+[queues.fine]
+layout = "bull"
+[queues.fine.handlers.plain]
+builtin = "echo"
+"#;
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    let log = poll(
+        std::time::Duration::from_secs(10),
+        "both layout warnings",
+        || {
+            let log = daemon.log();
+            (log.contains("[queues.mis] layout = \\\"bull\\\"")
+                && log.contains("[queues.other] layout = \\\"bullmq\\\""))
+            .then_some(log)
+        },
+    );
+    assert_eq!(log.matches("queue mis is set to").count(), 1, "{log}");
+    assert!(!log.contains("queue fine is set to"), "{log}");
+}

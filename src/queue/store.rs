@@ -61,7 +61,7 @@ pub struct Store(Arc<dyn Backend>, Option<BullQueues>);
 /// The Bull 3/4 backend and the queues it holds.
 #[derive(Clone)]
 struct BullQueues {
-    backend: Arc<dyn Backend>,
+    backend: BullStore,
     queues: Arc<BTreeSet<String>>,
 }
 
@@ -92,12 +92,11 @@ impl Store {
                 match tokio::time::timeout(CONNECT_TIMEOUT, RedisStore::connect(t, prefix)).await {
                     Ok(r) => {
                         let redis = r?;
-                        if !bull_names.is_empty() {
-                            bull = Some(BullQueues {
-                                backend: Arc::new(BullStore::new(redis.clone())),
-                                queues: Arc::new(bull_names),
-                            });
-                        }
+                        // Always there on Redis (cheap): the layout check at start uses it.
+                        bull = Some(BullQueues {
+                            backend: BullStore::new(redis.clone()),
+                            queues: Arc::new(bull_names),
+                        });
                         Arc::new(redis)
                     }
                     Err(_) => {
@@ -116,9 +115,28 @@ impl Store {
     /// The backend that holds `queue`.
     fn pick(&self, queue: &str) -> &dyn Backend {
         match &self.1 {
-            Some(b) if b.queues.contains(queue) => b.backend.as_ref(),
+            Some(b) if b.queues.contains(queue) => &b.backend,
             _ => self.0.as_ref(),
         }
+    }
+
+    /// One warning per queue whose Redis keys show the other layout than `layouts` sets
+    /// (queues not named are BullMQ's); nothing on the embedded store.
+    pub async fn layout_warnings(&self, layouts: &BTreeMap<String, Layout>) -> Vec<String> {
+        let Some(b) = &self.1 else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (queue, configured) in layouts {
+            match b.backend.layout_seen(queue).await {
+                Ok(Some(seen)) => {
+                    out.extend(super::bull::mismatch_message(queue, *configured, seen));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(queue = %queue, error = %e, "layout check failed"),
+            }
+        }
+        out
     }
 
     /// Connects to Redis.

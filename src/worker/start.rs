@@ -37,6 +37,9 @@ pub async fn connect(config: &Config, stop: &CancellationToken) -> Result<Option
                 if warned {
                     tracing::info!(store = %config.store.describe(), "the store is reachable again");
                 }
+                for warning in store.layout_warnings(&layouts).await {
+                    tracing::warn!("{warning}");
+                }
                 return Ok(Some(store));
             }
             Err(e) if e.is_config() => return Err(e),

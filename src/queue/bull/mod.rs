@@ -22,10 +22,13 @@
 
 mod backend;
 mod consumer;
+mod mismatch;
 mod opts;
 mod scripts;
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub(crate) use mismatch::mismatch_message;
 
 use crate::queue::redis::RedisStore;
 use crate::queue::Error;
