@@ -105,3 +105,51 @@ builtin = "echo"
     assert_eq!(log.matches("queue mis is set to").count(), 1, "{log}");
     assert!(!log.contains("queue fine is set to"), "{log}");
 }
+
+#[test]
+fn a_bull_node_worker_and_cronq_share_a_queue_and_run_each_job_once() {
+    let redis = Redis::start();
+    let dir = TempDir::new("bull-fleet");
+    let ran = dir.path().join("cronq-ran");
+    let config = format!(
+        r#"
+[worker]
+concurrency = 2
+[queues.fleet]
+layout = "bull"
+[queues.fleet.handlers.work]
+exec = '''sleep 0.02; echo "$JOB_ID" >> {}; echo '{{"by":"cronq"}}' '''
+"#,
+        ran.display()
+    );
+    let daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    daemon.wait_healthy();
+    let out = node("bull/fleet.mjs", &redis.url(), &["120"]);
+    let by_node: Vec<String> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("node "))
+        .map(String::from)
+        .collect();
+    let by_cronq: Vec<String> = std::fs::read_to_string(&ran)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut all: Vec<String> = by_node.iter().chain(&by_cronq).cloned().collect();
+    all.sort();
+    let runs = all.len();
+    all.dedup();
+    assert_eq!(
+        runs,
+        120,
+        "each job ran once: {} by node, {} by cronq",
+        by_node.len(),
+        by_cronq.len()
+    );
+    assert_eq!(all.len(), 120);
+    assert!(
+        !by_node.is_empty() && !by_cronq.is_empty(),
+        "both sides took work"
+    );
+    assert!(daemon.log().matches("job outcome not written").count() == 0);
+}
