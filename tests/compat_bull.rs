@@ -9,7 +9,8 @@ mod support;
 use compat_support::node;
 use support::*;
 
-/// Queue `legacy` in Bull's layout: plain = builtin echo, boom = builtin fail.
+/// Queue `legacy` in Bull's layout: plain = builtin echo, boom = builtin fail, report = exec
+/// that reports progress and logs a line.
 const HANDLERS: &str = r#"
 [worker]
 concurrency = 4
@@ -19,6 +20,8 @@ layout = "bull"
 builtin = "echo"
 [queues.legacy.handlers.boom]
 builtin = "fail"
+[queues.legacy.handlers.report]
+exec = '''echo 'cronq:progress 50'; echo "working on $JOB_ID"; echo '{"done":true}' '''
 "#;
 
 #[test]
@@ -152,4 +155,12 @@ exec = '''sleep 0.02; echo "$JOB_ID" >> {}; echo '{{"by":"cronq"}}' '''
         "both sides took work"
     );
     assert!(daemon.log().matches("job outcome not written").count() == 0);
+}
+
+#[test]
+fn bull_board_bull_adapter_lists_the_queue_and_shows_job_details() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), HANDLERS, None, &[]);
+    daemon.wait_healthy();
+    node("bull/board.mjs", &redis.url(), &[]);
 }
