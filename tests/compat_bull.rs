@@ -35,43 +35,91 @@ fn bull_producer_jobs_run_by_cronq_look_right_from_bull() {
 }
 
 #[test]
-fn jobs_enqueued_by_cronq_on_a_bull_queue_run_on_a_bull_node_worker() {
+fn jobs_from_enqueue_the_api_and_the_crontab_on_a_bull_queue_run_on_a_bull_node_worker() {
     let redis = Redis::start();
+    // `legacy` is declared (its layout) but has no handlers: cronq only produces there.
+    let config = "[worker]\nconcurrency = 1\n[queues.legacy]\nlayout = \"bull\"\n[queues.other.handlers.x]\nbuiltin = \"noop\"\n";
+    let crontab = "* * * * * * * enqueue legacy tick {\"from\":\"cron\"}\n";
+    let daemon = Daemon::start(&redis.url(), config, Some(crontab), &[]);
+    daemon.wait_healthy();
     let dir = TempDir::new("bull-enqueue");
     let first = enqueue(
         &redis,
         &dir,
-        HANDLERS,
-        &["legacy", "plain", "--data", r#"{"a":1}"#],
+        config,
+        &[
+            "legacy",
+            "plain",
+            "--data",
+            r#"{"a":1}"#,
+            "--job-id",
+            "custom-a",
+            "--attempts",
+            "4",
+            "--backoff",
+            "fixed:1000",
+            "--priority",
+            "2",
+        ],
     );
-    let second = enqueue(
+    assert_eq!(first, "custom-a");
+    let later = enqueue(
         &redis,
         &dir,
-        HANDLERS,
-        &["legacy", "boom", "--data", r#"{"b":2}"#],
+        config,
+        &["legacy", "later", "--delay", "300ms"],
     );
-    let out = node("bull/worker.mjs", &redis.url(), &["2"]);
+    let (code, body) = http_json(
+        "POST",
+        &format!("http://127.0.0.1:{}/api/queues/legacy/jobs", daemon.port),
+        Some(r#"{"name":"api","data":{"b":2},"attempts":2}"#),
+        None,
+    );
+    assert_eq!(code, 201, "{body}");
+    let api = body["id"].as_str().unwrap().to_string();
+    // Three produced jobs and at least one cron tick.
+    let out = node("bull/worker.mjs", &redis.url(), &["plain,later,api,tick"]);
     let lines: Vec<serde_json::Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    let by_id = |id: &str| {
+        lines
+            .iter()
+            .find(|l| l["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("job {id} not run by Bull: {out}"))
+            .clone()
+    };
+    let m = by_id(&first);
+    assert_eq!(m["name"], "plain");
+    assert_eq!(m["data"], serde_json::json!({"a": 1}));
+    assert_eq!(m["opts"]["attempts"], 4);
+    assert_eq!(m["opts"]["priority"], 2);
     assert_eq!(
-        lines[0]["id"].as_str().map(String::from),
-        Some(first.clone()),
-        "{out}"
+        m["opts"]["backoff"],
+        serde_json::json!({"type": "fixed", "delay": 1000})
     );
-    assert_eq!(lines[0]["name"], "plain");
-    assert_eq!(lines[0]["data"], serde_json::json!({"a": 1}));
+    let l = by_id(&later);
+    assert_eq!(l["name"], "later");
+    assert!(
+        l["processedOn"].as_u64().unwrap() >= l["timestamp"].as_u64().unwrap() + 300,
+        "{l}"
+    );
+    let a = by_id(&api);
     assert_eq!(
-        lines[1]["id"].as_str().map(String::from),
-        Some(second),
-        "{out}"
+        (a["name"].as_str(), &a["data"]),
+        (Some("api"), &serde_json::json!({"b": 2}))
     );
-    assert_eq!(lines[1]["name"], "boom");
-    assert_eq!(lines[1]["data"], serde_json::json!({"b": 2}));
+    assert_eq!(a["opts"]["attempts"], 2);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["name"] == "tick" && l["data"]["from"] == "cron"),
+        "a cron tick reached Bull: {out}"
+    );
     let done = redis.cmd(&["ZSCORE", "bull:legacy:completed", &first]);
-    assert!(!done.is_empty(), "first job completed by Bull");
+    assert!(!done.is_empty(), "completed by Bull");
+    assert_eq!(redis.cmd(&["ZCARD", "bull:legacy:priority"]), "0");
 }
 
 #[test]
