@@ -341,3 +341,101 @@ fn a_job_of_a_killed_bull_node_worker_is_finished_once_by_cronq() {
         .log()
         .contains("stalled job (lock expired) moved back to wait"));
 }
+
+/// `worker ARGS…` against `redis` with `config`; panics unless it exits 0.
+fn cli(redis: &Redis, dir: &TempDir, config: &str, args: &[&str]) -> String {
+    let cfg = dir.write("cli.toml", config);
+    let (code, out, err) = run_worker(
+        args,
+        &[
+            ("REDIS_URL", &redis.url()),
+            ("WORKER_CONFIG", cfg.to_str().unwrap()),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "worker {args:?} failed: {err}");
+    out
+}
+
+#[test]
+fn cli_pause_promote_retry_remove_and_clean_use_bulls_layout() {
+    let redis = Redis::start();
+    let config = "[queues.ops]\nlayout = \"bull\"\n\
+                  [queues.ops.handlers.ok]\nbuiltin = \"echo\"\n\
+                  [queues.ops.handlers.no]\nbuiltin = \"fail\"\n";
+    let dir = TempDir::new("bull-ops");
+    let key = |k: &str| format!("bull:ops:{k}");
+
+    // Pause before any worker: jobs land in Bull's `paused` list; resume renames it back.
+    cli(&redis, &dir, config, &["pause", "ops"]);
+    assert_eq!(redis.cmd(&["EXISTS", &key("meta-paused")]), "1");
+    let held = enqueue(&redis, &dir, config, &["ops", "ok", "--data", "{}"]);
+    assert_eq!(
+        redis.cmd(&["LRANGE", &key("paused"), "0", "-1"]).trim(),
+        held
+    );
+    cli(&redis, &dir, config, &["resume", "ops"]);
+    assert_eq!(redis.cmd(&["EXISTS", &key("meta-paused")]), "0");
+    assert_eq!(redis.cmd(&["LRANGE", &key("wait"), "0", "-1"]).trim(), held);
+
+    // Promote: delayed → wait.
+    let later = enqueue(&redis, &dir, config, &["ops", "ok", "--delay", "1h"]);
+    cli(&redis, &dir, config, &["promote", "ops", &later]);
+    assert_eq!(redis.cmd(&["ZCARD", &key("delayed")]), "0");
+    assert!(redis
+        .cmd(&["LRANGE", &key("wait"), "0", "-1"])
+        .contains(&later));
+
+    // A failing job, retried from the CLI, runs again (two traces).
+    let bad = enqueue(
+        &redis,
+        &dir,
+        config,
+        &[
+            "ops",
+            "no",
+            "--data",
+            r#"{"reason":"nope"}"#,
+            "--attempts",
+            "1",
+        ],
+    );
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    let failed = |redis: &Redis| redis.cmd(&["ZSCORE", &key("failed"), &bad]);
+    poll(
+        std::time::Duration::from_secs(20),
+        "the job to fail",
+        || (!failed(&redis).trim().is_empty()).then_some(()),
+    );
+    cli(&redis, &dir, config, &["retry", "ops", &bad]);
+    poll(
+        std::time::Duration::from_secs(20),
+        "the retried job to fail again",
+        || {
+            let trace = job_field(&redis, "ops", &bad, "stacktrace");
+            let n = serde_json::from_str::<Vec<String>>(&trace)
+                .map(|v| v.len())
+                .unwrap_or(0);
+            (n == 2 && !failed(&redis).trim().is_empty()).then_some(())
+        },
+    );
+
+    // Remove and clean.
+    cli(&redis, &dir, config, &["remove", "ops", &bad]);
+    assert_eq!(redis.cmd(&["EXISTS", &key(&bad)]), "0");
+    assert_eq!(redis.cmd(&["ZCARD", &key("failed")]), "0");
+    poll(
+        std::time::Duration::from_secs(20),
+        "both ok jobs to complete",
+        || (redis.cmd(&["ZCARD", &key("completed")]) == "2").then_some(()),
+    );
+    cli(
+        &redis,
+        &dir,
+        config,
+        &["clean", "ops", "--state", "completed", "--older-than", "0s"],
+    );
+    assert_eq!(redis.cmd(&["ZCARD", &key("completed")]), "0");
+    assert_eq!(redis.cmd(&["EXISTS", &key(&held)]), "0");
+}

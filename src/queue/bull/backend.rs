@@ -1,7 +1,7 @@
-//! The Bull 3/4 store behind the store contract. Operations Bull's layout cannot yet do through
-//! cronq (retry/remove/promote/clean from the API) say so, naming the queue.
+//! The Bull 3/4 store behind the store contract: each method is the store's own operation
+//! (in `admin`, `info`, `consumer`), or the Redis store's where nothing is per layout.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,141 +11,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{now_ms, opts, scripts, BullStore};
 use crate::queue::contract::{Backend, EventSource};
-use crate::queue::info::stacktrace_lines;
 use crate::queue::{
     Consumer, ConsumerOptions, Error, JobCounts, JobInfo, JobOpError, JobPage, JobSpec, Processor,
     QueueEvent,
 };
-
-fn unsupported(queue: &str, what: &str) -> Error {
-    Error::Engine {
-        queue: queue.to_string(),
-        message: format!(
-            "{what} is not available yet for a queue with layout = \"bull\"; use Bull's own API (or Bull Board) for it"
-        ),
-    }
-}
-
-impl BullStore {
-    async fn state_of(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
-        let k = self.keys(queue);
-        if !self
-            .cmd::<bool>(queue, redis::cmd("EXISTS").arg(k.key(id)))
-            .await?
-        {
-            return Ok(None);
-        }
-        for (set, state) in [
-            ("completed", "completed"),
-            ("failed", "failed"),
-            ("delayed", "delayed"),
-        ] {
-            let score: Option<f64> = self
-                .cmd(queue, redis::cmd("ZSCORE").arg(k.key(set)).arg(id))
-                .await?;
-            if score.is_some() {
-                return Ok(Some(state.into()));
-            }
-        }
-        for (list, state) in [
-            ("active", "active"),
-            ("wait", "waiting"),
-            ("paused", "waiting"),
-        ] {
-            let pos: Option<i64> = self
-                .cmd(queue, redis::cmd("LPOS").arg(k.key(list)).arg(id))
-                .await?;
-            if pos.is_some() {
-                return Ok(Some(state.into()));
-            }
-        }
-        Ok(Some("unknown".into()))
-    }
-
-    async fn info(
-        &self,
-        queue: &str,
-        id: &str,
-        state: Option<String>,
-        logs: bool,
-    ) -> Result<Option<JobInfo>, Error> {
-        let k = self.keys(queue);
-        let h: HashMap<String, String> = self
-            .cmd(queue, redis::cmd("HGETALL").arg(k.key(id)))
-            .await?;
-        if h.is_empty() {
-            return Ok(None);
-        }
-        let json = |f: &str| -> serde_json::Value {
-            h.get(f)
-                .map(|t| {
-                    serde_json::from_str(t).unwrap_or_else(|_| serde_json::Value::String(t.clone()))
-                })
-                .unwrap_or(serde_json::Value::Null)
-        };
-        let num = |f: &str| h.get(f).and_then(|t| t.parse::<u64>().ok());
-        let logs = if logs {
-            Some(
-                self.cmd(
-                    queue,
-                    redis::cmd("LRANGE")
-                        .arg(format!("{}:logs", k.key(id)))
-                        .arg(0)
-                        .arg(-1),
-                )
-                .await?,
-            )
-        } else {
-            None
-        };
-        let made = num("attemptsMade").unwrap_or(0);
-        Ok(Some(JobInfo {
-            id: id.to_string(),
-            queue: queue.to_string(),
-            name: h
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| "__default__".into()),
-            state,
-            data: json("data"),
-            opts: json("opts"),
-            progress: json("progress"),
-            attempts_made: made,
-            attempts_started: made
-                + u64::from(h.contains_key("processedOn") && !h.contains_key("finishedOn")),
-            returnvalue: json("returnvalue"),
-            failed_reason: h.get("failedReason").cloned(),
-            stacktrace: stacktrace_lines(json("stacktrace")),
-            timestamp: num("timestamp"),
-            processed_on: num("processedOn"),
-            finished_on: num("finishedOn"),
-            delay: num("delay").unwrap_or(0),
-            priority: num("priority").unwrap_or(0),
-            processed_by: None,
-            logs,
-        }))
-    }
-
-    async fn pause_or_resume(&self, queue: &str, pause: bool) -> Result<(), Error> {
-        let k = self.keys(queue);
-        let (from, to, word) = if pause {
-            ("wait", "paused", "paused")
-        } else {
-            ("paused", "wait", "resumed")
-        };
-        let _: i64 = scripts::PAUSE
-            .key(k.key(from))
-            .key(k.key(to))
-            .key(k.key("meta-paused"))
-            .key(k.key(word))
-            .key(k.key("meta"))
-            .arg(word)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        Ok(())
-    }
-}
 
 #[async_trait]
 impl Backend for BullStore {
@@ -312,21 +181,21 @@ impl Backend for BullStore {
     async fn discover_queues(&self) -> Result<Vec<String>, Error> {
         self.redis.discover_queues().await
     }
-    async fn retry_job(&self, queue: &str, _id: &str) -> Result<(), JobOpError> {
-        Err(unsupported(queue, "retrying a job").into())
+    async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.retry_failed(queue, id).await
     }
     async fn retry_all_failed(
         &self,
         queue: &str,
-        _p: &mut (dyn FnMut(u64, u64) + Send),
+        p: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, Error> {
-        Err(unsupported(queue, "retrying failed jobs"))
+        self.retry_all(queue, p).await
     }
-    async fn remove_job(&self, queue: &str, _id: &str) -> Result<(), JobOpError> {
-        Err(unsupported(queue, "removing a job").into())
+    async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.remove(queue, id).await
     }
-    async fn promote_job(&self, queue: &str, _id: &str) -> Result<(), JobOpError> {
-        Err(unsupported(queue, "promoting a job").into())
+    async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.promote_now(queue, id).await
     }
     async fn pause(&self, queue: &str) -> Result<(), Error> {
         self.pause_or_resume(queue, true).await
@@ -334,8 +203,8 @@ impl Backend for BullStore {
     async fn resume(&self, queue: &str) -> Result<(), Error> {
         self.pause_or_resume(queue, false).await
     }
-    async fn clean(&self, queue: &str, _state: &str, _older: Duration) -> Result<u64, Error> {
-        Err(unsupported(queue, "cleaning"))
+    async fn clean(&self, queue: &str, state: &str, older: Duration) -> Result<u64, Error> {
+        self.clean_finished(queue, state, older).await
     }
     async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
         self.redis.request_cancel(queue, id).await

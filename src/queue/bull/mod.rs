@@ -20,8 +20,11 @@
 //! [`crate::queue::Store`] keeps this store beside the BullMQ one over the same Redis
 //! connection and picks by queue name; no queue is ever read in both layouts.
 
+mod admin;
 mod backend;
 mod consumer;
+mod finish;
+mod info;
 mod mismatch;
 mod opts;
 mod scripts;

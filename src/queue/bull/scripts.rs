@@ -32,3 +32,15 @@ pub(super) static PAUSE: LazyLock<Script> =
 /// Progress.
 pub(super) static PROGRESS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/progress.lua")));
+/// failed → ready (retry from the API).
+pub(super) static RETRY_FAILED: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/retry_failed.lua")));
+/// delayed → ready (promote from the API).
+pub(super) static PROMOTE_ONE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/promote_one.lua")));
+/// Remove one job.
+pub(super) static REMOVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/remove.lua")));
+/// Clean finished jobs.
+pub(super) static CLEAN: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/clean.lua")));
