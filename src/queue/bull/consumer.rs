@@ -81,6 +81,9 @@ impl BullStore {
             beat: beat.clone(),
             jobs: jobs.clone(),
         });
+        // Its own task: the fetch loop waits for a free slot, and the check must go on while
+        // every slot runs a long job. Ends with `stop` (held by the BullConsumer).
+        tokio::spawn(stalled_loop(ctx.clone(), stop.clone()));
         let fetch = tokio::spawn(fetch_loop(ctx, stop.clone()));
         Ok(Consumer {
             queue: queue.to_string(),
@@ -94,7 +97,6 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
     let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
     let mut next_due: u64 = 0;
     let mut promoted_at: u64 = 0;
-    let mut stall_at = tokio::time::Instant::now();
     loop {
         let permit = tokio::select! {
             biased;
@@ -111,10 +113,6 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
                 }
             }
             promoted_at = now;
-        }
-        if stall_at.elapsed() >= ctx.opts.stalled_interval {
-            stall_at = tokio::time::Instant::now();
-            check_stalled(&ctx).await;
         }
         match take(&ctx).await {
             Ok(Some((id, hash))) => {
@@ -158,6 +156,17 @@ async fn promote(ctx: &Loop, now: u64) -> Result<Option<u64>, Error> {
         .invoke_async(&mut ctx.store.conn())
         .await
         .map_err(|e| Error::engine(&ctx.queue, e))
+}
+
+/// Runs the shared stalled check every `stalled_interval` (the first at once, as Bull does).
+async fn stalled_loop(ctx: Arc<Loop>, stop: CancellationToken) {
+    loop {
+        check_stalled(&ctx).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(ctx.opts.stalled_interval) => {}
+        }
+    }
 }
 
 async fn check_stalled(ctx: &Loop) {
