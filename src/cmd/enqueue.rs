@@ -26,7 +26,7 @@ pub async fn enqueue(
             return Ok(ExitCode::from(2));
         }
     };
-    let store = match Store::open(&config.store, &config.prefix).await {
+    let store = match Store::open_with(&config.store, &config.prefix, &config.layouts()).await {
         Ok(store) => store,
         // Refused credentials or an unusable URL: a configuration error, like a bad flag.
         Err(e) if e.is_config() => {

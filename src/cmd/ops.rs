@@ -70,7 +70,7 @@ async fn run_op(
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
-    let store = match Store::open(&config.store, &config.prefix).await {
+    let store = match Store::open_with(&config.store, &config.prefix, &config.layouts()).await {
         Ok(store) => store,
         // Refused credentials or an unusable URL: a configuration error, like a bad flag.
         Err(e) if e.is_config() => {

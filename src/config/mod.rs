@@ -127,6 +127,16 @@ pub struct Config {
     pub schedules: Vec<ScheduleConfig>,
 }
 
+impl Config {
+    /// Each configured queue's Redis layout, for [`crate::queue::Store::open_with`].
+    pub fn layouts(&self) -> BTreeMap<String, crate::queue::Layout> {
+        self.queues
+            .iter()
+            .map(|(name, q)| (name.clone(), q.layout))
+            .collect()
+    }
+}
+
 /// Limits of the HTTP server (`[http]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpLimits {
@@ -193,6 +203,8 @@ impl Default for JobDefaults {
 pub struct QueueConfig {
     /// Jobs run at once.
     pub concurrency: NonZeroUsize,
+    /// How its keys are laid out in Redis (`[queues.NAME] layout`).
+    pub layout: crate::queue::Layout,
     /// Handlers by job name.
     pub handlers: BTreeMap<String, HandlerConfig>,
 }

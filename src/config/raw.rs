@@ -145,6 +145,8 @@ pub struct RawRetentionPolicy {
 pub struct RawQueue {
     /// Jobs of this queue run at once, default `[worker] concurrency`.
     pub concurrency: Option<usize>,
+    /// Redis layout: `bullmq` (default) or `bull` (Bull 3/4, `@nestjs/bull`).
+    pub layout: Option<String>,
     /// Handlers by job name.
     #[serde(default)]
     pub handlers: BTreeMap<String, RawHandler>,

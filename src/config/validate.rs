@@ -96,6 +96,11 @@ pub(super) fn build(
             Some(c) => nonzero(c, &place)?,
             None => concurrency,
         };
+        let layout = match &q.layout {
+            Some(l) => crate::queue::Layout::parse(l)
+                .map_err(|m| invalid(src.place(&format!("queues.{name}"), "layout"), m))?,
+            None => crate::queue::Layout::default(),
+        };
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
@@ -107,6 +112,7 @@ pub(super) fn build(
             name,
             QueueConfig {
                 concurrency,
+                layout,
                 handlers,
             },
         );

@@ -13,6 +13,7 @@
 //! - [`metrics`]: BullMQ's per-minute completed/failed series, read back as [`MinuteCounts`];
 //!   [`timings`]: the daemon's own ring of recent run durations and waits.
 
+pub mod bull;
 pub mod consumer;
 pub mod contract;
 pub mod embedded;
@@ -27,6 +28,7 @@ mod spec;
 pub mod store;
 pub mod timings;
 
+pub use bull::Layout;
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};

@@ -3,11 +3,19 @@
 //! file for running with no Redis. What is the same for every store is done here once (job
 //! validation, the `clean` state check); the rest is forwarded. [`Store::open`] is the only
 //! place outside a store's own module that names a store type.
+//!
+//! Bull 3/4 queues: the layout is a per-queue setting, so a Redis `Store` may hold a second
+//! backend, the Bull store over the same connection, and the set of queue names laid out in
+//! Bull's way; each per-queue call picks its backend by name ([`Store::pick`]). Calls that are
+//! not about one queue (discovery, cancels, event readers) go to the main backend.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::bull::{BullStore, Layout};
 use super::contract::Backend;
 use super::embedded::EmbeddedStore;
 use super::redis::RedisStore;
@@ -48,18 +56,49 @@ impl StoreTarget {
 
 /// The queue store. Cheap to clone.
 #[derive(Clone)]
-pub struct Store(Arc<dyn Backend>);
+pub struct Store(Arc<dyn Backend>, Option<BullQueues>);
+
+/// The Bull 3/4 backend and the queues it holds.
+#[derive(Clone)]
+struct BullQueues {
+    backend: BullStore,
+    queues: Arc<BTreeSet<String>>,
+}
 
 impl Store {
     /// Opens the store: connects to Redis (failing fast when it does not answer; the daemon
     /// retries), or opens (creating) the embedded file, locked for this process.
     pub async fn open(target: &StoreTarget, prefix: &str) -> Result<Store, Error> {
+        Store::open_with(target, prefix, &BTreeMap::new()).await
+    }
+
+    /// [`Store::open`], with each queue's Redis layout (queues not named are BullMQ's). The
+    /// embedded store has one layout of its own and ignores `layouts`.
+    pub async fn open_with(
+        target: &StoreTarget,
+        prefix: &str,
+        layouts: &BTreeMap<String, Layout>,
+    ) -> Result<Store, Error> {
+        let bull_names: BTreeSet<String> = layouts
+            .iter()
+            .filter(|(_, l)| **l == Layout::Bull)
+            .map(|(q, _)| q.clone())
+            .collect();
+        let mut bull = None;
         let backend: Arc<dyn Backend> = match target {
             // The engine's connection manager retries for ~40 s before it gives up (a wrong
             // password, a refused port): bound it, callers retry on their own terms.
             StoreTarget::Redis(t) => {
                 match tokio::time::timeout(CONNECT_TIMEOUT, RedisStore::connect(t, prefix)).await {
-                    Ok(r) => Arc::new(r?),
+                    Ok(r) => {
+                        let redis = r?;
+                        // Always there on Redis (cheap): the layout check at start uses it.
+                        bull = Some(BullQueues {
+                            backend: BullStore::new(redis.clone()),
+                            queues: Arc::new(bull_names),
+                        });
+                        Arc::new(redis)
+                    }
                     Err(_) => {
                         return Err(Error::Unreachable {
                             url: t.redacted(),
@@ -70,7 +109,34 @@ impl Store {
             }
             StoreTarget::Embedded(path) => Arc::new(EmbeddedStore::open(path).await?),
         };
-        Ok(Store(backend))
+        Ok(Store(backend, bull))
+    }
+
+    /// The backend that holds `queue`.
+    fn pick(&self, queue: &str) -> &dyn Backend {
+        match &self.1 {
+            Some(b) if b.queues.contains(queue) => &b.backend,
+            _ => self.0.as_ref(),
+        }
+    }
+
+    /// One warning per queue whose Redis keys show the other layout than `layouts` sets
+    /// (queues not named are BullMQ's); nothing on the embedded store.
+    pub async fn layout_warnings(&self, layouts: &BTreeMap<String, Layout>) -> Vec<String> {
+        let Some(b) = &self.1 else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (queue, configured) in layouts {
+            match b.backend.layout_seen(queue).await {
+                Ok(Some(seen)) => {
+                    out.extend(super::bull::mismatch_message(queue, *configured, seen));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(queue = %queue, error = %e, "layout check failed"),
+            }
+        }
+        out
     }
 
     /// Connects to Redis.
@@ -106,7 +172,7 @@ impl Store {
             field: Some(e.field),
             reason: e.reason,
         })?;
-        self.0.add(queue, spec).await
+        self.pick(queue).add(queue, spec).await
     }
 
     /// Starts consuming `queue` with `processor`.
@@ -116,12 +182,12 @@ impl Store {
         opts: ConsumerOptions,
         processor: Arc<dyn Processor>,
     ) -> Result<Consumer, Error> {
-        self.0.consume(queue, opts, processor).await
+        self.pick(queue).consume(queue, opts, processor).await
     }
 
     /// Counts per state.
     pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
-        self.0.counts(queue).await
+        self.pick(queue).counts(queue).await
     }
 
     /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
@@ -132,12 +198,12 @@ impl Store {
 
     /// Whether `queue` is paused.
     pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
-        self.0.is_paused(queue).await
+        self.pick(queue).is_paused(queue).await
     }
 
     /// The state of a job, `None` when there is no such job.
     pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
-        self.0.state(queue, id).await
+        self.pick(queue).state(queue, id).await
     }
 
     /// One page of jobs in `state`.
@@ -148,12 +214,12 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
-        self.0.jobs(queue, state, offset, limit).await
+        self.pick(queue).jobs(queue, state, offset, limit).await
     }
 
     /// One job with state and logs.
     pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
-        self.0.job(queue, id).await
+        self.pick(queue).job(queue, id).await
     }
 
     /// Queues that have data.
@@ -163,7 +229,7 @@ impl Store {
 
     /// Failed → waiting.
     pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.0.retry_job(queue, id).await
+        self.pick(queue).retry_job(queue, id).await
     }
 
     /// Every failed job → waiting; `progress(done, total)` along the way.
@@ -172,27 +238,29 @@ impl Store {
         queue: &str,
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<u64, Error> {
-        self.0.retry_all_failed(queue, &mut progress).await
+        self.pick(queue)
+            .retry_all_failed(queue, &mut progress)
+            .await
     }
 
     /// Removes a job that is not active.
     pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.0.remove_job(queue, id).await
+        self.pick(queue).remove_job(queue, id).await
     }
 
     /// Delayed → waiting.
     pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.0.promote_job(queue, id).await
+        self.pick(queue).promote_job(queue, id).await
     }
 
     /// Pauses `queue` for every worker.
     pub async fn pause(&self, queue: &str) -> Result<(), Error> {
-        self.0.pause(queue).await
+        self.pick(queue).pause(queue).await
     }
 
     /// Resumes `queue`.
     pub async fn resume(&self, queue: &str) -> Result<(), Error> {
-        self.0.resume(queue).await
+        self.pick(queue).resume(queue).await
     }
 
     /// Removes completed/failed jobs older than `older_than`; returns how many.
@@ -209,12 +277,12 @@ impl Store {
                 reason: format!("clean applies to completed or failed jobs, not {state:?}"),
             });
         }
-        self.0.clean(queue, state, older_than).await
+        self.pick(queue).clean(queue, state, older_than).await
     }
 
     /// Asks whichever daemon runs job `id` of `queue` to cancel it.
     pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
-        self.0.request_cancel(queue, id).await
+        self.pick(queue).request_cancel(queue, id).await
     }
 
     /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.
@@ -234,7 +302,7 @@ impl Store {
         after: &str,
         count: usize,
     ) -> Result<Vec<QueueEvent>, Error> {
-        self.0.events_after(queue, after, count).await
+        self.pick(queue).events_after(queue, after, count).await
     }
 
     /// A reader of `queues`' events after `cursors`.

@@ -21,7 +21,9 @@ pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> 
     let mut by_queue: BTreeMap<String, (usize, Routes)> = config
         .queues
         .iter()
-        .filter(|(queue, _)| *queue != CRON_QUEUE)
+        // A table without handlers only declares the queue (e.g. its `layout`, for producing
+        // into a Bull queue that Node workers run): consuming it would fail every job.
+        .filter(|(queue, q)| *queue != CRON_QUEUE && !q.handlers.is_empty())
         .map(|(queue, q)| {
             let routes = configured(q, &client, config.passthrough_logs);
             (queue.clone(), (q.concurrency.get(), routes))

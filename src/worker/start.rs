@@ -26,15 +26,19 @@ pub const DRAIN_DELAY: Duration = Duration::from_secs(2);
 pub async fn connect(config: &Config, stop: &CancellationToken) -> Result<Option<Store>, Error> {
     let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     let mut warned = false;
+    let layouts = config.layouts();
     loop {
         let opened = tokio::select! {
-            r = Store::open(&config.store, &config.prefix) => r,
+            r = Store::open_with(&config.store, &config.prefix, &layouts) => r,
             _ = stop.cancelled() => return Ok(None),
         };
         match opened {
             Ok(store) => {
                 if warned {
                     tracing::info!(store = %config.store.describe(), "the store is reachable again");
+                }
+                for warning in store.layout_warnings(&layouts).await {
+                    tracing::warn!("{warning}");
                 }
                 return Ok(Some(store));
             }

@@ -296,3 +296,25 @@ fn queue_names_follow_the_one_rule() {
     .unwrap();
     assert!(c.queues.contains_key("{email}"));
 }
+
+#[test]
+fn queue_layout_is_bull_or_bullmq_and_a_typo_names_the_place() {
+    let ok = load_text(
+        "[queues.a]\nlayout = \"bull\"\n[queues.b]\n",
+        &[],
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(ok.queues["a"].layout, crate::queue::Layout::Bull);
+    assert_eq!(ok.queues["b"].layout, crate::queue::Layout::BullMq);
+    assert_eq!(ok.layouts().len(), 2);
+    let err = load_text(
+        "[queues.a]\nlayout = \"bull3\"\n",
+        &[],
+        Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("queues.a") && err.contains("layout"), "{err}");
+    assert!(err.contains("\"bull\""), "{err}");
+}

@@ -1,0 +1,188 @@
+//! Operations people run on a Bull queue (API, CLI, dashboard): pause/resume Bull's way, retry
+//! a failed job, promote a delayed one, remove one, clean finished ones.
+
+use std::time::Duration;
+
+use super::{now_ms, scripts, BullStore};
+use crate::queue::{Error, JobOpError};
+
+/// Jobs `clean` removes per script call (keeps each call short).
+const CLEAN_BATCH: u64 = 1000;
+
+impl BullStore {
+    /// Pauses (`wait` → `paused`, `meta-paused` set) or resumes, as Bull's `queue.pause()` does.
+    pub(super) async fn pause_or_resume(&self, queue: &str, pause: bool) -> Result<(), Error> {
+        let k = self.keys(queue);
+        let (from, to, word) = if pause {
+            ("wait", "paused", "paused")
+        } else {
+            ("paused", "wait", "resumed")
+        };
+        let _: i64 = scripts::PAUSE
+            .key(k.key(from))
+            .key(k.key(to))
+            .key(k.key("meta-paused"))
+            .key(k.key(word))
+            .key(k.key("meta"))
+            .arg(word)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(())
+    }
+
+    /// Runs retry_failed.lua or promote_one.lua (same keys) on job `id`.
+    async fn to_ready(
+        &self,
+        script: &redis::Script,
+        from: &str,
+        queue: &str,
+        id: &str,
+        hint: &str,
+    ) -> Result<(), JobOpError> {
+        let k = self.keys(queue);
+        let code: i64 = script
+            .key(k.key(from))
+            .key(k.key("wait"))
+            .key(k.key("paused"))
+            .key(k.key("meta-paused"))
+            .key(k.key("priority"))
+            .key(k.key(id))
+            .key(format!("{}@{}", k.key("waiting"), self.token))
+            .arg(id)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        self.job_code(queue, id, code, hint).await
+    }
+
+    /// A script's code as the result of an operation on job `id`.
+    async fn job_code(
+        &self,
+        queue: &str,
+        id: &str,
+        code: i64,
+        hint: &str,
+    ) -> Result<(), JobOpError> {
+        match code {
+            0 => Ok(()),
+            -1 => Err(JobOpError::NotFound {
+                queue: queue.into(),
+                id: id.into(),
+            }),
+            _ => Err(JobOpError::WrongState {
+                queue: queue.into(),
+                id: id.into(),
+                state: self
+                    .state_of(queue, id)
+                    .await?
+                    .unwrap_or_else(|| "gone".into()),
+                hint: hint.into(),
+            }),
+        }
+    }
+
+    /// failed → waiting.
+    pub(super) async fn retry_failed(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.to_ready(
+            &scripts::RETRY_FAILED,
+            "failed",
+            queue,
+            id,
+            "only failed jobs can be retried",
+        )
+        .await
+    }
+
+    /// Every failed job → waiting.
+    pub(super) async fn retry_all(
+        &self,
+        queue: &str,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<u64, Error> {
+        let ids: Vec<String> = self
+            .cmd(
+                queue,
+                redis::cmd("ZRANGE")
+                    .arg(self.keys(queue).key("failed"))
+                    .arg(0)
+                    .arg(-1),
+            )
+            .await?;
+        let total = ids.len() as u64;
+        let mut done = 0;
+        for id in ids {
+            match self.retry_failed(queue, &id).await {
+                Ok(()) => done += 1,
+                Err(JobOpError::Store(e)) => return Err(e),
+                // Retried or removed by someone else meanwhile.
+                Err(_) => {}
+            }
+            progress(done, total);
+        }
+        Ok(done)
+    }
+
+    /// delayed → waiting.
+    pub(super) async fn promote_now(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.to_ready(
+            &scripts::PROMOTE_ONE,
+            "delayed",
+            queue,
+            id,
+            "only delayed jobs can be promoted",
+        )
+        .await
+    }
+
+    /// Removes a job that is not running.
+    pub(super) async fn remove(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        let k = self.keys(queue);
+        let code: i64 = scripts::REMOVE
+            .key(k.key("wait"))
+            .key(k.key("paused"))
+            .key(k.key("delayed"))
+            .key(k.key("priority"))
+            .key(k.key("completed"))
+            .key(k.key("failed"))
+            .key(k.key(id))
+            .key(k.key("active"))
+            .arg(id)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        self.job_code(
+            queue,
+            id,
+            code,
+            "a worker is running it; try again when it finishes",
+        )
+        .await
+    }
+
+    /// Removes `state` jobs that finished more than `older_than` ago.
+    pub(super) async fn clean_finished(
+        &self,
+        queue: &str,
+        state: &str,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
+        let k = self.keys(queue);
+        let cut = now_ms().saturating_sub(older_than.as_millis() as u64);
+        let mut removed = 0;
+        loop {
+            let n: u64 = scripts::CLEAN
+                .key(k.key(state))
+                .arg(k.base())
+                .arg(cut)
+                .arg(CLEAN_BATCH)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(|e| Error::engine(queue, e))?;
+            removed += n;
+            if n < CLEAN_BATCH {
+                return Ok(removed);
+            }
+        }
+    }
+}

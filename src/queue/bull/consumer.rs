@@ -1,0 +1,295 @@
+//! Consuming a Bull 3/4 queue: a fetch loop bounded by a semaphore (each job task owns a
+//! permit), which also promotes due delayed jobs and runs the shared stalled check; each job
+//! task renews its lock while the processor runs, then applies the [`Outcome`].
+//!
+//! Noticing work: the loop polls (20 ms after activity, backing off to 200 ms when idle) —
+//! Bull producers write no marker a blocking pop could wait on across `wait` and `delayed`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::finish::{finish, BullJob};
+use super::opts;
+use super::{now_ms, scripts, BullStore, Keys};
+use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
+use crate::queue::contract::ConsumerHandle;
+use crate::queue::Error;
+
+const IDLE_MIN: Duration = Duration::from_millis(20);
+const IDLE_MAX: Duration = Duration::from_millis(200);
+/// How often the loop looks for due delayed jobs it was not told about (one script call).
+const PROMOTE_EVERY_MS: u64 = 500;
+
+/// The Bull fetch loop's handle, held by [`Consumer`].
+pub(super) struct BullConsumer {
+    /// Cancelled by `close`: the loop stops taking jobs at once.
+    stop: CancellationToken,
+    fetch: JoinHandle<()>,
+    /// Every job task; `close` waits on it.
+    jobs: TaskTracker,
+}
+
+#[async_trait]
+impl ConsumerHandle for BullConsumer {
+    async fn close(self: Box<Self>, queue: &str, wait: Duration) {
+        self.stop.cancel();
+        let _ = self.fetch.await;
+        self.jobs.close();
+        if tokio::time::timeout(wait, self.jobs.wait()).await.is_err() {
+            tracing::warn!(queue = %queue, running = self.jobs.len(),
+                "jobs still running at close; their locks expire and the stalled check puts them back");
+        }
+    }
+}
+
+/// What the fetch loop and its job tasks share.
+pub(super) struct Loop {
+    pub(super) store: BullStore,
+    pub(super) queue: String,
+    pub(super) keys: Keys,
+    pub(super) opts: ConsumerOptions,
+    processor: Arc<dyn Processor>,
+    beat: Arc<LoopBeat>,
+    slots: Arc<Semaphore>,
+    jobs: TaskTracker,
+}
+
+impl BullStore {
+    /// Starts consuming a Bull queue.
+    pub(super) async fn start(
+        &self,
+        queue: &str,
+        opts: ConsumerOptions,
+        processor: Arc<dyn Processor>,
+    ) -> Result<Consumer, Error> {
+        let beat = Arc::new(LoopBeat::default());
+        beat.turned();
+        let stop = CancellationToken::new();
+        let jobs = TaskTracker::new();
+        let ctx = Arc::new(Loop {
+            store: self.clone(),
+            queue: queue.to_string(),
+            keys: self.keys(queue),
+            slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            opts,
+            processor,
+            beat: beat.clone(),
+            jobs: jobs.clone(),
+        });
+        // Its own task: the fetch loop waits for a free slot, and the check must go on while
+        // every slot runs a long job. Ends with `stop` (held by the BullConsumer).
+        tokio::spawn(stalled_loop(ctx.clone(), stop.clone()));
+        let fetch = tokio::spawn(fetch_loop(ctx, stop.clone()));
+        Ok(Consumer {
+            queue: queue.to_string(),
+            beat,
+            inner: Box::new(BullConsumer { stop, fetch, jobs }),
+        })
+    }
+}
+
+async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
+    let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
+    let mut next_due: u64 = 0;
+    let mut promoted_at: u64 = 0;
+    loop {
+        let permit = tokio::select! {
+            biased;
+            _ = stop.cancelled() => return,
+            p = ctx.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let now = now_ms();
+        // Other producers' delayed adds (due before our `next_due`) are found by this pass:
+        // every PROMOTE_EVERY plus at most one idle pause, so such a job starts < 1 s late.
+        if now >= next_due || now >= promoted_at + PROMOTE_EVERY_MS {
+            match promote(&ctx, now).await {
+                Ok(next) => next_due = next.unwrap_or(u64::MAX),
+                Err(e) => {
+                    tracing::warn!(queue = %ctx.queue, error = %e, "promoting delayed jobs failed")
+                }
+            }
+            promoted_at = now;
+        }
+        match take(&ctx).await {
+            Ok(Some((id, hash))) => {
+                ctx.beat.turned();
+                idle.reset();
+                let ctx2 = ctx.clone();
+                ctx.jobs.spawn(async move {
+                    run(ctx2, id, hash).await;
+                    drop(permit);
+                });
+                continue;
+            }
+            Ok(None) => ctx.beat.turned(),
+            Err(e) => {
+                if ctx.beat.errored() {
+                    tracing::error!(queue = %ctx.queue, error = %e, "taking a job failed; retrying");
+                }
+            }
+        }
+        drop(permit);
+        let pause = idle.next_delay();
+        let until_due = Duration::from_millis(next_due.saturating_sub(now_ms()));
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(pause.min(until_due)) => {}
+        }
+    }
+}
+
+async fn promote(ctx: &Loop, now: u64) -> Result<Option<u64>, Error> {
+    let k = &ctx.keys;
+    scripts::PROMOTE
+        .key(k.key("delayed"))
+        .key(k.key("wait"))
+        .key(k.key("paused"))
+        .key(k.key("meta-paused"))
+        .key(k.key("priority"))
+        .arg(k.base())
+        .arg(now)
+        .arg(&ctx.store.token)
+        .invoke_async(&mut ctx.store.conn())
+        .await
+        .map_err(|e| Error::engine(&ctx.queue, e))
+}
+
+/// Runs the shared stalled check every `stalled_interval` (the first at once, as Bull does).
+async fn stalled_loop(ctx: Arc<Loop>, stop: CancellationToken) {
+    loop {
+        check_stalled(&ctx).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(ctx.opts.stalled_interval) => {}
+        }
+    }
+}
+
+async fn check_stalled(ctx: &Loop) {
+    let k = &ctx.keys;
+    let r: Result<(Vec<String>, Vec<String>), _> = scripts::STALLED
+        .key(k.key("stalled"))
+        .key(k.key("wait"))
+        .key(k.key("active"))
+        .key(k.key("failed"))
+        .key(k.key("stalled-check"))
+        .key(k.key("meta-paused"))
+        .key(k.key("paused"))
+        .arg(ctx.opts.max_stalled_count)
+        .arg(k.base())
+        .arg(now_ms())
+        .arg(ctx.opts.stalled_interval.as_millis() as u64)
+        .arg(&ctx.store.token)
+        .invoke_async(&mut ctx.store.conn())
+        .await;
+    match r {
+        Ok((failed, requeued)) => {
+            for id in requeued {
+                tracing::warn!(queue = %ctx.queue, job_id = %id, "stalled job (lock expired) moved back to wait");
+            }
+            for id in failed {
+                tracing::warn!(queue = %ctx.queue, job_id = %id, "job stalled more than max_stalled_count times; failed");
+            }
+        }
+        Err(e) => tracing::warn!(queue = %ctx.queue, error = %e, "stalled check failed"),
+    }
+}
+
+type Taken = (String, HashMap<String, String>);
+
+async fn take(ctx: &Loop) -> Result<Option<Taken>, Error> {
+    let k = &ctx.keys;
+    let r: Option<(String, HashMap<String, String>)> = scripts::TAKE
+        .key(k.key("wait"))
+        .key(k.key("active"))
+        .key(k.key("priority"))
+        .key(format!("{}@{}", k.key("active"), ctx.store.token))
+        .key(k.key("meta-paused"))
+        .arg(k.base())
+        .arg(&ctx.store.token)
+        .arg(ctx.opts.lock_duration.as_millis() as u64)
+        .arg(now_ms())
+        .invoke_async(&mut ctx.store.conn())
+        .await
+        .map_err(|e| Error::engine(&ctx.queue, e))?;
+    Ok(r)
+}
+
+/// Runs one taken job to its outcome, renewing its lock meanwhile.
+async fn run(ctx: Arc<Loop>, id: String, hash: HashMap<String, String>) {
+    let run_opts = opts::parse(hash.get("opts").map(String::as_str));
+    let made: u32 = hash
+        .get("attemptsMade")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0);
+    let data = match hash.get("data") {
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| format!("job data is not JSON ({e}); the producer must store JSON")),
+        None => Ok(serde_json::Value::Object(Default::default())),
+    };
+    let job = ActiveJob {
+        queue: ctx.queue.clone(),
+        id: id.clone(),
+        // Bull's default job name.
+        name: hash
+            .get("name")
+            .cloned()
+            .unwrap_or_else(|| "__default__".into()),
+        data,
+        attempt: made + 1,
+        max_attempts: run_opts.attempts,
+        log: Box::new(BullJob {
+            store: ctx.store.clone(),
+            keys: ctx.keys.clone(),
+            id: id.clone(),
+        }),
+    };
+    // The renewal task: holds the lock until `done` fires after the outcome is known.
+    let done = CancellationToken::new();
+    let renew = tokio::spawn(renew_lock(ctx.clone(), id.clone(), done.clone()));
+    let outcome = ctx.processor.process(job).await;
+    done.cancel();
+    let _ = renew.await;
+    let stack: Vec<String> = hash
+        .get("stacktrace")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    if let Err(e) = finish(&ctx, &id, outcome, made, &run_opts, stack).await {
+        tracing::error!(queue = %ctx.queue, job_id = %id, error = %e,
+            "writing the job's outcome failed; the stalled check will put it back");
+    }
+}
+
+async fn renew_lock(ctx: Arc<Loop>, id: String, done: CancellationToken) {
+    let every = ctx.opts.lock_duration / 2;
+    loop {
+        tokio::select! {
+            _ = done.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let r: Result<i64, _> = scripts::EXTEND
+            .key(format!("{}:lock", ctx.keys.key(&id)))
+            .key(ctx.keys.key("stalled"))
+            .arg(&ctx.store.token)
+            .arg(ctx.opts.lock_duration.as_millis() as u64)
+            .arg(&id)
+            .invoke_async(&mut ctx.store.conn())
+            .await;
+        match r {
+            Ok(1) => {}
+            Ok(_) => {
+                tracing::warn!(queue = %ctx.queue, job_id = %id, "job lock lost (expired or taken over)");
+            }
+            Err(e) => {
+                tracing::warn!(queue = %ctx.queue, job_id = %id, error = %e, "renewing the job lock failed")
+            }
+        }
+    }
+}

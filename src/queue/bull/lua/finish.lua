@@ -1,0 +1,39 @@
+-- cronq: end a run of a locked job for good: active -> completed or failed.
+-- KEYS[1] active list  KEYS[2] completed/failed zset (also its event channel)
+-- KEYS[3] job hash     KEYS[4] stalled set
+-- ARGV[1] id  ARGV[2] lock token  ARGV[3] now (ms)
+-- ARGV[4] keep count (-1 all, 0 none)  ARGV[5] keep age in seconds (-1 = no age limit)
+-- ARGV[6] event payload  ARGV[7] job key base  ARGV[8..] field, value pairs to set
+-- Returns: 0 done, -1 no such job, -2 lock lost, -3 not active.
+local key = KEYS[3]
+if redis.call("EXISTS", key) == 0 then return -1 end
+if redis.call("GET", key .. ":lock") ~= ARGV[2] then return -2 end
+redis.call("DEL", key .. ":lock")
+redis.call("SREM", KEYS[4], ARGV[1])
+if redis.call("LREM", KEYS[1], -1, ARGV[1]) < 1 then return -3 end
+local now = tonumber(ARGV[3])
+local keep = tonumber(ARGV[4])
+local age = tonumber(ARGV[5])
+if #ARGV > 7 then redis.call("HSET", key, unpack(ARGV, 8)) end
+redis.call("HSET", key, "finishedOn", ARGV[3])
+if keep == 0 then
+  redis.call("DEL", key, key .. ":logs")
+else
+  redis.call("ZADD", KEYS[2], now, ARGV[1])
+  local function drop(ids)
+    for _, old in ipairs(ids) do
+      redis.call("DEL", ARGV[7] .. old, ARGV[7] .. old .. ":logs")
+    end
+  end
+  if age >= 0 then
+    local cut = now - age * 1000
+    drop(redis.call("ZRANGEBYSCORE", KEYS[2], "-inf", cut))
+    redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", cut)
+  end
+  if keep > 0 then
+    drop(redis.call("ZRANGE", KEYS[2], 0, -(keep + 1)))
+    redis.call("ZREMRANGEBYRANK", KEYS[2], 0, -(keep + 1))
+  end
+end
+redis.call("PUBLISH", KEYS[2], ARGV[6])
+return 0

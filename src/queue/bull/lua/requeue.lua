@@ -1,0 +1,38 @@
+-- cronq: put a locked job back for another run: active -> delayed (a backoff) or the ready
+-- list (no backoff, or released at shutdown).
+-- KEYS[1] active list  KEYS[2] wait list  KEYS[3] paused list  KEYS[4] meta-paused flag
+-- KEYS[5] priority zset  KEYS[6] delayed zset  KEYS[7] job hash  KEYS[8] stalled set
+-- ARGV[1] id  ARGV[2] lock token  ARGV[3] due time (ms; 0 = ready now)
+-- ARGV[4] counter for the delayed score  ARGV[5..] field, value pairs to set (the attempt)
+-- Returns: 0 done, -1 no such job, -2 lock lost, -3 not active.
+local key = KEYS[7]
+if redis.call("EXISTS", key) == 0 then return -1 end
+if redis.call("GET", key .. ":lock") ~= ARGV[2] then return -2 end
+redis.call("DEL", key .. ":lock")
+redis.call("SREM", KEYS[8], ARGV[1])
+if redis.call("LREM", KEYS[1], -1, ARGV[1]) < 1 then return -3 end
+if #ARGV > 4 then redis.call("HSET", key, unpack(ARGV, 5)) end
+local due = tonumber(ARGV[3])
+if due > 0 then
+  redis.call("ZADD", KEYS[6], due * 4096 + (tonumber(ARGV[4]) % 4096), ARGV[1])
+  redis.call("PUBLISH", KEYS[6], due)
+  return 0
+end
+local list = KEYS[2]
+if redis.call("EXISTS", KEYS[4]) == 1 then list = KEYS[3] end
+local priority = tonumber(redis.call("HGET", key, "priority")) or 0
+if priority == 0 then
+  -- Bull retries go to the tail that is popped next.
+  redis.call("RPUSH", list, ARGV[1])
+else
+  redis.call("ZADD", KEYS[5], priority, ARGV[1])
+  local ahead = redis.call("ZCOUNT", KEYS[5], 0, priority)
+  local len = redis.call("LLEN", list)
+  local pivot = redis.call("LINDEX", list, len - (ahead - 1))
+  if pivot then
+    redis.call("LINSERT", list, "BEFORE", pivot, ARGV[1])
+  else
+    redis.call("RPUSH", list, ARGV[1])
+  end
+end
+return 0

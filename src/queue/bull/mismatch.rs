@@ -1,0 +1,73 @@
+//! The start-up check that each queue's keys agree with its configured layout: a queue set to
+//! `bullmq` whose keys are Bull's (or the reverse) would be half-served and its producers'
+//! jobs left behind, so the daemon says so once, naming the setting to change.
+
+use super::{BullStore, Layout};
+use crate::queue::Error;
+
+impl BullStore {
+    /// The layout `queue`'s keys show, when they show one.
+    pub(crate) async fn layout_seen(&self, queue: &str) -> Result<Option<Layout>, Error> {
+        let k = self.keys(queue);
+        let mut p = redis::pipe();
+        p.cmd("EXISTS")
+            .arg(k.key("meta-paused"))
+            .cmd("TYPE")
+            .arg(k.key("priority"))
+            .cmd("TYPE")
+            .arg(k.key("paused"))
+            .cmd("TYPE")
+            .arg(k.key("events"))
+            .cmd("TYPE")
+            .arg(k.key("prioritized"))
+            .cmd("EXISTS")
+            .arg(k.key("marker"));
+        let (meta_paused, priority, paused, events, prioritized, marker): (
+            bool,
+            String,
+            String,
+            String,
+            String,
+            bool,
+        ) = p
+            .query_async(&mut self.conn())
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        let bull = meta_paused || priority == "zset" || paused == "list";
+        let bullmq = events == "stream" || prioritized == "zset" || marker;
+        Ok(match (bull, bullmq) {
+            (true, false) => Some(Layout::Bull),
+            (false, true) => Some(Layout::BullMq),
+            _ => None,
+        })
+    }
+}
+
+/// The warning for `queue`, configured as `configured`, whose keys show `seen`.
+pub(crate) fn mismatch_message(queue: &str, configured: Layout, seen: Layout) -> Option<String> {
+    let name = |l: Layout| match l {
+        Layout::Bull => "bull",
+        Layout::BullMq => "bullmq",
+    };
+    (configured != seen).then(|| {
+        format!(
+            "queue {queue} is set to layout = \"{}\" but its Redis keys are in {} layout; if its producers use {}, set [queues.{queue}] layout = \"{}\"",
+            name(configured),
+            if seen == Layout::Bull { "Bull 3/4's" } else { "BullMQ's" },
+            if seen == Layout::Bull { "bull or @nestjs/bull" } else { "bullmq or @nestjs/bullmq" },
+            name(seen),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_names_queue_and_setting() {
+        let m = mismatch_message("sitemap", Layout::BullMq, Layout::Bull).unwrap();
+        assert!(m.contains("[queues.sitemap] layout = \"bull\""), "{m}");
+        assert!(mismatch_message("q", Layout::Bull, Layout::Bull).is_none());
+    }
+}
