@@ -63,6 +63,15 @@ impl Backend for BullStore {
     ) -> Result<Consumer, Error> {
         self.start(queue, opts, processor).await
     }
+    /// Bull 3/4 keeps no per-minute metrics series of its own, and cronq writes none into
+    /// Bull's layout (no Bull tool would read it): the series is empty.
+    async fn metrics(
+        &self,
+        _queue: &str,
+        _minutes: u32,
+    ) -> Result<crate::queue::MinuteCounts, Error> {
+        Ok(crate::queue::MinuteCounts::default())
+    }
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let k = self.keys(queue);
         let mut p = redis::pipe();

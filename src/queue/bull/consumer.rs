@@ -245,6 +245,11 @@ async fn run(ctx: Arc<Loop>, id: String, hash: HashMap<String, String>) {
         data,
         attempt: made + 1,
         max_attempts: run_opts.attempts,
+        // When it could first run: Bull's `timestamp` (added) plus its `delay`.
+        ready_ms: ["timestamp", "delay"]
+            .iter()
+            .filter_map(|f| hash.get(*f).and_then(|v| v.parse::<i64>().ok()))
+            .sum(),
         log: Box::new(BullJob {
             store: ctx.store.clone(),
             keys: ctx.keys.clone(),
