@@ -18,3 +18,4 @@ pub mod target;
 pub use client::RedisStore;
 pub use target::{redact_url, RedisTarget};
 pub(crate) mod stacktrace;
+pub(crate) mod wakeup;
