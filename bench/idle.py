@@ -10,8 +10,13 @@ How: `INFO commandstats` is read (after `CONFIG RESETSTAT`) at the start and end
 the bench's own INFO/CONFIG calls are subtracted. cronq's `/health` answers read Redis too
 (a probe is what a container runtime sends): they are counted in a separate window where
 `--probes` GETs of /health are sent, and reported per probe, not mixed into the idle figure.
-Also prints the idle RSS (anonymous vs file-mapped, from /proc/PID/smaps_rollup).
+Also prints the idle RSS (anonymous vs file-mapped, from /proc/PID/smaps_rollup), and with
+`--cpu-jobs N` cronq's own CPU per no-op job at concurrency 50 (getrusage-equivalent
+/proc/PID/stat over a drain of N pre-filled jobs, median of `--runs`), with the per-job log
+lines on (`RUST_LOG=info,cronq::worker::dispatch=debug`, as every release before issue 18
+logged two lines per job) and off (the default).
 """
+import statistics
 
 import argparse
 import os
@@ -77,10 +82,25 @@ def show(title, stats, seconds):
     return total
 
 
+def cpu(ws, n, runs):
+    redis = run.RedisServer(os.path.join(ws, "cpu"))
+    for label, level in (("per-job lines on", "info,cronq::worker::dispatch=debug"),
+                         ("per-job lines off", "info")):
+        run.CRONQ_ENV["RUST_LOG"] = level
+        got = [run.one_drain("cronq", ws, redis, 50, n) for _ in range(runs)]
+        med = lambda k: statistics.median(g[k] for g in got)  # noqa: E731
+        run.log(f"cronq c=50 {label}: {med('cpu_us_per_job')} us CPU/job (runs:"
+                f" {[g['cpu_us_per_job'] for g in got]}), Redis {med('redis_cpu_us_per_job')}"
+                f" us/job, {med('per_s')} jobs/s")
+    redis.stop()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--probes", type=int, default=10, help="/health GETs in the probe window")
+    ap.add_argument("--cpu-jobs", type=int, default=0, help="jobs per CPU run (0: skip)")
+    ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--settle", type=float, default=3.0, help="seconds after start, unmeasured")
     args = ap.parse_args()
     ws = tempfile.mkdtemp(prefix="cronq-idle-")
@@ -117,6 +137,8 @@ def main():
         redis.stop()
         if res["node"]:
             run.log(f"ratio cronq / Node: {res['cronq'] / res['node']:.3f}")
+        if args.cpu_jobs:
+            cpu(ws, args.cpu_jobs, args.runs)
     finally:
         run.PROCS.stop_all()
         subprocess.run(["rm", "-rf", ws])
