@@ -53,7 +53,13 @@ fn handlers_complete_fail_and_retry_as_specified() {
     let bad = add("ok-exec", "{}");
     redis.cmd(&["HSET", &format!("bull:jobs:{bad}"), "data", "not json {"]);
 
-    let daemon = Daemon::start(&redis.url(), &cfg, None, &[]);
+    // Per-job lines of queue jobs are at debug (the info trace is the per-minute summary).
+    let daemon = Daemon::start(
+        &redis.url(),
+        &cfg,
+        None,
+        &[("RUST_LOG", "info,cronq::worker::dispatch=debug")],
+    );
     let limit = Duration::from_secs(30);
     let f = |id: &str, field: &str| job_field(&redis, "jobs", id, field);
 

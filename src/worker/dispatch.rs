@@ -1,6 +1,8 @@
 //! The processor of one queue: picks the handler by job name from local configuration, runs
 //! it under its timeout and the shutdown deadline, streams its output into the job log, and
-//! reports one structured log line per start and end.
+//! reports one structured log line per start and end: at `info` for crontab runs (as Supercronic
+//! does), at `debug` for queue jobs, whose `info` trace is the per-minute summary
+//! (`summary.rs`). Failures are `warn` either way.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::handler::echo::{Echo, EchoMode, EntryInfo};
 use super::handler::{Handler, JobError, JobInput, LogSender, PROGRESS_PREFIX};
+use super::summary::Summary;
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 
@@ -54,6 +57,8 @@ pub struct Dispatch {
     /// Refuse jobs whose data carries a `command` (the `cron` queue: its commands come only
     /// from the local crontab, so such a job is forged or misrouted).
     refuse_commands: bool,
+    /// This queue's counters for the per-minute summary line.
+    summary: Summary,
 }
 
 impl Dispatch {
@@ -74,6 +79,7 @@ impl Dispatch {
             timings: None,
             refuse_commands: false,
             cancels: std::sync::Mutex::new(HashMap::new()),
+            summary: Summary::default(),
         }
     }
 
@@ -139,7 +145,11 @@ impl Processor for Dispatch {
             .route(&job.name)
             .and_then(|r| r.entry.as_ref().map(|e| e.label.clone()));
         let entry = entry.as_deref();
-        tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, attempt = job.attempt, "job started");
+        if entry.is_some() {
+            tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, attempt = job.attempt, "job started");
+        } else {
+            tracing::debug!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
+        }
         // A handler that panics fails its job (retryable) instead of leaving it active until
         // stalled recovery, and never takes the pool down.
         let outcome = match AssertUnwindSafe(self.run(&job)).catch_unwind().await {
@@ -159,7 +169,11 @@ impl Processor for Dispatch {
         let (q, id, name, attempt) = (&job.queue, &job.id, &job.name, job.attempt);
         let end = match &outcome {
             Outcome::Completed(_) => {
-                tracing::info!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job completed");
+                if entry.is_some() {
+                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job completed");
+                } else {
+                    tracing::debug!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed");
+                }
                 RunEnd::Completed
             }
             Outcome::Retry(reason) if attempt < job.max_attempts => {
@@ -179,6 +193,10 @@ impl Processor for Dispatch {
         self.metrics.record(q, name, end, took);
         if let (Some(t), false) = (&self.timings, matches!(end, RunEnd::Released)) {
             t.record(q, crate::queue::Timing::of_run(job.ready_ms, took));
+        }
+        if !matches!(end, RunEnd::Released) {
+            self.summary
+                .record(q, !matches!(end, RunEnd::Completed), took);
         }
         outcome
     }

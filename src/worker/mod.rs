@@ -12,6 +12,7 @@ pub mod pool;
 pub mod reload;
 pub mod routes;
 pub mod start;
+pub mod summary;
 
 pub use dispatch::{Route, RouteTable};
 pub use pool::WorkerPool;

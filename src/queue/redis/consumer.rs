@@ -14,6 +14,7 @@
 //!   client can finish to `failed` (run on each WRONGTYPE fetch error and on a timer below).
 //! - A backoff type the engine does not know (a Node custom strategy) is retried at once,
 //!   silently: `guard.rs` fails such a job instead.
+//! - An idle loop costs Redis a fetch script per drain delay: `wakeup.rs` keeps it rare.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::guard::{self, Verdict};
 use super::producer::retention;
+use super::wakeup::{self, IDLE_BLOCK};
 use super::RedisStore;
 use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 use crate::queue::{Error, Outcome};
@@ -43,12 +45,21 @@ pub(crate) struct RedisConsumer {
     /// Moves unprocessable entries out of `active` every half stalled interval, so the engine's
     /// stalled check never meets one. Aborted by `close` (its script is atomic on the server).
     sweeper: JoinHandle<()>,
+    /// For the marker that ends the idle block at close.
+    store: RedisStore,
 }
 
 impl RedisConsumer {
     pub(crate) async fn close(self, queue: &str, wait: Duration) {
         self.sweeper.abort();
-        if let Err(e) = self.worker.close(wait.as_millis() as u64).await {
+        // `close` sets its closing flag before its first await and `join!` polls it first, so
+        // the marker `wake` then writes ends the idle block for good (no new block starts).
+        let store = self.store.clone();
+        let (closed, ()) = tokio::join!(
+            self.worker.close(wait.as_millis() as u64),
+            wakeup::wake(&store, queue)
+        );
+        if let Err(e) = closed {
             tracing::warn!(queue = %queue, error = %e, "closing the consumer failed");
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), self.events).await;
@@ -71,7 +82,11 @@ impl RedisStore {
             .lock_duration(opts.lock_duration)
             .stalled_interval(opts.stalled_interval)
             .max_stalled_count(opts.max_stalled_count)
-            .drain_delay(Duration::from_secs(opts.drain_delay.as_secs().max(1)))
+            // `close` ends the block early (see `wakeup.rs`), so a long one costs no shutdown
+            // time; whole seconds because the engine takes seconds.
+            .drain_delay(Duration::from_secs(
+                opts.drain_delay.max(IDLE_BLOCK).as_secs().max(1),
+            ))
             .manual_start();
         // The engine (like Node's `runRetryDelay`) waits 15 s after a failed fetch, so a worker
         // whose Redis restarted sits idle for 15 s with jobs waiting while /health already says
@@ -117,6 +132,7 @@ impl RedisStore {
                 worker,
                 events,
                 sweeper,
+                store: self.clone(),
             }),
         })
     }
@@ -223,6 +239,10 @@ async fn sweep_every(store: RedisStore, queue: String, period: Duration) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
+        // Nothing active or delayed: nothing to move (one EXISTS, not a script call).
+        if wakeup::nothing_to_sweep(&store, &queue).await {
+            continue;
+        }
         // Redis unreachable: the fetch loop reports it; try again next tick.
         // Delayed ids due before the sweep after next: caught before the engine promotes them.
         let _ = store.quarantine(&queue, None, Some(period * 3)).await;

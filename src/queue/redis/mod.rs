@@ -20,3 +20,4 @@ pub mod target;
 pub use client::RedisStore;
 pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;
+pub(crate) mod wakeup;
