@@ -58,9 +58,16 @@ exec = 'echo started; sleep 60; echo finished'
     );
 }
 
-/// Redis reachable at start, then gone; nothing running: SIGTERM exits at once.
+/// Redis reachable at start, then gone (killed, or frozen: connections open, no answers);
+/// nothing running: SIGTERM exits at once.
 #[test]
 fn sigterm_with_redis_down_and_nothing_running_exits_promptly() {
+    for frozen in [false, true] {
+        sigterm_with_redis_down(frozen);
+    }
+}
+
+fn sigterm_with_redis_down(frozen: bool) {
     let mut redis = Redis::start();
     let cfg = r#"
 [queues.q.handlers.run]
@@ -73,9 +80,14 @@ exec = 'true'
         wait_finished(&redis, "q", &job, Duration::from_secs(10)),
         "completed"
     );
-    redis.stop();
+    let redis_pid = redis_pid(&redis);
+    if frozen {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(redis_pid), Signal::SIGSTOP);
+    } else {
+        redis.stop();
+    }
     poll(
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         "/health to notice Redis is gone",
         || d.health().filter(|(code, _)| *code == 503),
     );
@@ -84,7 +96,19 @@ exec = 'true'
     // Generous, so a slow machine does not fail it; the figure printed is what matters (< 1 s).
     assert_eq!(d.wait_exit(Duration::from_secs(5)), 0, "{}", d.log());
     eprintln!(
-        "recovery/sigterm-redis-down: sigterm_to_exit_ms={}",
+        "recovery/sigterm-redis-down: redis={} sigterm_to_exit_ms={}",
+        if frozen { "frozen" } else { "killed" },
         t.elapsed().as_millis()
     );
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(redis_pid), Signal::SIGCONT);
+}
+
+/// The server's PID, from `INFO server`.
+fn redis_pid(redis: &Redis) -> i32 {
+    redis
+        .cmd(&["INFO", "server"])
+        .lines()
+        .find_map(|l| l.strip_prefix("process_id:"))
+        .and_then(|p| p.trim().parse().ok())
+        .expect("INFO server names process_id")
 }

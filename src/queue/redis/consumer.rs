@@ -31,6 +31,10 @@ use crate::queue::{Error, Outcome};
 /// Pause of the fetch loop after a failed fetch (Redis lost).
 const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
 
+/// How long the engine gets to stop once none of our jobs runs: its fetcher is then either
+/// parked on the marker (ends at once) or waiting on a Redis that may never answer.
+const IDLE_CLOSE: Duration = Duration::from_millis(300);
+
 /// A running engine job, as the store contract's [`crate::queue::contract::JobHandle`].
 pub(crate) struct EngineJob(pub(crate) Job);
 
@@ -46,12 +50,37 @@ pub(crate) struct RedisConsumer {
 }
 
 impl RedisConsumer {
+    /// Waits up to `wait` for the running jobs (each finishes, or is released at the drain
+    /// deadline), then closes the engine in [`IDLE_CLOSE`].
+    ///
+    /// The engine's own `close(timeout)` also waits for its fetcher, which never returns while
+    /// Redis hangs or is gone: SIGTERM with nothing running took the whole drain deadline plus
+    /// the engine's timeout (32 s, past Kubernetes' 30 s grace). With no job of ours running,
+    /// nothing is lost by not waiting: a fetch cut short at worst leaves one job `active` with
+    /// a lock nobody renews, which stalled recovery moves back (as after a crash).
     pub(crate) async fn close(self, queue: &str, wait: Duration) {
         self.sweeper.abort();
-        if let Err(e) = self.worker.close(wait.as_millis() as u64).await {
-            tracing::warn!(queue = %queue, error = %e, "closing the consumer failed");
+        // Stop fetching at once (the engine's `close` would do it too, but only after it
+        // returns, and it is bounded below).
+        self.worker.pause();
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.worker.active_count().await > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.events).await;
+        let left = self.worker.active_count().await;
+        if left > 0 {
+            // A finish that cannot be written (Redis gone): its lock runs out and stalled
+            // recovery runs the job again. The dispatcher logged each job it cut off by id.
+            tracing::warn!(queue = %queue, jobs = left,
+                "jobs still active at the drain deadline are left to stalled recovery");
+        }
+        let closing = self.worker.close(IDLE_CLOSE.as_millis() as u64);
+        match tokio::time::timeout(IDLE_CLOSE * 2, closing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(queue = %queue, error = %e, "closing the consumer failed"),
+            Err(_) => tracing::warn!(queue = %queue, "closing the consumer timed out"),
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(200), self.events).await;
     }
 }
 

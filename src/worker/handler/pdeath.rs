@@ -14,8 +14,7 @@
 //! (`cmd1; cmd2`, pipelines). So the re-exec'ed child does not become the shell: it stays as a
 //! tiny supervisor that is the leader of the handler's process group, spawns the shell in it,
 //! and on the parent-death signal kills the whole group (itself included). It blocks the
-//! signals it waits for (`sigwait`, no handler, no unsafe); the shell starts with an empty mask
-//! (std resets it). SIGTERM/SIGINT/SIGHUP sent to the group reach the shell directly, so the
+//! signals it waits for once the shell is started (`sigwait`, no handler, no unsafe). SIGTERM/SIGINT/SIGHUP sent to the group reach the shell directly, so the
 //! supervisor ignores them and keeps waiting: the shell keeps its grace period. The shell's exit
 //! status is passed on (a death by signal is re-raised), so outcomes read the same as before.
 //!
@@ -66,7 +65,25 @@ pub fn exec_child(args: Vec<OsString>) -> ExitCode {
         eprintln!("error: {EXEC_CHILD_ARG} needs PARENT_PID PROGRAM [ARGS…] (internal use)");
         return ExitCode::from(127);
     };
-    // Blocked before anything can deliver them; `wait` below collects them.
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(PARENT_DIED) {
+        // Kernels without it: run anyway, as before.
+        eprintln!("warning: cannot set the parent-death signal: {e}");
+    }
+    // Armed only now: a parent that died in between left us to another one.
+    if parent.is_some_and(|p| getppid().as_raw() != p) {
+        return ExitCode::from(127);
+    }
+    // Spawned before the signals are blocked, because std passes the signal mask on to the
+    // child (resetting it would take an unsafe `pre_exec`). In the microseconds in between, a
+    // parent death or a TERM ends only this process (default action); the shell then goes with
+    // the daemon's kill of the group, which follows when the group's leader (this) ends.
+    let child = match std::process::Command::new(&program).args(args).spawn() {
+        Ok(c) => Pid::from_raw(c.id() as i32),
+        Err(e) => {
+            eprintln!("error: cannot start {program:?}: {e}");
+            return ExitCode::from(127);
+        }
+    };
     let mut waited = SigSet::empty();
     for s in [
         PARENT_DIED,
@@ -78,21 +95,10 @@ pub fn exec_child(args: Vec<OsString>) -> ExitCode {
         waited.add(s);
     }
     let _ = waited.thread_block();
-    if let Err(e) = nix::sys::prctl::set_pdeathsig(PARENT_DIED) {
-        // Kernels without it: run anyway, as before.
-        eprintln!("warning: cannot set the parent-death signal: {e}");
+    // A shell that ended before the block sent a SIGCHLD that is gone: look once first.
+    if let Some(code) = reap(child) {
+        return code;
     }
-    // Armed only now: a parent that died in between left us to another one.
-    if parent.is_some_and(|p| getppid().as_raw() != p) {
-        return ExitCode::from(127);
-    }
-    let child = match std::process::Command::new(&program).args(args).spawn() {
-        Ok(c) => Pid::from_raw(c.id() as i32),
-        Err(e) => {
-            eprintln!("error: cannot start {program:?}: {e}");
-            return ExitCode::from(127);
-        }
-    };
     loop {
         match waited.wait() {
             Ok(PARENT_DIED) => {
@@ -104,18 +110,25 @@ pub fn exec_child(args: Vec<OsString>) -> ExitCode {
             // Sent to the whole group: the shell has it too and decides.
             Ok(_) | Err(_) => continue,
         }
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => return ExitCode::from(code as u8),
-            Ok(WaitStatus::Signaled(_, sig, _)) => {
-                // Die the same way, so the daemon reads the same status.
-                let mut one = SigSet::empty();
-                one.add(sig);
-                let _ = one.thread_unblock();
-                let _ = raise(sig);
-                return ExitCode::from(128 + sig as u8);
-            }
-            Ok(_) => {}
-            Err(_) => return ExitCode::from(127),
+        if let Some(code) = reap(child) {
+            return code;
         }
+    }
+}
+
+/// `child`'s exit passed on, once it has ended; `None` while it runs.
+fn reap(child: Pid) -> Option<ExitCode> {
+    match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Some(ExitCode::from(code as u8)),
+        Ok(WaitStatus::Signaled(_, sig, _)) => {
+            // Die the same way, so the daemon reads the same status.
+            let mut one = SigSet::empty();
+            one.add(sig);
+            let _ = one.thread_unblock();
+            let _ = raise(sig);
+            Some(ExitCode::from(128 + sig as u8))
+        }
+        Ok(_) => None,
+        Err(_) => Some(ExitCode::from(127)),
     }
 }
