@@ -112,3 +112,94 @@ fn redis_pid(redis: &Redis) -> i32 {
         .and_then(|p| p.trim().parse().ok())
         .expect("INFO server names process_id")
 }
+
+/// kill -9, then a restart with the same WORKER_ID: the jobs the killed run left `active` start
+/// again at once (without this, after lock expiry plus stalled checks: about 60 s).
+#[test]
+fn restart_with_the_same_worker_id_recovers_its_jobs_at_once() {
+    let redis = Redis::start();
+    let scratch = TempDir::new("restart");
+    let runs = scratch.path().join("runs.log");
+    let cfg = format!(
+        r#"
+[worker]
+concurrency = 3
+[queues.r.handlers.run]
+exec = 'echo "$JOB_ID" >> {}; sleep 2'
+"#,
+        runs.display()
+    );
+    let env = [("WORKER_ID", "box-1")];
+    let first = Daemon::start(&redis.url(), &cfg, None, &env);
+    first.wait_healthy();
+    let ids: Vec<String> = (0..3)
+        .map(|_| api_add(first.port, "r", &serde_json::json!({"name": "run"})))
+        .collect();
+    let started = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    poll(Duration::from_secs(20), "three jobs running", || {
+        (started() >= 3).then_some(())
+    });
+    first.signal(Signal::SIGKILL);
+    drop(first);
+    assert_eq!(
+        count(&redis, "r", "active"),
+        3,
+        "the killed run's jobs are active"
+    );
+
+    let t = Instant::now();
+    let second = Daemon::start(&redis.url(), &cfg, None, &env);
+    poll(
+        Duration::from_secs(20),
+        "the three jobs to start again",
+        || (started() >= 6).then_some(()),
+    );
+    let restarted_ms = t.elapsed().as_millis();
+    for id in &ids {
+        assert_eq!(
+            wait_finished(&redis, "r", id, Duration::from_secs(20)),
+            "completed"
+        );
+        assert_eq!(
+            job_field(&redis, "r", id, "stc"),
+            "1",
+            "counted as one stall"
+        );
+    }
+    assert!(
+        second.log().contains("moved back to wait"),
+        "{}",
+        second.log()
+    );
+    // Generous: the figure printed is the point (within 1 s of the restart on a normal machine).
+    assert!(restarted_ms < 10_000, "took {restarted_ms} ms");
+    eprintln!("recovery/restart: jobs=3 restart_to_rerun_ms={restarted_ms}");
+}
+
+/// A second daemon with a WORKER_ID a live one holds is refused, exit 2.
+#[test]
+fn a_second_live_daemon_with_one_worker_id_is_refused() {
+    let redis = Redis::start();
+    let cfg = "[queues.d.handlers.run]\nexec = 'true'\n";
+    let env = [("WORKER_ID", "twin")];
+    let first = Daemon::start(&redis.url(), cfg, None, &env);
+    first.wait_healthy();
+    let mut second = Daemon::start(&redis.url(), cfg, None, &env);
+    assert_eq!(second.wait_exit(Duration::from_secs(20)), 2);
+    assert!(
+        second.log().contains("is in use by a live daemon"),
+        "{}",
+        second.log()
+    );
+    // The first one is untouched.
+    let id = api_add(first.port, "d", &serde_json::json!({"name": "run"}));
+    assert_eq!(
+        wait_finished(&redis, "d", &id, Duration::from_secs(10)),
+        "completed"
+    );
+}

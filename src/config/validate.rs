@@ -159,6 +159,7 @@ pub(super) fn build(
             )?,
         },
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
+        worker_id: worker_id(worker.id.unwrap_or_else(|| host.clone()), &place("id"))?,
         defaults,
         queues,
         log_output,
@@ -167,6 +168,21 @@ pub(super) fn build(
         overlap_all: false,
         schedules,
     })
+}
+
+/// `WORKER_ID`: part of Redis key and client names, so letters, digits and `._@-` only.
+fn worker_id(id: String, place: &str) -> Result<String, Error> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "._@-".contains(c);
+    if id.is_empty() || id.len() > 100 || !id.chars().all(ok) {
+        return Err(invalid(
+            place.to_string(),
+            format!(
+                "{id:?} is not a usable worker id: use 1 to 100 letters, digits or ._@- \
+                 (WORKER_ID or [worker] id)"
+            ),
+        ));
+    }
+    Ok(id)
 }
 
 fn invalid(place: String, message: impl Into<String>) -> Error {

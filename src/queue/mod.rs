@@ -32,6 +32,6 @@ pub use job::{
     JobSpec, Outcome, Retention,
 };
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
-pub use redis::{redact_url, RedisTarget};
+pub use redis::{redact_url, Identity, RedisTarget};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};

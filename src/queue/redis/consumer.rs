@@ -120,6 +120,20 @@ impl RedisStore {
         let worker = Worker::with_options(queue, run, wopts)
             .await
             .map_err(|e| Error::engine(queue, e))?;
+        if let Some(owner) = self.inner.owner.get() {
+            // Our own cut-off jobs (an earlier run of this WORKER_ID): back to wait now, not
+            // after their locks expire. Redis failing here: stalled recovery still gets them.
+            match self
+                .recover_own(queue, owner, worker.id(), opts.max_stalled_count)
+                .await
+            {
+                Ok(ids) if !ids.is_empty() => tracing::warn!(queue, jobs = ?ids,
+                    "jobs cut off by this WORKER_ID's previous run moved back to wait (a stall)"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(queue, error = %e,
+                    "could not recover the previous run's jobs; stalled recovery will"),
+            }
+        }
         let worker = Arc::new(worker);
         let beat = Arc::new(LoopBeat::default());
         beat.turned();

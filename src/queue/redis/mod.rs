@@ -8,6 +8,7 @@ pub(crate) mod client;
 pub(crate) mod consumer;
 pub(crate) mod events;
 pub(crate) mod guard;
+pub(crate) mod identity;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub mod keys;
@@ -16,5 +17,6 @@ pub(crate) mod quarantine;
 pub mod target;
 
 pub use client::RedisStore;
+pub use identity::Identity;
 pub use target::{redact_url, RedisTarget};
 pub(crate) mod stacktrace;
