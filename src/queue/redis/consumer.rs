@@ -111,11 +111,12 @@ impl RedisStore {
 
         let store = self.clone();
         let queue_name = queue.to_string();
+        let lock_duration = opts.lock_duration;
         let run = move |job: Job, _cancel: EngineToken| {
             let store = store.clone();
             let processor = processor.clone();
             let queue = queue_name.clone();
-            async move { run_one(&store, &queue, job, processor.as_ref()).await }
+            async move { run_one(&store, &queue, job, processor.as_ref(), lock_duration).await }
         };
         let worker = Worker::with_options(queue, run, wopts)
             .await
@@ -167,6 +168,7 @@ async fn run_one(
     queue: &str,
     engine: Job,
     processor: &dyn Processor,
+    lock_duration: Duration,
 ) -> Result<serde_json::Value, bullmq::Error> {
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
@@ -195,6 +197,13 @@ async fn run_one(
             }
         }
     };
+    // A result Redis cannot take yet is kept until it can, while the lock is ours (finish.rs).
+    if !matches!(outcome, Outcome::Release)
+        && !super::finish::lock_still_ours(&engine, queue, lock_duration).await
+    {
+        // `Delayed`: the engine touches the job no further; stalled recovery owns it.
+        return Err(bullmq::Error::Delayed);
+    }
     if let (Outcome::Retry(reason) | Outcome::Fail(reason), Some(token)) =
         (&outcome, engine.token())
     {

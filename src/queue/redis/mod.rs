@@ -7,6 +7,7 @@ pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
 pub(crate) mod events;
+mod finish;
 pub(crate) mod guard;
 pub(crate) mod identity;
 pub(crate) mod info;
