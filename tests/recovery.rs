@@ -241,7 +241,26 @@ exec = 'echo "$JOB_ID" >> {}; sleep 0.3'
     redis.restart();
     let t = Instant::now();
     // Well under the 30 s lock: a job left to stalled recovery would miss it.
-    wait_all_completed(&redis, "a", JOBS, Duration::from_secs(25));
+    let deadline = Instant::now() + Duration::from_secs(25);
+    while count(&redis, "a", "completed") < JOBS {
+        if Instant::now() > deadline {
+            let stuck: Vec<_> = ids_in(&redis, "a", "active")
+                .into_iter()
+                .map(|id| {
+                    let lock = redis.cmd(&["GET", &format!("bull:a:{id}:lock")]);
+                    let lines: Vec<_> = daemon
+                        .log()
+                        .lines()
+                        .filter(|l| l.contains(&format!("\"{id}\"")) && !l.contains("INFO"))
+                        .map(str::to_string)
+                        .collect();
+                    (id, lock, lines)
+                })
+                .collect();
+            panic!("not all completed; active: {stuck:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let drain_ms = t.elapsed().as_millis();
     assert_eq!(count(&redis, "a", "active"), 0);
     let text = std::fs::read_to_string(&runs).unwrap();
