@@ -39,10 +39,17 @@ exec = 'echo started; sleep 60; echo finished'
     for _ in 0..3 {
         api_add(daemon.port, "k", &serde_json::json!({"name": "run"}));
     }
-    // Three shells, each with its `sleep`.
+    // Three shells, each with its `sleep` (and, since the fix, its supervisor).
     let handlers = poll(Duration::from_secs(20), "three running handlers", || {
         let d = descendants(daemon.pid());
-        (d.len() >= 6).then_some(d)
+        let sleeping = d
+            .iter()
+            .filter(|p| {
+                std::fs::read_to_string(format!("/proc/{p}/comm"))
+                    .is_ok_and(|c| c.trim() == "sleep")
+            })
+            .count();
+        (sleeping == 3).then_some(d)
     });
     daemon.signal(Signal::SIGKILL);
     let t = Instant::now();

@@ -114,7 +114,11 @@ pub(super) fn build(
         .enumerate()
         .map(|(i, s)| schedule::schedule(s, src, i))
         .collect::<Result<Vec<_>, _>>()?;
-    let host = env("HOSTNAME").unwrap_or_else(|| "localhost".into());
+    // HOSTNAME is set by Docker and Kubernetes, not by systemd: ask the kernel then, so that
+    // daemons on different hosts never share a default WORKER_ID.
+    let host = env("HOSTNAME")
+        .or_else(|| nix::unistd::gethostname().ok()?.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
     Ok(Config {
         file,
         store: StoreTarget::Redis(RedisTarget {
