@@ -221,9 +221,16 @@ async fn run_one(
         Outcome::Retry(reason) => Err(bullmq::Error::ProcessingError(reason)),
         Outcome::Fail(reason) => Err(bullmq::Error::Unrecoverable(reason)),
         Outcome::Release => {
-            if let Err(e) = engine.move_to_wait(None).await {
-                // Redis is unreachable: the lock expires and stalled recovery brings it back.
-                tracing::warn!(queue, job_id = engine.id(), error = %e,
+            // Bounded: a Redis that hangs must not hold the exit past the orchestrator's grace.
+            let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None));
+            let failed = match moved.await {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("Redis did not answer within 2 s".to_string()),
+            };
+            if let Some(error) = failed {
+                // The lock expires and stalled recovery brings it back.
+                tracing::warn!(queue, job_id = engine.id(), error = %error,
                     "could not move the cut-off job back to wait; stalled recovery will");
             }
             // `Delayed` tells the engine the processor already moved the job.

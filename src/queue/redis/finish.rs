@@ -28,7 +28,9 @@ pub(crate) async fn lock_still_ours(job: &Job, queue: &str, lock_duration: Durat
     let mut delay = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut deadline: Option<Instant> = None;
     loop {
-        match job.extend_lock(token, ms).await {
+        // Bounded per try: a Redis that hangs answers nothing, not even an error.
+        let tried = tokio::time::timeout(Duration::from_secs(2), job.extend_lock(token, ms)).await;
+        match tried.unwrap_or_else(|_| Err(bullmq::Error::ConnectionClosed)) {
             Ok(()) => {
                 if deadline.is_some() {
                     tracing::info!(queue, job_id = %job.id().escape_debug(),
