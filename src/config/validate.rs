@@ -163,7 +163,21 @@ pub(super) fn build(
             )?,
         },
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
-        worker_id: worker_id(worker.id.unwrap_or_else(|| host.clone()), &place("id"))?,
+        worker_id: match worker.id {
+            Some(id) => worker_id(id, &place("id"))?,
+            // A default must never stop start-up: odd characters of a host name become `-`.
+            None => host
+                .chars()
+                .take(100)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._@-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect(),
+        },
         defaults,
         queues,
         log_output,
