@@ -4,8 +4,21 @@
 use std::process::ExitCode;
 
 use cronq::telemetry::{LogFormat, LogOptions};
+use cronq::worker::handler::pdeath;
 
 fn main() -> ExitCode {
+    // An exec handler being started (see `worker::handler::pdeath`): no logging, no runtime.
+    let mut argv = std::env::args_os();
+    if argv.nth(1).is_some_and(|a| a == pdeath::EXEC_CHILD_ARG) {
+        return pdeath::exec_child(argv.collect());
+    }
+    // /proc/self/exe stays valid when the binary file is replaced during a deploy.
+    let exe = std::path::PathBuf::from("/proc/self/exe");
+    pdeath::use_launcher(if exe.exists() {
+        exe
+    } else {
+        std::env::current_exe().unwrap_or(exe)
+    });
     let cli = cronq::cli::parse_args(std::env::args_os());
     let args = cli.daemon_args();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());

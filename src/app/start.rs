@@ -56,6 +56,23 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
         }
     };
     if let Some(store) = store {
+        // A second live daemon with our WORKER_ID would requeue our jobs as its own: refuse.
+        let identity = crate::queue::Identity::new(&config.worker_id);
+        match store.claim_identity(&identity, r.closing.clone()).await {
+            Ok(()) => {}
+            Err(e) if !e.is_config() => {
+                // Redis went away in between: the pools wait for it; stalled recovery covers
+                // what an instant recovery would have done.
+                tracing::warn!(error = %e, "could not claim the WORKER_ID; continuing without");
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                r.status.set_draining();
+                r.closing.cancel();
+                let _ = r.http.remove(0).await;
+                return Ok(Err(ExitCode::from(2)));
+            }
+        }
         let mut work = start_work(&r, store, &plan, plan_rx, &metrics, stats).await;
         let load = {
             let args = args.clone();

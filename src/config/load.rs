@@ -115,6 +115,7 @@ fn apply_env(raw: &mut RawConfig, env: &dyn Fn(&str) -> Option<String>) {
     }
     w.shutdown_timeout = env("SHUTDOWN_TIMEOUT").or(w.shutdown_timeout.take());
     w.crontab = env("CRONTAB").or(w.crontab.take());
+    w.id = env("WORKER_ID").or(w.id.take());
     let h = raw.http.get_or_insert_with(Default::default);
     h.listen = env("WORKER_LISTEN").or(h.listen.take());
 }

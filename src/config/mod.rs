@@ -108,6 +108,8 @@ pub struct Config {
     pub crontab_explicit: bool,
     /// Written to each job's `processedBy`.
     pub worker_name: String,
+    /// This daemon's identity (`WORKER_ID`, `[worker] id`), default the host name.
+    pub worker_id: String,
     /// Recycle limits: drain and exit 0 when one is reached.
     pub limits: Limits,
     /// Job defaults for every handler.

@@ -91,6 +91,9 @@ pub struct RawWorker {
     pub crontab: Option<String>,
     /// Name written to each job's `processedBy`, default `cronq@<hostname>`.
     pub name: Option<String>,
+    /// This daemon's identity (`WORKER_ID`), default the host name: a restarted daemon
+    /// recovers the jobs its previous run left active at once.
+    pub id: Option<String>,
     /// Drain and exit 0 after this many jobs (an orchestrator restarts the process fresh).
     pub max_jobs: Option<u64>,
     /// Drain and exit 0 after running this long (`12h`).

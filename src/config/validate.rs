@@ -123,7 +123,11 @@ pub(super) fn build(
         .enumerate()
         .map(|(i, s)| schedule::schedule(s, src, i))
         .collect::<Result<Vec<_>, _>>()?;
-    let host = env("HOSTNAME").unwrap_or_else(|| "localhost".into());
+    // HOSTNAME is set by Docker and Kubernetes, not by systemd: ask the kernel then, so that
+    // daemons on different hosts never share a default WORKER_ID.
+    let host = env("HOSTNAME")
+        .or_else(|| nix::unistd::gethostname().ok()?.into_string().ok())
+        .unwrap_or_else(|| "localhost".into());
     Ok(Config {
         file,
         store: StoreTarget::Redis(RedisTarget {
@@ -176,6 +180,21 @@ pub(super) fn build(
             )?,
         },
         worker_name: worker.name.unwrap_or_else(|| format!("cronq@{host}")),
+        worker_id: match worker.id {
+            Some(id) => worker_id(id, &place("id"))?,
+            // A default must never stop start-up: odd characters of a host name become `-`.
+            None => host
+                .chars()
+                .take(100)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._@-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect(),
+        },
         defaults,
         queues,
         log_output,
@@ -184,6 +203,21 @@ pub(super) fn build(
         overlap_all: false,
         schedules,
     })
+}
+
+/// `WORKER_ID`: part of Redis key and client names, so letters, digits and `._@-` only.
+fn worker_id(id: String, place: &str) -> Result<String, Error> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "._@-".contains(c);
+    if id.is_empty() || id.len() > 100 || !id.chars().all(ok) {
+        return Err(invalid(
+            place.to_string(),
+            format!(
+                "{id:?} is not a usable worker id: use 1 to 100 letters, digits or ._@- \
+                 (WORKER_ID or [worker] id)"
+            ),
+        ));
+    }
+    Ok(id)
 }
 
 fn invalid(place: String, message: impl Into<String>) -> Error {

@@ -31,6 +31,16 @@ pub trait Backend: Send + Sync {
     fn prefix(&self) -> &str;
     /// Round trip of a no-op.
     async fn ping(&self) -> Result<Duration, Error>;
+    /// Claims the daemon's identity (`WORKER_ID`) until `stop`: a [`Error::Settings`] when a
+    /// live daemon holds it. A store that admits one daemon anyway (the embedded store's file
+    /// lock) has nothing to do.
+    async fn claim_identity(
+        &self,
+        _id: &super::Identity,
+        _stop: CancellationToken,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
     async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error>;
     /// Starts consuming `queue` with `processor`.

@@ -39,7 +39,7 @@ pub use job::{
 };
 pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
-pub use redis::{redact_url, RedisTarget, Topology};
+pub use redis::{redact_url, Identity, RedisTarget, Topology};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};
 pub use timings::{Timing, Timings};

@@ -164,6 +164,15 @@ impl Store {
         self.0.ping().await
     }
 
+    /// Claims this daemon's identity until `stop` (see [`crate::queue::Identity`]).
+    pub async fn claim_identity(
+        &self,
+        id: &crate::queue::Identity,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<(), Error> {
+        self.0.claim_identity(id, stop).await
+    }
+
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
     /// The job is checked here, once for every store and producer ([`JobSpec::validate`]).
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {

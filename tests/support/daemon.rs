@@ -73,6 +73,8 @@ impl Daemon {
             .env("WORKER_CONFIG", &cfg)
             .env("WORKER_LISTEN", format!("127.0.0.1:{port}"))
             .env("REDIS_URL", redis_url)
+            // Each daemon its own identity (they share a host name); a test sets its own.
+            .env("WORKER_ID", format!("test-{port}"))
             .env("RUST_LOG", "info")
             .env("LOG_FORMAT", "json");
         if let Some(tab) = crontab {

@@ -32,6 +32,13 @@ impl Backend for RedisStore {
     async fn ping(&self) -> Result<Duration, Error> {
         RedisStore::ping(self).await
     }
+    async fn claim_identity(
+        &self,
+        id: &crate::queue::Identity,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<(), Error> {
+        RedisStore::claim_identity(self, id, stop).await
+    }
     async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
         RedisStore::add(self, queue, spec).await
     }

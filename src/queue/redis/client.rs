@@ -29,6 +29,9 @@ pub(crate) struct StoreInner {
     /// Engine queue handles by name, created on first use. A std mutex: it is never held
     /// across an await (creation happens outside it, see [`RedisStore::queue`]).
     queues: Mutex<HashMap<String, Arc<Queue>>>,
+    /// This daemon's identity once claimed (`identity.rs`); consumers recover its earlier
+    /// runs' jobs. Unset for CLI commands.
+    pub(crate) owner: std::sync::OnceLock<super::Identity>,
 }
 
 impl RedisStore {
@@ -65,6 +68,7 @@ impl RedisStore {
                 conn,
                 relay,
                 queues: Mutex::new(HashMap::new()),
+                owner: std::sync::OnceLock::new(),
             }),
         };
         store.ping().await?;

@@ -33,6 +33,10 @@ use crate::queue::{Error, Outcome};
 /// Pause of the fetch loop after a failed fetch (Redis lost).
 const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
 
+/// How long the engine gets to stop once none of our jobs runs: its fetcher is then either
+/// parked on the marker (ends at once) or waiting on a Redis that may never answer.
+const IDLE_CLOSE: Duration = Duration::from_millis(300);
+
 /// A running engine job, as the store contract's [`crate::queue::contract::JobHandle`].
 pub(crate) struct EngineJob(pub(crate) Job);
 
@@ -50,19 +54,47 @@ pub(crate) struct RedisConsumer {
 }
 
 impl RedisConsumer {
+    /// Waits up to `wait` for the running jobs (each finishes, or is released at the drain
+    /// deadline), then closes the engine in [`IDLE_CLOSE`].
+    ///
+    /// The engine's own `close(timeout)` also waits for its fetcher, which never returns while
+    /// Redis hangs or is gone: SIGTERM with nothing running took the whole drain deadline plus
+    /// the engine's timeout (32 s, past Kubernetes' 30 s grace). With no job of ours running,
+    /// nothing is lost by not waiting: a fetch cut short at worst leaves one job `active` with
+    /// a lock nobody renews, which stalled recovery moves back (as after a crash).
     pub(crate) async fn close(self, queue: &str, wait: Duration) {
         self.sweeper.abort();
+        // Stop fetching at once (the engine's `close` would do it too, but only after it
+        // returns, and it is bounded below).
+        self.worker.pause();
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.worker.active_count().await > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = self.worker.active_count().await;
+        if left > 0 {
+            // A finish that cannot be written (Redis gone): its lock runs out and stalled
+            // recovery runs the job again. The dispatcher logged each job it cut off by id.
+            tracing::warn!(queue = %queue, jobs = left,
+                "jobs still active at the drain deadline are left to stalled recovery");
+        }
         // `close` sets its closing flag before its first await and `join!` polls it first, so
         // the marker `wake` then writes ends the idle block for good (no new block starts).
+        // Both are bounded: with Redis gone neither would return.
         let store = self.store.clone();
-        let (closed, ()) = tokio::join!(
-            self.worker.close(wait.as_millis() as u64),
-            wakeup::wake(&store, queue)
-        );
-        if let Err(e) = closed {
-            tracing::warn!(queue = %queue, error = %e, "closing the consumer failed");
+        let closing = async {
+            tokio::join!(
+                self.worker.close(IDLE_CLOSE.as_millis() as u64),
+                wakeup::wake(&store, queue)
+            )
+            .0
+        };
+        match tokio::time::timeout(IDLE_CLOSE * 2, closing).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(queue = %queue, error = %e, "closing the consumer failed"),
+            Err(_) => tracing::warn!(queue = %queue, "closing the consumer timed out"),
         }
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.events).await;
+        let _ = tokio::time::timeout(Duration::from_millis(200), self.events).await;
     }
 }
 
@@ -101,15 +133,30 @@ impl RedisStore {
 
         let store = self.clone();
         let queue_name = queue.to_string();
+        let lock_duration = opts.lock_duration;
         let run = move |job: Job, _cancel: EngineToken| {
             let store = store.clone();
             let processor = processor.clone();
             let queue = queue_name.clone();
-            async move { run_one(&store, &queue, job, processor.as_ref()).await }
+            async move { run_one(&store, &queue, job, processor.as_ref(), lock_duration).await }
         };
         let worker = Worker::with_options(queue, run, wopts)
             .await
             .map_err(|e| Error::engine(queue, e))?;
+        if let Some(owner) = self.inner.owner.get() {
+            // Our own cut-off jobs (an earlier run of this WORKER_ID): back to wait now, not
+            // after their locks expire. Redis failing here: stalled recovery still gets them.
+            match self
+                .recover_own(queue, owner, worker.id(), opts.max_stalled_count)
+                .await
+            {
+                Ok(ids) if !ids.is_empty() => tracing::warn!(queue, jobs = ?ids,
+                    "jobs cut off by this WORKER_ID's previous run moved back to wait (a stall)"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(queue, error = %e,
+                    "could not recover the previous run's jobs; stalled recovery will"),
+            }
+        }
         let worker = Arc::new(worker);
         let beat = Arc::new(LoopBeat::default());
         beat.turned();
@@ -144,6 +191,7 @@ async fn run_one(
     queue: &str,
     engine: Job,
     processor: &dyn Processor,
+    lock_duration: Duration,
 ) -> Result<serde_json::Value, bullmq::Error> {
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
@@ -173,6 +221,13 @@ async fn run_one(
             }
         }
     };
+    // A result Redis cannot take yet is kept until it can, while the lock is ours (finish.rs).
+    if !matches!(outcome, Outcome::Release)
+        && !super::finish::lock_still_ours(&engine, queue, lock_duration).await
+    {
+        // `Delayed`: the engine touches the job no further; stalled recovery owns it.
+        return Err(bullmq::Error::Delayed);
+    }
     if let (Outcome::Retry(reason) | Outcome::Fail(reason), Some(token)) =
         (&outcome, engine.token())
     {
@@ -190,9 +245,16 @@ async fn run_one(
         Outcome::Retry(reason) => Err(bullmq::Error::ProcessingError(reason)),
         Outcome::Fail(reason) => Err(bullmq::Error::Unrecoverable(reason)),
         Outcome::Release => {
-            if let Err(e) = engine.move_to_wait(None).await {
-                // Redis is unreachable: the lock expires and stalled recovery brings it back.
-                tracing::warn!(queue, job_id = engine.id(), error = %e,
+            // Bounded: a Redis that hangs must not hold the exit past the orchestrator's grace.
+            let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None));
+            let failed = match moved.await {
+                Ok(Ok(_)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("Redis did not answer within 2 s".to_string()),
+            };
+            if let Some(error) = failed {
+                // The lock expires and stalled recovery brings it back.
+                tracing::warn!(queue, job_id = engine.id(), error = %error,
                     "could not move the cut-off job back to wait; stalled recovery will");
             }
             // `Delayed` tells the engine the processor already moved the job.

@@ -7,7 +7,9 @@ pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
 pub(crate) mod events;
+mod finish;
 pub(crate) mod guard;
+pub(crate) mod identity;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub mod keys;
@@ -18,6 +20,7 @@ pub(crate) mod sentinel;
 pub mod target;
 
 pub use client::RedisStore;
+pub use identity::Identity;
 pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;
 pub(crate) mod wakeup;

@@ -86,7 +86,16 @@ impl Exec {
         cancel: &CancellationToken,
     ) -> RunResult {
         let data = serde_json::to_string(&job.data).unwrap_or_else(|_| "null".into());
-        let mut cmd = Command::new(&self.shell);
+        // Through the daemon's own binary when it is the `worker` (see `pdeath.rs`), so a
+        // kill -9 of the daemon ends the handler too.
+        let mut cmd = match super::pdeath::launcher(&self.shell) {
+            Some((exe, args)) => {
+                let mut cmd = Command::new(exe);
+                cmd.args(args);
+                cmd
+            }
+            None => Command::new(&self.shell),
+        };
         cmd.arg("-c")
             .arg(&self.command)
             .envs(self.env.iter().map(|(k, v)| (k, v)))

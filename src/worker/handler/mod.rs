@@ -7,6 +7,7 @@ pub mod echo;
 pub mod exec;
 pub mod http;
 mod output;
+pub mod pdeath;
 
 use std::sync::Arc;
 use std::time::Duration;
