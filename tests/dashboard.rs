@@ -1,8 +1,8 @@
 //! The dashboard in real headless Chromium (Debian's `chromium`, driven by playwright-core from
 //! tests/browser): sign in with the token, see a failed job with its error, click Retry, see it
-//! complete through the live event stream. Saves its screenshot under target/screenshots/;
-//! `CRONQ_REFRESH_DOCS=1` (scripts/refresh-screenshots.sh) also copies it to docs/dashboard.png,
-//! so the README's picture changes only on purpose.
+//! complete through the live event stream; then the charts and the timeline. Screenshots go to
+//! target/screenshots/; `CRONQ_REFRESH_DOCS=1` (scripts/refresh-screenshots.sh) also copies the
+//! charts test's two to docs/, so the README's pictures change only on purpose.
 
 mod support;
 
@@ -52,11 +52,8 @@ enqueue = { queue = "reports", name = "build" }
         "failed"
     );
 
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let shot = target.join("screenshots/dashboard.png");
-    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    // Not dashboard.png: that name is the charts test's, which the README shows.
+    let shot = screenshots_dir().join("dashboard-retry.png");
     let _ = std::fs::remove_file(&shot);
     let out = std::process::Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
@@ -86,11 +83,16 @@ enqueue = { queue = "reports", name = "build" }
         std::fs::metadata(&shot).unwrap().len() > 10_000,
         "a real screenshot"
     );
-    if std::env::var_os("CRONQ_REFRESH_DOCS").is_some_and(|v| v == "1") {
-        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/dashboard.png");
-        std::fs::copy(&shot, &docs).unwrap();
-        eprintln!("dashboard: refreshed {}", docs.display());
-    }
+}
+
+/// Where screenshots go: `target/screenshots/` (under `CARGO_TARGET_DIR` when set), created.
+fn screenshots_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// The charts and the schedules timeline in real Chromium (tests/browser/charts.mjs): jobs run
@@ -156,8 +158,7 @@ enqueue = { queue = "reports", name = "broken" }
             (runs("good", "completed") > 0 && runs("bad", "failed") > 0).then_some(())
         },
     );
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshots_dir();
     let out = std::process::Command::new("node")
         .arg(browser_dir.join("charts.mjs"))
         .args([&base, token, "reports", "good", "bad"])
@@ -177,5 +178,12 @@ enqueue = { queue = "reports", name = "broken" }
             std::fs::metadata(shots.join(shot)).unwrap().len() > 10_000,
             "{shot} is a real screenshot"
         );
+        if std::env::var_os("CRONQ_REFRESH_DOCS").is_some_and(|v| v == "1") {
+            let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("docs")
+                .join(shot);
+            std::fs::copy(shots.join(shot), &docs).unwrap();
+            eprintln!("dashboard: refreshed {}", docs.display());
+        }
     }
 }
