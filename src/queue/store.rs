@@ -320,6 +320,21 @@ impl Store {
         queues: &[String],
         cursors: std::collections::BTreeMap<String, String>,
     ) -> Result<EventReader, Error> {
-        Ok(EventReader(self.0.event_reader(queues, cursors).await?))
+        // Bull queues' events come from pub/sub, BullMQ's from a stream: one reader reads one
+        // kind (the SSE hub opens one reader per queue).
+        let bull = queues
+            .iter()
+            .filter(|q| self.1.as_ref().is_some_and(|b| b.queues.contains(*q)))
+            .count();
+        let backend: &dyn Backend = match (&self.1, bull) {
+            (_, 0) => self.0.as_ref(),
+            (Some(b), n) if n == queues.len() => &b.backend,
+            _ => {
+                return Err(Error::Settings(
+                    "follow queues with layout = \"bull\" in an event reader of their own".into(),
+                ))
+            }
+        };
+        Ok(EventReader(backend.event_reader(queues, cursors).await?))
     }
 }

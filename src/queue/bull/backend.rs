@@ -9,12 +9,17 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::bus::{lock, order};
+use super::events::BullEventSource;
 use super::{now_ms, opts, scripts, BullStore};
 use crate::queue::contract::{Backend, EventSource};
 use crate::queue::{
     Consumer, ConsumerOptions, Error, JobCounts, JobInfo, JobOpError, JobPage, JobSpec, Processor,
     QueueEvent,
 };
+
+/// How long an event reader waits for its queue's subscription to be in place.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
 
 #[async_trait]
 impl Backend for BullStore {
@@ -223,18 +228,41 @@ impl Backend for BullStore {
     }
     async fn events_after(
         &self,
-        _queue: &str,
-        _after: &str,
-        _count: usize,
+        queue: &str,
+        after: &str,
+        count: usize,
     ) -> Result<Vec<QueueEvent>, Error> {
-        // Bull's events are pub/sub, not a log: there is nothing to read back.
-        Ok(Vec::new())
+        // Bull's events are pub/sub: only what this daemon's subscription kept can be read back.
+        Ok(lock(&self.buses)
+            .get(queue)
+            .map(|bus| bus.shared.after(order(after), count))
+            .unwrap_or_default())
     }
     async fn event_reader(
         &self,
         queues: &[String],
         cursors: BTreeMap<String, String>,
     ) -> Result<Box<dyn EventSource>, Error> {
-        Backend::event_reader(&self.redis, queues, cursors).await
+        let mut buses = Vec::with_capacity(queues.len());
+        for queue in queues {
+            let bus = self.bus(queue).ok_or_else(|| {
+                Error::engine(
+                    queue,
+                    "the events of a Bull queue need a subscription, and Redis Cluster connections offer none here",
+                )
+            })?;
+            // Subscribed before the client is told it is live: nothing it triggers next is lost.
+            if !bus.shared.subscribed(SUBSCRIBE_WAIT).await {
+                return Err(Error::engine(
+                    queue,
+                    format!(
+                        "could not subscribe to the Bull queue's event channels within {}s",
+                        SUBSCRIBE_WAIT.as_secs()
+                    ),
+                ));
+            }
+            buses.push(bus);
+        }
+        Ok(Box::new(BullEventSource::new(buses, &cursors)))
     }
 }

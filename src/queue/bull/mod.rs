@@ -22,13 +22,17 @@
 
 mod admin;
 mod backend;
+mod bus;
 mod consumer;
+mod events;
 mod finish;
 mod info;
 mod mismatch;
 mod opts;
 mod scripts;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use mismatch::mismatch_message;
@@ -65,13 +69,19 @@ pub struct BullStore {
     redis: RedisStore,
     /// This process's lock token and event suffix (Bull gives each queue object a uuid).
     token: String,
+    /// Queue → its event subscription and ring ([`bus`]), kept while the store lives.
+    buses: Arc<Mutex<HashMap<String, Arc<bus::Bus>>>>,
 }
 
 impl BullStore {
     /// The Bull store over `redis`'s connection.
     pub fn new(redis: RedisStore) -> BullStore {
         let token = format!("cronq-{:016x}", rand::random::<u64>());
-        BullStore { redis, token }
+        BullStore {
+            redis,
+            token,
+            buses: Arc::default(),
+        }
     }
 
     fn keys(&self, queue: &str) -> Keys {

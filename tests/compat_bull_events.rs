@@ -1,0 +1,160 @@
+//! Events of a `layout = "bull"` queue: cronq's own SSE stream (`/api/events`) serves them
+//! from Bull's pub/sub channels in the shapes BullMQ queues have, with ids a reconnecting
+//! client resumes from; Bull's `global:*` listeners receive what cronq publishes; and an idle
+//! Bull queue costs Redis next to nothing. Each test starts its own redis-server and daemon.
+
+mod compat_support;
+mod support;
+
+use support::*;
+
+/// Queue `legacy` in Bull's layout: plain = builtin echo, boom = builtin fail, report = exec
+/// that reports progress 50 and returns `{"done":true}`.
+const CONFIG: &str = r#"
+[worker]
+concurrency = 2
+lock_duration = "2s"
+stalled_interval = "1s"
+[queues.legacy]
+layout = "bull"
+[queues.legacy.handlers.plain]
+builtin = "echo"
+[queues.legacy.handlers.boom]
+builtin = "fail"
+[queues.legacy.handlers.report]
+exec = '''echo 'cronq:progress 50'; echo '{"done":true}' '''
+"#;
+
+fn add(daemon: &Daemon, body: &str) -> String {
+    let (code, v) = http_json(
+        "POST",
+        &format!("http://127.0.0.1:{}/api/queues/legacy/jobs", daemon.port),
+        Some(body),
+        None,
+    );
+    assert_eq!(code, 201, "{v}");
+    v["id"].as_str().unwrap().to_string()
+}
+
+fn sse(daemon: &Daemon, last: Option<&str>) -> Sse {
+    Sse::open(
+        &format!("http://127.0.0.1:{}/api/events?queue=legacy", daemon.port),
+        last,
+        None,
+    )
+}
+
+/// `(event, jobId)` of each event, in order.
+fn pairs(events: &[SseEvent]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|(_, n, d)| (n.clone(), d["jobId"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+fn order(id: &str) -> (u64, u64) {
+    let (ms, seq) = id.split_once('-').expect("an id like <ms>-<seq>");
+    (ms.parse().unwrap(), seq.parse().unwrap())
+}
+
+#[test]
+fn sse_shows_a_bull_queues_events_and_resumes_without_duplicates_or_gaps() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    // Stays connected the whole test: the reference the resumed client is compared with.
+    let mut steady = sse(&daemon, None);
+    let mut first = sse(&daemon, None);
+
+    let report = add(&daemon, r#"{"name":"report","data":{}}"#);
+    let boom = add(
+        &daemon,
+        r#"{"name":"boom","data":{"reason":"no paper"},"attempts":1}"#,
+    );
+    let (mut completed, mut failed) = (false, false);
+    let events = first.until(|(_, name, data)| {
+        completed |= name == "completed" && data["jobId"] == report.as_str();
+        failed |= name == "failed" && data["jobId"] == boom.as_str();
+        completed && failed
+    });
+    let of = |id: &str| -> Vec<String> {
+        events
+            .iter()
+            .filter(|(_, _, d)| d["jobId"] == id)
+            .map(|(_, n, _)| n.clone())
+            .collect()
+    };
+    assert_eq!(
+        of(&report),
+        ["waiting", "active", "progress", "completed"],
+        "{events:?}"
+    );
+    assert_eq!(of(&boom), ["waiting", "active", "failed"], "{events:?}");
+    let get = |id: &str, name: &str| {
+        events
+            .iter()
+            .find(|(_, n, d)| n == name && d["jobId"] == id)
+            .unwrap()
+            .2
+            .clone()
+    };
+    assert_eq!(get(&report, "progress")["data"], "50");
+    assert_eq!(get(&report, "completed")["returnvalue"], r#"{"done":true}"#);
+    assert_eq!(get(&report, "completed")["queue"], "legacy");
+    assert_eq!(get(&report, "active")["prev"], "waiting");
+    assert!(
+        get(&boom, "failed")["failedReason"]
+            .as_str()
+            .unwrap()
+            .contains("no paper"),
+        "{events:?}"
+    );
+    for w in events.windows(2) {
+        assert!(order(&w[1].0) > order(&w[0].0), "ids grow: {events:?}");
+    }
+    let resume_from = events.last().unwrap().0.clone();
+    drop(first);
+
+    // Missed while disconnected; delivered on reconnect, once each.
+    let later: Vec<String> = (0..3)
+        .map(|i| {
+            add(
+                &daemon,
+                &format!(r#"{{"name":"plain","data":{{"i":{i}}}}}"#),
+            )
+        })
+        .collect();
+    let last = later.last().unwrap().clone();
+    let reference = steady.until(|(_, n, d)| n == "completed" && d["jobId"] == last.as_str());
+    let expected: Vec<(String, String)> = pairs(
+        &reference
+            .iter()
+            .filter(|(id, _, _)| order(id) > order(&resume_from))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    for id in &later {
+        for name in ["waiting", "active", "completed"] {
+            assert!(
+                expected.contains(&(name.to_string(), id.clone())),
+                "{name} of {id} in {expected:?}"
+            );
+        }
+    }
+    let mut again = sse(&daemon, Some(&resume_from));
+    let resumed = again.until(|(_, n, d)| n == "completed" && d["jobId"] == last.as_str());
+    assert_eq!(pairs(&resumed), expected, "no duplicates, no gaps");
+    assert!(order(&resumed[0].0) > order(&resume_from));
+
+    // A delayed add is announced too (Bull names no job in it, only the due time).
+    add(&daemon, r#"{"name":"plain","data":{},"delay":60000}"#);
+    let delayed = again.until(|(_, n, _)| n == "delayed");
+    assert!(
+        delayed.last().unwrap().2["delay"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+}
