@@ -158,3 +158,60 @@ fn sse_shows_a_bull_queues_events_and_resumes_without_duplicates_or_gaps() {
             > 0
     );
 }
+
+/// Calls of every command since the last `CONFIG RESETSTAT` (inside scripts too, as Redis
+/// counts them), minus this test's own INFO and the RESETSTAT.
+fn commands(redis: &Redis) -> (u64, String) {
+    let info = redis.cmd(&["INFO", "commandstats"]);
+    let sent = info
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum::<u64>()
+        .saturating_sub(1);
+    (sent, info)
+}
+
+#[test]
+fn an_idle_bull_queue_sends_redis_almost_nothing_and_a_delayed_job_still_starts_on_time() {
+    let redis = Redis::start();
+    // Default lock and stalled intervals (30 s): an idle queue's only periodic work is the
+    // blocking wait and the stalled check.
+    let config =
+        "[queues.legacy]\nlayout = \"bull\"\n[queues.legacy.handlers.plain]\nbuiltin = \"echo\"\n";
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    poll(
+        std::time::Duration::from_secs(10),
+        "the Bull queue's loop to block",
+        || {
+            let clients = redis.cmd(&["CLIENT", "LIST"]);
+            clients.contains("cmd=blmove").then_some(())
+        },
+    );
+    // A measurement window, not a wait for an event: nothing happens in it by design.
+    let window = std::time::Duration::from_secs(6);
+    redis.cmd(&["CONFIG", "RESETSTAT"]);
+    std::thread::sleep(window);
+    let (sent, info) = commands(&redis);
+    println!("idle Bull queue: {sent} commands in {window:?}\n{info}");
+    // Before: a take script every 200 ms and a promote script every 500 ms, each with the
+    // commands inside it: ~20 per second. Now: at most one blocking wait (15 s) and one
+    // stalled check (30 s) in the window.
+    assert!(sent <= 12, "{sent} commands in {window:?}:\n{info}");
+}
+
+#[test]
+fn bull_global_listeners_get_waiting_active_progress_and_stalled_from_cronq() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    compat_support::node("bull/globals.mjs", &redis.url(), &[]);
+}

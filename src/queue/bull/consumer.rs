@@ -1,9 +1,11 @@
 //! Consuming a Bull 3/4 queue: a fetch loop bounded by a semaphore (each job task owns a
-//! permit), which also promotes due delayed jobs and runs the shared stalled check; each job
-//! task renews its lock while the processor runs, then applies the [`Outcome`].
+//! permit), a delay timer that moves due delayed jobs to `wait` ([`super::delay`]), and the
+//! shared stalled check; each job task renews its lock while the processor runs, then applies
+//! the [`Outcome`].
 //!
-//! Noticing work: the loop polls (20 ms after activity, backing off to 200 ms when idle) —
-//! Bull producers write no marker a blocking pop could wait on across `wait` and `delayed`.
+//! Noticing work without polling: when nothing is ready the loop blocks on `wait` itself (a
+//! `BLMOVE` of the list onto itself, see [`Waiter`]), so an idle Bull queue sends Redis one
+//! blocking command per `BLOCK_MAX` and nothing else but the stalled check.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,8 +26,8 @@ use crate::queue::Error;
 
 const IDLE_MIN: Duration = Duration::from_millis(20);
 const IDLE_MAX: Duration = Duration::from_millis(200);
-/// How often the loop looks for due delayed jobs it was not told about (one script call).
-const PROMOTE_EVERY_MS: u64 = 500;
+/// The longest blocking wait for work (shorter with a short `lock_duration`).
+const BLOCK_MAX: Duration = Duration::from_secs(15);
 
 /// The Bull fetch loop's handle, held by [`Consumer`].
 pub(super) struct BullConsumer {
@@ -86,6 +88,9 @@ impl BullStore {
         // Its own task: the fetch loop waits for a free slot, and the check must go on while
         // every slot runs a long job. Ends with `stop` (held by the BullConsumer).
         tokio::spawn(stalled_loop(ctx.clone(), stop.clone()));
+        // Moves due delayed jobs to `wait`, woken by Bull's `delayed` announcements. Ends with
+        // `stop` too.
+        tokio::spawn(super::delay::delay_loop(ctx.clone(), stop.clone()));
         let fetch = tokio::spawn(fetch_loop(ctx, stop.clone()));
         Ok(Consumer {
             queue: queue.to_string(),
@@ -96,27 +101,16 @@ impl BullStore {
 }
 
 async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
+    // After a wake that found nothing to take (another worker was quicker, or the queue is
+    // paused with ids left in `wait`), pause before blocking again so such states never spin.
     let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
-    let mut next_due: u64 = 0;
-    let mut promoted_at: u64 = 0;
+    let mut waiter = Waiter::default();
     loop {
         let permit = tokio::select! {
             biased;
             _ = stop.cancelled() => return,
             p = ctx.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
         };
-        let now = now_ms();
-        // Other producers' delayed adds (due before our `next_due`) are found by this pass:
-        // every PROMOTE_EVERY plus at most one idle pause, so such a job starts < 1 s late.
-        if now >= next_due || now >= promoted_at + PROMOTE_EVERY_MS {
-            match promote(&ctx, now).await {
-                Ok(next) => next_due = next.unwrap_or(u64::MAX),
-                Err(e) => {
-                    tracing::warn!(queue = %ctx.queue, error = %e, "promoting delayed jobs failed")
-                }
-            }
-            promoted_at = now;
-        }
         match take(&ctx).await {
             Ok(Some((id, hash))) => {
                 ctx.beat.turned();
@@ -133,32 +127,70 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
                 if ctx.beat.errored() {
                     tracing::error!(queue = %ctx.queue, error = %e, "taking a job failed; retrying");
                 }
+                drop(permit);
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(idle.next_delay()) => {}
+                }
+                continue;
             }
         }
         drop(permit);
         let pause = idle.next_delay();
-        let until_due = Duration::from_millis(next_due.saturating_sub(now_ms()));
         tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(pause.min(until_due)) => {}
+            _ = tokio::time::sleep(pause) => {}
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = waiter.wait(&ctx) => {}
         }
     }
 }
 
-async fn promote(ctx: &Loop, now: u64) -> Result<Option<u64>, Error> {
-    let k = &ctx.keys;
-    scripts::PROMOTE
-        .key(k.key("delayed"))
-        .key(k.key("wait"))
-        .key(k.key("paused"))
-        .key(k.key("meta-paused"))
-        .key(k.key("priority"))
-        .arg(k.base())
-        .arg(now)
-        .arg(&ctx.store.token)
-        .invoke_async(&mut ctx.store.conn())
-        .await
-        .map_err(|e| Error::engine(&ctx.queue, e))
+/// Blocks until `wait` holds an id, without taking it: `BLMOVE wait wait RIGHT RIGHT` moves
+/// the last id onto itself, so the list is unchanged (priority order kept) and a cancelled
+/// wait changes nothing in Redis. Bull's producers push to `wait` (and `resume` renames
+/// `paused` to it), so every way a job becomes ready ends the block; due delayed jobs are
+/// moved there by the delay timer ([`super::delay`]).
+#[derive(Default)]
+struct Waiter {
+    /// A connection of its own: the block holds it. `None` until made, or after it failed.
+    conn: Option<redis::aio::MultiplexedConnection>,
+}
+
+impl Waiter {
+    async fn wait(&mut self, ctx: &Loop) {
+        if self.conn.is_none() {
+            match ctx.store.redis.inner.conn.dedicated_connection().await {
+                Ok(c) => self.conn = Some(c),
+                Err(e) => {
+                    // Redis Cluster (or a refused connection): look again after the idle
+                    // pause, as the loop did before it had a blocking wait.
+                    tracing::debug!(queue = %ctx.queue, error = %e, "no blocking connection for the Bull queue; polling");
+                    return;
+                }
+            }
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        // Short enough that the loop turns well within the stuck-queue check (`lock_duration`).
+        let block = (ctx.opts.lock_duration / 2).clamp(Duration::from_secs(1), BLOCK_MAX);
+        let wait = ctx.keys.key("wait");
+        let r: redis::RedisResult<Option<String>> = redis::cmd("BLMOVE")
+            .arg(&wait)
+            .arg(&wait)
+            .arg("RIGHT")
+            .arg("RIGHT")
+            .arg(block.as_secs_f64())
+            .query_async(conn)
+            .await;
+        if let Err(e) = r {
+            tracing::debug!(queue = %ctx.queue, error = %e, "the blocking wait failed; reconnecting");
+            self.conn = None;
+        }
+    }
 }
 
 /// Runs the shared stalled check every `stalled_interval` (the first at once, as Bull does).

@@ -24,6 +24,7 @@ mod admin;
 mod backend;
 mod bus;
 mod consumer;
+mod delay;
 mod events;
 mod finish;
 mod info;
