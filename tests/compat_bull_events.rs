@@ -215,3 +215,46 @@ fn bull_global_listeners_get_waiting_active_progress_and_stalled_from_cronq() {
     daemon.wait_healthy();
     compat_support::node("bull/globals.mjs", &redis.url(), &[]);
 }
+
+/// Job metrics of a Bull queue: cronq writes the per-minute series Bull 4 keeps, Node's
+/// `getMetrics()` reads it (tests/compat/bull/metrics.mjs), and so do cronq's charts.
+#[test]
+fn bull_queue_job_metrics_are_written_as_bull_keeps_them_and_charted() {
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    compat_support::node("bull/metrics.mjs", &redis.url(), &[]);
+    let (code, m) = http_json(
+        "GET",
+        &format!("http://127.0.0.1:{}/api/queues/legacy/metrics", daemon.port),
+        None,
+        None,
+    );
+    assert_eq!(code, 200, "{m}");
+    assert_eq!(
+        (m["completedTotal"].as_u64(), m["failedTotal"].as_u64()),
+        (Some(6), Some(2)),
+        "{m}"
+    );
+    let b = m["buckets"].as_array().unwrap();
+    let prev_ts: i64 = redis
+        .cmd(&["HGET", "bull:legacy:metrics:completed", "prevTS"])
+        .parse()
+        .unwrap();
+    let open = prev_ts.div_euclid(60_000) * 60_000;
+    let completed_at = |ms: i64| {
+        b.iter()
+            .find(|x| x["start"] == ms)
+            .map(|x| x["completed"].as_u64().unwrap())
+    };
+    // The open minute holds the sixth job; the five before it are in earlier minutes.
+    assert_eq!(completed_at(open), Some(1), "{m}");
+    let earlier: u64 = b
+        .iter()
+        .filter(|x| x["start"].as_i64() < Some(open))
+        .map(|x| x["completed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(earlier, 5, "{m}");
+    let failed: u64 = b.iter().map(|x| x["failed"].as_u64().unwrap()).sum();
+    assert_eq!(failed, 2, "{m}");
+}

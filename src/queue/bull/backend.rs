@@ -68,14 +68,14 @@ impl Backend for BullStore {
     ) -> Result<Consumer, Error> {
         self.start(queue, opts, processor).await
     }
-    /// Bull 3/4 keeps no per-minute metrics series of its own, and cronq writes none into
-    /// Bull's layout (no Bull tool would read it): the series is empty.
+    /// Bull 4 keeps the same per-minute series as BullMQ (`metrics:completed|failed` and
+    /// `:data`), which cronq's finish script writes when `[worker] metrics_points` > 0.
     async fn metrics(
         &self,
-        _queue: &str,
-        _minutes: u32,
+        queue: &str,
+        minutes: u32,
     ) -> Result<crate::queue::MinuteCounts, Error> {
-        Ok(crate::queue::MinuteCounts::default())
+        self.minute_counts(queue, minutes).await
     }
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let k = self.keys(queue);

@@ -72,13 +72,16 @@ async fn end(
         .key(k.key(target))
         .key(k.key(id))
         .key(k.key("stalled"))
+        .key(k.key(&format!("metrics:{target}")))
+        .key(k.key(&format!("metrics:{target}:data")))
         .arg(id)
         .arg(&ctx.store.token)
         .arg(now)
         .arg(keep.0)
         .arg(keep.1)
         .arg(event)
-        .arg(k.base());
+        .arg(k.base())
+        .arg(ctx.opts.metrics_points);
     for (f, v) in &fields {
         inv.arg(f).arg(v);
     }

@@ -28,6 +28,7 @@ mod delay;
 mod events;
 mod finish;
 mod info;
+mod metrics;
 mod mismatch;
 mod opts;
 mod scripts;

@@ -1,0 +1,55 @@
+//! Reading a Bull queue's per-minute job metrics: Bull 4 keeps the same series as BullMQ
+//! (`<prefix>:<queue>:metrics:<completed|failed>` hash with `count`, `prevTS`, `prevCount`, and
+//! its `:data` list of closed minutes, newest first), so Node's `queue.getMetrics()` and cronq's
+//! charts read one series whichever side finished the jobs. finish.lua writes it.
+
+use super::BullStore;
+use crate::queue::metrics::{from_bullmq, minute_of, MinuteCounts};
+use crate::queue::Error;
+
+/// `count`, `prevTS`, `prevCount` as stored (absent when no job finished yet).
+type Meta = (Option<String>, Option<String>, Option<String>);
+
+impl BullStore {
+    /// Completed and failed counts per minute over the last `minutes` minutes.
+    pub(super) async fn minute_counts(
+        &self,
+        queue: &str,
+        minutes: u32,
+    ) -> Result<MinuteCounts, Error> {
+        let k = self.keys(queue);
+        let since = minute_of(super::now_ms() as i64) - 60_000 * minutes as i64;
+        let mut out = MinuteCounts::default();
+        for kind in ["completed", "failed"] {
+            let meta = k.key(&format!("metrics:{kind}"));
+            let mut p = redis::pipe();
+            p.cmd("HMGET")
+                .arg(&meta)
+                .arg("count")
+                .arg("prevTS")
+                .arg("prevCount")
+                .cmd("LRANGE")
+                .arg(format!("{meta}:data"))
+                .arg(0)
+                .arg(minutes as i64);
+            let (meta, data): (Meta, Vec<String>) = p
+                .query_async(&mut self.conn())
+                .await
+                .map_err(|e| Error::engine(queue, e))?;
+            // Anything a foreign writer left unreadable counts as nothing.
+            let num = |v: Option<String>| v.and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+            let (count, prev_ts, prev_count) = meta;
+            let count = num(count);
+            let data: Vec<u64> = data.iter().map(|s| s.parse().unwrap_or(0)).collect();
+            let series = from_bullmq(count, num(prev_ts) as i64, num(prev_count), &data, since);
+            if kind == "completed" {
+                out.completed = series;
+                out.completed_total = count;
+            } else {
+                out.failed = series;
+                out.failed_total = count;
+            }
+        }
+        Ok(out)
+    }
+}
