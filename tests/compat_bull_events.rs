@@ -258,3 +258,29 @@ fn bull_queue_job_metrics_are_written_as_bull_keeps_them_and_charted() {
     let failed: u64 = b.iter().map(|x| x["failed"].as_u64().unwrap()).sum();
     assert_eq!(failed, 2, "{m}");
 }
+
+/// After a Redis restart the queue's subscription and blocking wait come back by themselves:
+/// Bull's global listeners, the delay timer (re-armed by Bull's announcements) and an SSE client
+/// connected across the restart all work again.
+#[test]
+fn after_a_redis_restart_bull_events_delays_and_sse_work_again() {
+    let mut redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    let mut steady = sse(&daemon, None);
+    redis.restart();
+    poll(
+        std::time::Duration::from_secs(20),
+        "the Bull queue's subscription and blocking wait to come back",
+        || {
+            let clients = redis.cmd(&["CLIENT", "LIST"]);
+            (clients.contains("psub=4") && clients.contains("cmd=blmove")).then_some(())
+        },
+    );
+    compat_support::node("bull/globals.mjs", &redis.url(), &[]);
+    let seen = steady.until(|(_, n, _)| n == "completed");
+    assert!(
+        seen.iter().any(|(_, n, _)| n == "active"),
+        "the SSE client kept across the restart sees new events: {seen:?}"
+    );
+}

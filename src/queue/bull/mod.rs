@@ -15,6 +15,12 @@
 //! - events are pub/sub: `B+completed`/`B+failed` carry `{"jobId","val"}`, `B+progress`
 //!   `{"jobId","progress"}`, `B+active@<token>` / `B+waiting@<token>` / `B+stalled@<token>`
 //!   the id, `B+delayed` the next due ms, `B+paused`/`B+resumed` the word.
+//! - per-minute metrics `B+metrics:completed|failed` and `:data`, the same series as BullMQ's.
+//!
+//! Events: one pub/sub subscription per queue ([`bus`]) feeds cronq's SSE stream (mapped to
+//! BullMQ's event shapes in [`events`], with in-process ids and a bounded ring for resume;
+//! nothing published before it subscribed or while it was disconnected can be replayed) and
+//! the consumer's delay timer ([`delay`]), so an idle queue is not polled.
 //!
 //! Design: the layout is chosen per queue (`[queues.NAME] layout = "bull"`), so
 //! [`crate::queue::Store`] keeps this store beside the BullMQ one over the same Redis
