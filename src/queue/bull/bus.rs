@@ -3,7 +3,7 @@
 //!
 //! Bull's events are pub/sub, not a log, so this module makes the log: each message becomes a
 //! [`QueueEvent`] with an id `<ms>-<seq>` (the time it arrived, never going backwards, and a
-//! counter within the millisecond) kept in a bounded ring, so an SSE client that reconnects
+//! counter within the millisecond) kept in a ring bounded in events and bytes, so an SSE client that reconnects
 //! with `Last-Event-ID` resumes without loss as long as its cursor is still in the ring. What
 //! was published before the subscription started, or while it was disconnected, is gone: pub/sub
 //! keeps nothing.
@@ -32,6 +32,10 @@ use crate::queue::QueueEvent;
 /// Events kept per queue for resuming SSE clients.
 const RING: usize = 10_000;
 
+/// Bytes of event text kept per queue at most: a producer that publishes huge return values
+/// shortens the ring instead of growing the daemon (the newest event is always kept).
+const RING_BYTES: usize = 16 << 20;
+
 /// Due-time announcements buffered for a slow delay timer (it re-reads Redis when it lags).
 const DELAYED_BUFFER: usize = 64;
 
@@ -57,8 +61,20 @@ pub(super) struct Shared {
 #[derive(Default)]
 struct Ring {
     events: VecDeque<QueueEvent>,
+    /// Text bytes of `events` ([`size`]).
+    bytes: usize,
     last_ms: u64,
     seq: u64,
+}
+
+/// The text bytes an event holds.
+fn size(e: &QueueEvent) -> usize {
+    e.stream_id.len()
+        + e.event.len()
+        + e.fields
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
 }
 
 impl Drop for Bus {
@@ -139,15 +155,19 @@ impl Shared {
             ring.seq += 1;
         }
         let stream_id = format!("{}-{}", ring.last_ms, ring.seq);
-        if ring.events.len() == RING {
-            ring.events.pop_front();
-        }
-        ring.events.push_back(QueueEvent {
+        let ev = QueueEvent {
             queue: self.queue.clone(),
             stream_id,
             event,
             fields,
-        });
+        };
+        ring.bytes += size(&ev);
+        ring.events.push_back(ev);
+        while ring.events.len() > RING || (ring.bytes > RING_BYTES && ring.events.len() > 1) {
+            if let Some(old) = ring.events.pop_front() {
+                ring.bytes -= size(&old);
+            }
+        }
         drop(ring);
         self.pushed.send_modify(|n| *n += 1);
     }
@@ -303,6 +323,27 @@ mod tests {
         let all = s.after((0, 0), usize::MAX);
         assert_eq!(all.len(), RING);
         assert_eq!(all[0].fields["jobId"], "3");
+    }
+
+    #[test]
+    fn huge_events_shorten_the_ring_but_the_newest_is_kept() {
+        let s = shared();
+        let big = "x".repeat(RING_BYTES / 3);
+        for i in 0..5 {
+            s.push(
+                "completed".into(),
+                [("returnvalue".to_string(), format!("{i}{big}"))].into(),
+            );
+        }
+        let kept = s.after((0, 0), usize::MAX);
+        assert_eq!(kept.len(), 2);
+        assert!(kept[1].fields["returnvalue"].starts_with('4'));
+        let alone = "y".repeat(RING_BYTES + 1);
+        s.push(
+            "completed".into(),
+            [("returnvalue".to_string(), alone)].into(),
+        );
+        assert_eq!(s.after((0, 0), usize::MAX).len(), 1);
     }
 
     #[test]
