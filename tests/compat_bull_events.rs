@@ -284,3 +284,29 @@ fn after_a_redis_restart_bull_events_delays_and_sse_work_again() {
         "the SSE client kept across the restart sees new events: {seen:?}"
     );
 }
+
+/// A Redis without `BLMOVE` (before 6.2; here the command is renamed away): one warning that
+/// names the fix, and the queue still runs jobs by polling.
+#[test]
+fn without_blmove_a_bull_queue_warns_once_and_polls() {
+    let redis = Redis::start_with(&["--rename-command", "BLMOVE", ""]);
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    for i in 0..3 {
+        let id = add(
+            &daemon,
+            &format!(r#"{{"name":"plain","data":{{"i":{i}}}}}"#),
+        );
+        poll(
+            std::time::Duration::from_secs(20),
+            "the job to complete",
+            || {
+                let done = redis.cmd(&["ZSCORE", "bull:legacy:completed", &id]);
+                (!done.is_empty()).then_some(())
+            },
+        );
+    }
+    let log = daemon.log();
+    assert_eq!(log.matches("has no BLMOVE").count(), 1, "{log}");
+    assert!(log.contains("upgrade Redis"), "{log}");
+}

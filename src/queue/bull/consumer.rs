@@ -157,10 +157,15 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
 struct Waiter {
     /// A connection of its own: the block holds it. `None` until made, or after it failed.
     conn: Option<redis::aio::MultiplexedConnection>,
+    /// Redis before 6.2 has no `BLMOVE`: the loop polls (its idle pause) instead.
+    polling: bool,
 }
 
 impl Waiter {
     async fn wait(&mut self, ctx: &Loop) {
+        if self.polling {
+            return;
+        }
         if self.conn.is_none() {
             match ctx.store.redis.inner.conn.dedicated_connection().await {
                 Ok(c) => self.conn = Some(c),
@@ -186,9 +191,22 @@ impl Waiter {
             .arg(block.as_secs_f64())
             .query_async(conn)
             .await;
-        if let Err(e) = r {
-            tracing::debug!(queue = %ctx.queue, error = %e, "the blocking wait failed; reconnecting");
-            self.conn = None;
+        match r {
+            Ok(_) => {}
+            Err(e)
+                if e.to_string()
+                    .to_ascii_lowercase()
+                    .contains("unknown command") =>
+            {
+                tracing::warn!(queue = %ctx.queue,
+                    "this Redis has no BLMOVE (added in Redis 6.2): the Bull queue polls for jobs every 200 ms instead; upgrade Redis to stop the polling");
+                self.polling = true;
+                self.conn = None;
+            }
+            Err(e) => {
+                tracing::debug!(queue = %ctx.queue, error = %e, "the blocking wait failed; reconnecting");
+                self.conn = None;
+            }
         }
     }
 }
