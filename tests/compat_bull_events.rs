@@ -257,6 +257,20 @@ fn bull_queue_job_metrics_are_written_as_bull_keeps_them_and_charted() {
     assert_eq!(earlier, 5, "{m}");
     let failed: u64 = b.iter().map(|x| x["failed"].as_u64().unwrap()).sum();
     assert_eq!(failed, 2, "{m}");
+    // Prometheus: the queue's per-state gauges and the runs cronq measured.
+    let (_, text) = http(
+        "GET",
+        &format!("http://127.0.0.1:{}/metrics", daemon.port),
+        None,
+        None,
+    );
+    for needle in [
+        "cronq_queue_jobs{queue=\"legacy\",state=\"completed\"} 6",
+        "cronq_queue_jobs{queue=\"legacy\",state=\"failed\"} 2",
+        "cronq_job_duration_seconds_bucket{le=\"+Inf\",queue=\"legacy\",name=\"plain\"} 6",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
 }
 
 /// After a Redis restart the queue's subscription and blocking wait come back by themselves:
