@@ -203,9 +203,10 @@ fn an_idle_bull_queue_sends_redis_almost_nothing() {
     let (sent, info) = commands(&redis);
     println!("idle Bull queue: {sent} commands in {window:?}\n{info}");
     // Before: a take script every 200 ms and a promote script every 500 ms, each with the
-    // commands inside it: 130 in this window. Now 4 (none of them the queue's): at most one
-    // blocking wait (15 s) and one stalled check (30 s) can fall in it.
-    assert!(sent <= 12, "{sent} commands in {window:?}:\n{info}");
+    // commands inside it: 130 in this window (the promote poll alone: 12 scripts of 3
+    // commands). Now 4, none of them the queue's; even if a blocking wait's end (every 15 s)
+    // and a stalled check (every 30 s) fell in the window, about 14.
+    assert!(sent <= 24, "{sent} commands in {window:?}:\n{info}");
 }
 
 #[test]
