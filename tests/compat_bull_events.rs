@@ -325,3 +325,37 @@ fn without_blmove_a_bull_queue_warns_once_and_polls() {
     assert_eq!(log.matches("has no BLMOVE").count(), 1, "{log}");
     assert!(log.contains("upgrade Redis"), "{log}");
 }
+
+/// The mapping read against what Bull itself publishes: a stock Bull producer and worker run
+/// the jobs (cronq only declares the queue), and cronq's SSE client sees them in BullMQ's shapes.
+#[test]
+fn sse_maps_events_published_by_bull_itself() {
+    let redis = Redis::start();
+    let config =
+        "[queues.legacy]\nlayout = \"bull\"\n[queues.other.handlers.x]\nbuiltin = \"noop\"\n";
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    let mut client = sse(&daemon, None);
+    let out = compat_support::node("bull/eventsworker.mjs", &redis.url(), &[]);
+    let ids: serde_json::Value = serde_json::from_str(out.trim()).expect("the ids line");
+    let (p, f) = (ids["p"].as_str().unwrap(), ids["f"].as_str().unwrap());
+    let (mut done, mut failed) = (false, false);
+    let events = client.until(|(_, n, d)| {
+        done |= n == "completed" && d["jobId"] == p;
+        failed |= n == "failed" && d["jobId"] == f;
+        done && failed
+    });
+    let find = |name: &str, id: &str| {
+        events
+            .iter()
+            .find(|(_, n, d)| n == name && d["jobId"] == id)
+            .unwrap_or_else(|| panic!("no {name} of {id} in {events:?}"))
+            .2
+            .clone()
+    };
+    find("waiting", p);
+    assert_eq!(find("active", p)["prev"], "waiting");
+    assert_eq!(find("progress", p)["data"], "42");
+    assert_eq!(find("completed", p)["returnvalue"], r#"{"ok":1}"#);
+    assert_eq!(find("failed", f)["failedReason"], "bad");
+}
