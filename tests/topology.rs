@@ -170,6 +170,38 @@ fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
     assert_eq!(code, 2, "untagged prefix: {err}");
     assert!(err.contains("hash tag") && err.contains("prefix"), "{err}");
 
+    // A job a crashed worker left in `active`, no lock: only the stalled check (ours, with its
+    // gate sent per queue on a Cluster) brings it back.
+    let home = nodes
+        .iter()
+        .find(|n| cmd_at(n.port, &["EXISTS", "{cq}:work:orphan"]).is_ok())
+        .expect("a node owns the {cq} slot");
+    let now = format!(
+        "{}",
+        std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap()
+            .as_millis()
+    );
+    let hash = [
+        "HSET",
+        "{cq}:work:orphan",
+        "name",
+        "nap",
+        "data",
+        r#"{"ms":5}"#,
+        "opts",
+        "{}",
+        "timestamp",
+        &now,
+        "delay",
+        "0",
+        "priority",
+        "0",
+    ];
+    cmd_at(home.port, &hash).unwrap();
+    cmd_at(home.port, &["LPUSH", "{cq}:work:active", "orphan"]).unwrap();
+
     let daemon = Daemon::start(
         "",
         CONFIG,
@@ -177,6 +209,19 @@ fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
         &[("REDIS_CLUSTER_NODES", &seeds), ("REDIS_PREFIX", "{cq}")],
     );
     daemon.wait_healthy();
+    poll(
+        Duration::from_secs(30),
+        "the orphan to be recovered and completed",
+        || {
+            cmd_at(home.port, &["ZSCORE", "{cq}:work:completed", "orphan"])
+                .ok()
+                .filter(|score| !score.is_empty())
+        },
+    );
+    assert_eq!(
+        cmd_at(home.port, &["HGET", "{cq}:work:orphan", "stc"]).unwrap(),
+        "1"
+    );
     for queue in ["work", "other"] {
         for _ in 0..N {
             api_add(
@@ -188,8 +233,10 @@ fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
     }
     for queue in ["work", "other"] {
         let key = format!("{{cq}}:{queue}:completed");
+        // `work` also completed the orphan.
+        let expected = if queue == "work" { N + 1 } else { N };
         poll(Duration::from_secs(60), "every job to complete", || {
-            (cluster_count(&nodes, &key) == N).then_some(())
+            (cluster_count(&nodes, &key) == expected).then_some(())
         });
         assert_eq!(cluster_count(&nodes, &format!("{{cq}}:{queue}:active")), 0);
     }

@@ -32,6 +32,8 @@ pub(crate) struct StoreInner {
     /// This daemon's identity once claimed (`identity.rs`); consumers recover its earlier
     /// runs' jobs. Unset for CLI commands.
     pub(crate) owner: std::sync::OnceLock<super::Identity>,
+    /// The queues this store consumes, for its one stalled-check task (`stalled.rs`).
+    pub(crate) stalled: super::stalled::Checker,
 }
 
 impl RedisStore {
@@ -69,6 +71,7 @@ impl RedisStore {
                 relay,
                 queues: Mutex::new(HashMap::new()),
                 owner: std::sync::OnceLock::new(),
+                stalled: Default::default(),
             }),
         };
         store.ping().await?;

@@ -11,10 +11,14 @@
 //! - The engine decodes ids and fields lossily and turns a `data` field that is not JSON into
 //!   `null` silently; a non-UTF-8 id then loops forever, a non-hash job key breaks fetches and
 //!   stalled checks. `guard.rs` checks each job before it runs, `quarantine.rs` moves what no
-//!   client can finish to `failed` (run on each WRONGTYPE fetch error and on a timer below).
+//!   client can finish to `failed` (run on each WRONGTYPE fetch error and by the store's
+//!   stalled-check task).
 //! - A backoff type the engine does not know (a Node custom strategy) is retried at once,
 //!   silently: `guard.rs` fails such a job instead.
 //! - An idle loop costs Redis a fetch script per drain delay: `wakeup.rs` keeps it rare.
+//! - The engine's stalled check is a script call per queue per interval even when nothing is
+//!   active: it is off (`skip_stalled_check`), and `stalled.rs` runs BullMQ's algorithm for all
+//!   the store's queues behind one `EXISTS`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,9 +50,9 @@ pub(crate) struct RedisConsumer {
     /// Drains the engine's unbounded event channel (it would grow forever otherwise) into the
     /// beat and the log. Ends when the worker closes its sender.
     events: JoinHandle<()>,
-    /// Moves unprocessable entries out of `active` every half stalled interval, so the engine's
-    /// stalled check never meets one. Aborted by `close` (its script is atomic on the server).
-    sweeper: JoinHandle<()>,
+    /// This queue's place in the store's stalled checks and quarantine sweeps (`stalled.rs`);
+    /// dropped first thing in `close` (each check is one atomic script on the server).
+    stalled: super::stalled::Registration,
     /// For the marker that ends the idle block at close.
     store: RedisStore,
 }
@@ -63,7 +67,7 @@ impl RedisConsumer {
     /// nothing is lost by not waiting: a fetch cut short at worst leaves one job `active` with
     /// a lock nobody renews, which stalled recovery moves back (as after a crash).
     pub(crate) async fn close(self, queue: &str, wait: Duration) {
-        self.sweeper.abort();
+        drop(self.stalled);
         // Stop fetching at once (the engine's `close` would do it too, but only after it
         // returns, and it is bounded below).
         self.worker.pause();
@@ -120,6 +124,8 @@ impl RedisStore {
                 opts.drain_delay.max(IDLE_BLOCK).as_secs().max(1),
             ))
             .manual_start();
+        // Ours instead (`stalled.rs`): the same algorithm, one gate for every queue.
+        wopts.skip_stalled_check = true;
         // The engine (like Node's `runRetryDelay`) waits 15 s after a failed fetch, so a worker
         // whose Redis restarted sits idle for 15 s with jobs waiting while /health already says
         // Redis is fine. Half a second keeps recovery within the 2 s we promise.
@@ -166,11 +172,13 @@ impl RedisStore {
             worker.clone(),
             beat.clone(),
         ));
-        let sweeper = tokio::spawn(sweep_every(
-            self.clone(),
-            queue.to_string(),
-            opts.stalled_interval / 2,
-        ));
+        let stalled = self.watch_stalled(
+            queue,
+            super::stalled::CheckOpts {
+                interval: opts.stalled_interval,
+                max_stalled: opts.max_stalled_count,
+            },
+        );
         worker.run().await.map_err(|e| Error::engine(queue, e))?;
         Ok(Consumer {
             queue: queue.to_string(),
@@ -178,7 +186,7 @@ impl RedisStore {
             inner: Box::new(RedisConsumer {
                 worker,
                 events,
-                sweeper,
+                stalled,
                 store: self.clone(),
             }),
         })
@@ -291,24 +299,6 @@ pub(crate) async fn children_values(
         .map_err(|e| Error::engine(queue, e))?
         .into_iter()
         .collect())
-}
-
-/// Runs the quarantine sweep of `queue` every `period` (first at once: entries left by an earlier
-/// run), until aborted.
-async fn sweep_every(store: RedisStore, queue: String, period: Duration) {
-    let period = period.max(Duration::from_millis(100));
-    let mut ticker = tokio::time::interval(period);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticker.tick().await;
-        // Nothing active or delayed: nothing to move (one EXISTS, not a script call).
-        if wakeup::nothing_to_sweep(&store, &queue).await {
-            continue;
-        }
-        // Redis unreachable: the fetch loop reports it; try again next tick.
-        // Delayed ids due before the sweep after next: caught before the engine promotes them.
-        let _ = store.quarantine(&queue, None, Some(period * 3)).await;
-    }
 }
 
 async fn forward_events(

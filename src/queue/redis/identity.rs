@@ -25,8 +25,14 @@ use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::Error;
 
-/// Lifetime of the heartbeat key; refreshed every third of it.
-const HEARTBEAT_TTL: Duration = Duration::from_secs(9);
+/// Lifetime of the heartbeat key; refreshed every third of it. Each refresh is two commands
+/// (the key and the connection's name); at 9 s that was 20 of an idle daemon's ~100 commands
+/// per 30 s (issue 18). 30 s costs 6. What it bounds: only where `CLIENT LIST` is refused does
+/// a restart after a crash wait for the key to expire (up to this long); where it is allowed
+/// the name is checked and a restart takes over at once. Renaming after a reconnect is at
+/// most a third of it late (a newcomer with the same id could take over in that window only
+/// if it also started in it).
+const HEARTBEAT_TTL: Duration = Duration::from_secs(30);
 
 /// This daemon's identity: `WORKER_ID` and a per-process run id.
 #[derive(Debug, Clone)]

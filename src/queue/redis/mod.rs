@@ -23,4 +23,5 @@ pub use client::RedisStore;
 pub use identity::Identity;
 pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;
+pub(crate) mod stalled;
 pub(crate) mod wakeup;
