@@ -9,6 +9,7 @@ pub(crate) mod consumer;
 pub(crate) mod events;
 mod finish;
 pub(crate) mod guard;
+mod handback;
 pub(crate) mod identity;
 pub(crate) mod info;
 pub(crate) mod inspect;
