@@ -220,6 +220,8 @@ async fn run_one(
         lock_duration,
         handed,
     } = ctx;
+    // Not an orphan while here (orphans.rs).
+    let _running = handed.running(engine.id());
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
         Verdict::Skip => return Err(bullmq::Error::Delayed),
@@ -356,6 +358,7 @@ async fn forward_events(
         handed.clone(),
         store.clone(),
         queue.clone(),
+        worker.id().to_string(),
     ));
     while let Some(event) = worker.next_event().await {
         match event {

@@ -21,6 +21,10 @@
 //!   recovery (another worker owns the job); nothing to do.
 //! - While Redis does not answer, suspects are retried with backoff.
 //!
+//! - Once the suspects are settled, `orphans.rs` returns jobs whose fetch reply was lost (the
+//!   same outage, on the other side of a job's life); it needs the ids `run_one` is running,
+//!   which this map also keeps.
+//!
 //! Why this shape: the normal path costs no Redis command (the map is in memory; issue 18 counts
 //! commands per job), and the rare path costs one `GET` per suspect per error burst.
 //!
@@ -29,7 +33,7 @@
 //! warning if it was still unwritten). The map therefore holds at most the jobs finished within
 //! one lock duration, and normally only the few whose events are in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,6 +66,20 @@ struct State {
     /// `seq` when the last engine error arrived: entries at or below it are suspects.
     error_seq: u64,
     jobs: HashMap<String, Entry>,
+    /// Ids inside `run_one` now (see [`Running`]).
+    running: HashSet<String>,
+}
+
+/// A job inside `run_one`: listed in the map until dropped (every return path, panics included).
+pub(crate) struct Running<'a> {
+    handed: &'a HandedBack,
+    id: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.handed.lock().running.remove(&self.id);
+    }
 }
 
 #[derive(Clone)]
@@ -80,10 +98,20 @@ impl HandedBack {
                 seq: 0,
                 error_seq: 0,
                 jobs: HashMap::new(),
+                running: HashSet::new(),
             }),
             wake: Notify::new(),
             lock_duration,
         })
+    }
+
+    /// `id` is inside `run_one` until the returned guard drops.
+    pub(crate) fn running(&self, id: &str) -> Running<'_> {
+        self.lock().running.insert(id.to_string());
+        Running {
+            handed: self,
+            id: id.to_string(),
+        }
     }
 
     /// `job`'s `outcome` goes to the engine now. Jobs without a token (never fetched by a
@@ -127,11 +155,9 @@ impl HandedBack {
     }
 
     /// The engine reported an error: whatever was handed back before it may be unwritten.
+    /// Also wakes the orphan check, which matters even with nothing handed back.
     pub(crate) fn errored(&self) {
         let mut state = self.lock();
-        if state.jobs.is_empty() {
-            return;
-        }
         state.error_seq = state.seq;
         drop(state);
         self.wake.notify_one();
@@ -180,9 +206,15 @@ impl HandedBack {
     }
 }
 
-/// Finishes the outcomes the engine failed to write, each time an engine error wakes it. Runs
-/// until aborted (by `forward_events` when the engine closes).
-pub(crate) async fn repair(handed: Arc<HandedBack>, store: RedisStore, queue: String) {
+/// Finishes the outcomes the engine failed to write, then returns orphaned fetches of engine
+/// worker `engine_id` to `wait`, each time an engine error wakes it. Runs until aborted (by
+/// `forward_events` when the engine closes).
+pub(crate) async fn repair(
+    handed: Arc<HandedBack>,
+    store: RedisStore,
+    queue: String,
+    engine_id: String,
+) {
     let keys = QueueKeys::new(store.prefix(), &queue);
     loop {
         handed.wake.notified().await;
@@ -200,6 +232,19 @@ pub(crate) async fn repair(handed: Arc<HandedBack>, store: RedisStore, queue: St
             if !unreachable {
                 break;
             }
+        }
+        // Redis answers (or nothing was pending). An orphan's lock must age past a fresh
+        // fetch's first: wait that long, then look once. Redis away again: the next error
+        // wakes this loop again.
+        tokio::time::sleep(super::orphans::MIN_AGE).await;
+        let running = handed.lock().running.clone();
+        match super::orphans::release(&store, &queue, &engine_id, &running, handed.lock_duration)
+            .await
+        {
+            Ok(ids) if !ids.is_empty() => tracing::warn!(queue = %queue, jobs = ?ids,
+                "jobs fetched just before Redis went away never reached this worker; moved back to wait"),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(queue = %queue, error = %e, "orphan check failed"),
         }
     }
 }

@@ -15,6 +15,7 @@ pub(crate) mod info;
 pub(crate) mod inspect;
 pub mod keys;
 pub(crate) mod metrics;
+pub(crate) mod orphans;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
 pub(crate) mod sentinel;

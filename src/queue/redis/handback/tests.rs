@@ -127,7 +127,12 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
     // Job 4: the engine reported it completed before the error: not a suspect, not touched.
     handed.completed(&id_of(4));
     handed.errored();
-    let task = tokio::spawn(repair(handed.clone(), store.clone(), "hb".into()));
+    let task = tokio::spawn(repair(
+        handed.clone(),
+        store.clone(),
+        "hb".into(),
+        worker.id().to_string(),
+    ));
 
     let deadline = Instant::now() + Duration::from_secs(10);
     while handed.len() > 0 {
@@ -241,5 +246,71 @@ async fn entries_are_dropped_after_the_lock_duration() {
     assert!(handed.suspects("hb").is_empty());
     assert_eq!(handed.len(), 0);
     tokio::time::resume();
+    let _ = worker.close(100).await;
+}
+
+/// Fails without `orphans.rs`: a job whose fetch reply was lost stayed `active` until its lock
+/// expired. Only aged locks of this worker, held by no `run_one` here, go back to `wait`.
+#[tokio::test]
+async fn orphaned_fetches_of_this_worker_go_back_to_wait() {
+    let redis = Redis::start();
+    let store = connect(redis.1).await;
+    for _ in 0..4 {
+        store
+            .add("hb", JobSpec::new("n", serde_json::json!({})))
+            .await
+            .unwrap();
+    }
+    let opts = WorkerOptions::new()
+        .connection(store.inner.engine_opts.clone())
+        .prefix("bull".to_string())
+        .lock_duration(Duration::from_secs(30))
+        .manual_start();
+    let noop = |_job: bullmq::Job, _c: bullmq::worker::CancellationToken| async {
+        Ok(serde_json::Value::Null)
+    };
+    let worker = Worker::with_options("hb", noop, opts).await.unwrap();
+    let mine = |n: usize| format!("{}:{n}", worker.id());
+    let tokens = [mine(1), mine(2), mine(3), "someone-else:1".to_string()];
+    let mut ids = Vec::new();
+    for token in &tokens {
+        ids.push(
+            worker
+                .get_next_job(token)
+                .await
+                .unwrap()
+                .unwrap()
+                .id()
+                .to_string(),
+        );
+    }
+    let age = |id: &str| {
+        redis::cmd("PEXPIRE")
+            .arg(format!("bull:hb:{id}:lock"))
+            .arg(5_000)
+            .to_owned()
+    };
+    // 0: aged, nobody here runs it (the orphan). 1: aged but running here. 2: fresh (a fetch
+    // whose reply is on its way). 3: aged, another worker's.
+    for i in [0, 1, 3] {
+        let _: i64 = store.inner.conn.cmd(&mut age(&ids[i])).await.unwrap();
+    }
+    let running = std::collections::HashSet::from([ids[1].clone()]);
+    let moved = crate::queue::redis::orphans::release(
+        &store,
+        "hb",
+        worker.id(),
+        &running,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved, vec![ids[0].clone()]);
+    assert_eq!(state(&store, &ids[0]).await, "waiting");
+    // Back for a run, not counted as one.
+    assert_eq!(hget(&store, &ids[0], "attemptsMade").await, None);
+    for id in &ids[1..] {
+        assert_eq!(state(&store, id).await, "active");
+    }
     let _ = worker.close(100).await;
 }
