@@ -237,7 +237,14 @@ pub(crate) async fn repair(
         // fetch's first: wait that long, then look once. Redis away again: the next error
         // wakes this loop again.
         tokio::time::sleep(super::orphans::MIN_AGE).await;
-        let running = handed.lock().running.clone();
+        // Held here: inside `run_one`, or handed back with the engine's write pending (its lock
+        // also ages; moving it would let the job run twice).
+        let running = {
+            let state = handed.lock();
+            let mut ids = state.running.clone();
+            ids.extend(state.jobs.keys().cloned());
+            ids
+        };
         match super::orphans::release(&store, &queue, &engine_id, &running, handed.lock_duration)
             .await
         {

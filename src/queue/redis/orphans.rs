@@ -5,7 +5,8 @@
 //! expiry plus stalled checks (seen about once in 100 runs of the Redis-restart test).
 //!
 //! After an engine error, once Redis answers again, [`ORPHANS`] lists `active` jobs locked with
-//! this worker's token prefix that no `run_one` of this process holds, and whose lock is older
+//! this worker's token prefix that this process does not hold (inside `run_one`, or handed back
+//! with the engine's write pending), and whose lock is older
 //! than [`MIN_AGE`] (a fetch whose reply is on its way is milliseconds from `run_one`; a lock
 //! nobody renews only ages). Each goes back to `wait` with its token (`moveJobFromActiveToWait`,
 //! token-checked, no attempt counted: it never ran).
@@ -25,7 +26,7 @@ pub(crate) const MIN_AGE: Duration = Duration::from_secs(2);
 /// KEYS[1] active list
 /// ARGV[1] the queue's key prefix (`<prefix>:<queue>:`), ARGV[2] this worker's token prefix
 /// (`<engine worker id>:`), ARGV[3] the largest lock PTTL (ms) an orphan can have,
-/// ARGV[4..] ids this process is running.
+/// ARGV[4..] ids this process holds.
 /// Returns id, token, id, token, …
 const ORPHANS: &str = r#"
 local running = {}
