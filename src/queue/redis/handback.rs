@@ -25,8 +25,10 @@
 //!   same outage, on the other side of a job's life); it needs the ids `run_one` is running,
 //!   which this map also keeps.
 //!
-//! Why this shape: the normal path costs no Redis command (the map is in memory; issue 18 counts
-//! commands per job), and the rare path costs one `GET` per suspect per error burst.
+//! Why this shape: the normal path costs no Redis command (the map is in memory, and commands
+//! per job are a measured cost), and the rare path one `GET` per suspect per error burst. The
+//! outcome is written with the engine job's public methods because the engine's own finishing
+//! code is private; `finish::write` adds a command only where those methods differ from it.
 //!
 //! Bound: the lock was extended for `lock_duration` at the hand-back and nobody renews it after,
 //! so an entry older than that can never be finished with its token; it is dropped (with a
