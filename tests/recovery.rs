@@ -215,10 +215,6 @@ fn a_second_live_daemon_with_one_worker_id_is_refused() {
 /// completes exactly once and none is left active. Before, a completion that hit the dead
 /// connection was dropped and the job ran again after lock expiry plus stalled checks.
 #[test]
-#[ignore = "defect: when the lock check passes just before Redis dies, the engine's own \
-            move-to-completed then hits the reset connection and its error never reaches cronq, \
-            so the job stays active until stalled recovery (2 of about 12 runs here); run with \
-            --run-ignored to see it"]
 fn redis_restart_while_jobs_finish_runs_each_job_once() {
     const JOBS: usize = 60;
     let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
@@ -262,10 +258,15 @@ exec = 'echo "$JOB_ID" >> {}; sleep 0.3'
                     let lines: Vec<_> = daemon
                         .log()
                         .lines()
-                        .filter(|l| l.contains(&format!("\"{id}\"")) && !l.contains("INFO"))
+                        .filter(|l| l.contains(&format!("\"{id}\"")))
                         .map(str::to_string)
                         .collect();
-                    (id, lock, lines)
+                    let ran = std::fs::read_to_string(&runs)
+                        .unwrap_or_default()
+                        .lines()
+                        .filter(|l| *l == id)
+                        .count();
+                    (id, lock, ran, lines)
                 })
                 .collect();
             panic!("not all completed; active: {stuck:#?}");
@@ -282,5 +283,13 @@ exec = 'echo "$JOB_ID" >> {}; sleep 0.3'
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "jobs run more than once: {twice:?}");
     assert_eq!(seen.len(), JOBS);
-    eprintln!("recovery/aof-restart: jobs={JOBS} restart_to_drained_ms={drain_ms}");
+    // How many outcomes the engine failed to write and cronq wrote with the lock (usually 0: the
+    // race needs Redis to die between the lock check and the engine's write).
+    let repaired = daemon.log().matches("written with the job's lock").count();
+    // Jobs whose fetch reply was lost (Redis ran the fetch, then died before answering).
+    let orphans = daemon.log().matches("never reached this worker").count();
+    eprintln!(
+        "recovery/aof-restart: jobs={JOBS} restart_to_drained_ms={drain_ms} repaired={repaired} \
+         orphan_batches={orphans}"
+    );
 }

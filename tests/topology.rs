@@ -241,3 +241,69 @@ fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
         assert_eq!(cluster_count(&nodes, &format!("{{cq}}:{queue}:active")), 0);
     }
 }
+
+/// Live events and discovery on a Cluster: the SSE stream reads each queue's events stream on
+/// the primary that owns it, and a queue that is not configured (written by another producer)
+/// is found by a SCAN on the primary that owns the prefix's slot. Before, both read whichever
+/// node the shared connection picked: the events reader failed ("dedicated connection is not
+/// supported on a Redis Cluster") and discovery listed nothing.
+#[test]
+fn cluster_streams_live_events_and_discovers_unconfigured_queues() {
+    let nodes = cluster();
+    let seeds = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect::<Vec<_>>()
+        .join(",");
+    let daemon = Daemon::start(
+        "",
+        CONFIG,
+        None,
+        &[("REDIS_CLUSTER_NODES", &seeds), ("REDIS_PREFIX", "{cq}")],
+    );
+    daemon.wait_healthy();
+    // A foreign producer's queue: its keys live on the primary owning `{cq}`'s slot (the others
+    // answer MOVED).
+    let owner = nodes
+        .iter()
+        .find(|n| cmd_at(n.port, &["SET", "{cq}:foreign:id", "7"]).is_ok())
+        .expect("one node owns the slot");
+    let b = format!("http://127.0.0.1:{}", daemon.port);
+
+    let (code, queues) = http_get(&format!("{b}/api/queues")).expect("GET /api/queues");
+    assert_eq!(code, 200, "{queues}");
+    let names: Vec<&str> = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|q| q["name"].as_str())
+        .collect();
+    assert!(names.contains(&"foreign"), "{names:?}");
+
+    // Every queue (configured and discovered) in one stream.
+    let mut all = Sse::open(&format!("{b}/api/events"), None, None);
+    let id = api_add(
+        daemon.port,
+        "work",
+        &serde_json::json!({"name": "nap", "data": {"ms": 5}}),
+    );
+    all.until(|(_, name, data)| name == "completed" && data["jobId"] == id.as_str());
+    // An event the foreign producer writes reaches the stream too.
+    cmd_at(
+        owner.port,
+        &[
+            "XADD",
+            "{cq}:foreign:events",
+            "*",
+            "event",
+            "added",
+            "jobId",
+            "f1",
+            "name",
+            "x",
+        ],
+    )
+    .expect("XADD on the owner");
+    let seen = all.until(|(_, name, data)| name == "added" && data["jobId"] == "f1");
+    assert_eq!(seen.last().unwrap().2["queue"], "foreign");
+}

@@ -27,7 +27,9 @@ use bullmq::worker::{CancellationToken as EngineToken, WorkerEvent};
 use bullmq::{Job, Worker, WorkerOptions};
 use tokio::task::JoinHandle;
 
+use super::finish::Unwritten;
 use super::guard::{self, Verdict};
+use super::handback::{self, HandedBack};
 use super::producer::retention;
 use super::wakeup::{self, IDLE_BLOCK};
 use super::RedisStore;
@@ -140,11 +142,23 @@ impl RedisStore {
         let store = self.clone();
         let queue_name = queue.to_string();
         let lock_duration = opts.lock_duration;
+        // Outcomes handed to the engine until it reports them written (handback.rs).
+        let handed = HandedBack::new(lock_duration);
+        let handed_run = handed.clone();
         let run = move |job: Job, _cancel: EngineToken| {
             let store = store.clone();
             let processor = processor.clone();
             let queue = queue_name.clone();
-            async move { run_one(&store, &queue, job, processor.as_ref(), lock_duration).await }
+            let handed = handed_run.clone();
+            async move {
+                let ctx = RunCtx {
+                    store: &store,
+                    queue: &queue,
+                    lock_duration,
+                    handed: &handed,
+                };
+                run_one(ctx, job, processor.as_ref()).await
+            }
         };
         let worker = Worker::with_options(queue, run, wopts)
             .await
@@ -171,6 +185,7 @@ impl RedisStore {
             queue.to_string(),
             worker.clone(),
             beat.clone(),
+            handed,
         ));
         let stalled = self.watch_stalled(
             queue,
@@ -193,14 +208,28 @@ impl RedisStore {
     }
 }
 
+/// What [`run_one`] needs besides the job, borrowed from the consumer's closure.
+struct RunCtx<'a> {
+    store: &'a RedisStore,
+    queue: &'a str,
+    lock_duration: Duration,
+    handed: &'a HandedBack,
+}
+
 /// One job through the processor, mapped back onto the engine's vocabulary.
 async fn run_one(
-    store: &RedisStore,
-    queue: &str,
+    ctx: RunCtx<'_>,
     engine: Job,
     processor: &dyn Processor,
-    lock_duration: Duration,
 ) -> Result<serde_json::Value, bullmq::Error> {
+    let RunCtx {
+        store,
+        queue,
+        lock_duration,
+        handed,
+    } = ctx;
+    // Not an orphan while here (orphans.rs).
+    let _running = handed.running(engine.id());
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
         Verdict::Skip => return Err(bullmq::Error::Delayed),
@@ -247,6 +276,11 @@ async fn run_one(
         {
             tracing::debug!(queue, job_id = engine.id(), error = %e, "stacktrace entry not stored");
         }
+    }
+    // Kept until the engine reports the write (no Redis command): if Redis dies before the
+    // engine's write lands, cronq writes it with the token once Redis answers (handback.rs).
+    if let Some(unwritten) = Unwritten::of(&outcome) {
+        handed.record(&engine, unwritten);
     }
     match outcome {
         Outcome::Completed(value) => Ok(value),
@@ -301,20 +335,35 @@ pub(crate) async fn children_values(
         .collect())
 }
 
+/// Drains the engine's events: the beat, the log, and the hand-back map (`handback.rs`), whose
+/// repair task lives as long as this loop.
 async fn forward_events(
     store: RedisStore,
     queue: String,
     worker: Arc<Worker>,
     beat: Arc<LoopBeat>,
+    handed: Arc<HandedBack>,
 ) {
+    let repair = tokio::spawn(handback::repair(
+        handed.clone(),
+        store.clone(),
+        queue.clone(),
+        worker.id().to_string(),
+    ));
     while let Some(event) = worker.next_event().await {
         match event {
-            WorkerEvent::Active { .. }
-            | WorkerEvent::Drained
-            | WorkerEvent::Completed { .. }
-            | WorkerEvent::Failed { .. }
-            | WorkerEvent::Ready => beat.turned(),
+            WorkerEvent::Completed { job_id, .. } => {
+                handed.completed(&job_id);
+                beat.turned();
+            }
+            WorkerEvent::Failed { job_id, .. } => {
+                handed.failed(&job_id);
+                beat.turned();
+            }
+            WorkerEvent::Active { .. } | WorkerEvent::Drained | WorkerEvent::Ready => beat.turned(),
             WorkerEvent::Error(message) => {
+                // Any error may be a finishing write that failed (the engine names no job).
+                handed.errored();
                 // A job key that is not a hash fails `moveToActive` after it moved the id to
                 // `active`: move it out now. One bad job, not an outage: the beat is untouched
                 // (the sweep logs what it moved).
@@ -336,4 +385,7 @@ async fn forward_events(
             WorkerEvent::Progress { .. } | WorkerEvent::Paused | WorkerEvent::Resumed => {}
         }
     }
+    // Closing: what is still unwritten falls to stalled recovery, as a finish cut off by the
+    // drain deadline does.
+    repair.abort();
 }

@@ -1,11 +1,15 @@
 //! Reading the queues' event streams (`B+"events"`, BullMQ's `XADD` log: `added`, `active`,
 //! `progress`, `completed`, `failed`, `delayed`, …) for Server-Sent Events, on a dedicated
 //! connection because `XREAD BLOCK` holds it.
+//!
+//! On a Cluster the dedicated connection is a cluster connection: `XREAD` goes to the primary
+//! that owns its keys. One `XREAD` can name several queues' streams because a Cluster prefix must
+//! carry a hash tag (config refuses one without), so every queue's keys share one slot.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
+use bullmq::redis_connection::AnyConnection;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
@@ -13,7 +17,8 @@ use crate::queue::{Error, QueueEvent};
 
 /// A reader of several queues' streams, resuming from per-queue cursors.
 pub struct RedisEventReader {
-    conn: MultiplexedConnection,
+    /// Dedicated (its response timeout off for `BLOCK`); a cluster connection on a Cluster.
+    conn: AnyConnection,
     keys: Vec<(String, String)>,
     /// Queue → last stream id read.
     cursors: BTreeMap<String, String>,
@@ -30,7 +35,7 @@ impl RedisStore {
         let conn = self
             .inner
             .conn
-            .dedicated_connection()
+            .dedicated_any_connection()
             .await
             .map_err(|e| Error::engine("events", e))?;
         let keys = queues

@@ -9,6 +9,9 @@
 //! goes out on a fresh one) and proves the lock is still ours. While Redis does not answer it is
 //! retried, as long as the lock can still be ours; when the lock is lost (another worker's
 //! stalled check took the job), nothing is written and stalled recovery owns the job.
+//!
+//! Redis can still die between this check and the engine's write: `handback.rs` then writes the
+//! outcome with [`write`] (the engine job's own methods, with the token).
 
 use std::time::Duration;
 
@@ -57,5 +60,142 @@ pub(crate) async fn lock_still_ours(job: &Job, queue: &str, lock_duration: Durat
                 tokio::time::sleep(delay.next_delay()).await;
             }
         }
+    }
+}
+
+/// An outcome handed to the engine, kept in case its write fails (`handback.rs`).
+#[derive(Clone)]
+pub(crate) enum Unwritten {
+    /// `moveToFinished` to `completed` with this return value.
+    Completed(serde_json::Value),
+    /// Another attempt if any is left (after the job's backoff), else `failed`.
+    Retry(String),
+    /// `failed` for good.
+    Fail(String),
+}
+
+impl Unwritten {
+    /// What the engine is asked to write for `outcome` (`Release` is written by cronq itself).
+    pub(crate) fn of(outcome: &crate::queue::Outcome) -> Option<Unwritten> {
+        use crate::queue::Outcome;
+        match outcome {
+            Outcome::Completed(value) => Some(Unwritten::Completed(value.clone())),
+            Outcome::Retry(reason) => Some(Unwritten::Retry(reason.clone())),
+            Outcome::Fail(reason) => Some(Unwritten::Fail(reason.clone())),
+            Outcome::Release => None,
+        }
+    }
+}
+
+/// Makes the engine's `Job` methods finish a job the way its worker would have. Only where they
+/// differ does this add a command; this path runs only after the engine's own write failed.
+///
+/// `job` carries the engine's script context: its connection and the job's lock token, which
+/// every script checks (a lock that is not ours fails with a script error, writing nothing).
+pub(crate) async fn write(
+    store: &super::RedisStore,
+    queue: &str,
+    job: &Job,
+    outcome: &Unwritten,
+) -> Result<(), bullmq::Error> {
+    let mut job = job.clone();
+    match outcome {
+        Unwritten::Completed(value) => {
+            // `move_to_completed` stores its argument as a JSON string; the worker stores the
+            // value's own JSON. A string argument matches; any other value is set right after.
+            let text = match value {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match job.move_to_completed(&text).await {
+                Ok(()) => {}
+                // The worker fails a job the script refuses to complete (pending or failed
+                // children); lock and state refusals mean the job is not ours to finish.
+                Err(bullmq::Error::Script { code, message }) if !lost(code) => {
+                    return job.move_to_failed(&message).await;
+                }
+                Err(e) => return Err(e),
+            }
+            if !value.is_string() {
+                set_return_value(store, queue, job.id(), &value.to_string()).await;
+            }
+            Ok(())
+        }
+        Unwritten::Fail(reason) => job.move_to_failed(reason).await,
+        Unwritten::Retry(reason) => {
+            let attempts = job.opts().attempts.unwrap_or(0);
+            if attempts == 0 || job.attempts_made() + 1 >= attempts {
+                return job.move_to_failed(reason).await;
+            }
+            // The worker's backoff: a fixed or doubling delay; a custom type (guard.rs fails
+            // those it cannot compute) retries at once, as the worker does without a function.
+            let attempt = job.attempts_made() + 1;
+            let delay = match &job.opts().backoff {
+                Some(bullmq::types::BackoffStrategy::Fixed(ms)) => *ms,
+                Some(bullmq::types::BackoffStrategy::Exponential(base)) => {
+                    base.saturating_mul(2u64.saturating_pow(attempt.saturating_sub(1)))
+                }
+                _ => 0,
+            };
+            if delay > 0 {
+                job.move_to_delayed(crate::queue::consumer::now_ms() + delay)
+                    .await?;
+            } else {
+                job.move_to_wait(None).await?;
+            }
+            // Both moves skip the attempt count the worker's retry scripts add.
+            count_attempt(store, queue, job.id()).await;
+            Ok(())
+        }
+    }
+}
+
+/// Script codes meaning the job is not ours to finish: gone, lock missing or someone else's,
+/// not in `active`.
+fn lost(code: i64) -> bool {
+    use bullmq::error::error_code::*;
+    matches!(
+        code,
+        JOB_NOT_EXIST | JOB_LOCK_NOT_EXIST | JOB_NOT_IN_STATE | JOB_LOCK_MISMATCH
+    )
+}
+
+/// The job's `returnvalue` as the worker writes it (the value's JSON), if the job still exists.
+async fn set_return_value(store: &super::RedisStore, queue: &str, id: &str, json: &str) {
+    const SET: &str = r#"
+if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "returnvalue", ARGV[1]) end
+return 1
+"#;
+    static SCRIPT: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(SET));
+    let keys = super::keys::QueueKeys::new(store.prefix(), queue);
+    let mut conn = store.inner.conn.connection();
+    let done: Result<i64, _> = SCRIPT
+        .key(keys.job(id))
+        .arg(json)
+        .invoke_async(&mut conn)
+        .await;
+    if let Err(e) = done {
+        // The job is completed either way; only its stored result is a JSON string.
+        tracing::warn!(queue, job_id = %id.escape_debug(), error = %e,
+            "the job's return value was stored as text");
+    }
+}
+
+/// `attemptsMade + 1` on a job moved back for a retry, if the job still exists.
+async fn count_attempt(store: &super::RedisStore, queue: &str, id: &str) {
+    const COUNT: &str = r#"
+if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HINCRBY", KEYS[1], "attemptsMade", 1) end
+return 1
+"#;
+    static SCRIPT: std::sync::LazyLock<redis::Script> =
+        std::sync::LazyLock::new(|| redis::Script::new(COUNT));
+    let keys = super::keys::QueueKeys::new(store.prefix(), queue);
+    let mut conn = store.inner.conn.connection();
+    let done: Result<i64, _> = SCRIPT.key(keys.job(id)).invoke_async(&mut conn).await;
+    if let Err(e) = done {
+        // At worst the job gets one attempt more than configured.
+        tracing::warn!(queue, job_id = %id.escape_debug(), error = %e,
+            "the retried job's attempt was not counted");
     }
 }

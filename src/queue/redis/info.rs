@@ -170,19 +170,7 @@ impl RedisStore {
         for suffix in ["meta", "id"] {
             let mut cursor: u64 = 0;
             loop {
-                let (next, keys): (u64, Vec<String>) = self
-                    .inner
-                    .conn
-                    .cmd(
-                        redis::cmd("SCAN")
-                            .arg(cursor)
-                            .arg("MATCH")
-                            .arg(format!("{prefix}*:{suffix}"))
-                            .arg("COUNT")
-                            .arg(1000),
-                    )
-                    .await
-                    .map_err(|e| Error::engine("*", e))?;
+                let (next, keys) = self.scan(cursor, &format!("{prefix}*:{suffix}")).await?;
                 for key in keys {
                     if let Some(name) = key
                         .strip_prefix(&prefix)
@@ -200,6 +188,36 @@ impl RedisStore {
             }
         }
         Ok(names.into_iter().collect())
+    }
+}
+
+impl RedisStore {
+    /// One `SCAN` step. On a Cluster a `SCAN` covers one node only: it goes to the primary that
+    /// owns the prefix's slot, which holds every key under the prefix (its hash tag, required on
+    /// a Cluster, puts them all in that slot).
+    async fn scan(&self, cursor: u64, pattern: &str) -> Result<(u64, Vec<String>), Error> {
+        use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
+        let mut cmd = redis::cmd("SCAN");
+        cmd.arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000);
+        let failed = |e: redis::RedisError| Error::engine("*", e);
+        match self.inner.conn.connection() {
+            bullmq::redis_connection::AnyConnection::Cluster(mut conn) => {
+                let owner = Route::with_key(self.prefix(), SlotAddr::Master);
+                let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(owner));
+                let reply = conn.route_command(cmd, route).await.map_err(failed)?;
+                redis::from_redis_value(reply).map_err(|e| failed(e.into()))
+            }
+            _ => self
+                .inner
+                .conn
+                .cmd(&mut cmd)
+                .await
+                .map_err(|e| Error::engine("*", e)),
+        }
     }
 }
 
