@@ -11,6 +11,7 @@
 //! - [`info`]: counts, lists, one job. [`admin`]: retry, remove, promote, pause, clean.
 //! - [`events`]: the `events` table and its reader. [`opts`]: BullMQ-shaped job options.
 //! - [`cancel`]: cancel requests (in-process). [`backend`]: the store contract.
+//! - [`wake`]: noticing other processes' writes to the file (inotify), so idle loops never poll.
 //!
 //! Who may open the file: any number of processes (the daemon, `worker enqueue`, `worker
 //! status`…), since SQLite serialises their writes. Who may *consume*: one process, the holder
@@ -29,6 +30,7 @@ mod metrics;
 mod opts;
 mod producer;
 mod schema;
+mod wake;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -57,7 +59,7 @@ struct Inner {
     /// Read connections.
     readers: Arc<writer::Readers>,
     /// Notified in this process when jobs may have become ready (add, retry, promote, release,
-    /// resume). Waiters: idle fetch loops, which otherwise poll for other processes' adds.
+    /// resume). Waiters: idle fetch loops (other processes' adds reach them through [`wake`]).
     ready: Notify,
     /// Notified after every commit of this process's writer. Waiters: event readers.
     committed: Arc<Notify>,
