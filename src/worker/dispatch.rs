@@ -246,17 +246,27 @@ impl Dispatch {
             data,
             children,
         };
-        // Output lines flow handler → channel → this task → the job's log list in Redis.
-        let (lines_tx, mut logs_rx) = mpsc::channel::<String>(256);
-        let echo = Echo::new(route.echo, &job.queue, &job.id, route.entry.clone());
-        let logs_tx = LogSender::new(lines_tx, echo);
+        // Output lines flow handler → channel → this task → the job's log list in Redis. Only
+        // exec handlers print: the others get no channel, reader or echo (allocations per job
+        // that an in-process handler never uses; BENCHMARKS.md, issue 18).
+        let (logs_tx, mut logs_rx) = match route.handler {
+            Handler::Exec(_) => {
+                let (lines_tx, logs_rx) = mpsc::channel::<String>(256);
+                let echo = Echo::new(route.echo, &job.queue, &job.id, route.entry.clone());
+                (Some(LogSender::new(lines_tx, echo)), Some(logs_rx))
+            }
+            _ => (None, None),
+        };
         let stop = CancellationToken::new();
         let run = async {
-            let r = route.handler.run(&input, &logs_tx, &stop).await;
+            let r = route.handler.run(&input, logs_tx.as_ref(), &stop).await;
             drop(logs_tx);
             r
         };
         let write_logs = async {
+            let Some(logs_rx) = logs_rx.as_mut() else {
+                return;
+            };
             while let Some(line) = logs_rx.recv().await {
                 let stored = match progress_of(&line) {
                     Some(value) => job.progress(value).await,

@@ -1,7 +1,10 @@
 //! The `events` table (BullMQ's `events` stream): every transition appends a row whose
 //! autoincrement id is the resume cursor, and [`EmbeddedEventReader`] polls it per queue.
-//! In-process commits wake a waiting reader at once; other processes' (a CLI `enqueue`) are
-//! seen at the next poll.
+//! In-process commits wake a waiting reader at once; other processes' (a CLI `enqueue`)
+//! through a file-change notification ([`FileWake`]), or, when inotify is unavailable, at the
+//! next poll. (Unlike the fetch loop's claim, this read takes no write lock, so a commit whose
+//! last frame was noticed before it became visible is read at the end of the wait, `block`,
+//! at the latest.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,10 +12,11 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::wake::FileWake;
 use super::{EmbeddedStore, Fault, Inner};
 use crate::queue::{Error, QueueEvent};
 
-/// Longest pause between two looks at the table while waiting for events.
+/// Longest pause between two looks at the table while waiting for events, without a file watch.
 const POLL: Duration = Duration::from_millis(100);
 
 /// Events kept per queue (BullMQ trims its stream to about 10,000 too).
@@ -59,6 +63,8 @@ pub struct EmbeddedEventReader {
     /// Queue → last event id read.
     cursors: BTreeMap<String, i64>,
     start: BTreeMap<String, String>,
+    /// Other processes' writes; `None` (inotify unavailable): poll every [`POLL`].
+    files: Option<FileWake>,
 }
 
 impl EmbeddedStore {
@@ -94,6 +100,7 @@ impl EmbeddedStore {
                 .map(|(q, c)| (q.clone(), c.to_string()))
                 .collect(),
             cursors,
+            files: FileWake::new(&self.inner.path).ok(),
         })
     }
 }
@@ -124,6 +131,9 @@ impl EmbeddedEventReader {
             let woken = committed.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
+            if let Some(f) = &self.files {
+                f.drain();
+            }
             let batch = self.read_once().await?;
             if !batch.is_empty() {
                 for ev in &batch {
@@ -136,9 +146,20 @@ impl EmbeddedEventReader {
             if now >= deadline {
                 return Ok(Vec::new());
             }
+            let pause = match self.files {
+                Some(_) => deadline - now,
+                None => POLL.min(deadline - now),
+            };
+            let changed = async {
+                match &self.files {
+                    Some(f) => f.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = &mut woken => {}
-                _ = tokio::time::sleep(POLL.min(deadline - now)) => {}
+                _ = changed => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }
