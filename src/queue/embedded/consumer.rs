@@ -6,8 +6,8 @@
 //! Noticing new jobs without polling, so an idle daemon uses no CPU:
 //! - adds, retries, promotions, resumes and releases in this process wake an idle loop at once
 //!   through `Inner::ready` (notified by whoever made a job ready; waited on by idle loops);
-//! - other processes' writes (the CLI writes into the file directly) through a file-change
-//!   notification on the database and its WAL ([`FileWake`], one per loop);
+//! - other processes' writes (the CLI writes into the file directly) through the same
+//!   `Inner::ready`, notified by the store's watch of the database and its WAL (see `wake`);
 //! - a delayed job through a timer armed to the earliest due time the claim reported.
 //!
 //! There is no lock expiry to watch: one daemon consumes a file (see `lock`), and the jobs a
@@ -25,7 +25,6 @@ use tokio_util::task::TaskTracker;
 
 use super::fetch::{self, Claim, Claimed};
 use super::finish::{self, Defaults};
-use super::wake::FileWake;
 use super::{events, lock, now_ms, EmbeddedStore, JobLogRef};
 use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 use crate::queue::{Error, Outcome};
@@ -158,13 +157,7 @@ impl EmbeddedStore {
 }
 
 async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
-    let files = match FileWake::new(&ctx.store.inner.path) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!(queue = %ctx.queue, error = %e, "cannot watch the embedded store's file; jobs other processes add are found by polling every 250 ms");
-            None
-        }
-    };
+    let watched = ctx.store.watch_file();
     let mut trimmed = tokio::time::Instant::now();
     loop {
         if trimmed.elapsed() > TRIM_EVERY {
@@ -184,14 +177,11 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
         while let Ok(p) = ctx.slots.clone().try_acquire_owned() {
             permits.push(p);
         }
-        // Registered before the claim, so an add between the claim and the wait still wakes us;
-        // the file's pending events are read before it for the same reason (see `wake`).
+        // Registered before the claim, so an add between the claim and the wait (in this
+        // process or, through the file watch, another) still wakes us.
         let woken = ctx.store.inner.ready.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        if let Some(f) = &files {
-            f.drain();
-        }
         let claim = claim(&ctx, permits.len()).await;
         // How long to sleep at most; `None`: until woken.
         let timer = match claim {
@@ -213,25 +203,16 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
                 Some(ERROR_DELAY)
             }
         };
-        let timer = match files {
-            Some(_) => timer,
-            None => Some(timer.map_or(FALLBACK_POLL, |t| t.min(FALLBACK_POLL))),
+        let timer = match watched {
+            true => timer,
+            false => Some(timer.map_or(FALLBACK_POLL, |t| t.min(FALLBACK_POLL))),
         };
         drop(permits);
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = &mut woken => {}
-            _ = changed(files.as_ref()) => {}
             _ = sleep(timer) => {}
         }
-    }
-}
-
-/// Until the file changes; forever without a watch.
-async fn changed(files: Option<&FileWake>) {
-    match files {
-        Some(f) => f.changed().await,
-        None => std::future::pending().await,
     }
 }
 

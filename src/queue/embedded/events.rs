@@ -1,8 +1,8 @@
 //! The `events` table (BullMQ's `events` stream): every transition appends a row whose
 //! autoincrement id is the resume cursor, and [`EmbeddedEventReader`] polls it per queue.
 //! In-process commits wake a waiting reader at once; other processes' (a CLI `enqueue`)
-//! through a file-change notification ([`FileWake`]), or, when inotify is unavailable, at the
-//! next poll. (Unlike the fetch loop's claim, this read takes no write lock, so a commit whose
+//! through the store's file watch (see `wake`), which notifies the same `committed`, or, when
+//! inotify is unavailable, at the next poll. (Unlike the fetch loop's claim, this read takes no write lock, so a commit whose
 //! last frame was noticed before it became visible is read at the end of the wait, `block`,
 //! at the latest.)
 
@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::wake::FileWake;
 use super::{EmbeddedStore, Fault, Inner};
 use crate::queue::{Error, QueueEvent};
 
@@ -63,8 +62,8 @@ pub struct EmbeddedEventReader {
     /// Queue → last event id read.
     cursors: BTreeMap<String, i64>,
     start: BTreeMap<String, String>,
-    /// Other processes' writes; `None` (inotify unavailable): poll every [`POLL`].
-    files: Option<FileWake>,
+    /// Whether other processes' writes are watched (else: poll every [`POLL`]).
+    watched: bool,
 }
 
 impl EmbeddedStore {
@@ -100,7 +99,7 @@ impl EmbeddedStore {
                 .map(|(q, c)| (q.clone(), c.to_string()))
                 .collect(),
             cursors,
-            files: FileWake::new(&self.inner.path).ok(),
+            watched: self.watch_file(),
         })
     }
 }
@@ -131,9 +130,6 @@ impl EmbeddedEventReader {
             let woken = committed.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if let Some(f) = &self.files {
-                f.drain();
-            }
             let batch = self.read_once().await?;
             if !batch.is_empty() {
                 for ev in &batch {
@@ -146,19 +142,12 @@ impl EmbeddedEventReader {
             if now >= deadline {
                 return Ok(Vec::new());
             }
-            let pause = match self.files {
-                Some(_) => deadline - now,
-                None => POLL.min(deadline - now),
-            };
-            let changed = async {
-                match &self.files {
-                    Some(f) => f.changed().await,
-                    None => std::future::pending().await,
-                }
+            let pause = match self.watched {
+                true => deadline - now,
+                false => POLL.min(deadline - now),
             };
             tokio::select! {
                 _ = &mut woken => {}
-                _ = changed => {}
                 _ = tokio::time::sleep(pause) => {}
             }
         }

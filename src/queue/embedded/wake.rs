@@ -6,11 +6,15 @@
 //! busy file costs one queued event, not one per write, and a loop that is busy (not waiting)
 //! reads nothing at all.
 //!
-//! Why this is race-free with the claim: a loop first drains the pending events, then claims in
-//! a `BEGIN IMMEDIATE` transaction, then waits for the next event. A write whose event was
-//! drained holds SQLite's write lock from before its first WAL write until its commit is
-//! visible, so the claim's `BEGIN IMMEDIATE` waits for it and sees the job; a write after the
-//! drain raises an event the wait sees.
+//! One watch per store (one inotify instance per process, whatever the number of queues: the
+//! instances a user may hold are few, 128 by default). Its task, [`forward`], turns each change
+//! into the wake-ups an in-process write gives: `Inner::ready` (idle fetch loops) and
+//! `Inner::committed` (event readers).
+//!
+//! Why this is race-free with the claim: a fetch loop registers on `ready` before it claims in
+//! a `BEGIN IMMEDIATE` transaction. A change noticed after that wakes it; a write noticed
+//! before it holds SQLite's write lock from before its first WAL write until its commit is
+//! visible, so the claim's `BEGIN IMMEDIATE` waits for it and sees the job.
 //!
 //! The folder is watched, not the WAL itself, so a WAL that SQLite deletes and re-creates (the
 //! last connection closing, a checkpoint truncating it) keeps being watched. Our own commits
@@ -19,12 +23,29 @@
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
+use std::sync::Weak;
 
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use tokio::io::unix::AsyncFd;
 
-/// One inotify instance: one per fetch loop, so each loop drains only its own events.
+use super::Inner;
+
+/// Wakes the store's idle loops and event readers at every change of its file by another
+/// process (and by this one: those wake-ups only cost an idle loop an empty claim). Ends after
+/// the store is dropped (at the next change, or with the runtime).
+pub(super) async fn forward(files: FileWake, store: Weak<Inner>) {
+    loop {
+        files.changed().await;
+        let Some(inner) = store.upgrade() else {
+            return;
+        };
+        inner.ready.notify_waiters();
+        inner.committed.notify_waiters();
+    }
+}
+
+/// The inotify instance of one store's file.
 pub(super) struct FileWake {
     fd: AsyncFd<Fd>,
     /// The names (in the watched folder) whose changes matter: the file and its WAL.
@@ -76,7 +97,7 @@ impl FileWake {
     }
 
     /// Reads every pending event without waiting; returns whether one concerned the file.
-    pub(super) fn drain(&self) -> bool {
+    fn drain(&self) -> bool {
         let mut relevant = false;
         loop {
             match self.fd.get_ref().0.read_events() {
