@@ -1,7 +1,9 @@
 //! In-process counters and the job duration histogram, recorded by the worker pools and read
 //! by `/metrics` (which adds queue depths, cron counters, Redis latency and RSS at scrape time).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -81,6 +83,18 @@ pub struct Metrics {
     durations: Family<Labels, Histogram, fn() -> Histogram>,
     /// Runs that ended (not released): read by the recycle limit, which needs no labels.
     finished: AtomicU64,
+    /// queue → name → that pair's series handles. `get_or_create` builds and hashes a label
+    /// vector (four `String`s) on every call; looking the handles up by `&str` here costs no
+    /// allocation per run (BENCHMARKS.md, issue 18). Grows with the same pairs the families do.
+    series: RwLock<HashMap<String, HashMap<String, Arc<Series>>>>,
+}
+
+/// Handles on one (queue, name)'s series, sharing their values with the families.
+#[derive(Debug)]
+struct Series {
+    /// By [`RunEnd`]; created at its first use, so a series that never happened is not shown.
+    runs: [OnceLock<Counter>; 4],
+    duration: Histogram,
 }
 
 impl Default for Metrics {
@@ -89,6 +103,7 @@ impl Default for Metrics {
             runs: Family::default(),
             durations: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
             finished: AtomicU64::new(0),
+            series: RwLock::new(HashMap::new()),
         }
     }
 }
@@ -96,16 +111,47 @@ impl Default for Metrics {
 impl Metrics {
     /// Records one finished run.
     pub fn record(&self, queue: &str, name: &str, end: RunEnd, took: Duration) {
-        let job: Labels = vec![("queue", queue.into()), ("name", name.into())];
-        let mut run = job.clone();
-        run.push(("outcome", end.as_str().into()));
-        self.runs.get_or_create(&run).inc();
-        self.durations
-            .get_or_create(&job)
-            .observe(took.as_secs_f64());
+        let series = self.series(queue, name);
+        series.runs[end as usize]
+            .get_or_init(|| {
+                let run: Labels = vec![
+                    ("queue", queue.into()),
+                    ("name", name.into()),
+                    ("outcome", end.as_str().into()),
+                ];
+                self.runs.get_or_create(&run).clone()
+            })
+            .inc();
+        series.duration.observe(took.as_secs_f64());
         if end != RunEnd::Released {
             self.finished.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// The handles of (`queue`, `name`), created at the pair's first run.
+    fn series(&self, queue: &str, name: &str) -> Arc<Series> {
+        let found = self
+            .series
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(queue)
+            .and_then(|by_name| by_name.get(name))
+            .cloned();
+        if let Some(s) = found {
+            return s;
+        }
+        let mut all = self.series.write().unwrap_or_else(|p| p.into_inner());
+        let by_name = all.entry(queue.to_string()).or_default();
+        by_name
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let job: Labels = vec![("queue", queue.into()), ("name", name.into())];
+                Arc::new(Series {
+                    runs: Default::default(),
+                    duration: self.durations.get_or_create(&job).clone(),
+                })
+            })
+            .clone()
     }
 
     /// Runs that ended (completed, retried or failed; not those released at shutdown).

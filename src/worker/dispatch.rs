@@ -136,15 +136,19 @@ impl Drop for RunningGuard {
 
 #[async_trait]
 impl Processor for Dispatch {
-    async fn process(&self, job: ActiveJob) -> Outcome {
+    async fn process(&self, mut job: ActiveJob) -> Outcome {
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(self.running.clone());
         let started = Instant::now();
+        // Looked up once per run (a reload swaps the table, never a running job's route).
+        let route = self.route(&job.name);
         // A crontab entry's run names the entry readably (its job name is only the entry id).
-        let entry = self
-            .route(&job.name)
+        let entry = route
+            .as_ref()
             .and_then(|r| r.entry.as_ref().map(|e| e.label.clone()));
         let entry = entry.as_deref();
+        // The handler gets the data itself, not a copy: nothing else reads it afterwards.
+        let data = std::mem::replace(&mut job.data, Ok(serde_json::Value::Null));
         if entry.is_some() {
             tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, attempt = job.attempt, "job started");
         } else {
@@ -152,7 +156,10 @@ impl Processor for Dispatch {
         }
         // A handler that panics fails its job (retryable) instead of leaving it active until
         // stalled recovery, and never takes the pool down.
-        let outcome = match AssertUnwindSafe(self.run(&job)).catch_unwind().await {
+        let outcome = match AssertUnwindSafe(self.run(&job, route, data))
+            .catch_unwind()
+            .await
+        {
             Ok(o) => o,
             Err(panic) => {
                 let what = panic
@@ -203,13 +210,18 @@ impl Processor for Dispatch {
 }
 
 impl Dispatch {
-    async fn run(&self, job: &ActiveJob) -> Outcome {
-        let Some(route) = self.route(&job.name) else {
+    async fn run(
+        &self,
+        job: &ActiveJob,
+        route: Option<Arc<Route>>,
+        data: Result<serde_json::Value, String>,
+    ) -> Outcome {
+        let Some(route) = route else {
             return Outcome::Fail(format!("no handler for {}/{}", self.queue, job.name));
         };
-        let data = match &job.data {
-            Ok(d) => d.clone(),
-            Err(reason) => return Outcome::Fail(reason.clone()),
+        let data = match data {
+            Ok(d) => d,
+            Err(reason) => return Outcome::Fail(reason),
         };
         if self.refuse_commands && data.get("command").is_some() {
             return Outcome::Fail(format!(
@@ -234,17 +246,27 @@ impl Dispatch {
             data,
             children,
         };
-        // Output lines flow handler → channel → this task → the job's log list in Redis.
-        let (lines_tx, mut logs_rx) = mpsc::channel::<String>(256);
-        let echo = Echo::new(route.echo, &job.queue, &job.id, route.entry.clone());
-        let logs_tx = LogSender::new(lines_tx, echo);
+        // Output lines flow handler → channel → this task → the job's log list in Redis. Only
+        // exec handlers print: the others get no channel, reader or echo (allocations per job
+        // that an in-process handler never uses; BENCHMARKS.md, issue 18).
+        let (logs_tx, mut logs_rx) = match route.handler {
+            Handler::Exec(_) => {
+                let (lines_tx, logs_rx) = mpsc::channel::<String>(256);
+                let echo = Echo::new(route.echo, &job.queue, &job.id, route.entry.clone());
+                (Some(LogSender::new(lines_tx, echo)), Some(logs_rx))
+            }
+            _ => (None, None),
+        };
         let stop = CancellationToken::new();
         let run = async {
-            let r = route.handler.run(&input, &logs_tx, &stop).await;
+            let r = route.handler.run(&input, logs_tx.as_ref(), &stop).await;
             drop(logs_tx);
             r
         };
         let write_logs = async {
+            let Some(logs_rx) = logs_rx.as_mut() else {
+                return;
+            };
             while let Some(line) = logs_rx.recv().await {
                 let stored = match progress_of(&line) {
                     Some(value) => job.progress(value).await,

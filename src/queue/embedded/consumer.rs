@@ -3,9 +3,15 @@
 //! one write, running each through the [`Processor`] and applying its [`Outcome`] in one
 //! transaction.
 //!
-//! Noticing new jobs: adds in this process wake an idle loop at once (`Inner::ready`); adds by
-//! other processes (the CLI writes into the file directly) are found by polling, every 20 ms
-//! after activity, backing off to 250 ms when idle — or sooner when a delayed job is due.
+//! Noticing new jobs without polling, so an idle daemon uses no CPU:
+//! - adds, retries, promotions, resumes and releases in this process wake an idle loop at once
+//!   through `Inner::ready` (notified by whoever made a job ready; waited on by idle loops);
+//! - other processes' writes (the CLI writes into the file directly) through the same
+//!   `Inner::ready`, notified by the store's watch of the database and its WAL (see `wake`);
+//! - a delayed job through a timer armed to the earliest due time the claim reported.
+//!
+//! There is no lock expiry to watch: one daemon consumes a file (see `lock`), and the jobs a
+//! dead daemon left active are recovered when the next one takes the lock.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -23,10 +29,8 @@ use super::{events, lock, now_ms, EmbeddedStore, JobLogRef};
 use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 use crate::queue::{Error, Outcome};
 
-/// First idle poll interval (after a turn that found work).
-const IDLE_MIN: Duration = Duration::from_millis(20);
-/// Longest idle poll interval.
-const IDLE_MAX: Duration = Duration::from_millis(250);
+/// Poll interval, only when inotify is unavailable (no instance left for this user).
+const FALLBACK_POLL: Duration = Duration::from_millis(250);
 /// Pause after a failed claim.
 const ERROR_DELAY: Duration = Duration::from_millis(500);
 /// How often the loop trims its queue's event log (about 4 events per job: at 5,000 jobs/s a
@@ -153,7 +157,7 @@ impl EmbeddedStore {
 }
 
 async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
-    let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
+    let watched = ctx.store.watch_file();
     let mut trimmed = tokio::time::Instant::now();
     loop {
         if trimmed.elapsed() > TRIM_EVERY {
@@ -173,15 +177,16 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
         while let Ok(p) = ctx.slots.clone().try_acquire_owned() {
             permits.push(p);
         }
-        // Registered before the claim, so an add between the claim and the wait still wakes us.
+        // Registered before the claim, so an add between the claim and the wait (in this
+        // process or, through the file watch, another) still wakes us.
         let woken = ctx.store.inner.ready.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         let claim = claim(&ctx, permits.len()).await;
-        let wait = match claim {
+        // How long to sleep at most; `None`: until woken.
+        let timer = match claim {
             Ok(Claim { jobs, .. }) if !jobs.is_empty() => {
                 ctx.beat.turned();
-                idle.reset();
                 for (job, permit) in jobs.into_iter().zip(permits) {
                     spawn_job(&ctx, job, permit);
                 }
@@ -189,25 +194,33 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
             }
             Ok(Claim { next_due, .. }) => {
                 ctx.beat.turned();
-                let idle = idle.next_delay();
-                match next_due {
-                    Some(due) => idle.min(Duration::from_millis((due - now_ms()).max(1) as u64)),
-                    None => idle,
-                }
+                next_due.map(|due| Duration::from_millis((due - now_ms()).max(1) as u64))
             }
             Err(e) => {
                 if ctx.beat.errored() {
                     tracing::warn!(queue = %ctx.queue, error = %e, "queue loop error; retrying");
                 }
-                ERROR_DELAY
+                Some(ERROR_DELAY)
             }
+        };
+        let timer = match watched {
+            true => timer,
+            false => Some(timer.map_or(FALLBACK_POLL, |t| t.min(FALLBACK_POLL))),
         };
         drop(permits);
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = &mut woken => {}
-            _ = tokio::time::sleep(wait) => {}
+            _ = sleep(timer) => {}
         }
+    }
+}
+
+/// Sleeps `timer`; forever when `None`.
+async fn sleep(timer: Option<Duration>) {
+    match timer {
+        Some(t) => tokio::time::sleep(t).await,
+        None => std::future::pending().await,
     }
 }
 

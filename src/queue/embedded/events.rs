@@ -1,7 +1,10 @@
 //! The `events` table (BullMQ's `events` stream): every transition appends a row whose
 //! autoincrement id is the resume cursor, and [`EmbeddedEventReader`] polls it per queue.
-//! In-process commits wake a waiting reader at once; other processes' (a CLI `enqueue`) are
-//! seen at the next poll.
+//! In-process commits wake a waiting reader at once; other processes' (a CLI `enqueue`)
+//! through the store's file watch (see `wake`), which notifies the same `committed`, or, when
+//! inotify is unavailable, at the next poll. (Unlike the fetch loop's claim, this read takes no write lock, so a commit whose
+//! last frame was noticed before it became visible is read at the end of the wait, `block`,
+//! at the latest.)
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use rusqlite::Connection;
 use super::{EmbeddedStore, Fault, Inner};
 use crate::queue::{Error, QueueEvent};
 
-/// Longest pause between two looks at the table while waiting for events.
+/// Longest pause between two looks at the table while waiting for events, without a file watch.
 const POLL: Duration = Duration::from_millis(100);
 
 /// Events kept per queue (BullMQ trims its stream to about 10,000 too).
@@ -59,6 +62,8 @@ pub struct EmbeddedEventReader {
     /// Queue → last event id read.
     cursors: BTreeMap<String, i64>,
     start: BTreeMap<String, String>,
+    /// Whether other processes' writes are watched (else: poll every [`POLL`]).
+    watched: bool,
 }
 
 impl EmbeddedStore {
@@ -94,6 +99,7 @@ impl EmbeddedStore {
                 .map(|(q, c)| (q.clone(), c.to_string()))
                 .collect(),
             cursors,
+            watched: self.watch_file(),
         })
     }
 }
@@ -136,9 +142,13 @@ impl EmbeddedEventReader {
             if now >= deadline {
                 return Ok(Vec::new());
             }
+            let pause = match self.watched {
+                true => deadline - now,
+                false => POLL.min(deadline - now),
+            };
             tokio::select! {
                 _ = &mut woken => {}
-                _ = tokio::time::sleep(POLL.min(deadline - now)) => {}
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -11,6 +11,7 @@
 //! - [`info`]: counts, lists, one job. [`admin`]: retry, remove, promote, pause, clean.
 //! - [`events`]: the `events` table and its reader. [`opts`]: BullMQ-shaped job options.
 //! - [`cancel`]: cancel requests (in-process). [`backend`]: the store contract.
+//! - [`wake`]: noticing other processes' writes to the file (inotify), so idle loops never poll.
 //!
 //! Who may open the file: any number of processes (the daemon, `worker enqueue`, `worker
 //! status`…), since SQLite serialises their writes. Who may *consume*: one process, the holder
@@ -29,6 +30,7 @@ mod metrics;
 mod opts;
 mod producer;
 mod schema;
+mod wake;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -57,10 +59,15 @@ struct Inner {
     /// Read connections.
     readers: Arc<writer::Readers>,
     /// Notified in this process when jobs may have become ready (add, retry, promote, release,
-    /// resume). Waiters: idle fetch loops, which otherwise poll for other processes' adds.
+    /// resume), and when another process wrote the file (see [`wake`]). Waiters: idle fetch
+    /// loops.
     ready: Notify,
-    /// Notified after every commit of this process's writer. Waiters: event readers.
+    /// Notified after every commit of this process's writer, and when another process wrote
+    /// the file (the watch below). Waiters: event readers.
     committed: Arc<Notify>,
+    /// Whether other processes' writes are watched (see [`wake`]): started by the first fetch
+    /// loop or event reader; `false` when inotify is unavailable (they then poll).
+    watching: std::sync::OnceLock<bool>,
     /// The daemon lock, once this process started consuming (held until the process exits).
     daemon: Mutex<Option<lock::DaemonLock>>,
     /// Cancel requests (see [`cancel`]): sender `request_cancel`, receivers `listen_cancels`.
@@ -129,9 +136,27 @@ impl EmbeddedStore {
                 writer,
                 ready: Notify::new(),
                 committed,
+                watching: std::sync::OnceLock::new(),
                 daemon: Mutex::new(None),
                 cancels: broadcast::channel(cancel::BACKLOG).0,
             }),
+        })
+    }
+
+    /// Starts watching the file for other processes' writes, once per store; returns whether
+    /// it is watched. Must run inside the runtime.
+    fn watch_file(&self) -> bool {
+        *self.inner.watching.get_or_init(|| {
+            match wake::FileWake::new(&self.inner.path) {
+                Ok(files) => {
+                    tokio::spawn(wake::forward(files, Arc::downgrade(&self.inner)));
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(file = %self.inner.path.display(), error = %e, "cannot watch the embedded store's file; jobs and events other processes write are found by polling");
+                    false
+                }
+            }
         })
     }
 

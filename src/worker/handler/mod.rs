@@ -120,15 +120,22 @@ impl Handler {
     }
 
     /// Runs one job. Returns [`JobError::Cancelled`] soon after `cancel` fires, with any
-    /// process group it started already terminated.
+    /// process group it started already terminated. Only exec handlers write to `logs`; an
+    /// exec run given none has its output discarded.
     pub async fn run(
         &self,
         job: &JobInput,
-        logs: &LogSender,
+        logs: Option<&LogSender>,
         cancel: &CancellationToken,
     ) -> RunResult {
         match self {
-            Handler::Exec(e) => e.run(job, logs, cancel).await,
+            Handler::Exec(e) => match logs {
+                Some(logs) => e.run(job, logs, cancel).await,
+                None => {
+                    let (discard, _) = mpsc::channel(1);
+                    e.run(job, &LogSender::quiet(discard), cancel).await
+                }
+            },
             Handler::Http(h) => h.run(job, cancel).await,
             Handler::Builtin(b) => builtin::run(*b, job, cancel).await,
         }
