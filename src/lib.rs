@@ -16,7 +16,8 @@
 //!   (ticks → jobs with deterministic ids `cron-<entry>-<unix-secs>`).
 //! - [`queue`]: the store contract (one trait, `queue::contract`), the [`queue::Store`] facade,
 //!   job specs and their one validation; `queue::redis` is BullMQ's layout over the engine
-//!   (`bullmq-official`, named nowhere else), `queue::embedded` the SQLite store (no Redis).
+//!   (`bullmq-official`, named nowhere else), `queue::bull` Bull 3/4's layout (our own Lua,
+//!   pub/sub events), `queue::embedded` the SQLite store (no Redis).
 //! - [`worker`]: one pool per queue; dispatch by job name to a handler; routes, reload, cancel
 //!   routing; timeouts; drain.
 //! - [`http`]: `router(state)`: `/health`, `/metrics`, the API (jobs, queues, schedules, SSE),

@@ -258,8 +258,11 @@ async fn run_one(
             }
         }
     };
-    // A result Redis cannot take yet is kept until it can, while the lock is ours (finish.rs).
+    // After an engine error (an outage, a failover): a result Redis cannot take yet is kept
+    // until it can, while the lock is ours (finish.rs). In steady state this script call per
+    // job is skipped; a write that fails anyway is repaired from the hand-back map below.
     if !matches!(outcome, Outcome::Release)
+        && handed.troubled()
         && !super::finish::lock_still_ours(&engine, queue, lock_duration).await
     {
         // `Delayed`: the engine touches the job no further; stalled recovery owns it.

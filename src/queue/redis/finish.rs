@@ -4,8 +4,10 @@
 //! lock: the job sat `active` until the lock expired and two stalled checks passed (about 87 s),
 //! then ran a second time although cronq still had its result and its lock token.
 //!
-//! So before handing an outcome back, cronq extends the job's lock with its token on the
-//! engine's connection. That one command reconnects a dead connection (so the engine's write
+//! So while the engine has reported an error within the last lock duration (an outage, a
+//! failover: `HandedBack::troubled`), before handing an outcome back cronq extends the job's
+//! lock with its token on the engine's connection (in steady state it does not: a script call
+//! per job, measured in issue 18, and `handback.rs` repairs a write that fails anyway). That one command reconnects a dead connection (so the engine's write
 //! goes out on a fresh one) and proves the lock is still ours. While Redis does not answer it is
 //! retried, as long as the lock can still be ours; when the lock is lost (another worker's
 //! stalled check took the job), nothing is written and stalled recovery owns the job.

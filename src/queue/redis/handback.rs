@@ -1,8 +1,10 @@
 //! Outcomes the engine failed to write, finished by cronq with the job's lock token.
 //!
-//! `finish.rs` proves the lock is ours (and revives a dead connection) just before a job's
-//! outcome goes back to the engine, but Redis can still die between that check and the engine's
-//! own `moveToFinished` / retry script. The engine then logs the failure, tells us only
+//! After an engine error (within one lock duration), `finish.rs` proves the lock is ours (and
+//! revives a dead connection) just before a job's outcome goes back to the engine; in steady
+//! state it is skipped, since it costs a script call per job (issue 18: it halved throughput at
+//! concurrency 1). Either way Redis can die between the hand-back and the engine's own
+//! `moveToFinished` / retry script. The engine then logs the failure, tells us only
 //! `WorkerEvent::Error(text)` (no job id; a failed failure-write is followed by `Failed{id}`),
 //! stops renewing the lock, and forgets the job: it stayed `active` until its lock expired and
 //! stalled checks ran it a second time.
@@ -30,9 +32,9 @@
 //! outcome is written with the engine job's public methods because the engine's own finishing
 //! code is private; `finish::write` adds a command only where those methods differ from it.
 //!
-//! Bound: the lock was extended for `lock_duration` at the hand-back and nobody renews it after,
-//! so an entry older than that can never be finished with its token; it is dropped (with a
-//! warning if it was still unwritten). The map therefore holds at most the jobs finished within
+//! Bound: nobody renews the lock once the engine gave up on the job, so an entry older than
+//! `lock_duration` can (all but) never be finished with its token; it is dropped (with a
+//! warning if it was still unwritten) and stalled recovery owns the job. The map therefore holds at most the jobs finished within
 //! one lock duration, and normally only the few whose events are in flight.
 
 use std::collections::{HashMap, HashSet};
@@ -67,6 +69,8 @@ struct State {
     seq: u64,
     /// `seq` when the last engine error arrived: entries at or below it are suspects.
     error_seq: u64,
+    /// When the last engine error arrived (see [`HandedBack::troubled`]).
+    error_at: Option<Instant>,
     jobs: HashMap<String, Entry>,
     /// Ids inside `run_one` now (see [`Running`]).
     running: HashSet<String>,
@@ -99,6 +103,7 @@ impl HandedBack {
             state: Mutex::new(State {
                 seq: 0,
                 error_seq: 0,
+                error_at: None,
                 jobs: HashMap::new(),
                 running: HashSet::new(),
             }),
@@ -161,8 +166,18 @@ impl HandedBack {
     pub(crate) fn errored(&self) {
         let mut state = self.lock();
         state.error_seq = state.seq;
+        state.error_at = Some(Instant::now());
         drop(state);
         self.wake.notify_one();
+    }
+
+    /// Whether the engine reported an error within the last lock duration: then `run_one`
+    /// checks each job's lock (reviving a dead connection) before handing its outcome back,
+    /// so writes after an outage take the engine's exact path rather than this repair.
+    pub(crate) fn troubled(&self) -> bool {
+        self.lock()
+            .error_at
+            .is_some_and(|at| at.elapsed() < self.lock_duration)
     }
 
     /// Suspects still within their lock duration; older ones are dropped here.
