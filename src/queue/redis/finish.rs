@@ -165,6 +165,8 @@ fn lost(code: i64) -> bool {
 /// The job's `returnvalue` as the worker writes it (the value's JSON), if the job still exists.
 async fn set_return_value(store: &super::RedisStore, queue: &str, id: &str, json: &str) {
     const SET: &str = r#"
+-- Sets a completed job's returnvalue unless the job is gone (retention removed it).
+-- KEYS[1] the job hash; ARGV[1] the value's JSON. Returns 1.
 if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "returnvalue", ARGV[1]) end
 return 1
 "#;
