@@ -150,3 +150,45 @@ fn addresses(ports: impl Iterator<Item = u16>) -> String {
         .collect::<Vec<_>>()
         .join(",")
 }
+
+#[test]
+fn sentinel_over_tls_names_a_certificate_it_cannot_trust() {
+    let ca = TestCa::new();
+    let primary = TlsRedis::start(&ca, &[]);
+    let sentinel = Sentinel::start_with(primary.port, &ca.sentinel_lines(free_port()));
+    let list = format!("127.0.0.1:{}", sentinel.port);
+    let other = TestCa::new();
+    let dir = TempDir::new("sentinel-tls-wrong-ca");
+    // Another CA's file, and none at all (the built-in web PKI roots): both refuse the test CA's
+    // certificate, and the error names the sentinel, the primary and the reason.
+    for ca_file in [Some(other.ca.to_str().unwrap()), None] {
+        let mut env = vec![
+            ("REDIS_SENTINELS", list.as_str()),
+            ("REDIS_TLS", "true"),
+            ("REDIS_SENTINEL_TLS", "false"),
+        ];
+        if let Some(file) = ca_file {
+            env.push(("REDIS_CA_FILE", file));
+        }
+        let (code, _out, err) = run_worker(&["status"], &env, dir.path());
+        assert_ne!(code, 0, "status with {ca_file:?}: {err}");
+        assert!(
+            err.contains(&format!("sentinel {list} named 127.0.0.1:{}", primary.port))
+                && err.contains("invalid peer certificate"),
+            "{ca_file:?}: {err}"
+        );
+    }
+    // With the right CA the same command works.
+    let ca_file = ca.ca.to_str().unwrap();
+    let (code, _out, err) = run_worker(
+        &["status"],
+        &[
+            ("REDIS_SENTINELS", &list),
+            ("REDIS_TLS", "true"),
+            ("REDIS_SENTINEL_TLS", "false"),
+            ("REDIS_CA_FILE", ca_file),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "status with the right CA: {err}");
+}

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::io::{copy_bidirectional, AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
@@ -198,20 +197,9 @@ async fn forward(mut client: TcpStream, state: Arc<State>, stop: CancellationTok
         }
     };
     tokio::select! {
-        _ = pipe(&mut client, upstream) => {}
+        _ = upstream.pipe(&mut client) => {}
         _ = moved => {}
         _ = stop.cancelled() => {}
-    }
-}
-
-/// Copies both ways between the engine's connection and the primary until either side closes.
-async fn pipe(client: &mut TcpStream, upstream: tls::Upstream) {
-    async fn both<S: AsyncRead + AsyncWrite + Unpin>(client: &mut TcpStream, mut upstream: S) {
-        let _ = copy_bidirectional(client, &mut upstream).await;
-    }
-    match upstream {
-        tls::Upstream::Plain(tcp) => both(client, tcp).await,
-        tls::Upstream::Tls(tls) => both(client, tls).await,
     }
 }
 
@@ -219,6 +207,9 @@ async fn pipe(client: &mut TcpStream, upstream: tls::Upstream) {
 /// sentinels again whenever it is not a reachable master.
 async fn watch_primary(state: Arc<State>, kick: Arc<Notify>, stop: CancellationToken) {
     let mut kept: Checked = None;
+    // The reason last logged while there is no primary: a new reason (a refused certificate or
+    // password on the promoted server, say) is logged once, a repeated one not every 250 ms.
+    let mut said = String::new();
     loop {
         let current = state.primary.borrow().clone();
         let healthy = match &current {
@@ -237,6 +228,19 @@ async fn watch_primary(state: Arc<State>, kick: Arc<Notify>, stop: CancellationT
                     }
                 }
                 state.primary.send_replace(found);
+            }
+            if state.primary.borrow().is_none() {
+                let why = state
+                    .last_miss
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if why != said {
+                    tracing::warn!(reason = %why, "still no writable Redis primary");
+                    said = why;
+                }
+            } else {
+                said.clear();
             }
         }
         tokio::select! {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{copy_bidirectional, AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -84,6 +85,20 @@ pub(super) enum Upstream {
     Plain(TcpStream),
     /// TLS (`rediss://`); boxed, as the session state is large.
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Upstream {
+    /// Copies both ways between the engine's connection `client` and the primary until either
+    /// side closes.
+    pub(super) async fn pipe(self, client: &mut TcpStream) {
+        async fn both<S: AsyncRead + AsyncWrite + Unpin>(client: &mut TcpStream, mut up: S) {
+            let _ = copy_bidirectional(client, &mut up).await;
+        }
+        match self {
+            Upstream::Plain(tcp) => both(client, tcp).await,
+            Upstream::Tls(tls) => both(client, tls).await,
+        }
+    }
 }
 
 /// Whether `url` asks for TLS.
