@@ -105,6 +105,9 @@ fn apply_env(raw: &mut RawConfig, env: &dyn Fn(&str) -> Option<String>) {
     r.sentinels = env("REDIS_SENTINELS").map(list).or(r.sentinels.take());
     r.sentinel_name = env("REDIS_SENTINEL_NAME").or(r.sentinel_name.take());
     r.sentinel_password = env("REDIS_SENTINEL_PASSWORD").or(r.sentinel_password.take());
+    r.sentinel_tls = env("REDIS_SENTINEL_TLS")
+        .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+        .or(r.sentinel_tls);
     r.cluster_nodes = env("REDIS_CLUSTER_NODES")
         .map(list)
         .or(r.cluster_nodes.take());

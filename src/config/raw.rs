@@ -54,6 +54,8 @@ pub struct RawRedis {
     pub sentinel_name: Option<String>,
     /// Password of the sentinels themselves (the URL's password is the primary's).
     pub sentinel_password: Option<String>,
+    /// Reach the sentinels over TLS; default: as the data connection (`tls` / `rediss://`).
+    pub sentinel_tls: Option<bool>,
     /// Seed nodes (`host:port`) of a Redis Cluster; the URL's host and port are then unused.
     pub cluster_nodes: Option<Vec<String>>,
 }

@@ -20,20 +20,15 @@ pub(super) fn build(r: &RawRedis, prefix: &str) -> Result<Topology, (&'static st
                 .into(),
         )),
         (Some(sentinels), None) => {
-            if r.tls == Some(true) || r.url.as_deref().is_some_and(|u| u.starts_with("rediss:")) {
-                // cronq relays Sentinel connections through a loopback port (see
-                // queue::redis::sentinel); a certificate could not be checked against that name.
-                return Err((
-                    "sentinels",
-                    "TLS with Sentinel is not supported yet: use a TLS-terminating proxy or \
-                     plain redis:// inside a private network"
-                        .into(),
-                ));
-            }
+            // Managed Sentinel setups that encrypt the data connection mostly encrypt the
+            // sentinels too, so they follow the data connection unless told otherwise.
+            let data_tls =
+                r.tls == Some(true) || r.url.as_deref().is_some_and(|u| u.starts_with("rediss:"));
             Ok(Topology::Sentinel {
                 sentinels,
                 name: r.sentinel_name.clone().unwrap_or_else(|| "mymaster".into()),
                 password: r.sentinel_password.clone(),
+                tls: r.sentinel_tls.unwrap_or(data_tls),
             })
         }
         (None, Some(nodes)) => {
@@ -109,9 +104,27 @@ mod tests {
             sentinels: Some(vec!["a:1".into(), "b:2".into()]),
             ..RawRedis::default()
         };
-        assert!(
-            matches!(build(&r, "bull"), Ok(Topology::Sentinel { name, .. }) if name == "mymaster")
-        );
+        assert!(matches!(
+            build(&r, "bull"),
+            Ok(Topology::Sentinel { name, tls: false, .. }) if name == "mymaster"
+        ));
+        // The sentinels follow the data connection's TLS unless told otherwise.
+        let tls = RawRedis {
+            url: Some("rediss://h:1".into()),
+            ..r.clone()
+        };
+        assert!(matches!(
+            build(&tls, "bull"),
+            Ok(Topology::Sentinel { tls: true, .. })
+        ));
+        let plain_sentinels = RawRedis {
+            sentinel_tls: Some(false),
+            ..tls
+        };
+        assert!(matches!(
+            build(&plain_sentinels, "bull"),
+            Ok(Topology::Sentinel { tls: false, .. })
+        ));
         let r = RawRedis {
             cluster_nodes: Some(vec!["a:1".into()]),
             ..RawRedis::default()

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use crate::support::*;
 
+mod tls;
+#[allow(unused_imports)] // Used by the TLS tests only.
+pub use tls::*;
+
 /// One `redis-server --sentinel` watching `mymaster`.
 pub struct Sentinel {
     pub port: u16,

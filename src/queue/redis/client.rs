@@ -46,9 +46,12 @@ impl RedisStore {
                 // Shorter than Store::open's connect timeout, so the caller gets the reason
                 // (which sentinel said what) rather than only "no connection".
                 let relay = SentinelRelay::start(target, Duration::from_secs(3)).await?;
+                // Plain TCP to the relay, which does the TLS to the primary itself (a
+                // certificate cannot name the relay's loopback address): no CA here, or the
+                // engine would start TLS on the loopback hop.
                 let direct = RedisTarget {
                     url: relay.local_url.clone(),
-                    ca_file: target.ca_file.clone(),
+                    ca_file: None,
                     topology: Topology::Single,
                 };
                 (Some(relay), direct)

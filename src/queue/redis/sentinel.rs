@@ -8,12 +8,24 @@
 //! LOADING), the relay closes every forwarded connection: the engine's clients see a reset,
 //! reconnect, and land on the new primary. The relay's port is internal (loopback, ephemeral),
 //! not a service port, which is why it is bound here and not in `src/app`.
+//!
+//! With TLS (`rediss://`), the relay is the TLS client: the engine talks plain TCP to the relay,
+//! a loopback hop inside this one process that never leaves the host, and the relay speaks TLS
+//! to the primary, checking its certificate against the host the sentinels report (see
+//! [`tls`]). The engine's own `AUTH` (ACL user and password) passes through the relay unchanged.
+//! The sentinels are asked over TLS or not as `REDIS_SENTINEL_TLS` says (default: as the data
+//! connection).
+
+mod tls;
+mod url;
+
+use url::auth;
+pub(crate) use url::{node_url, with_address};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
@@ -27,6 +39,8 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 /// How long a new connection waits at the relay for a primary before it is closed.
 const WAIT_FOR_PRIMARY: Duration = Duration::from_secs(10);
+/// How long the relay's connect to the primary (TCP and TLS handshake) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The running relay. Dropping it stops the relay and its watcher (they hold only `State`).
 pub(crate) struct SentinelRelay {
@@ -43,6 +57,10 @@ struct State {
     sentinels: Vec<String>,
     name: String,
     password: Option<String>,
+    /// Whether the sentinels are reached over TLS.
+    sentinel_tls: bool,
+    /// The relay's TLS setup (primary and `rediss://` clients).
+    tls: tls::Tls,
     /// The verified writable primary (`host:port`), `None` while there is none. Sent by the
     /// watcher only; every forwarded connection watches it and closes when it changes.
     primary: watch::Sender<Option<String>>,
@@ -63,10 +81,12 @@ impl SentinelRelay {
             sentinels,
             name,
             password,
+            tls: sentinel_tls,
         } = &target.topology
         else {
             return Err(Error::Settings("not a Sentinel target".into()));
         };
+        let tls = tls::Tls::new(target)?;
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| unreachable(target, format!("cannot open the Sentinel relay: {e}")))?;
@@ -76,13 +96,20 @@ impl SentinelRelay {
             sentinels: sentinels.clone(),
             name: name.clone(),
             password: password.clone(),
+            sentinel_tls: *sentinel_tls,
+            tls,
             primary: watch::channel(None).0,
             last_miss: std::sync::Mutex::new(String::new()),
         });
         let relay = SentinelRelay {
             state: state.clone(),
             stop: CancellationToken::new(),
-            local_url: with_address(&target.url, &format!("127.0.0.1:{port}")),
+            // Plain TCP on the loopback hop: the relay does the TLS (see the module doc).
+            local_url: with_address(&target.url, &format!("127.0.0.1:{port}")).replacen(
+                "rediss://",
+                "redis://",
+                1,
+            ),
         };
         let kick = Arc::new(Notify::new());
         tokio::spawn(accept(listener, state.clone(), relay.stop.clone()));
@@ -100,7 +127,8 @@ impl SentinelRelay {
                 format!(
                     "no sentinel of {} named a primary for {:?} that answers ROLE as master \
                      (last: {}); check REDIS_SENTINELS, REDIS_SENTINEL_NAME, \
-                     REDIS_SENTINEL_PASSWORD and the primary's REDIS_PASSWORD",
+                     REDIS_SENTINEL_PASSWORD, REDIS_SENTINEL_TLS, REDIS_CA_FILE and the \
+                     primary's REDIS_USERNAME / REDIS_PASSWORD",
                     sentinels.join(","),
                     name,
                     state.last_miss.lock().unwrap_or_else(|p| p.into_inner())
@@ -149,11 +177,18 @@ async fn forward(mut client: TcpStream, state: Arc<State>, stop: CancellationTok
         _ => return, // No primary: the client sees a closed connection and retries.
     };
     let Some(addr) = addr else { return };
-    let Ok(mut upstream) = TcpStream::connect(&addr).await else {
-        return;
+    let upstream = match tokio::time::timeout(CONNECT_TIMEOUT, state.tls.connect(&addr)).await {
+        Ok(Ok(upstream)) => upstream,
+        Ok(Err(e)) => {
+            // The client sees a closed connection and retries; the watcher's own check of the
+            // same primary says why in its start-up error. A certificate refused here is worth a
+            // line in the log, as every retry will meet it again.
+            tracing::warn!(primary = %addr, error = %e, "Sentinel relay: cannot reach the primary");
+            return;
+        }
+        Err(_) => return,
     };
     let _ = client.set_nodelay(true);
-    let _ = upstream.set_nodelay(true);
     let moved = async {
         while rx.changed().await.is_ok() {
             if rx.borrow().as_deref() != Some(addr.as_str()) {
@@ -162,7 +197,7 @@ async fn forward(mut client: TcpStream, state: Arc<State>, stop: CancellationTok
         }
     };
     tokio::select! {
-        _ = copy_bidirectional(&mut client, &mut upstream) => {}
+        _ = upstream.pipe(&mut client) => {}
         _ = moved => {}
         _ = stop.cancelled() => {}
     }
@@ -172,10 +207,13 @@ async fn forward(mut client: TcpStream, state: Arc<State>, stop: CancellationTok
 /// sentinels again whenever it is not a reachable master.
 async fn watch_primary(state: Arc<State>, kick: Arc<Notify>, stop: CancellationToken) {
     let mut kept: Checked = None;
+    // The reason last logged while there is no primary: a new reason (a refused certificate or
+    // password on the promoted server, say) is logged once, a repeated one not every 250 ms.
+    let mut said = String::new();
     loop {
         let current = state.primary.borrow().clone();
         let healthy = match &current {
-            Some(addr) => is_master_kept(&state.target, addr, &mut kept).await,
+            Some(addr) => check_master(&state, addr, &mut kept).await.is_ok(),
             None => false,
         };
         if !healthy {
@@ -191,6 +229,19 @@ async fn watch_primary(state: Arc<State>, kick: Arc<Notify>, stop: CancellationT
                 }
                 state.primary.send_replace(found);
             }
+            if state.primary.borrow().is_none() {
+                let why = state
+                    .last_miss
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                if why != said {
+                    tracing::warn!(reason = %why, "still no writable Redis primary");
+                    said = why;
+                }
+            } else {
+                said.clear();
+            }
         }
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -203,9 +254,9 @@ async fn watch_primary(state: Arc<State>, kick: Arc<Notify>, stop: CancellationT
 /// The first primary a sentinel names that answers `ROLE` as master.
 async fn resolve(state: &State) -> Option<String> {
     for sentinel in &state.sentinels {
-        let url = format!("redis://{}{sentinel}", auth(state.password.as_deref()));
+        let url = state.sentinel_url(sentinel);
         let ask = async {
-            let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+            let client = state.tls.client(&url).map_err(|e| e.to_string())?;
             let mut conn = client
                 .get_multiplexed_async_connection()
                 .await
@@ -235,12 +286,10 @@ async fn resolve(state: &State) -> Option<String> {
         } else {
             format!("{host}:{port}")
         };
-        if is_master(&state.target, &addr).await {
-            return Some(addr);
+        match check_master(state, &addr, &mut None).await {
+            Ok(()) => return Some(addr),
+            Err(why) => state.note(format!("sentinel {sentinel} named {addr}, but {why}")),
         }
-        state.note(format!(
-            "sentinel {sentinel} named {addr}, which does not answer ROLE as master"
-        ));
     }
     None
 }
@@ -251,42 +300,51 @@ impl State {
         let why = why.replace(&self.target.url, &self.target.redacted());
         *self.last_miss.lock().unwrap_or_else(|p| p.into_inner()) = why;
     }
+
+    /// The URL of one sentinel: `rediss://` when the sentinels are reached over TLS.
+    fn sentinel_url(&self, sentinel: &str) -> String {
+        let scheme = if self.sentinel_tls { "rediss" } else { "redis" };
+        format!("{scheme}://{}{sentinel}", auth(self.password.as_deref()))
+    }
 }
 
 /// The watcher's connection to the primary it checks, kept between checks so a healthy primary
 /// costs one `ROLE` per check, not a new connection.
 type Checked = Option<(String, redis::aio::MultiplexedConnection)>;
 
-/// Whether `addr` answers `ROLE` as a master, with the target's credentials; reuses `kept` when
-/// it points at `addr`, and forgets it on any failure.
-async fn is_master_kept(target: &RedisTarget, addr: &str, kept: &mut Checked) -> bool {
+/// Whether `addr` answers `ROLE` as a master, with the target's credentials and TLS (checked
+/// against `addr`'s host), or why not; reuses `kept` when it points at `addr`, and forgets it on
+/// any failure.
+async fn check_master(state: &State, addr: &str, kept: &mut Checked) -> Result<(), String> {
     if kept.as_ref().is_none_or(|(a, _)| a != addr) {
-        let url = with_address(&target.url, addr);
+        *kept = None;
+        let url = with_address(&state.target.url, addr);
         let open = async {
-            let client = redis::Client::open(url.as_str()).ok()?;
-            client.get_multiplexed_async_connection().await.ok()
+            let client = state.tls.client(&url).map_err(|e| e.to_string())?;
+            client
+                .get_multiplexed_async_connection()
+                .await
+                .map_err(|e| e.to_string())
         };
-        *kept = match tokio::time::timeout(ASK_TIMEOUT, open).await {
-            Ok(Some(conn)) => Some((addr.to_string(), conn)),
-            _ => None,
-        };
+        match tokio::time::timeout(ASK_TIMEOUT, open).await {
+            Ok(Ok(conn)) => *kept = Some((addr.to_string(), conn)),
+            Ok(Err(e)) => return Err(format!("connecting to it failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "it did not accept a connection within {ASK_TIMEOUT:?}"
+                ))
+            }
+        }
     }
     let Some((_, conn)) = kept.as_mut() else {
-        return false;
+        return Err("no connection".into());
     };
-    let ok = matches!(
-        tokio::time::timeout(ASK_TIMEOUT, role_is_master(conn)).await,
-        Ok(Some(true))
-    );
-    if !ok {
-        *kept = None;
+    let answer = tokio::time::timeout(ASK_TIMEOUT, role_is_master(conn)).await;
+    if matches!(answer, Ok(Some(true))) {
+        return Ok(());
     }
-    ok
-}
-
-/// Whether `addr` answers `ROLE` as a master, on a connection of its own.
-async fn is_master(target: &RedisTarget, addr: &str) -> bool {
-    is_master_kept(target, addr, &mut None).await
+    *kept = None;
+    Err("it does not answer ROLE as master".into())
 }
 
 async fn role_is_master(conn: &mut redis::aio::MultiplexedConnection) -> Option<bool> {
@@ -305,9 +363,9 @@ async fn role_is_master(conn: &mut redis::aio::MultiplexedConnection) -> Option<
 /// switch names our primary, so a failover is followed at once rather than at the next check.
 async fn follow_switches(state: Arc<State>, kick: Arc<Notify>, stop: CancellationToken) {
     for sentinel in state.sentinels.iter().cycle() {
-        let url = format!("redis://{}{sentinel}", auth(state.password.as_deref()));
+        let url = state.sentinel_url(sentinel);
         let listen = async {
-            let client = redis::Client::open(url.as_str()).ok()?;
+            let client = state.tls.client(&url).ok()?;
             let mut pubsub = client.get_async_pubsub().await.ok()?;
             pubsub.subscribe("+switch-master").await.ok()?;
             let mut messages = pubsub.on_message();
@@ -328,64 +386,5 @@ async fn follow_switches(state: Arc<State>, kick: Arc<Notify>, stop: Cancellatio
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(CHECK_EVERY) => {}
         }
-    }
-}
-
-fn auth(password: Option<&str>) -> String {
-    match password {
-        Some(p) => format!(":{}@", encode(p)),
-        None => String::new(),
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-/// `url` with its `host:port` replaced by `addr`; scheme, credentials and database are kept.
-pub(crate) fn with_address(url: &str, addr: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let userinfo = authority
-        .rsplit_once('@')
-        .map(|(u, _)| format!("{u}@"))
-        .unwrap_or_default();
-    format!("{scheme}://{userinfo}{addr}{tail}")
-}
-
-/// `url`'s scheme and credentials with `addr`, without a database (a Cluster has none).
-pub(crate) fn node_url(url: &str, addr: &str) -> String {
-    let full = with_address(url, addr);
-    let rest_at = full.find("://").map_or(0, |i| i + 3);
-    let end = full[rest_at..]
-        .find(['/', '?', '#'])
-        .map_or(full.len(), |i| rest_at + i);
-    full[..end].to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_address;
-
-    #[test]
-    fn the_address_is_replaced_and_the_rest_kept() {
-        assert_eq!(
-            with_address("redis://u:p@h:1/2", "127.0.0.1:9"),
-            "redis://u:p@127.0.0.1:9/2"
-        );
-        assert_eq!(with_address("redis://h", "[::1]:9"), "redis://[::1]:9");
-        assert_eq!(
-            super::node_url("rediss://u:p@h:1/0", "n:2"),
-            "rediss://u:p@n:2"
-        );
     }
 }

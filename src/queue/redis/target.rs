@@ -29,6 +29,9 @@ pub enum Topology {
         name: String,
         /// The sentinels' own password, when they require one.
         password: Option<String>,
+        /// Whether the sentinels are reached over TLS (their certificates checked with the same
+        /// CA as the primary's). The primary's TLS follows the URL's scheme.
+        tls: bool,
     },
     /// A Redis Cluster, found from these seed nodes (`host:port`).
     Cluster {
@@ -83,8 +86,15 @@ impl RedisTarget {
         match &self.topology {
             Topology::Single => "single server".into(),
             Topology::Sentinel {
-                sentinels, name, ..
-            } => format!("sentinels {} name {name}", sentinels.join(",")),
+                sentinels,
+                name,
+                tls,
+                ..
+            } => format!(
+                "sentinels {}{} name {name}",
+                sentinels.join(","),
+                if *tls { " (TLS)" } else { "" }
+            ),
             Topology::Cluster { nodes } => format!("cluster nodes {}", nodes.join(",")),
         }
     }
