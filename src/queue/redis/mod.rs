@@ -26,4 +26,6 @@ pub use identity::Identity;
 pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;
 pub(crate) mod stalled;
+#[cfg(test)]
+pub(crate) mod test_server;
 pub(crate) mod wakeup;

@@ -66,42 +66,14 @@ impl RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use std::process::{Child, Command, Stdio};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use async_trait::async_trait;
 
     use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
-    use crate::queue::redis::RedisStore;
-    use crate::queue::{JobSpec, Outcome, RedisTarget};
-
-    /// A private redis-server on a free loopback port, killed on drop.
-    struct Redis(Child, u16);
-
-    impl Redis {
-        fn start() -> Redis {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server is installed (scripts/test.sh installs it)");
-            Redis(child, port)
-        }
-    }
-
-    impl Drop for Redis {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    use crate::queue::redis::test_server::{connect, Redis};
+    use crate::queue::{JobSpec, Outcome};
 
     struct AlwaysFails;
 
@@ -109,22 +81,6 @@ mod tests {
     impl Processor for AlwaysFails {
         async fn process(&self, job: ActiveJob) -> Outcome {
             Outcome::Retry(format!("attempt {} broke", job.attempt))
-        }
-    }
-
-    async fn connect(port: u16) -> RedisStore {
-        let target = RedisTarget {
-            url: format!("redis://127.0.0.1:{port}"),
-            ca_file: None,
-            ..Default::default()
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match RedisStore::connect(&target, "bull").await {
-                Ok(s) => return s,
-                Err(e) if Instant::now() > deadline => panic!("redis did not start: {e}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
         }
     }
 

@@ -1,7 +1,6 @@
 //! The stalled check (`stalled.rs`) on a real redis-server: BullMQ's two phases, the stall
 //! count and its limit, live locks, a paused queue, and the store's task with its gate.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -9,51 +8,9 @@ use async_trait::async_trait;
 
 use super::CheckOpts;
 use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
+use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
-use crate::queue::{JobSpec, Outcome, RedisTarget};
-
-/// A private redis-server on a free loopback port, killed on drop.
-struct Redis(Child, u16);
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test.sh installs it)");
-        Redis(child, port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn connect(port: u16) -> RedisStore {
-    let target = RedisTarget {
-        url: format!("redis://127.0.0.1:{port}"),
-        ca_file: None,
-        ..Default::default()
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match RedisStore::connect(&target, "bull").await {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("redis did not start: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
+use crate::queue::{JobSpec, Outcome};
 
 async fn cmd<T: redis::FromRedisValue>(store: &RedisStore, args: &[&str]) -> T {
     let mut c = redis::cmd(args[0]);

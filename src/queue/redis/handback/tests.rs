@@ -2,58 +2,15 @@
 //! they carry its script context and lock tokens), outcomes recorded as `run_one` records them,
 //! then an engine error reported as `forward_events` reports it.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bullmq::{Worker, WorkerOptions};
 
 use super::{repair, HandedBack};
 use crate::queue::redis::finish::Unwritten;
+use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
-use crate::queue::{JobSpec, RedisTarget};
-
-/// A private redis-server on a free loopback port, killed on drop.
-struct Redis(Child, u16);
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/test.sh installs it)");
-        Redis(child, port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn connect(port: u16) -> RedisStore {
-    let target = RedisTarget {
-        url: format!("redis://127.0.0.1:{port}"),
-        ca_file: None,
-        ..Default::default()
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match RedisStore::connect(&target, "bull").await {
-            Ok(s) => return s,
-            Err(e) if Instant::now() > deadline => panic!("redis did not start: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
+use crate::queue::JobSpec;
 
 async fn hget(store: &RedisStore, id: &str, field: &str) -> Option<String> {
     store
