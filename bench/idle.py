@@ -99,6 +99,50 @@ def cpu(ws, n, runs):
     redis.stop()
 
 
+def measure(ws, seconds, probes=10, settle=3.0):
+    """Both idle windows and the probe window; returns the figures (also printed). Used by
+    `main` here and by `bench/run.py --only idle`."""
+    res = {"seconds": seconds, "queues": len(QUEUES)}
+    # cronq: one daemon, 4 queues.
+    redis = run.RedisServer(os.path.join(ws, "idle-a"))
+    config, port = run.cronq_config(
+        ws, redis, {q: (5, {"noop": 'builtin = "noop"'}) for q in QUEUES})
+    c = run.start_cronq(ws, config, port, env={"RUST_LOG": "info"})
+    time.sleep(settle)
+    stats = window(redis, seconds)
+    res["cronq"] = show("cronq idle (no probes)", stats, seconds)
+    res["cronq_by_command"] = stats
+    rss, anon, filem = smaps(c.proc.pid)
+    res["cronq_rss_kib"] = {"total": rss, "anonymous": anon, "file": filem}
+    run.log(f"cronq idle RSS {rss} KiB: anonymous {anon} KiB, file-mapped {filem} KiB")
+
+    def probe():
+        for _ in range(probes):
+            run.health(port)
+    probe_stats = window(redis, 0.5, probe)
+    res["health_commands_per_probe"] = sum(probe_stats.values()) / max(probes, 1)
+    run.log(f"/health probes: {sum(probe_stats.values())} commands for {probes} probes"
+            f" over 0.5 s ({res['health_commands_per_probe']:.1f} per probe, idle traffic"
+            " included)")
+    run.PROCS.stop(c.proc)
+    redis.stop()
+
+    # Node: 4 stock Workers, one per queue (as a Node deployment runs them).
+    redis = run.RedisServer(os.path.join(ws, "idle-b"))
+    nodes = [run.start_contender("node", ws, redis, q, 5) for q in QUEUES]
+    time.sleep(settle)
+    stats = window(redis, seconds)
+    res["node"] = show("4 BullMQ Node Workers idle", stats, seconds)
+    res["node_by_command"] = stats
+    for n in nodes:
+        run.PROCS.stop(n.proc)
+    redis.stop()
+    if res["node"]:
+        res["ratio"] = round(res["cronq"] / res["node"], 3)
+        run.log(f"ratio cronq / Node: {res['ratio']:.3f}")
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -108,39 +152,8 @@ def main():
     ap.add_argument("--settle", type=float, default=3.0, help="seconds after start, unmeasured")
     args = ap.parse_args()
     ws = tempfile.mkdtemp(prefix="cronq-idle-")
-    res = {}
     try:
-        # cronq: one daemon, 4 queues.
-        redis = run.RedisServer(os.path.join(ws, "a"))
-        config, port = run.cronq_config(
-            ws, redis, {q: (5, {"noop": 'builtin = "noop"'}) for q in QUEUES})
-        c = run.start_cronq(ws, config, port, env={"RUST_LOG": "info"})
-        time.sleep(args.settle)
-        res["cronq"] = show("cronq idle (no probes)", window(redis, args.seconds), args.seconds)
-        rss, anon, filem = smaps(c.proc.pid)
-        run.log(f"cronq idle RSS {rss} KiB: anonymous {anon} KiB, file-mapped {filem} KiB")
-
-        def probe():
-            for _ in range(args.probes):
-                run.health(port)
-        probe_stats = window(redis, 0.5, probe)
-        per = sum(probe_stats.values()) / max(args.probes, 1)
-        run.log(f"/health probes: {sum(probe_stats.values())} commands for {args.probes} probes"
-                f" over 0.5 s ({per:.1f} per probe, idle traffic included)")
-        run.PROCS.stop(c.proc)
-        redis.stop()
-
-        # Node: 4 stock Workers, one per queue (as a Node deployment runs them).
-        redis = run.RedisServer(os.path.join(ws, "b"))
-        nodes = [run.start_contender("node", ws, redis, q, 5) for q in QUEUES]
-        time.sleep(args.settle)
-        res["node"] = show("4 BullMQ Node Workers idle", window(redis, args.seconds),
-                           args.seconds)
-        for n in nodes:
-            run.PROCS.stop(n.proc)
-        redis.stop()
-        if res["node"]:
-            run.log(f"ratio cronq / Node: {res['cronq'] / res['node']:.3f}")
+        measure(ws, args.seconds, args.probes, args.settle)
         if args.cpu_jobs:
             cpu(ws, args.cpu_jobs, args.runs)
     finally:

@@ -747,7 +747,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke check, under 2 minutes")
     ap.add_argument("--only", default="", help="comma list of sections: throughput,exec,http,"
-                    "latency,cron,memory,size,image (image: the musl binary of Dockerfile.worker,"
+                    "latency,cron,memory,size,idle,image (image: the musl binary of Dockerfile.worker,"
                     " when the musl target and musl-gcc are installed; not with --quick)")
     ap.add_argument("--jobs", type=int, help="jobs per throughput run (default 40000; 4000 quick)")
     ap.add_argument("--runs", type=int, help="runs per contender and point (default 5; 1 quick)")
@@ -819,6 +819,17 @@ def main():
             res["memory"] = memory_startup(ws, redis, 1 if q else 5)
         if want("size"):
             res["size"] = sizes(ws)
+        if want("idle"):
+            # Idle Redis commands by command, cronq (4 queues) against 4 Node Workers, each on
+            # its own fresh redis-server (bench/idle.py). The long window holds one whole
+            # 4-minute idle block of every queue.
+            # idle.py imports `run`: let it share this process's module (its PROCS, so the
+            # `finally` below stops what it starts) rather than load a second copy.
+            sys.modules.setdefault("run", sys.modules[__name__])
+            import idle  # bench/ is on sys.path as this script's own folder
+            load["idle"] = os.getloadavg()
+            log("idle Redis commands (4 queues)...")
+            res["idle"] = idle.measure(ws, 30.0 if q else 240.0)
         if image and os.path.exists(MUSL_BIN):
             log("the image's binary (musl)...")
             res["image"] = image_binary(ws, redis, runs, n)
