@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::queue::{LoopBeat, Store};
+use crate::queue::{JobCounts, LoopBeat, Store};
 
 /// What `/health` knows about one queue's pool.
 #[derive(Debug, Clone)]
@@ -46,6 +46,9 @@ pub struct Status {
     components: RwLock<BTreeMap<String, ComponentHealth>>,
     /// Recent run timings per queue: written by the pools' dispatch, read by the metrics API.
     timings: Arc<crate::queue::Timings>,
+    /// The counts `/health` last read per queue, and when: written and read by `/health` only
+    /// (a probe reuses them while they are young; see `http::health`).
+    health_counts: RwLock<BTreeMap<String, (Instant, JobCounts)>>,
 }
 
 /// Restarts of one internal component, shown by `/health`.
@@ -71,6 +74,7 @@ impl Status {
             queues: RwLock::new(BTreeMap::new()),
             components: RwLock::new(BTreeMap::new()),
             timings: Arc::default(),
+            health_counts: RwLock::new(BTreeMap::new()),
         })
     }
 
@@ -144,5 +148,22 @@ impl Status {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The counts `/health` read for `queue` and how long ago, if it read any.
+    pub fn health_counts(&self, queue: &str) -> Option<(Duration, JobCounts)> {
+        self.health_counts
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(queue)
+            .map(|(at, counts)| (at.elapsed(), *counts))
+    }
+
+    /// Keeps the counts `/health` just read for `queue`.
+    pub fn set_health_counts(&self, queue: &str, counts: JobCounts) {
+        self.health_counts
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(queue.to_string(), (Instant::now(), counts));
     }
 }

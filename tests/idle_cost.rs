@@ -130,3 +130,78 @@ fn an_idle_daemon_sends_few_commands_and_still_starts_a_node_job_at_once() {
         asked.elapsed()
     );
 }
+
+/// A `/health` probe used to count every queue (two commands plus seven per queue: 30 here).
+/// Now an idle probe asks one `EXISTS` (is any silent queue's `wait` or `prioritized` not
+/// empty?) and reuses counts up to 30 s old; and the verdict still finds a stuck queue: jobs
+/// ready that no fetch takes (here: a job pushed to `wait` without BullMQ's marker, so the
+/// queue's loop stays blocked).
+#[test]
+fn health_probes_cost_little_and_still_find_a_stuck_queue() {
+    let redis = Redis::start();
+    // A short lock: a queue is called stuck once its loop was silent that long.
+    let config = config().replacen(
+        "stalled_interval",
+        "lock_duration = \"1s\"\nstalled_interval",
+        1,
+    );
+    let daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    daemon.wait_healthy();
+    poll(
+        Duration::from_secs(10),
+        "every queue's loop to block",
+        || {
+            let clients = redis.cmd(&["CLIENT", "LIST"]);
+            (clients.matches("cmd=bzpopmin").count() >= QUEUES.len()).then_some(())
+        },
+    );
+    // The first probe counts every queue (nothing cached yet).
+    assert_eq!(daemon.health().expect("health answers").0, 200);
+
+    let probes = 10u64;
+    redis.cmd(&["CONFIG", "RESETSTAT"]);
+    let started = Instant::now();
+    for _ in 0..probes {
+        let (code, body) = daemon.health().expect("health answers");
+        assert_eq!(code, 200, "{body}");
+        assert!(body["queues"]["q1"]["waiting"].is_u64(), "{body}");
+    }
+    let took = started.elapsed();
+    let by_command = commands(&redis);
+    let sent: u64 = by_command.values().sum();
+    println!("{probes} probes in {took:?}: {sent} commands: {by_command:?}");
+    // Per probe ROLE + PING + one EXISTS; besides, the idle daemon's own traffic in the window
+    // (see the test above) with slack for each timer's edges. Before: 30 per probe.
+    let ticks = took.as_secs().div_ceil(STALLED_INTERVAL.as_secs()) + 1;
+    let beats = took.as_secs().div_ceil(HEARTBEAT_EVERY.as_secs()) + 1;
+    let allowed = probes * 3 + ticks + 2 * beats + QUEUES.len() as u64;
+    assert!(
+        sent <= allowed,
+        "{sent} commands for {probes} probes (allowed {allowed}): {by_command:?}"
+    );
+
+    // A job in `wait` with no marker: the idle loops stay blocked, and once the lock duration
+    // has passed with q2's loop silent, /health says which queue is stuck.
+    redis.cmd(&[
+        "HSET",
+        "bull:q2:lost",
+        "name",
+        "noop",
+        "data",
+        "{}",
+        "opts",
+        "{}",
+        "timestamp",
+        "1",
+    ]);
+    redis.cmd(&["LPUSH", "bull:q2:wait", "lost"]);
+    let body = poll(Duration::from_secs(15), "/health to name q2 stuck", || {
+        let (code, body) = daemon.health()?;
+        (code == 503).then_some(body)
+    });
+    let reason = body["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("queue q2") && reason.contains("1 jobs ready"),
+        "{body}"
+    );
+}

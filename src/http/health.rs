@@ -18,6 +18,13 @@ use crate::status::{QueueProbe, Status};
 /// How long a health probe waits for the store.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How old the per-queue counts a probe reports may be. Counting costs seven commands per
+/// queue, and probes come every few seconds (two per period under Kubernetes): on a
+/// per-command bill they cost more than the idle daemon. The verdict never rests on old
+/// counts: a queue that could be stuck is counted afresh whenever one `EXISTS` says some
+/// candidate has jobs ready.
+const COUNTS_MAX_AGE: Duration = Duration::from_secs(30);
+
 /// The body of `/health`.
 #[derive(Debug, Serialize)]
 pub struct Health {
@@ -130,30 +137,70 @@ pub async fn assess(status: &Status) -> Health {
     }
     let mut queues = BTreeMap::new();
     let probes = status.queues();
-    // All counts at once, under one deadline: a store that answered PING and then froze must
-    // not make the report slow, nor let it say healthy with the counts silently missing.
-    let counted: Vec<Option<JobCounts>> = match (latency, status.store()) {
-        (Some(_), Some(store)) => {
-            let all = futures::future::join_all(probes.keys().map(|q| store.counts(q)));
-            match tokio::time::timeout(PROBE_TIMEOUT, all).await {
-                Ok(results) => results.into_iter().map(Result::ok).collect(),
-                Err(_) => vec![None; probes.len()],
+    // Only a queue with a free slot whose fetch loop has been silent past `stuck_after` can be
+    // stuck; whether any of them has jobs ready is one question (one `EXISTS` on Redis).
+    let candidates: Vec<String> = probes
+        .iter()
+        .filter(|(_, p)| p.running() < p.concurrency && p.beat.since_turn() > status.stuck_after)
+        .map(|(name, _)| name.clone())
+        .collect();
+    let mut suspects = false;
+    if let (Some(_), Some(store), false) = (latency, status.store(), candidates.is_empty()) {
+        match tokio::time::timeout(PROBE_TIMEOUT, store.any_ready(&candidates)).await {
+            Ok(Ok(found)) => suspects = found,
+            Ok(Err(e)) => reason = Some(format!("{kind}: {e}")),
+            Err(_) => {
+                reason = Some(format!(
+                    "{kind}: asking for ready jobs got no answer within {}s",
+                    PROBE_TIMEOUT.as_secs()
+                ))
             }
         }
-        _ => vec![None; probes.len()],
-    };
-    for ((name, probe), counts) in probes.into_iter().zip(counted) {
+    }
+    // Counted afresh: the suspects, and every queue whose last counts are too old.
+    let fresh_needed: Vec<&String> = probes
+        .keys()
+        .filter(|name| {
+            (suspects && candidates.contains(name))
+                || status
+                    .health_counts(name)
+                    .is_none_or(|(age, _)| age > COUNTS_MAX_AGE)
+        })
+        .collect();
+    // All at once, under one deadline: a store that answered PING and then froze must not make
+    // the report slow, nor let it say healthy with the counts silently missing.
+    let mut fresh: BTreeMap<&String, Option<JobCounts>> = BTreeMap::new();
+    if let (Some(_), Some(store), None) = (latency, status.store(), &reason) {
+        let all = futures::future::join_all(fresh_needed.iter().map(|q| store.counts(q)));
+        let counted: Vec<Option<JobCounts>> = match tokio::time::timeout(PROBE_TIMEOUT, all).await {
+            Ok(results) => results.into_iter().map(Result::ok).collect(),
+            Err(_) => vec![None; fresh_needed.len()],
+        };
+        for (name, counts) in fresh_needed.iter().zip(counted) {
+            if let Some(c) = counts {
+                status.set_health_counts(name, c);
+            }
+            fresh.insert(name, counts);
+        }
+    }
+    for (name, probe) in probes.iter() {
+        let counts = match fresh.get(name) {
+            Some(counted) => *counted,
+            None => status.health_counts(name).map(|(_, c)| c),
+        };
         if reason.is_none() && latency.is_some() && counts.is_none() {
             reason = Some(format!(
                 "{kind}: counting queue {name} got no answer within {}s",
                 PROBE_TIMEOUT.as_secs()
             ));
         }
-        if reason.is_none() {
-            reason = stuck(&name, &probe, counts.as_ref(), status.stuck_after);
+        if reason.is_none() && suspects {
+            // Fresh counts only: old ones could name jobs another worker took since.
+            let counted = fresh.get(name).copied().flatten();
+            reason = stuck(name, probe, counted.as_ref(), status.stuck_after);
         }
         queues.insert(
-            name,
+            name.clone(),
             QueueHealth {
                 counts,
                 running: probe.running(),

@@ -52,6 +52,17 @@ pub trait Backend: Send + Sync {
     ) -> Result<Consumer, Error>;
     /// Counts per state.
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error>;
+    /// Whether any of `queues` has a job ready to run (waiting or prioritized): `/health`'s
+    /// one question before it counts queues that could be stuck. The default counts each
+    /// queue; a store that can answer in one command overrides it.
+    async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
+        for queue in queues {
+            if self.counts(queue).await?.ready() > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
     /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
     /// metrics; a store keeps the same series).
     async fn metrics(&self, queue: &str, minutes: u32) -> Result<super::MinuteCounts, Error>;

@@ -199,6 +199,21 @@ impl Store {
         self.pick(queue).counts(queue).await
     }
 
+    /// Whether any of `queues` has a job ready to run (each store asked about its own).
+    pub async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
+        let (bull, own): (Vec<String>, Vec<String>) = queues
+            .iter()
+            .cloned()
+            .partition(|q| matches!(&self.1, Some(b) if b.queues.contains(q.as_str())));
+        if !own.is_empty() && self.0.any_ready(&own).await? {
+            return Ok(true);
+        }
+        match &self.1 {
+            Some(b) if !bull.is_empty() => b.backend.any_ready(&bull).await,
+            _ => Ok(false),
+        }
+    }
+
     /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
     /// metrics, recorded by workers with `metrics_points` > 0).
     pub async fn metrics(&self, queue: &str, minutes: u32) -> Result<super::MinuteCounts, Error> {

@@ -53,6 +53,9 @@ impl Backend for RedisStore {
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         RedisStore::counts(self, queue).await
     }
+    async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
+        RedisStore::any_ready(self, queues).await
+    }
     async fn metrics(
         &self,
         queue: &str,

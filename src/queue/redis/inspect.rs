@@ -33,6 +33,26 @@ impl RedisStore {
         })
     }
 
+    /// Whether any of `queues` has a job in `wait` or `prioritized`: one `EXISTS` over both
+    /// keys of every queue (on a Cluster they share the prefix's hash tag, so one slot).
+    pub async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
+        let Some(first) = queues.first() else {
+            return Ok(false);
+        };
+        let mut cmd = redis::cmd("EXISTS");
+        for queue in queues {
+            let k = QueueKeys::new(self.prefix(), queue);
+            cmd.arg(k.wait()).arg(k.prioritized());
+        }
+        let found: u64 = self
+            .inner
+            .conn
+            .cmd(&mut cmd)
+            .await
+            .map_err(|e| Error::engine(first, e))?;
+        Ok(found > 0)
+    }
+
     /// Whether `queue` is paused (BullMQ 6: `meta.paused` is set).
     pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         let k = QueueKeys::new(self.prefix(), queue);
