@@ -171,7 +171,7 @@ fn cluster_runs_two_tagged_queues_and_refuses_an_untagged_prefix() {
     assert!(err.contains("hash tag") && err.contains("prefix"), "{err}");
 
     // A job a crashed worker left in `active`, no lock: only the stalled check (ours, with its
-    // gate sent per queue on a Cluster) brings it back.
+    // one gate covering every queue, on a Cluster too) brings it back.
     let home = nodes
         .iter()
         .find(|n| cmd_at(n.port, &["EXISTS", "{cq}:work:orphan"]).is_ok())

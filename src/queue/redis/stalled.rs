@@ -6,7 +6,7 @@
 //! idle queues, 28 of the 77 commands an idle daemon sent in 30 s. Consumers now start the
 //! engine with `skip_stalled_check`, and one task per store ([`Checker`]) does the same work:
 //! each stalled interval it sends ONE `EXISTS` over every consumed queue's `active`, `stalled`
-//! and `delayed` keys (per queue on a Cluster, where a multi-key command across slots fails),
+//! and `delayed` keys (on a Cluster too: the prefix's hash tag puts them all in one slot),
 //! and only when that finds something does it look per queue and run [`STALLED`] (and the
 //! quarantine sweep, `quarantine.rs`, which needs `active` or `delayed`) where there is work.
 //!

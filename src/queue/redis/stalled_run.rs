@@ -82,39 +82,25 @@ async fn check(store: &RedisStore, due: &[(String, CheckOpts)]) {
 
 /// Which of `due` have anything in `active` or `stalled` (the stalled check's work) or in
 /// `active` or `delayed` (the quarantine sweep's). Idle, this is ONE `EXISTS` over all their
-/// keys (one per queue on a Cluster); only when it counts something is each queue asked
-/// (two `EXISTS` in one round trip). A Redis error counts as work: the scripts then run, and
-/// fail, as before.
+/// keys, on a Cluster too: there the prefix must carry a `{hash tag}` (`config::redis_topology`
+/// refuses one without), so every queue's keys hash to the prefix's one slot. Only when it
+/// counts something is each queue asked (two `EXISTS` in one round trip). A Redis error counts
+/// as work: the scripts then run, and fail, as before.
 async fn gate(store: &RedisStore, due: &[(String, CheckOpts)]) -> Vec<Work> {
     let conn = &store.inner.conn;
     let keys: Vec<QueueKeys> = due
         .iter()
         .map(|(q, _)| QueueKeys::new(store.prefix(), q))
         .collect();
-    let exists = |k: &QueueKeys| {
-        let mut c = redis::cmd("EXISTS");
-        c.arg(k.active()).arg(k.key("stalled")).arg(k.delayed());
-        c
-    };
-    let mut candidates: Vec<usize> = Vec::new();
-    if conn.is_cluster() {
-        for (i, k) in keys.iter().enumerate() {
-            if !matches!(conn.cmd::<i64>(&mut exists(k)).await, Ok(0)) {
-                candidates.push(i);
-            }
-        }
-    } else {
-        let mut all = redis::cmd("EXISTS");
-        for k in &keys {
-            all.arg(k.active()).arg(k.key("stalled")).arg(k.delayed());
-        }
-        if !matches!(conn.cmd::<i64>(&mut all).await, Ok(0)) {
-            candidates.extend(0..keys.len());
-        }
+    let mut all = redis::cmd("EXISTS");
+    for k in &keys {
+        all.arg(k.active()).arg(k.key("stalled")).arg(k.delayed());
+    }
+    if matches!(conn.cmd::<i64>(&mut all).await, Ok(0)) {
+        return Vec::new();
     }
     let mut work = Vec::new();
-    for i in candidates {
-        let k = &keys[i];
+    for (i, k) in keys.iter().enumerate() {
         let mut pipe = redis::pipe();
         pipe.cmd("EXISTS").arg(k.active()).arg(k.key("stalled"));
         pipe.cmd("EXISTS").arg(k.active()).arg(k.delayed());
