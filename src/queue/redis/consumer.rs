@@ -381,11 +381,13 @@ async fn forward_events(
                     tracing::warn!(queue = %queue, error = %message, "queue loop error; retrying");
                 }
             }
-            WorkerEvent::Stalled { job_id } => {
-                tracing::warn!(queue = %queue, job_id = %job_id, "stalled job moved back to wait");
-            }
             WorkerEvent::Closed => break,
-            WorkerEvent::Progress { .. } | WorkerEvent::Paused | WorkerEvent::Resumed => {}
+            // `Stalled` never comes: the engine's stalled check is off (`skip_stalled_check`);
+            // ours (`stalled_run.rs`) logs what it moves.
+            WorkerEvent::Stalled { .. }
+            | WorkerEvent::Progress { .. }
+            | WorkerEvent::Paused
+            | WorkerEvent::Resumed => {}
         }
     }
     // Closing: what is still unwritten falls to stalled recovery, as a finish cut off by the
