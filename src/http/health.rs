@@ -141,7 +141,7 @@ pub async fn assess(status: &Status) -> Health {
     // stuck; whether any of them has jobs ready is one question (one `EXISTS` on Redis).
     let candidates: Vec<String> = probes
         .iter()
-        .filter(|(_, p)| p.running() < p.concurrency && p.beat.since_turn() > status.stuck_after)
+        .filter(|(_, p)| may_stick(p, status.stuck_after))
         .map(|(name, _)| name.clone())
         .collect();
     let mut suspects = false;
@@ -249,15 +249,19 @@ fn stuck(
     after: Duration,
 ) -> Option<String> {
     let counts = counts?;
-    let silent = probe.beat.since_turn();
-    let free_slot = probe.running() < probe.concurrency;
-    (counts.ready() > 0 && free_slot && silent > after).then(|| {
+    (counts.ready() > 0 && may_stick(probe, after)).then(|| {
         format!(
             "queue {name}: {} jobs ready but no fetch for {:.0}s",
             counts.ready(),
-            silent.as_secs_f64()
+            probe.beat.since_turn().as_secs_f64()
         )
     })
+}
+
+/// Whether the queue could be stuck, before asking the store: a free slot, and its fetch loop
+/// silent for longer than `after`.
+fn may_stick(probe: &QueueProbe, after: Duration) -> bool {
+    probe.running() < probe.concurrency && probe.beat.since_turn() > after
 }
 
 fn round3(x: f64) -> f64 {
