@@ -238,24 +238,10 @@ fn bull_queue_job_metrics_are_written_as_bull_keeps_them_and_charted() {
         "{m}"
     );
     let b = m["buckets"].as_array().unwrap();
-    let prev_ts: i64 = redis
-        .cmd(&["HGET", "bull:legacy:metrics:completed", "prevTS"])
-        .parse()
-        .unwrap();
-    let open = prev_ts.div_euclid(60_000) * 60_000;
-    let completed_at = |ms: i64| {
-        b.iter()
-            .find(|x| x["start"] == ms)
-            .map(|x| x["completed"].as_u64().unwrap())
-    };
+    let open = open_metrics_minute(&redis, "legacy");
     // The open minute holds the sixth job; the five before it are in earlier minutes.
-    assert_eq!(completed_at(open), Some(1), "{m}");
-    let earlier: u64 = b
-        .iter()
-        .filter(|x| x["start"].as_i64() < Some(open))
-        .map(|x| x["completed"].as_u64().unwrap())
-        .sum();
-    assert_eq!(earlier, 5, "{m}");
+    assert_eq!(completed_in_minute(&m, open), Some(1), "{m}");
+    assert_eq!(completed_before_minute(&m, open), 5, "{m}");
     let failed: u64 = b.iter().map(|x| x["failed"].as_u64().unwrap()).sum();
     assert_eq!(failed, 2, "{m}");
     // Prometheus: the queue's per-state gauges and the runs cronq measured.

@@ -171,24 +171,12 @@ fn node_get_metrics_sees_cronqs_counts() {
         (Some(6), Some(2))
     );
     // The open minute holds the sixth job.
-    let b = m["buckets"].as_array().unwrap();
-    let prev_ts: i64 = redis
-        .cmd(&["HGET", "bull:m:metrics:completed", "prevTS"])
-        .parse()
-        .unwrap();
-    let open = prev_ts.div_euclid(60_000) * 60_000;
-    let at = |ms: i64| {
-        b.iter()
-            .find(|x| x["start"] == ms)
-            .map(|x| x["completed"].as_u64().unwrap())
-    };
-    assert_eq!(at(open), Some(1), "{m}");
+    let open = open_metrics_minute(&redis, "m");
+    assert_eq!(completed_in_minute(&m, open), Some(1), "{m}");
     // All five earlier ones two minutes back, unless a minute turned while they ran.
-    let earlier: u64 = b
-        .iter()
-        .filter(|x| x["start"].as_i64() < Some(open))
-        .map(|x| x["completed"].as_u64().unwrap())
-        .sum();
-    assert_eq!(earlier, 5, "{m}");
-    assert!(at(open - 120_000).unwrap_or(0) >= 1, "{m}");
+    assert_eq!(completed_before_minute(&m, open), 5, "{m}");
+    assert!(
+        completed_in_minute(&m, open - 120_000).unwrap_or(0) >= 1,
+        "{m}"
+    );
 }

@@ -211,3 +211,33 @@ pub fn enqueue(redis: &Redis, dir: &TempDir, config: &str, args: &[&str]) -> Str
     assert_eq!(code, 0, "enqueue {args:?} failed: {err}");
     out.trim().to_string()
 }
+
+/// The start (ms) of the minute a queue's job metrics are still counting: BullMQ's and Bull 4's
+/// `metrics:completed` hash keeps it as `prevTS`.
+pub fn open_metrics_minute(redis: &Redis, queue: &str) -> i64 {
+    let prev_ts: i64 = redis
+        .cmd(&["HGET", &format!("bull:{queue}:metrics:completed"), "prevTS"])
+        .parse()
+        .unwrap();
+    prev_ts.div_euclid(60_000) * 60_000
+}
+
+/// In a `/api/queues/{q}/metrics` answer: the completed count of the minute starting at `ms`.
+pub fn completed_in_minute(metrics: &serde_json::Value, ms: i64) -> Option<u64> {
+    metrics["buckets"]
+        .as_array()?
+        .iter()
+        .find(|b| b["start"] == ms)
+        .map(|b| b["completed"].as_u64().unwrap())
+}
+
+/// In a `/api/queues/{q}/metrics` answer: the completed jobs of the minutes before `ms`.
+pub fn completed_before_minute(metrics: &serde_json::Value, ms: i64) -> u64 {
+    metrics["buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["start"].as_i64() < Some(ms))
+        .map(|b| b["completed"].as_u64().unwrap())
+        .sum()
+}
