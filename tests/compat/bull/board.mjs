@@ -6,38 +6,9 @@ import Queue from 'bull';
 import { createBullBoard } from '@bull-board/api';
 import { BullAdapter } from '@bull-board/api/bullAdapter';
 import { assert } from '../lib.mjs';
+import { MemoryAdapter } from '../board_adapter.mjs';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6390';
-
-/** Collects the routes Bull Board registers and answers `call(method, path, query)`. */
-class MemoryAdapter {
-  routes = [];
-  setQueues(q) { this.queues = q; return this; }
-  setViewsPath() { return this; }
-  setStaticPath() { return this; }
-  setUIConfig(c) { this.uiConfig = c; return this; }
-  setEntryRoute() { return this; }
-  setErrorHandler() { return this; }
-  setApiRoutes(routes) { this.routes = routes; return this; }
-
-  async call(method, path, query = {}) {
-    for (const r of this.routes) {
-      const methods = [r.method].flat();
-      for (const pattern of [r.route].flat()) {
-        const names = [];
-        const re = new RegExp(`^${pattern.replace(/:(\w+)/g, (_, n) => { names.push(n); return '([^/]+)'; })}$`);
-        const m = path.match(re);
-        if (!m || !methods.includes(method)) continue;
-        const params = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(m[i + 1])]));
-        const res = await r.handler({ queues: this.queues, uiConfig: this.uiConfig ?? {}, query,
-          params, body: {}, headers: {} });
-        if (res.status && res.status >= 400) throw new Error(`${path}: ${JSON.stringify(res)}`);
-        return res.body;
-      }
-    }
-    throw new Error(`no Bull Board route for ${method} ${path}`);
-  }
-}
 
 async function main() {
   const queue = new Queue('legacy', url);
