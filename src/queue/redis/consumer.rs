@@ -282,13 +282,18 @@ async fn run_one(
     }
     // Kept until the engine reports the write (no Redis command): if Redis dies before the
     // engine's write lands, cronq writes it with the token once Redis answers (handback.rs).
-    if let Some(unwritten) = Unwritten::of(&outcome) {
-        handed.record(&engine, unwritten);
-    }
-    match outcome {
-        Outcome::Completed(value) => Ok(value),
-        Outcome::Retry(reason) => Err(bullmq::Error::ProcessingError(reason)),
-        Outcome::Fail(reason) => Err(bullmq::Error::Unrecoverable(reason)),
+    // The engine job moves into the map (no copy on the per-job path); only the outcome is
+    // copied, once for the map and once for the engine.
+    let (unwritten, reply) = match outcome {
+        Outcome::Completed(value) => (Unwritten::Completed(value.clone()), Ok(value)),
+        Outcome::Retry(reason) => (
+            Unwritten::Retry(reason.clone()),
+            Err(bullmq::Error::ProcessingError(reason)),
+        ),
+        Outcome::Fail(reason) => (
+            Unwritten::Fail(reason.clone()),
+            Err(bullmq::Error::Unrecoverable(reason)),
+        ),
         Outcome::Release => {
             // Bounded: a Redis that hangs must not hold the exit past the orchestrator's grace.
             let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None));
@@ -303,9 +308,11 @@ async fn run_one(
                     "could not move the cut-off job back to wait; stalled recovery will");
             }
             // `Delayed` tells the engine the processor already moved the job.
-            Err(bullmq::Error::Delayed)
+            return Err(bullmq::Error::Delayed);
         }
-    }
+    };
+    handed.record(engine, unwritten);
+    reply
 }
 
 /// `job.updateProgress(value)`: a number stays a number, anything else is stored as JSON.

@@ -76,19 +76,6 @@ pub(crate) enum Unwritten {
     Fail(String),
 }
 
-impl Unwritten {
-    /// What the engine is asked to write for `outcome` (`Release` is written by cronq itself).
-    pub(crate) fn of(outcome: &crate::queue::Outcome) -> Option<Unwritten> {
-        use crate::queue::Outcome;
-        match outcome {
-            Outcome::Completed(value) => Some(Unwritten::Completed(value.clone())),
-            Outcome::Retry(reason) => Some(Unwritten::Retry(reason.clone())),
-            Outcome::Fail(reason) => Some(Unwritten::Fail(reason.clone())),
-            Outcome::Release => None,
-        }
-    }
-}
-
 /// Makes the engine's `Job` methods finish a job the way its worker would have. Only where they
 /// differ does this add a command; this path runs only after the engine's own write failed.
 ///

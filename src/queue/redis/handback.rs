@@ -123,7 +123,7 @@ impl HandedBack {
 
     /// `job`'s `outcome` goes to the engine now. Jobs without a token (never fetched by a
     /// worker) are not remembered: nothing could be written for them with a token.
-    pub(crate) fn record(&self, job: &Job, outcome: Unwritten) {
+    pub(crate) fn record(&self, job: Job, outcome: Unwritten) {
         if job.token().is_none() {
             return;
         }
@@ -139,7 +139,7 @@ impl HandedBack {
         state.jobs.insert(
             job.id().to_string(),
             Entry {
-                job: job.clone(),
+                job,
                 outcome,
                 seq,
                 at: now,

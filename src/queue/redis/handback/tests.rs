@@ -65,11 +65,20 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
     );
 
     let handed = HandedBack::new(Duration::from_secs(30));
-    handed.record(&jobs[0], Unwritten::Completed(serde_json::json!({"a": 1})));
-    handed.record(&jobs[1], Unwritten::Retry("broke".into()));
-    handed.record(&jobs[2], Unwritten::Fail("bad".into()));
-    handed.record(&jobs[3], Unwritten::Completed(serde_json::json!("text")));
-    handed.record(&jobs[4], Unwritten::Completed(serde_json::Value::Null));
+    handed.record(
+        jobs[0].clone(),
+        Unwritten::Completed(serde_json::json!({"a": 1})),
+    );
+    handed.record(jobs[1].clone(), Unwritten::Retry("broke".into()));
+    handed.record(jobs[2].clone(), Unwritten::Fail("bad".into()));
+    handed.record(
+        jobs[3].clone(),
+        Unwritten::Completed(serde_json::json!("text")),
+    );
+    handed.record(
+        jobs[4].clone(),
+        Unwritten::Completed(serde_json::Value::Null),
+    );
     // Job 3: another worker's stalled check took it (its lock names someone else now).
     let _: () = store
         .inner
@@ -152,16 +161,16 @@ async fn only_entries_handed_back_before_an_error_are_suspects() {
         );
     }
     let handed = HandedBack::new(Duration::from_secs(30));
-    handed.record(&jobs[0], Unwritten::Fail("x".into()));
+    handed.record(jobs[0].clone(), Unwritten::Fail("x".into()));
     // A failure event with no error before it: the engine wrote it.
     handed.failed(jobs[0].id());
     assert_eq!(handed.len(), 0);
 
-    handed.record(&jobs[1], Unwritten::Fail("x".into()));
+    handed.record(jobs[1].clone(), Unwritten::Fail("x".into()));
     handed.errored();
     // The failed write's own `Failed` follows its `Error`: still a suspect.
     handed.failed(jobs[1].id());
-    handed.record(&jobs[2], Unwritten::Retry("x".into()));
+    handed.record(jobs[2].clone(), Unwritten::Retry("x".into()));
     let suspects: Vec<String> = handed
         .suspects("hb")
         .into_iter()
@@ -196,7 +205,7 @@ async fn entries_are_dropped_after_the_lock_duration() {
     let job = worker.get_next_job("t:0").await.unwrap().unwrap();
     tokio::time::pause();
     let handed = HandedBack::new(Duration::from_secs(5));
-    handed.record(&job, Unwritten::Fail("x".into()));
+    handed.record(job.clone(), Unwritten::Fail("x".into()));
     handed.errored();
     assert_eq!(handed.suspects("hb").len(), 1);
     tokio::time::advance(Duration::from_secs(5)).await;
