@@ -88,6 +88,37 @@ async fn control_characters_in_ids_and_names_are_refused() {
     }
 }
 
+/// Bidi overrides, zero-width characters and line separators spoof ids in logs and the
+/// dashboard (`\u202egnp.exe` reads `exe.png`): refused like control characters (issue 25).
+#[tokio::test]
+async fn bidi_and_line_separator_characters_in_ids_and_names_are_refused() {
+    let cases = [
+        (
+            r#"{"name":"send","jobId":"\u202egnp.exe"}"#,
+            "jobId",
+            "U+202E",
+        ),
+        (
+            r#"{"name":"send","jobId":"a\u2028INFO forged"}"#,
+            "jobId",
+            "U+2028",
+        ),
+        (r#"{"name":"se\u2066nd"}"#, "name", "U+2066"),
+        (r#"{"name":"send","jobId":"a\ufeffb"}"#, "jobId", "U+FEFF"),
+    ];
+    for (body, field, code_point) in cases {
+        let (code, resp) = add(body).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}: {resp}");
+        assert_eq!(resp["error"]["field"], field, "{body}: {resp}");
+        let message = resp["error"]["message"].as_str().unwrap();
+        assert!(message.contains(code_point), "{resp}");
+        assert!(
+            !message.contains('\u{202e}'),
+            "the message shows it escaped: {resp}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn out_of_range_numbers_are_refused_naming_the_field() {
     let cases = [

@@ -34,8 +34,8 @@ pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
 pub use info::{is_state, JobInfo, JobPage, STATES};
 pub use job::{
-    check_job_duration, cron_job_id, parse_millis_or_duration, validate_job_id, Backoff, JobCounts,
-    JobSpec, Outcome, Retention,
+    check_job_duration, cron_job_id, is_hidden_char, parse_millis_or_duration, validate_job_id,
+    Backoff, JobCounts, JobSpec, Outcome, Retention,
 };
 pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use super::job::{check_job_duration, validate_job_id, Backoff, JobSpec, Retention};
+use super::job::{
+    check_job_duration, is_hidden_char, validate_job_id, Backoff, JobSpec, Retention,
+};
 
 /// BullMQ's highest priority (`2^21 - 1`): its Lua packs the priority with a counter into one
 /// score, and a larger value would collide with it.
@@ -116,13 +118,22 @@ impl JobSpec {
     }
 }
 
-/// Control characters would be written raw into logs and terminals.
+/// Control, bidi/format and line-separator characters would be written raw into logs,
+/// terminals and the dashboard, where they forge lines or reorder what the operator reads
+/// ([`is_hidden_char`]). One rule for every producer: the API, the CLI and the crontab all add
+/// through [`JobSpec::validate`].
 fn no_control(field: &'static str, value: &str) -> Result<(), SpecError> {
-    match value.chars().find(|c| c.is_control()) {
+    match value.chars().find(|&c| is_hidden_char(c)) {
         Some(c) => Err(SpecError {
             field,
             reason: format!(
-                "{value:?} contains the control character U+{:04X}: use printable characters only",
+                // Debug escapes every character this refuses, so the message shows them.
+                "{value:?} contains the {} U+{:04X}: use printable characters only",
+                if c.is_control() {
+                    "control character"
+                } else {
+                    "invisible formatting character"
+                },
                 u32::from(c)
             ),
         }),
@@ -160,7 +171,11 @@ mod tests {
         let base = JobSpec::new("n", serde_json::json!({}));
         assert!(base.validate().is_ok());
         type Breaks = fn(&mut JobSpec);
-        let cases: [(&str, Breaks); 7] = [
+        let cases: [(&str, Breaks); 11] = [
+            ("jobId", |s| s.job_id = Some("\u{202e}gnp.exe".into())),
+            ("jobId", |s| s.job_id = Some("a\u{2028}b".into())),
+            ("name", |s| s.name = "a\u{2066}b\u{2069}".into()),
+            ("name", |s| s.name = "zero\u{200b}width".into()),
             ("name", |s| s.name = " ".into()),
             ("name", |s| s.name = "a\u{1b}b".into()),
             ("jobId", |s| s.job_id = Some("a:b".into())),
@@ -177,6 +192,9 @@ mod tests {
             assert_eq!(s.validate().unwrap_err().field, field, "{s:?}");
         }
         let mut edge = base.clone();
+        // Scripts that read right to left are text, not formatting: they stay allowed.
+        edge.name = "שלום-é-日本".into();
+        edge.job_id = Some("ملف-1".into());
         edge.priority = Some(MAX_PRIORITY);
         edge.attempts = Some(MAX_ATTEMPTS);
         assert!(edge.validate().is_ok());

@@ -25,9 +25,10 @@ pub(super) fn fields(
 }
 
 /// `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\u{1b}`), so
-/// it stays on one line and cannot inject terminal sequences.
+/// it stays on one line and cannot inject terminal sequences; bidi overrides and line
+/// separators too (`\u{202e}`), so a foreign id cannot reorder or split what is read.
 pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(crate::queue::is_hidden_char) {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -36,7 +37,7 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if crate::queue::is_hidden_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }
@@ -92,5 +93,14 @@ mod tests {
     fn plain_text_is_untouched() {
         assert_eq!(escape_control("crontab:3 echo hi"), "crontab:3 echo hi");
         assert_eq!(escape_control("a\u{7}b"), "a\\u{7}b");
+    }
+
+    #[test]
+    fn bidi_overrides_and_line_separators_are_escaped() {
+        assert_eq!(
+            escape_control("\u{202e}gnp.exe\u{2028}x"),
+            "\\u{202e}gnp.exe\\u{2028}x"
+        );
+        assert_eq!(escape_control("日本-é"), "日本-é");
     }
 }
