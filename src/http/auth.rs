@@ -6,7 +6,8 @@
 //! - no token, and the listener is reachable from the network without `--insecure-open-api`
 //!   ([`AppState::api_locked`]): the API and the dashboard answer 401 saying how to open them;
 //!   `/metrics` stays open (read-only counts that Prometheus scrapes).
-//! - otherwise (loopback, or `--insecure-open-api`): open.
+//! - otherwise (loopback, or `--insecure-open-api`): open to the CLI, curl and the dashboard,
+//!   not to other web pages ([`super::browser`]).
 //!
 //! While the daemon drains, mutating requests are refused (phase 1 of shutdown).
 
@@ -37,6 +38,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
     } else if state.api_locked && path != "/metrics" {
         return ApiError::Closed(closed_message(&state)).into_response();
+    } else if let Some(refused) =
+        super::browser::open_mode_refusal(req.method(), path, req.headers())
+    {
+        return refused.into_response();
     }
     let mutating = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     if mutating && state.status.draining() {

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The API is closed: no `API_TOKEN` on a network-reachable address. Says how to open it.
     #[error("{0}")]
     Closed(String),
+    /// Refused whoever asks (a request from another web site, or a `Host` that is not ours).
+    #[error("{0}")]
+    Forbidden(String),
     /// The body is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -60,7 +63,7 @@ pub struct ErrorBody {
 /// Details of an error.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable code: `bad_request`, `unauthorized`, `not_found`, `conflict`,
+    /// Machine-readable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
     /// `unsupported_media_type`, `unavailable`, `internal`.
     pub code: &'static str,
     /// Human-readable message.
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::Closed(_) => {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

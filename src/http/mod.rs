@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+mod browser;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api)
         .fallback(|| async { ApiError::NotFound("no such route: see /api/openapi.json".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
+        .layer(middleware::map_response(browser::harden))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }

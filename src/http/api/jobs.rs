@@ -96,16 +96,29 @@ pub struct Added {
     pub id: String,
 }
 
-/// Add a job. Unset options take the handler's settings from the config.
+/// The outcome of an add: the job's id, and whether a job with that custom id was already there.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AddedJob {
+    /// Job id.
+    pub id: String,
+    /// A job with this `jobId` already existed: nothing was added or changed (BullMQ's
+    /// `Queue.add` returns the existing job the same way).
+    pub existed: bool,
+}
+
+/// Add a job. Unset options take the handler's settings from the config. A `jobId` that
+/// already exists adds nothing: 200 with `existed: true` (201 when the job was created).
 #[utoipa::path(post, path = "/api/queues/{queue}/jobs", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name")),
     request_body = AddJobRequest,
-    responses((status = 201, body = Added), (status = 400, body = ErrorBody)))]
+    responses((status = 201, body = AddedJob, description = "Created"),
+        (status = 200, body = AddedJob, description = "A job with this jobId already existed; nothing changed"),
+        (status = 400, body = ErrorBody)))]
 pub async fn add_job(
     State(state): State<AppState>,
     ApiPath(queue): ApiPath<String>,
     JsonBody(req): JsonBody<AddJobRequest>,
-) -> Result<(StatusCode, Json<Added>), ApiError> {
+) -> Result<(StatusCode, Json<AddedJob>), ApiError> {
     queue_name(&queue)?;
     let delay = match req.delay {
         None => None,
@@ -135,8 +148,21 @@ pub async fn add_job(
     // store is still connecting, with the same message.
     spec.validate()
         .map_err(|e| ApiError::field(e.field, e.reason))?;
-    let id = store(&state)?.add(&queue, spec).await?;
-    Ok((StatusCode::CREATED, Json(Added { id })))
+    let store = store(&state)?;
+    // The stores add a duplicate custom id as a no-op and answer its id either way, so ask
+    // first. Two concurrent adds of one new id can both read "absent" and both answer 201;
+    // only one job exists all the same, which is what matters to a retrying client.
+    let existed = match &spec.job_id {
+        Some(id) => store.state(&queue, id).await?.is_some(),
+        None => false,
+    };
+    let id = store.add(&queue, spec).await?;
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(AddedJob { id, existed })))
 }
 
 /// One job: data, options, state, progress, logs, attempts, result or error, timestamps.

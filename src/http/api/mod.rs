@@ -18,6 +18,7 @@ use super::error::ErrorBody;
 pub(crate) use super::precondition::{queue_name, store};
 use super::AppState;
 
+pub(crate) use body::is_json;
 pub use body::JsonBody;
 pub use path::ApiPath;
 
