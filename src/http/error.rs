@@ -28,6 +28,12 @@ pub enum ApiError {
     /// Refused whoever asks (a request from another web site, or a `Host` that is not ours).
     #[error("{0}")]
     Forbidden(String),
+    /// The body is over the size limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The body did not arrive in time.
+    #[error("{0}")]
+    Timeout(String),
     /// The body is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -63,7 +69,7 @@ pub struct ErrorBody {
 /// Details of an error.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// Machine-readable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// Machine-readable code: `bad_request`, `unauthorized`, `forbidden`, `too_large`, `timeout`, `not_found`, `conflict`,
     /// `unsupported_media_type`, `unavailable`, `internal`.
     pub code: &'static str,
     /// Human-readable message.
@@ -89,6 +95,8 @@ impl ApiError {
                 (StatusCode::UNAUTHORIZED, "unauthorized")
             }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }

@@ -158,6 +158,13 @@ pub fn validate_job_id(id: &str) -> Result<(), String> {
             "job id {id:?} looks like an integer, which clashes with BullMQ's counter ids: add a letter, e.g. \"job-{id}\""
         ));
     }
+    // A path segment that every URL resolver removes: such a job could not be addressed
+    // through the API or the dashboard, only listed.
+    if id == "." || id == ".." {
+        return Err(format!(
+            "job id {id:?} cannot be used in a URL: add a letter, e.g. \"job{id}\""
+        ));
+    }
     if id.contains(':') {
         return Err(format!(
             "job id {id:?} contains ':', which BullMQ refuses: use '-' instead"

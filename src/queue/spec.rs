@@ -171,7 +171,7 @@ mod tests {
         let base = JobSpec::new("n", serde_json::json!({}));
         assert!(base.validate().is_ok());
         type Breaks = fn(&mut JobSpec);
-        let cases: [(&str, Breaks); 11] = [
+        let cases: [(&str, Breaks); 12] = [
             ("jobId", |s| s.job_id = Some("\u{202e}gnp.exe".into())),
             ("jobId", |s| s.job_id = Some("a\u{2028}b".into())),
             ("name", |s| s.name = "a\u{2066}b\u{2069}".into()),
@@ -179,6 +179,7 @@ mod tests {
             ("name", |s| s.name = " ".into()),
             ("name", |s| s.name = "a\u{1b}b".into()),
             ("jobId", |s| s.job_id = Some("a:b".into())),
+            ("jobId", |s| s.job_id = Some("..".into())),
             ("jobId", |s| s.job_id = Some("a\nb".into())),
             ("priority", |s| s.priority = Some(MAX_PRIORITY + 1)),
             ("attempts", |s| s.attempts = Some(0)),

@@ -4,19 +4,20 @@
 //! {"name":"evil"}` would pass with the second object silently dropped), and no integer beyond
 //! 64 bits (serde_json turns `18446744073709551616` into a float, changing the number stored).
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::http::error::ApiError;
+use crate::http::{AppState, BODY_LIMIT};
 
 /// `Json<T>` with field-naming errors.
 pub struct JsonBody<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let content_type = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -27,9 +28,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
                 content_type.map_or("missing".to_string(), |t| format!("{t:?}"))
             )));
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::field("body", format!("cannot read the body: {e}")))?;
+        let bytes = read_body(req, state.config.http.idle_timeout).await?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
             let path = e.path().to_string();
@@ -56,6 +55,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             ));
         }
         Ok(JsonBody(value))
+    }
+}
+
+/// The body, whole, within `deadline` and [`BODY_LIMIT`]. The header-read timeout does not
+/// cover the body, so a client sending it a byte at a time would hold the connection forever;
+/// and each chunk is copied out at once, since a 1-byte chunk kept as it arrives pins a whole
+/// read buffer (about 4 KiB per byte sent).
+async fn read_body(req: Request, deadline: std::time::Duration) -> Result<Vec<u8>, ApiError> {
+    let mut stream = req.into_body().into_data_stream();
+    let mut out = Vec::new();
+    let read = async {
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::field("body", format!("cannot read the body: {e}")))?;
+            if out.len() + chunk.len() > BODY_LIMIT {
+                return Err(ApiError::TooLarge(format!(
+                    "the body is over {BODY_LIMIT} bytes: jobs carry data, not files (store the \
+                     file elsewhere and send its location)"
+                )));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(deadline, read).await {
+        Ok(r) => r.map(|()| out),
+        Err(_) => Err(ApiError::Timeout(format!(
+            "the body did not arrive within {} ([http] idle_timeout): send it at once",
+            humantime::format_duration(deadline)
+        ))),
     }
 }
 

@@ -5,11 +5,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::preview::JobListPage;
 use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 use crate::queue::{
-    is_state, parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobPage, JobSpec, STATES,
+    is_state, parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobSpec, STATES,
 };
 
 /// Offsets beyond this are past the end of any list; the stores take the index as a signed
@@ -28,15 +29,16 @@ pub struct JobsQuery {
     pub limit: Option<u64>,
 }
 
-/// List a queue's jobs in one state, paged.
+/// List a queue's jobs in one state, paged. Items carry previews of their data, return value
+/// and error (`truncated` names what was cut); the full job is at its own URL.
 #[utoipa::path(get, path = "/api/queues/{queue}/jobs", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), JobsQuery),
-    responses((status = 200, body = JobPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = JobListPage), (status = 400, body = ErrorBody)))]
 pub async fn list_jobs(
     State(state): State<AppState>,
     ApiPath(queue): ApiPath<String>,
     query: Result<Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<JobPage>, ApiError> {
+) -> Result<Json<JobListPage>, ApiError> {
     queue_name(&queue)?;
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let job_state = q.state.unwrap_or_else(|| "waiting".into());
@@ -55,7 +57,7 @@ pub async fn list_jobs(
         .jobs(&queue, &job_state, offset.min(MAX_OFFSET), limit)
         .await?;
     page.offset = offset;
-    Ok(Json(page))
+    Ok(Json(page.into()))
 }
 
 /// A delay as milliseconds or a duration text (`30s`).

@@ -6,6 +6,7 @@ mod body;
 pub mod jobs;
 pub mod metrics;
 mod path;
+pub mod preview;
 pub mod queues;
 pub mod schedules;
 pub mod timeline;

@@ -26,6 +26,11 @@ pub struct QueueSummary {
     /// Jobs this daemon may run at once (consumed queues).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// Set when the name (found in Redis, written by another producer) breaks the queue-name
+    /// rule: why. Every route answers 400 for it, so it is listed but not acted on, and its
+    /// counts are not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invalid: Option<String>,
 }
 
 /// List queues (those under the prefix, and those this daemon consumes) with counts.
@@ -43,6 +48,18 @@ pub async fn list_queues(
     names.dedup();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
+        if let Err(reason) = crate::queue::validate_queue_name(&name) {
+            out.push(QueueSummary {
+                counts: JobCounts::default(),
+                paused: false,
+                consumed: false,
+                running: None,
+                concurrency: None,
+                invalid: Some(reason),
+                name,
+            });
+            continue;
+        }
         let probe = probes.get(&name);
         out.push(QueueSummary {
             counts: store.counts(&name).await?,
@@ -50,6 +67,7 @@ pub async fn list_queues(
             consumed: probe.is_some(),
             running: probe.map(|p| p.running()),
             concurrency: probe.map(|p| p.concurrency),
+            invalid: None,
             name,
         });
     }

@@ -1,6 +1,12 @@
 //! The `http` handler: the job data as a JSON body to a configured URL. 2xx completes with the
 //! response body as the return value; 5xx, timeouts and connection errors are retried; 4xx
 //! fails for good (the request itself is wrong, and sending it again cannot help).
+//!
+//! At most [`MAX_RESPONSE`] bytes of a response are read: the return value is stored in the
+//! job and read back by every listing, so an endpoint answering 300 MB must not become a 300 MB
+//! job. A longer reply still completes the job (the endpoint did its work), with the return
+//! value `{"truncated": true, "keptBytes": …, "body": "<the first MAX_RESPONSE bytes>"}`, and
+//! the rest is never downloaded (the connection is dropped).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,6 +14,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{JobError, JobInput, RunResult};
+
+/// Bytes of a response body kept (1 MiB), whatever its length.
+pub const MAX_RESPONSE: usize = 1 << 20;
 use crate::queue::redact_url;
 
 /// A configured endpoint.
@@ -75,11 +84,18 @@ impl Http {
             ))
         })?;
         let status = response.status();
-        let body = tokio::select! {
-            b = response.bytes() => b.map_err(|e| JobError::Retryable(format!("{} {url}: reading the body failed: {}", self.method, without_url(&e))))?,
+        let (body, truncated) = tokio::select! {
+            b = read_capped(response) => b.map_err(|e| JobError::Retryable(format!("{} {url}: reading the body failed: {}", self.method, without_url(&e))))?,
             _ = cancel.cancelled() => return Err(JobError::Cancelled),
         };
         if status.is_success() {
+            if truncated {
+                return Ok(serde_json::json!({
+                    "truncated": true,
+                    "keptBytes": body.len(),
+                    "body": String::from_utf8_lossy(&body),
+                }));
+            }
             return Ok(body_value(&body));
         }
         let snippet: String = String::from_utf8_lossy(&body).chars().take(200).collect();
@@ -95,6 +111,20 @@ impl Http {
             Err(JobError::Retryable(reason))
         }
     }
+}
+
+/// The first [`MAX_RESPONSE`] bytes of the body, and whether there was more (not read).
+async fn read_capped(mut response: reqwest::Response) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_RESPONSE - out.len();
+        if chunk.len() > room {
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, true));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((out, false))
 }
 
 /// reqwest's errors embed the URL (which may carry credentials); we print our redacted one.
