@@ -30,14 +30,17 @@ pub fn http_get(url: &str) -> Option<(u16, serde_json::Value)> {
 /// when nothing answers; a body that cannot be read gives (status, "").
 pub fn http(method: &str, url: &str, body: Option<&str>, token: Option<&str>) -> (u16, String) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-    let mut req = client(Duration::from_secs(10)).request(method, url);
+    let mut req = client(Duration::from_secs(10)).request(method.clone(), url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
     if let Some(b) = body {
-        req = req
-            .header("content-type", "application/json")
-            .body(b.to_string());
+        req = req.body(b.to_string());
+    }
+    // As curl users are told to: without API_TOKEN, a request that changes something must
+    // carry the JSON content type, body or not (issue 25).
+    if body.is_some() || !matches!(method, reqwest::Method::GET | reqwest::Method::HEAD) {
+        req = req.header("content-type", "application/json");
     }
     let resp = req
         .send()
