@@ -73,6 +73,7 @@ builtin = "echo"
         daemon.log()
     );
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
+    eprintln!("dashboard: {}", stdout.trim());
     assert_eq!(redis.cmd(&["HGET", "bull:misc:meta", "paused"]), "");
     // The click retried the job it was shown on: it ran (and failed) again.
     poll(

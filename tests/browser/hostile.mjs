@@ -11,6 +11,9 @@ const browser = await chromium.launch({
     "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
 const fail = async (msg) => { console.error(msg); await browser.close(); process.exit(1); };
+// Every check runs and reports, so one run shows each thing that is wrong.
+const problems = [];
+const problem = (msg) => { problems.push(msg); };
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(20000);
@@ -21,23 +24,28 @@ try {
   // Flagged names are listed as text with their reason, not as buttons, and never parsed as HTML.
   const flagged = await page.locator(".invalid-queue").allInnerTexts();
   if (!flagged.some(t => t.includes("<img")) || !flagged.some(t => t.includes("ev/../il")))
-    await fail("invalid queue names not flagged: " + JSON.stringify(flagged));
-  if (await page.locator("#queues button", { hasText: "ev/../il" }).count()) await fail("an invalid queue is actionable");
+    problem("invalid queue names not flagged: " + JSON.stringify(flagged));
+  if (await page.locator("#queues button", { hasText: "ev/../il" }).count()) problem("an invalid queue is actionable");
   if (await page.evaluate(() => window.__pwned || document.querySelectorAll("img").length))
-    await fail("a queue name was rendered as HTML");
+    problem("a queue name was rendered as HTML");
   await page.getByRole("button", { name: "failed", exact: true }).click();
   // The bidi override is shown escaped, so the id cannot read as "exe.png".
   const ids = await page.locator("a.job").allInnerTexts();
   const bidiShown = "\\u{202e}" + bidiId.slice(1);
-  if (!ids.includes(bidiShown)) await fail("bidi id not escaped: " + JSON.stringify(ids));
-  if (ids.some(t => t.includes("\u202e"))) await fail("a raw bidi override is shown");
+  if (!ids.includes(bidiShown)) problem("bidi id not escaped: " + JSON.stringify(ids));
+  if (ids.some(t => t.includes("\u202e"))) problem("a raw bidi override is shown");
   await page.locator("a.job", { hasText: jobId }).click();
   await page.locator("#job-state", { hasText: "failed" }).waitFor();
-  await page.getByRole("button", { name: "Retry", exact: true }).click();
-  await page.locator("#status.ok", { hasText: "retried" }).waitFor();
+  const [retry] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === "POST"),
+    page.getByRole("button", { name: "Retry", exact: true }).click(),
+  ]);
+  const want = base + "/api/queues/" + encodeURIComponent(queue) + "/jobs/" + encodeURIComponent(jobId) + "/retry";
+  if (retry.url() !== want || retry.status() !== 200)
+    problem(`Retry sent ${retry.url()} → ${retry.status()}; expected ${want} → 200`);
   const queues = await page.evaluate(async () => (await fetch("/api/queues")).json());
   const o = queues.find(q => q.name === other);
-  if (!o || o.paused) await fail(`Retry of ${jobId} paused ${other}: ${JSON.stringify(o)}`);
+  if (!o || o.paused) problem(`Retry of ${jobId} paused ${other}: ${JSON.stringify(o)}`);
 
   // Coalescing: 20 events 200 ms apart (each more than the old 150 ms debounce) refresh the
   // lists at most once a second, not 20 times. Each refresh starts with GET /api/queues.
@@ -56,7 +64,8 @@ try {
   }
   await page.clock.runFor(1000);
   const refreshes = await page.evaluate(() => window.__refreshes);
-  if (refreshes < 2 || refreshes > 6) await fail(`20 events over 4 s caused ${refreshes} refreshes (expected 2..=6)`);
+  if (refreshes < 2 || refreshes > 6) problem(`20 events over 4 s caused ${refreshes} refreshes (expected 2..=6)`);
+  if (problems.length) await fail(problems.join("\n"));
   console.log(JSON.stringify({ ok: true, refreshes }));
 } catch (e) {
   await fail(String(e && e.stack || e));
