@@ -121,12 +121,20 @@ async fn oversized_bodies_are_refused() {
         .unwrap();
     assert_eq!(
         resp.status(),
-        StatusCode::BAD_REQUEST,
-        "the body extractor reports the limit"
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the body reader reports the limit"
     );
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["error"]["code"], "too_large", "{body}");
     assert_eq!(body["error"]["field"], "body", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1048576 bytes"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -134,6 +142,7 @@ async fn mutating_requests_are_refused_while_draining() {
     let s = state(None);
     s.status.set_draining();
     let req = Request::post("/api/queues/q/pause")
+        .header("content-type", "application/json")
         .body(Body::empty())
         .unwrap();
     let (code, body) = call(&s, req).await;

@@ -120,6 +120,7 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::BadRequest { field, .. } => field.clone(),
+            ApiError::TooLarge(_) | ApiError::Timeout(_) => Some("body".to_string()),
             _ => None,
         };
         let retry_after = match &self {
