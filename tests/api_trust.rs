@@ -87,3 +87,61 @@ fn job_lists_carry_previews_and_the_job_its_full_data() {
         }
     }
 }
+
+/// The daemon's peak resident memory (VmHWM) in MiB.
+fn peak_mib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+#[test]
+fn four_large_listings_at_once_stay_bounded() {
+    let stack = Stack::start(StoreKind::Redis, CONFIG, &[]);
+    let blob = "x".repeat(400_000);
+    for i in 0..100 {
+        let body = serde_json::json!({"name": "send", "data": {"i": i, "blob": blob}}).to_string();
+        let (code, added) = stack.call("POST", "/api/queues/held/jobs", Some(&body));
+        assert_eq!(code, 201, "{added}");
+    }
+    let pid = stack.daemon.pid();
+    let before = peak_mib(pid);
+    let started = std::time::Instant::now();
+    let url = format!(
+        "{}/api/queues/held/jobs?state=waiting&limit=500",
+        stack.base()
+    );
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                // A debug build reads and cuts 100 jobs of 400 KB per page: more than the
+                // shared helper's 10 s on a busy machine, so a client of its own.
+                let resp = reqwest::blocking::Client::builder()
+                    .timeout(std::time::Duration::from_secs(120))
+                    .build()
+                    .unwrap()
+                    .get(&url)
+                    .send()
+                    .unwrap();
+                (resp.status().as_u16(), resp.text().unwrap())
+            })
+        })
+        .collect();
+    for c in clients {
+        let (code, text) = c.join().unwrap();
+        assert_eq!(code, 200, "{text}");
+        let page: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(page["jobs"].as_array().unwrap().len(), 100);
+    }
+    let after = peak_mib(pid);
+    eprintln!(
+        "4 x limit=500 on 100 jobs of 400 KB: daemon peak RSS {before} -> {after} MiB, {:?}",
+        started.elapsed()
+    );
+    assert!(after < before + 96, "peak RSS {before} -> {after} MiB");
+}

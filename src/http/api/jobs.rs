@@ -53,11 +53,16 @@ pub async fn list_jobs(
         return Err(ApiError::field("limit", "must be 1..=500"));
     }
     let offset = q.offset.unwrap_or(0);
-    let mut page = store(&state)?
-        .jobs(&queue, &job_state, offset.min(MAX_OFFSET), limit)
-        .await?;
+    let mut page = super::preview::read_page(
+        store(&state)?,
+        &queue,
+        &job_state,
+        offset.min(MAX_OFFSET),
+        limit,
+    )
+    .await?;
     page.offset = offset;
-    Ok(Json(page.into()))
+    Ok(Json(page))
 }
 
 /// A delay as milliseconds or a duration text (`30s`).
