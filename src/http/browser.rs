@@ -89,9 +89,8 @@ fn is_local_host(host: &str) -> bool {
         // `[v6]:port`: the address is inside the brackets.
         Some(rest) => {
             return rest
-                .split(']')
-                .next()
-                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok())
+                .split_once(']')
+                .is_some_and(|(a, _)| a.parse::<std::net::Ipv6Addr>().is_ok())
         }
         None => host.rsplit_once(':').map_or(host, |(n, _)| n),
     };
