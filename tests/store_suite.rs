@@ -270,10 +270,15 @@ fn api_adds_gets_retries_removes_and_promotes(kind: Kind) {
     );
     assert_eq!(id, "api-1");
     let first = env.wait("work", "api-1", &["completed"]);
+    let (code, dup) = env.api(
+        "POST",
+        "/api/queues/work/jobs",
+        Some(json!({"name": "echo", "jobId": "api-1"})),
+    );
     assert_eq!(
-        env.add("work", json!({"name": "echo", "jobId": "api-1"})),
-        "api-1",
-        "a duplicate custom id returns the existing job"
+        (code, dup),
+        (200, json!({"id": "api-1", "existed": true})),
+        "a duplicate custom id returns the existing job, saying so"
     );
     let (_, again) = env.job("work", "api-1");
     assert_eq!(
