@@ -99,3 +99,29 @@ fn connections_beyond_the_cap_are_refused_and_given_back() {
         (d.health().map(|(c, _)| c) == Some(200)).then_some(())
     });
 }
+
+#[test]
+fn a_huge_request_head_is_refused_not_buffered() {
+    let d = Daemon::start_embedded(CONFIG, None, &[]);
+    d.wait_healthy();
+    let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // 200 KiB of headers: within hyper's default (~400 KiB), beyond cronq's 64 KiB.
+    let filler = "x".repeat(1000);
+    let mut head = String::from("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for i in 0..200 {
+        head.push_str(&format!("X-Filler-{i}: {filler}\r\n"));
+    }
+    head.push_str("\r\n");
+    // Written from another thread while this one already waits for the answer: the server
+    // answers and closes before reading it all, and the reset that follows must not land
+    // before the answer is read. A failed write is expected then.
+    let mut writer = s.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(head.as_bytes());
+    });
+    assert_eq!(status(&mut s), Some(431), "{}", d.log());
+    drop(s);
+    sender.join().unwrap();
+    assert_eq!(d.health().map(|(c, _)| c), Some(200));
+}

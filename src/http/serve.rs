@@ -28,6 +28,9 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// cost 5,000 descriptors and about 150 MiB before this cap.
 pub const MAX_CONNECTIONS: usize = 512;
 
+/// Bytes of a request head buffered per connection; a longer head gets 431.
+pub const MAX_HEAD: usize = 64 * 1024;
+
 /// What a connection beyond the cap reads before it is closed.
 const FULL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
 Retry-After: 1\r\nConnection: close\r\nContent-Length: 97\r\n\r\n\
@@ -72,7 +75,11 @@ pub async fn serve(
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
-                .header_read_timeout(idle_timeout);
+                .header_read_timeout(idle_timeout)
+                // Hyper buffers up to ~400 KiB of request head per connection by default: with
+                // MAX_CONNECTIONS clients that is 200 MiB. A request head of cronq's API is a
+                // few hundred bytes; 64 KiB leaves room for long cookies of a shared domain.
+                .max_buf_size(MAX_HEAD);
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             let ended = tokio::select! {
