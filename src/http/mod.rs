@@ -5,7 +5,7 @@
 //! - `/api/...` ([`api`]), `/api/events` ([`events`], SSE), `/api/openapi.json` (generated from
 //!   the handlers), `/metrics` ([`metrics`]), `/` ([`ui`], the dashboard): behind [`auth`].
 //!
-//! In open mode (no token) [`browser`] keeps other web pages out: no cross-site mutation, no
+//! In open mode (no token) `browser` keeps other web pages out: no cross-site mutation, no
 //! rebinding `Host`; every answer forbids framing.
 //!
 //! [`serve`] runs the router on a listener `app` bound, closing idle connections and capping
