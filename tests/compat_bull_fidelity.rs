@@ -78,3 +78,45 @@ fn an_id_in_wait_without_its_hash_fails_with_a_reason() {
     });
     assert!(log.contains("ghost"), "{log}");
 }
+
+#[test]
+fn a_repeat_iteration_taken_again_after_the_chain_moved_on_starts_no_second_chain() {
+    let redis = Redis::start();
+    let config =
+        "[queues.legacy]\nlayout = \"bull\"\n[queues.legacy.handlers.tick]\nbuiltin = \"echo\"\n";
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    // Iteration 1000 of an `every: 1000` repeatable, back in `wait` (retried, or stalled)
+    // long after the chain's next iteration (score 2000) was added when it was first taken.
+    let key = "tick:::1000";
+    redis.cmd(&["ZADD", "bull:legacy:repeat", "2000", key]);
+    let opts = format!(
+        r#"{{"repeat":{{"every":1000,"count":1,"key":"{key}"}},"prevMillis":1000,"jobId":"repeat:abc:1000"}}"#
+    );
+    redis.cmd(&[
+        "HSET",
+        "bull:legacy:repeat:abc:1000",
+        "name",
+        "tick",
+        "data",
+        "{}",
+        "opts",
+        &opts,
+        "timestamp",
+        "1000",
+    ]);
+    redis.cmd(&["LPUSH", "bull:legacy:wait", "repeat:abc:1000"]);
+    poll(Duration::from_secs(20), "the iteration to complete", || {
+        (!redis
+            .cmd(&["ZSCORE", "bull:legacy:completed", "repeat:abc:1000"])
+            .is_empty())
+        .then_some(())
+    });
+    // Its next was the chain's business already: nothing new was added.
+    assert_eq!(redis.cmd(&["ZSCORE", "bull:legacy:repeat", key]), "2000");
+    assert_eq!(
+        redis.cmd(&["KEYS", "bull:legacy:repeat:abc:*"]),
+        "bull:legacy:repeat:abc:1000"
+    );
+    assert_eq!(redis.cmd(&["ZCARD", "bull:legacy:delayed"]), "0");
+}

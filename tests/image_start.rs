@@ -102,7 +102,7 @@ fn the_daemon_started_as_the_image_starts_consumes_nothing_and_says_why() {
     for (k, v) in &stage.env {
         cmd.env(k, v);
     }
-    let mut child = cmd
+    let child = cmd
         .env("WORKER_LISTEN", format!("127.0.0.1:{port}"))
         .env("REDIS_HOST", "127.0.0.1")
         .env("REDIS_PORT", redis_port)
@@ -110,6 +110,8 @@ fn the_daemon_started_as_the_image_starts_consumes_nothing_and_says_why() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    // Killed when the test ends, however it ends.
+    let mut child = KillOnDrop(child);
     let health = poll(
         Duration::from_secs(20),
         "the daemon to report healthy",
@@ -120,8 +122,7 @@ fn the_daemon_started_as_the_image_starts_consumes_nothing_and_says_why() {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         text.contains("nothing to run").then_some(text)
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    child.stop();
 
     let starting: serde_json::Value = text
         .lines()
@@ -142,4 +143,20 @@ fn the_daemon_started_as_the_image_starts_consumes_nothing_and_says_why() {
     // The team's job is where its producer left it.
     assert_eq!(redis.cmd(&["LRANGE", "bull:email:wait", "0", "-1"]), "1");
     assert_eq!(redis.cmd(&["EXISTS", "bull:email:active"]), "0");
+}
+
+/// The daemon child, killed on drop so a failed assertion leaves no process behind.
+struct KillOnDrop(std::process::Child);
+
+impl KillOnDrop {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

@@ -10,7 +10,9 @@
 //! Bull's rules: `every` = the next multiple of `every` after max(now, previous iteration);
 //! `cron` = the next fire after that instant (or `startDate`) in `tz`, by cronq's own cron
 //! matcher (6 fields are read as cron-parser reads them, seconds first). `limit` and `endDate`
-//! stop it; removing the repeatable (`removeRepeatable`) stops it at the next take.
+//! stop it; removing the repeatable (`removeRepeatable`) stops it at the next take. One thing
+//! cronq does that Bull's worker does not: an iteration taken again (a retry, a stalled job)
+//! adds nothing once the chain has moved past it, so a late retry cannot start a second chain.
 
 use std::collections::HashMap;
 
@@ -32,6 +34,8 @@ pub(super) struct Next {
     opts: Value,
     /// Its delay from `now` (ms).
     delay: u64,
+    /// The time of the iteration taken (ms, from its id).
+    current: u64,
 }
 
 /// Adds the next iteration of the job `id` just taken, when it is a repeatable one. Problems
@@ -65,6 +69,7 @@ pub(super) async fn schedule_next(ctx: &Loop, id: &str, hash: &HashMap<String, S
         .arg(now)
         .arg(next.delay)
         .arg(&ctx.store.token)
+        .arg(next.current)
         .invoke_async(&mut ctx.store.conn())
         .await;
     match r {
@@ -98,11 +103,11 @@ pub(super) fn plan(
     let Some(Value::Object(repeat)) = opts.get("repeat").cloned() else {
         return Ok(None);
     };
-    let tag = id
+    let (tag, current) = id
         .strip_prefix("repeat:")
         .and_then(|rest| rest.rsplit_once(':'))
-        .map(|(tag, _)| tag)
-        .filter(|tag| !tag.is_empty())
+        .and_then(|(tag, ms)| Some((tag, ms.parse::<u64>().ok()?)))
+        .filter(|(tag, _)| !tag.is_empty())
         .ok_or_else(|| {
             format!("repeatable job id {id:?} is not Bull's `repeat:<hash>:<millis>`, so its next iteration has no id")
         })?;
@@ -146,6 +151,7 @@ pub(super) fn plan(
         id: next_id,
         opts: Value::Object(opts),
         delay,
+        current,
     }))
 }
 

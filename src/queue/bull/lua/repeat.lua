@@ -5,9 +5,14 @@
 -- KEYS[5] meta-paused flag  KEYS[6] id counter
 -- ARGV[1] repeat key  ARGV[2] next iteration (ms)  ARGV[3] its job id  ARGV[4] job key base
 -- ARGV[5] name  ARGV[6] data  ARGV[7] opts (JSON)  ARGV[8] now (ms)  ARGV[9] delay (ms)
--- ARGV[10] token for the waiting channel
+-- ARGV[10] token for the waiting channel  ARGV[11] the taken iteration's time (ms)
 -- Returns: 1 added, 0 already there, -1 the repeatable was removed (nothing added).
-if not redis.call("ZSCORE", KEYS[1], ARGV[1]) then return -1 end
+local score = redis.call("ZSCORE", KEYS[1], ARGV[1])
+if not score then return -1 end
+-- The chain is already past the taken iteration (it is a retry or a stalled job taken again):
+-- its next was added when it was first taken. Computing one again from a later "now" would
+-- start a second chain beside the first.
+if tonumber(score) > tonumber(ARGV[11]) then return 0 end
 redis.call("ZADD", KEYS[1], ARGV[2], ARGV[1])
 local key = ARGV[4] .. ARGV[3]
 if redis.call("EXISTS", key) == 1 then return 0 end
