@@ -161,6 +161,7 @@ async fn serve(
     tracing::info!(version = env!("CARGO_PKG_VERSION"), store = config.store.kind(), at = %config.store.describe(),
         listen = %listener.local_addr()?, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.borrow().entries.len(),
         crontab = %crontab_file.as_deref().unwrap_or("(none)"), api_token = api_token.is_some(), "cronq worker starting");
+    warn_if_idle(config, plan.borrow().entries.len());
     let state = AppState {
         status: r.status.clone(),
         config: config.clone(),
@@ -271,4 +272,15 @@ fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> bool {
          --insecure-open-api"
     );
     true
+}
+
+/// Says why a daemon with no handlers and no schedule consumes nothing: the image ships neither
+/// (its examples would run a team's real jobs), so this is how a fresh `docker run` starts.
+fn warn_if_idle(config: &Config, entries: usize) {
+    if config.queues.is_empty() && entries == 0 {
+        let file = config.file.as_ref().map(|f| f.display().to_string());
+        tracing::warn!(config = %file.as_deref().unwrap_or("(none)"), crontab = %config.crontab.display(),
+            "nothing to run: no queue handlers and no crontab entries, so no job is consumed or scheduled; \
+             mount or COPY a config at ./config/worker.toml (or set WORKER_CONFIG) and/or a crontab at ./crontab (or set CRONTAB)");
+    }
 }

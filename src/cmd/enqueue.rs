@@ -4,7 +4,11 @@
 use std::process::ExitCode;
 
 use crate::cli::{DaemonArgs, EnqueueArgs};
-use crate::queue::{parse_millis_or_duration, Backoff, JobOverrides, JobSpec, Store};
+use std::collections::BTreeMap;
+
+use crate::queue::{
+    parse_millis_or_duration, Backoff, JobOverrides, JobSpec, Layout, Store, StoreTarget,
+};
 
 /// Adds the job; `env` looks up the environment (for the config).
 pub async fn enqueue(
@@ -26,18 +30,73 @@ pub async fn enqueue(
             return Ok(ExitCode::from(2));
         }
     };
-    let store = match Store::open_with(&config.store, &config.prefix, &config.layouts()).await {
+    let store = match super::open::open_store(&config).await? {
         Ok(store) => store,
-        // Refused credentials or an unusable URL: a configuration error, like a bad flag.
-        Err(e) if e.is_config() => {
-            eprintln!("error: {e}");
+        Err(code) => return Ok(code),
+    };
+    let store = match layout_checked(store, &args.queue, &config).await? {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
             return Ok(ExitCode::from(2));
         }
-        Err(e) => return Err(e.into()),
     };
     let id = store.add(&args.queue, spec).await?;
     println!("{id}");
+    if let StoreTarget::Embedded(path) = &config.store {
+        tell_where(path);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store to add to `queue` through, in the layout its keys show. A queue the config does not
+/// name is BullMQ's by default; when its keys are Bull 3/4's, the job is added in Bull's layout
+/// (the producers and workers there read nothing else) and a note says how to make that
+/// explicit. A queue the config names with one layout whose keys show the other is refused,
+/// naming the setting: writing either layout there would leave the job unread by someone.
+async fn layout_checked(
+    store: Store,
+    queue: &str,
+    config: &crate::config::Config,
+) -> anyhow::Result<Result<Store, String>> {
+    let Some(seen) = store.layout_seen(queue).await? else {
+        return Ok(Ok(store));
+    };
+    match config.queues.get(queue).map(|q| q.layout) {
+        Some(configured) => Ok(
+            match crate::queue::bull::mismatch_message(queue, configured, seen) {
+                Some(m) => Err(format!("{m}; nothing was added")),
+                None => Ok(store),
+            },
+        ),
+        None if seen == Layout::BullMq => Ok(Ok(store)),
+        None => {
+            eprintln!(
+                "note: queue {queue}'s Redis keys are in Bull 3/4's layout, so the job is added in that layout; \
+                 set [queues.{queue}] layout = \"bull\" in the config to say so"
+            );
+            let layouts = BTreeMap::from([(queue.to_string(), seen)]);
+            Ok(Ok(Store::open_with(
+                &config.store,
+                &config.prefix,
+                &layouts,
+            )
+            .await?))
+        }
+    }
+}
+
+/// After an add to the embedded store: where it went, and whether a daemon will see it.
+fn tell_where(path: &std::path::Path) {
+    let at = super::open::absolute(path);
+    eprintln!("added to the embedded store {}", at.display());
+    if crate::queue::embedded::daemon_holds(path) == Some(false) {
+        eprintln!(
+            "warning: no worker daemon is running on {}: the job waits until one starts on this file \
+             (start it from this directory, or set CRONQ_DATA to its file)",
+            at.display()
+        );
+    }
 }
 
 fn spec(args: &EnqueueArgs, config: &crate::config::Config) -> Result<JobSpec, String> {

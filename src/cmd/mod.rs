@@ -6,6 +6,7 @@ mod crontab;
 mod crontab_report;
 mod enqueue;
 mod healthcheck;
+mod open;
 mod ops;
 
 pub use crontab::{cron_next, test_crontab};

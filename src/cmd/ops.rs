@@ -70,14 +70,9 @@ async fn run_op(
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
-    let store = match Store::open_with(&config.store, &config.prefix, &config.layouts()).await {
+    let store = match super::open::open_store(&config).await? {
         Ok(store) => store,
-        // Refused credentials or an unusable URL: a configuration error, like a bad flag.
-        Err(e) if e.is_config() => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-        Err(e) => return Err(e.into()),
+        Err(code) => return Ok(code),
     };
     let result = match cmd {
         Command::Status(j) => status(&store, &config, j.json).await,

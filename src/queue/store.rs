@@ -139,6 +139,14 @@ impl Store {
         out
     }
 
+    /// The layout `queue`'s Redis keys show, when they show one (never on the embedded store).
+    pub async fn layout_seen(&self, queue: &str) -> Result<Option<Layout>, Error> {
+        match &self.1 {
+            Some(b) => b.backend.layout_seen(queue).await,
+            None => Ok(None),
+        }
+    }
+
     /// Connects to Redis.
     pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Store, Error> {
         Store::open(&StoreTarget::Redis(target.clone()), prefix).await

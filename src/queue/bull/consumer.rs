@@ -105,6 +105,7 @@ async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
     // paused with ids left in `wait`), pause before blocking again so such states never spin.
     let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
     let mut waiter = Waiter::default();
+    waiter.connect(&ctx).await;
     loop {
         let permit = tokio::select! {
             biased;
@@ -162,21 +163,30 @@ struct Waiter {
 }
 
 impl Waiter {
+    /// Makes the blocking connection if there is none, named as a Bull worker's is. Called at
+    /// start too, so that a queue busy from its first moment is listed by `getWorkers()`.
+    async fn connect(&mut self, ctx: &Loop) {
+        if self.conn.is_some() || self.polling {
+            return;
+        }
+        match ctx.store.redis.inner.conn.dedicated_connection().await {
+            Ok(mut c) => {
+                super::workers::name_as_worker(&mut c, ctx.store.redis.prefix(), &ctx.queue).await;
+                self.conn = Some(c);
+            }
+            // Redis Cluster (or a refused connection): look again after the idle pause, as
+            // the loop did before it had a blocking wait.
+            Err(e) => {
+                tracing::debug!(queue = %ctx.queue, error = %e, "no blocking connection for the Bull queue; polling")
+            }
+        }
+    }
+
     async fn wait(&mut self, ctx: &Loop) {
         if self.polling {
             return;
         }
-        if self.conn.is_none() {
-            match ctx.store.redis.inner.conn.dedicated_connection().await {
-                Ok(c) => self.conn = Some(c),
-                Err(e) => {
-                    // Redis Cluster (or a refused connection): look again after the idle
-                    // pause, as the loop did before it had a blocking wait.
-                    tracing::debug!(queue = %ctx.queue, error = %e, "no blocking connection for the Bull queue; polling");
-                    return;
-                }
-            }
-        }
+        self.connect(ctx).await;
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
@@ -256,12 +266,13 @@ type Taken = (String, HashMap<String, String>);
 
 async fn take(ctx: &Loop) -> Result<Option<Taken>, Error> {
     let k = &ctx.keys;
-    let r: Option<(String, HashMap<String, String>)> = scripts::TAKE
+    let (id, hash, failed): (String, HashMap<String, String>, Vec<String>) = scripts::TAKE
         .key(k.key("wait"))
         .key(k.key("active"))
         .key(k.key("priority"))
         .key(format!("{}@{}", k.key("active"), ctx.store.token))
         .key(k.key("meta-paused"))
+        .key(k.key("failed"))
         .arg(k.base())
         .arg(&ctx.store.token)
         .arg(ctx.opts.lock_duration.as_millis() as u64)
@@ -269,11 +280,17 @@ async fn take(ctx: &Loop) -> Result<Option<Taken>, Error> {
         .invoke_async(&mut ctx.store.conn())
         .await
         .map_err(|e| Error::engine(&ctx.queue, e))?;
-    Ok(r)
+    for gone in failed {
+        tracing::warn!(queue = %ctx.queue, job_id = %crate::telemetry::escape_control(&gone),
+            "an id in wait had no job hash; failed it (see its failedReason) instead of running nothing");
+    }
+    Ok((!id.is_empty()).then_some((id, hash)))
 }
 
 /// Runs one taken job to its outcome, renewing its lock meanwhile.
 async fn run(ctx: Arc<Loop>, id: String, hash: HashMap<String, String>) {
+    // As Bull's worker: the next iteration of a repeatable job is added when one is taken.
+    super::repeat::schedule_next(&ctx, &id, &hash).await;
     let run_opts = opts::parse(hash.get("opts").map(String::as_str));
     let made: u32 = hash
         .get("attemptsMade")

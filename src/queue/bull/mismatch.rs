@@ -21,19 +21,33 @@ impl BullStore {
             .cmd("TYPE")
             .arg(k.key("prioritized"))
             .cmd("EXISTS")
-            .arg(k.key("marker"));
-        let (meta_paused, priority, paused, events, prioritized, marker): (
+            .arg(k.key("marker"))
+            .cmd("EXISTS")
+            .arg(k.key("meta"))
+            .cmd("EXISTS")
+            .arg(k.key("id"))
+            .cmd("TYPE")
+            .arg(k.key("wait"));
+        #[allow(clippy::type_complexity)]
+        let (meta_paused, priority, paused, events, prioritized, marker, meta, id, wait): (
             bool,
             String,
             String,
             String,
             String,
             bool,
+            bool,
+            bool,
+            String,
         ) = p
             .query_async(&mut self.conn())
             .await
             .map_err(|e| Error::engine(queue, e))?;
-        let bull = meta_paused || priority == "zset" || paused == "list";
+        // A Bull queue of plain jobs has only `id`, job hashes and `wait`: no key of its own.
+        // It shows by what is missing, since every BullMQ add writes `meta` and the `events`
+        // stream.
+        let bull_by_absence = (id || wait == "list") && !meta && events != "stream";
+        let bull = meta_paused || priority == "zset" || paused == "list" || bull_by_absence;
         let bullmq = events == "stream" || prioritized == "zset" || marker;
         Ok(match (bull, bullmq) {
             (true, false) => Some(Layout::Bull),

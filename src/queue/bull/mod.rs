@@ -37,7 +37,9 @@ mod info;
 mod metrics;
 mod mismatch;
 mod opts;
+mod repeat;
 mod scripts;
+mod workers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

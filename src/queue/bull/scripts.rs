@@ -44,3 +44,6 @@ pub(super) static REMOVE: LazyLock<Script> =
 /// Clean finished jobs.
 pub(super) static CLEAN: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/clean.lua")));
+/// The next iteration of a repeatable job.
+pub(super) static REPEAT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/repeat.lua")));

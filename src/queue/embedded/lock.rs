@@ -61,3 +61,29 @@ pub(super) fn acquire(db: &Path) -> Result<DaemonLock, String> {
     let _ = file.flush();
     Ok(DaemonLock { _file: file })
 }
+
+/// Whether a daemon holds `db`'s lock now (for the CLI's "no daemon reads this file" warning),
+/// read from the kernel's lock table rather than by trying the lock: a tool holding it even for
+/// an instant could make a daemon starting at that moment fail. `None` when it cannot be told
+/// (no `/proc/locks`, an unreadable lock file).
+pub(super) fn held(db: &Path) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = match std::fs::metadata(lock_path(db)) {
+        Ok(m) => m.ino(),
+        // No lock file: no daemon ever consumed this file.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(false),
+        Err(_) => return None,
+    };
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    // `1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`; waiters (`1: -> FLOCK`)
+    // hold nothing and are skipped.
+    Some(table.lines().any(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        f.get(1) == Some(&"FLOCK")
+            && f.get(3) == Some(&"WRITE")
+            && f.get(5)
+                .and_then(|d| d.rsplit(':').next())
+                .and_then(|i| i.parse::<u64>().ok())
+                == Some(inode)
+    }))
+}

@@ -108,6 +108,12 @@ impl Fault {
     }
 }
 
+/// Whether a daemon consumes the embedded file at `path` now (`None`: cannot be told). The
+/// CLI warns when none does: what it adds waits until a daemon starts on this file.
+pub fn daemon_holds(path: &Path) -> Option<bool> {
+    lock::held(path)
+}
+
 impl EmbeddedStore {
     /// Opens (creating it and its folder) the file. Takes no lock: tools open the file while
     /// the daemon runs; only [`EmbeddedStore::consume`] locks it.
