@@ -25,7 +25,7 @@ pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> 
         // into a Bull queue that Node workers run): consuming it would fail every job.
         .filter(|(queue, q)| *queue != CRON_QUEUE && !q.handlers.is_empty())
         .map(|(queue, q)| {
-            let routes = configured(q, &client, config.passthrough_logs);
+            let routes = configured(q, config, &client);
             (queue.clone(), (q.concurrency.get(), routes))
         })
         .collect();
@@ -49,7 +49,7 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
     let mut routes = config
         .queues
         .get(CRON_QUEUE)
-        .map(|q| configured(q, &client, config.passthrough_logs))
+        .map(|q| configured(q, config, &client))
         .unwrap_or_default();
     for e in plan.commands() {
         if let Action::Command {
@@ -66,7 +66,9 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
                 command: command.clone(),
             };
             let route = Route {
-                handler: Handler::Exec(Exec::new(shell, command, env.clone())),
+                handler: Handler::Exec(
+                    Exec::new(shell, command, env.clone()).with_policy(config.job_env.policy(None)),
+                ),
                 timeout: e.timeout.or(config.job_settings(CRON_QUEUE, &e.id).timeout),
                 echo: EchoMode::of(config.log_output, config.passthrough_logs),
                 entry: Some(Arc::new(entry)),
@@ -77,14 +79,15 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
     routes
 }
 
-fn configured(q: &QueueConfig, client: &reqwest::Client, passthrough: bool) -> Routes {
+fn configured(q: &QueueConfig, config: &Config, client: &reqwest::Client) -> Routes {
     q.handlers
         .iter()
         .map(|(name, h)| {
+            let env = config.job_env.policy(h.pass_env.as_deref());
             let route = Route {
-                handler: Handler::from_config(&h.kind, client),
+                handler: Handler::from_config(&h.kind, env, client),
                 timeout: h.job.timeout,
-                echo: EchoMode::of(h.log_output, passthrough),
+                echo: EchoMode::of(h.log_output, config.passthrough_logs),
                 entry: None,
             };
             (name.clone(), Arc::new(route))
