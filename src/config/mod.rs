@@ -218,7 +218,7 @@ pub struct QueueConfig {
 }
 
 /// One handler: what runs, and its job settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HandlerConfig {
     /// What runs.
     pub kind: HandlerKind,

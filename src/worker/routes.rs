@@ -1,6 +1,6 @@
 //! Route tables: which handler runs each (queue, job name). Configured queues take their
 //! `[queues.Q.handlers]`; the `cron` queue also takes one exec handler per crontab command
-//! entry, keyed by entry id. Built at start and, for the `cron` queue, again on each reload.
+//! entry, keyed by entry id. Built at start and again on each reload (`reload.rs` swaps them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -17,6 +17,15 @@ pub type Routes = HashMap<String, Arc<Route>>;
 
 /// Every consumed queue with its concurrency and routes.
 pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> {
+    fresh(config, plan)
+        .into_iter()
+        .map(|(q, (c, routes))| (q, c, Arc::new(RwLock::new(Arc::new(routes)))))
+        .collect()
+}
+
+/// Every queue `config` and `plan` consume, with its concurrency and routes (at start, and on
+/// each reload to swap into the running tables).
+pub fn fresh(config: &Config, plan: &Plan) -> BTreeMap<String, (usize, Routes)> {
     let client = reqwest::Client::new();
     let mut by_queue: BTreeMap<String, (usize, Routes)> = config
         .queues
@@ -38,9 +47,6 @@ pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> 
         by_queue.insert(CRON_QUEUE.to_string(), (concurrency.get(), cron));
     }
     by_queue
-        .into_iter()
-        .map(|(q, (c, routes))| (q, c, Arc::new(RwLock::new(Arc::new(routes)))))
-        .collect()
 }
 
 /// The `cron` queue's routes: its configured handlers plus one per command entry.
