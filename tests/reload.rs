@@ -109,7 +109,8 @@ fn sigusr2_swaps_edited_handlers_and_names_what_needs_a_restart() {
         daemon
             .log()
             .lines()
-            .find(|l| l.contains("reloaded"))
+            // The reload component's verdict (the scheduler logs its own "schedule reloaded").
+            .find(|l| l.contains("cronq::worker::reload") && l.contains("reloaded"))
             .map(str::to_string)
     });
     assert!(line.contains("WARN"), "{line}");
