@@ -1,6 +1,8 @@
 //! The `exec` handler: `SHELL -c COMMAND` in its own process group. The command comes from
 //! local configuration only; the job reaches it as `JOB_*` environment and as JSON on stdin,
-//! never spliced into the command text. stdout and stderr lines become job logs. A timeout or
+//! never spliced into the command text. It inherits the daemon's environment but for the
+//! daemon's secrets its handler does not list (`config::job_env`), whose values are also hidden
+//! in everything copied out of its output. stdout and stderr lines become job logs. A timeout or
 //! the shutdown deadline terminates the whole group (TERM, then KILL after a grace period), so
 //! grandchildren do not outlive their job.
 
@@ -137,11 +139,7 @@ impl Exec {
                 .as_std()
                 .get_envs()
                 .filter_map(|(k, v)| Some((k.to_str()?, v?.to_str()?)));
-            limits::start_error(
-                &self.shell,
-                &e,
-                limits::env_bytes(&self.policy.remove, added),
-            )
+            limits::start_error(&self.shell, &e, limits::added_env_bytes(added))
         })?;
         let pid = child.id().map(|p| p as i32);
         let result = self.supervise(&mut child, &data, logs, cancel).await;

@@ -41,21 +41,18 @@ pub fn check_static(command: &str, env: &[(String, String)]) -> Result<(), JobEr
 pub fn start_error(shell: &str, e: &std::io::Error, env_bytes: usize) -> JobError {
     if e.raw_os_error() == Some(nix::libc::E2BIG) {
         return JobError::Fatal(format!(
-            "cannot start {shell:?}: its arguments and environment ({env_bytes} bytes of environment) \
-             exceed the kernel's limit (E2BIG); shrink the environment or the crontab variables"
+            "cannot start {shell:?}: its arguments and environment ({env_bytes} bytes of them set by \
+             cronq and the crontab, plus the daemon's own) exceed the kernel's limit (E2BIG); \
+             shrink the environment or the crontab variables"
         ));
     }
     JobError::Retryable(format!("cannot start {shell:?}: {e}"))
 }
 
-/// The size of the environment a command would get: the inherited one minus `removed`, plus
-/// `added` (for the E2BIG message).
-pub fn env_bytes<'a>(removed: &[String], added: impl Iterator<Item = (&'a str, &'a str)>) -> usize {
-    let inherited: usize = std::env::vars_os()
-        .filter(|(k, _)| !removed.iter().any(|r| k == r.as_str()))
-        .map(|(k, v)| k.len() + v.len() + 2)
-        .sum();
-    inherited + added.map(|(k, v)| k.len() + v.len() + 2).sum::<usize>()
+/// The bytes of environment cronq sets for a command (crontab variables and `JOB_*`), for the
+/// E2BIG message; the inherited rest is not counted, since only `app` reads the environment.
+pub fn added_env_bytes<'a>(added: impl Iterator<Item = (&'a str, &'a str)>) -> usize {
+    added.map(|(k, v)| k.len() + v.len() + 2).sum()
 }
 
 #[cfg(test)]
