@@ -84,3 +84,45 @@ fn sigusr2_reloads_a_valid_crontab_and_keeps_the_old_one_otherwise() {
 fn watch_reloads_on_file_change() {
     reload_case(true);
 }
+
+/// The last log line of job `id` of `queue` once it has finished.
+fn finished_log(redis: &Redis, queue: &str, id: &str) -> String {
+    wait_finished(redis, queue, id, Duration::from_secs(20));
+    redis.cmd(&["LRANGE", &format!("bull:{queue}:{id}:logs"), "-1", "-1"])
+}
+
+#[test]
+fn sigusr2_swaps_edited_handlers_and_names_what_needs_a_restart() {
+    let redis = Redis::start();
+    let old = "[queues.q]\nconcurrency = 2\n[queues.q.handlers.run]\nexec = \"echo old-command\"\n";
+    let daemon = Daemon::start(&redis.url(), old, None, &[]);
+    daemon.wait_healthy();
+    let id = enqueue(&redis, &daemon.dir, old, &["q", "run"]);
+    assert_eq!(finished_log(&redis, "q", &id), "old-command");
+
+    // An operator fixes the command, and also adds a queue and raises a concurrency.
+    let new = "[queues.q]\nconcurrency = 3\n[queues.q.handlers.run]\nexec = \"echo new-command\"\n\
+               [queues.extra.handlers.run]\nbuiltin = \"noop\"\n";
+    std::fs::write(daemon.dir.path().join("worker.toml"), new).unwrap();
+    daemon.signal(Signal::SIGUSR2);
+    let line = poll(Duration::from_secs(20), "the reload's log line", || {
+        daemon
+            .log()
+            .lines()
+            // The reload component's verdict (the scheduler logs its own "schedule reloaded").
+            .find(|l| l.contains("cronq::worker::reload") && l.contains("reloaded"))
+            .map(str::to_string)
+    });
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("partly reloaded"), "{line}");
+    assert!(line.contains("queue extra is new"), "{line}");
+    assert!(line.contains("queue q concurrency 2 → 3"), "{line}");
+    assert!(
+        line.contains("q/run"),
+        "the changed handler is named: {line}"
+    );
+
+    // The next job runs the new command.
+    let id = enqueue(&redis, &daemon.dir, new, &["q", "run"]);
+    assert_eq!(finished_log(&redis, "q", &id), "new-command");
+}

@@ -114,3 +114,30 @@ fn a_dsn_that_does_not_parse_is_refused_at_start() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Sentry DSN"), "{err}");
 }
+
+#[test]
+fn secrets_a_failing_job_prints_reach_sentry_redacted() {
+    let inbox = Inbox::default();
+    let port = fake_sentry(inbox.clone());
+    let dsn = format!("http://publickey@127.0.0.1:{port}/42");
+    let token = "tok-5e5e5e5e";
+    // Every secret passed on (as Supercronic would), so the job can print them.
+    let config = "[defaults]\nattempts = 1\n[worker]\npass_env = [\"*\"]\n";
+    let tab = "* * * * * * * echo \"token=$API_TOKEN dsn=$SENTRY_DSN\" >&2; exit 3\n";
+    let _daemon = Daemon::start_embedded(
+        config,
+        Some(tab),
+        &[("SENTRY_DSN", &dsn), ("API_TOKEN", token)],
+    );
+    let failure = poll(Duration::from_secs(15), "a job failure event", || {
+        events(&inbox)
+            .into_iter()
+            .find(|e| e["logger"] == "cronq.job")
+    });
+    let text = failure.to_string();
+    assert!(!text.contains(token), "{text}");
+    assert!(!text.contains("publickey"), "{text}");
+    let message = failure["message"].as_str().unwrap();
+    // The whole DSN is a secret variable's value, hidden whole.
+    assert!(message.ends_with("token=*** dsn=***"), "{message}");
+}

@@ -19,7 +19,7 @@ use crate::queue::Store;
 use crate::status::Status;
 use crate::worker::handler::KILL_GRACE;
 use crate::worker::start::DRAIN_DELAY;
-use crate::worker::{RouteTable, WorkerPool};
+use crate::worker::WorkerPool;
 
 /// A started daemon.
 pub(super) struct Running {
@@ -45,8 +45,8 @@ pub(super) struct Work {
     /// The supervised scheduler; ends when `stop` fires.
     pub(super) sched: JoinHandle<()>,
     pub(super) pools: Vec<WorkerPool>,
-    /// Handed to the reload component at start.
-    pub(super) cron_routes: Option<RouteTable>,
+    /// Every consumed queue's routes, handed to the reload component at start.
+    pub(super) routes: crate::worker::reload::Consumed,
 }
 
 impl Running {

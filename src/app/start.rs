@@ -78,12 +78,12 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
             let args = args.clone();
             move || super::load(&args).map(|(c, p, _)| (c, p))
         };
-        let routes = work.cron_routes.take();
+        let routes = std::mem::take(&mut work.routes);
         tokio::spawn(reload::run(
             load,
             reload_rx,
             plan_tx,
-            routes,
+            (routes, config.clone()),
             r.stop.clone(),
         ));
         r.status.set_ready();
@@ -244,7 +244,7 @@ async fn start_work(
         store,
         sched,
         pools: pools.pools,
-        cron_routes: pools.cron_routes,
+        routes: pools.routes,
     }
 }
 

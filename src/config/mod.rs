@@ -2,6 +2,7 @@
 //! refused); [`Config`] is validated, with real types and every default applied. Layers, lowest
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
+mod job_env;
 mod load;
 pub mod raw;
 mod redis_topology;
@@ -16,6 +17,8 @@ use std::time::Duration;
 
 use crate::queue::{Backoff, Retention, StoreTarget};
 
+pub(crate) use job_env::is_secret_param;
+pub use job_env::{EnvPolicy, JobEnv, Secrets};
 pub use load::{load, load_text};
 
 /// A configuration error, naming the place (`FILE:LINE` or the variable) and the fix.
@@ -127,6 +130,9 @@ pub struct Config {
     /// `[[schedule]]` entries, still as written (the scheduler validates expressions with the
     /// crontab parser so both forms share one dialect).
     pub schedules: Vec<ScheduleConfig>,
+    /// What of the daemon's environment jobs see (`[worker] pass_env`), and the secret values
+    /// hidden in job output.
+    pub job_env: JobEnv,
 }
 
 impl Config {
@@ -212,7 +218,7 @@ pub struct QueueConfig {
 }
 
 /// One handler: what runs, and its job settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HandlerConfig {
     /// What runs.
     pub kind: HandlerKind,
@@ -220,6 +226,8 @@ pub struct HandlerConfig {
     pub job: JobDefaults,
     /// Copy its output lines into the daemon's log (its own `log_output`, else `[worker]`'s).
     pub log_output: bool,
+    /// The daemon's secret variables its jobs get (its own `pass_env`, replacing `[worker]`'s).
+    pub pass_env: Option<Vec<String>>,
 }
 
 /// What a handler does.

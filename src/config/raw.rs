@@ -104,6 +104,9 @@ pub struct RawWorker {
     pub max_memory_mb: Option<u64>,
     /// Copy each line a job prints into the daemon's log stream, default `true`.
     pub log_output: Option<bool>,
+    /// The daemon's secret variables (`API_TOKEN`, `REDIS_PASSWORD`, a `REDIS_URL` with a
+    /// password, `SENTRY_DSN`, …) that exec jobs get; default none, `["*"]` all.
+    pub pass_env: Option<Vec<String>>,
 }
 
 /// `[defaults]`, and the job fields of a handler.
@@ -179,6 +182,8 @@ pub struct RawHandler {
     pub remove_on_fail: Option<RawRetention>,
     /// Copy its output lines into the daemon's log, default `[worker] log_output`.
     pub log_output: Option<bool>,
+    /// The daemon's secret variables this handler's jobs get, default `[worker] pass_env`.
+    pub pass_env: Option<Vec<String>>,
 }
 
 /// `http = { url, method, timeout, headers }`

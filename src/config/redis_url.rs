@@ -8,7 +8,7 @@ use super::raw::RawRedis;
 pub(super) fn build_url(r: &RawRedis) -> Result<String, String> {
     let tls = r.tls.unwrap_or(false);
     let url = match (&r.url, &r.host) {
-        (Some(url), _) => with_credentials(url, r)?,
+        (Some(url), _) => with_credentials(&lift_query_credentials(url)?, r)?,
         (None, host) => {
             let scheme = if tls { "rediss" } else { "redis" };
             let host = host.as_deref().unwrap_or("127.0.0.1");
@@ -80,6 +80,72 @@ fn check_parts(url: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// ioredis reads `?password=`, `?username=` and `?db=` from a URL's query when the URL has no
+/// user-info (or path) of its own; the Redis client we use ignores them, so a URL written for
+/// ioredis connected without its password ("NOAUTH") and printed it in clear. They are moved
+/// into the URL's user-info and path here, where the client reads them and the redaction of
+/// every printed URL hides them. User-info that is already there wins, as in ioredis.
+fn lift_query_credentials(url: &str) -> Result<String, String> {
+    let wanted = |k: &str| matches!(k, "password" | "username" | "db");
+    let Some((head, query)) = url.split_once('?') else {
+        return Ok(url.to_string());
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if !pairs.iter().any(|(k, _)| wanted(k)) {
+        return Ok(url.to_string());
+    }
+    let get = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let (scheme, rest) = head
+        .split_once("://")
+        .ok_or_else(|| "Redis URL must look like redis://host:6379/0".to_string())?;
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = if authority.contains('@') {
+        authority.to_string()
+    } else {
+        let password = get("password").filter(|p| !p.is_empty());
+        let user = get("username").filter(|u| !u.is_empty());
+        format!("{}{authority}", userinfo(user, password))
+    };
+    let path = match (path.trim_start_matches('/'), get("db")) {
+        ("", Some(db)) => {
+            if db.parse::<u32>().is_err() {
+                return Err(format!(
+                    "Redis URL {}: ?db={db:?} is not a number: write redis://host:6379/0 (REDIS_URL)",
+                    crate::queue::redact_url(url)
+                ));
+            }
+            format!("/{db}")
+        }
+        _ => path.to_string(),
+    };
+    let kept: Vec<String> = pairs
+        .iter()
+        .filter(|(k, _)| !wanted(k))
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    let mut out = format!("{scheme}://{authority}{path}");
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    Ok(out)
 }
 
 fn with_credentials(url: &str, r: &RawRedis) -> Result<String, String> {
@@ -164,6 +230,37 @@ mod tests {
             ..raw()
         };
         assert_eq!(build_url(&r).unwrap(), "redis://u:own@cache:6379");
+    }
+
+    #[test]
+    fn query_credentials_as_ioredis_reads_them_move_into_the_url() {
+        let cases = [
+            (
+                "redis://h:6379/0?password=qqq%40SECRET",
+                "redis://:qqq%40SECRET@h:6379/0",
+            ),
+            (
+                "redis://h?username=app&password=pw&db=3&family=6",
+                "redis://app:pw@h/3?family=6",
+            ),
+            // The URL's own user-info wins; the query copy is dropped all the same.
+            ("redis://:own@h/1?password=other", "redis://:own@h/1"),
+            ("redis://h/2?family=6", "redis://h/2?family=6"),
+        ];
+        for (input, want) in cases {
+            let r = RawRedis {
+                url: Some(input.into()),
+                ..raw()
+            };
+            assert_eq!(build_url(&r).unwrap(), want, "{input}");
+        }
+        let r = RawRedis {
+            url: Some("redis://h?db=x&password=qqqSECRET".into()),
+            ..raw()
+        };
+        let err = build_url(&r).unwrap_err();
+        assert!(err.contains("?db=\"x\""), "{err}");
+        assert!(!err.contains("qqqSECRET"), "{err}");
     }
 
     #[test]

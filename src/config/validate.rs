@@ -86,6 +86,10 @@ pub(super) fn build(
         "defaults",
     )?;
     let crontab_explicit = worker.crontab.is_some();
+    let pass_env = worker.pass_env.clone().unwrap_or_default();
+    super::job_env::check_pass_env(&pass_env)
+        .map_err(|m| invalid(src.place("worker", "pass_env"), m))?;
+    let job_env = super::JobEnv::new(pass_env, env, &url, &[redis.sentinel_password.as_deref()]);
     let log_output = worker.log_output.unwrap_or(true);
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
@@ -106,6 +110,11 @@ pub(super) fn build(
             let table = format!("queues.{name}.handlers.{job}");
             let mut built = handler::handler(&h, &defaults, src, &table)?;
             built.log_output = h.log_output.unwrap_or(log_output);
+            if let Some(list) = &h.pass_env {
+                super::job_env::check_pass_env(list)
+                    .map_err(|m| invalid(src.place(&table, "pass_env"), m))?;
+            }
+            built.pass_env = h.pass_env.clone();
             handlers.insert(job, built);
         }
         queues.insert(
@@ -202,6 +211,7 @@ pub(super) fn build(
         passthrough_logs: false,
         overlap_all: false,
         schedules,
+        job_env,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod handler;
 pub mod pool;
 pub mod reload;
+mod restart;
 pub mod routes;
 pub mod start;
 pub mod summary;

@@ -1,9 +1,13 @@
 //! The reload component: on each request (SIGUSR2, or a watched file changing) it loads the
-//! config and crontab again; if they are invalid it keeps the old schedule and logs why; if
-//! valid it swaps the plan and the `cron` queue's handlers at once, without waiting for running
-//! jobs. It lives beside the route tables it swaps; how to load is passed in, so it reads no
-//! environment.
+//! config and crontab again; if they are invalid it keeps the old ones and logs why; if valid it
+//! swaps the plan and the handlers of every running queue at once (the next job takes the new
+//! route; a running job finishes with the one it started with). What cannot change without a
+//! restart (a new queue, a concurrency, a layout, the Redis connection, …) is named in a warning
+//! on every reload until then (`restart.rs`): the log never says "reloaded" for a change that is
+//! not running. It lives beside the route tables it swaps; how to load is passed in, so it reads
+//! no environment.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,19 +15,27 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::RouteTable;
+use super::{restart, RouteTable};
 use crate::config::Config;
 use crate::cron::Plan;
 
+/// Every consumed queue: its concurrency and its route table (the pool reads it per job, the
+/// reload component replaces what it points to).
+pub type Consumed = BTreeMap<String, (usize, RouteTable)>;
+
 /// Serves reload requests until `stop` fires or every sender is gone. `load` returns the new
 /// config and plan, or the error text; `plan`'s receivers are the scheduler and `/health`.
+/// `running` is what the daemon started with: the consumed queues and the config.
 pub async fn run(
     load: impl Fn() -> Result<(Config, Arc<Plan>), String>,
     mut requests: mpsc::Receiver<()>,
     plan: watch::Sender<Arc<Plan>>,
-    cron_routes: Option<RouteTable>,
+    running: (Consumed, Arc<Config>),
     stop: CancellationToken,
 ) {
+    let (consumed, started) = running;
+    // The last config applied, to name what each reload changes.
+    let mut applied = (*started).clone();
     loop {
         tokio::select! {
             r = requests.recv() => if r.is_none() { return },
@@ -31,20 +43,27 @@ pub async fn run(
         }
         match load() {
             Err(message) => {
-                tracing::error!(error = %message, "reload refused: the new crontab or config is invalid; keeping the current schedule")
+                tracing::error!(error = %message, "reload refused: the new crontab or config is invalid; keeping the current schedule and handlers")
             }
             Ok((config, new_plan)) => {
-                match &cron_routes {
-                    Some(table) => {
-                        let fresh = super::routes::cron_table(&config, &new_plan);
-                        *table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+                let fresh = super::routes::fresh(&config, &new_plan);
+                let pending = restart::needs_restart(&started, &config, &consumed, &fresh);
+                let changed = restart::changed_handlers(&applied, &config);
+                for (queue, (_, routes)) in fresh {
+                    if let Some((_, table)) = consumed.get(&queue) {
+                        *table.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(routes);
                     }
-                    None if new_plan.commands().next().is_some() => tracing::warn!(
-                        "the new crontab has command lines but no `cron` queue consumer was started: restart to run them"
-                    ),
-                    None => {}
                 }
-                tracing::info!(entries = new_plan.entries.len(), "reloaded the schedule");
+                let entries = new_plan.entries.len();
+                let changed = changed.join(", ");
+                if pending.is_empty() {
+                    tracing::info!(entries, handlers_changed = %changed, "reloaded the schedule and the handlers");
+                } else {
+                    let pending = pending.join("; ");
+                    tracing::warn!(entries, handlers_changed = %changed, needs_restart = %pending,
+                        "partly reloaded: the schedule and the handlers of running queues are applied, but these changes need a restart: {pending}");
+                }
+                applied = config;
                 let _ = plan.send(new_plan);
             }
         }
@@ -101,6 +120,8 @@ mod tests {
         let good = Plan::build(Some(("crontab", &tab)), &config, Tz::UTC).unwrap();
         let (plan_tx, mut plan_rx) = watch::channel(Plan::build(None, &config, Tz::UTC).unwrap());
         let table = RouteTable::default();
+        let consumed: Consumed = [(crate::cron::CRON_QUEUE.to_string(), (1, table.clone()))].into();
+        let started = Arc::new(config.clone());
         // Popped from the end: the first request loads an invalid crontab, the second a valid one.
         let outcomes = Mutex::new(vec![Ok(good), Err("crontab:1: bad".to_string())]);
         let load = move || {
@@ -109,7 +130,7 @@ mod tests {
         };
         let (requests, rx) = mpsc::channel(1);
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run(load, rx, plan_tx, Some(table.clone()), stop.clone()));
+        let task = tokio::spawn(run(load, rx, plan_tx, (consumed, started), stop.clone()));
         requests.send(()).await.unwrap();
         requests.send(()).await.unwrap();
         // Only the valid load is published (a refused one would show as an earlier change).

@@ -1,6 +1,6 @@
 //! Route tables: which handler runs each (queue, job name). Configured queues take their
 //! `[queues.Q.handlers]`; the `cron` queue also takes one exec handler per crontab command
-//! entry, keyed by entry id. Built at start and, for the `cron` queue, again on each reload.
+//! entry, keyed by entry id. Built at start and again on each reload (`reload.rs` swaps them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -17,6 +17,15 @@ pub type Routes = HashMap<String, Arc<Route>>;
 
 /// Every consumed queue with its concurrency and routes.
 pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> {
+    fresh(config, plan)
+        .into_iter()
+        .map(|(q, (c, routes))| (q, c, Arc::new(RwLock::new(Arc::new(routes)))))
+        .collect()
+}
+
+/// Every queue `config` and `plan` consume, with its concurrency and routes (at start, and on
+/// each reload to swap into the running tables).
+pub fn fresh(config: &Config, plan: &Plan) -> BTreeMap<String, (usize, Routes)> {
     let client = reqwest::Client::new();
     let mut by_queue: BTreeMap<String, (usize, Routes)> = config
         .queues
@@ -25,7 +34,7 @@ pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> 
         // into a Bull queue that Node workers run): consuming it would fail every job.
         .filter(|(queue, q)| *queue != CRON_QUEUE && !q.handlers.is_empty())
         .map(|(queue, q)| {
-            let routes = configured(q, &client, config.passthrough_logs);
+            let routes = configured(q, config, &client);
             (queue.clone(), (q.concurrency.get(), routes))
         })
         .collect();
@@ -38,9 +47,6 @@ pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> 
         by_queue.insert(CRON_QUEUE.to_string(), (concurrency.get(), cron));
     }
     by_queue
-        .into_iter()
-        .map(|(q, (c, routes))| (q, c, Arc::new(RwLock::new(Arc::new(routes)))))
-        .collect()
 }
 
 /// The `cron` queue's routes: its configured handlers plus one per command entry.
@@ -49,7 +55,7 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
     let mut routes = config
         .queues
         .get(CRON_QUEUE)
-        .map(|q| configured(q, &client, config.passthrough_logs))
+        .map(|q| configured(q, config, &client))
         .unwrap_or_default();
     for e in plan.commands() {
         if let Action::Command {
@@ -66,7 +72,9 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
                 command: command.clone(),
             };
             let route = Route {
-                handler: Handler::Exec(Exec::new(shell, command, env.clone())),
+                handler: Handler::Exec(
+                    Exec::new(shell, command, env.clone()).with_policy(config.job_env.policy(None)),
+                ),
                 timeout: e.timeout.or(config.job_settings(CRON_QUEUE, &e.id).timeout),
                 echo: EchoMode::of(config.log_output, config.passthrough_logs),
                 entry: Some(Arc::new(entry)),
@@ -77,14 +85,15 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
     routes
 }
 
-fn configured(q: &QueueConfig, client: &reqwest::Client, passthrough: bool) -> Routes {
+fn configured(q: &QueueConfig, config: &Config, client: &reqwest::Client) -> Routes {
     q.handlers
         .iter()
         .map(|(name, h)| {
+            let env = config.job_env.policy(h.pass_env.as_deref());
             let route = Route {
-                handler: Handler::from_config(&h.kind, client),
+                handler: Handler::from_config(&h.kind, env, client),
                 timeout: h.job.timeout,
-                echo: EchoMode::of(h.log_output, passthrough),
+                echo: EchoMode::of(h.log_output, config.passthrough_logs),
                 entry: None,
             };
             (name.clone(), Arc::new(route))

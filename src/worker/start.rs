@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Dispatch;
-use super::{routes, RouteTable, WorkerPool};
+use super::reload::Consumed;
+use super::{routes, WorkerPool};
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::cron::{Plan, CRON_QUEUE};
@@ -56,12 +57,13 @@ pub async fn connect(config: &Config, stop: &CancellationToken) -> Result<Option
     }
 }
 
-/// The pools, and the `cron` queue's route table (swapped on reload).
+/// The pools, and every consumed queue's route table (swapped on reload).
 pub struct Pools {
     /// One per consumed queue, in queue-name order.
     pub pools: Vec<WorkerPool>,
-    /// The `cron` queue's routes, when it is consumed.
-    pub cron_routes: Option<RouteTable>,
+    /// Every consumed queue's concurrency and routes; the pools read the tables, the reload
+    /// component writes them.
+    pub routes: Consumed,
 }
 
 /// What starting the pools needs.
@@ -85,10 +87,10 @@ pub struct Shared<'a> {
 pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
     let config = s.config;
     let tables = routes::tables(config, plan);
-    let cron_routes = tables
+    let routes: Consumed = tables
         .iter()
-        .find(|(q, _, _)| q == CRON_QUEUE)
-        .map(|(_, _, t)| t.clone());
+        .map(|(q, c, t)| (q.clone(), (*c, t.clone())))
+        .collect();
     let mut pools = Vec::new();
     for (queue, concurrency, table) in tables {
         let opts = ConsumerOptions {
@@ -123,9 +125,9 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay.next_delay()) => {}
-                _ = s.stop.cancelled() => return Pools { pools, cron_routes },
+                _ = s.stop.cancelled() => return Pools { pools, routes },
             }
         }
     }
-    Pools { pools, cron_routes }
+    Pools { pools, routes }
 }

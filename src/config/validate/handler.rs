@@ -78,5 +78,6 @@ pub(super) fn handler(
         kind,
         job,
         log_output: true,
+        pass_env: None,
     })
 }

@@ -104,7 +104,9 @@ impl RedisTarget {
 /// `redis://:secret@h` → `redis://:***@h`. A lone user-info (`redis://secret@h`) is what Redis
 /// clients take as the password, so it is hidden whole. URLs without user-info come back
 /// unchanged. Parsing is the `url` crate's (the last `@` ends the user-info, as for the client).
+/// Credentials in the query (`?password=…`, which ioredis reads) are hidden too.
 pub fn redact_url(url: &str) -> String {
+    let url = &redact_query(url);
     let Ok(mut parsed) = url::Url::parse(url) else {
         // Not a URL the client could use either; still never print what may be a password.
         return match (url.split_once("://"), url.rfind('@')) {
@@ -123,6 +125,23 @@ pub fn redact_url(url: &str) -> String {
     parsed.to_string()
 }
 
+/// `?password=secret&x=1` → `?password=***&x=1` (and the other credential parameters).
+fn redact_query(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let parts: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !v.is_empty() && crate::config::is_secret_param(k) => {
+                format!("{k}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}?{}", parts.join("&"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;
@@ -137,6 +156,10 @@ mod tests {
             ("redis://u:p@ss@h/0?x=1", "redis://u:***@h/0?x=1"),
             ("not a url", "not a url"),
             ("redis://u:secret@h:notaport/0", "redis://***@h:notaport/0"),
+            (
+                "redis://h/0?password=qqqSECRET&family=6",
+                "redis://h/0?password=***&family=6",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(redact_url(input), want, "{input}");

@@ -1,6 +1,8 @@
 //! The `exec` handler: `SHELL -c COMMAND` in its own process group. The command comes from
 //! local configuration only; the job reaches it as `JOB_*` environment and as JSON on stdin,
-//! never spliced into the command text. stdout and stderr lines become job logs. A timeout or
+//! never spliced into the command text. It inherits the daemon's environment but for the
+//! daemon's secrets its handler does not list (`config::job_env`), whose values are also hidden
+//! in everything copied out of its output. stdout and stderr lines become job logs. A timeout or
 //! the shutdown deadline terminates the whole group (TERM, then KILL after a grace period), so
 //! grandchildren do not outlive their job.
 
@@ -16,7 +18,9 @@ use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
 use super::echo::Channel;
+use super::limits;
 use super::{JobError, JobInput, LogBuffer, LogSender, RunResult, KILL_GRACE};
+use crate::config::EnvPolicy;
 
 /// PIDs of the children this process spawned and has not yet waited for. Process-wide by
 /// nature (PIDs are), so a static. Locked only briefly (insert, remove, the reaper's look-up);
@@ -66,6 +70,8 @@ pub struct Exec {
     command: String,
     /// Extra environment (crontab env lines), applied before the `JOB_*` variables.
     env: Vec<(String, String)>,
+    /// The daemon's secrets withheld from the inherited environment, and hidden in output.
+    policy: EnvPolicy,
 }
 
 impl Exec {
@@ -75,7 +81,15 @@ impl Exec {
             shell: shell.to_string(),
             command: command.to_string(),
             env,
+            policy: EnvPolicy::default(),
         }
+    }
+
+    /// Withholds `policy.remove` from the jobs' environment (the crontab's own lines still set
+    /// what they name) and hides `policy.secrets` in their output.
+    pub fn with_policy(mut self, policy: EnvPolicy) -> Exec {
+        self.policy = policy;
+        self
     }
 
     /// Runs the command for `job`.
@@ -85,6 +99,7 @@ impl Exec {
         logs: &LogSender,
         cancel: &CancellationToken,
     ) -> RunResult {
+        limits::check_static(&self.command, &self.env)?;
         let data = serde_json::to_string(&job.data).unwrap_or_else(|_| "null".into());
         // Through the daemon's own binary when it is the `worker` (see `pdeath.rs`), so a
         // kill -9 of the daemon ends the handler too.
@@ -96,6 +111,9 @@ impl Exec {
             }
             None => Command::new(&self.shell),
         };
+        for name in &self.policy.remove {
+            cmd.env_remove(name);
+        }
         cmd.arg("-c")
             .arg(&self.command)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -103,10 +121,12 @@ impl Exec {
             .env("JOB_NAME", &job.name)
             .env("JOB_QUEUE", &job.queue)
             .env("JOB_ATTEMPT", job.attempt.to_string())
-            .env("JOB_DATA", &data);
+            .env("JOB_DATA_BYTES", data.len().to_string());
+        // Data too big for one environment string reaches the command on stdin only.
+        set_or_omit(&mut cmd, "JOB_DATA", &data);
         if !job.children.is_empty() {
             let children = serde_json::to_string(&job.children).unwrap_or_default();
-            cmd.env("JOB_CHILDREN", children);
+            set_or_omit(&mut cmd, "JOB_CHILDREN", &children);
         }
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -114,8 +134,13 @@ impl Exec {
             // Its own process group, so that a timeout can signal every process it started.
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = spawn_registered(&mut cmd)
-            .map_err(|e| JobError::Retryable(format!("cannot start {:?}: {e}", self.shell)))?;
+        let mut child = spawn_registered(&mut cmd).map_err(|e| {
+            let added = cmd
+                .as_std()
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_str()?, v?.to_str()?)));
+            limits::start_error(&self.shell, &e, limits::added_env_bytes(added))
+        })?;
         let pid = child.id().map(|p| p as i32);
         let result = self.supervise(&mut child, &data, logs, cancel).await;
         if let Some(pid) = pid {
@@ -139,9 +164,12 @@ impl Exec {
                 let _ = stdin.write_all(data.as_bytes()).await;
             });
         }
+        let secrets = &self.policy.secrets;
         let out = LogBuffer::new(logs.clone(), Channel::Stdout)
+            .redacting(secrets.clone())
             .drain(child.stdout.take().expect("piped"));
         let err = LogBuffer::new(logs.clone(), Channel::Stderr)
+            .redacting(secrets.clone())
             .drain(child.stderr.take().expect("piped"));
         let readers = tokio::spawn(async move { (out.await, err.await) });
         let status = tokio::select! {
@@ -166,6 +194,16 @@ impl Exec {
         let status = status
             .map_err(|e| JobError::Retryable(format!("waiting for the command failed: {e}")))?;
         outcome(status, last_out, last_err)
+    }
+}
+
+/// `NAME=value`, or, when the kernel would refuse a string that long, `NAME_OMITTED=1` (see
+/// `limits.rs`).
+fn set_or_omit(cmd: &mut Command, name: &str, value: &str) {
+    if limits::fits_env(name, value) {
+        cmd.env(name, value);
+    } else {
+        cmd.env_remove(name).env(format!("{name}_OMITTED"), "1");
     }
 }
 

@@ -5,7 +5,10 @@
 pub mod builtin;
 pub mod echo;
 pub mod exec;
+#[cfg(test)]
+mod exec_env_tests;
 pub mod http;
+pub mod limits;
 mod output;
 pub mod pdeath;
 
@@ -15,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Builtin, HandlerKind};
+use crate::config::{Builtin, EnvPolicy, HandlerKind};
 
 pub use output::LogBuffer;
 
@@ -97,11 +100,16 @@ pub enum Handler {
 }
 
 impl Handler {
-    /// Builds the handler of a validated config entry.
-    pub fn from_config(kind: &HandlerKind, http_client: &reqwest::Client) -> Handler {
+    /// Builds the handler of a validated config entry; `env` says what an exec handler's jobs
+    /// may not see, and what to hide in their output.
+    pub fn from_config(
+        kind: &HandlerKind,
+        env: EnvPolicy,
+        http_client: &reqwest::Client,
+    ) -> Handler {
         match kind {
             HandlerKind::Exec { command } => {
-                Handler::Exec(exec::Exec::new("/bin/sh", command, Vec::new()))
+                Handler::Exec(exec::Exec::new("/bin/sh", command, Vec::new()).with_policy(env))
             }
             HandlerKind::Http {
                 url,

@@ -2,10 +2,13 @@
 //! [`MAX_LINES`] lines of at most [`MAX_LINE_BYTES`] each per job, summarise the rest, and read
 //! in fixed-size chunks so that even one endless line costs constant memory.
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::echo::Channel;
 use super::{LogSender, PROGRESS_PREFIX};
+use crate::config::Secrets;
 
 /// Lines kept in a job's log.
 pub(crate) const MAX_LINES: usize = 1000;
@@ -22,6 +25,8 @@ pub struct LogBuffer {
     dropped: u64,
     /// The last complete line (for the return value of exec handlers).
     last_line: Option<String>,
+    /// Hidden in every line before it is copied anywhere (daemon log, job log, reason).
+    secrets: Arc<Secrets>,
 }
 
 impl LogBuffer {
@@ -37,7 +42,14 @@ impl LogBuffer {
             kept: 0,
             dropped: 0,
             last_line: None,
+            secrets: Arc::default(),
         }
+    }
+
+    /// Replaces `secrets` by `***` in each line, before any copy of it is made.
+    pub fn redacting(mut self, secrets: Arc<Secrets>) -> Self {
+        self.secrets = secrets;
+        self
     }
 
     /// Reads `src` to its end, line by line.
@@ -72,6 +84,9 @@ impl LogBuffer {
         let mut text = String::from_utf8_lossy(raw)
             .trim_end_matches('\r')
             .to_string();
+        if let std::borrow::Cow::Owned(clean) = self.secrets.redact(&text) {
+            text = clean;
+        }
         if cut {
             text.push_str(" …[line cut]");
         }
