@@ -2,6 +2,7 @@
 //! refused); [`Config`] is validated, with real types and every default applied. Layers, lowest
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
+pub mod cron;
 mod load;
 pub mod raw;
 mod redis_topology;
@@ -15,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::queue::{Backoff, Retention, StoreTarget};
+
+pub use cron::CronConfig;
 
 pub use load::{load, load_text};
 
@@ -127,6 +130,8 @@ pub struct Config {
     /// `[[schedule]]` entries, still as written (the scheduler validates expressions with the
     /// crontab parser so both forms share one dialect).
     pub schedules: Vec<ScheduleConfig>,
+    /// `[cron]`: how crontab command lines run.
+    pub cron: CronConfig,
 }
 
 impl Config {
@@ -279,6 +284,10 @@ pub struct ScheduleConfig {
     pub timeout: Option<Duration>,
     /// Random start delay bound.
     pub jitter: Option<Duration>,
+    /// A command entry's attempts (`None`: `[cron] attempts`).
+    pub attempts: Option<u32>,
+    /// A command entry's backoff (`None`: `[cron] backoff`).
+    pub backoff: Option<Backoff>,
 }
 
 /// What a schedule adds at each tick.
@@ -310,11 +319,12 @@ pub enum Overlap {
 }
 
 impl Config {
-    /// The job settings for `queue`/`name`: the handler's when configured, else `[defaults]`.
+    /// The job settings for `queue`/`name`: the handler's when configured (the queue's
+    /// catch-all `"*"` for a name without one of its own), else `[defaults]`.
     pub fn job_settings(&self, queue: &str, name: &str) -> &JobDefaults {
         self.queues
             .get(queue)
-            .and_then(|q| q.handlers.get(name))
+            .and_then(|q| q.handlers.get(name).or_else(|| q.handlers.get("*")))
             .map(|h| &h.job)
             .unwrap_or(&self.defaults)
     }

@@ -87,6 +87,7 @@ pub(super) fn build(
     )?;
     let crontab_explicit = worker.crontab.is_some();
     let log_output = worker.log_output.unwrap_or(true);
+    let cron = cron::cron(raw.cron.as_ref(), &raw.queues, &defaults, src)?;
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
         crate::queue::validate_queue_name(&name)
@@ -202,6 +203,7 @@ pub(super) fn build(
         passthrough_logs: false,
         overlap_all: false,
         schedules,
+        cron,
     })
 }
 
@@ -336,6 +338,7 @@ fn retention(
     })
 }
 
+mod cron;
 mod handler;
 mod http;
 mod ranges;

@@ -357,7 +357,8 @@ impl FireContext {
 }
 
 /// The job one tick of `e` adds: its target, its data (a command entry's job carries only
-/// where it came from, never the command), the handler's attempts, backoff and retention, the
+/// where it came from, never the command), its attempts, backoff and retention (a command
+/// entry's own, see [`PlannedEntry::runs`]; else the target handler's), the
 /// deterministic id, and a random start delay when the entry has `jitter`.
 pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec {
     let (queue, name) = e.job_target();
@@ -378,10 +379,11 @@ pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec
         delay,
         ..JobOverrides::default()
     };
-    JobSpec::for_handler(
-        name,
-        data,
-        &config.job_settings(queue, name).into(),
-        overrides,
-    )
+    // A command entry's run takes its own settings (one attempt by default, bounded history);
+    // an enqueue entry's job is its target handler's, as any producer's would be.
+    let defaults = match &e.runs {
+        Some(runs) => runs.clone(),
+        None => config.job_settings(queue, name).into(),
+    };
+    JobSpec::for_handler(name, data, &defaults, overrides)
 }

@@ -121,7 +121,11 @@ impl Dispatch {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        table.get(name).cloned()
+        // A name without a handler of its own goes to the queue's catch-all, if it has one.
+        table
+            .get(name)
+            .or_else(|| table.get(super::routes::CATCH_ALL))
+            .cloned()
     }
 }
 

@@ -11,7 +11,7 @@ use super::dispatch::Dispatch;
 use super::{routes, RouteTable, WorkerPool};
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::cron::{Plan, CRON_QUEUE};
+use crate::cron::Plan;
 use crate::metrics::Metrics;
 use crate::queue::{ConsumerOptions, Error, Store};
 use crate::status::Status;
@@ -84,10 +84,15 @@ pub struct Shared<'a> {
 /// started so far) when `stop` fires.
 pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
     let config = s.config;
+    for queue in routes::unconsumed(config) {
+        // BullMQ's model is one processor per queue: a declared queue nobody here consumes is
+        // worth one line, in case a handler was forgotten (Node workers may consume it).
+        tracing::warn!(queue, "[queues.{queue}] has no handlers: this daemon does not consume it (add [queues.{queue}.handlers.\"*\"] to run every job name, or ignore this if other workers consume it)");
+    }
     let tables = routes::tables(config, plan);
     let cron_routes = tables
         .iter()
-        .find(|(q, _, _)| q == CRON_QUEUE)
+        .find(|(q, _, _)| *q == config.cron.queue)
         .map(|(_, _, t)| t.clone());
     let mut pools = Vec::new();
     for (queue, concurrency, table) in tables {
@@ -107,7 +112,7 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             let mut dispatch =
                 Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone())
                     .timing_into(s.status.timings());
-            if queue == CRON_QUEUE {
+            if queue == config.cron.queue {
                 dispatch = dispatch.refusing_commands();
             }
             match WorkerPool::start(s.store, &queue, opts.clone(), dispatch).await {
