@@ -105,6 +105,26 @@ concurrency = 5
             job_field(&redis, "jobs", &id, "failedReason")
         );
     }
+    // A job waits on the declared queue nobody here consumes: `worker status` says so.
+    enqueue(&redis, &dir, config, &["ai", "summarise"]);
+    let cfg = dir.write("status.toml", config);
+    let (code, out, err) = run_worker(
+        &["status"],
+        &[
+            ("REDIS_URL", &redis.url()),
+            ("WORKER_CONFIG", cfg.to_str().unwrap()),
+        ],
+        dir.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let row = |q: &str| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(q))
+            .unwrap_or_else(|| panic!("no {q} row: {out}"))
+            .to_string()
+    };
+    assert!(row("ai").contains("no consumer here"), "{out}");
+    assert!(!row("jobs").contains("no consumer here"), "{out}");
     let log = daemon.log();
     let warnings: Vec<&str> = log
         .lines()

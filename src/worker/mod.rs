@@ -6,6 +6,7 @@
 //! pools: [`cancels`] (cancel requests from any daemon) and [`reload`] (new crontab and config).
 
 pub mod cancels;
+pub mod claims;
 pub mod dispatch;
 pub mod handler;
 pub mod pool;

@@ -12,6 +12,7 @@ use super::handler::exec::Exec;
 use super::handler::Handler;
 use super::{Route, RouteTable};
 use crate::config::{Config, QueueConfig};
+use crate::cron::window::RunWindow;
 use crate::cron::{Action, Plan};
 
 /// The handler name that takes every job name without a handler of its own
@@ -90,6 +91,7 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
                 timeout: e.timeout.or(config.job_settings(cron_queue, &e.id).timeout),
                 echo: EchoMode::of(config.log_output, config.passthrough_logs),
                 entry: Some(Arc::new(entry)),
+                window: Some(RunWindow::of(e)),
             };
             routes.insert(e.id.clone(), Arc::new(route));
         }
@@ -106,6 +108,7 @@ fn configured(q: &QueueConfig, client: &reqwest::Client, passthrough: bool) -> R
                 timeout: h.job.timeout,
                 echo: EchoMode::of(h.log_output, passthrough),
                 entry: None,
+                window: None,
             };
             (name.clone(), Arc::new(route))
         })

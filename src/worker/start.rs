@@ -94,6 +94,11 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
         .iter()
         .find(|(q, _, _)| *q == config.cron.queue)
         .map(|(_, _, t)| t.clone());
+    if let Some(table) = &cron_routes {
+        // Ends when `stop` fires; its vouchers then lapse within `claims::CLAIM_TTL`.
+        let (store, queue, stop) = (s.store.clone(), config.cron.queue.clone(), s.stop.clone());
+        tokio::spawn(super::claims::run(store, queue, table.clone(), stop));
+    }
     let mut pools = Vec::new();
     for (queue, concurrency, table) in tables {
         let opts = ConsumerOptions {
@@ -113,7 +118,7 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
                 Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone())
                     .timing_into(s.status.timings());
             if queue == config.cron.queue {
-                dispatch = dispatch.refusing_commands();
+                dispatch = dispatch.refusing_commands().handing_back(s.store.clone());
             }
             match WorkerPool::start(s.store, &queue, opts.clone(), dispatch).await {
                 Ok(pool) => {
