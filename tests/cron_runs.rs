@@ -132,3 +132,69 @@ concurrency = 5
         .collect();
     assert_eq!(warnings.len(), 1, "one warning naming the queue: {log}");
 }
+
+#[test]
+fn run_now_obeys_forbid_and_shows_as_the_latest_run() {
+    let redis = Redis::start();
+    let config = r#"
+[[schedule]]
+name = "report"
+cron = "0 0 1 1 * 2099"
+command = "sleep 30"
+"#;
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    let base = format!("http://127.0.0.1:{}", daemon.port);
+    let trigger = || {
+        http(
+            "POST",
+            &format!("{base}/api/schedules/report/trigger"),
+            None,
+            None,
+        )
+    };
+    let (code, body) = trigger();
+    assert_eq!(code, 201, "{body}");
+    let first: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let first = first["id"].as_str().unwrap().to_string();
+    poll(Duration::from_secs(20), "the manual run to start", || {
+        (job_state(&redis, "cron", &first) == "active").then_some(())
+    });
+    // Two more clicks while it runs: refused, naming the running job.
+    for _ in 0..2 {
+        let (code, body) = trigger();
+        assert_eq!(code, 409, "{body}");
+        assert!(body.contains(&first), "{body}");
+    }
+    let runs = ids_in(&redis, "cron", "active").len() + ids_in(&redis, "cron", "wait").len();
+    assert_eq!(runs, 1, "one run at a time");
+    let (code, rows) = http_get(&format!("{base}/api/schedules")).unwrap();
+    assert_eq!(code, 200);
+    let row = &rows[0];
+    assert_eq!(row["last"]["job_id"], first.as_str(), "{row}");
+    assert_eq!(row["last"]["state"], "active", "{row}");
+}
+
+#[test]
+fn a_tick_skipped_for_a_pending_retry_says_so() {
+    let redis = Redis::start();
+    let config = r#"
+[[schedule]]
+name = "flaky"
+cron = "* * * * * * *"
+command = "exit 1"
+attempts = 2
+backoff = "fixed:20s"
+"#;
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    let line = poll(Duration::from_secs(20), "a skip line", || {
+        daemon
+            .log()
+            .lines()
+            .find(|l| l.contains("tick skipped"))
+            .map(str::to_string)
+    });
+    assert!(line.contains("waits to retry after a failure"), "{line}");
+    assert!(line.contains("\"failed_attempts\":1"), "{line}");
+}

@@ -292,7 +292,7 @@ async fn schedules(
             return Ok(());
         }
     };
-    let rows = report::rows(Some(store), &plan, chrono::Utc::now()).await;
+    let rows = report::rows(Some(store), &plan, chrono::Utc::now(), None).await;
     if json {
         print_json(&rows);
         return Ok(());
