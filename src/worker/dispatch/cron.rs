@@ -4,7 +4,8 @@
 //!   by [`HANDBACK_DELAY`] (or [`UNCLAIMED_DELAY`]) with no attempt counted, while a live daemon vouches for that entry
 //!   (`worker::claims`) or the tick is younger than [`UNCLAIMED_LIMIT`] (a pod that has the
 //!   entry may be starting). Only then is it failed, with a reason that says why. Nothing is
-//!   run twice: the daemon that holds the entry runs it once.
+//!   run twice: the daemon that holds the entry runs it once. A job whose data does not name
+//!   its entry and tick, as every scheduler's does, is no crontab tick: it fails at once.
 //! - **A run that did not start at its time** (cut off by shutdown and handed back to `wait`,
 //!   or waiting while every daemon was down) starts only within its tick's window
 //!   ([`crate::cron::window::RunWindow`]); past it, the tick counts as missed, as a tick the
@@ -66,9 +67,15 @@ pub(super) async fn hand_back(
     job: &ActiveJob,
     data: &Result<serde_json::Value, String>,
 ) -> Outcome {
+    // Only what a scheduler adds (data naming the entry and its tick) can belong to another
+    // daemon's crontab; anything else on this queue (a hand-made or forged job) fails at once.
+    let names_entry = data
+        .as_ref()
+        .is_ok_and(|d| d.get("entry").and_then(|e| e.as_str()) == Some(job.name.as_str()));
+    let Some(since) = scheduled_of(data).filter(|_| names_entry) else {
+        return Outcome::Fail(format!("no handler for {}/{}", job.queue, job.name));
+    };
     let claimed = store.entry_claimed(&job.queue, &job.name).await;
-    let since = scheduled_of(data)
-        .unwrap_or_else(|| DateTime::from_timestamp_millis(job.ready_ms).unwrap_or_else(Utc::now));
     let age = (Utc::now() - since).to_std().unwrap_or_default();
     let outcome = unheld(&job.queue, &job.name, claimed, age);
     if let Outcome::Defer(_) = outcome {
