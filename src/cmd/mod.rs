@@ -7,6 +7,7 @@ mod crontab_report;
 mod enqueue;
 mod healthcheck;
 mod ops;
+mod status;
 
 pub use crontab::{cron_next, test_crontab};
 pub use enqueue::enqueue;
