@@ -198,3 +198,30 @@ backoff = "fixed:20s"
     assert!(line.contains("waits to retry after a failure"), "{line}");
     assert!(line.contains("\"failed_attempts\":1"), "{line}");
 }
+
+#[test]
+fn a_tick_of_an_entry_not_held_here_is_handed_back_on_the_embedded_store_too() {
+    let config = r#"
+[[schedule]]
+name = "held"
+cron = "0 0 1 1 * 2099"
+command = "true"
+"#;
+    let stack = Stack::start(StoreKind::Embedded, config, &[]);
+    // What another crontab's scheduler adds: data naming its entry and tick.
+    let scheduled = chrono::Utc::now().to_rfc3339();
+    let body = serde_json::json!({
+        "name": "not-held",
+        "data": {"entry": "not-held", "source": "crontab:1", "scheduled": scheduled},
+        "jobId": "cron-not-held-1",
+    });
+    let (code, added) = stack.api("POST", "/api/queues/cron/jobs", Some(body));
+    assert_eq!(code, 201, "{added}");
+    poll(Duration::from_secs(20), "two hand-backs", || {
+        (stack.daemon.log().matches("handed back").count() >= 2).then_some(())
+    });
+    let (_, job) = stack.api("GET", "/api/queues/cron/jobs/cron-not-held-1", None);
+    let state = job["state"].as_str().unwrap_or_default();
+    assert!(["delayed", "waiting", "active"].contains(&state), "{job}");
+    assert_eq!(job["attemptsMade"], 0, "no attempt counted: {job}");
+}
