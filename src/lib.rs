@@ -13,13 +13,14 @@
 //! - [`cli`]: clap flags and subcommands, Supercronic's single-dash spellings mapped onto them.
 //!   [`config`]: raw TOML → validated [`config::Config`], layered file < env < flags.
 //! - [`cron`]: the crontab dialect (`cron::dialect`, pure), the plan of entries, the scheduler
-//!   (ticks → jobs with deterministic ids `cron-<entry>-<unix-secs>`).
+//!   (ticks → jobs with deterministic ids `cron-<entry>-<unix-secs>`), a run's late window.
 //! - [`queue`]: the store contract (one trait, `queue::contract`), the [`queue::Store`] facade,
 //!   job specs and their one validation; `queue::redis` is BullMQ's layout over the engine
 //!   (`bullmq-official`, named nowhere else), `queue::bull` Bull 3/4's layout (our own Lua,
 //!   pub/sub events), `queue::embedded` the SQLite store (no Redis).
-//! - [`worker`]: one pool per queue; dispatch by job name to a handler; routes, reload, cancel
-//!   routing; timeouts; drain.
+//! - [`worker`]: one pool per queue; dispatch by job name to a handler (or the queue's `*`
+//!   catch-all); routes, reload, cancel routing, vouching for the crontab entries held here
+//!   (others' are handed back); timeouts; drain.
 //! - [`http`]: `router(state)`: `/health`, `/metrics`, the API (jobs, queues, schedules, SSE),
 //!   the dashboard.
 //! - [`status`]: shared daemon state read by `/health`; [`metrics`]: run counters for `/metrics`.

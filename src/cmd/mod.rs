@@ -8,6 +8,7 @@ mod enqueue;
 mod healthcheck;
 mod open;
 mod ops;
+mod status;
 
 pub use crontab::{cron_next, test_crontab};
 pub use enqueue::enqueue;

@@ -75,7 +75,7 @@ async fn run_op(
         Err(code) => return Ok(code),
     };
     let result = match cmd {
-        Command::Status(j) => status(&store, &config, j.json).await,
+        Command::Status(j) => super::status::status(&store, &config, j.json, env).await,
         Command::Jobs {
             queue,
             state,
@@ -186,63 +186,6 @@ async fn run_op(
     }
 }
 
-async fn status(store: &Store, config: &Config, json: bool) -> Result<(), JobOpError> {
-    let mut names = store.discover_queues().await?;
-    names.extend(config.queues.keys().cloned());
-    names.sort();
-    names.dedup();
-    let mut rows = Vec::new();
-    for name in names {
-        let c = store.counts(&name).await?;
-        let paused = store.is_paused(&name).await?;
-        rows.push((name, c, paused));
-    }
-    if json {
-        let v: Vec<_> = rows
-            .iter()
-            .map(|(n, c, p)| serde_json::json!({"name": n, "counts": c, "paused": p}))
-            .collect();
-        print_json(
-            &serde_json::json!({ "store": store.kind(), "at": store.redacted_url(), "queues": v }),
-        );
-        return Ok(());
-    }
-    println!("store: {} ({})", store.kind(), store.redacted_url());
-    let lines = rows.iter().map(|(n, c, p)| {
-        let state = if *p {
-            "PAUSED"
-        } else if c.active > 0 {
-            "RUNNING"
-        } else {
-            "IDLE"
-        };
-        vec![
-            n.clone(),
-            state.into(),
-            c.waiting.to_string(),
-            c.prioritized.to_string(),
-            c.active.to_string(),
-            c.delayed.to_string(),
-            c.completed.to_string(),
-            c.failed.to_string(),
-        ]
-    });
-    table(
-        &[
-            "QUEUE",
-            "STATE",
-            "WAITING",
-            "PRIORITIZED",
-            "ACTIVE",
-            "DELAYED",
-            "COMPLETED",
-            "FAILED",
-        ],
-        lines,
-    );
-    Ok(())
-}
-
 async fn schedules(
     store: &Store,
     config: &Config,
@@ -256,7 +199,7 @@ async fn schedules(
             return Ok(());
         }
     };
-    let rows = report::rows(Some(store), &plan, chrono::Utc::now()).await;
+    let rows = report::rows(Some(store), &plan, chrono::Utc::now(), None).await;
     if json {
         print_json(&rows);
         return Ok(());
@@ -329,7 +272,7 @@ fn progress_bar(done: u64, total: u64) {
     let _ = std::io::stderr().flush();
 }
 
-fn print_json(v: &impl Serialize) {
+pub(super) fn print_json(v: &impl Serialize) {
     println!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
@@ -343,7 +286,7 @@ fn time(ms: Option<u64>) -> String {
 }
 
 /// Prints rows as aligned columns.
-fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
+pub(super) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
     let rows: Vec<Vec<String>> = rows.collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for r in &rows {

@@ -2,6 +2,7 @@
 //! refused); [`Config`] is validated, with real types and every default applied. Layers, lowest
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
+pub mod cron;
 mod job_env;
 mod load;
 pub mod raw;
@@ -17,8 +18,10 @@ use std::time::Duration;
 
 use crate::queue::{Backoff, Retention, StoreTarget};
 
+pub use cron::CronConfig;
 pub(crate) use job_env::is_secret_param;
 pub use job_env::{EnvPolicy, JobEnv, Secrets};
+
 pub use load::{load, load_text};
 
 /// A configuration error, naming the place (`FILE:LINE` or the variable) and the fix.
@@ -133,6 +136,8 @@ pub struct Config {
     /// What of the daemon's environment jobs see (`[worker] pass_env`), and the secret values
     /// hidden in job output.
     pub job_env: JobEnv,
+    /// `[cron]`: how crontab command lines run.
+    pub cron: CronConfig,
 }
 
 impl Config {
@@ -287,6 +292,10 @@ pub struct ScheduleConfig {
     pub timeout: Option<Duration>,
     /// Random start delay bound.
     pub jitter: Option<Duration>,
+    /// A command entry's attempts (`None`: `[cron] attempts`).
+    pub attempts: Option<u32>,
+    /// A command entry's backoff (`None`: `[cron] backoff`).
+    pub backoff: Option<Backoff>,
 }
 
 /// What a schedule adds at each tick.
@@ -318,11 +327,12 @@ pub enum Overlap {
 }
 
 impl Config {
-    /// The job settings for `queue`/`name`: the handler's when configured, else `[defaults]`.
+    /// The job settings for `queue`/`name`: the handler's when configured (the queue's
+    /// catch-all `"*"` for a name without one of its own), else `[defaults]`.
     pub fn job_settings(&self, queue: &str, name: &str) -> &JobDefaults {
         self.queues
             .get(queue)
-            .and_then(|q| q.handlers.get(name))
+            .and_then(|q| q.handlers.get(name).or_else(|| q.handlers.get("*")))
             .map(|h| &h.job)
             .unwrap_or(&self.defaults)
     }

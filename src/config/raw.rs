@@ -24,6 +24,28 @@ pub struct RawConfig {
     /// `[[schedule]]`: the long form of a crontab line.
     #[serde(default)]
     pub schedule: Vec<RawSchedule>,
+    /// `[cron]`: how crontab command lines run.
+    pub cron: Option<RawCron>,
+}
+
+/// `[cron]`: the queue, pool and job settings of crontab command lines (and command
+/// `[[schedule]]` tables). `enqueue` lines follow their target queue's settings instead.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCron {
+    /// The queue their runs go through, default `cron`.
+    pub queue: Option<String>,
+    /// Runs at once in this daemon, default 256 (not `[worker] concurrency`: every entry runs
+    /// at its time; each entry's `overlap` policy bounds its own runs).
+    pub concurrency: Option<usize>,
+    /// Total attempts of one tick's run, default 1 (Supercronic: once per tick, never re-run).
+    pub attempts: Option<u32>,
+    /// Backoff between attempts when `attempts` > 1, default `[defaults] backoff`.
+    pub backoff: Option<String>,
+    /// Completed runs to keep, default `[defaults]`'s when set, else the newest 100 per entry.
+    pub remove_on_complete: Option<RawRetention>,
+    /// Failed runs to keep, default `[defaults]`'s when set, else one day of them.
+    pub remove_on_fail: Option<RawRetention>,
 }
 
 /// `[redis]`: a URL, or its parts.
@@ -223,6 +245,10 @@ pub struct RawSchedule {
     pub timeout: Option<String>,
     /// Random start delay up to this long.
     pub jitter: Option<String>,
+    /// Total attempts of a command entry's run, default `[cron] attempts` (1).
+    pub attempts: Option<u32>,
+    /// Backoff between a command entry's attempts, default `[cron] backoff`.
+    pub backoff: Option<String>,
 }
 
 /// `enqueue = { queue, name, data }`

@@ -91,6 +91,7 @@ pub(super) fn build(
         .map_err(|m| invalid(src.place("worker", "pass_env"), m))?;
     let job_env = super::JobEnv::new(pass_env, env, &url, &[redis.sentinel_password.as_deref()]);
     let log_output = worker.log_output.unwrap_or(true);
+    let cron = cron::cron(raw.cron.as_ref(), &raw.queues, &defaults, src)?;
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
         crate::queue::validate_queue_name(&name)
@@ -212,6 +213,7 @@ pub(super) fn build(
         overlap_all: false,
         schedules,
         job_env,
+        cron,
     })
 }
 
@@ -346,6 +348,7 @@ fn retention(
     })
 }
 
+mod cron;
 mod handler;
 mod http;
 mod ranges;

@@ -13,6 +13,7 @@ pub mod dialect;
 pub mod marks;
 pub mod plan;
 pub mod scheduler;
+pub mod window;
 
 pub use dialect::schedule::{Schedule, ScheduleError};
 pub use dialect::{parse, schedule, text, zone};

@@ -12,6 +12,7 @@ use super::parse::{Crontab, Entry, Target};
 use super::schedule::Schedule;
 use super::zone::parse_zone;
 use crate::config::{Config, Overlap, ScheduleConfig, ScheduleTarget};
+use crate::queue::HandlerDefaults;
 
 /// The zone crontab entries without `CRON_TZ` run in: `TZ` (looked up through `env`, which
 /// `app` supplies), else where `/etc/localtime` points, else UTC; the rule itself is the pure
@@ -21,8 +22,8 @@ pub fn daemon_zone(env: &dyn Fn(&str) -> Option<String>) -> Tz {
     super::zone::default_zone(env("TZ").as_deref(), link.as_deref())
 }
 
-/// The queue that runs crontab command lines.
-pub const CRON_QUEUE: &str = "cron";
+/// The queue that runs crontab command lines unless `[cron] queue` names another.
+pub const CRON_QUEUE: &str = crate::config::cron::DEFAULT_CRON_QUEUE;
 
 /// What an entry does at each tick.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,9 +37,11 @@ pub enum Action {
         /// Job data.
         data: serde_json::Value,
     },
-    /// Run a command: a job named by the entry id goes to [`CRON_QUEUE`], whose consumer looks
-    /// the command up locally by that id.
+    /// Run a command: a job named by the entry id goes to `queue` (`[cron] queue`), whose
+    /// consumer looks the command up locally by that id.
     Command {
+        /// `[cron] queue`.
+        queue: String,
         /// `SHELL` of the crontab.
         shell: String,
         /// The command line.
@@ -72,6 +75,10 @@ pub struct PlannedEntry {
     pub jitter: Option<Duration>,
     /// Timeout of a command entry's run.
     pub timeout: Option<Duration>,
+    /// A command entry's attempts, backoff and retention, resolved from its table, `[cron]`
+    /// and `[defaults]` (see [`crate::config::CronConfig`]); `None` for an enqueue entry,
+    /// whose job takes its target handler's settings when it is added.
+    pub runs: Option<HandlerDefaults>,
 }
 
 impl PlannedEntry {
@@ -87,7 +94,7 @@ impl PlannedEntry {
     pub fn job_target(&self) -> (&str, &str) {
         match &self.action {
             Action::Enqueue { queue, name, .. } => (queue, name),
-            Action::Command { .. } => (CRON_QUEUE, &self.id),
+            Action::Command { queue, .. } => (queue, &self.id),
         }
     }
 }
@@ -109,14 +116,16 @@ impl Plan {
     ) -> Result<Arc<Plan>, Vec<String>> {
         let mut entries = Vec::new();
         let mut errors = Vec::new();
+        let queue = config.cron.queue.as_str();
         if let Some((file, tab)) = crontab {
             for e in &tab.entries {
-                entries.push(from_line(file, tab, e, daemon_tz));
+                entries.push(from_line(file, tab, e, daemon_tz, queue));
             }
         }
         let default_tz = crontab.and_then(|(_, t)| t.default_tz);
         for s in &config.schedules {
-            match from_table(s, crontab.map(|(_, t)| t), default_tz.unwrap_or(daemon_tz)) {
+            let tab = crontab.map(|(_, t)| t);
+            match from_table(s, tab, default_tz.unwrap_or(daemon_tz), queue) {
                 Ok(e) => entries.push(e),
                 Err(msg) => errors.push(msg),
             }
@@ -130,6 +139,7 @@ impl Plan {
                 ));
             }
         }
+        resolve_runs(&mut entries, config);
         if config.overlap_all {
             // `--overlapping` (Supercronic's `-overlapping`): no entry waits for its last run.
             for e in &mut entries {
@@ -197,9 +207,35 @@ pub fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>, String
     }
 }
 
-fn from_line(file: &str, tab: &Crontab, e: &Entry, daemon_tz: Tz) -> PlannedEntry {
+/// Fills each command entry's [`PlannedEntry::runs`]: its table's attempts and backoff, else
+/// `[cron]`'s (one attempt by default: Supercronic runs a line once per tick); retention from
+/// `[cron]`, else `[defaults]`, else the bounded default, whose completed count scales with the
+/// number of command entries (BullMQ counts per queue). A `[[schedule]]` table is found by its
+/// place (unique: the line of its header) for its own `attempts`/`backoff`.
+fn resolve_runs(entries: &mut [PlannedEntry], config: &Config) {
+    let cron = &config.cron;
+    let commands = entries
+        .iter()
+        .filter(|e| matches!(e.action, Action::Command { .. }))
+        .count();
+    for e in entries.iter_mut() {
+        if !matches!(e.action, Action::Command { .. }) {
+            continue;
+        }
+        let table = config.schedules.iter().find(|s| s.place == e.place);
+        e.runs = Some(HandlerDefaults {
+            attempts: table.and_then(|s| s.attempts).unwrap_or(cron.attempts),
+            backoff: table.and_then(|s| s.backoff).unwrap_or(cron.backoff),
+            remove_on_complete: Some(cron.keep_completed(commands)),
+            remove_on_fail: Some(cron.keep_failed()),
+        });
+    }
+}
+
+fn from_line(file: &str, tab: &Crontab, e: &Entry, daemon_tz: Tz, queue: &str) -> PlannedEntry {
     let action = match &e.target {
         Target::Command(command) => Action::Command {
+            queue: queue.to_string(),
             shell: tab.shell.clone(),
             command: command.clone(),
             env: tab.env.clone(),
@@ -222,6 +258,7 @@ fn from_line(file: &str, tab: &Crontab, e: &Entry, daemon_tz: Tz) -> PlannedEntr
         catch_up: None,
         jitter: None,
         timeout: None,
+        runs: None,
     }
 }
 
@@ -229,6 +266,7 @@ fn from_table(
     s: &ScheduleConfig,
     tab: Option<&Crontab>,
     default_tz: Tz,
+    queue: &str,
 ) -> Result<PlannedEntry, String> {
     let schedule =
         Schedule::parse(&s.cron).map_err(|e| format!("{} cron {:?}: {e}", s.place, s.cron))?;
@@ -243,6 +281,7 @@ fn from_table(
             data: data.clone(),
         },
         ScheduleTarget::Command(command) => Action::Command {
+            queue: queue.to_string(),
             shell: tab
                 .map(|t| t.shell.clone())
                 .unwrap_or_else(|| "/bin/sh".into()),
@@ -269,6 +308,7 @@ fn from_table(
         catch_up: s.catch_up,
         jitter: s.jitter,
         timeout: s.timeout,
+        runs: None,
     })
 }
 
@@ -308,3 +348,6 @@ fn table_id(schedule: &Schedule, tz: Tz, action: &Action) -> String {
     }
     .id()
 }
+
+#[cfg(test)]
+mod tests;

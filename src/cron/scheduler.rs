@@ -39,6 +39,7 @@ use crate::queue::{cron_job_id, JobOverrides, JobSpec, Store};
 pub(crate) use ticks::{latest_tick_between, previous_tick};
 
 mod adds;
+pub mod overlap;
 pub mod report;
 mod ticks;
 
@@ -65,6 +66,8 @@ pub struct SchedulerStats {
     pub in_flight: AtomicU64,
     /// Recent skipped and missed ticks per entry, for the timeline.
     pub marks: super::marks::TickMarks,
+    /// Each entry's latest manual run ("run now"), for the overlap policy and the rows.
+    pub manual: overlap::ManualRuns,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -272,21 +275,12 @@ impl FireContext {
             .get(&e.id)
             .cloned()
             .filter(|p| *p != this_id);
-        let unfinished = match &previous {
-            Some(prev) => match self.store.state(queue, prev).await {
-                Ok(Some(state))
-                    if matches!(
-                        state.as_str(),
-                        "waiting" | "active" | "delayed" | "prioritized"
-                    ) =>
-                {
-                    Some((prev.clone(), state))
-                }
-                _ => None,
-            },
-            None => None,
-        };
-        if let Some((prev, state)) = unfinished {
+        // The latest tick's run, and the latest manual run: both count for the policy.
+        let manual = self.stats.manual.latest(&e.id).map(|(_, id)| id);
+        let candidates = previous.into_iter().chain(manual);
+        let unfinished = overlap::unfinished(&self.store, queue, candidates).await;
+        if let Some(run) = unfinished {
+            let (prev, state) = (run.id.clone(), run.state.clone());
             match e.overlap {
                 Overlap::Allow => {}
                 Overlap::Forbid => {
@@ -294,8 +288,13 @@ impl FireContext {
                     self.stats
                         .marks
                         .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
+                    let why = match run.retrying {
+                        // A retry pending is not a run going on: say so (see `overlap.rs`).
+                        Some(_) => "tick skipped: previous run waits to retry after a failure (overlap = forbid)",
+                        None => "tick skipped: previous run not finished (overlap = forbid)",
+                    };
                     tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state,
-                        scheduled = %at.to_rfc3339(), "tick skipped: previous run not finished (overlap = forbid)");
+                        failed_attempts = run.retrying, scheduled = %at.to_rfc3339(), "{why}");
                     return;
                 }
                 Overlap::Replace => self.replace(e, queue, &prev, &state).await,
@@ -357,7 +356,8 @@ impl FireContext {
 }
 
 /// The job one tick of `e` adds: its target, its data (a command entry's job carries only
-/// where it came from, never the command), the handler's attempts, backoff and retention, the
+/// where it came from, never the command), its attempts, backoff and retention (a command
+/// entry's own, see [`PlannedEntry::runs`]; else the target handler's), the
 /// deterministic id, and a random start delay when the entry has `jitter`.
 pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec {
     let (queue, name) = e.job_target();
@@ -378,10 +378,11 @@ pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec
         delay,
         ..JobOverrides::default()
     };
-    JobSpec::for_handler(
-        name,
-        data,
-        &config.job_settings(queue, name).into(),
-        overrides,
-    )
+    // A command entry's run takes its own settings (one attempt by default, bounded history);
+    // an enqueue entry's job is its target handler's, as any producer's would be.
+    let defaults = match &e.runs {
+        Some(runs) => runs.clone(),
+        None => config.job_settings(queue, name).into(),
+    };
+    JobSpec::for_handler(name, data, &defaults, overrides)
 }

@@ -100,6 +100,21 @@ pub trait Backend: Send + Sync {
     async fn resume(&self, queue: &str) -> Result<(), Error>;
     /// Removes `state` (completed or failed) jobs older than `older_than`; returns how many.
     async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error>;
+    /// Vouches for `ttl` that this daemon runs crontab entries `entries` through `queue`, so
+    /// other daemons on the store hand those jobs back rather than fail them. A store that
+    /// admits one daemon (the embedded file) has nobody to tell.
+    async fn advertise_entries(
+        &self,
+        _queue: &str,
+        _entries: &[String],
+        _ttl: Duration,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+    /// Whether a live daemon vouches for crontab entry `entry` of `queue`.
+    async fn entry_claimed(&self, _queue: &str, _entry: &str) -> Result<bool, Error> {
+        Ok(false)
+    }
     /// Asks whichever daemon runs job `id` of `queue` to cancel it.
     async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error>;
     /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.

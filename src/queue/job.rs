@@ -219,6 +219,10 @@ pub enum Outcome {
     Fail(String),
     /// Not run to its end (shutdown deadline): back to `wait`, no attempt counted.
     Release,
+    /// Not run here (a crontab entry this daemon does not hold, for a daemon that does): back
+    /// to `delayed` for this long, no attempt counted; the delay keeps a job that only other
+    /// daemons can run from bouncing through this one in a loop.
+    Defer(std::time::Duration),
 }
 
 /// Counts of a queue's jobs per state.

@@ -312,6 +312,23 @@ impl Store {
         self.pick(queue).clean(queue, state, older_than).await
     }
 
+    /// Vouches for `ttl` that this daemon runs crontab entries `entries` through `queue`.
+    pub async fn advertise_entries(
+        &self,
+        queue: &str,
+        entries: &[String],
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        self.pick(queue)
+            .advertise_entries(queue, entries, ttl)
+            .await
+    }
+
+    /// Whether a live daemon vouches for crontab entry `entry` of `queue`.
+    pub async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
+        self.pick(queue).entry_claimed(queue, entry).await
+    }
+
     /// Asks whichever daemon runs job `id` of `queue` to cancel it.
     pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
         self.pick(queue).request_cancel(queue, id).await

@@ -33,6 +33,9 @@ pub struct Route {
     pub echo: EchoMode,
     /// The crontab entry it runs, for `cron` queue routes (log lines name it).
     pub entry: Option<Arc<EntryInfo>>,
+    /// For a crontab entry's route: how late a first attempt may still start (see
+    /// `dispatch/cron.rs`).
+    pub window: Option<crate::cron::window::RunWindow>,
 }
 
 /// Handlers by job name. Swappable as a whole (crontab reload replaces the `cron` queue's
@@ -59,6 +62,9 @@ pub struct Dispatch {
     refuse_commands: bool,
     /// This queue's counters for the per-minute summary line.
     summary: Summary,
+    /// The crontab's queue only: the store asked who holds an entry this daemon does not, so
+    /// its jobs are handed back rather than failed (`dispatch/cron.rs`).
+    handback: Option<crate::queue::Store>,
 }
 
 impl Dispatch {
@@ -80,7 +86,15 @@ impl Dispatch {
             refuse_commands: false,
             cancels: std::sync::Mutex::new(HashMap::new()),
             summary: Summary::default(),
+            handback: None,
         }
+    }
+
+    /// Hands jobs of crontab entries this daemon does not hold back for the daemons that do,
+    /// asking `store` who they are (the crontab's queue).
+    pub fn handing_back(mut self, store: crate::queue::Store) -> Self {
+        self.handback = Some(store);
+        self
     }
 
     /// Cancels job `id` if it runs here; returns whether it did.
@@ -121,7 +135,11 @@ impl Dispatch {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        table.get(name).cloned()
+        // A name without a handler of its own goes to the queue's catch-all, if it has one.
+        table
+            .get(name)
+            .or_else(|| table.get(super::routes::CATCH_ALL))
+            .cloned()
     }
 }
 
@@ -196,6 +214,8 @@ impl Processor for Dispatch {
                 tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job cut off by shutdown; back to wait");
                 RunEnd::Released
             }
+            // Logged where decided (`dispatch/cron.rs`); not a run, so not counted as one.
+            Outcome::Defer(_) => RunEnd::Released,
         };
         self.metrics.record(q, name, end, took);
         if let (Some(t), false) = (&self.timings, matches!(end, RunEnd::Released)) {
@@ -217,8 +237,19 @@ impl Dispatch {
         data: Result<serde_json::Value, String>,
     ) -> Outcome {
         let Some(route) = route else {
-            return Outcome::Fail(format!("no handler for {}/{}", self.queue, job.name));
+            return match &self.handback {
+                Some(store) => cron::hand_back(store, job, &data).await,
+                None => Outcome::Fail(format!("no handler for {}/{}", self.queue, job.name)),
+            };
         };
+        if let Some(reason) = route
+            .window
+            .as_ref()
+            .and_then(|w| cron::too_late(w, job, &data, chrono::Utc::now()))
+        {
+            tracing::warn!(queue = %job.queue, job_id = %job.id, entry_id = %job.name, "{reason}");
+            return Outcome::Fail(reason);
+        }
         let data = match data {
             Ok(d) => d,
             Err(reason) => return Outcome::Fail(reason),
@@ -354,5 +385,6 @@ fn outcome(r: Result<serde_json::Value, JobError>) -> Outcome {
     }
 }
 
+mod cron;
 #[cfg(test)]
 mod tests;

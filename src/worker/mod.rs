@@ -2,10 +2,12 @@
 //! [`pool::WorkerPool`] per queue, which consumes through the queue room's consumer (the engine
 //! renews locks and recovers stalled jobs, BullMQ's own scripts); [`dispatch::Dispatch`] picks
 //! the handler by job name from the [`routes`] tables and enforces timeouts and the drain
-//! deadline; [`handler`] holds exec, http and builtin handlers. Two components run beside the
-//! pools: [`cancels`] (cancel requests from any daemon) and [`reload`] (new crontab and config).
+//! deadline; [`handler`] holds exec, http and builtin handlers. Three components run beside the
+//! pools: [`cancels`] (cancel requests from any daemon), [`claims`] (vouching for the crontab
+//! entries this daemon holds) and [`reload`] (new crontab and config).
 
 pub mod cancels;
+pub mod claims;
 pub mod dispatch;
 pub mod handler;
 pub mod pool;

@@ -1,6 +1,8 @@
 //! Route tables: which handler runs each (queue, job name). Configured queues take their
-//! `[queues.Q.handlers]`; the `cron` queue also takes one exec handler per crontab command
-//! entry, keyed by entry id. Built at start and again on each reload (`reload.rs` swaps them).
+//! `[queues.Q.handlers]` (a handler named `*` takes every name without one of its own, as a
+//! BullMQ worker's single processor does); the crontab's queue (`[cron] queue`, default `cron`)
+//! also takes one exec handler per crontab command entry, keyed by entry id. Built at start
+//! and again on each reload (`reload.rs` swaps them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -10,7 +12,12 @@ use super::handler::exec::Exec;
 use super::handler::Handler;
 use super::{Route, RouteTable};
 use crate::config::{Config, QueueConfig};
-use crate::cron::{Action, Plan, CRON_QUEUE};
+use crate::cron::window::RunWindow;
+use crate::cron::{Action, Plan};
+
+/// The handler name that takes every job name without a handler of its own
+/// (`[queues.Q.handlers."*"]`), Bull's `__default__` included.
+pub const CATCH_ALL: &str = "*";
 
 /// One queue's routes by job name.
 pub type Routes = HashMap<String, Arc<Route>>;
@@ -27,38 +34,52 @@ pub fn tables(config: &Config, plan: &Plan) -> Vec<(String, usize, RouteTable)> 
 /// each reload to swap into the running tables).
 pub fn fresh(config: &Config, plan: &Plan) -> BTreeMap<String, (usize, Routes)> {
     let client = reqwest::Client::new();
+    let cron_queue = config.cron.queue.as_str();
     let mut by_queue: BTreeMap<String, (usize, Routes)> = config
         .queues
         .iter()
         // A table without handlers only declares the queue (e.g. its `layout`, for producing
         // into a Bull queue that Node workers run): consuming it would fail every job.
-        .filter(|(queue, q)| *queue != CRON_QUEUE && !q.handlers.is_empty())
+        // [`unconsumed`] names them at start.
+        .filter(|(queue, q)| *queue != cron_queue && !q.handlers.is_empty())
         .map(|(queue, q)| {
             let routes = configured(q, config, &client);
             (queue.clone(), (q.concurrency.get(), routes))
         })
         .collect();
     let cron = cron_table(config, plan);
-    if !cron.is_empty() || config.queues.contains_key(CRON_QUEUE) {
-        let concurrency = config
-            .queues
-            .get(CRON_QUEUE)
-            .map_or(config.concurrency, |q| q.concurrency);
-        by_queue.insert(CRON_QUEUE.to_string(), (concurrency.get(), cron));
+    if !cron.is_empty() || config.queues.contains_key(cron_queue) {
+        // `[cron] concurrency`, not `[worker] concurrency`: crontab entries due together all
+        // run at their time (Supercronic's behaviour); each entry's overlap policy bounds it.
+        let concurrency = config.cron.concurrency;
+        by_queue.insert(cron_queue.to_string(), (concurrency.get(), cron));
     }
     by_queue
 }
 
-/// The `cron` queue's routes: its configured handlers plus one per command entry.
+/// Queues declared in the config that this daemon does not consume (a table with settings and
+/// no handlers), for one warning each at start.
+pub fn unconsumed(config: &Config) -> Vec<&str> {
+    config
+        .queues
+        .iter()
+        .filter(|(queue, q)| q.handlers.is_empty() && **queue != config.cron.queue)
+        .map(|(queue, _)| queue.as_str())
+        .collect()
+}
+
+/// The crontab queue's routes: its configured handlers plus one per command entry.
 pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
     let client = reqwest::Client::new();
+    let cron_queue = config.cron.queue.as_str();
     let mut routes = config
         .queues
-        .get(CRON_QUEUE)
+        .get(cron_queue)
         .map(|q| configured(q, config, &client))
         .unwrap_or_default();
     for e in plan.commands() {
         if let Action::Command {
+            queue: _,
             shell,
             command,
             env,
@@ -75,9 +96,10 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
                 handler: Handler::Exec(
                     Exec::new(shell, command, env.clone()).with_policy(config.job_env.policy(None)),
                 ),
-                timeout: e.timeout.or(config.job_settings(CRON_QUEUE, &e.id).timeout),
+                timeout: e.timeout.or(config.job_settings(cron_queue, &e.id).timeout),
                 echo: EchoMode::of(config.log_output, config.passthrough_logs),
                 entry: Some(Arc::new(entry)),
+                window: Some(RunWindow::of(e)),
             };
             routes.insert(e.id.clone(), Arc::new(route));
         }
@@ -95,6 +117,7 @@ fn configured(q: &QueueConfig, config: &Config, client: &reqwest::Client) -> Rou
                 timeout: h.job.timeout,
                 echo: EchoMode::of(h.log_output, config.passthrough_logs),
                 entry: None,
+                window: None,
             };
             (name.clone(), Arc::new(route))
         })

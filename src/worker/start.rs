@@ -12,7 +12,7 @@ use super::reload::Consumed;
 use super::{routes, WorkerPool};
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::cron::{Plan, CRON_QUEUE};
+use crate::cron::Plan;
 use crate::metrics::Metrics;
 use crate::queue::{ConsumerOptions, Error, Store};
 use crate::status::Status;
@@ -86,11 +86,21 @@ pub struct Shared<'a> {
 /// started so far) when `stop` fires.
 pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
     let config = s.config;
+    for queue in routes::unconsumed(config) {
+        // BullMQ's model is one processor per queue: a declared queue nobody here consumes is
+        // worth one line, in case a handler was forgotten (Node workers may consume it).
+        tracing::warn!(queue, "[queues.{queue}] has no handlers: this daemon does not consume it (add [queues.{queue}.handlers.\"*\"] to run every job name, or ignore this if other workers consume it)");
+    }
     let tables = routes::tables(config, plan);
     let routes: Consumed = tables
         .iter()
         .map(|(q, c, t)| (q.clone(), (*c, t.clone())))
         .collect();
+    if let Some((_, table)) = routes.get(&config.cron.queue) {
+        // Ends when `stop` fires; its vouchers then lapse within `claims::CLAIM_TTL`.
+        let (store, queue, stop) = (s.store.clone(), config.cron.queue.clone(), s.stop.clone());
+        tokio::spawn(super::claims::run(store, queue, table.clone(), stop));
+    }
     let mut pools = Vec::new();
     for (queue, concurrency, table) in tables {
         let opts = ConsumerOptions {
@@ -109,8 +119,8 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             let mut dispatch =
                 Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone())
                     .timing_into(s.status.timings());
-            if queue == CRON_QUEUE {
-                dispatch = dispatch.refusing_commands();
+            if queue == config.cron.queue {
+                dispatch = dispatch.refusing_commands().handing_back(s.store.clone());
             }
             match WorkerPool::start(s.store, &queue, opts.clone(), dispatch).await {
                 Ok(pool) => {

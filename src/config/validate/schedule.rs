@@ -58,7 +58,34 @@ pub(super) fn schedule(
             ))
         }
     };
+    let attempts = s
+        .attempts
+        .map(|a| ranges::count_in(a.into(), &place("attempts"), &ranges::ATTEMPTS))
+        .transpose()?
+        .map(|a| a as u32);
+    let backoff = s
+        .backoff
+        .as_deref()
+        .map(|b| {
+            let backoff =
+                crate::queue::Backoff::parse(b).map_err(|m| invalid(place("backoff"), m))?;
+            let (crate::queue::Backoff::Fixed(d) | crate::queue::Backoff::Exponential(d)) = backoff;
+            ranges::duration_in(d, &place("backoff"), &ranges::BACKOFF)?;
+            Ok::<_, Error>(backoff)
+        })
+        .transpose()?;
+    if (attempts.is_some() || backoff.is_some()) && !matches!(target, ScheduleTarget::Command(_)) {
+        // An enqueue's job takes its queue's handler settings, as before: saying otherwise
+        // here would silently do nothing.
+        return Err(invalid(
+            place("attempts"),
+            "attempts and backoff apply to command entries; an enqueue entry's job takes the \
+             target handler's ([queues.Q.handlers.NAME] attempts)",
+        ));
+    }
     Ok(ScheduleConfig {
+        attempts,
+        backoff,
         place: nth_schedule_place(src, index, &table),
         name: s.name.clone(),
         cron: s.cron.clone(),

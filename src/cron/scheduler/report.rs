@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::super::plan::{Plan, PlannedEntry};
 use super::job_spec;
+use super::overlap::{unfinished, ManualRuns, Unfinished};
 use crate::config::{Config, Overlap};
 use crate::queue::{cron_job_id, Error, Store};
 
@@ -46,14 +47,27 @@ pub struct LastRun {
     pub state: String,
 }
 
-/// The rows of `plan` at `now`; `store` adds each latest run's state.
-pub async fn rows(store: Option<&Store>, plan: &Plan, now: DateTime<Utc>) -> Vec<ScheduleRow> {
+/// The rows of `plan` at `now`; `store` adds each latest run's state; `manual` (the daemon's
+/// memory of "run now") makes a manual run newer than the latest tick the entry's latest run.
+pub async fn rows(
+    store: Option<&Store>,
+    plan: &Plan,
+    now: DateTime<Utc>,
+    manual: Option<&ManualRuns>,
+) -> Vec<ScheduleRow> {
     let mut out = Vec::with_capacity(plan.entries.len());
     for e in &plan.entries {
         let (queue, name) = e.job_target();
-        let last = match (store, previous_tick(e, now)) {
-            (Some(store), Some(at)) => {
-                let job_id = cron_job_id(&e.id, at.timestamp());
+        let tick = previous_tick(e, now).map(|at| (at, cron_job_id(&e.id, at.timestamp())));
+        let by_hand = manual
+            .and_then(|m| m.latest(&e.id))
+            .and_then(|(ms, id)| Some((DateTime::from_timestamp_millis(ms)?, id)));
+        let latest = match (tick, by_hand) {
+            (Some(t), Some(m)) => Some(if m.0 > t.0 { m } else { t }),
+            (t, m) => t.or(m),
+        };
+        let last = match (store, latest) {
+            (Some(store), Some((at, job_id))) => {
                 let state = store
                     .state(queue, &job_id)
                     .await
@@ -87,20 +101,73 @@ pub async fn rows(store: Option<&Store>, plan: &Plan, now: DateTime<Utc>) -> Vec
     out
 }
 
+/// Why "run now" added nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// `overlap = "forbid"` and a run of the entry is not finished.
+    #[error("schedule {entry:?} has overlap = \"forbid\" and its run {}: wait for it to finish, or set overlap = \"allow\"", .running.describe())]
+    Busy {
+        /// The entry.
+        entry: String,
+        /// Its unfinished run.
+        running: Unfinished,
+    },
+    /// The store refused or failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
 /// Adds a run of entry `id` now, outside its schedule, with the id
-/// `cron-<id>-manual-<unix-ms>`. `None` when there is no such entry.
+/// `cron-<id>-manual-<unix-ms>`, under the entry's overlap policy as a tick would be (`forbid`
+/// refuses while its latest tick's or manual run is unfinished; `replace` replaces it), and
+/// notes it in `manual` as the entry's latest run. `None` when there is no such entry.
 pub async fn trigger(
     store: &Store,
     config: &Config,
     plan: &Plan,
+    manual: &ManualRuns,
     id: &str,
-) -> Option<Result<String, Error>> {
+) -> Option<Result<String, TriggerError>> {
     let e = plan.entries.iter().find(|e| e.id == id)?;
     let now = Utc::now();
+    let queue = e.job_target().0;
+    if e.overlap != Overlap::Allow {
+        let tick = previous_tick(e, now).map(|at| cron_job_id(&e.id, at.timestamp()));
+        let by_hand = manual.latest(&e.id).map(|(_, id)| id);
+        if let Some(running) = unfinished(store, queue, tick.into_iter().chain(by_hand)).await {
+            if e.overlap == Overlap::Forbid {
+                let entry = e.id.clone();
+                return Some(Err(TriggerError::Busy { entry, running }));
+            }
+            replace(store, queue, &running).await;
+        }
+    }
     let mut spec = job_spec(config, e, now);
-    spec.job_id = Some(format!("cron-{}-manual-{}", e.id, now.timestamp_millis()));
+    let job_id = format!("cron-{}-manual-{}", e.id, now.timestamp_millis());
+    spec.job_id = Some(job_id.clone());
     spec.delay = None;
-    Some(store.add(e.job_target().0, spec).await)
+    let added = store.add(queue, spec).await.map_err(TriggerError::from);
+    if added.is_ok() {
+        manual.note(&e.id, now.timestamp_millis(), &job_id);
+    }
+    Some(added)
+}
+
+/// `overlap = "replace"` for a manual run: cancel the running run, or remove one not started.
+async fn replace(store: &Store, queue: &str, running: &Unfinished) {
+    let result = match running.state.as_str() {
+        "active" => store
+            .request_cancel(queue, &running.id)
+            .await
+            .map_err(|e| e.to_string()),
+        _ => store
+            .remove_job(queue, &running.id)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    if let Err(error) = result {
+        tracing::warn!(previous = %running.id, error = %error, "could not replace the previous run; adding the manual run anyway");
+    }
 }
 
 fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> {

@@ -223,6 +223,17 @@ impl Backend for BullStore {
     async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
         self.redis.request_cancel(queue, id).await
     }
+    async fn advertise_entries(
+        &self,
+        queue: &str,
+        entries: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<(), Error> {
+        self.redis.advertise_entries(queue, entries, ttl).await
+    }
+    async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
+        self.redis.entry_claimed(queue, entry).await
+    }
     async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken) {
         self.redis.listen_cancels(out, stop).await
     }

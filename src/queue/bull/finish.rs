@@ -29,6 +29,8 @@ pub(super) async fn finish(
             return end(ctx, id, "completed", now, keep, &event, fields).await;
         }
         Outcome::Release => return requeue(ctx, id, 0, Vec::new()).await,
+        // Back to delayed with no field changed: no attempt counted.
+        Outcome::Defer(d) => return requeue(ctx, id, now + d.as_millis() as u64, Vec::new()).await,
         Outcome::Retry(r) => (r, true),
         Outcome::Fail(r) => (r, false),
     };

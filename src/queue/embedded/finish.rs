@@ -76,6 +76,10 @@ pub(super) fn finish(
             make_ready(conn, queue, id, "active", End::Front, now)?;
             Ok(true)
         }
+        Outcome::Defer(d) => {
+            delay(conn, queue, id, now + d.as_millis() as i64, now)?;
+            Ok(false)
+        }
     }
 }
 
@@ -133,7 +137,12 @@ fn retry(
         make_ready(conn, queue, id, "failed", End::Back, now)?;
         return Ok(true);
     }
-    let due = now + delay;
+    self::delay(conn, queue, id, now + delay, now)?;
+    Ok(false)
+}
+
+/// Moves the job to `delayed` until `due` (Unix ms), counting nothing.
+fn delay(conn: &Connection, queue: &str, id: &str, due: i64, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE jobs SET state = 'delayed', run_at = ?3 WHERE queue = ?1 AND id = ?2",
     )?
@@ -144,8 +153,7 @@ fn retry(
         "delayed",
         &[("jobId", id), ("delay", &due.to_string())],
         now,
-    )?;
-    Ok(false)
+    )
 }
 
 /// Fails the job for good.

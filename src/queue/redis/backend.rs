@@ -112,6 +112,17 @@ impl Backend for RedisStore {
     async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
         RedisStore::request_cancel(self, queue, id).await
     }
+    async fn advertise_entries(
+        &self,
+        queue: &str,
+        entries: &[String],
+        ttl: std::time::Duration,
+    ) -> Result<(), Error> {
+        RedisStore::advertise_entries(self, queue, entries, ttl).await
+    }
+    async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
+        RedisStore::entry_claimed(self, queue, entry).await
+    }
     async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken) {
         RedisStore::listen_cancels(self, out, stop).await
     }

@@ -261,7 +261,7 @@ async fn run_one(
     // After an engine error (an outage, a failover): a result Redis cannot take yet is kept
     // until it can, while the lock is ours (finish.rs). In steady state this script call per
     // job is skipped; a write that fails anyway is repaired from the hand-back map below.
-    if !matches!(outcome, Outcome::Release)
+    if !matches!(outcome, Outcome::Release | Outcome::Defer(_))
         && handed.troubled()
         && !super::finish::lock_still_ours(&engine, queue, lock_duration).await
     {
@@ -308,6 +308,20 @@ async fn run_one(
                     "could not move the cut-off job back to wait; stalled recovery will");
             }
             // `Delayed` tells the engine the processor already moved the job.
+            return Err(bullmq::Error::Delayed);
+        }
+        Outcome::Defer(delay) => {
+            // BullMQ's `moveToDelayed` with its skip-attempt flag, under the job's token.
+            let due = crate::queue::consumer::now_ms() + delay.as_millis() as u64;
+            let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_delayed(due));
+            if !matches!(moved.await, Ok(Ok(()))) {
+                // The lock expires and stalled recovery brings it back (no attempt lost).
+                tracing::warn!(
+                    queue,
+                    job_id = engine.id(),
+                    "could not hand the job back; stalled recovery will"
+                );
+            }
             return Err(bullmq::Error::Delayed);
         }
     };

@@ -72,6 +72,12 @@ impl QueueKeys {
         self.key("events")
     }
 
+    /// HASH of the crontab entries live daemons run through this queue: entry id → Unix ms
+    /// until which a daemon vouches for it (cronq's own key; BullMQ never reads it).
+    pub fn cron_entries(&self) -> String {
+        self.key("cronq:entries")
+    }
+
     /// HASH of queue metadata (`paused`, `concurrency`, …).
     pub fn meta(&self) -> String {
         self.key("meta")

@@ -4,6 +4,7 @@
 pub(crate) mod admin;
 mod backend;
 pub(crate) mod cancel;
+mod claims;
 pub(crate) mod client;
 pub(crate) mod consumer;
 pub(crate) mod events;

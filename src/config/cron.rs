@@ -1,0 +1,74 @@
+//! `[cron]`, validated: how crontab command lines (and command `[[schedule]]` tables) run. They
+//! replace Supercronic, so their defaults are Supercronic's, not a BullMQ worker's: one attempt
+//! per tick, every entry at its time whatever `[worker] concurrency` says, and a bounded
+//! history (Supercronic keeps none). `enqueue` lines are jobs of their target queue and follow
+//! that queue's settings instead.
+
+use std::num::NonZeroUsize;
+
+use crate::queue::{Backoff, Retention};
+
+/// The queue crontab command lines use unless `[cron] queue` names another.
+pub const DEFAULT_CRON_QUEUE: &str = "cron";
+
+/// Runs of crontab commands at once, unless `[cron] concurrency` says otherwise: far above
+/// any crontab's entries due at one instant, so none waits for another's slot; an idle slot
+/// costs nothing.
+pub const DEFAULT_CRON_CONCURRENCY: usize = 256;
+
+/// Completed runs kept per command entry by default (the queue keeps this many times the
+/// number of command entries, BullMQ's count being per queue).
+pub const KEEP_COMPLETED_PER_ENTRY: usize = 100;
+
+/// How long failed runs are kept by default.
+pub const KEEP_FAILED_FOR: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// `[cron]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CronConfig {
+    /// The queue their runs go through (`[cron] queue`, default [`DEFAULT_CRON_QUEUE`]), so
+    /// services sharing one Redis can also be kept apart by name.
+    pub queue: String,
+    /// Runs at once in this daemon (`[cron] concurrency`, else `[queues.<queue>] concurrency`,
+    /// else [`DEFAULT_CRON_CONCURRENCY`]).
+    pub concurrency: NonZeroUsize,
+    /// Total attempts of one tick's run (default 1: run once, never re-run).
+    pub attempts: u32,
+    /// Between attempts, when more than one.
+    pub backoff: Backoff,
+    /// Completed runs to keep; `None`: [`KEEP_COMPLETED_PER_ENTRY`] per command entry.
+    pub remove_on_complete: Option<Retention>,
+    /// Failed runs to keep; `None`: those of the last [`KEEP_FAILED_FOR`].
+    pub remove_on_fail: Option<Retention>,
+}
+
+impl Default for CronConfig {
+    fn default() -> Self {
+        CronConfig {
+            queue: DEFAULT_CRON_QUEUE.into(),
+            concurrency: NonZeroUsize::new(DEFAULT_CRON_CONCURRENCY).unwrap_or(NonZeroUsize::MIN),
+            attempts: 1,
+            backoff: Backoff::Exponential(std::time::Duration::from_secs(5)),
+            remove_on_complete: None,
+            remove_on_fail: None,
+        }
+    }
+}
+
+impl CronConfig {
+    /// Completed runs kept when a plan has `commands` command entries.
+    pub fn keep_completed(&self, commands: usize) -> Retention {
+        self.remove_on_complete.unwrap_or(Retention::Keep {
+            count: Some(KEEP_COMPLETED_PER_ENTRY * commands.max(1)),
+            age: None,
+        })
+    }
+
+    /// Failed runs kept.
+    pub fn keep_failed(&self) -> Retention {
+        self.remove_on_fail.unwrap_or(Retention::Keep {
+            count: None,
+            age: Some(KEEP_FAILED_FOR),
+        })
+    }
+}

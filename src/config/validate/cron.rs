@@ -1,0 +1,70 @@
+//! `[cron]` and the job fields of command `[[schedule]]` tables.
+
+use std::num::NonZeroUsize;
+
+use super::{job_fields, nonzero, Source};
+use crate::config::cron::{CronConfig, DEFAULT_CRON_CONCURRENCY};
+use crate::config::raw::{RawCron, RawHandler, RawQueue};
+use crate::config::{Error, JobDefaults};
+
+/// `[cron]` over `defaults` (`[defaults]`): attempts default to 1 whatever `[defaults]`
+/// says (a crontab line runs once per tick); backoff and retention fall back to `[defaults]`.
+/// `queues` is the raw `[queues]`: a concurrency set on the cron queue's table still counts.
+pub(super) fn cron(
+    raw: Option<&RawCron>,
+    queues: &std::collections::BTreeMap<String, RawQueue>,
+    defaults: &JobDefaults,
+    src: &Source,
+) -> Result<CronConfig, Error> {
+    let base = CronConfig::default();
+    let Some(raw) = raw else {
+        return Ok(CronConfig {
+            concurrency: queue_concurrency(&base.queue, queues, src)?.unwrap_or(base.concurrency),
+            backoff: defaults.backoff,
+            remove_on_complete: defaults.remove_on_complete,
+            remove_on_fail: defaults.remove_on_fail,
+            ..base
+        });
+    };
+    let queue = raw.queue.clone().unwrap_or(base.queue);
+    crate::queue::validate_queue_name(&queue)
+        .map_err(|m| super::invalid(src.place("cron", "queue"), m))?;
+    let concurrency = match raw.concurrency {
+        Some(c) => nonzero(c, &src.place("cron", "concurrency"))?,
+        None => queue_concurrency(&queue, queues, src)?
+            .unwrap_or(NonZeroUsize::new(DEFAULT_CRON_CONCURRENCY).unwrap_or(NonZeroUsize::MIN)),
+    };
+    let as_handler = RawHandler {
+        attempts: raw.attempts,
+        backoff: raw.backoff.clone(),
+        remove_on_complete: raw.remove_on_complete.clone(),
+        remove_on_fail: raw.remove_on_fail.clone(),
+        ..RawHandler::default()
+    };
+    let base_job = JobDefaults {
+        attempts: 1,
+        ..defaults.clone()
+    };
+    let job = job_fields(&as_handler, &base_job, src, "cron")?;
+    Ok(CronConfig {
+        queue,
+        concurrency,
+        attempts: job.attempts,
+        backoff: job.backoff,
+        remove_on_complete: job.remove_on_complete,
+        remove_on_fail: job.remove_on_fail,
+    })
+}
+
+/// `[queues.<queue>] concurrency`, when written.
+fn queue_concurrency(
+    queue: &str,
+    queues: &std::collections::BTreeMap<String, RawQueue>,
+    src: &Source,
+) -> Result<Option<NonZeroUsize>, Error> {
+    queues
+        .get(queue)
+        .and_then(|q| q.concurrency)
+        .map(|c| nonzero(c, &src.place(&format!("queues.{queue}"), "concurrency")))
+        .transpose()
+}
