@@ -25,14 +25,22 @@ fn add(daemon: &Daemon) -> (u16, String) {
 
 /// The first unhealthy reason `/health` gives that contains `needle`.
 fn unhealthy_reason(daemon: &Daemon, needle: &str) -> String {
-    let what = format!("/health to say unhealthy with {needle:?}");
-    poll(Duration::from_secs(10), &what, || {
-        daemon
-            .health()
-            .filter(|(code, _)| *code == 503)
-            .map(|(_, b)| b["reason"].as_str().unwrap_or_default().to_string())
-            .filter(|r| r.contains(needle))
-    })
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = daemon.health();
+        if let Some((503, body)) = &seen {
+            let reason = body["reason"].as_str().unwrap_or_default();
+            if reason.contains(needle) {
+                return reason.to_string();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/health never said unhealthy with {needle:?}; last: {seen:?}\n{}",
+            daemon.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// Before: adds answered 201 into the unlinked file (gone at the next start) and `/health`
@@ -69,6 +77,11 @@ fn a_corrupted_store_file_makes_health_unhealthy() {
     assert_eq!(add(&first).0, 201);
     first.signal(nix::sys::signal::Signal::SIGTERM);
     assert_eq!(first.wait_exit(Duration::from_secs(20)), 0);
+    // Everything into the main file first (the WAL would otherwise hold the live pages).
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
     // Garbage over every page but the first (header and schema), as a bad disk would leave it.
     let mut bytes = std::fs::read(&db).unwrap();
     assert!(bytes.len() > 4096, "more than one page");

@@ -1,8 +1,10 @@
 //! Noticing that the store's file was deleted or replaced under the running daemon. SQLite
 //! keeps writing into an unlinked file (its descriptors stay open): adds answered 201 and the
-//! jobs were gone at the next start, while `/health` said only "no answer". So the file's
-//! identity (device and inode) is taken at open, and every write and every health PING first
-//! checks that the path still names that file: one `stat`, microseconds, no I/O on the data.
+//! jobs were gone at the next start, while `/health` said only "no answer". So a descriptor of
+//! the file is kept from open, and every write and every health PING first checks that the
+//! path still names that file: two `stat`s, microseconds, no I/O on the data. The descriptor
+//! (not just the inode number) because a deleted file's inode number is reused at once by a
+//! new file under the same name; an inode still open cannot be reused.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -11,26 +13,28 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub(super) struct FileIdentity {
     path: PathBuf,
-    dev: u64,
-    ino: u64,
+    /// Held open for the store's life (read-only, never read): keeps the inode alive, so its
+    /// number still names this file only.
+    file: std::fs::File,
 }
 
 impl FileIdentity {
     /// The identity of the file at `path` now (just opened).
     pub(super) fn take(path: &Path) -> std::io::Result<FileIdentity> {
-        let meta = std::fs::metadata(path)?;
         Ok(FileIdentity {
             path: path.to_path_buf(),
-            dev: meta.dev(),
-            ino: meta.ino(),
+            file: std::fs::File::open(path)?,
         })
     }
 
     /// `Err(why)` when the path no longer names the file the store opened.
     pub(super) fn check(&self) -> Result<(), String> {
-        let same = std::fs::metadata(&self.path)
-            .map(|m| m.dev() == self.dev && m.ino() == self.ino)
-            .unwrap_or(false);
+        let same = match (self.file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(ours), Ok(named)) => {
+                ours.nlink() > 0 && ours.dev() == named.dev() && ours.ino() == named.ino()
+            }
+            _ => false,
+        };
         if same {
             return Ok(());
         }
