@@ -76,6 +76,17 @@ pub(crate) enum Unwritten {
     Fail(String),
 }
 
+impl Unwritten {
+    /// What the outcome writes, for messages: `completion`, `retry`, `failure`.
+    pub(crate) fn what(&self) -> &'static str {
+        match self {
+            Unwritten::Completed(_) => "completion",
+            Unwritten::Retry(_) => "retry",
+            Unwritten::Fail(_) => "failure",
+        }
+    }
+}
+
 /// Makes the engine's `Job` methods finish a job the way its worker would have. Only where they
 /// differ does this add a command; this path runs only after the engine's own write failed.
 ///

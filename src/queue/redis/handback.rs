@@ -292,7 +292,9 @@ async fn settle(
         Ok(Err(_)) | Err(_) => return None,
     };
     if lock.as_deref() != Some(token.as_bytes()) {
-        return Some(());
+        // Written, taken by another worker — or the finish died half-way and left the job
+        // in no state: `rescue.rs` tells these apart and keeps the job.
+        return store.rescue(queue, id, entry.outcome.what()).await.ok();
     }
     match finish::write(store, queue, &entry.job, &entry.outcome).await {
         Ok(()) => {

@@ -20,6 +20,7 @@ pub(crate) mod metrics;
 pub(crate) mod orphans;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
+mod rescue;
 pub(crate) mod sentinel;
 pub mod target;
 
