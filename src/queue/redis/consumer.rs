@@ -280,6 +280,15 @@ async fn run_one(
             tracing::debug!(queue, job_id = engine.id(), error = %e, "stacktrace entry not stored");
         }
     }
+    // Options the engine could not parse whole (lenient.rs): retried by the stored ones.
+    if let Outcome::Retry(_) = &outcome {
+        match store.retry_by_stored_opts(queue, &engine).await {
+            Ok(true) => return Err(bullmq::Error::Delayed),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(queue, job_id = engine.id(), error = %e,
+                "could not read the job's stored options; the engine's defaults apply"),
+        }
+    }
     // Kept until the engine reports the write (no Redis command): if Redis dies before the
     // engine's write lands, cronq writes it with the token once Redis answers (handback.rs).
     // The engine job moves into the map (no copy on the per-job path); only the outcome is

@@ -16,6 +16,7 @@ pub(crate) mod identity;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub mod keys;
+mod lenient;
 pub(crate) mod metrics;
 pub(crate) mod orphans;
 pub(crate) mod producer;
