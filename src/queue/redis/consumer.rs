@@ -228,8 +228,18 @@ async fn run_one(
         lock_duration,
         handed,
     } = ctx;
-    // Not an orphan while here (orphans.rs).
-    let _running = handed.running(engine.id());
+    // Not an orphan while here (orphans.rs); a second copy of a running id is not run.
+    let _running = match handed.running(engine.id(), engine.token().unwrap_or_default()) {
+        Ok(running) => running,
+        Err(first) => {
+            let (id, token) = (engine.id(), engine.token().unwrap_or_default());
+            let ms = lock_duration.as_millis() as u64;
+            store.drop_duplicate(queue, id, token, &first, ms).await;
+            handed.until_done(id).await;
+            // `Delayed`: moved already, the engine touches it no further.
+            return Err(bullmq::Error::Delayed);
+        }
+    };
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
         Verdict::Skip => return Err(bullmq::Error::Delayed),

@@ -38,9 +38,7 @@ impl RedisStore {
         }
         let named: Vec<String> = wrong
             .iter()
-            .map(|(key, seen, want)| {
-                format!("key {:?} is a {seen} where BullMQ keeps a {want}", key)
-            })
+            .map(|(key, seen, want)| format!("key {key:?} is a {seen} where BullMQ keeps a {want}"))
             .collect();
         Error::Engine {
             queue: queue.to_string(),

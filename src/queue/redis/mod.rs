@@ -7,6 +7,7 @@ pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod consumer;
 mod diagnose;
+mod duplicate;
 pub(crate) mod events;
 mod eviction;
 mod finish;
