@@ -132,3 +132,21 @@ fn an_evicting_redis_is_warned_about_at_start() {
         "{log}"
     );
 }
+
+/// Before: fetches failed every 0.5 s with a WARN naming neither queue nor key. After: one
+/// ERROR names the queue, the key, its type and the fix.
+#[test]
+fn a_wrong_typed_wait_key_is_named_in_the_log() {
+    let redis = Redis::start();
+    redis.cmd(&["SET", "bull:mail:wait", "oops"]);
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    let line = poll(Duration::from_secs(10), "the broken key to be named", || {
+        daemon
+            .log()
+            .lines()
+            .find(|l| l.contains("wrong type") && l.contains("bull:mail:wait"))
+            .map(String::from)
+    });
+    assert!(line.contains(r#""queue":"mail""#) && line.contains("string"), "{line}");
+}

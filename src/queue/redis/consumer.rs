@@ -379,6 +379,8 @@ async fn forward_events(
         queue.clone(),
         worker.id().to_string(),
     ));
+    // When a wrong-typed queue key was last named (diagnose.rs: at most once a minute).
+    let mut named_at = None;
     while let Some(event) = worker.next_event().await {
         match event {
             WorkerEvent::Completed { job_id, .. } => {
@@ -400,6 +402,8 @@ async fn forward_events(
                     if let Err(e) = store.quarantine(&queue, None, Some(Duration::ZERO)).await {
                         tracing::debug!(queue = %queue, error = %e, "quarantine sweep failed");
                     }
+                    // A queue key of the wrong type (not a job's) fails every fetch: name it.
+                    named_at = store.name_broken_keys(&queue, named_at).await;
                     continue;
                 }
                 // One line when a loop starts failing, not one per retry (the engine retries fast).

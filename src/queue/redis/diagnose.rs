@@ -22,7 +22,34 @@ fn layout(k: &QueueKeys) -> [(String, &'static str); 9] {
     ]
 }
 
+/// How often a queue's wrong-typed keys are named again while fetches keep failing.
+const RENAME_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
 impl RedisStore {
+    /// Logs `queue`'s wrong-typed state keys (after a fetch failed with WRONGTYPE), unless
+    /// they were named within the last minute (`last`); returns when they were last named.
+    /// The engine's own warning, every half second, names neither queue nor key.
+    pub(crate) async fn name_broken_keys(
+        &self,
+        queue: &str,
+        last: Option<std::time::Instant>,
+    ) -> Option<std::time::Instant> {
+        if last.is_some_and(|at| at.elapsed() < RENAME_EVERY) {
+            return last;
+        }
+        let wrong = self.wrong_keys(queue).await;
+        for (key, seen, want) in &wrong {
+            tracing::error!(queue, key = %key.escape_debug(), found = %seen, expected = *want,
+                "the queue cannot be served: a key of BullMQ's layout has the wrong type; \
+                 rename or delete it (redis-cli TYPE / RENAME) and the queue resumes");
+        }
+        if wrong.is_empty() {
+            last
+        } else {
+            Some(std::time::Instant::now())
+        }
+    }
+
     /// `err` (from a call on `queue`), with the queue's wrong-typed keys named when it is a
     /// `WRONGTYPE`; any other error is returned as it is.
     pub(crate) async fn name_wrong_keys(&self, queue: &str, err: Error) -> Error {
