@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive): daemon flags and subcommands. Flags beat environment,
 //! which beats the config file.
 
+mod prometheus;
 mod supercronic;
 
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
 
-pub use supercronic::{parse_args, rewrite_supercronic_flags, SUPERCRONIC_HELP};
+pub use prometheus::{prometheus_addr, DEFAULT_PROMETHEUS_PORT};
+pub use supercronic::{parse_args, rewrite_supercronic_flags, UnknownFlag, SUPERCRONIC_HELP};
 
 /// cronq: a crontab scheduler and BullMQ-compatible job worker in one binary.
 #[derive(Debug, Parser)]
@@ -111,6 +113,23 @@ pub struct DaemonArgs {
         help_heading = "Supercronic options (long form)"
     )]
     pub sentry_dsn: Option<String>,
+    /// Supercronic's older `-sentryDsn` spelling; `--sentry-dsn` wins when both are given.
+    #[arg(long, value_name = "DSN", hide = true)]
+    pub sentry_dsn_alias: Option<String>,
+    /// The Sentry environment of every event (default: $SENTRY_ENVIRONMENT).
+    #[arg(
+        long,
+        value_name = "ENV",
+        help_heading = "Supercronic options (long form)"
+    )]
+    pub sentry_environment: Option<String>,
+    /// The Sentry release of every event (default: $SENTRY_RELEASE, else cronq@VERSION).
+    #[arg(
+        long,
+        value_name = "RELEASE",
+        help_heading = "Supercronic options (long form)"
+    )]
+    pub sentry_release: Option<String>,
 }
 
 impl DaemonArgs {

@@ -2,6 +2,7 @@
 //! refused); [`Config`] is validated, with real types and every default applied. Layers, lowest
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
+pub mod dotenv;
 mod load;
 pub mod raw;
 mod redis_topology;

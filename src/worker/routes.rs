@@ -51,7 +51,8 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
         .get(CRON_QUEUE)
         .map(|q| configured(q, &client, config.passthrough_logs))
         .unwrap_or_default();
-    for e in plan.commands() {
+    // `position`: the entry's index among the command entries, as Supercronic numbers its jobs.
+    for (position, e) in plan.commands().enumerate() {
         if let Action::Command {
             shell,
             command,
@@ -64,6 +65,8 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
                 place: e.place.clone(),
                 schedule: e.schedule.to_string(),
                 command: command.clone(),
+                position,
+                runs: Default::default(),
             };
             let route = Route {
                 handler: Handler::Exec(Exec::new(shell, command, env.clone())),
