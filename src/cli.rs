@@ -71,12 +71,14 @@ pub struct DaemonArgs {
     /// Drain and exit 0 after this many jobs, so an orchestrator restarts the process fresh.
     #[arg(long, value_name = "N")]
     pub max_jobs: Option<u64>,
-    /// Drain and exit 0 after running this long (e.g. 12h).
+    /// Drain and exit 0 after running this long (e.g. 12h; a bare number is seconds; default:
+    /// $WORKER_MAX_RUNTIME).
     #[arg(long, value_name = "DURATION")]
     pub max_runtime: Option<String>,
-    /// Drain and exit 0 when resident memory exceeds this many MiB.
-    #[arg(long = "max-memory", value_name = "MB")]
-    pub max_memory_mb: Option<u64>,
+    /// Drain and exit 0 when resident memory exceeds this (MiB, or 512MB, 1GB; default:
+    /// $WORKER_MAX_MEMORY, else $WORKER_MEMORY_THRESHOLD).
+    #[arg(long = "max-memory", value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// Log as JSON lines, as LOG_FORMAT=json does (Supercronic's -json).
     #[arg(long, help_heading = "Supercronic options (long form)")]
     pub log_json: bool,
@@ -144,7 +146,7 @@ impl DaemonArgs {
             shutdown_timeout: self.shutdown_timeout.clone(),
             max_jobs: self.max_jobs,
             max_runtime: self.max_runtime.clone(),
-            max_memory_mb: self.max_memory_mb,
+            max_memory: self.max_memory.clone(),
             passthrough_logs: self.passthrough_logs,
             overlapping: self.overlapping,
         }

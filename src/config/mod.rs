@@ -3,10 +3,12 @@
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
 pub mod dotenv;
+mod env;
 mod load;
 pub mod raw;
 mod redis_topology;
 mod redis_url;
+pub mod units;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use std::time::Duration;
 
 use crate::queue::{Backoff, Retention, StoreTarget};
 
+pub use env::queue_concurrency_var;
 pub use load::{load, load_text};
 
 /// A configuration error, naming the place (`FILE:LINE` or the variable) and the fix.
@@ -69,8 +72,8 @@ pub struct Overrides {
     pub max_jobs: Option<u64>,
     /// `--max-runtime`
     pub max_runtime: Option<String>,
-    /// `--max-memory` (MiB)
-    pub max_memory_mb: Option<u64>,
+    /// `--max-memory`, as written (MiB, or with a unit: see [`units`])
+    pub max_memory: Option<String>,
     /// `--passthrough-logs` (Supercronic's `-passthrough-logs`)
     pub passthrough_logs: bool,
     /// `--overlapping` (Supercronic's `-overlapping`)
