@@ -183,3 +183,35 @@ fn a_bad_prometheus_address_is_refused_before_starting() {
     assert!(err.contains("-prometheus-listen-address"), "{err}");
     assert!(!err.contains("starting"), "refused before starting: {err}");
 }
+
+#[test]
+fn supercronic_metric_families_sit_next_to_cronq_ones() {
+    let port = support::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let cron = Cron::start(
+        &["-prometheus-listen-address", &addr],
+        "* * * * * * * true\n* * * * * * * false\n",
+        &[],
+    );
+    let ok = r#"{command="true",position="0",schedule="* * * * * * *"}"#;
+    let bad = r#"{command="false",position="1",schedule="* * * * * * *"}"#;
+    let body = poll(Duration::from_secs(15), "counted executions", || {
+        std::net::TcpStream::connect(&addr).ok()?;
+        let (_, body) = support::http("GET", &format!("http://{addr}/metrics"), None, None);
+        (body.contains(&format!("supercronic_successful_executions_total{ok}"))
+            && body.contains(&format!("supercronic_failed_executions_total{bad}")))
+        .then_some(body)
+    });
+    for family in [
+        "supercronic_executions_total",
+        "supercronic_currently_running",
+        "supercronic_cron_execution_time_seconds_bucket",
+    ] {
+        assert!(body.contains(&format!("{family}{{")), "{family}: {body}");
+    }
+    assert!(
+        body.contains("cronq_jobs_total{"),
+        "cronq's own stay: {body}"
+    );
+    drop(cron);
+}

@@ -142,6 +142,13 @@ impl Processor for Dispatch {
         let started = Instant::now();
         // Looked up once per run (a reload swaps the table, never a running job's route).
         let route = self.route(&job.name);
+        // For /metrics: a name without a handler is not a label of its own (see `metrics`), and
+        // a crontab entry's run is also counted in Supercronic's families.
+        let known = route.is_some();
+        let cron_entry = route.as_ref().and_then(|r| r.entry.clone());
+        if let Some(e) = &cron_entry {
+            self.metrics.cron.started(e.metric_labels());
+        }
         // A crontab entry's run names the entry readably (its job name is only the entry id).
         let entry = route
             .as_ref()
@@ -197,7 +204,10 @@ impl Processor for Dispatch {
                 RunEnd::Released
             }
         };
-        self.metrics.record(q, name, end, took);
+        self.metrics.record(q, name, known, end, took);
+        if let Some(e) = &cron_entry {
+            self.metrics.cron.finished(e.metric_labels(), end, took);
+        }
         if let (Some(t), false) = (&self.timings, matches!(end, RunEnd::Released)) {
             t.record(q, crate::queue::Timing::of_run(job.ready_ms, took));
         }

@@ -74,6 +74,17 @@ pub struct EntryInfo {
     pub runs: AtomicU64,
 }
 
+impl EntryInfo {
+    /// The entry as Supercronic's metrics label it.
+    pub fn metric_labels(&self) -> crate::metrics::supercronic::EntryLabels<'_> {
+        crate::metrics::supercronic::EntryLabels {
+            command: &self.command,
+            position: self.position,
+            schedule: &self.schedule,
+        }
+    }
+}
+
 /// Where one job's output goes besides its log.
 #[derive(Debug, Clone)]
 pub struct Echo {
