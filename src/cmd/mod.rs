@@ -3,12 +3,14 @@
 //! `clean`, `schedules`).
 
 mod crontab;
+mod crontab_checks;
 mod crontab_report;
 mod enqueue;
 mod healthcheck;
 mod ops;
 
 pub use crontab::{cron_next, test_crontab};
+pub use crontab_checks::exec_checks;
 pub use enqueue::enqueue;
 pub use healthcheck::healthcheck;
 pub use ops::run as ops;

@@ -62,9 +62,14 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
 }
 
 fn read_file(path: &Path) -> Result<(RawConfig, String), Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
+    let read = |e: std::io::Error| Error::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
+    };
+    let bytes = super::files::read_capped(path, super::files::MAX_FILE_BYTES).map_err(read)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::Read {
+        path: path.display().to_string(),
+        reason: "not UTF-8 text".into(),
     })?;
     let raw = toml::from_str::<RawConfig>(&text).map_err(|e| Error::Syntax {
         path: path.display().to_string(),

@@ -4,6 +4,7 @@
 
 pub mod dotenv;
 mod env;
+pub mod files;
 mod load;
 pub mod raw;
 mod redis_topology;
