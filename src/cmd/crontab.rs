@@ -46,13 +46,16 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
                 }
                 t = next;
             }
-            // The daemon warns "never fires again" for such an entry; say so here too.
+            // The daemon accepts such an entry with a "never fires again" warning; so does
+            // this: a valid expression, no instants on stdout (exit 0), and the warning on
+            // stderr instead of silence.
             None if i == 0 => {
-                return fail(&format!(
-                    "{expr:?} never fires after {}: the date it names does not exist (e.g. \
-                     30 February) or has passed, or it is @reboot",
+                eprintln!(
+                    "warning: {expr:?} never fires after {}: the date it names does not exist \
+                     (e.g. 30 February) or has passed, or it is @reboot",
                     from.format("%Y-%m-%dT%H:%M:%SZ")
-                ))
+                );
+                break;
             }
             None => {
                 eprintln!("note: {expr:?} fires no more after {i} instants");
