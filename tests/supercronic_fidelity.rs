@@ -100,6 +100,16 @@ fn json_job_lines_have_logrus_and_supercronic_keys() {
         &[0, 1],
         "counted per run from 0: {lines:?}"
     );
+    // The run's own lines (Supercronic's "starting", "job succeeded") name the job too.
+    for msg in ["job started", "job completed"] {
+        let line = cron
+            .json()
+            .into_iter()
+            .find(|v| v["msg"] == msg && v["job.command"] == "echo hello")
+            .unwrap_or_else(|| panic!("{msg} with job.command"));
+        assert_eq!(line["job.position"], 1, "{line}");
+        assert_eq!(line["job.schedule"], "* * * * * * *", "{line}");
+    }
 }
 
 #[test]
