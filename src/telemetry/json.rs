@@ -48,17 +48,49 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut fields = Fields(Map::new());
+        // The hot path (every line a job prints): fields written straight out, no map.
+        let mut fields = Fields(Vec::with_capacity(12));
         event.record(&mut fields);
         let meta = event.metadata();
-        let line = object(
-            fields.0,
-            meta.level().as_str(),
-            meta.target(),
-            self.level,
-            chrono::Utc::now(),
-        );
-        writeln!(writer, "{}", Value::Object(line))
+        let level = match self.level {
+            LevelCase::Lower => meta.level().as_str().to_ascii_lowercase(),
+            LevelCase::Upper => meta.level().as_str().to_string(),
+        };
+        let timestamp = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let time = match timestamp.split_once('.') {
+            Some((secs, _)) => format!("{secs}Z"),
+            None => timestamp.clone(),
+        };
+        let message = fields
+            .0
+            .iter()
+            .position(|(k, _)| *k == "message")
+            .map(|i| fields.0.swap_remove(i).1)
+            .unwrap_or(Value::String(String::new()));
+        let mut line = String::with_capacity(512);
+        line.push('{');
+        let mut put = |key: &str, value: &Value| {
+            if line.len() > 1 {
+                line.push(',');
+            }
+            line.push_str(&Value::String(key.to_string()).to_string());
+            line.push(':');
+            line.push_str(&value.to_string());
+        };
+        put("time", &Value::String(time));
+        put("timestamp", &Value::String(timestamp));
+        put("level", &Value::String(level));
+        put("msg", &message);
+        put("message", &message);
+        for (key, value) in &fields.0 {
+            put(key, value);
+            if let Some((_, theirs)) = SUPERCRONIC_ALIASES.iter().find(|(ours, _)| ours == key) {
+                put(theirs, value);
+            }
+        }
+        put("target", &Value::String(meta.target().to_string()));
+        line.push('}');
+        writeln!(writer, "{line}")
     }
 }
 
@@ -85,8 +117,12 @@ pub fn object(
         LevelCase::Upper => level.to_ascii_uppercase(),
     };
     // logrus writes RFC 3339 to the second; cronq's `timestamp` keeps microseconds.
-    let time = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let timestamp = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    // `2026-12-06T12:00:00.123456Z` → `2026-12-06T12:00:00Z`: formatted once per line.
+    let time = match timestamp.split_once('.') {
+        Some((secs, _)) => format!("{secs}Z"),
+        None => timestamp.clone(),
+    };
     fields.insert("time".into(), time.into());
     fields.insert("timestamp".into(), timestamp.into());
     fields.insert("level".into(), level.into());
@@ -96,28 +132,27 @@ pub fn object(
     fields
 }
 
-/// Collects an event's fields with their JSON types.
-struct Fields(Map<String, Value>);
+/// Collects an event's fields with their JSON types, in order.
+struct Fields(Vec<(&'static str, Value)>);
 
 impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.push((field.name(), value.into()));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.push((field.name(), value.into()));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.push((field.name(), value.into()));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.push((field.name(), value.into()));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.push((field.name(), value.into()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0
-            .insert(field.name().into(), format!("{value:?}").into());
+        self.0.push((field.name(), format!("{value:?}").into()));
     }
 }
 
