@@ -53,6 +53,7 @@ pub(super) fn cron(
         backoff: job.backoff,
         remove_on_complete: job.remove_on_complete,
         remove_on_fail: job.remove_on_fail,
+        when_store_down: raw.when_store_down.unwrap_or_default(),
     })
 }
 
