@@ -135,3 +135,60 @@ fn with_skip_the_outage_ticks_are_missed_and_nothing_runs() {
     );
     redis.restart();
 }
+
+/// A line whose run outlasts its one-second tick, started with Redis down.
+const SLOW: &str = "* * * * * * * sleep 2; echo \"$JOB_ID\" >> runs.log\n";
+
+#[test]
+fn overlap_forbid_holds_over_local_runs() {
+    let mut redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), "", Some(SLOW), &[]);
+    daemon.wait_healthy();
+    redis.stop();
+    // Before: nothing ran locally, so nothing was skipped for a local run.
+    poll(
+        Duration::from_secs(15),
+        "a tick skipped for a local run",
+        || {
+            daemon
+                .log()
+                .contains("previous run (run locally while the store was down) not finished")
+                .then_some(())
+        },
+    );
+    // Never two local runs of the entry at once: each start is followed by its end.
+    let log = daemon.log();
+    let mut going = 0;
+    for line in log.lines().filter(|l| l.contains("\"local\":true")) {
+        if line.contains("\"job started\"") {
+            going += 1;
+        } else if line.contains("\"job completed\"") || line.contains("\"job failed\"") {
+            going -= 1;
+        }
+        assert!(going <= 1, "two local runs at once:\n{log}");
+    }
+    redis.restart();
+}
+
+#[test]
+fn shutdown_waits_for_a_local_run() {
+    let mut redis = Redis::start();
+    let mut daemon = Daemon::start(&redis.url(), "", Some(SLOW), &[]);
+    daemon.wait_healthy();
+    redis.stop();
+    poll(Duration::from_secs(15), "a local run started", || {
+        let log = daemon.log();
+        (log.contains("\"local\":true") && log.contains("\"job started\"")).then_some(())
+    });
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), 0);
+    // Before: the daemon exited without it (nothing waited for it).
+    let log = daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"local\":true") && l.contains("\"job completed\"")),
+        "{log}"
+    );
+    assert!(!runs(&daemon).is_empty(), "the run wrote its line");
+    redis.restart();
+}
