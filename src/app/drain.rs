@@ -59,6 +59,8 @@ pub(super) struct Work {
     pub(super) pools: Vec<WorkerPool>,
     /// Every consumed queue's routes, handed to the reload component at start.
     pub(super) routes: crate::worker::reload::Consumed,
+    /// Crontab commands run here while the store was down; waited for like the pools' runs.
+    pub(super) local: Option<Arc<crate::worker::local::LocalRunner>>,
 }
 
 impl Running {
@@ -80,7 +82,15 @@ impl Running {
                     + KILL_GRACE
                     + DRAIN_DELAY
                     + Duration::from_secs(2);
-                futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait))).await;
+                let local = async {
+                    if let Some(l) = &work.local {
+                        // `cut_off` ends them at the deadline, as it ends the pools' runs.
+                        let _ = tokio::time::timeout(wait, l.drain()).await;
+                    }
+                };
+                let pools =
+                    futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait)));
+                tokio::join!(pools, local);
             })
             .await;
             if drained.is_err() {

@@ -20,6 +20,7 @@ use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::queue::Store;
 use crate::status::Status;
+use crate::worker::local::LocalRunner;
 use crate::worker::start::{connect, start_pools, Shared};
 use crate::worker::{cancels, reload};
 
@@ -262,8 +263,17 @@ async fn start_work(
         metrics,
     };
     let pools = start_pools(&shared, plan).await;
+    // Crontab commands run here while the store is down (`[cron] when_store_down`), through
+    // the crontab queue's own routes; shutdown waits for them (`drain.rs`).
+    let local = pools.routes.get(&r.config.cron.queue).map(|(_, table)| {
+        let (queue, cut_off) = (&r.config.cron.queue, r.cut_off.clone());
+        LocalRunner::new(queue, table.clone(), cut_off, metrics.clone())
+    });
     let sched = {
         let (store, config, stop) = (store.clone(), r.config.clone(), r.stop.clone());
+        let runs = local
+            .clone()
+            .map(|l| Arc::new(l) as Arc<dyn scheduler::LocalRuns>);
         tokio::spawn(supervise::supervise(
             "scheduler",
             r.status.clone(),
@@ -274,6 +284,7 @@ async fn start_work(
                     config.clone(),
                     plan_rx.clone(),
                     stats.clone(),
+                    runs.clone(),
                     stop.clone(),
                 )
             },
@@ -293,6 +304,7 @@ async fn start_work(
         sched,
         pools: pools.pools,
         routes: pools.routes,
+        local,
     }
 }
 

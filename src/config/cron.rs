@@ -40,6 +40,23 @@ pub struct CronConfig {
     pub remove_on_complete: Option<Retention>,
     /// Failed runs to keep; `None`: those of the last [`KEEP_FAILED_FOR`].
     pub remove_on_fail: Option<Retention>,
+    /// What a command line's tick does when the store cannot take its run
+    /// (`[cron] when_store_down`, default [`WhenStoreDown::Run`]).
+    pub when_store_down: WhenStoreDown,
+}
+
+/// `[cron] when_store_down`: what a crontab command line's tick does when its add fails (the
+/// store is unreachable). `enqueue` lines cannot run without the store whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenStoreDown {
+    /// Run the command in this daemon at once, as Supercronic would (it needs no store): a
+    /// monitoring or backup line keeps running through a Redis outage. The default, because a
+    /// line that silently stops is worse than one that runs once per live replica.
+    #[default]
+    Run,
+    /// Count the tick missed, as before (for lines that must never run on two replicas).
+    Skip,
 }
 
 impl Default for CronConfig {
@@ -51,6 +68,7 @@ impl Default for CronConfig {
             backoff: Backoff::Exponential(std::time::Duration::from_secs(5)),
             remove_on_complete: None,
             remove_on_fail: None,
+            when_store_down: WhenStoreDown::Run,
         }
     }
 }

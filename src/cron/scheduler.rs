@@ -10,15 +10,18 @@
 //!   window that covers it; only the latest missed tick is ever run.
 //! - **Downtime**: at start, an entry with `catch_up` runs its latest tick of the window once.
 //! - **Redis errors**: an add that fails is retried with backoff until the entry's next tick,
-//!   then counted as missed. Every failure is logged and counted, never dropped silently.
+//!   then counted as missed. Every failure is logged and counted, never dropped silently. A
+//!   command line's tick whose add fails runs in this daemon instead (`local.rs`,
+//!   `[cron] when_store_down`).
 //! - **Many entries**: the due entries of one tick are added by one task, at most
 //!   [`MAX_ADDS_IN_FLIGHT`] at a time over all ticks, so 10,000 entries due at once neither
 //!   spawn 10,000 tasks (each with a copy of its entry) nor queue 30,000 commands ahead of the
 //!   `/health` probe. Equal schedules compute their next instant once per tick.
 //!
 //! Beside this file: `ticks` (which ticks of an entry fall in a window), `adds` (the permit
-//! bounding adds in flight, the `replace` policy, an add bounded by the next tick) and
-//! `report` (the schedule rows and "run now" of the API, CLI and dashboard).
+//! bounding adds in flight, the `replace` policy, an add bounded by the next tick),
+//! `report` (the schedule rows and "run now" of the API, CLI and dashboard), `local` (command
+//! ticks run in this daemon while the store is down) and `spec` (the job a tick adds).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,12 +36,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::marks::MarkKind;
-use super::plan::{Action, Plan, PlannedEntry};
+use super::plan::{Plan, PlannedEntry};
 use crate::config::{Config, Overlap};
-use crate::queue::{cron_job_id, JobOverrides, JobSpec, Store};
+use crate::queue::{cron_job_id, Store};
 pub(crate) use ticks::{latest_tick_between, previous_tick};
 
 mod adds;
+mod local;
+pub use local::LocalRuns;
+mod spec;
+pub use spec::job_spec;
 pub mod overlap;
 pub mod report;
 mod ticks;
@@ -60,6 +67,8 @@ pub struct SchedulerStats {
     pub skipped: AtomicU64,
     /// Ticks missed (late, or never added because Redis failed).
     pub missed: AtomicU64,
+    /// Ticks run in this daemon because the store could not take them (`local.rs`).
+    pub local: AtomicU64,
     /// Gauge: ticks due and not yet added, skipped or missed.
     pub pending: AtomicU64,
     /// Gauge: adds talking to the store now (at most [`MAX_ADDS_IN_FLIGHT`]).
@@ -79,6 +88,7 @@ pub async fn run(
     config: Arc<Config>,
     mut plan: watch::Receiver<Arc<Plan>>,
     stats: Arc<SchedulerStats>,
+    local: Option<Arc<dyn LocalRuns>>,
     shutdown: CancellationToken,
 ) {
     // Adds in flight; each retries on its own so a slow Redis never delays other entries.
@@ -90,6 +100,8 @@ pub async fn run(
         shutdown: shutdown.clone(),
         last_job: Mutex::new(HashMap::new()),
         missing: std::sync::atomic::AtomicBool::new(false),
+        running_locally: std::sync::atomic::AtomicBool::new(false),
+        local,
         permits: Arc::new(Semaphore::new(MAX_ADDS_IN_FLIGHT)),
     });
     let mut current = plan.borrow_and_update().clone();
@@ -255,6 +267,11 @@ struct FireContext {
     last_job: Mutex<HashMap<String, String>>,
     /// Set while enqueues fail, so an outage logs one line, not one per tick.
     missing: std::sync::atomic::AtomicBool,
+    /// Set while ticks run locally (the store is down), for one warning per outage.
+    running_locally: std::sync::atomic::AtomicBool,
+    /// Runs command ticks in this daemon when the store is down (`local.rs`); `None` without
+    /// a crontab pool (tests, a daemon with no command lines).
+    local: Option<Arc<dyn LocalRuns>>,
     /// [`MAX_ADDS_IN_FLIGHT`] permits; each `fire` holds one while it talks to the store and
     /// gives it back while it sleeps between retries. Never closed: `None` from
     /// [`FireContext::permit`] means shutdown.
@@ -271,6 +288,9 @@ impl FireContext {
             return;
         };
         let (queue, _) = e.job_target();
+        if self.local_forbids(e, at) {
+            return;
+        }
         let this_id = cron_job_id(&e.id, at.timestamp());
         let previous = self
             .lock_last()
@@ -280,7 +300,13 @@ impl FireContext {
         // The latest tick's run, and the latest manual run: both count for the policy.
         let manual = self.stats.manual.latest(&e.id).map(|(_, id)| id);
         let candidates = previous.into_iter().chain(manual);
-        let unfinished = overlap::unfinished(&self.store, queue, candidates).await;
+        // Bounded like the add's probe: a store that does not answer must not hold the tick
+        // back from running locally (an unknown state counts as finished, see `overlap.rs`).
+        let check = overlap::unfinished(&self.store, queue, candidates);
+        let unfinished = tokio::time::timeout(adds::PROBE, check)
+            .await
+            .ok()
+            .flatten();
         if let Some(run) = unfinished {
             let (prev, state) = (run.id.clone(), run.state.clone());
             match e.overlap {
@@ -324,12 +350,16 @@ impl FireContext {
                 Ok(id) => {
                     self.lock_last().insert(e.id.clone(), id.clone());
                     self.stats.fired.fetch_add(1, Ordering::Relaxed);
-                    if self.missing.swap(false, Ordering::Relaxed) {
+                    let was_local = self.running_locally.swap(false, Ordering::Relaxed);
+                    if self.missing.swap(false, Ordering::Relaxed) || was_local {
                         tracing::info!(entry = e.label.as_str(), entry_id = %e.id, "cron enqueues succeed again");
                     }
                     tracing::info!(entry = e.label.as_str(), entry_id = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(), "cron tick enqueued");
                     return;
                 }
+                // The store is unreachable: the command runs here, and the add stops (a tick
+                // runs once: locally or from the queue).
+                Err(err) if self.run_locally(e, at, &this_id, &err) => return,
                 Err(err)
                     if Utc::now()
                         + chrono::Duration::from_std(backoff.peek()).unwrap_or_default()
@@ -362,36 +392,4 @@ impl FireContext {
             };
         }
     }
-}
-
-/// The job one tick of `e` adds: its target, its data (a command entry's job carries only
-/// where it came from, never the command), its attempts, backoff and retention (a command
-/// entry's own, see [`PlannedEntry::runs`]; else the target handler's), the
-/// deterministic id, and a random start delay when the entry has `jitter`.
-pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec {
-    let (queue, name) = e.job_target();
-    let data = match &e.action {
-        Action::Enqueue { data, .. } => data.clone(),
-        Action::Command { .. } => serde_json::json!({
-            "entry": e.id,
-            "source": e.place,
-            "scheduled": at.to_rfc3339(),
-        }),
-    };
-    let delay = e.jitter.filter(|j| !j.is_zero()).map(|j| {
-        use rand::Rng;
-        Duration::from_millis(rand::thread_rng().gen_range(0..=j.as_millis() as u64))
-    });
-    let overrides = JobOverrides {
-        job_id: Some(cron_job_id(&e.id, at.timestamp())),
-        delay,
-        ..JobOverrides::default()
-    };
-    // A command entry's run takes its own settings (one attempt by default, bounded history);
-    // an enqueue entry's job is its target handler's, as any producer's would be.
-    let defaults = match &e.runs {
-        Some(runs) => runs.clone(),
-        None => config.job_settings(queue, name).into(),
-    };
-    JobSpec::for_handler(name, data, &defaults, overrides)
 }

@@ -359,7 +359,7 @@ enum Stop {
 /// Runs `run` until it ends, its timeout passes, the drain deadline comes or a cancel request
 /// arrives; in the last three cases cancels it through `stop` and waits for it to wind down
 /// (process groups killed).
-async fn supervise(
+pub(super) async fn supervise(
     run: impl std::future::Future<Output = Result<serde_json::Value, JobError>>,
     stop: &CancellationToken,
     timeout: Option<Duration>,

@@ -10,6 +10,7 @@ pub mod cancels;
 pub mod claims;
 pub mod dispatch;
 pub mod handler;
+pub mod local;
 pub mod pool;
 pub mod reload;
 mod restart;

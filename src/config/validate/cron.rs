@@ -53,6 +53,7 @@ pub(super) fn cron(
         backoff: job.backoff,
         remove_on_complete: job.remove_on_complete,
         remove_on_fail: job.remove_on_fail,
+        when_store_down: raw.when_store_down.unwrap_or_default(),
     })
 }
 
@@ -67,4 +68,25 @@ fn queue_concurrency(
         .and_then(|q| q.concurrency)
         .map(|c| nonzero(c, &src.place(&format!("queues.{queue}"), "concurrency")))
         .transpose()
+}
+
+#[cfg(test)]
+mod when_store_down_tests {
+    use super::super::tests::load_text;
+    use crate::config::cron::WhenStoreDown;
+    use crate::config::Overrides;
+
+    #[test]
+    fn runs_by_default_skips_when_set_and_names_the_place_of_a_bad_value() {
+        let load = |text: &str| load_text(text, &[], Overrides::default());
+        let c = load("").unwrap();
+        assert_eq!(c.cron.when_store_down, WhenStoreDown::Run);
+        let c = load("[cron]\nwhen_store_down = \"skip\"\n").unwrap();
+        assert_eq!(c.cron.when_store_down, WhenStoreDown::Skip);
+        let err = load("[cron]\nwhen_store_down = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(":2"), "{err}");
+        assert!(err.contains("`run`") && err.contains("`skip`"), "{err}");
+    }
 }

@@ -12,6 +12,10 @@ use super::super::plan::PlannedEntry;
 use super::{FireContext, SchedulerStats};
 use crate::queue::JobSpec;
 
+/// How long the store gets to answer a tick's first question (the overlap check, the PING
+/// before the add) before it counts as unreachable.
+pub(super) const PROBE: Duration = Duration::from_millis(500);
+
 /// A permit to talk to the store, counted in [`SchedulerStats::in_flight`] while held.
 pub(super) struct AddPermit<'a> {
     _permit: OwnedSemaphorePermit,
@@ -72,7 +76,7 @@ impl FireContext {
         deadline: DateTime<Utc>,
     ) -> Result<String, String> {
         let left = (deadline - Utc::now()).to_std().unwrap_or_default();
-        let probe = left.min(Duration::from_millis(500));
+        let probe = left.min(PROBE);
         match tokio::time::timeout(probe, self.store.ping()).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e.to_string()),

@@ -1,0 +1,89 @@
+//! Local runs during a store outage (`[cron] when_store_down = "run"`, the default): a command
+//! line's tick whose add fails runs in this daemon at once instead of being missed, so a
+//! monitoring `curl` or a backup line keeps running while Redis is down, as under Supercronic.
+//! The scheduler only decides; what runs, and how shutdown waits for it, is the worker's
+//! ([`LocalRuns`], implemented by `worker::local`). Rules, written down:
+//! - Only command lines: an `enqueue` line's target is the store, so it keeps the missed rule.
+//! - A tick runs locally only after its add failed, and its add is not retried afterwards, so
+//!   a tick runs locally or from the queue, never both (unless Redis took the add and died
+//!   before answering; the reply is lost and the add is not retried, see README).
+//! - The entry's `overlap` policy holds over local runs too: under `forbid` a tick is skipped
+//!   while the entry's local run goes on, also once the store is back.
+//! - Each daemon decides alone (the store that would coordinate them is down), so replicas
+//!   sharing a crontab each run the line during an outage, as replicas of Supercronic would.
+
+use std::sync::atomic::Ordering;
+
+use chrono::{DateTime, Utc};
+
+use super::super::marks::MarkKind;
+use super::super::plan::{Action, PlannedEntry};
+use super::FireContext;
+use crate::config::cron::WhenStoreDown;
+use crate::config::Overlap;
+
+/// Runs crontab command entries in this daemon, without the store. Held by the scheduler
+/// (`FireContext`); the worker's side owns the runs and shutdown waits for them.
+pub trait LocalRuns: Send + Sync {
+    /// Whether a local run of `entry_id` is going on now.
+    fn running(&self, entry_id: &str) -> bool;
+    /// Starts `entry_id`'s command as run `job_id` (the tick's deterministic id) with `data`
+    /// as its job data; `replace` first cancels its local run still going. `false` when this
+    /// daemon has no command for the entry (or is shutting down).
+    fn start(&self, entry_id: &str, job_id: &str, data: serde_json::Value, replace: bool) -> bool;
+}
+
+impl FireContext {
+    /// `true` (and the tick counted skipped) when `e`'s local run still goes on under
+    /// `overlap = "forbid"`: a run started during an outage counts for the policy like a
+    /// queued one, also for the first ticks after the store is back.
+    pub(super) fn local_forbids(&self, e: &PlannedEntry, at: DateTime<Utc>) -> bool {
+        let busy = self.local.as_ref().is_some_and(|l| l.running(&e.id));
+        if !busy || e.overlap != Overlap::Forbid {
+            return false;
+        }
+        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .marks
+            .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
+        tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %at.to_rfc3339(),
+            "tick skipped: previous run (run locally while the store was down) not finished (overlap = forbid)");
+        true
+    }
+
+    /// After `e`'s add for tick `at` failed with `error`: runs it locally when the settings
+    /// allow; `true` if it started (the caller then stops retrying the add).
+    pub(super) fn run_locally(
+        &self,
+        e: &PlannedEntry,
+        at: DateTime<Utc>,
+        job_id: &str,
+        error: &str,
+    ) -> bool {
+        let Some(local) = &self.local else {
+            return false;
+        };
+        if !matches!(e.action, Action::Command { .. })
+            || self.config.cron.when_store_down != WhenStoreDown::Run
+        {
+            return false;
+        }
+        let data = serde_json::json!({
+            "entry": e.id,
+            "source": e.place,
+            "scheduled": at.to_rfc3339(),
+            "local": true,
+        });
+        let replace = e.overlap == Overlap::Replace;
+        if !local.start(&e.id, job_id, data, replace) {
+            return false;
+        }
+        self.stats.local.fetch_add(1, Ordering::Relaxed);
+        // One warning when the outage starts; each run is logged at info by the worker.
+        if !self.running_locally.swap(true, Ordering::Relaxed) {
+            tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, job_id, error, scheduled = %at.to_rfc3339(),
+                "store unreachable: crontab commands run in this daemon until it answers again ([cron] when_store_down = \"run\"; set \"skip\" to count these ticks missed instead)");
+        }
+        true
+    }
+}

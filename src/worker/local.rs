@@ -1,0 +1,155 @@
+//! Running a crontab command entry in this daemon, without the store: the scheduler's
+//! [`LocalRuns`] for ticks it could not add while Redis is down (`cron/scheduler/local.rs`).
+//! A local run goes through the entry's own route (the crontab queue's route table, swapped on
+//! reload), so it runs the same exec handler with the same environment policy, secrets
+//! redaction, output echo, timeout and shutdown cut-off as a run fetched from the queue. Its
+//! output has no job log to go to (the store is down): lines reach the daemon's output only.
+//! Its end is logged (`job completed` / `job failed`, with `local = true`) and counted in the
+//! job metrics under its queue and entry id, like any run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::dispatch::{supervise, RouteTable};
+use super::handler::echo::Echo;
+use super::handler::{JobInput, LogSender};
+use crate::cron::scheduler::LocalRuns;
+use crate::metrics::{Metrics, RunEnd};
+use crate::queue::Outcome;
+
+/// Local runs of one daemon's crontab entries. The scheduler holds it (as [`LocalRuns`]) to
+/// start runs; `app` holds it to wait for them at shutdown ([`LocalRunner::drain`]).
+pub struct LocalRunner {
+    /// The crontab queue's name (log lines and metrics).
+    queue: String,
+    /// The crontab queue's routes: entry id → its command.
+    routes: RouteTable,
+    /// The drain deadline, held by `app`: running commands are stopped when it fires.
+    cut_off: CancellationToken,
+    metrics: Arc<Metrics>,
+    /// Every local run's task; `drain` closes it and waits.
+    runs: TaskTracker,
+    /// Entry id → (run number, cancel token) of its local run going on. The run removes its
+    /// own slot when it ends (the number tells it from a newer run that replaced it); `start`
+    /// with `replace` fires the token.
+    going: Mutex<HashMap<String, (u64, CancellationToken)>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl LocalRunner {
+    /// A runner of `queue`'s entries in `routes`; `cut_off` is `app`'s drain deadline.
+    pub fn new(
+        queue: &str,
+        routes: RouteTable,
+        cut_off: CancellationToken,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        Arc::new(LocalRunner {
+            queue: queue.to_string(),
+            routes,
+            cut_off,
+            metrics,
+            runs: TaskTracker::new(),
+            going: Mutex::new(HashMap::new()),
+            next: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Shutdown: no new run starts; waits for those going on (the drain deadline cuts them).
+    pub async fn drain(&self) {
+        self.runs.close();
+        self.runs.wait().await;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, CancellationToken)>> {
+        self.going.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl LocalRuns for Arc<LocalRunner> {
+    fn running(&self, entry_id: &str) -> bool {
+        self.lock().contains_key(entry_id)
+    }
+
+    fn start(&self, entry_id: &str, job_id: &str, data: serde_json::Value, replace: bool) -> bool {
+        if self.runs.is_closed() {
+            return false;
+        }
+        let route = {
+            let table = self.routes.read().unwrap_or_else(|p| p.into_inner());
+            table.get(entry_id).cloned()
+        };
+        let Some(route) = route.filter(|r| r.entry.is_some()) else {
+            return false;
+        };
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cancel = CancellationToken::new();
+        if let Some((_, previous)) = self
+            .lock()
+            .insert(entry_id.to_string(), (n, cancel.clone()))
+        {
+            if replace {
+                previous.cancel();
+            }
+        }
+        let input = JobInput {
+            queue: self.queue.clone(),
+            id: job_id.to_string(),
+            name: entry_id.to_string(),
+            attempt: 1,
+            data,
+            children: Default::default(),
+        };
+        let me = self.clone();
+        self.runs.spawn(async move {
+            let label = route.entry.as_ref().map(|e| e.label.clone());
+            let entry = label.as_deref();
+            let (q, id, name) = (&input.queue, &input.id, &input.name);
+            tracing::info!(queue = %q, job_id = %id, name = %name, entry, local = true, "job started");
+            let started = Instant::now();
+            // Lines reach the daemon's output through the echo; the job log is the store's,
+            // which is down, so the receiving end only empties the channel.
+            let (lines_tx, mut lines_rx) = mpsc::channel::<String>(256);
+            let logs = LogSender::new(lines_tx, Echo::new(route.echo, q, id, route.entry.clone()));
+            let stop = CancellationToken::new();
+            let run = async {
+                let r = route.handler.run(&input, Some(&logs), &stop).await;
+                drop(logs);
+                r
+            };
+            let discard = async { while lines_rx.recv().await.is_some() {} };
+            let supervised = supervise(run, &stop, route.timeout, &me.cut_off, &cancel);
+            let (outcome, ()) = tokio::join!(supervised, discard);
+            let took = started.elapsed();
+            let duration_ms = took.as_millis() as u64;
+            let end = match &outcome {
+                Outcome::Completed(_) => {
+                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, "job completed");
+                    RunEnd::Completed
+                }
+                Outcome::Release => {
+                    tracing::warn!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, "job cut off by shutdown");
+                    RunEnd::Failed
+                }
+                Outcome::Retry(reason) | Outcome::Fail(reason) => {
+                    // One attempt: a local run is never retried (no store to keep the retry).
+                    tracing::warn!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, will_retry = false, error = %reason, "job failed");
+                    crate::telemetry::sentry::job_failed(q, id, name, entry, reason);
+                    RunEnd::Failed
+                }
+                Outcome::Defer(_) => RunEnd::Released,
+            };
+            me.metrics.record(q, name, true, end, took);
+            let mut going = me.lock();
+            if going.get(name.as_str()).is_some_and(|(m, _)| *m == n) {
+                going.remove(name.as_str());
+            }
+        });
+        true
+    }
+}

@@ -1,0 +1,194 @@
+//! Crontab command lines keep running while the store is down (issue 24): a tick whose add
+//! fails runs in the daemon at once (`[cron] when_store_down = "run"`, the default), as under
+//! Supercronic; once Redis is back, ticks are enqueued again, and no tick runs twice. With
+//! `"skip"` the outage's ticks are counted missed instead.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use support::*;
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A one-second line that writes its run's id (`cron-<entry>-<tick seconds>`).
+const TAB: &str = "* * * * * * * echo \"$JOB_ID\" >> runs.log\n";
+
+/// Tick seconds → how many times a run of that tick wrote to `runs.log`.
+fn runs(daemon: &Daemon) -> BTreeMap<i64, usize> {
+    let text = std::fs::read_to_string(daemon.dir.path().join("runs.log")).unwrap_or_default();
+    let mut seen = BTreeMap::new();
+    for secs in text
+        .lines()
+        .filter_map(|id| id.rsplit('-').next()?.parse().ok())
+    {
+        *seen.entry(secs).or_insert(0) += 1;
+    }
+    seen
+}
+
+fn tick_count(daemon: &Daemon, after: i64, before: i64) -> usize {
+    runs(daemon)
+        .keys()
+        .filter(|s| **s > after && **s < before)
+        .count()
+}
+
+#[test]
+fn a_command_line_keeps_running_while_redis_is_down_and_no_tick_runs_twice() {
+    let mut redis = Redis::start_with(&["--appendonly", "yes", "--appendfsync", "always"]);
+    let daemon = Daemon::start(&redis.url(), "", Some(TAB), &[]);
+    daemon.wait_healthy();
+    poll(Duration::from_secs(10), "two runs from the queue", || {
+        (ids_in(&redis, "cron", "completed").len() >= 2).then_some(())
+    });
+
+    let t_stop = unix_now();
+    redis.stop();
+    // Before: nothing ran until Redis was back (the ticks were counted missed).
+    let local = poll(
+        Duration::from_secs(15),
+        "three runs while Redis is down",
+        || {
+            let n = tick_count(&daemon, t_stop + 1, i64::MAX);
+            (n >= 3).then_some(n)
+        },
+    );
+    let log = daemon.log();
+    assert!(
+        log.contains("store unreachable: crontab commands run in this daemon"),
+        "{log}"
+    );
+    redis.restart();
+    let t_up = unix_now();
+    daemon.wait_healthy();
+    let queued = poll(
+        Duration::from_secs(20),
+        "three runs from the queue after the outage",
+        || {
+            let done: BTreeSet<i64> = ids_in(&redis, "cron", "completed")
+                .iter()
+                .filter_map(|id| id.rsplit('-').next()?.parse().ok())
+                .filter(|s| *s > t_up + 1)
+                .collect();
+            (done.len() >= 3).then_some(done)
+        },
+    );
+    let seen = runs(&daemon);
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "ticks run twice: {twice:?}");
+    for s in &queued {
+        assert_eq!(seen.get(s), Some(&1), "queued tick {s} ran once");
+    }
+    // A tick that ran locally is not in the queue as well.
+    let in_queue: BTreeSet<i64> = all_job_ids(&redis, "cron")
+        .iter()
+        .filter_map(|id| id.rsplit('-').next()?.parse().ok())
+        .collect();
+    let local_ticks: Vec<i64> = seen
+        .keys()
+        .copied()
+        .filter(|s| *s > t_stop + 1 && *s < t_up - 1)
+        .collect();
+    for s in &local_ticks {
+        assert!(
+            !in_queue.contains(s),
+            "tick {s} ran locally and from the queue"
+        );
+    }
+    eprintln!(
+        "cron_outage: local_runs_seen={local} local_ticks={} queued_after={} twice=0",
+        local_ticks.len(),
+        queued.len()
+    );
+}
+
+#[test]
+fn with_skip_the_outage_ticks_are_missed_and_nothing_runs() {
+    let mut redis = Redis::start();
+    let config = "[cron]\nwhen_store_down = \"skip\"\n";
+    let daemon = Daemon::start(&redis.url(), config, Some(TAB), &[]);
+    daemon.wait_healthy();
+    poll(Duration::from_secs(10), "a run from the queue", || {
+        (!ids_in(&redis, "cron", "completed").is_empty()).then_some(())
+    });
+    let t_stop = unix_now();
+    redis.stop();
+    // /metrics reads the store, which is down: the log says when a tick was missed.
+    poll(Duration::from_secs(15), "a tick missed", || {
+        daemon
+            .log()
+            .contains("cron tick missed: could not enqueue")
+            .then_some(())
+    });
+    assert!(!daemon.log().contains("\"local\":true"), "{}", daemon.log());
+    assert_eq!(
+        tick_count(&daemon, t_stop + 1, i64::MAX),
+        0,
+        "nothing ran locally"
+    );
+    redis.restart();
+}
+
+/// A line whose run outlasts its one-second tick, started with Redis down.
+const SLOW: &str = "* * * * * * * sleep 2; echo \"$JOB_ID\" >> runs.log\n";
+
+#[test]
+fn overlap_forbid_holds_over_local_runs() {
+    let mut redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), "", Some(SLOW), &[]);
+    daemon.wait_healthy();
+    redis.stop();
+    // Before: nothing ran locally, so nothing was skipped for a local run.
+    poll(
+        Duration::from_secs(15),
+        "a tick skipped for a local run",
+        || {
+            daemon
+                .log()
+                .contains("previous run (run locally while the store was down) not finished")
+                .then_some(())
+        },
+    );
+    // Never two local runs of the entry at once: each start is followed by its end.
+    let log = daemon.log();
+    let mut going = 0;
+    for line in log.lines().filter(|l| l.contains("\"local\":true")) {
+        if line.contains("\"job started\"") {
+            going += 1;
+        } else if line.contains("\"job completed\"") || line.contains("\"job failed\"") {
+            going -= 1;
+        }
+        assert!(going <= 1, "two local runs at once:\n{log}");
+    }
+    redis.restart();
+}
+
+#[test]
+fn shutdown_waits_for_a_local_run() {
+    let mut redis = Redis::start();
+    let mut daemon = Daemon::start(&redis.url(), "", Some(SLOW), &[]);
+    daemon.wait_healthy();
+    redis.stop();
+    poll(Duration::from_secs(15), "a local run started", || {
+        let log = daemon.log();
+        (log.contains("\"local\":true") && log.contains("\"job started\"")).then_some(())
+    });
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    assert_eq!(daemon.wait_exit(Duration::from_secs(30)), 0);
+    // Before: the daemon exited without it (nothing waited for it).
+    let log = daemon.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"local\":true") && l.contains("\"job completed\"")),
+        "{log}"
+    );
+    assert!(!runs(&daemon).is_empty(), "the run wrote its line");
+    redis.restart();
+}
