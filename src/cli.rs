@@ -1,6 +1,7 @@
 //! Command-line interface (clap derive): daemon flags and subcommands. Flags beat environment,
 //! which beats the config file.
 
+mod prometheus;
 mod supercronic;
 
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
 
-pub use supercronic::{parse_args, rewrite_supercronic_flags, SUPERCRONIC_HELP};
+pub use prometheus::{prometheus_addr, DEFAULT_PROMETHEUS_PORT};
+pub use supercronic::{parse_args, rewrite_supercronic_flags, UnknownFlag, SUPERCRONIC_HELP};
 
 /// cronq: a crontab scheduler and BullMQ-compatible job worker in one binary.
 #[derive(Debug, Parser)]
@@ -69,12 +71,14 @@ pub struct DaemonArgs {
     /// Drain and exit 0 after this many jobs, so an orchestrator restarts the process fresh.
     #[arg(long, value_name = "N")]
     pub max_jobs: Option<u64>,
-    /// Drain and exit 0 after running this long (e.g. 12h).
+    /// Drain and exit 0 after running this long (e.g. 12h; a bare number is seconds; default:
+    /// $WORKER_MAX_RUNTIME).
     #[arg(long, value_name = "DURATION")]
     pub max_runtime: Option<String>,
-    /// Drain and exit 0 when resident memory exceeds this many MiB.
-    #[arg(long = "max-memory", value_name = "MB")]
-    pub max_memory_mb: Option<u64>,
+    /// Drain and exit 0 when resident memory exceeds this (MiB, or 512MB, 1GB; default:
+    /// $WORKER_MAX_MEMORY, else $WORKER_MEMORY_THRESHOLD).
+    #[arg(long = "max-memory", value_name = "SIZE")]
+    pub max_memory: Option<String>,
     /// Log as JSON lines, as LOG_FORMAT=json does (Supercronic's -json).
     #[arg(long, help_heading = "Supercronic options (long form)")]
     pub log_json: bool,
@@ -111,6 +115,23 @@ pub struct DaemonArgs {
         help_heading = "Supercronic options (long form)"
     )]
     pub sentry_dsn: Option<String>,
+    /// Supercronic's older `-sentryDsn` spelling; `--sentry-dsn` wins when both are given.
+    #[arg(long, value_name = "DSN", hide = true)]
+    pub sentry_dsn_alias: Option<String>,
+    /// The Sentry environment of every event (default: $SENTRY_ENVIRONMENT).
+    #[arg(
+        long,
+        value_name = "ENV",
+        help_heading = "Supercronic options (long form)"
+    )]
+    pub sentry_environment: Option<String>,
+    /// The Sentry release of every event (default: $SENTRY_RELEASE, else cronq@VERSION).
+    #[arg(
+        long,
+        value_name = "RELEASE",
+        help_heading = "Supercronic options (long form)"
+    )]
+    pub sentry_release: Option<String>,
 }
 
 impl DaemonArgs {
@@ -125,7 +146,7 @@ impl DaemonArgs {
             shutdown_timeout: self.shutdown_timeout.clone(),
             max_jobs: self.max_jobs,
             max_runtime: self.max_runtime.clone(),
-            max_memory_mb: self.max_memory_mb,
+            max_memory: self.max_memory.clone(),
             passthrough_logs: self.passthrough_logs,
             overlapping: self.overlapping,
         }

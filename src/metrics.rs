@@ -1,5 +1,13 @@
 //! In-process counters and the job duration histogram, recorded by the worker pools and read
 //! by `/metrics` (which adds queue depths, cron counters, Redis latency and RSS at scrape time).
+//! Supercronic's families for crontab entries live in [`supercronic`].
+//!
+//! Label cardinality is bounded: job names come from producers (a foreign one may invent a new
+//! name per job), and each (queue, name) costs a histogram and up to four counters for the
+//! process's life. Names without a handler are counted under [`OTHER`], and past
+//! [`MAX_NAMED_SERIES`] pairs every new name is too.
+
+pub mod supercronic;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,6 +23,13 @@ use prometheus_client::registry::Registry;
 pub const BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
 ];
+
+/// The `name` label of runs whose job name has no handler, and of every name past the cap.
+pub const OTHER: &str = "other";
+
+/// At most this many distinct (queue, name) label pairs; later names count as [`OTHER`]. Far
+/// above any real handler table, far below what a runaway producer would create.
+pub const MAX_NAMED_SERIES: usize = 500;
 
 /// Label pairs in their exposition order (`queue`, `name`, then `outcome` for runs).
 pub type Labels = Vec<(&'static str, LabelValue)>;
@@ -87,11 +102,17 @@ pub struct Metrics {
     /// vector (four `String`s) on every call; looking the handles up by `&str` here costs no
     /// allocation per run (BENCHMARKS.md, issue 18). Grows with the same pairs the families do.
     series: RwLock<HashMap<String, HashMap<String, Arc<Series>>>>,
+    /// Pairs in `series`, for the cap.
+    named: AtomicU64,
+    /// Supercronic's families, for runs of crontab entries.
+    pub cron: supercronic::CronMetrics,
 }
 
 /// Handles on one (queue, name)'s series, sharing their values with the families.
 #[derive(Debug)]
 struct Series {
+    /// The `name` label these series carry (the job name, or [`OTHER`]).
+    name: String,
     /// By [`RunEnd`]; created at its first use, so a series that never happened is not shown.
     runs: [OnceLock<Counter>; 4],
     duration: Histogram,
@@ -104,19 +125,22 @@ impl Default for Metrics {
             durations: Family::new_with_constructor(|| Histogram::new(BUCKETS)),
             finished: AtomicU64::new(0),
             series: RwLock::new(HashMap::new()),
+            named: AtomicU64::new(0),
+            cron: Default::default(),
         }
     }
 }
 
 impl Metrics {
-    /// Records one finished run.
-    pub fn record(&self, queue: &str, name: &str, end: RunEnd, took: Duration) {
-        let series = self.series(queue, name);
+    /// Records one finished run; `known`: the job name has a handler (else it counts as
+    /// [`OTHER`]).
+    pub fn record(&self, queue: &str, name: &str, known: bool, end: RunEnd, took: Duration) {
+        let series = self.series(queue, if known { name } else { OTHER });
         series.runs[end as usize]
             .get_or_init(|| {
                 let run: Labels = vec![
                     ("queue", queue.into()),
-                    ("name", name.into()),
+                    ("name", series.name.as_str().into()),
                     ("outcome", end.as_str().into()),
                 ];
                 self.runs.get_or_create(&run).clone()
@@ -141,12 +165,22 @@ impl Metrics {
             return s;
         }
         let mut all = self.series.write().unwrap_or_else(|p| p.into_inner());
+        let full = self.named.load(Ordering::Relaxed) as usize >= MAX_NAMED_SERIES;
+        let name = match all.get(queue).is_some_and(|n| n.contains_key(name)) {
+            true => name,
+            false if full => OTHER,
+            false => {
+                self.named.fetch_add(1, Ordering::Relaxed);
+                name
+            }
+        };
         let by_name = all.entry(queue.to_string()).or_default();
         by_name
             .entry(name.to_string())
             .or_insert_with(|| {
                 let job: Labels = vec![("queue", queue.into()), ("name", name.into())];
                 Arc::new(Series {
+                    name: name.to_string(),
                     runs: Default::default(),
                     duration: self.durations.get_or_create(&job).clone(),
                 })
@@ -191,9 +225,9 @@ mod tests {
     #[test]
     fn records_counts_and_buckets() {
         let m = Metrics::default();
-        m.record("q", "n", RunEnd::Completed, Duration::from_millis(3));
-        m.record("q", "n", RunEnd::Failed, Duration::from_secs(120));
-        m.record("q", "n", RunEnd::Released, Duration::from_secs(1));
+        m.record("q", "n", true, RunEnd::Completed, Duration::from_millis(3));
+        m.record("q", "n", true, RunEnd::Failed, Duration::from_secs(120));
+        m.record("q", "n", true, RunEnd::Released, Duration::from_secs(1));
         assert_eq!(m.finished(), 2, "released runs are not finished");
         let mut registry = Registry::default();
         m.register(&mut registry);
@@ -213,10 +247,57 @@ mod tests {
         assert!(rss_bytes().unwrap() > 0);
     }
 
+    fn exposition(m: &Metrics) -> String {
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn producer_chosen_names_cannot_grow_the_exposition_without_bound() {
+        let m = Metrics::default();
+        // 3,000 names without a handler: one `other` series.
+        for i in 0..3000 {
+            m.record(
+                "q",
+                &format!("junk-{i}"),
+                false,
+                RunEnd::Failed,
+                Duration::ZERO,
+            );
+        }
+        let text = exposition(&m);
+        assert!(!text.contains("junk-"), "{}", &text[..500.min(text.len())]);
+        assert!(text.contains(r#"cronq_jobs_total{queue="q",name="other",outcome="failed"} 3000"#));
+        // Known names keep their label up to the cap; later ones fold into `other`.
+        for i in 0..MAX_NAMED_SERIES + 100 {
+            m.record(
+                "q",
+                &format!("h{i}"),
+                true,
+                RunEnd::Completed,
+                Duration::ZERO,
+            );
+        }
+        let text = exposition(&m);
+        let named = text
+            .lines()
+            .filter(|l| l.starts_with("cronq_jobs_total{"))
+            .count();
+        assert!(named <= MAX_NAMED_SERIES + 1, "{named} series");
+        assert!(text.len() < 1 << 20, "{} bytes", text.len());
+        // A name seen before the cap keeps its own series.
+        m.record("q", "h0", true, RunEnd::Completed, Duration::ZERO);
+        assert!(exposition(&m)
+            .contains(r#"cronq_jobs_total{queue="q",name="h0",outcome="completed"} 2"#));
+    }
+
     #[test]
     fn label_values_are_escaped() {
         let m = Metrics::default();
-        m.record("q", "a\"b\\c\nd", RunEnd::Completed, Duration::ZERO);
+        m.record("q", "a\"b\\c\nd", true, RunEnd::Completed, Duration::ZERO);
         let mut registry = Registry::default();
         m.register(&mut registry);
         let mut text = String::new();

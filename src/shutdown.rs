@@ -5,19 +5,32 @@
 //! deadline timer; at `SHUTDOWN_TIMEOUT`, `cut_off` fires (running handlers are terminated and
 //! their jobs moved back to `wait`). A second signal fires `cut_off` at once. SIGUSR2 asks for
 //! a crontab reload.
+//!
+//! SIGQUIT drains like SIGTERM, as Supercronic treats it (a Go program would dump its stacks
+//! and die; a drain is what a cron daemon's user expects of it). SIGUSR1, SIGHUP and SIGPIPE,
+//! whose default action kills the process at once (handlers killed mid-run, no log line), are
+//! ignored with one log line each time, so that a stray `kill -USR1` or a closed terminal
+//! cannot take the daemon down.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM, SIGUSR2};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 use signal_hook_tokio::Signals;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Installs the handlers and returns the signal stream.
 pub fn signals() -> std::io::Result<Signals> {
-    Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGUSR2])
+    Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGUSR2, SIGUSR1, SIGHUP, SIGPIPE])
 }
+
+/// The signals [`watch`] ignores (with a log line), by number and name.
+const IGNORED: [(i32, &str); 3] = [
+    (SIGUSR1, "SIGUSR1"),
+    (SIGHUP, "SIGHUP"),
+    (SIGPIPE, "SIGPIPE"),
+];
 
 /// Drives shutdown from signals until both tokens have fired. `reload` receives a message per
 /// SIGUSR2 (its receiver is held by the reload component, `worker::reload`; a full channel
@@ -32,6 +45,13 @@ pub async fn watch(
     while let Some(sig) = signals.next().await {
         if sig == SIGUSR2 {
             let _ = reload.try_send(());
+            continue;
+        }
+        if let Some((_, name)) = IGNORED.iter().find(|(n, _)| *n == sig) {
+            tracing::info!(
+                signal = *name,
+                "signal ignored: SIGTERM or SIGINT drains and exits, SIGUSR2 reloads the crontab"
+            );
             continue;
         }
         if stop.is_cancelled() {

@@ -4,6 +4,7 @@
 //! terminal and never with `NO_COLOR`. With a Sentry DSN, error events also go to Sentry.
 
 mod escape;
+pub mod json;
 pub mod sentry;
 
 use std::io::IsTerminal;
@@ -15,27 +16,54 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::worker::handler::echo::STDOUT_TARGET;
-
 pub use escape::escape_control;
+use json::{JsonLines, LevelCase};
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// One JSON object per line.
+    /// One JSON object per line, `level` upper-case (`LOG_FORMAT=json`); see [`json`].
     Json,
+    /// One JSON object per line, `level` lower-case as logrus writes it (`-json`).
+    SupercronicJson,
     /// Human-readable.
     Text,
 }
 
 impl LogFormat {
-    /// From `LOG_FORMAT` (`json` or anything else = text).
-    pub fn from_env_value(v: Option<&str>) -> LogFormat {
-        match v {
-            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
-            _ => LogFormat::Text,
+    /// From `LOG_FORMAT`: unset or empty = text; `text` or `json` (any case); anything else is
+    /// refused rather than silently logging text to a pipeline that parses JSON.
+    pub fn from_env_value(v: Option<&str>) -> Result<LogFormat, String> {
+        match v.map(str::trim) {
+            None | Some("") => Ok(LogFormat::Text),
+            Some(v) if v.eq_ignore_ascii_case("json") => Ok(LogFormat::Json),
+            Some(v) if v.eq_ignore_ascii_case("text") => Ok(LogFormat::Text),
+            Some(v) => Err(format!(
+                "LOG_FORMAT={}: not a log format; write LOG_FORMAT=json or LOG_FORMAT=text \
+                 (or unset it)",
+                escape_control(v)
+            )),
         }
     }
+
+    fn json_case(self) -> Option<LevelCase> {
+        match self {
+            LogFormat::Json => Some(LevelCase::Upper),
+            LogFormat::SupercronicJson => Some(LevelCase::Lower),
+            LogFormat::Text => None,
+        }
+    }
+}
+
+/// Checks a `RUST_LOG` value before it is used (a typo would otherwise silently log at `info`).
+pub fn check_filter(value: &str) -> Result<(), String> {
+    EnvFilter::try_new(value).map(|_| ()).map_err(|e| {
+        format!(
+            "RUST_LOG={}: {e}; write a level (info, debug) or directives such as \
+             RUST_LOG=info,cronq=debug",
+            escape_control(value)
+        )
+    })
 }
 
 /// How to log; `main` fills it from flags and environment.
@@ -49,7 +77,7 @@ pub struct LogOptions {
     pub debug: bool,
     /// `-quiet`: warnings and errors only (wins over everything).
     pub quiet: bool,
-    /// `-split-logs`: job stdout lines on stdout, the rest on stderr.
+    /// `-split-logs`: debug and info lines on stdout, warnings and errors on stderr.
     pub split: bool,
     /// `NO_COLOR` is set to something.
     pub no_color: bool,
@@ -84,12 +112,13 @@ static FORMAT: OnceLock<LogFormat> = OnceLock::new();
 /// `-json` one JSON object per line, so that a JSON log stays JSON to its last line; and
 /// reports it to Sentry.
 pub fn print_error(text: &str) {
-    if FORMAT.get() == Some(&LogFormat::Json) {
+    if let Some(case) = FORMAT.get().and_then(|f| f.json_case()) {
         for line in text.lines() {
             let message = line.strip_prefix("error: ").unwrap_or(line);
-            let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-            let obj = serde_json::json!({"timestamp": now, "level": "ERROR", "message": message});
-            eprintln!("{obj}");
+            let mut fields = serde_json::Map::new();
+            fields.insert("message".into(), message.into());
+            let obj = json::object(fields, "ERROR", "cronq", case, chrono::Utc::now());
+            eprintln!("{}", serde_json::Value::Object(obj));
         }
     } else {
         eprintln!("{text}");
@@ -102,9 +131,11 @@ pub fn init(opts: &LogOptions) {
     let _ = FORMAT.set(opts.format.unwrap_or(LogFormat::Text));
     let filter = EnvFilter::try_new(opts.directive()).unwrap_or_else(|_| EnvFilter::new("info"));
     let writer = if opts.split {
+        // Supercronic's split: debug and info (job output included) to stdout, warnings and
+        // errors to stderr, so that stderr alone is what needs attention.
         BoxMakeWriter::new(
             std::io::stdout
-                .with_filter(|m| m.target() == STDOUT_TARGET)
+                .with_filter(|m| *m.level() >= tracing::Level::INFO)
                 .or_else(std::io::stderr),
         )
     } else {
@@ -115,13 +146,9 @@ pub fn init(opts: &LogOptions) {
         std::io::stderr().is_terminal(),
     );
     let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
-    let fmt = match opts.format.unwrap_or(LogFormat::Text) {
-        LogFormat::Json => fmt
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .boxed(),
-        LogFormat::Text => fmt
+    let fmt = match opts.format.unwrap_or(LogFormat::Text).json_case() {
+        Some(level) => fmt.event_format(JsonLines { level }).boxed(),
+        None => fmt
             .with_target(false)
             .with_ansi(colour)
             .fmt_fields(escape::fields().delimited(" "))

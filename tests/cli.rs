@@ -211,3 +211,56 @@ fn cli_queue_names_use_the_one_rule() {
         assert!(err.contains("is not a queue name"), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn test_crontab_runs_every_start_up_check() {
+    let dir = TempDir::new("test-checks");
+    let big = "x".repeat(128 * 1024);
+    let cases = [
+        (
+            "dup",
+            "0 3 * * * echo same\n0 3 * * * echo same\n".to_string(),
+            "dup:",
+        ),
+        (
+            "shell",
+            "SHELL=/nonexistent/sh\n0 3 * * * echo hi\n".to_string(),
+            "SHELL=/nonexistent/sh does not exist",
+        ),
+        (
+            "bigvar",
+            format!("BIG={big}\n0 3 * * * echo hi\n"),
+            "BIG is 128 KiB",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let tab = dir.write(name, &text);
+        let tab = tab.to_str().unwrap();
+        let (code, out, err) = worker(&["-test", tab], &[]);
+        assert_eq!(code, 1, "{name}: -test must refuse: {out}{err}");
+        assert!(err.contains(want), "{name}: {err}");
+        // And the daemon refuses the same file at start (exit 2).
+        let (code, _, err) = worker(&[tab], &[("WORKER_LISTEN", "127.0.0.1:0")]);
+        assert_eq!(code, 2, "{name}: {err}");
+    }
+}
+
+#[test]
+fn test_crontab_of_an_endless_file_stops_at_the_cap() {
+    let (code, _, err) = worker(&["--test-crontab", "/dev/zero"], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("MiB"), "{err}");
+}
+
+#[test]
+fn cron_next_says_when_a_schedule_never_fires() {
+    // Valid but empty, as the daemon treats it (a warning, not a refusal): exit 0, nothing on
+    // stdout (the conformance table's `-`), and the warning instead of silence.
+    let (code, out, err) = worker(&["cron", "next", "0 0 30 2 *"], &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("warning:") && err.contains("never fires"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "{out}");
+}

@@ -71,7 +71,7 @@ fn a_user_line_is_warned_about() {
     let warning = poll(Duration::from_secs(10), "the USER warning", || {
         cron.json()
             .into_iter()
-            .find(|v| v["level"] == "WARN" && v["message"].as_str().unwrap_or("").contains("USER"))
+            .find(|v| v["level"] == "warn" && v["message"].as_str().unwrap_or("").contains("USER"))
     });
     assert!(
         warning["message"].as_str().unwrap().contains(":1:"),
@@ -84,7 +84,7 @@ fn a_run_still_going_at_the_next_tick_is_warned_about() {
     let cron = Cron::start(&["-json"], "* * * * * * * sleep 3\n", &[]);
     let skipped = poll(Duration::from_secs(10), "the overlap warning", || {
         cron.json().into_iter().find(|v| {
-            v["level"] == "WARN"
+            v["level"] == "warn"
                 && v["message"]
                     .as_str()
                     .unwrap_or("")

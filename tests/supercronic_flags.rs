@@ -1,5 +1,5 @@
-//! The rest of Supercronic's flags and of job output in the daemon's log: `-split-logs`,
-//! `-prometheus-listen-address`, `-quiet`, `-version`, `log_output = false`, and control
+//! The rest of Supercronic's flags and of job output in the daemon's log (`-split-logs`: in
+//! tests/supercronic_fidelity.rs): `-prometheus-listen-address`, `-quiet`, `-version`, `log_output = false`, and control
 //! characters in job output kept on one escaped line.
 
 mod cron_support;
@@ -9,24 +9,6 @@ use std::time::Duration;
 
 use cron_support::Cron;
 use support::{free_port, http, poll, run_worker, TempDir};
-
-#[test]
-fn split_logs_puts_job_stdout_on_stdout_and_the_rest_on_stderr() {
-    let tab = "* * * * * * * echo to-out; echo to-err >&2\n";
-    let cron = Cron::start(&["-json", "-split-logs"], tab, &[]);
-    poll(Duration::from_secs(10), "job output on stdout", || {
-        cron.stdout().contains("to-out").then_some(())
-    });
-    poll(Duration::from_secs(10), "job stderr on stderr", || {
-        cron.stderr().contains("to-err").then_some(())
-    });
-    for l in cron.stdout().lines() {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        assert_eq!(v["channel"], "stdout", "only job stdout here: {l}");
-    }
-    assert!(!cron.stderr().contains("\"to-out\""), "{}", cron.stderr());
-    assert!(cron.stderr().contains("cronq worker starting"));
-}
 
 #[test]
 fn prometheus_listen_address_serves_metrics_without_a_token() {
@@ -79,7 +61,7 @@ fn quiet_logs_warnings_only() {
         .map(|v| v["level"].as_str().unwrap().to_string())
         .collect();
     assert!(
-        levels.iter().all(|l| l == "WARN" || l == "ERROR"),
+        levels.iter().all(|l| l == "warn" || l == "error"),
         "{levels:?}"
     );
 }
@@ -120,7 +102,7 @@ fn json_keeps_start_up_errors_json() {
         cron.stderr()
     );
     let lines = cron.json(); // panics on a line that is not JSON
-    let error = lines.iter().find(|v| v["level"] == "ERROR").unwrap();
+    let error = lines.iter().find(|v| v["level"] == "error").unwrap();
     assert!(
         error["message"].as_str().unwrap().contains("crontab:2"),
         "names the place: {error}"

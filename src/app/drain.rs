@@ -5,6 +5,10 @@
 //! 3. At `SHUTDOWN_TIMEOUT` (or at once on a second signal) `cut_off` fires: still-running
 //!    handlers are terminated and their jobs moved back to `wait` (`shutdown::spawn_deadline`).
 //! 4. The store closes as its last handle drops; then the HTTP servers stop; exit 0.
+//!
+//! Steps 1-4 together never take longer than `SHUTDOWN_TIMEOUT` + the kill grace +
+//! [`STORE_GRACE`], whatever the store does: a frozen Redis held the exit 7.6 s past that
+//! (outcome writes retried), past Kubernetes' grace period, which then SIGKILLs.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -20,6 +24,14 @@ use crate::status::Status;
 use crate::worker::handler::KILL_GRACE;
 use crate::worker::start::DRAIN_DELAY;
 use crate::worker::WorkerPool;
+
+/// How long past the handlers' kill grace the last writes to the store (hand-backs, outcomes)
+/// may take before the daemon exits without them: a job whose write did not land is still
+/// `active` with a lock that expires, and stalled recovery returns it (at least once).
+const STORE_GRACE: Duration = Duration::from_secs(1);
+
+/// How long the HTTP servers get to finish in-flight requests once the rest has stopped.
+const HTTP_GRACE: Duration = Duration::from_secs(1);
 
 /// A started daemon.
 pub(super) struct Running {
@@ -53,23 +65,36 @@ impl Running {
     /// Waits for `stop`, then shuts down in the order above; the exit code.
     pub(super) async fn drain(self) -> ExitCode {
         self.stop.cancelled().await;
+        let bound =
+            tokio::time::Instant::now() + self.config.shutdown_timeout + KILL_GRACE + STORE_GRACE;
         // 1.
         self.status.set_draining();
         self.notifier.stopping();
         if let Some(work) = self.work {
-            let _ = work.sched.await;
-            // 2-3: each pool waits for its running jobs, which `cut_off` ends at the deadline;
-            // `wait` is a backstop beyond it (the kill grace and one idle fetch block).
-            let wait =
-                self.config.shutdown_timeout + KILL_GRACE + DRAIN_DELAY + Duration::from_secs(2);
-            futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait))).await;
+            let drained = tokio::time::timeout_at(bound, async {
+                let _ = work.sched.await;
+                // 2-3: each pool waits for its running jobs, which `cut_off` ends at the
+                // deadline; `wait` is a backstop beyond it (the kill grace and one idle fetch
+                // block).
+                let wait = self.config.shutdown_timeout
+                    + KILL_GRACE
+                    + DRAIN_DELAY
+                    + Duration::from_secs(2);
+                futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait))).await;
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(
+                    "the store did not take the last writes by the drain deadline; exiting \
+                     anyway: jobs whose hand-back did not land return through stalled recovery \
+                     once their lock expires"
+                );
+            }
             // 4.
             drop(work.store);
         }
         self.closing.cancel();
-        for server in self.http {
-            let _ = server.await;
-        }
+        let _ = tokio::time::timeout(HTTP_GRACE, futures::future::join_all(self.http)).await;
         tracing::info!("cronq worker stopped");
         ExitCode::SUCCESS
     }

@@ -36,12 +36,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .unwrap_or(Ok(ExitCode::SUCCESS)),
         None => match cli.test_crontab {
             // No file named: the configured crontab (a positional CRONTAB counts).
-            Some(file) => Ok(crate::cmd::test_crontab(
-                file.unwrap_or_default(),
-                &cli.daemon,
-                env,
-                crate::cron::plan::daemon_zone(&env_var),
-            )),
+            Some(file) => {
+                // Every check the daemon makes at start first (the same `load`), then the
+                // listing; exit 1 on any problem, as Supercronic's -test does.
+                let mut args = cli.daemon.clone();
+                if let Some(f) = file.clone() {
+                    args.crontab = Some(f);
+                }
+                if let Err(message) = load(&args) {
+                    eprintln!("{message}");
+                    return Ok(ExitCode::from(1));
+                }
+                Ok(crate::cmd::test_crontab(
+                    file.unwrap_or_default(),
+                    &cli.daemon,
+                    env,
+                    crate::cron::plan::daemon_zone(&env_var),
+                ))
+            }
             None => daemon(&cli.daemon).await,
         },
     }
@@ -67,5 +79,10 @@ fn load(args: &DaemonArgs) -> Result<(Config, Arc<Plan>, Option<String>), String
     let config = crate::config::load_text(&env_var, &args.overrides())?;
     let (plan, crontab) =
         crate::cron::plan::load(&config, crate::cron::plan::daemon_zone(&env_var))?;
+    let problems = crate::cmd::exec_checks(&plan, env_var("PATH").as_deref());
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(|p| format!("error: {p}")).collect();
+        return Err(lines.join("\n"));
+    }
     Ok((config, plan, crontab))
 }

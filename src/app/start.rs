@@ -25,8 +25,18 @@ use crate::worker::{cancels, reload};
 
 /// Starts the daemon; `Err(code)` when it must exit at once (bad config: 2).
 pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, ExitCode>> {
-    let (config, plan, crontab_file) = match super::load(args) {
-        Ok(loaded) => loaded,
+    let checked = super::load(args).and_then(|loaded| {
+        let prometheus = args
+            .prometheus_listen_address
+            .as_deref()
+            .map(crate::cli::prometheus_addr)
+            .transpose()
+            .map_err(|e| format!("error: {e}"))?;
+        let token = api_token(env_var("API_TOKEN")).map_err(|e| format!("error: {e}"))?;
+        Ok((loaded, prometheus, token))
+    });
+    let ((config, plan, crontab_file), prometheus, api_token) = match checked {
+        Ok(checked) => checked,
         Err(message) => {
             crate::telemetry::print_error(&message);
             return Ok(Err(ExitCode::from(2)));
@@ -42,7 +52,12 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
     let (plan_tx, plan_rx) = watch::channel(plan.clone());
     let metrics = Arc::new(Metrics::default());
     let stats = Arc::new(SchedulerStats::default());
-    r.http = serve(args, &r, plan_rx.clone(), &metrics, &stats, crontab_file).await?;
+    let front = Front {
+        prometheus,
+        api_token,
+        crontab_file,
+    };
+    r.http = serve(args, &r, plan_rx.clone(), &metrics, &stats, front).await?;
     let store = match connect(&config, &r.stop).await {
         Ok(store) => store,
         Err(e) => {
@@ -140,6 +155,32 @@ fn watch_process(args: &DaemonArgs, r: &Running, signals: Signals, reload: mpsc:
     }
 }
 
+/// What the HTTP servers need besides the config, checked before anything is bound.
+struct Front {
+    /// The `-prometheus-listen-address` to bind, default port applied.
+    prometheus: Option<String>,
+    /// `API_TOKEN`, trimmed.
+    api_token: Option<Arc<str>>,
+    /// The crontab's name, for the first log line.
+    crontab_file: Option<String>,
+}
+
+/// `API_TOKEN` as clients can send it: a trailing newline (a secret file, `echo`) and
+/// surrounding blanks are dropped; unset or empty means no token; a value of blanks only is
+/// refused (no client could ever match it).
+fn api_token(value: Option<String>) -> Result<Option<Arc<str>>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if v.trim().is_empty() => Err(
+            "API_TOKEN is set but blank (spaces or newlines only): no client could send it; \
+             set a real token or unset API_TOKEN"
+                .into(),
+        ),
+        Some(v) => Ok(Some(Arc::from(v.trim()))),
+    }
+}
+
 /// Binds the HTTP port (and the `-prometheus-listen-address` one) and serves. The servers
 /// outlive the drain (health says `draining`); `closing` stops them last.
 async fn serve(
@@ -148,16 +189,27 @@ async fn serve(
     plan: watch::Receiver<Arc<Plan>>,
     metrics: &Arc<Metrics>,
     stats: &Arc<SchedulerStats>,
-    crontab_file: Option<String>,
+    front: Front,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let config = &r.config;
-    let api_token: Option<Arc<str>> = env_var("API_TOKEN")
-        .filter(|t| !t.is_empty())
-        .map(Arc::from);
+    let Front {
+        prometheus,
+        api_token,
+        crontab_file,
+    } = front;
     let api_locked = check_exposure(config, api_token.is_some(), args.insecure_open_api);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (WORKER_LISTEN)", config.listen))?;
+    // Both ports are bound before the daemon says it is starting.
+    let prometheus =
+        match &prometheus {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on {addr} (-prometheus-listen-address)")
+            })?),
+            None => None,
+        };
+    warn_embedded_with_queues(config);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), store = config.store.kind(), at = %config.store.describe(),
         listen = %listener.local_addr()?, queues = ?config.queues.keys().collect::<Vec<_>>(), entries = plan.borrow().entries.len(),
         crontab = %crontab_file.as_deref().unwrap_or("(none)"), api_token = api_token.is_some(), "cronq worker starting");
@@ -182,11 +234,7 @@ async fn serve(
         r.closing.clone(),
     ))];
     // `-prometheus-listen-address`: /metrics alone on a second port, as Supercronic serves it.
-    if let Some(addr) = &args.prometheus_listen_address {
-        let addr = prometheus_addr(addr);
-        let l = TcpListener::bind(&addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr} (-prometheus-listen-address)"))?;
+    if let Some(l) = prometheus {
         tracing::info!(listen = %l.local_addr()?, "serving /metrics (-prometheus-listen-address)");
         let app = crate::http::metrics_router(state);
         let serve = crate::http::serve::serve(l, app, idle, r.closing.clone());
@@ -248,11 +296,22 @@ async fn start_work(
     }
 }
 
-/// Supercronic's `:9746` form (no host) listens on every interface.
-fn prometheus_addr(addr: &str) -> String {
-    match addr.strip_prefix(':') {
-        Some(port) => format!("0.0.0.0:{port}"),
-        None => addr.to_string(),
+/// The embedded store with consumed queues: Node producers adding jobs to Redis would never be
+/// seen, while /health is green. Said once, at start, with the fix.
+fn warn_embedded_with_queues(config: &Config) {
+    let consumed: Vec<&String> = config
+        .queues
+        .iter()
+        .filter(|(name, q)| *name != crate::cron::CRON_QUEUE && !q.handlers.is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    if matches!(config.store, crate::queue::StoreTarget::Embedded(_)) && !consumed.is_empty() {
+        tracing::warn!(
+            queues = ?consumed,
+            "no Redis is configured (REDIS_URL, REDIS_HOST, [redis], --redis-url, or a .env \
+             in the working directory): these queues use the embedded store, and jobs that \
+             producers add to Redis will not be seen; set REDIS_URL to consume them"
+        );
     }
 }
 

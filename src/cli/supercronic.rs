@@ -25,6 +25,10 @@ const FLAGS: &[(&str, &str, bool)] = &[
         true,
     ),
     ("sentry-dsn", "--sentry-dsn", true),
+    // Supercronic's older spelling; its -sentry-dsn wins when both are given.
+    ("sentryDsn", "--sentry-dsn-alias", true),
+    ("sentry-environment", "--sentry-environment", true),
+    ("sentry-release", "--sentry-release", true),
     ("version", "--version", false),
     ("help", "--help", false),
 ];
@@ -43,16 +47,40 @@ Supercronic flags (single dash, as Supercronic spells them; `worker [FLAGS] CRON
   -no-reap                       Do not reap orphans as PID 1 (= --no-reap)
   -prometheus-listen-address A   Also serve /metrics on A (= --prometheus-listen-address)
   -sentry-dsn DSN                Report failures to Sentry (= --sentry-dsn, SENTRY_DSN)
+  -sentryDsn DSN                 Older spelling of -sentry-dsn (which wins when both are given)
+  -sentry-environment ENV        Sentry environment (= --sentry-environment, SENTRY_ENVIRONMENT)
+  -sentry-release REL            Sentry release (= --sentry-release, SENTRY_RELEASE)
   -version                       Print the version (= --version)";
+
+/// File names that are the program itself, not a crontab: an image whose `ENTRYPOINT` is the
+/// binary and whose `CMD` starts with the program name (`CMD ["worker", "/app/crontab"]`, or
+/// `["supercronic", …]` kept from before) runs `worker worker /app/crontab`.
+const PROGRAM_NAMES: &[&str] = &["worker", "supercronic"];
+
+/// A single-dash flag that is neither Supercronic's nor one of clap's short flags.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown flag '{0}': cronq takes Supercronic's single-dash flags (-json, -test, -debug, …) \
+     and its own double-dash ones; see `worker -help`"
+)]
+pub struct UnknownFlag(pub String);
 
 /// Rewrites Supercronic's single-dash flags (`-json`, `-sentry-dsn=DSN`, `-json=false`) to ours.
 /// Stops at `--` and at a subcommand (whose own arguments are not Supercronic's); a value after
-/// a flag that takes one is never rewritten. `args[0]` is the program.
-pub fn rewrite_supercronic_flags(args: Vec<OsString>, subcommands: &[&str]) -> Vec<OsString> {
+/// a flag that takes one is never rewritten. `args[0]` is the program; a first argument that is
+/// just a program name ([`PROGRAM_NAMES`]) is dropped. An unknown single-dash flag of more than
+/// one letter is refused whole (clap would only name its first letter, `-s`).
+pub fn rewrite_supercronic_flags(
+    args: Vec<OsString>,
+    subcommands: &[&str],
+) -> Result<Vec<OsString>, UnknownFlag> {
     let mut out = Vec::with_capacity(args.len());
-    let mut rest = args.into_iter();
+    let mut rest = args.into_iter().peekable();
     if let Some(program) = rest.next() {
         out.push(program);
+    }
+    if rest.peek().is_some_and(is_program_name) {
+        rest.next();
     }
     let mut seen_positional = false;
     while let Some(arg) = rest.next() {
@@ -78,7 +106,10 @@ pub fn rewrite_supercronic_flags(args: Vec<OsString>, subcommands: &[&str]) -> V
             None => (flag, None),
         };
         match FLAGS.iter().find(|(n, _, _)| *n == name) {
-            None => out.push(arg),
+            // clap's own short flags (-h, -V) and a lone `-` pass; anything longer is a
+            // Supercronic-style flag we do not know.
+            None if name.chars().count() <= 1 => out.push(arg),
+            None => return Err(UnknownFlag(text.to_string())),
             Some((_, ours, true)) => match value {
                 Some(v) => out.push(format!("{ours}={v}").into()),
                 None => {
@@ -96,23 +127,41 @@ pub fn rewrite_supercronic_flags(args: Vec<OsString>, subcommands: &[&str]) -> V
         }
     }
     out.extend(rest);
-    out
+    Ok(out)
 }
 
-/// Parses the process's arguments, Supercronic's spellings included; prints help or the error
-/// and exits as clap does.
-pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Cli {
-    let command = Cli::command();
-    let names: Vec<String> = command
+/// `worker`, `supercronic`, or a path ending in one of them (`/usr/local/bin/supercronic`).
+fn is_program_name(arg: &OsString) -> bool {
+    std::path::Path::new(arg)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| PROGRAM_NAMES.contains(&n))
+}
+
+/// The names that end Supercronic-flag rewriting: every subcommand, its aliases, and `help`.
+fn subcommand_names() -> Vec<String> {
+    Cli::command()
         .get_subcommands()
         .flat_map(|c| {
             std::iter::once(c.get_name().to_string()).chain(c.get_all_aliases().map(String::from))
         })
         .chain(["help".to_string()])
-        .collect();
+        .collect()
+}
+
+/// Parses the process's arguments, Supercronic's spellings included; prints help or the error
+/// and exits as clap does (2 for a usage error).
+pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Cli {
+    let names = subcommand_names();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let args = rewrite_supercronic_flags(args.into_iter().collect(), &names);
-    let matches = command.get_matches_from(args);
+    let args = match rewrite_supercronic_flags(args.into_iter().collect(), &names) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(2);
+        }
+    };
+    let matches = Cli::command().get_matches_from(args);
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
@@ -124,6 +173,7 @@ mod tests {
     fn rewrite(args: &[&str]) -> Vec<String> {
         let args = args.iter().map(OsString::from).collect();
         rewrite_supercronic_flags(args, &["run", "enqueue", "cron"])
+            .unwrap()
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect()
@@ -136,7 +186,8 @@ mod tests {
             .map(|c| c.get_name().to_string())
             .collect();
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let args = rewrite_supercronic_flags(args.iter().map(OsString::from).collect(), &names);
+        let args =
+            rewrite_supercronic_flags(args.iter().map(OsString::from).collect(), &names).unwrap();
         Cli::from_arg_matches(&command.try_get_matches_from(args).unwrap()).unwrap()
     }
 
@@ -148,7 +199,7 @@ mod tests {
                 "-json",
                 "-inotify",
                 "-sentry-dsn",
-                "-x",
+                "-xyz",
                 "-overlapping",
                 "tab"
             ]),
@@ -157,7 +208,7 @@ mod tests {
                 "--log-json",
                 "--watch",
                 "--sentry-dsn",
-                "-x",
+                "-xyz",
                 "--overlapping",
                 "tab"
             ]
@@ -171,10 +222,51 @@ mod tests {
             ]),
             ["worker", "--prometheus-listen-address=:9746", "--quiet"]
         );
-        // Unknown single-dash flags and our own spellings pass unchanged.
+        // One-letter flags (clap's -h, -V) and our own spellings pass unchanged.
         assert_eq!(
-            rewrite(&["worker", "-n", "--json", "-test"]),
-            ["worker", "-n", "--json", "--test-crontab"]
+            rewrite(&["worker", "-h", "--json", "-test"]),
+            ["worker", "-h", "--json", "--test-crontab"]
+        );
+    }
+
+    #[test]
+    fn sentry_environment_release_and_the_old_dsn_spelling_are_accepted() {
+        let cli = parse(&[
+            "worker",
+            "-sentryDsn",
+            "https://k@h/1",
+            "-sentry-environment=staging",
+            "-sentry-release",
+            "v9",
+            "/app/crontab",
+        ]);
+        let a = cli.daemon_args();
+        assert_eq!(a.sentry_dsn_alias.as_deref(), Some("https://k@h/1"));
+        assert_eq!(a.sentry_environment.as_deref(), Some("staging"));
+        assert_eq!(a.sentry_release.as_deref(), Some("v9"));
+    }
+
+    #[test]
+    fn an_unknown_single_dash_flag_is_refused_whole() {
+        let args = ["worker", "-sentry-foo", "x", "tab"];
+        let err = rewrite_supercronic_flags(args.iter().map(OsString::from).collect(), &[]);
+        assert_eq!(err, Err(UnknownFlag("-sentry-foo".into())));
+        assert!(err.unwrap_err().to_string().contains("'-sentry-foo'"));
+    }
+
+    #[test]
+    fn a_first_argument_naming_the_program_is_dropped() {
+        for first in ["worker", "supercronic", "/usr/local/bin/supercronic"] {
+            assert_eq!(
+                rewrite(&["worker", first, "-json", "/app/crontab"]),
+                ["worker", "--log-json", "/app/crontab"],
+                "{first}"
+            );
+        }
+        // Only in first place: a crontab path elsewhere is never dropped.
+        assert_eq!(
+            rewrite(&["worker", "-json", "worker"]),
+            ["worker", "--log-json", "worker"]
         );
     }
 
@@ -234,7 +326,8 @@ mod tests {
                 .map(OsString::from)
                 .collect(),
             &names,
-        );
+        )
+        .unwrap();
         assert!(Cli::command().try_get_matches_from(args).is_err());
     }
 

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::crontab_report::{next_fires, test_report};
+use std::io::Write;
+
+use super::crontab_report::test_report;
 use crate::cli::{CronCommand, DaemonArgs};
 use crate::cron::zone::parse_zone;
 
@@ -27,15 +29,41 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
             ))
         }
     };
-    match next_fires(&expr, zone, from, n) {
-        Ok(times) => {
-            for t in times {
-                println!("{}", t.format("%Y-%m-%dT%H:%M:%SZ"));
+    let schedule = match crate::cron::Schedule::parse(&expr) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("{expr:?}: {e}")),
+    };
+    // Streamed, one line as each instant is found: a long listing shows progress at once and
+    // a reader that stops early (`| head`) costs nothing more.
+    let mut out = std::io::stdout().lock();
+    let mut t = from;
+    for i in 0..n {
+        match schedule.next_after(t, zone) {
+            Some(next) => {
+                if writeln!(out, "{}", next.format("%Y-%m-%dT%H:%M:%SZ")).is_err() {
+                    // The reader went away (`| head`): done, not an error.
+                    return ExitCode::SUCCESS;
+                }
+                t = next;
             }
-            ExitCode::SUCCESS
+            // The daemon accepts such an entry with a "never fires again" warning; so does
+            // this: a valid expression, no instants on stdout (exit 0), and the warning on
+            // stderr instead of silence.
+            None if i == 0 => {
+                eprintln!(
+                    "warning: {expr:?} never fires after {}: the date it names does not exist \
+                     (e.g. 30 February) or has passed, or it is @reboot",
+                    from.format("%Y-%m-%dT%H:%M:%SZ")
+                );
+                break;
+            }
+            None => {
+                eprintln!("note: {expr:?} fires no more after {i} instants");
+                break;
+            }
         }
-        Err(e) => fail(&format!("{expr:?}: {e}")),
     }
+    ExitCode::SUCCESS
 }
 
 /// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise. `env` looks up

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::cron::parse::{parse_crontab, Target};
-use crate::cron::{Schedule, ScheduleError};
 
 /// `--test-crontab`: (stdout, stderr, valid). Each entry with its place, schedule, zone,
 /// target and id, then its next 3 fire times; warnings and errors as `FILE:LINE:COL: …`.
@@ -79,14 +78,4 @@ pub(super) fn test_report(
         if tab.entries.len() == 1 { "y" } else { "ies" }
     );
     (out, err, true)
-}
-
-/// `cron next`: up to `n` instants strictly after `from`.
-pub(super) fn next_fires(
-    expr: &str,
-    tz: Tz,
-    from: DateTime<Utc>,
-    n: usize,
-) -> Result<Vec<DateTime<Utc>>, ScheduleError> {
-    Ok(Schedule::parse(expr)?.upcoming(from, tz, n))
 }

@@ -3,6 +3,7 @@
 //! `clean`, `schedules`).
 
 mod crontab;
+mod crontab_checks;
 mod crontab_report;
 mod enqueue;
 mod healthcheck;
@@ -11,6 +12,7 @@ mod ops;
 mod status;
 
 pub use crontab::{cron_next, test_crontab};
+pub use crontab_checks::exec_checks;
 pub use enqueue::enqueue;
 pub use healthcheck::healthcheck;
 pub use ops::run as ops;

@@ -50,8 +50,8 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
     let data = env("CRONQ_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("data/cronq.db"));
-    apply_env(&mut raw, &env);
-    apply_flags(&mut raw, flags);
+    super::env::apply(&mut raw, &env)?;
+    apply_flags(&mut raw, flags)?;
     let mut config = build(raw, &src, file, &env)?;
     if !wants_redis {
         config.store = StoreTarget::Embedded(data);
@@ -62,9 +62,14 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>, flags: &Overrides) -> Result<C
 }
 
 fn read_file(path: &Path) -> Result<(RawConfig, String), Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Read {
+    let read = |e: std::io::Error| Error::Read {
         path: path.display().to_string(),
         reason: e.to_string(),
+    };
+    let bytes = super::files::read_capped(path, super::files::MAX_FILE_BYTES).map_err(read)?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::Read {
+        path: path.display().to_string(),
+        reason: "not UTF-8 text".into(),
     })?;
     let raw = toml::from_str::<RawConfig>(&text).map_err(|e| Error::Syntax {
         path: path.display().to_string(),
@@ -78,58 +83,19 @@ fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn apply_env(raw: &mut RawConfig, env: &dyn Fn(&str) -> Option<String>) {
-    let r = raw.redis.get_or_insert_with(Default::default);
-    if let Some(url) = env("REDIS_URL") {
-        r.url = Some(url);
-        r.host = None;
-    }
-    if let Some(host) = env("REDIS_HOST") {
-        r.host = Some(host);
-        r.url = None;
-    }
-    r.port = env("REDIS_PORT").and_then(|v| v.parse().ok()).or(r.port);
-    r.username = env("REDIS_USERNAME").or(r.username.take());
-    r.password = env("REDIS_PASSWORD").or(r.password.take());
-    r.db = env("REDIS_DB").and_then(|v| v.parse().ok()).or(r.db);
-    r.tls = env("REDIS_TLS")
-        .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
-        .or(r.tls);
-    r.ca_file = env("REDIS_CA_FILE").or(r.ca_file.take());
-    r.prefix = env("REDIS_PREFIX").or(r.prefix.take());
-    let list = |v: String| {
-        v.split(',')
-            .map(|s| s.trim().to_string())
-            .collect::<Vec<_>>()
-    };
-    r.sentinels = env("REDIS_SENTINELS").map(list).or(r.sentinels.take());
-    r.sentinel_name = env("REDIS_SENTINEL_NAME").or(r.sentinel_name.take());
-    r.sentinel_password = env("REDIS_SENTINEL_PASSWORD").or(r.sentinel_password.take());
-    r.sentinel_tls = env("REDIS_SENTINEL_TLS")
-        .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
-        .or(r.sentinel_tls);
-    r.cluster_nodes = env("REDIS_CLUSTER_NODES")
-        .map(list)
-        .or(r.cluster_nodes.take());
+fn apply_flags(raw: &mut RawConfig, f: &Overrides) -> Result<(), Error> {
     let w = raw.worker.get_or_insert_with(Default::default);
-    if let Some(c) = env("WORKER_CONCURRENCY") {
-        // A non-number is reported by validation below through the same field.
-        w.concurrency = Some(c.parse().unwrap_or(0));
+    if let Some(v) = &f.max_memory {
+        let mib = super::units::mebibytes(v).map_err(|message| Error::Invalid {
+            place: "--max-memory".into(),
+            message,
+        })?;
+        w.max_memory_mb = Some(mib);
     }
-    w.shutdown_timeout = env("SHUTDOWN_TIMEOUT").or(w.shutdown_timeout.take());
-    w.crontab = env("CRONTAB").or(w.crontab.take());
-    w.id = env("WORKER_ID").or(w.id.take());
-    let h = raw.http.get_or_insert_with(Default::default);
-    h.listen = env("WORKER_LISTEN").or(h.listen.take());
-}
-
-fn apply_flags(raw: &mut RawConfig, f: &Overrides) {
-    let w = raw.worker.get_or_insert_with(Default::default);
     w.concurrency = f.concurrency.or(w.concurrency);
     w.shutdown_timeout = f.shutdown_timeout.clone().or(w.shutdown_timeout.take());
     w.max_jobs = f.max_jobs.or(w.max_jobs);
     w.max_runtime = f.max_runtime.clone().or(w.max_runtime.take());
-    w.max_memory_mb = f.max_memory_mb.or(w.max_memory_mb);
     w.crontab = f
         .crontab
         .as_ref()
@@ -142,4 +108,5 @@ fn apply_flags(raw: &mut RawConfig, f: &Overrides) {
         r.url = Some(url.clone());
         r.host = None;
     }
+    Ok(())
 }

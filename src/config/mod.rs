@@ -3,11 +3,15 @@
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
 pub mod cron;
+pub mod dotenv;
+mod env;
+pub mod files;
 mod job_env;
 mod load;
 pub mod raw;
 mod redis_topology;
 mod redis_url;
+pub mod units;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -22,6 +26,7 @@ pub use cron::CronConfig;
 pub(crate) use job_env::is_secret_param;
 pub use job_env::{EnvPolicy, JobEnv, Secrets};
 
+pub use env::queue_concurrency_var;
 pub use load::{load, load_text};
 
 /// A configuration error, naming the place (`FILE:LINE` or the variable) and the fix.
@@ -74,8 +79,8 @@ pub struct Overrides {
     pub max_jobs: Option<u64>,
     /// `--max-runtime`
     pub max_runtime: Option<String>,
-    /// `--max-memory` (MiB)
-    pub max_memory_mb: Option<u64>,
+    /// `--max-memory`, as written (MiB, or with a unit: see [`units`])
+    pub max_memory: Option<String>,
     /// `--passthrough-logs` (Supercronic's `-passthrough-logs`)
     pub passthrough_logs: bool,
     /// `--overlapping` (Supercronic's `-overlapping`)

@@ -8,7 +8,7 @@ use super::raw::RawRedis;
 pub(super) fn build_url(r: &RawRedis) -> Result<String, String> {
     let tls = r.tls.unwrap_or(false);
     let url = match (&r.url, &r.host) {
-        (Some(url), _) => with_credentials(&lift_query_credentials(url)?, r)?,
+        (Some(url), _) => with_db(&with_credentials(&lift_query_credentials(url)?, r)?, r.db)?,
         (None, host) => {
             let scheme = if tls { "rediss" } else { "redis" };
             let host = host.as_deref().unwrap_or("127.0.0.1");
@@ -148,6 +148,33 @@ fn lift_query_credentials(url: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// `REDIS_DB` (or `db`) next to a URL: filled in when the URL names no database, as a separate
+/// password is; a URL naming another database is a conflict, refused rather than one of the
+/// two silently ignored.
+fn with_db(url: &str, db: Option<u8>) -> Result<String, String> {
+    let Some(db) = db else {
+        return Ok(url.to_string());
+    };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Ok(url.to_string());
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let path = tail.strip_prefix('/').unwrap_or(tail);
+    let query_at = path.find(['?', '#']).unwrap_or(path.len());
+    let (named, query) = path.split_at(query_at);
+    let query = if tail.starts_with('/') { query } else { tail };
+    match named {
+        "" => Ok(format!("{scheme}://{authority}/{db}{query}")),
+        n if n.parse::<u8>() == Ok(db) => Ok(url.to_string()),
+        n => Err(format!(
+            "Redis URL {} names database {n:?} but REDIS_DB (or [redis] db) is {db}: keep one \
+             of them",
+            crate::queue::redact_url(url)
+        )),
+    }
+}
+
 fn with_credentials(url: &str, r: &RawRedis) -> Result<String, String> {
     if r.password.is_none() && r.username.is_none() {
         return Ok(url.to_string());
@@ -261,6 +288,33 @@ mod tests {
         let err = build_url(&r).unwrap_err();
         assert!(err.contains("?db=\"x\""), "{err}");
         assert!(!err.contains("qqqSECRET"), "{err}");
+    }
+
+    #[test]
+    fn a_separate_db_fills_a_url_without_one_and_a_conflict_is_refused() {
+        let with = |url: &str, db| RawRedis {
+            url: Some(url.into()),
+            db: Some(db),
+            ..raw()
+        };
+        assert_eq!(
+            build_url(&with("redis://cache:6379", 3)).unwrap(),
+            "redis://cache:6379/3"
+        );
+        assert_eq!(
+            build_url(&with("redis://cache:6379/?x=1", 3)).unwrap(),
+            "redis://cache:6379/3?x=1"
+        );
+        assert_eq!(
+            build_url(&with("redis://cache?x=1", 3)).unwrap(),
+            "redis://cache/3?x=1"
+        );
+        assert_eq!(
+            build_url(&with("redis://cache:6379/3", 3)).unwrap(),
+            "redis://cache:6379/3"
+        );
+        let err = build_url(&with("redis://:secret@cache:6379/0", 3)).unwrap_err();
+        assert!(err.contains("REDIS_DB") && !err.contains("secret"), "{err}");
     }
 
     #[test]

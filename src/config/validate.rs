@@ -260,13 +260,9 @@ fn opt_duration_in(
         .transpose()
 }
 
+/// Any duration of the config; a bare number is seconds (see `config::units`).
 fn duration(text: &str, place: &str) -> Result<Duration, Error> {
-    humantime::parse_duration(text.trim()).map_err(|e| {
-        invalid(
-            place.to_string(),
-            format!("{text:?} is not a duration ({e}): write e.g. \"30s\", \"5m\", \"1h\""),
-        )
-    })
+    super::units::duration(text).map_err(|m| invalid(place.to_string(), m))
 }
 
 fn opt_duration(v: &Option<String>, place: impl Fn() -> String) -> Result<Option<Duration>, Error> {

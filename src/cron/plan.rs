@@ -183,7 +183,9 @@ pub fn load(config: &Config, zone: Tz) -> Result<(Arc<Plan>, Option<String>), St
 pub fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>, String> {
     let path = &config.crontab;
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
+    // Capped: a crontab path naming /dev/zero or a pipe must not read until memory runs out.
+    let bytes = match crate::config::files::read_capped(path, crate::config::files::MAX_FILE_BYTES)
+    {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !config.crontab_explicit => {
             return Ok(None)

@@ -68,6 +68,8 @@ pub struct SchedulerStats {
     pub marks: super::marks::TickMarks,
     /// Each entry's latest manual run ("run now"), for the overlap policy and the rows.
     pub manual: overlap::ManualRuns,
+    /// Ticks skipped by overlap, per entry id: Supercronic's `deadline_exceeded` in /metrics.
+    pub skipped_by_entry: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -285,6 +287,13 @@ impl FireContext {
                 Overlap::Allow => {}
                 Overlap::Forbid => {
                     self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+                    *self
+                        .stats
+                        .skipped_by_entry
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(e.id.clone())
+                        .or_default() += 1;
                     self.stats
                         .marks
                         .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);

@@ -161,6 +161,12 @@ impl From<StoreError> for ApiError {
             StoreError::Unreachable { .. } | StoreError::Auth { .. } => {
                 ApiError::Unavailable(e.to_string())
             }
+            // Nothing was written and the same call works once room is made: producers back
+            // off (BullMQ clients and HTTP libraries honour 503 + Retry-After).
+            StoreError::Full { .. } => ApiError::Busy {
+                message: e.to_string(),
+                retry_after_secs: 5,
+            },
             other => ApiError::Internal(other.to_string()),
         }
     }

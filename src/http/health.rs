@@ -49,6 +49,10 @@ pub struct Health {
     /// Per consumed queue, and per declared queue no handler here consumes (`"consumed":
     /// false`, see [`super::health_unconsumed`]).
     pub queues: BTreeMap<String, QueueEntry>,
+    /// Problems that leave the daemon working: one queue's data broken (a wrong-typed key),
+    /// named by queue and key, with the fix (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Internal components restarted after a panic (absent when none was).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, crate::status::ComponentHealth>,
@@ -92,6 +96,9 @@ pub struct QueueHealth {
     /// Counts per state (absent when the store is down).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub counts: Option<JobCounts>,
+    /// Why its counts could not be read (the store's own words, queue and key where known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Jobs this process runs now.
     pub running: usize,
     /// Jobs this process may run at once.
@@ -179,41 +186,67 @@ pub async fn assess(status: &Status) -> Health {
         .collect();
     // All at once, under one deadline: a store that answered PING and then froze must not make
     // the report slow, nor let it say healthy with the counts silently missing.
-    let mut fresh: BTreeMap<&String, Option<JobCounts>> = BTreeMap::new();
+    let mut fresh: BTreeMap<&String, Result<JobCounts, crate::queue::Error>> = BTreeMap::new();
+    let mut counted_in_time = true;
     if let (Some(_), Some(store), None) = (latency, status.store(), &reason) {
         let all = futures::future::join_all(fresh_needed.iter().map(|q| store.counts(q)));
-        let counted: Vec<Option<JobCounts>> = match tokio::time::timeout(PROBE_TIMEOUT, all).await {
-            Ok(results) => results.into_iter().map(Result::ok).collect(),
-            Err(_) => vec![None; fresh_needed.len()],
-        };
-        for (name, counts) in fresh_needed.iter().zip(counted) {
-            if let Some(c) = counts {
-                status.set_health_counts(name, c);
+        match tokio::time::timeout(PROBE_TIMEOUT, all).await {
+            Ok(results) => {
+                for (name, counted) in fresh_needed.iter().zip(results) {
+                    if let Ok(c) = &counted {
+                        status.set_health_counts(name, *c);
+                    }
+                    fresh.insert(name, counted);
+                }
             }
-            fresh.insert(name, counts);
+            Err(_) => counted_in_time = false,
         }
     }
+    if let (Some(_), Some(store), None) = (latency, status.store(), &reason) {
+        // PING cannot see a Redis at maxmemory (it answers PING, refuses every write): the
+        // last refused add can.
+        if let Some(refusal) = store.write_refusal() {
+            reason = Some(format!("{kind}: writes refused: {refusal}"));
+        }
+    }
+    let mut warnings = Vec::new();
     for (name, probe) in probes.iter() {
-        let counts = match fresh.get(name) {
-            Some(counted) => *counted,
-            None => status.health_counts(name).map(|(_, c)| c),
+        let (counts, error) = match fresh.get(name) {
+            Some(Ok(c)) => (Some(*c), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (status.health_counts(name).map(|(_, c)| c), None),
         };
-        if reason.is_none() && latency.is_some() && counts.is_none() {
-            reason = Some(format!(
-                "{kind}: counting queue {name} got no answer within {}s",
-                PROBE_TIMEOUT.as_secs()
-            ));
+        match error {
+            // The store as a whole is broken: the daemon cannot do its work.
+            Some(e) if e.fault().is_store_wide() => {
+                reason.get_or_insert_with(|| format!("{kind}: {e}"));
+            }
+            // One queue's data is broken (a wrong-typed key): that queue's row says so and
+            // the daemon stays live; restarting it would not repair a key.
+            Some(e) => warnings.push(e.to_string()),
+            None if reason.is_none() && latency.is_some() && counts.is_none() => {
+                reason = Some(if counted_in_time {
+                    format!("{kind}: counting queue {name} failed")
+                } else {
+                    format!(
+                        "{kind}: counting queue {name} got no answer within {}s",
+                        PROBE_TIMEOUT.as_secs()
+                    )
+                });
+            }
+            None => {}
         }
         if reason.is_none() && suspects {
             // Fresh counts only: old ones could name jobs another worker took since.
-            let counted = fresh.get(name).copied().flatten();
-            reason = stuck(name, probe, counted.as_ref(), status.stuck_after);
+            let counted = fresh.get(name).and_then(|r| r.as_ref().ok());
+            reason = stuck(name, probe, counted, status.stuck_after);
         }
         queues.insert(
             name.clone(),
             QueueEntry::Consumed(QueueHealth {
                 consumed: true,
                 counts,
+                error: error.map(|e| e.to_string()),
                 running: probe.running(),
                 concurrency: probe.concurrency,
                 last_fetch_s: round3(probe.beat.since_turn().as_secs_f64()),
@@ -247,6 +280,7 @@ pub async fn assess(status: &Status) -> Health {
             url: status.redis_url.clone(),
         },
         queues,
+        warnings,
         components: status.components(),
     }
 }

@@ -49,9 +49,44 @@ fn gauge_f64(v: f64) -> Gauge<f64, AtomicU64> {
     g
 }
 
+/// Supercronic's families (`supercronic_*`), one series per crontab command entry, labelled
+/// as the pools label them (position: the entry's index among the command entries).
+fn supercronic_families(state: &AppState, reg: &mut Registry) {
+    let plan = state.plan.borrow().clone();
+    let skipped = state
+        .sched
+        .skipped_by_entry
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let entries: Vec<(String, String, usize, u64)> = plan
+        .commands()
+        .enumerate()
+        .filter_map(|(position, e)| match &e.action {
+            crate::cron::Action::Command { command, .. } => Some((
+                command.clone(),
+                e.schedule.to_string(),
+                position,
+                skipped.get(&e.id).copied().unwrap_or(0),
+            )),
+            _ => None,
+        })
+        .collect();
+    let deadlines = entries.iter().map(|(command, schedule, position, n)| {
+        let labels = crate::metrics::supercronic::EntryLabels {
+            command,
+            position: *position,
+            schedule,
+        };
+        (labels, *n)
+    });
+    state.metrics.cron.register(reg, deadlines);
+}
+
 async fn render(state: &AppState) -> String {
     let mut reg = Registry::default();
     state.metrics.register(&mut reg);
+    supercronic_families(state, &mut reg);
 
     let probes = state.status.queues();
     let active = Family::<Labels, Gauge>::default();

@@ -41,6 +41,11 @@ pub trait Backend: Send + Sync {
     ) -> Result<(), Error> {
         Ok(())
     }
+    /// Warnings about the store's own settings, logged once at the daemon's start (Redis: an
+    /// eviction policy that deletes jobs when memory runs out). None by default.
+    async fn settings_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
     async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error>;
     /// Starts consuming `queue` with `processor`.

@@ -40,6 +40,19 @@ pub enum Error {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The store refuses writes for lack of room: Redis out of memory (`maxmemory` reached
+    /// under `noeviction`), or the embedded file's disk is full. Nothing was written; the same
+    /// call succeeds once room is made, so callers answer "retry later" (HTTP 503).
+    #[error(
+        "queue {queue}: the store is full and refuses writes ({message}); nothing was written: \
+         free memory or disk (Redis: raise maxmemory or delete old jobs) and retry"
+    )]
+    Full {
+        /// The queue the write was for.
+        queue: String,
+        /// What the store said.
+        message: String,
+    },
     /// The store failed an operation on a queue.
     #[error("queue {queue}: {message}")]
     Engine {
@@ -57,12 +70,26 @@ impl Error {
         matches!(self, Error::Auth { .. } | Error::Settings(_))
     }
 
-    /// Wraps an engine error for `queue`.
+    /// Wraps an engine error for `queue`; a store that is full ([`Error::Full`]) is told
+    /// apart here, once, whichever store and call said it.
     pub(crate) fn engine(queue: &str, err: impl std::fmt::Display) -> Self {
-        Error::Engine {
-            queue: queue.to_string(),
-            message: err.to_string(),
+        let message = err.to_string();
+        let queue = queue.to_string();
+        if super::fault::is_full(&message) {
+            return Error::Full { queue, message };
         }
+        Error::Engine { queue, message }
+    }
+
+    /// Whether the same call may work later without any change on the caller's side (the
+    /// store is full, away, or busy): HTTP answers 503 with `Retry-After`, not 500.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Full { .. } | Error::Unreachable { .. })
+    }
+
+    /// What kind of fault this is, for `/health` (see [`super::fault::Fault`]).
+    pub fn fault(&self) -> super::fault::Fault {
+        super::fault::Fault::of(self)
     }
 }
 

@@ -9,16 +9,19 @@
 //! - [`spec`]: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation.
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
+//! - [`fault`]: what kind of fault a store error is (whole store, one queue's data, one call).
 //! - [`redis::target`]: where Redis is, and redaction; [`redis::keys`]: Redis key names.
 //! - [`metrics`]: BullMQ's per-minute completed/failed series, read back as [`MinuteCounts`];
 //!   [`timings`]: the daemon's own ring of recent run durations and waits.
 
+mod alarm;
 pub mod bull;
 pub mod consumer;
 pub mod contract;
 pub mod embedded;
 mod error;
 pub mod events;
+pub mod fault;
 pub mod info;
 mod job;
 pub mod metrics;
@@ -32,6 +35,7 @@ pub use bull::Layout;
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
+pub use fault::Fault;
 pub use info::{is_state, JobInfo, JobPage, STATES};
 pub use job::{
     check_job_duration, cron_job_id, is_hidden_char, parse_millis_or_duration, validate_job_id,

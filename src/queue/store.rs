@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::alarm::WriteAlarm;
 use super::bull::{BullStore, Layout};
 use super::contract::Backend;
 use super::embedded::EmbeddedStore;
@@ -56,7 +57,7 @@ impl StoreTarget {
 
 /// The queue store. Cheap to clone.
 #[derive(Clone)]
-pub struct Store(Arc<dyn Backend>, Option<BullQueues>);
+pub struct Store(Arc<dyn Backend>, Option<BullQueues>, Arc<WriteAlarm>);
 
 /// The Bull 3/4 backend and the queues it holds.
 #[derive(Clone)]
@@ -109,7 +110,7 @@ impl Store {
             }
             StoreTarget::Embedded(path) => Arc::new(EmbeddedStore::open(path).await?),
         };
-        Ok(Store(backend, bull))
+        Ok(Store(backend, bull, Arc::default()))
     }
 
     /// The backend that holds `queue`.
@@ -145,6 +146,12 @@ impl Store {
             Some(b) => b.backend.layout_seen(queue).await,
             None => Ok(None),
         }
+    }
+
+    /// Warnings about the store's own settings, for the daemon's start: a Redis eviction
+    /// policy that silently deletes jobs when memory runs out.
+    pub async fn settings_warnings(&self) -> Vec<String> {
+        self.0.settings_warnings().await
     }
 
     /// Connects to Redis.
@@ -189,7 +196,15 @@ impl Store {
             field: Some(e.field),
             reason: e.reason,
         })?;
-        self.pick(queue).add(queue, spec).await
+        let added = self.pick(queue).add(queue, spec).await;
+        self.2.observe(&added);
+        added
+    }
+
+    /// The last store-wide write refusal (Redis OOM, a full disk, a deleted file), when one
+    /// came lately and no add worked since: `/health` reports it, PING cannot see it.
+    pub fn write_refusal(&self) -> Option<String> {
+        self.2.current()
     }
 
     /// Starts consuming `queue` with `processor`.

@@ -1,4 +1,4 @@
-//! Text log fields with control characters escaped. The default text formatter prints `%`
+//! Text log fields with control characters escaped (and job fields under Supercronic's names). The default text formatter prints `%`
 //! (Display) fields and the message as they are, so a job id such as `"7\nINFO forged"` (from
 //! the API or a foreign producer) would start a new, forged log line. Every field and the
 //! message go through [`escape_control`] here; the JSON format escapes by itself.
@@ -15,10 +15,15 @@ pub(super) fn fields(
         |w: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug| {
             let raw = format!("{value:?}");
             let text = escape_control(&raw);
-            if field.name() == "message" {
+            // Job fields under Supercronic's names (`job.command=…`), as its text lines show them.
+            let name = super::json::SUPERCRONIC_ALIASES
+                .iter()
+                .find(|(ours, _)| *ours == field.name())
+                .map_or(field.name(), |(_, theirs)| theirs);
+            if name == "message" {
                 write!(w, "{text}")
             } else {
-                write!(w, "{}={text}", field.name())
+                write!(w, "{name}={text}")
             }
         },
     )

@@ -12,15 +12,34 @@ use tracing_subscriber::layer::Context;
 /// The fields that become Sentry tags (the rest become extra data).
 const TAGS: &[&str] = &["queue", "job_id", "name", "entry", "entry_id", "component"];
 
-/// Installs the Sentry client for `dsn`; keep the guard for the process's life (dropping it
-/// flushes queued events, up to two seconds).
-pub fn init(dsn: &str) -> Result<sentry::ClientInitGuard, String> {
+/// Where events go and how they are labelled: Supercronic's `-sentry-dsn`, `-sentry-environment`
+/// and `-sentry-release` (or `SENTRY_DSN`, `SENTRY_ENVIRONMENT`, `SENTRY_RELEASE`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SentryOptions {
+    /// The DSN.
+    pub dsn: String,
+    /// The environment of every event (`production`, `staging`); Sentry's default when unset.
+    pub environment: Option<String>,
+    /// The release of every event; `cronq@VERSION` when unset.
+    pub release: Option<String>,
+}
+
+/// Installs the Sentry client; keep the guard for the process's life (dropping it flushes
+/// queued events, up to two seconds).
+pub fn init(opts: &SentryOptions) -> Result<sentry::ClientInitGuard, String> {
+    let dsn = opts.dsn.as_str();
     let dsn: sentry::types::Dsn = dsn.trim().parse().map_err(|e| {
         format!("the Sentry DSN does not parse ({e}): write https://KEY@HOST/PROJECT (SENTRY_DSN, -sentry-dsn)")
     })?;
     Ok(sentry::init(sentry::ClientOptions {
         dsn: Some(dsn),
-        release: Some(concat!("cronq@", env!("CARGO_PKG_VERSION")).into()),
+        release: Some(
+            opts.release
+                .clone()
+                .map(Into::into)
+                .unwrap_or_else(|| concat!("cronq@", env!("CARGO_PKG_VERSION")).into()),
+        ),
+        environment: opts.environment.clone().map(Into::into),
         ..Default::default()
     }))
 }

@@ -160,6 +160,18 @@ impl Processor for Dispatch {
         let started = Instant::now();
         // Looked up once per run (a reload swaps the table, never a running job's route).
         let route = self.route(&job.name);
+        // For /metrics: a name without a handler is not a label of its own (see `metrics`), and
+        // a crontab entry's run is also counted in Supercronic's families.
+        let known = route.is_some();
+        let cron_entry = route.as_ref().and_then(|r| r.entry.clone());
+        if let Some(e) = &cron_entry {
+            self.metrics.cron.started(e.metric_labels());
+        }
+        // A crontab entry's run lines carry its command, schedule and position too, which the
+        // log formats show under Supercronic's `job.*` names.
+        let command = cron_entry.as_ref().map(|e| e.command.as_str());
+        let schedule = cron_entry.as_ref().map(|e| e.schedule.as_str());
+        let position = cron_entry.as_ref().map(|e| e.position as u64);
         // A crontab entry's run names the entry readably (its job name is only the entry id).
         let entry = route
             .as_ref()
@@ -168,7 +180,7 @@ impl Processor for Dispatch {
         // The handler gets the data itself, not a copy: nothing else reads it afterwards.
         let data = std::mem::replace(&mut job.data, Ok(serde_json::Value::Null));
         if entry.is_some() {
-            tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, attempt = job.attempt, "job started");
+            tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, command, schedule, position, attempt = job.attempt, "job started");
         } else {
             tracing::debug!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
         }
@@ -195,29 +207,32 @@ impl Processor for Dispatch {
         let end = match &outcome {
             Outcome::Completed(_) => {
                 if entry.is_some() {
-                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job completed");
+                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, "job completed");
                 } else {
                     tracing::debug!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed");
                 }
                 RunEnd::Completed
             }
             Outcome::Retry(reason) if attempt < job.max_attempts => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
                 RunEnd::Retried
             }
             Outcome::Retry(reason) | Outcome::Fail(reason) => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, will_retry = false, error = %reason, "job failed");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = false, error = %reason, "job failed");
                 crate::telemetry::sentry::job_failed(q, id, name, entry, reason);
                 RunEnd::Failed
             }
             Outcome::Release => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, attempt, duration_ms, "job cut off by shutdown; back to wait");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, "job cut off by shutdown; back to wait");
                 RunEnd::Released
             }
             // Logged where decided (`dispatch/cron.rs`); not a run, so not counted as one.
             Outcome::Defer(_) => RunEnd::Released,
         };
-        self.metrics.record(q, name, end, took);
+        self.metrics.record(q, name, known, end, took);
+        if let Some(e) = &cron_entry {
+            self.metrics.cron.finished(e.metric_labels(), end, took);
+        }
         if let (Some(t), false) = (&self.timings, matches!(end, RunEnd::Released)) {
             t.record(q, crate::queue::Timing::of_run(job.ready_ms, took));
         }

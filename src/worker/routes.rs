@@ -77,7 +77,8 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
         .get(cron_queue)
         .map(|q| configured(q, config, &client))
         .unwrap_or_default();
-    for e in plan.commands() {
+    // `position`: the entry's index among the command entries, as Supercronic numbers its jobs.
+    for (position, e) in plan.commands().enumerate() {
         if let Action::Command {
             queue: _,
             shell,
@@ -91,6 +92,8 @@ pub fn cron_table(config: &Config, plan: &Plan) -> Routes {
                 place: e.place.clone(),
                 schedule: e.schedule.to_string(),
                 command: command.clone(),
+                position,
+                runs: Default::default(),
             };
             let route = Route {
                 handler: Handler::Exec(

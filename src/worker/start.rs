@@ -38,7 +38,9 @@ pub async fn connect(config: &Config, stop: &CancellationToken) -> Result<Option
                 if warned {
                     tracing::info!(store = %config.store.describe(), "the store is reachable again");
                 }
-                for warning in store.layout_warnings(&layouts).await {
+                let mut warnings = store.settings_warnings().await;
+                warnings.extend(store.layout_warnings(&layouts).await);
+                for warning in warnings {
                     tracing::warn!("{warning}");
                 }
                 return Ok(Some(store));

@@ -31,6 +31,10 @@ pub struct QueueSummary {
     /// counts are not read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invalid: Option<String>,
+    /// Why this queue could not be read (e.g. a wrong-typed key, named); its counts are then
+    /// zero. One broken queue does not fail the listing of the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// List queues (those under the prefix, and those this daemon consumes) with counts.
@@ -56,14 +60,26 @@ pub async fn list_queues(
                 running: None,
                 concurrency: None,
                 invalid: Some(reason),
+                error: None,
                 name,
             });
             continue;
         }
         let probe = probes.get(&name);
+        let (counts, paused) = match (store.counts(&name).await, store.is_paused(&name).await) {
+            (Ok(c), Ok(p)) => (Ok(c), p),
+            (Err(e), _) | (_, Err(e)) => (Err(e), false),
+        };
+        let (counts, error) = match counts {
+            Ok(c) => (c, None),
+            // The whole store failing is the listing's error; one queue's data is its row's.
+            Err(e) if e.fault().is_store_wide() => return Err(e.into()),
+            Err(e) => (JobCounts::default(), Some(e.to_string())),
+        };
         out.push(QueueSummary {
-            counts: store.counts(&name).await?,
-            paused: store.is_paused(&name).await?,
+            counts,
+            paused,
+            error,
             consumed: probe.is_some(),
             running: probe.map(|p| p.running()),
             concurrency: probe.map(|p| p.concurrency),

@@ -28,6 +28,7 @@ mod info;
 mod lock;
 mod metrics;
 mod opts;
+mod presence;
 mod producer;
 mod schema;
 mod wake;
@@ -54,6 +55,8 @@ pub struct EmbeddedStore {
 struct Inner {
     /// The file, as configured (for messages).
     path: PathBuf,
+    /// The file opened, checked before every write and PING (see [`presence`]).
+    identity: presence::FileIdentity,
     /// The one writing connection's thread.
     writer: writer::Writer,
     /// Read connections.
@@ -132,12 +135,14 @@ impl EmbeddedStore {
         }
         let conn = schema::connect(&path).map_err(|e| settings(&path, e))?;
         schema::create(&conn).map_err(|e| settings(&path, e))?;
+        let identity = presence::FileIdentity::take(&path).map_err(|e| settings(&path, e))?;
         let committed = Arc::new(Notify::new());
         let writer = writer::Writer::start(conn, committed.clone())
             .map_err(|e| settings(&path, format!("cannot start the writer thread: {e}")))?;
         Ok(EmbeddedStore {
             inner: Arc::new(Inner {
                 readers: Arc::new(writer::Readers::new(path.clone())),
+                identity,
                 path,
                 writer,
                 ready: Notify::new(),
@@ -176,14 +181,40 @@ impl EmbeddedStore {
         "embedded"
     }
 
-    /// A trivial query's round trip.
+    /// A small query's round trip, after checking the file is still ours. The query reads
+    /// the schema and the `queues` table (a few pages), so a corrupted file fails it where
+    /// `SELECT 1`, which reads no page, answered and `/health` said healthy.
     pub async fn ping(&self) -> Result<Duration, Error> {
         let started = Instant::now();
+        self.present()?;
         self.read("*", |c| {
-            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)
+            Ok(c.query_row("SELECT count(*) FROM queues", [], |r| r.get::<_, i64>(0))?)
         })
-        .await?;
+        .await
+        .map_err(|e| self.unreachable(e))?;
         Ok(started.elapsed())
+    }
+
+    /// `Ok` while the configured path still names the file this store opened.
+    fn present(&self) -> Result<(), Error> {
+        self.inner
+            .identity
+            .check()
+            .map_err(|reason| Error::Unreachable {
+                url: self.inner.path.display().to_string(),
+                reason,
+            })
+    }
+
+    /// A PING's failure as the store's: it is about no queue.
+    fn unreachable(&self, e: Error) -> Error {
+        match e {
+            Error::Engine { message, .. } => Error::Unreachable {
+                url: self.inner.path.display().to_string(),
+                reason: message,
+            },
+            other => other,
+        }
     }
 
     /// Runs `f` in the writer's next batch, naming `queue` in errors.
@@ -192,6 +223,7 @@ impl EmbeddedStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, Fault> + Send + 'static,
     {
+        self.present()?;
         self.inner
             .writer
             .write(f)

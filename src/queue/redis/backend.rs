@@ -39,6 +39,9 @@ impl Backend for RedisStore {
     ) -> Result<(), Error> {
         RedisStore::claim_identity(self, id, stop).await
     }
+    async fn settings_warnings(&self) -> Vec<String> {
+        self.eviction_warning().await.into_iter().collect()
+    }
     async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
         RedisStore::add(self, queue, spec).await
     }

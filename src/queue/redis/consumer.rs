@@ -228,8 +228,18 @@ async fn run_one(
         lock_duration,
         handed,
     } = ctx;
-    // Not an orphan while here (orphans.rs).
-    let _running = handed.running(engine.id());
+    // Not an orphan while here (orphans.rs); a second copy of a running id is not run.
+    let _running = match handed.running(engine.id(), engine.token().unwrap_or_default()) {
+        Ok(running) => running,
+        Err(first) => {
+            let (id, token) = (engine.id(), engine.token().unwrap_or_default());
+            let ms = lock_duration.as_millis() as u64;
+            store.drop_duplicate(queue, id, token, &first, ms).await;
+            handed.until_done(id).await;
+            // `Delayed`: moved already, the engine touches it no further.
+            return Err(bullmq::Error::Delayed);
+        }
+    };
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
         Verdict::Skip => return Err(bullmq::Error::Delayed),
@@ -278,6 +288,15 @@ async fn run_one(
             .await
         {
             tracing::debug!(queue, job_id = engine.id(), error = %e, "stacktrace entry not stored");
+        }
+    }
+    // Options the engine could not parse whole (lenient.rs): retried by the stored ones.
+    if let Outcome::Retry(_) = &outcome {
+        match store.retry_by_stored_opts(queue, &engine).await {
+            Ok(true) => return Err(bullmq::Error::Delayed),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(queue, job_id = engine.id(), error = %e,
+                "could not read the job's stored options; the engine's defaults apply"),
         }
     }
     // Kept until the engine reports the write (no Redis command): if Redis dies before the
@@ -374,6 +393,8 @@ async fn forward_events(
         queue.clone(),
         worker.id().to_string(),
     ));
+    // When a wrong-typed queue key was last named (diagnose.rs: at most once a minute).
+    let mut named_at = None;
     while let Some(event) = worker.next_event().await {
         match event {
             WorkerEvent::Completed { job_id, .. } => {
@@ -395,6 +416,8 @@ async fn forward_events(
                     if let Err(e) = store.quarantine(&queue, None, Some(Duration::ZERO)).await {
                         tracing::debug!(queue = %queue, error = %e, "quarantine sweep failed");
                     }
+                    // A queue key of the wrong type (not a job's) fails every fetch: name it.
+                    named_at = store.name_broken_keys(&queue, named_at).await;
                     continue;
                 }
                 // One line when a loop starts failing, not one per retry (the engine retries fast).

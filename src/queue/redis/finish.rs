@@ -76,6 +76,17 @@ pub(crate) enum Unwritten {
     Fail(String),
 }
 
+impl Unwritten {
+    /// What the outcome writes, for messages: `completion`, `retry`, `failure`.
+    pub(crate) fn what(&self) -> &'static str {
+        match self {
+            Unwritten::Completed(_) => "completion",
+            Unwritten::Retry(_) => "retry",
+            Unwritten::Fail(_) => "failure",
+        }
+    }
+}
+
 /// Makes the engine's `Job` methods finish a job the way its worker would have. Only where they
 /// differ does this add a command; this path runs only after the engine's own write failed.
 ///
@@ -173,10 +184,11 @@ return 1
     }
 }
 
-/// `attemptsMade + 1` on a job moved back for a retry, if the job still exists.
-async fn count_attempt(store: &super::RedisStore, queue: &str, id: &str) {
+/// `atm + 1` (BullMQ 6's attempts made; `attemptsMade` is Bull's and BullMQ 4's name, which
+/// the engine does not read) on a job moved back for a retry, if the job still exists.
+pub(super) async fn count_attempt(store: &super::RedisStore, queue: &str, id: &str) {
     const COUNT: &str = r#"
-if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HINCRBY", KEYS[1], "attemptsMade", 1) end
+if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HINCRBY", KEYS[1], "atm", 1) end
 return 1
 "#;
     static SCRIPT: std::sync::LazyLock<redis::Script> =

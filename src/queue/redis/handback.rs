@@ -61,6 +61,9 @@ pub(crate) struct HandedBack {
     /// Notified by [`HandedBack::errored`] (from `forward_events`); awaited by [`repair`] only.
     /// A notification with nobody waiting is kept, so an error during a repair round is not lost.
     wake: Notify,
+    /// Notified when a run leaves `run_one` (every [`Running`] drop); awaited by a second
+    /// copy of the same id (`duplicate.rs`), which holds its slot until the first run ends.
+    done: Notify,
     lock_duration: Duration,
 }
 
@@ -72,8 +75,8 @@ struct State {
     /// When the last engine error arrived (see [`HandedBack::troubled`]).
     error_at: Option<Instant>,
     jobs: HashMap<String, Entry>,
-    /// Ids inside `run_one` now (see [`Running`]).
-    running: HashSet<String>,
+    /// Ids inside `run_one` now, with the lock token each was fetched with (see [`Running`]).
+    running: HashMap<String, String>,
 }
 
 /// A job inside `run_one`: listed in the map until dropped (every return path, panics included).
@@ -85,6 +88,8 @@ pub(crate) struct Running<'a> {
 impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.handed.lock().running.remove(&self.id);
+        // Wakes a second copy of the same id waiting for this run to end (`duplicate.rs`).
+        self.handed.done.notify_waiters();
     }
 }
 
@@ -105,19 +110,41 @@ impl HandedBack {
                 error_seq: 0,
                 error_at: None,
                 jobs: HashMap::new(),
-                running: HashSet::new(),
+                running: HashMap::new(),
             }),
             wake: Notify::new(),
+            done: Notify::new(),
             lock_duration,
         })
     }
 
-    /// `id` is inside `run_one` until the returned guard drops.
-    pub(crate) fn running(&self, id: &str) -> Running<'_> {
-        self.lock().running.insert(id.to_string());
-        Running {
+    /// `id`, fetched with `token`, is inside `run_one` until the returned guard drops.
+    /// `Err(first token)` when the id is already running here: a second copy of it was
+    /// fetched (`duplicate.rs`).
+    pub(crate) fn running(&self, id: &str, token: &str) -> Result<Running<'_>, String> {
+        let mut state = self.lock();
+        if let Some(first) = state.running.get(id) {
+            return Err(first.clone());
+        }
+        state.running.insert(id.to_string(), token.to_string());
+        drop(state);
+        Ok(Running {
             handed: self,
             id: id.to_string(),
+        })
+    }
+
+    /// Returns once `id` is no longer inside `run_one`.
+    pub(crate) async fn until_done(&self, id: &str) {
+        loop {
+            let done = self.done.notified();
+            tokio::pin!(done);
+            // Registered before the check, so a drop between the two is not missed.
+            done.as_mut().enable();
+            if !self.lock().running.contains_key(id) {
+                return;
+            }
+            done.await;
         }
     }
 
@@ -258,7 +285,7 @@ pub(crate) async fn repair(
         // also ages; moving it would let the job run twice).
         let running = {
             let state = handed.lock();
-            let mut ids = state.running.clone();
+            let mut ids: HashSet<String> = state.running.keys().cloned().collect();
             ids.extend(state.jobs.keys().cloned());
             ids
         };
@@ -292,7 +319,9 @@ async fn settle(
         Ok(Err(_)) | Err(_) => return None,
     };
     if lock.as_deref() != Some(token.as_bytes()) {
-        return Some(());
+        // Written, taken by another worker — or the finish died half-way and left the job
+        // in no state: `rescue.rs` tells these apart and keeps the job.
+        return store.rescue(queue, id, entry.outcome.what()).await.ok();
     }
     match finish::write(store, queue, &entry.job, &entry.outcome).await {
         Ok(()) => {

@@ -16,12 +16,10 @@ impl RedisStore {
         pipe.cmd("ZCARD").arg(k.completed());
         pipe.cmd("ZCARD").arg(k.failed());
         pipe.cmd("ZCARD").arg(k.key("waiting-children"));
-        let v: Vec<u64> = self
-            .inner
-            .conn
-            .pipe(&pipe)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let v: Vec<u64> = match self.inner.conn.pipe(&pipe).await {
+            Ok(v) => v,
+            Err(e) => return Err(self.name_wrong_keys(queue, Error::engine(queue, e)).await),
+        };
         Ok(JobCounts {
             waiting: v[0],
             prioritized: v[1],

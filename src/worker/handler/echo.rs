@@ -4,6 +4,7 @@
 //! daemon's stdout or stderr. Independent of the job's log in the store, which stays capped.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The log target of job stdout lines (`--split-logs` sends this target to stdout).
@@ -54,7 +55,7 @@ impl EchoMode {
 }
 
 /// A crontab entry, as its output lines describe it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct EntryInfo {
     /// Readable name (the entry's `name`, else place and command).
     pub label: String,
@@ -66,6 +67,22 @@ pub struct EntryInfo {
     pub schedule: String,
     /// The command.
     pub command: String,
+    /// Its index among the crontab's command entries, from 0 (Supercronic's `job.position`).
+    pub position: usize,
+    /// Runs started since the entry was (re)loaded; each run's output lines carry the count
+    /// before it (Supercronic's `iteration`, from 0). Only [`Echo::new`] adds to it.
+    pub runs: AtomicU64,
+}
+
+impl EntryInfo {
+    /// The entry as Supercronic's metrics label it.
+    pub fn metric_labels(&self) -> crate::metrics::supercronic::EntryLabels<'_> {
+        crate::metrics::supercronic::EntryLabels {
+            command: &self.command,
+            position: self.position,
+            schedule: &self.schedule,
+        }
+    }
 }
 
 /// Where one job's output goes besides its log.
@@ -75,16 +92,21 @@ pub struct Echo {
     queue: String,
     job_id: String,
     entry: Option<Arc<EntryInfo>>,
+    iteration: u64,
 }
 
 impl Echo {
     /// Output of job `job_id` of `queue`, run for `entry` when it is a crontab entry's.
     pub fn new(mode: EchoMode, queue: &str, job_id: &str, entry: Option<Arc<EntryInfo>>) -> Echo {
+        let iteration = entry
+            .as_ref()
+            .map_or(0, |e| e.runs.fetch_add(1, Ordering::Relaxed));
         Echo {
             mode,
             queue: queue.to_string(),
             job_id: job_id.to_string(),
             entry,
+            iteration,
         }
     }
 
@@ -116,7 +138,8 @@ impl Echo {
                 match &self.entry {
                     Some(e) => tracing::info!(target: $target, channel = channel.as_str(), queue = %self.queue,
                         job_id = %self.job_id, entry = e.label.as_str(), entry_id = %e.id, place = e.place.as_str(),
-                        schedule = e.schedule.as_str(), command = e.command.as_str(), "{text}"),
+                        schedule = e.schedule.as_str(), command = e.command.as_str(), position = e.position,
+                        iteration = self.iteration, "{text}"),
                     None => tracing::info!(target: $target, channel = channel.as_str(), queue = %self.queue,
                         job_id = %self.job_id, "{text}"),
                 }

@@ -115,10 +115,7 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
     );
     // Another attempt after the job's backoff, the attempt counted.
     assert_eq!(state(&store, &id_of(1)).await, "delayed");
-    assert_eq!(
-        hget(&store, &id_of(1), "attemptsMade").await.as_deref(),
-        Some("1")
-    );
+    assert_eq!(hget(&store, &id_of(1), "atm").await.as_deref(), Some("1"));
     assert_eq!(state(&store, &id_of(2)).await, "failed");
     assert_eq!(
         hget(&store, &id_of(2), "failedReason").await.as_deref(),
@@ -274,7 +271,7 @@ async fn orphaned_fetches_of_this_worker_go_back_to_wait() {
     assert_eq!(moved, vec![ids[0].clone()]);
     assert_eq!(state(&store, &ids[0]).await, "waiting");
     // Back for a run, not counted as one.
-    assert_eq!(hget(&store, &ids[0], "attemptsMade").await, None);
+    assert_eq!(hget(&store, &ids[0], "atm").await, None);
     for id in &ids[1..] {
         assert_eq!(state(&store, id).await, "active");
     }

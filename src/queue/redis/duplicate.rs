@@ -1,0 +1,63 @@
+//! A job id present more than once in `wait` (a foreign producer's double `LPUSH`, a repair by
+//! hand) is fetched once per copy, and BullMQ's `moveToActive` locks it each time, the second
+//! lock overwriting the first: the job ran once per copy, concurrently, and came back later
+//! through stalled recovery, since the first run's lock was no longer its own.
+//!
+//! So a fetched id that this consumer is already running is not run again. One script of ours
+//! removes the second copy from `active` and gives the lock back to the first run's token
+//! (only while it holds the second fetch's token: anything else means the lock moved on).
+//! The second copy then waits, holding its slot, until the first run leaves `run_one`: the
+//! engine keys its lock renewals by job id, and dropping the copy's entry early would stop the
+//! first run's renewals too. Another daemon fetching the second copy is not caught here: each
+//! consumer knows only its own runs (the id is then run twice, one after the other at worst
+//! concurrently, as before).
+
+use std::sync::LazyLock;
+
+use super::keys::QueueKeys;
+use super::RedisStore;
+
+/// KEYS[1] active, KEYS[2] the job's lock. ARGV[1] the id, ARGV[2] the second fetch's token,
+/// ARGV[3] the first run's token, ARGV[4] the lock duration (ms). Returns 1 when the copy was
+/// removed from `active` (and the lock given back, if it was the second fetch's).
+const DROP: &str = r#"
+local removed = redis.call("LREM", KEYS[1], 1, ARGV[1])
+if redis.call("GET", KEYS[2]) == ARGV[2] then
+  redis.call("SET", KEYS[2], ARGV[3], "PX", ARGV[4])
+end
+return removed
+"#;
+
+static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(DROP));
+
+impl RedisStore {
+    /// Drops the second copy of job `id` of `queue` (fetched with `token`) while the first
+    /// (fetched with `first`) runs here; logs it.
+    pub(crate) async fn drop_duplicate(
+        &self,
+        queue: &str,
+        id: &str,
+        token: &str,
+        first: &str,
+        lock_ms: u64,
+    ) {
+        let k = QueueKeys::new(self.prefix(), queue);
+        let mut conn = self.inner.conn.connection();
+        let done: Result<i64, _> = SCRIPT
+            .key(k.active())
+            .key(k.lock(id))
+            .arg(id)
+            .arg(token)
+            .arg(first)
+            .arg(lock_ms)
+            .invoke_async(&mut conn)
+            .await;
+        match done {
+            Ok(_) => tracing::warn!(queue, job_id = %id.escape_debug(),
+                "the job's id was in wait more than once and is already running here; \
+                 the second copy is dropped, not run"),
+            Err(e) => tracing::warn!(queue, job_id = %id.escape_debug(), error = %e,
+                "a second copy of a running job was fetched and could not be dropped; not running it"),
+        }
+    }
+}

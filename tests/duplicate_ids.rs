@@ -1,0 +1,126 @@
+//! An id present twice in `wait` never runs twice at once: the second copy fetched while the
+//! first runs is dropped from `active` (with a log line), the first run keeps its lock past the
+//! lock duration, completes once, and no stalled check brings it back.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use cronq::queue::{ActiveJob, ConsumerOptions, Outcome, Processor, RedisTarget, Store};
+use support::Redis;
+
+/// Counts runs and holds each until `release` is notified.
+#[derive(Default)]
+struct Held {
+    runs: AtomicUsize,
+    running: AtomicUsize,
+    most_at_once: AtomicUsize,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl Processor for Held {
+    async fn process(&self, _job: ActiveJob) -> Outcome {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        self.release.notified().await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        Outcome::Completed(serde_json::json!("ok"))
+    }
+}
+
+fn options() -> ConsumerOptions {
+    ConsumerOptions {
+        concurrency: 4,
+        // Short: the held run outlives several lock durations and stalled checks.
+        lock_duration: Duration::from_secs(1),
+        stalled_interval: Duration::from_millis(500),
+        max_stalled_count: 5,
+        drain_delay: Duration::from_secs(1),
+        worker_name: "duplicate-ids".into(),
+        remove_on_complete: None,
+        remove_on_fail: None,
+        metrics_points: 0,
+    }
+}
+
+async fn until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Before: 2 runs at once (one per copy), and a third through stalled recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_twice_in_wait_runs_once() {
+    let redis = Redis::start();
+    let store = Store::connect(
+        &RedisTarget {
+            url: redis.url(),
+            ..Default::default()
+        },
+        "bull",
+    )
+    .await
+    .unwrap();
+    redis.cmd(&[
+        "HSET",
+        "bull:q:twice",
+        "name",
+        "send",
+        "data",
+        "{}",
+        "opts",
+        "{}",
+        "timestamp",
+        "1",
+        "delay",
+        "0",
+        "priority",
+        "0",
+    ]);
+    redis.cmd(&["LPUSH", "bull:q:wait", "twice", "twice"]);
+    redis.cmd(&["ZADD", "bull:q:marker", "0", "0"]);
+    let held = Arc::new(Held::default());
+    let consumer = store.consume("q", options(), held.clone()).await.unwrap();
+    until("the first run, and the second copy out of wait", || {
+        held.runs.load(Ordering::SeqCst) >= 1 && redis.cmd(&["LLEN", "bull:q:wait"]) == "0"
+    })
+    .await;
+    until("one copy left in active", || {
+        redis.cmd(&["LLEN", "bull:q:active"]) == "1"
+    })
+    .await;
+    // Held past three lock durations: the lock must still be renewed for the first run.
+    let start = Instant::now();
+    until("three lock durations", || {
+        start.elapsed() > Duration::from_secs(3)
+    })
+    .await;
+    assert_eq!(
+        held.most_at_once.load(Ordering::SeqCst),
+        1,
+        "never twice at once"
+    );
+    held.release.notify_waiters();
+    until("the job to complete", || {
+        !redis
+            .cmd(&["ZSCORE", "bull:q:completed", "twice"])
+            .is_empty()
+    })
+    .await;
+    assert_eq!(held.runs.load(Ordering::SeqCst), 1, "one run in all");
+    assert_eq!(redis.cmd(&["LLEN", "bull:q:active"]), "0");
+    assert_eq!(
+        redis.cmd(&["HGET", "bull:q:twice", "stc"]),
+        "",
+        "no stall counted"
+    );
+    consumer.close(Duration::from_secs(2)).await;
+}
