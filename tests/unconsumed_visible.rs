@@ -58,6 +58,26 @@ fn health_lists_a_declared_queue_nobody_here_consumes_and_stays_healthy() {
 }
 
 #[test]
+fn a_broken_key_of_an_unconsumed_queue_is_its_error_and_health_stays_200() {
+    let redis = Redis::start();
+    // Another tool wrote a string where BullMQ keeps the `wait` list.
+    redis.cmd(&["SET", "bull:ai:wait", "not a list"]);
+    let daemon = Daemon::start(&redis.url(), CONFIG, None, &[]);
+    daemon.wait_healthy();
+    let (code, h) = daemon.health().expect("health answers");
+    assert_eq!(code, 200, "{h}");
+    assert_eq!(h["status"], "healthy", "{h}");
+    let ai = &h["queues"]["ai"];
+    assert_eq!(ai["consumed"], false, "{h}");
+    assert!(
+        ai["waiting"].is_null(),
+        "no counts when they could not be read: {h}"
+    );
+    let error = ai["error"].as_str().unwrap_or_default();
+    assert!(error.contains("bull:ai:wait"), "names the key: {h}");
+}
+
+#[test]
 fn the_dashboard_says_no_consumer_here_beside_a_queue_with_waiting_jobs() {
     let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(

@@ -42,6 +42,10 @@ pub struct UnconsumedQueue {
     /// Counts per state, `waiting` among them (absent when counting got no answer in time).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub counts: Option<JobCounts>,
+    /// Why its counts could not be read (the store's own words, queue and key where known).
+    /// Never a reason to be unhealthy: the queue is not this daemon's work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// What to do about it.
     pub hint: &'static str,
 }
@@ -68,12 +72,15 @@ pub async fn unconsumed(
                 .is_none_or(|(age, _)| age > COUNTS_MAX_AGE)
         })
         .collect();
+    // Counting errors by queue: such a queue shows its error, not counts older than it.
+    let mut errors: Vec<(&str, String)> = Vec::new();
     if let (Some(store), false) = (status.store(), stale.is_empty()) {
         let all = futures::future::join_all(stale.iter().map(|q| store.counts(q)));
         if let Ok(results) = tokio::time::timeout(deadline, all).await {
             for (q, counted) in stale.iter().zip(results) {
-                if let Ok(c) = counted {
-                    status.set_health_counts(q, c);
+                match counted {
+                    Ok(c) => status.set_health_counts(q, c),
+                    Err(e) => errors.push((q, e.to_string())),
                 }
             }
         }
@@ -81,10 +88,15 @@ pub async fn unconsumed(
     names
         .into_iter()
         .map(|q| {
-            let counts = status.health_counts(q).map(|(_, c)| c);
+            let error = errors.iter().find(|(e, _)| *e == q).map(|(_, e)| e.clone());
+            let counts = match error {
+                Some(_) => None,
+                None => status.health_counts(q).map(|(_, c)| c),
+            };
             let entry = UnconsumedQueue {
                 consumed: false,
                 counts,
+                error,
                 hint: HINT,
             };
             (q.to_string(), entry)
