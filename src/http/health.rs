@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
+use super::health_unconsumed::{unconsumed, QueueEntry};
 use super::AppState;
 use crate::queue::JobCounts;
 use crate::status::{QueueProbe, Status};
@@ -45,8 +46,9 @@ pub struct Health {
     /// Deprecated (kept one release for existing probes): the same as `storage`, always
     /// under this name and with the embedded file's path as `url`.
     pub redis: RedisHealth,
-    /// Per consumed queue.
-    pub queues: BTreeMap<String, QueueHealth>,
+    /// Per consumed queue, and per declared queue no handler here consumes (`"consumed":
+    /// false`, see [`super::health_unconsumed`]).
+    pub queues: BTreeMap<String, QueueEntry>,
     /// Problems that leave the daemon working: one queue's data broken (a wrong-typed key),
     /// named by queue and key, with the fix (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -89,6 +91,8 @@ pub struct RedisHealth {
 /// One queue in `/health`.
 #[derive(Debug, Serialize)]
 pub struct QueueHealth {
+    /// Always `true` (the declared-but-unconsumed queues say `false`).
+    pub consumed: bool,
     /// Counts per state (absent when the store is down).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub counts: Option<JobCounts>,
@@ -105,7 +109,13 @@ pub struct QueueHealth {
 
 /// The handler.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let h = assess(&state.status).await;
+    let mut h = assess(&state.status).await;
+    let declared = unconsumed(&state.status, &state.config, PROBE_TIMEOUT).await;
+    h.queues.extend(
+        declared
+            .into_iter()
+            .map(|(q, entry)| (q, QueueEntry::Unconsumed(entry))),
+    );
     let code = if h.status == "healthy" {
         StatusCode::OK
     } else {
@@ -233,13 +243,14 @@ pub async fn assess(status: &Status) -> Health {
         }
         queues.insert(
             name.clone(),
-            QueueHealth {
+            QueueEntry::Consumed(QueueHealth {
+                consumed: true,
                 counts,
                 error: error.map(|e| e.to_string()),
                 running: probe.running(),
                 concurrency: probe.concurrency,
                 last_fetch_s: round3(probe.beat.since_turn().as_secs_f64()),
-            },
+            }),
         );
     }
     let latency_ms = latency.map(|d| round3(d.as_secs_f64() * 1000.0));

@@ -1,0 +1,105 @@
+//! The queues `/health` lists although this daemon does not consume them: a `[queues.X]` table
+//! with settings and no handlers. Each shows as `"consumed": false` with its counts and a hint,
+//! beside the consumed queues under `queues`.
+//!
+//! Why they never make the daemon unhealthy: such a queue is often consumed elsewhere on
+//! purpose (Node BullMQ workers next to this daemon), and a restart would not add a consumer
+//! anyway. The point is that a forgotten handler is visible to whoever reads the probe,
+//! not that the orchestrator restarts a healthy process.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::health::QueueHealth;
+use crate::config::Config;
+use crate::queue::JobCounts;
+use crate::status::Status;
+
+/// What one declared-but-unconsumed queue shows.
+const HINT: &str = "no consumer here: add handlers to this queue (or a \"*\" catch-all), \
+                    or ignore this if other workers (e.g. Node BullMQ) consume it";
+
+/// How old the counts may be, as for the consumed queues: probes come every few seconds and
+/// counting costs several commands per queue.
+const COUNTS_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// One queue in `/health`'s `queues`: consumed here (the usual case) or only declared.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum QueueEntry {
+    /// A queue this daemon runs jobs of.
+    Consumed(QueueHealth),
+    /// A queue declared in the config that no handler here consumes.
+    Unconsumed(UnconsumedQueue),
+}
+
+/// A declared queue nobody here consumes.
+#[derive(Debug, Serialize)]
+pub struct UnconsumedQueue {
+    /// Always `false`.
+    pub consumed: bool,
+    /// Counts per state, `waiting` among them (absent when counting got no answer in time).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<JobCounts>,
+    /// Why its counts could not be read (the store's own words, queue and key where known).
+    /// Never a reason to be unhealthy: the queue is not this daemon's work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What to do about it.
+    pub hint: &'static str,
+}
+
+/// The declared-but-unconsumed queues with their counts. `deadline` bounds all the counting at
+/// once; a count that misses it is left out (never a reason to be unhealthy, see the module
+/// doc). Counts are kept in [`Status`]'s health cache like the consumed queues'.
+pub async fn unconsumed(
+    status: &Status,
+    config: &Config,
+    deadline: Duration,
+) -> Vec<(String, UnconsumedQueue)> {
+    let probes = status.queues();
+    let names: Vec<&str> = crate::worker::routes::unconsumed(config)
+        .into_iter()
+        .filter(|q| !probes.contains_key(*q))
+        .collect();
+    let stale: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|q| {
+            status
+                .health_counts(q)
+                .is_none_or(|(age, _)| age > COUNTS_MAX_AGE)
+        })
+        .collect();
+    // Counting errors by queue: such a queue shows its error, not counts older than it.
+    let mut errors: Vec<(&str, String)> = Vec::new();
+    if let (Some(store), false) = (status.store(), stale.is_empty()) {
+        let all = futures::future::join_all(stale.iter().map(|q| store.counts(q)));
+        if let Ok(results) = tokio::time::timeout(deadline, all).await {
+            for (q, counted) in stale.iter().zip(results) {
+                match counted {
+                    Ok(c) => status.set_health_counts(q, c),
+                    Err(e) => errors.push((q, e.to_string())),
+                }
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|q| {
+            let error = errors.iter().find(|(e, _)| *e == q).map(|(_, e)| e.clone());
+            let counts = match error {
+                Some(_) => None,
+                None => status.health_counts(q).map(|(_, c)| c),
+            };
+            let entry = UnconsumedQueue {
+                consumed: false,
+                counts,
+                error,
+                hint: HINT,
+            };
+            (q.to_string(), entry)
+        })
+        .collect()
+}
