@@ -82,6 +82,13 @@ mod tests {
         assert!(runnable("/bin/sh", None).is_ok());
         assert!(runnable("sh", Some("/usr/bin:/bin")).is_ok());
         assert_eq!(runnable("/nonexistent/sh", None), Err("does not exist"));
-        assert!(runnable("/etc/hostname", None).is_err());
+        // A file of our own without execute bits (a system file such as /etc/hostname may
+        // carry them on some machines).
+        let plain = std::env::temp_dir().join(format!("cronq-not-a-shell-{}", std::process::id()));
+        std::fs::write(&plain, "not a shell").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let verdict = runnable(plain.to_str().unwrap(), None);
+        let _ = std::fs::remove_file(&plain);
+        assert_eq!(verdict, Err("is not an executable file"));
     }
 }
