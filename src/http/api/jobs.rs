@@ -125,7 +125,8 @@ pub struct AddedJob {
     request_body = AddJobRequest,
     responses((status = 201, body = AddedJob, description = "Created"),
         (status = 200, body = AddedJob, description = "A job with this jobId already existed; nothing changed"),
-        (status = 400, body = ErrorBody)))]
+        (status = 400, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "The store failed and the job is not in the queue (or, without a jobId, cannot be told to be): retry after Retry-After")))]
 pub async fn add_job(
     State(state): State<AppState>,
     ApiPath(queue): ApiPath<String>,
