@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::add_truth::add_failed;
 use super::preview::JobListPage;
 use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
@@ -111,6 +112,10 @@ pub struct AddedJob {
     /// A job with this `jobId` already existed: nothing was added or changed (BullMQ's
     /// `Queue.add` returns the existing job the same way).
     pub existed: bool,
+    /// Set when the add reported an error but the job is in the queue all the same (the
+    /// store failed after writing it): says what failed, so the operator can fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Add a job. Unset options take the handler's settings from the config. A `jobId` that
@@ -120,7 +125,8 @@ pub struct AddedJob {
     request_body = AddJobRequest,
     responses((status = 201, body = AddedJob, description = "Created"),
         (status = 200, body = AddedJob, description = "A job with this jobId already existed; nothing changed"),
-        (status = 400, body = ErrorBody)))]
+        (status = 400, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "The store failed and the job is not in the queue (or, without a jobId, cannot be told to be): retry after Retry-After")))]
 pub async fn add_job(
     State(state): State<AppState>,
     ApiPath(queue): ApiPath<String>,
@@ -163,13 +169,17 @@ pub async fn add_job(
         Some(id) => store.state(&queue, id).await?.is_some(),
         None => false,
     };
-    let id = store.add(&queue, spec).await?;
+    let job_id = spec.job_id.clone();
+    let (id, note) = match store.add(&queue, spec).await {
+        Ok(id) => (id, None),
+        Err(e) => add_failed(store, &queue, job_id, e).await?,
+    };
     let status = if existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(AddedJob { id, existed })))
+    Ok((status, Json(AddedJob { id, existed, note })))
 }
 
 /// One job: data, options, state, progress, logs, attempts, result or error, timestamps.

@@ -2,6 +2,7 @@
 //! handler; [`routes`] collects both, so `/api/openapi.json` is generated from the handlers and
 //! cannot drift from them.
 
+mod add_truth;
 mod body;
 pub mod jobs;
 pub mod metrics;
