@@ -87,3 +87,26 @@ pub(super) fn held(db: &Path) -> Option<bool> {
                 == Some(inode)
     }))
 }
+
+/// Refuses a daemon start on a file another daemon holds, before anything listens or runs.
+/// Without this the second daemon's first `consume` fails, and the pool start (which retries
+/// every store error, rightly for Redis outages) would keep it waiting as a silent standby.
+/// Read from `/proc/locks` like [`held`]; when that cannot be told, `consume` still refuses.
+/// Two daemons starting in the same instant both pass here; the loser's `consume` then fails.
+pub(super) fn refuse_if_held(db: &Path) -> Result<(), String> {
+    if held(db) != Some(true) {
+        return Ok(());
+    }
+    let at = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
+    let mut holder = std::fs::read_to_string(lock_path(db)).unwrap_or_default();
+    holder = match holder.trim() {
+        "" => String::new(),
+        pid => format!(" (pid {pid})"),
+    };
+    Err(format!(
+        "the embedded store {} is held by another worker daemon{holder}: one file serves one \
+         daemon. Stop the other daemon, point this one at another file (CRONQ_DATA), or set \
+         REDIS_URL to run several daemons on one Redis",
+        at.display()
+    ))
+}
