@@ -4,8 +4,9 @@
 //!
 //! Only consuming is exclusive. Opening the file is not: the CLI tools (`worker enqueue`,
 //! `worker status`, `worker retry`…) never consume, so they keep working beside the daemon,
-//! SQLite serialising their writes. A second daemon fails its first `consume` with a message
-//! naming the file, the holder's pid, and the way to run several daemons (Redis).
+//! SQLite serialising their writes. A second daemon is refused at start ([`refuse_if_held`],
+//! exit 2), or, if it raced past that check, fails its first `consume`; both messages name the
+//! file, the holder's pid, and the way to run several daemons (Redis).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
