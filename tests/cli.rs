@@ -264,3 +264,42 @@ fn cron_next_says_when_a_schedule_never_fires() {
     );
     assert!(out.is_empty(), "{out}");
 }
+
+#[test]
+fn cron_next_streams_its_first_line_before_the_listing_ends() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+    // 100 million instants cannot be computed before the deadline below; and since only the
+    // first line is read, the pipe fills and the command cannot finish while we watch. So a
+    // line arriving proves it streams; a listing printed at the end would arrive never.
+    let dir = TempDir::new("cli-stream");
+    let mut child = Command::new(worker_bin())
+        .args(["cron", "next", "* * * * * * *", "-n", "100000000"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The reader thread holds the child's stdout; the test holds the receiving end.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let first = first.expect("the first instant arrives while the listing goes on");
+    assert!(still_running, "the command was still listing");
+    let stamp = first.trim_end();
+    assert!(
+        stamp.len() == 20 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+        "one RFC 3339 UTC instant per line: {first:?}"
+    );
+}

@@ -43,6 +43,13 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
             return Ok(Err(ExitCode::from(2)));
         }
     };
+    // One daemon per embedded file: refuse at once (exit 2) rather than wait as a standby.
+    if let crate::queue::StoreTarget::Embedded(path) = &config.store {
+        if let Err(message) = crate::queue::embedded::refuse_second_daemon(path) {
+            crate::telemetry::print_error(&format!("error: {message}"));
+            return Ok(Err(ExitCode::from(2)));
+        }
+    }
     let signals = crate::shutdown::signals().context("installing signal handlers")?;
     let config = Arc::new(config);
     let mut r = running(config.clone());

@@ -4,8 +4,9 @@
 //!
 //! Only consuming is exclusive. Opening the file is not: the CLI tools (`worker enqueue`,
 //! `worker status`, `worker retry`…) never consume, so they keep working beside the daemon,
-//! SQLite serialising their writes. A second daemon fails its first `consume` with a message
-//! naming the file, the holder's pid, and the way to run several daemons (Redis).
+//! SQLite serialising their writes. A second daemon is refused at start ([`refuse_if_held`],
+//! exit 2), or, if it raced past that check, fails its first `consume`; both messages name the
+//! file, the holder's pid, and the way to run several daemons (Redis).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -86,4 +87,27 @@ pub(super) fn held(db: &Path) -> Option<bool> {
                 .and_then(|i| i.parse::<u64>().ok())
                 == Some(inode)
     }))
+}
+
+/// Refuses a daemon start on a file another daemon holds, before anything listens or runs.
+/// Without this the second daemon's first `consume` fails, and the pool start (which retries
+/// every store error, rightly for Redis outages) would keep it waiting as a silent standby.
+/// Read from `/proc/locks` like [`held`]; when that cannot be told, `consume` still refuses.
+/// Two daemons starting in the same instant both pass here; the loser's `consume` then fails.
+pub(super) fn refuse_if_held(db: &Path) -> Result<(), String> {
+    if held(db) != Some(true) {
+        return Ok(());
+    }
+    let at = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
+    let mut holder = std::fs::read_to_string(lock_path(db)).unwrap_or_default();
+    holder = match holder.trim() {
+        "" => String::new(),
+        pid => format!(" (pid {pid})"),
+    };
+    Err(format!(
+        "the embedded store {} is held by another worker daemon{holder}: one file serves one \
+         daemon. Stop the other daemon, point this one at another file (CRONQ_DATA), or set \
+         REDIS_URL to run several daemons on one Redis",
+        at.display()
+    ))
 }

@@ -117,6 +117,12 @@ pub fn daemon_holds(path: &Path) -> Option<bool> {
     lock::held(path)
 }
 
+/// `Err(message naming the file's absolute path)` when another daemon consumes the embedded
+/// file at `path`: the daemon exits 2 at start instead of waiting as a standby.
+pub fn refuse_second_daemon(path: &Path) -> Result<(), String> {
+    lock::refuse_if_held(path)
+}
+
 impl EmbeddedStore {
     /// Opens (creating it and its folder) the file. Takes no lock: tools open the file while
     /// the daemon runs; only [`EmbeddedStore::consume`] locks it.
