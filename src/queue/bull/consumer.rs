@@ -263,10 +263,12 @@ async fn check_stalled(ctx: &Loop) {
 }
 
 type Taken = (String, HashMap<String, String>);
+/// take.lua's reply: id, job hash, ids failed for want of a hash, duplicate copies dropped.
+type Fetched = (String, HashMap<String, String>, Vec<String>, Vec<String>);
 
 async fn take(ctx: &Loop) -> Result<Option<Taken>, Error> {
     let k = &ctx.keys;
-    let (id, hash, failed): (String, HashMap<String, String>, Vec<String>) = scripts::TAKE
+    let (id, hash, failed, duplicates): Fetched = scripts::TAKE
         .key(k.key("wait"))
         .key(k.key("active"))
         .key(k.key("priority"))
@@ -283,6 +285,11 @@ async fn take(ctx: &Loop) -> Result<Option<Taken>, Error> {
     for gone in failed {
         tracing::warn!(queue = %ctx.queue, job_id = %crate::telemetry::escape_control(&gone),
             "an id in wait had no job hash; failed it (see its failedReason) instead of running nothing");
+    }
+    for twin in duplicates {
+        tracing::warn!(queue = %ctx.queue, job_id = %crate::telemetry::escape_control(&twin),
+            "the job's id was in wait more than once and the job is already running (its lock is held); \
+             this copy is dropped, not run");
     }
     Ok((!id.is_empty()).then_some((id, hash)))
 }
