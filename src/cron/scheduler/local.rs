@@ -92,7 +92,7 @@ impl FireContext {
         // One warning when the outage starts; each run is logged at info by the worker.
         if !self.running_locally.swap(true, Ordering::Relaxed) {
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, job_id, error, scheduled = %at.to_rfc3339(),
-                "store unreachable: crontab commands run in this daemon until it answers again ([cron] when_store_down = \"run\"; set \"skip\" to count these ticks missed instead)");
+                "store unreachable: crontab commands run in this daemon until it answers again ([cron] when_store_down = \"run\" or \"run_if_alone\"; set \"skip\" to count these ticks missed instead)");
         }
         true
     }
