@@ -192,3 +192,82 @@ fn shutdown_waits_for_a_local_run() {
     assert!(!runs(&daemon).is_empty(), "the run wrote its line");
     redis.restart();
 }
+
+/// Per-holder voucher fields (`<entry>` U+001F `<WORKER_ID>` → until-ms) of the crontab queue.
+fn holder_fields(redis: &Redis) -> BTreeMap<String, u64> {
+    let mut conn = redis.conn();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*:cron:cronq:entries")
+        .query(&mut conn)
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let all: BTreeMap<String, u64> = redis::cmd("HGETALL")
+            .arg(&key)
+            .query(&mut conn)
+            .unwrap_or_default();
+        out.extend(all.into_iter().filter(|(f, _)| f.contains('\u{1f}')));
+    }
+    out
+}
+
+const ALONE: &str = "[cron]\nwhen_store_down = \"run_if_alone\"\n";
+
+#[test]
+fn run_if_alone_two_daemons_alive_at_last_contact_neither_runs_locally() {
+    let mut redis = Redis::start();
+    let a = Daemon::start(&redis.url(), ALONE, Some(TAB), &[]);
+    let b = Daemon::start(&redis.url(), ALONE, Some(TAB), &[]);
+    a.wait_healthy();
+    b.wait_healthy();
+    // Both daemons vouch for the entry, each under its own WORKER_ID...
+    let seen = poll(Duration::from_secs(20), "two holders vouching", || {
+        let f = holder_fields(&redis);
+        (f.len() == 2).then_some(f)
+    });
+    // ...and each refreshed after both were there, so each has seen the other alive.
+    poll(Duration::from_secs(30), "both holders refreshed", || {
+        let now = holder_fields(&redis);
+        seen.iter()
+            .all(|(f, until)| now.get(f).is_some_and(|u| u > until))
+            .then_some(())
+    });
+    let t_stop = unix_now();
+    redis.stop();
+    for d in [&a, &b] {
+        poll(Duration::from_secs(15), "a tick missed", || {
+            d.log()
+                .contains("cron tick missed: could not enqueue")
+                .then_some(())
+        });
+    }
+    // Before: `run_if_alone` did not exist (the config was refused); with "run" both ran.
+    for d in [&a, &b] {
+        assert!(!d.log().contains("\"local\":true"), "{}", d.log());
+        assert_eq!(
+            tick_count(d, t_stop + 1, i64::MAX),
+            0,
+            "nothing ran locally"
+        );
+    }
+    redis.restart();
+}
+
+#[test]
+fn run_if_alone_a_lone_daemon_runs_locally() {
+    let mut redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), ALONE, Some(TAB), &[]);
+    daemon.wait_healthy();
+    poll(Duration::from_secs(20), "the daemon vouching", || {
+        (holder_fields(&redis).len() == 1).then_some(())
+    });
+    let t_stop = unix_now();
+    redis.stop();
+    poll(
+        Duration::from_secs(15),
+        "two runs while Redis is down",
+        || (tick_count(&daemon, t_stop + 1, i64::MAX) >= 2).then_some(()),
+    );
+    assert!(daemon.log().contains("\"local\":true"), "{}", daemon.log());
+    redis.restart();
+}

@@ -274,7 +274,8 @@ async fn start_work(
     // the crontab queue's own routes; shutdown waits for them (`drain.rs`).
     let local = pools.routes.get(&r.config.cron.queue).map(|(_, table)| {
         let (queue, cut_off) = (&r.config.cron.queue, r.cut_off.clone());
-        LocalRunner::new(queue, table.clone(), cut_off, metrics.clone())
+        let shared = pools.shared.clone();
+        LocalRunner::new(queue, table.clone(), shared, cut_off, metrics.clone())
     });
     let sched = {
         let (store, config, stop) = (store.clone(), r.config.clone(), r.stop.clone());

@@ -57,6 +57,10 @@ pub enum WhenStoreDown {
     Run,
     /// Count the tick missed, as before (for lines that must never run on two replicas).
     Skip,
+    /// Run locally only if no other live daemon vouched for the entry at the last contact
+    /// with the store (a lone daemon behaves as `Run`); otherwise count the tick missed, so
+    /// replicas sharing a crontab do not each run it during an outage.
+    RunIfAlone,
 }
 
 impl Default for CronConfig {

@@ -46,7 +46,7 @@ pub struct RawCron {
     pub remove_on_complete: Option<RawRetention>,
     /// Failed runs to keep, default `[defaults]`'s when set, else one day of them.
     pub remove_on_fail: Option<RawRetention>,
-    /// `"run"` (default) or `"skip"`: a command line's tick when the store is unreachable.
+    /// `"run"` (default), `"skip"` or `"run_if_alone"`: a command line's tick when the store is unreachable.
     pub when_store_down: Option<crate::config::cron::WhenStoreDown>,
 }
 

@@ -107,14 +107,16 @@ pub trait Backend: Send + Sync {
     async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error>;
     /// Vouches for `ttl` that this daemon runs crontab entries `entries` through `queue`, so
     /// other daemons on the store hand those jobs back rather than fail them. A store that
-    /// admits one daemon (the embedded file) has nobody to tell.
+    /// admits one daemon (the embedded file) has nobody to tell. `holder` is this daemon's
+    /// WORKER_ID; returns those of `entries` another live daemon vouches for too.
     async fn advertise_entries(
         &self,
         _queue: &str,
+        _holder: &str,
         _entries: &[String],
         _ttl: Duration,
-    ) -> Result<(), Error> {
-        Ok(())
+    ) -> Result<Vec<String>, Error> {
+        Ok(Vec::new())
     }
     /// Whether a live daemon vouches for crontab entry `entry` of `queue`.
     async fn entry_claimed(&self, _queue: &str, _entry: &str) -> Result<bool, Error> {

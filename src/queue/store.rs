@@ -327,15 +327,17 @@ impl Store {
         self.pick(queue).clean(queue, state, older_than).await
     }
 
-    /// Vouches for `ttl` that this daemon runs crontab entries `entries` through `queue`.
+    /// Vouches for `ttl` that this daemon (`holder`) runs crontab entries `entries` through
+    /// `queue`; returns those of `entries` another live daemon vouches for too.
     pub async fn advertise_entries(
         &self,
         queue: &str,
+        holder: &str,
         entries: &[String],
         ttl: Duration,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<String>, Error> {
         self.pick(queue)
-            .advertise_entries(queue, entries, ttl)
+            .advertise_entries(queue, holder, entries, ttl)
             .await
     }
 

@@ -3,7 +3,12 @@
 //! the next refresh) are written to the store, which keeps them for [`CLAIM_TTL`]. Another
 //! daemon that meets a job of one of them hands it back instead of failing it
 //! (`dispatch/cron.rs`). A daemon that stops stops vouching; its entries lapse by themselves.
+//! Each refresh also notes which of this daemon's entries another live daemon vouched for
+//! ([`SharedEntries`]), so during an outage `[cron] when_store_down = "run_if_alone"` knows
+//! whether others were alive at the last contact.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -15,9 +20,22 @@ use crate::queue::Store;
 /// make a live daemon's entries look abandoned.
 pub const CLAIM_TTL: Duration = Duration::from_secs(30);
 
-/// Vouches for the entries of `routes` on `queue` until `stop` fires (held by `app`: phase 1
-/// of shutdown).
-pub async fn run(store: Store, queue: String, routes: RouteTable, stop: CancellationToken) {
+/// Entry ids of this daemon that another live daemon also vouched for at the last successful
+/// refresh. Written by [`run`] only on success, so during an outage it keeps what was true at
+/// the last contact; read by the local runner (`worker/local.rs`) when an add fails.
+pub type SharedEntries = Arc<Mutex<HashSet<String>>>;
+
+/// Vouches, as daemon `holder` (its WORKER_ID), for the entries of `routes` on `queue` until
+/// `stop` fires (held by `app`: phase 1 of shutdown), noting into `shared` which of them
+/// another daemon vouches for too.
+pub async fn run(
+    store: Store,
+    queue: String,
+    holder: String,
+    routes: RouteTable,
+    shared: SharedEntries,
+    stop: CancellationToken,
+) {
     let mut failing = false;
     loop {
         let entries: Vec<String> = {
@@ -28,8 +46,14 @@ pub async fn run(store: Store, queue: String, routes: RouteTable, stop: Cancella
                 .map(|(id, _)| id.clone())
                 .collect()
         };
-        match store.advertise_entries(&queue, &entries, CLAIM_TTL).await {
-            Ok(()) => failing = false,
+        match store
+            .advertise_entries(&queue, &holder, &entries, CLAIM_TTL)
+            .await
+        {
+            Ok(others) => {
+                failing = false;
+                *shared.lock().unwrap_or_else(|p| p.into_inner()) = others.into_iter().collect();
+            }
             Err(e) if !failing => {
                 failing = true;
                 tracing::warn!(queue = %queue, error = %e, "could not vouch for this daemon's crontab entries; other daemons hand their jobs back for up to a minute");

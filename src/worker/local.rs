@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::claims::SharedEntries;
 use super::dispatch::{supervise, RouteTable};
 use super::handler::echo::Echo;
 use super::handler::{JobInput, LogSender};
@@ -29,6 +30,8 @@ pub struct LocalRunner {
     queue: String,
     /// The crontab queue's routes: entry id → its command.
     routes: RouteTable,
+    /// Entries another live daemon vouched for at the last contact (`claims::run` writes it).
+    shared: SharedEntries,
     /// The drain deadline, held by `app`: running commands are stopped when it fires.
     cut_off: CancellationToken,
     metrics: Arc<Metrics>,
@@ -46,12 +49,14 @@ impl LocalRunner {
     pub fn new(
         queue: &str,
         routes: RouteTable,
+        shared: SharedEntries,
         cut_off: CancellationToken,
         metrics: Arc<Metrics>,
     ) -> Arc<Self> {
         Arc::new(LocalRunner {
             queue: queue.to_string(),
             routes,
+            shared,
             cut_off,
             metrics,
             runs: TaskTracker::new(),
@@ -74,6 +79,11 @@ impl LocalRunner {
 impl LocalRuns for Arc<LocalRunner> {
     fn running(&self, entry_id: &str) -> bool {
         self.lock().contains_key(entry_id)
+    }
+
+    fn others_alive(&self, entry_id: &str) -> bool {
+        let shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        shared.contains(entry_id)
     }
 
     fn start(&self, entry_id: &str, job_id: &str, data: serde_json::Value, replace: bool) -> bool {

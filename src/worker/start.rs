@@ -66,6 +66,9 @@ pub struct Pools {
     /// Every consumed queue's concurrency and routes; the pools read the tables, the reload
     /// component writes them.
     pub routes: Consumed,
+    /// The crontab entries another live daemon vouched for at the last contact; written by
+    /// `claims::run`, read by the local runner.
+    pub shared: super::claims::SharedEntries,
 }
 
 /// What starting the pools needs.
@@ -98,10 +101,12 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
         .iter()
         .map(|(q, c, t)| (q.clone(), (*c, t.clone())))
         .collect();
+    let shared = super::claims::SharedEntries::default();
     if let Some((_, table)) = routes.get(&config.cron.queue) {
         // Ends when `stop` fires; its vouchers then lapse within `claims::CLAIM_TTL`.
         let (store, queue, stop) = (s.store.clone(), config.cron.queue.clone(), s.stop.clone());
-        tokio::spawn(super::claims::run(store, queue, table.clone(), stop));
+        let (holder, table, sh) = (config.worker_id.clone(), table.clone(), shared.clone());
+        tokio::spawn(super::claims::run(store, queue, holder, table, sh, stop));
     }
     let mut pools = Vec::new();
     for (queue, concurrency, table) in tables {
@@ -137,9 +142,13 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             }
             tokio::select! {
                 _ = tokio::time::sleep(delay.next_delay()) => {}
-                _ = s.stop.cancelled() => return Pools { pools, routes },
+                _ = s.stop.cancelled() => return Pools { pools, routes, shared },
             }
         }
     }
-    Pools { pools, routes }
+    Pools {
+        pools,
+        routes,
+        shared,
+    }
 }

@@ -83,6 +83,8 @@ mod when_store_down_tests {
         assert_eq!(c.cron.when_store_down, WhenStoreDown::Run);
         let c = load("[cron]\nwhen_store_down = \"skip\"\n").unwrap();
         assert_eq!(c.cron.when_store_down, WhenStoreDown::Skip);
+        let c = load("[cron]\nwhen_store_down = \"run_if_alone\"\n").unwrap();
+        assert_eq!(c.cron.when_store_down, WhenStoreDown::RunIfAlone);
         let err = load("[cron]\nwhen_store_down = \"sometimes\"\n")
             .unwrap_err()
             .to_string();

@@ -11,6 +11,8 @@
 //!   while the entry's local run goes on, also once the store is back.
 //! - Each daemon decides alone (the store that would coordinate them is down), so replicas
 //!   sharing a crontab each run the line during an outage, as replicas of Supercronic would.
+//!   With `"run_if_alone"` a daemon runs an entry locally only if no other live daemon
+//!   vouched for it at the last contact (`worker/claims.rs`); otherwise the tick is missed.
 
 use std::sync::atomic::Ordering;
 
@@ -27,6 +29,8 @@ use crate::config::Overlap;
 pub trait LocalRuns: Send + Sync {
     /// Whether a local run of `entry_id` is going on now.
     fn running(&self, entry_id: &str) -> bool;
+    /// Whether another live daemon vouched for `entry_id` at the last contact with the store.
+    fn others_alive(&self, entry_id: &str) -> bool;
     /// Starts `entry_id`'s command as run `job_id` (the tick's deterministic id) with `data`
     /// as its job data; `replace` first cancels its local run still going. `false` when this
     /// daemon has no command for the entry (or is shutting down).
@@ -63,10 +67,16 @@ impl FireContext {
         let Some(local) = &self.local else {
             return false;
         };
-        if !matches!(e.action, Action::Command { .. })
-            || self.config.cron.when_store_down != WhenStoreDown::Run
-        {
+        if !matches!(e.action, Action::Command { .. }) {
             return false;
+        }
+        match self.config.cron.when_store_down {
+            WhenStoreDown::Run => {}
+            WhenStoreDown::Skip => return false,
+            // Another daemon held the entry at the last contact: it may well run the line
+            // (or be the one that still reaches Redis), so this one leaves the tick missed.
+            WhenStoreDown::RunIfAlone if local.others_alive(&e.id) => return false,
+            WhenStoreDown::RunIfAlone => {}
         }
         let data = serde_json::json!({
             "entry": e.id,
@@ -82,7 +92,7 @@ impl FireContext {
         // One warning when the outage starts; each run is logged at info by the worker.
         if !self.running_locally.swap(true, Ordering::Relaxed) {
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, job_id, error, scheduled = %at.to_rfc3339(),
-                "store unreachable: crontab commands run in this daemon until it answers again ([cron] when_store_down = \"run\"; set \"skip\" to count these ticks missed instead)");
+                "store unreachable: crontab commands run in this daemon until it answers again ([cron] when_store_down = \"run\" or \"run_if_alone\"; set \"skip\" to count these ticks missed instead)");
         }
         true
     }

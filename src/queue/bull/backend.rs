@@ -226,10 +226,13 @@ impl Backend for BullStore {
     async fn advertise_entries(
         &self,
         queue: &str,
+        holder: &str,
         entries: &[String],
         ttl: std::time::Duration,
-    ) -> Result<(), Error> {
-        self.redis.advertise_entries(queue, entries, ttl).await
+    ) -> Result<Vec<String>, Error> {
+        self.redis
+            .advertise_entries(queue, holder, entries, ttl)
+            .await
     }
     async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         self.redis.entry_claimed(queue, entry).await

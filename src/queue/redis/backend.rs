@@ -118,10 +118,11 @@ impl Backend for RedisStore {
     async fn advertise_entries(
         &self,
         queue: &str,
+        holder: &str,
         entries: &[String],
         ttl: std::time::Duration,
-    ) -> Result<(), Error> {
-        RedisStore::advertise_entries(self, queue, entries, ttl).await
+    ) -> Result<Vec<String>, Error> {
+        RedisStore::advertise_entries(self, queue, holder, entries, ttl).await
     }
     async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         RedisStore::entry_claimed(self, queue, entry).await

@@ -4,6 +4,13 @@
 //! which some daemon vouches for it; each daemon refreshes its own entries well within that
 //! time, so an entry whose every holder is gone lapses by itself. Expired fields are removed on
 //! each refresh; the hash itself expires when no daemon refreshes it any more.
+//!
+//! Which daemon vouches is a second field per holder, `<entry>` + U+001F + `<WORKER_ID>` →
+//! until-ms, beside the plain `<entry>` → until-ms field. The plain field keeps its format so
+//! daemons of the previous release (which read every value as a number and check only the
+//! plain field) go on working on the same hash; the separator is a control character, which
+//! no entry id contains. The per-holder fields let a daemon tell, for
+//! `[cron] when_store_down = "run_if_alone"`, whether another daemon was alive for an entry.
 
 use std::time::Duration;
 
@@ -13,13 +20,15 @@ use crate::queue::consumer::now_ms;
 use crate::queue::Error;
 
 impl RedisStore {
-    /// Vouches for `entries` of `queue` for `ttl` from now.
+    /// Vouches, as daemon `holder`, for `entries` of `queue` for `ttl` from now; returns those
+    /// of `entries` that another live daemon (not `holder`) vouches for too.
     pub async fn advertise_entries(
         &self,
         queue: &str,
+        holder: &str,
         entries: &[String],
         ttl: Duration,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<String>, Error> {
         let key = QueueKeys::new(self.prefix(), queue).cron_entries();
         let now = now_ms();
         let held: std::collections::HashMap<String, u64> = self
@@ -41,8 +50,19 @@ impl RedisStore {
                 .await
                 .map_err(|e| Error::engine(queue, e))?;
         }
+        let shared: Vec<String> = entries
+            .iter()
+            .filter(|e| {
+                held.iter().any(|(field, until)| {
+                    *until >= now
+                        && split_holder(field)
+                            .is_some_and(|(entry, by)| entry == *e && by != holder)
+                })
+            })
+            .cloned()
+            .collect();
         if entries.is_empty() {
-            return Ok(());
+            return Ok(shared);
         }
         let until = now + ttl.as_millis() as u64;
         let mut hset = redis::cmd("HSET");
@@ -51,6 +71,7 @@ impl RedisStore {
             // Another daemon may vouch for longer (its clock, its last refresh): keep the later.
             let until = held.get(e).copied().unwrap_or(0).max(until);
             hset.arg(e).arg(until);
+            hset.arg(holder_field(e, holder)).arg(until);
         }
         let _: i64 = self
             .inner
@@ -68,7 +89,7 @@ impl RedisStore {
             )
             .await
             .map_err(|e| Error::engine(queue, e))?;
-        Ok(())
+        Ok(shared)
     }
 
     /// Whether some live daemon vouches for `entry` of `queue` now.
@@ -81,5 +102,30 @@ impl RedisStore {
             .await
             .map_err(|e| Error::engine(queue, e))?;
         Ok(until.is_some_and(|u| u >= now_ms()))
+    }
+}
+
+/// Separates an entry id from its holder's WORKER_ID in a per-holder field.
+const HOLDER_SEP: char = '\u{1f}';
+
+/// The per-holder field of `entry` vouched for by `holder`.
+fn holder_field(entry: &str, holder: &str) -> String {
+    format!("{entry}{HOLDER_SEP}{holder}")
+}
+
+/// `(entry, holder)` of a per-holder field; `None` for a plain entry field.
+fn split_holder(field: &str) -> Option<(&str, &str)> {
+    field.split_once(HOLDER_SEP)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_fields_round_trip_and_plain_fields_have_no_holder() {
+        let f = holder_field("abc123", "web-1");
+        assert_eq!(split_holder(&f), Some(("abc123", "web-1")));
+        assert_eq!(split_holder("abc123"), None);
     }
 }
