@@ -20,7 +20,9 @@
 //!   pub/sub events), `queue::embedded` the SQLite store (no Redis).
 //! - [`worker`]: one pool per queue; dispatch by job name to a handler (or the queue's `*`
 //!   catch-all); routes, reload, cancel routing, vouching for the crontab entries held here
-//!   (others' are handed back); timeouts; drain.
+//!   (others' are handed back), crontab commands run here while the store is down; the job
+//!   environment without the daemon's secrets, and their values redacted in job output;
+//!   timeouts; drain.
 //! - [`http`]: `router(state)`: `/health`, `/metrics`, the API (jobs, queues, schedules, SSE),
 //!   the dashboard.
 //! - [`status`]: shared daemon state read by `/health`; [`metrics`]: run counters for `/metrics`.
