@@ -27,22 +27,7 @@ exec = '''echo "$JOB_ID" >> {}; sleep 2; echo '{{"ok":true}}' '''
 "#,
         ran.display()
     );
-    redis.cmd(&[
-        "HSET",
-        "bull:twice:dup",
-        "name",
-        "work",
-        "data",
-        "{}",
-        "opts",
-        "{}",
-        "timestamp",
-        "1",
-        "delay",
-        "0",
-        "priority",
-        "0",
-    ]);
+    write_plain_job(&redis, "twice", "dup", "work");
     redis.cmd(&["LPUSH", "bull:twice:wait", "dup", "dup"]);
     let daemon = Daemon::start(&redis.url(), &config, None, &[]);
     daemon.wait_healthy();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cronq::queue::{ActiveJob, ConsumerOptions, Outcome, Processor, RedisTarget, Store};
-use support::Redis;
+use support::{write_plain_job, Redis};
 
 /// Counts runs and holds each until `release` is notified.
 #[derive(Default)]
@@ -69,22 +69,7 @@ async fn an_id_twice_in_wait_runs_once() {
     )
     .await
     .unwrap();
-    redis.cmd(&[
-        "HSET",
-        "bull:q:twice",
-        "name",
-        "send",
-        "data",
-        "{}",
-        "opts",
-        "{}",
-        "timestamp",
-        "1",
-        "delay",
-        "0",
-        "priority",
-        "0",
-    ]);
+    write_plain_job(&redis, "q", "twice", "send");
     redis.cmd(&["LPUSH", "bull:q:wait", "twice", "twice"]);
     redis.cmd(&["ZADD", "bull:q:marker", "0", "0"]);
     let held = Arc::new(Held::default());

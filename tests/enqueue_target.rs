@@ -9,22 +9,7 @@ use support::*;
 /// What Bull 3/4's `Queue.add` leaves for a plain job: the id counter, the job hash, `wait`.
 fn bull_queue_with_one_job(redis: &Redis) {
     redis.cmd(&["INCR", "bull:legacy:id"]);
-    redis.cmd(&[
-        "HSET",
-        "bull:legacy:1",
-        "name",
-        "plain",
-        "data",
-        "{}",
-        "opts",
-        "{}",
-        "timestamp",
-        "1",
-        "delay",
-        "0",
-        "priority",
-        "0",
-    ]);
+    write_plain_job(redis, "legacy", "1", "plain");
     redis.cmd(&["LPUSH", "bull:legacy:wait", "1"]);
 }
 

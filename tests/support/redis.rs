@@ -131,6 +131,28 @@ fn value_text(v: &redis::Value) -> String {
     }
 }
 
+/// Writes the job hash a plain producer leaves for job `id` of `queue` (`name`, empty data and
+/// options, timestamp 1, no delay or priority), without putting it in any state.
+pub fn write_plain_job(redis: &Redis, queue: &str, id: &str, name: &str) {
+    let key = format!("bull:{queue}:{id}");
+    redis.cmd(&[
+        "HSET",
+        &key,
+        "name",
+        name,
+        "data",
+        "{}",
+        "opts",
+        "{}",
+        "timestamp",
+        "1",
+        "delay",
+        "0",
+        "priority",
+        "0",
+    ]);
+}
+
 /// Reads a job hash field.
 pub fn job_field(redis: &Redis, queue: &str, id: &str, field: &str) -> String {
     redis.cmd(&["HGET", &format!("bull:{queue}:{id}"), field])
