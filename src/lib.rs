@@ -12,8 +12,10 @@
 //!
 //! - [`cli`]: clap flags and subcommands, Supercronic's single-dash spellings mapped onto them.
 //!   [`config`]: raw TOML → validated [`config::Config`], layered file < env < flags.
-//! - [`cron`]: the crontab dialect (`cron::dialect`, pure), the plan of entries, the scheduler
-//!   (ticks → jobs with deterministic ids `cron-<entry>-<unix-secs>`), a run's late window.
+//! - [`crontab`]: the crontab dialect (lines, fields, schedules, zones), pure; read by the
+//!   config, the cron room and the Bull layout's repeatable jobs.
+//! - [`cron`]: the plan of entries, the scheduler (ticks → jobs with deterministic ids
+//!   `cron-<entry>-<unix-secs>`), a run's late window.
 //! - [`queue`]: the store contract (one trait, `queue::contract`), the [`queue::Store`] facade,
 //!   job specs and their one validation; `queue::redis` is BullMQ's layout over the engine
 //!   (`bullmq-official`, named nowhere else), `queue::bull` Bull 3/4's layout (our own Lua,
@@ -29,6 +31,8 @@
 //! - [`app`]: wiring — a start phase and a drain phase; the only place that reads env, binds,
 //!   handles signals ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands (never
 //!   import `app`). [`backoff`]: the one doubling retry delay.
+//! - [`rules`]: the text rules shared at the bottom: queue names, hidden characters, secret URL
+//!   parameters.
 //! - [`telemetry`]: the log subscriber (text with escaped fields, or JSON) and Sentry reports.
 //!   Job output reaches the log through `worker::handler::echo`.
 //!
@@ -42,10 +46,12 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod cron;
+pub mod crontab;
 pub mod http;
 pub mod metrics;
 pub mod queue;
 pub mod reaper;
+pub mod rules;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

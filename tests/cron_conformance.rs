@@ -18,9 +18,9 @@ use std::process::Command;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use cronq::cron::parse::{parse_crontab, Target};
-use cronq::cron::schedule::Schedule;
-use cronq::cron::zone::parse_zone;
+use cronq::crontab::parse::{parse_crontab, Target};
+use cronq::crontab::schedule::Schedule;
+use cronq::crontab::zone::parse_zone;
 
 const TABLE: &str = include_str!("fixtures/cron_next.tsv");
 

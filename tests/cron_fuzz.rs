@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use cronq::cron::parse::parse_crontab;
-use cronq::cron::schedule::Schedule;
+use cronq::crontab::parse::parse_crontab;
+use cronq::crontab::schedule::Schedule;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;

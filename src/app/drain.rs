@@ -58,7 +58,7 @@ pub(super) struct Work {
     pub(super) sched: JoinHandle<()>,
     pub(super) pools: Vec<WorkerPool>,
     /// Every consumed queue's routes, handed to the reload component at start.
-    pub(super) routes: crate::worker::reload::Consumed,
+    pub(super) routes: crate::worker::routes::Consumed,
     /// Crontab commands run here while the store was down; waited for like the pools' runs.
     pub(super) local: Option<Arc<crate::worker::local::LocalRunner>>,
 }

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use super::crontab_report::test_report;
 use crate::cli::{CronCommand, DaemonArgs};
-use crate::cron::zone::parse_zone;
+use crate::crontab::zone::parse_zone;
 
 /// Prints the next fire instants, one RFC 3339 UTC timestamp per line; exit 1 with the reason
 /// when the expression, zone or start instant is invalid.
@@ -29,7 +29,7 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
             ))
         }
     };
-    let schedule = match crate::cron::Schedule::parse(&expr) {
+    let schedule = match crate::crontab::Schedule::parse(&expr) {
         Ok(s) => s,
         Err(e) => return fail(&format!("{expr:?}: {e}")),
     };
@@ -85,7 +85,7 @@ pub fn test_crontab(
     };
     let name = file.display().to_string();
     let text = match std::fs::read(&file) {
-        Ok(b) => match crate::cron::text::decode(b) {
+        Ok(b) => match crate::crontab::text::decode(b) {
             Ok(t) => t,
             Err(d) => return fail(&format!("{name}:{d}")),
         },

@@ -1,12 +1,12 @@
 //! The reports of `worker --test-crontab FILE` and `worker cron next`: CLI output built from
-//! the pure crontab dialect (`cron::dialect`); printing is left to [`super::crontab`].
+//! the pure crontab dialect (`crate::crontab`); printing is left to [`super::crontab`].
 
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::cron::parse::{parse_crontab, Target};
+use crate::crontab::parse::{parse_crontab, Target};
 
 /// `--test-crontab`: (stdout, stderr, valid). Each entry with its place, schedule, zone,
 /// target and id, then its next 3 fire times; warnings and errors as `FILE:LINE:COL: …`.

@@ -100,7 +100,7 @@ fn tell_where(path: &std::path::Path) {
 }
 
 fn spec(args: &EnqueueArgs, config: &crate::config::Config) -> Result<JobSpec, String> {
-    crate::queue::validate_queue_name(&args.queue)?;
+    crate::rules::validate_queue_name(&args.queue)?;
     let data: serde_json::Value = serde_json::from_str(&args.data).map_err(|e| {
         format!("--data is not valid JSON ({e}): e.g. --data '{{\"to\":\"a@b.c\"}}'")
     })?;

@@ -9,6 +9,7 @@ mod enqueue;
 mod healthcheck;
 mod open;
 mod ops;
+mod print;
 mod status;
 
 pub use crontab::{cron_next, test_crontab};

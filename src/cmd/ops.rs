@@ -5,8 +5,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use serde::Serialize;
-
+use super::print::{print_json, table};
 use crate::cli::{Command, DaemonArgs};
 use crate::config::Config;
 use crate::cron::report;
@@ -66,7 +65,7 @@ async fn run_op(
         }
     };
     // The same queue-name rule as the config, crontab and API, before any store is opened.
-    if let Err(e) = queue_of(cmd).map_or(Ok(()), crate::queue::validate_queue_name) {
+    if let Err(e) = queue_of(cmd).map_or(Ok(()), crate::rules::validate_queue_name) {
         eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
@@ -272,38 +271,8 @@ fn progress_bar(done: u64, total: u64) {
     let _ = std::io::stderr().flush();
 }
 
-pub(super) fn print_json(v: &impl Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
-    );
-}
-
 fn time(ms: Option<u64>) -> String {
     ms.and_then(|m| chrono::DateTime::from_timestamp_millis(m as i64))
         .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".into())
-}
-
-/// Prints rows as aligned columns.
-pub(super) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) {
-    let rows: Vec<Vec<String>> = rows.collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for r in &rows {
-        for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count().min(60));
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut s = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let c: String = c.chars().take(60).collect();
-            s.push_str(&format!("{c:<w$}  ", w = widths[i]));
-        }
-        println!("{}", s.trim_end());
-    };
-    line(headers.iter().map(|h| h.to_string()).collect());
-    for r in rows {
-        line(r);
-    }
 }

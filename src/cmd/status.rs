@@ -2,7 +2,7 @@
 //! state; a queue with jobs waiting that a daemon with this configuration would not consume
 //! says `no consumer here` rather than `IDLE` (a forgotten handler shows at a glance).
 
-use super::ops::{print_json, table};
+use super::print::{print_json, table};
 use crate::config::Config;
 use crate::queue::{JobOpError, Store};
 

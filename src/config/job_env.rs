@@ -205,20 +205,12 @@ fn url_credentials(url: &str) -> Vec<String> {
         None => {}
     }
     for (k, v) in parsed.query_pairs() {
-        if is_secret_param(&k) && !v.is_empty() {
+        if crate::rules::is_secret_param(&k) && !v.is_empty() {
             out.push(v.into_owned());
         }
     }
     out.retain(|s| !s.is_empty());
     out
-}
-
-/// Query parameters that carry a credential (ioredis reads `password` and `username` there).
-pub(crate) fn is_secret_param(key: &str) -> bool {
-    matches!(
-        key.to_ascii_lowercase().as_str(),
-        "password" | "pass" | "pwd" | "sentinelpassword" | "token"
-    )
 }
 
 fn decode(s: &str) -> String {

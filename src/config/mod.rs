@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::queue::{Backoff, Retention, StoreTarget};
 
 pub use cron::CronConfig;
-pub(crate) use job_env::is_secret_param;
+
 pub use job_env::{EnvPolicy, JobEnv, Secrets};
 
 pub use env::queue_concurrency_var;

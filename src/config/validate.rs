@@ -94,7 +94,7 @@ pub(super) fn build(
     let cron = cron::cron(raw.cron.as_ref(), &raw.queues, &defaults, src)?;
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
-        crate::queue::validate_queue_name(&name)
+        crate::rules::validate_queue_name(&name)
             .map_err(|m| invalid(src.place(&format!("queues.{name}"), ""), m))?;
         let place = src.place(&format!("queues.{name}"), "concurrency");
         let concurrency = match q.concurrency {

@@ -8,18 +8,18 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
-use super::parse::{Crontab, Entry, Target};
-use super::schedule::Schedule;
-use super::zone::parse_zone;
 use crate::config::{Config, Overlap, ScheduleConfig, ScheduleTarget};
+use crate::crontab::parse::{Crontab, Entry, Target};
+use crate::crontab::schedule::Schedule;
+use crate::crontab::zone::parse_zone;
 use crate::queue::HandlerDefaults;
 
 /// The zone crontab entries without `CRON_TZ` run in: `TZ` (looked up through `env`, which
 /// `app` supplies), else where `/etc/localtime` points, else UTC; the rule itself is the pure
-/// [`super::zone::default_zone`].
+/// [`crate::crontab::zone::default_zone`].
 pub fn daemon_zone(env: &dyn Fn(&str) -> Option<String>) -> Tz {
     let link = std::fs::read_link("/etc/localtime").ok();
-    super::zone::default_zone(env("TZ").as_deref(), link.as_deref())
+    crate::crontab::zone::default_zone(env("TZ").as_deref(), link.as_deref())
 }
 
 /// The queue that runs crontab command lines unless `[cron] queue` names another.
@@ -192,8 +192,8 @@ pub fn read_crontab(config: &Config) -> Result<Option<(String, Crontab)>, String
         }
         Err(e) => return Err(format!("error: {name}: cannot read crontab: {e}")),
     };
-    let text = super::text::decode(bytes).map_err(|d| format!("error: {name}:{d}"))?;
-    match super::parse::parse_crontab(&text) {
+    let text = crate::crontab::text::decode(bytes).map_err(|d| format!("error: {name}:{d}"))?;
+    match crate::crontab::parse::parse_crontab(&text) {
         Ok(tab) => {
             for w in &tab.warnings {
                 tracing::warn!("{name}:{w}");

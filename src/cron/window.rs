@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use super::plan::PlannedEntry;
 use super::scheduler::LATE_LIMIT;
-use super::Schedule;
+use crate::crontab::Schedule;
 
 /// The shortest window: a per-second entry's run still starts when the fetch loop or a hand
 /// back between daemons took a few seconds.

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
-use super::health_unconsumed::{unconsumed, QueueEntry};
+use super::health_unconsumed::{unconsumed, UnconsumedQueue};
 use super::AppState;
 use crate::queue::JobCounts;
 use crate::status::{QueueProbe, Status};
@@ -88,7 +88,17 @@ pub struct RedisHealth {
     pub url: String,
 }
 
-/// One queue in `/health`.
+/// One queue in `/health`'s `queues`: consumed here (the usual case) or only declared.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum QueueEntry {
+    /// A queue this daemon runs jobs of.
+    Consumed(QueueHealth),
+    /// A queue declared in the config that no handler here consumes.
+    Unconsumed(UnconsumedQueue),
+}
+
+/// One queue in `/health` that this daemon consumes.
 #[derive(Debug, Serialize)]
 pub struct QueueHealth {
     /// Always `true` (the declared-but-unconsumed queues say `false`).

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::health::QueueHealth;
 use crate::config::Config;
 use crate::queue::JobCounts;
 use crate::status::Status;
@@ -23,16 +22,6 @@ const HINT: &str = "no consumer here: add handlers to this queue (or a \"*\" cat
 /// How old the counts may be, as for the consumed queues: probes come every few seconds and
 /// counting costs several commands per queue.
 const COUNTS_MAX_AGE: Duration = Duration::from_secs(30);
-
-/// One queue in `/health`'s `queues`: consumed here (the usual case) or only declared.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum QueueEntry {
-    /// A queue this daemon runs jobs of.
-    Consumed(QueueHealth),
-    /// A queue declared in the config that no handler here consumes.
-    Unconsumed(UnconsumedQueue),
-}
 
 /// A declared queue nobody here consumes.
 #[derive(Debug, Serialize)]

@@ -17,5 +17,5 @@ pub(crate) fn store(state: &AppState) -> Result<&Store, ApiError> {
 
 /// Checks a queue name from the path.
 pub(crate) fn queue_name(name: &str) -> Result<(), ApiError> {
-    crate::queue::validate_queue_name(name).map_err(|m| ApiError::field("queue", m))
+    crate::rules::validate_queue_name(name).map_err(|m| ApiError::field("queue", m))
 }

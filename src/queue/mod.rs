@@ -25,12 +25,13 @@ pub mod fault;
 pub mod info;
 mod job;
 pub mod metrics;
-mod name;
+
 pub mod redis;
 mod spec;
 pub mod store;
 pub mod timings;
 
+pub use crate::rules::{validate_queue_name, MAX_QUEUE_NAME};
 pub use bull::Layout;
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
@@ -42,7 +43,6 @@ pub use job::{
     Backoff, JobCounts, JobSpec, Outcome, Retention,
 };
 pub use metrics::MinuteCounts;
-pub use name::{validate_queue_name, MAX_QUEUE_NAME};
 pub use redis::{redact_url, Identity, RedisTarget, Topology};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};

@@ -33,7 +33,7 @@ pub(super) fn fields(
 /// it stays on one line and cannot inject terminal sequences; bidi overrides and line
 /// separators too (`\u{202e}`), so a foreign id cannot reorder or split what is read.
 pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(crate::queue::is_hidden_char) {
+    if !text.chars().any(crate::rules::is_hidden_char) {
         return text.into();
     }
     let mut out = String::with_capacity(text.len() + 8);
@@ -42,7 +42,7 @@ pub fn escape_control(text: &str) -> std::borrow::Cow<'_, str> {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if crate::queue::is_hidden_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if crate::rules::is_hidden_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => out.push(c),
         }
     }

@@ -7,7 +7,6 @@
 //! not running. It lives beside the route tables it swaps; how to load is passed in, so it reads
 //! no environment.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +14,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{restart, RouteTable};
+use super::restart;
+use super::routes::Consumed;
 use crate::config::Config;
 use crate::cron::Plan;
-
-/// Every consumed queue: its concurrency and its route table (the pool reads it per job, the
-/// reload component replaces what it points to).
-pub type Consumed = BTreeMap<String, (usize, RouteTable)>;
 
 /// Serves reload requests until `stop` fires or every sender is gone. `load` returns the new
 /// config and plan, or the error text; `plan`'s receivers are the scheduler and `/health`.
@@ -106,7 +102,7 @@ mod tests {
 
     use super::*;
     use crate::config::Overrides;
-    use crate::cron::parse::parse_crontab;
+    use crate::crontab::parse::parse_crontab;
 
     #[tokio::test]
     async fn a_refused_reload_publishes_nothing_and_a_valid_one_swaps_plan_and_routes() {
@@ -119,7 +115,7 @@ mod tests {
         let tab = parse_crontab("*/5 * * * * echo hi\n").unwrap();
         let good = Plan::build(Some(("crontab", &tab)), &config, Tz::UTC).unwrap();
         let (plan_tx, mut plan_rx) = watch::channel(Plan::build(None, &config, Tz::UTC).unwrap());
-        let table = RouteTable::default();
+        let table = crate::worker::RouteTable::default();
         let consumed: Consumed = [(crate::cron::CRON_QUEUE.to_string(), (1, table.clone()))].into();
         let started = Arc::new(config.clone());
         // Popped from the end: the first request loads an invalid crontab, the second a valid one.

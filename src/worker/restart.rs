@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
-use super::reload::Consumed;
+use super::routes::Consumed;
 use super::routes::Routes;
 use crate::config::Config;
 use crate::queue::Layout;

@@ -126,3 +126,7 @@ fn configured(q: &QueueConfig, config: &Config, client: &reqwest::Client) -> Rou
         })
         .collect()
 }
+
+/// Every consumed queue: its concurrency and its route table (the pool reads it per job, the
+/// reload component replaces what it points to).
+pub type Consumed = BTreeMap<String, (usize, RouteTable)>;

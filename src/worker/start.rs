@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Dispatch;
-use super::reload::Consumed;
+use super::routes::Consumed;
 use super::{routes, WorkerPool};
 use crate::backoff::Backoff;
 use crate::config::Config;

@@ -27,7 +27,7 @@ pub(super) fn cron(
         });
     };
     let queue = raw.queue.clone().unwrap_or(base.queue);
-    crate::queue::validate_queue_name(&queue)
+    crate::rules::validate_queue_name(&queue)
         .map_err(|m| super::invalid(src.place("cron", "queue"), m))?;
     let concurrency = match raw.concurrency {
         Some(c) => nonzero(c, &src.place("cron", "concurrency"))?,

@@ -25,7 +25,7 @@ pub(super) fn handler(
         if command.trim().is_empty() {
             return Err(invalid(src.place(table, "exec"), "the command is empty"));
         }
-        if let Some((_, problem)) = crate::cron::text::command_problem(command) {
+        if let Some((_, problem)) = crate::crontab::text::command_problem(command) {
             return Err(invalid(src.place(table, "exec"), problem));
         }
         HandlerKind::Exec {

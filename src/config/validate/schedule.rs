@@ -16,7 +16,7 @@ pub(super) fn schedule(
     let target =
         match (&s.enqueue, &s.command) {
             (Some(e), None) => ScheduleTarget::Enqueue {
-                queue: crate::queue::validate_queue_name(&e.queue)
+                queue: crate::rules::validate_queue_name(&e.queue)
                     .map(|()| e.queue.clone())
                     .map_err(|m| invalid(place("enqueue"), m))?,
                 name: e.name.clone(),
@@ -26,7 +26,7 @@ pub(super) fn schedule(
                         .map_err(|e| invalid(place("enqueue"), e.to_string()))?,
                 },
             },
-            (None, Some(c)) => match crate::cron::text::command_problem(c) {
+            (None, Some(c)) => match crate::crontab::text::command_problem(c) {
                 Some((_, problem)) => return Err(invalid(place("command"), problem)),
                 None => ScheduleTarget::Command(c.clone()),
             },

@@ -20,7 +20,7 @@ fn plan_of(toml: &str, crontab: &str) -> (Config, Arc<Plan>) {
     let config = crate::config::load(&|_| None, &flags);
     let _ = std::fs::remove_file(&path);
     let config = config.unwrap();
-    let tab = super::super::parse::parse_crontab(crontab).unwrap();
+    let tab = crate::crontab::parse::parse_crontab(crontab).unwrap();
     let plan = Plan::build(Some(("crontab", &tab)), &config, Tz::UTC).unwrap();
     (config, plan)
 }

@@ -52,7 +52,7 @@ pub async fn list_queues(
     names.dedup();
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        if let Err(reason) = crate::queue::validate_queue_name(&name) {
+        if let Err(reason) = crate::rules::validate_queue_name(&name) {
             out.push(QueueSummary {
                 counts: JobCounts::default(),
                 paused: false,

@@ -181,7 +181,7 @@ fn next_cron(cron: &str, repeat: &Map<String, Value>, from: u64) -> Result<Optio
         6 => format!("{cron} *"),
         _ => cron.to_string(),
     };
-    let schedule = crate::cron::Schedule::parse(&expr).map_err(|e| {
+    let schedule = crate::crontab::Schedule::parse(&expr).map_err(|e| {
         format!(
             "opts.repeat.cron {cron:?} is not a cron expression: {}",
             e.message
@@ -189,7 +189,7 @@ fn next_cron(cron: &str, repeat: &Map<String, Value>, from: u64) -> Result<Optio
     })?;
     let tz = match repeat.get("tz").and_then(Value::as_str) {
         Some(name) => {
-            crate::cron::zone::parse_zone(name).map_err(|e| format!("opts.repeat.tz: {e}"))?
+            crate::crontab::zone::parse_zone(name).map_err(|e| format!("opts.repeat.tz: {e}"))?
         }
         None => chrono_tz::UTC,
     };

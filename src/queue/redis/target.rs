@@ -133,7 +133,7 @@ fn redact_query(url: &str) -> String {
     let parts: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !v.is_empty() && crate::config::is_secret_param(k) => {
+            Some((k, v)) if !v.is_empty() && crate::rules::is_secret_param(k) => {
                 format!("{k}=***")
             }
             _ => pair.to_string(),

@@ -1,5 +1,5 @@
-//! The crontab dialect, pure: text in, values out. No tokio, no store, no environment and no
-//! file reads; whatever comes from outside (the file's bytes, the `TZ` variable, the
+//! The crontab dialect (Supercronic's, with cronq's extensions), pure: text in, values out. No
+//! tokio, no store, no environment and no file reads; whatever comes from outside (the file's bytes, the `TZ` variable, the
 //! `/etc/localtime` link) is handed in by the caller.
 //!
 //! Dependencies run one way, so there is no import circle: `error` (the error types) at the
@@ -14,3 +14,5 @@ pub mod parse;
 pub mod schedule;
 pub mod text;
 pub mod zone;
+
+pub use schedule::{Schedule, ScheduleError};

@@ -326,7 +326,7 @@ fn target(rest: &str) -> Result<Target, (usize, String)> {
     }
     let queue = &args[spans[0].0..spans[0].1];
     let name = &args[spans[1].0..spans[1].1];
-    crate::queue::validate_queue_name(queue).map_err(|m| (base + spans[0].0, m))?;
+    crate::rules::validate_queue_name(queue).map_err(|m| (base + spans[0].0, m))?;
     let json = args[spans[1].1..].trim();
     let data = if json.is_empty() {
         serde_json::json!({})
