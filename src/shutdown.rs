@@ -1,18 +1,16 @@
-//! Signals and the drain deadline — the "detect" and "tell" phases of shutdown.
+//! Signals — the "detect" and "tell" phases of shutdown; they only signal.
 //!
-//! Order (DESIGN.md): the first SIGTERM/SIGINT/SIGQUIT cancels `stop` (the scheduler and the
-//! fetch loops stop taking work; running jobs go on, their locks still renewed) and starts the
-//! deadline timer; at `SHUTDOWN_TIMEOUT`, `cut_off` fires (running handlers are terminated and
-//! their jobs moved back to `wait`). A second signal fires `cut_off` at once. SIGUSR2 asks for
-//! a crontab reload.
+//! Order (../shared/DESIGN.md "Shutdown order"): the first SIGTERM/SIGINT/SIGQUIT cancels
+//! `stop` (the scheduler and the fetch loops stop taking work; running jobs go on, their locks
+//! still renewed). The drain (`app::drain`) arms the deadline when it sees `stop`, whoever
+//! fired it (a signal or a recycle limit), so there is one timer to keep right. A second
+//! signal fires `cut_off` at once. SIGUSR2 asks for a crontab reload.
 //!
 //! SIGQUIT drains like SIGTERM, as Supercronic treats it (a Go program would dump its stacks
 //! and die; a drain is what a cron daemon's user expects of it). SIGUSR1, SIGHUP and SIGPIPE,
 //! whose default action kills the process at once (handlers killed mid-run, no log line), are
 //! ignored with one log line each time, so that a stray `kill -USR1` or a closed terminal
 //! cannot take the daemon down.
-
-use std::time::Duration;
 
 use futures::StreamExt;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
@@ -32,14 +30,15 @@ const IGNORED: [(i32, &str); 3] = [
     (SIGPIPE, "SIGPIPE"),
 ];
 
-/// Drives shutdown from signals until both tokens have fired. `reload` receives a message per
-/// SIGUSR2 (its receiver is held by the reload component, `worker::reload`; a full channel
-/// drops the request, which is fine: a reload is already pending).
+/// Drives shutdown from signals until both tokens have fired: `stop` at the first, `cut_off`
+/// at the second (the drain, `app::drain`, waits on `stop` and fires `cut_off` itself at the
+/// deadline). `reload` receives a message per SIGUSR2 (its receiver is held by the reload
+/// component, `worker::reload`; a full channel drops the request, which is fine: a reload is
+/// already pending).
 pub async fn watch(
     mut signals: Signals,
     stop: CancellationToken,
     cut_off: CancellationToken,
-    timeout: Duration,
     reload: mpsc::Sender<()>,
 ) {
     while let Some(sig) = signals.next().await {
@@ -59,27 +58,7 @@ pub async fn watch(
             cut_off.cancel();
             break;
         }
-        tracing::info!(
-            signal = sig,
-            timeout_s = timeout.as_secs_f64(),
-            "shutting down: draining running jobs"
-        );
+        tracing::info!(signal = sig, "shutting down: draining running jobs");
         stop.cancel();
-        spawn_deadline(timeout, cut_off.clone());
     }
-}
-
-/// Fires `cut_off` after `timeout`, unless something else fired it first.
-pub fn spawn_deadline(timeout: Duration, cut_off: CancellationToken) {
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = tokio::time::sleep(timeout) => {
-                if !cut_off.is_cancelled() {
-                    tracing::warn!("shutdown deadline reached: terminating running jobs and requeueing them");
-                    cut_off.cancel();
-                }
-            }
-            _ = cut_off.cancelled() => {}
-        }
-    });
 }

@@ -252,6 +252,37 @@ builtin = "sleep"
     );
 }
 
+/// The drain owns the one deadline, whoever fired `stop`: a recycle limit cuts off a job that
+/// outlives `SHUTDOWN_TIMEOUT` exactly as SIGTERM does, and the job goes back to `wait`.
+#[test]
+fn a_recycle_drain_cuts_off_at_the_same_deadline_as_sigterm() {
+    let redis = Redis::start();
+    let cfg = r#"
+[queues.r.handlers.nap]
+builtin = "sleep"
+"#;
+    let env = [("SHUTDOWN_TIMEOUT", "1s")];
+    let mut d = Daemon::start_with_args(&redis.url(), cfg, None, &env, &["--max-runtime", "2s"]);
+    d.wait_healthy();
+    api_add(
+        d.port,
+        "r",
+        &serde_json::json!({"name": "nap", "data": {"ms": 120000}}),
+    );
+    assert_eq!(d.wait_exit(Duration::from_secs(30)), 0);
+    assert!(
+        d.log().contains("shutdown deadline reached"),
+        "the recycle drain never reached its deadline: {}",
+        d.log()
+    );
+    assert_eq!(count(&redis, "r", "active"), 0);
+    assert_eq!(
+        count(&redis, "r", "wait"),
+        1,
+        "the cut-off job is back in wait"
+    );
+}
+
 #[test]
 fn a_100_mb_output_flood_is_capped_and_memory_stays_bounded() {
     let redis = Redis::start();

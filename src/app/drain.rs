@@ -1,20 +1,24 @@
-//! The drain phase. Shutdown order (DESIGN.md "Shutdown order"):
+//! The drain phase. Shutdown order (../shared/DESIGN.md "Shutdown order"):
 //! 1. `stop` fires (first SIGTERM/SIGINT/SIGQUIT, or a recycle limit): the scheduler stops,
 //!    `/health` reports `draining`, systemd hears STOPPING.
 //! 2. The pools stop fetching; running jobs go on, their locks still renewed.
 //! 3. At `SHUTDOWN_TIMEOUT` (or at once on a second signal) `cut_off` fires: still-running
-//!    handlers are terminated and their jobs moved back to `wait` (`shutdown::spawn_deadline`).
+//!    handlers are terminated and their jobs moved back to `wait`.
 //! 4. The store closes as its last handle drops; then the HTTP servers stop; exit 0.
 //!
-//! Steps 1-4 together never take longer than `SHUTDOWN_TIMEOUT` + the kill grace +
-//! [`STORE_GRACE`], whatever the store does: a frozen Redis held the exit 7.6 s past that
-//! (outcome writes retried), past Kubernetes' grace period, which then SIGKILLs.
+//! The drain owns the deadline: [`Deadline`] is armed here, once, when `stop` fires, whoever
+//! fired it (`shutdown::watch` and `recycle::watch` only signal). Everything after it is
+//! measured from that one instant: `cut_off` at `SHUTDOWN_TIMEOUT`, and the whole drain bounded
+//! by the kill grace and [`STORE_GRACE`] past it, whatever the store does: a frozen Redis held
+//! the exit 7.6 s past that (outcome writes retried), past Kubernetes' grace period, which then
+//! SIGKILLs.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::notify::Notifier;
@@ -22,7 +26,6 @@ use crate::config::Config;
 use crate::queue::Store;
 use crate::status::Status;
 use crate::worker::handler::KILL_GRACE;
-use crate::worker::start::DRAIN_DELAY;
 use crate::worker::WorkerPool;
 
 /// How long past the handlers' kill grace the last writes to the store (hand-backs, outcomes)
@@ -40,7 +43,8 @@ pub(super) struct Running {
     pub(super) config: Arc<Config>,
     /// Phases 1-2; fired by `shutdown::watch` or `recycle`.
     pub(super) stop: CancellationToken,
-    /// Phase 3; fired by the deadline timer or a second signal.
+    /// Phase 3; fired by the [`Deadline`] armed in `drain`, or by `shutdown::watch` on a
+    /// second signal.
     pub(super) cut_off: CancellationToken,
     /// Fired here, last: the HTTP servers and SSE streams end.
     pub(super) closing: CancellationToken,
@@ -63,25 +67,57 @@ pub(super) struct Work {
     pub(super) local: Option<Arc<crate::worker::local::LocalRunner>>,
 }
 
+/// The one shutdown clock, armed when `stop` fires: `cut_off` fires `SHUTDOWN_TIMEOUT` after
+/// `stop` (the cut-off instant).
+struct Deadline {
+    /// When the drain gives up on the store: the handlers' kill grace (a terminated handler
+    /// gets it before KILL) and [`STORE_GRACE`] for the last writes, past the cut-off.
+    exit_by: Instant,
+}
+
+impl Deadline {
+    fn arm(timeout: Duration, cut_off: CancellationToken) -> Deadline {
+        let cut_at = Instant::now() + timeout;
+        // Ends with the drain's task or at `cut_at`; a second signal may have fired `cut_off`
+        // first (its holder is `shutdown::watch`), then there is nothing left to do.
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(cut_at) => {
+                    if !cut_off.is_cancelled() {
+                        tracing::warn!(
+                            "shutdown deadline reached: terminating running jobs and requeueing them"
+                        );
+                        cut_off.cancel();
+                    }
+                }
+                _ = cut_off.cancelled() => {}
+            }
+        });
+        Deadline {
+            exit_by: cut_at + KILL_GRACE + STORE_GRACE,
+        }
+    }
+}
+
 impl Running {
     /// Waits for `stop`, then shuts down in the order above; the exit code.
     pub(super) async fn drain(self) -> ExitCode {
         self.stop.cancelled().await;
-        let bound =
-            tokio::time::Instant::now() + self.config.shutdown_timeout + KILL_GRACE + STORE_GRACE;
+        let deadline = Deadline::arm(self.config.shutdown_timeout, self.cut_off.clone());
+        tracing::info!(
+            timeout_s = self.config.shutdown_timeout.as_secs_f64(),
+            "draining: running jobs may finish until the shutdown deadline"
+        );
         // 1.
         self.status.set_draining();
         self.notifier.stopping();
         if let Some(work) = self.work {
-            let drained = tokio::time::timeout_at(bound, async {
+            let drained = tokio::time::timeout_at(deadline.exit_by, async {
                 let _ = work.sched.await;
-                // 2-3: each pool waits for its running jobs, which `cut_off` ends at the
-                // deadline; `wait` is a backstop beyond it (the kill grace and one idle fetch
-                // block).
-                let wait = self.config.shutdown_timeout
-                    + KILL_GRACE
-                    + DRAIN_DELAY
-                    + Duration::from_secs(2);
+                // 2-3: each pool waits for its running jobs, which `cut_off` ends at
+                // the cut-off; what the pools may still take after that is the same bound as the
+                // whole drain's, so there is no second sum to keep in step.
+                let wait = deadline.exit_by.saturating_duration_since(Instant::now());
                 let local = async {
                     if let Some(l) = &work.local {
                         // `cut_off` ends them at the deadline, as it ends the pools' runs.

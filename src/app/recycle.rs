@@ -1,5 +1,6 @@
 //! Recycling: when a `--max-jobs`, `--max-runtime` or `--max-memory` limit is reached, the
-//! daemon drains exactly as on SIGTERM (deadline included) and exits 0, so an orchestrator
+//! daemon fires `stop`, as SIGTERM does; the drain (`super::drain`) arms its deadline as for a
+//! signal, and the daemon exits 0, so an orchestrator
 //! starts it fresh — the usual cure for slow leaks in handlers' dependencies.
 
 use std::sync::Arc;
@@ -11,14 +12,13 @@ use crate::config::Limits;
 use crate::metrics::{rss_bytes, Metrics};
 use crate::status::Status;
 
-/// Watches the limits until one is reached (then starts the drain) or `stop` fires.
+/// Watches the limits until one is reached (then fires `stop`, which starts the drain) or
+/// `stop` fires.
 pub(super) async fn watch(
     limits: Limits,
     metrics: Arc<Metrics>,
     status: Arc<Status>,
     stop: CancellationToken,
-    cut_off: CancellationToken,
-    drain: Duration,
 ) {
     if limits == Limits::default() {
         return;
@@ -32,7 +32,6 @@ pub(super) async fn watch(
         if let Some(reason) = reached(&limits, &metrics, &status) {
             tracing::info!(%reason, "recycle limit reached: draining, then exiting 0 for a fresh start");
             stop.cancel();
-            crate::shutdown::spawn_deadline(drain, cut_off);
             return;
         }
     }

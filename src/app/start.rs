@@ -111,15 +111,8 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
         ));
         r.status.set_ready();
         r.notifier.ready();
-        let (m, s, c) = (metrics.clone(), r.status.clone(), r.cut_off.clone());
-        let limits = recycle::watch(
-            config.limits,
-            m,
-            s,
-            r.stop.clone(),
-            c,
-            config.shutdown_timeout,
-        );
+        let (m, s) = (metrics.clone(), r.status.clone());
+        let limits = recycle::watch(config.limits, m, s, r.stop.clone());
         tokio::spawn(limits);
         r.work = Some(work);
     }
@@ -154,8 +147,8 @@ fn watch_process(args: &DaemonArgs, r: &Running, signals: Signals, reload: mpsc:
         let watcher = reload::watch_files(files, reload.clone(), r.stop.clone());
         tokio::spawn(watcher);
     }
-    let (s, c, t) = (r.stop.clone(), r.cut_off.clone(), config.shutdown_timeout);
-    tokio::spawn(crate::shutdown::watch(signals, s, c, t, reload));
+    let (s, c) = (r.stop.clone(), r.cut_off.clone());
+    tokio::spawn(crate::shutdown::watch(signals, s, c, reload));
     if args.no_reap {
         tracing::info!("-no-reap: orphaned processes are not reaped, even as PID 1");
     } else {
