@@ -5,16 +5,16 @@ use std::time::Duration;
 
 /// A doubling delay between `first` and `max`. Not shared: each loop owns its own.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub struct Doubling {
     first: Duration,
     max: Duration,
     current: Duration,
 }
 
-impl Backoff {
+impl Doubling {
     /// Starts at `first`, doubling up to `max`.
     pub fn new(first: Duration, max: Duration) -> Self {
-        Backoff {
+        Doubling {
             first,
             max,
             current: first.min(max),
@@ -47,7 +47,7 @@ mod tests {
 
     #[test]
     fn doubles_up_to_the_cap_and_starts_over_on_reset() {
-        let mut b = Backoff::new(200 * MS, 1000 * MS);
+        let mut b = Doubling::new(200 * MS, 1000 * MS);
         let got: Vec<_> = (0..5).map(|_| b.next_delay()).collect();
         assert_eq!(got, [200 * MS, 400 * MS, 800 * MS, 1000 * MS, 1000 * MS]);
         assert_eq!(b.peek(), 1000 * MS);
@@ -59,7 +59,7 @@ mod tests {
 
     #[test]
     fn a_first_delay_above_the_cap_is_capped() {
-        let mut b = Backoff::new(10 * MS, 5 * MS);
+        let mut b = Doubling::new(10 * MS, 5 * MS);
         assert_eq!(b.next_delay(), 5 * MS);
         b.reset();
         assert_eq!(b.next_delay(), 5 * MS);

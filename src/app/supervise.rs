@@ -20,7 +20,8 @@ pub(crate) async fn supervise<F, Fut>(
     F: FnMut() -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut backoff = crate::backoff::Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut backoff =
+        crate::backoff::Doubling::new(Duration::from_secs(1), Duration::from_secs(30));
     loop {
         let err = match tokio::spawn(start()).await {
             Ok(()) => return,

@@ -341,7 +341,7 @@ impl FireContext {
             .next_after(at, e.tz)
             .unwrap_or(at + chrono::Duration::hours(1));
         let mut backoff =
-            crate::backoff::Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+            crate::backoff::Doubling::new(Duration::from_millis(250), Duration::from_secs(5));
         loop {
             // The add is bounded by the next tick: one that only goes through after it would
             // run the tick late, against the policy (missed, not delayed).

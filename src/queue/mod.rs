@@ -27,6 +27,7 @@ mod job;
 pub mod metrics;
 
 pub mod redis;
+pub mod retry;
 mod spec;
 pub mod store;
 pub mod timings;

@@ -213,7 +213,7 @@ impl Processor for Dispatch {
                 }
                 RunEnd::Completed
             }
-            Outcome::Retry(reason) if attempt < job.max_attempts => {
+            Outcome::Retry(reason) if crate::queue::retry::retries(attempt, job.max_attempts) => {
                 tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
                 RunEnd::Retried
             }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::dispatch::Dispatch;
 use super::routes::Consumed;
 use super::{routes, WorkerPool};
-use crate::backoff::Backoff;
+use crate::backoff::Doubling;
 use crate::config::Config;
 use crate::cron::Plan;
 use crate::metrics::Metrics;
@@ -25,7 +25,7 @@ pub const DRAIN_DELAY: Duration = Duration::from_secs(2);
 /// until it answers (`Ok(Some)`) or `stop` fires (`Ok(None)`). A configuration error (refused
 /// credentials, an unusable URL) is returned at once: retrying cannot fix it.
 pub async fn connect(config: &Config, stop: &CancellationToken) -> Result<Option<Store>, Error> {
-    let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let mut delay = Doubling::new(Duration::from_millis(200), Duration::from_secs(5));
     let mut warned = false;
     let layouts = config.layouts();
     loop {
@@ -121,7 +121,7 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             remove_on_fail: config.defaults.remove_on_fail,
             metrics_points: config.metrics_points,
         };
-        let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        let mut delay = Doubling::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
             let mut dispatch =
                 Dispatch::new(&queue, table.clone(), s.cut_off.clone(), s.metrics.clone())

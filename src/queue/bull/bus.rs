@@ -216,7 +216,7 @@ async fn subscribe(
         .map(|s| format!("{}*", glob_literal(&format!("{base}{s}"))))
         .collect();
     let mut delay =
-        crate::backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+        crate::backoff::Doubling::new(Duration::from_millis(200), Duration::from_secs(5));
     while !stop.is_cancelled() {
         let conn = tokio::select! {
             _ = stop.cancelled() => return,

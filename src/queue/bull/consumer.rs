@@ -103,7 +103,7 @@ impl BullStore {
 async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
     // After a wake that found nothing to take (another worker was quicker, or the queue is
     // paused with ids left in `wait`), pause before blocking again so such states never spin.
-    let mut idle = crate::backoff::Backoff::new(IDLE_MIN, IDLE_MAX);
+    let mut idle = crate::backoff::Doubling::new(IDLE_MIN, IDLE_MAX);
     let mut waiter = Waiter::default();
     waiter.connect(&ctx).await;
     loop {

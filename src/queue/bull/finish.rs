@@ -8,6 +8,7 @@ use super::consumer::Loop;
 use super::opts::{self, RunOpts};
 use super::{now_ms, scripts, BullStore, Keys};
 use crate::queue::contract::JobHandle;
+use crate::queue::retry::AfterFailure;
 use crate::queue::{Error, Outcome};
 
 pub(super) async fn finish(
@@ -47,10 +48,13 @@ pub(super) async fn finish(
         ),
         ("failedReason".to_string(), reason.clone()),
     ];
-    if retry && made < run_opts.attempts {
-        let due = opts::backoff_ms(&run_opts.backoff, made)
-            .map(|d| now + d)
-            .unwrap_or(0);
+    if let (true, AfterFailure::RetryIn(d)) = (retry, run_opts.retry().after_failure(made)) {
+        // Zero: straight back to `wait`.
+        let due = if d.is_zero() {
+            0
+        } else {
+            now + d.as_millis() as u64
+        };
         return requeue(ctx, id, due, fields).await;
     }
     let keep = opts::keep(&run_opts.on_fail, ctx.opts.remove_on_fail);

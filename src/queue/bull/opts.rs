@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::queue::retry::{backoff_from_json, Curve, RetryPolicy};
 use crate::queue::{JobSpec, Retention};
 
 /// Retention as finish.lua takes it: (keep count, keep age s); -1 = no limit, count 0 = remove.
@@ -92,30 +93,13 @@ pub(super) fn parse(text: Option<&str>) -> RunOpts {
     }
 }
 
-/// Bull's delay before the next run after `attempts_made` failed runs; `None` = retry now.
-/// A number is a fixed delay; `{type, delay}` is `fixed` or `exponential`
-/// (`(2^attemptsMade - 1) · delay`, Bull's formula). Unknown strategies (custom ones of a Node
-/// worker) retry at once.
-pub(super) fn backoff_ms(backoff: &Value, attempts_made: u32) -> Option<u64> {
-    let (kind, delay) = match backoff {
-        Value::Number(n) => ("fixed", n.as_u64()?),
-        Value::Object(o) => (
-            o.get("type").and_then(Value::as_str).unwrap_or(""),
-            o.get("delay").and_then(Value::as_u64).unwrap_or(0),
-        ),
-        _ => return None,
-    };
-    // Past ten years the score (ms · 4096) leaves what a double holds exactly.
-    let max = 10 * 365 * 24 * 3600 * 1000u64;
-    let ms = match kind {
-        "fixed" => delay,
-        "exponential" => {
-            let factor = 2u64.saturating_pow(attempts_made.min(62)).saturating_sub(1);
-            delay.saturating_mul(factor)
-        }
-        _ => return None,
-    };
-    (ms > 0).then_some(ms.min(max))
+impl RunOpts {
+    /// The job's retry policy: its `attempts` and `backoff`, an exponential one growing as
+    /// Bull grows it (`(2^n - 1) · delay`). An unknown strategy (a custom one of a Node
+    /// worker) retries at once, as Bull does without a function of that name.
+    pub(super) fn retry(&self) -> RetryPolicy {
+        RetryPolicy::new(self.attempts, backoff_from_json(&self.backoff), Curve::Bull)
+    }
 }
 
 /// Retention from a stored option, else the consumer's default, as (count, age).
@@ -144,21 +128,26 @@ pub(super) fn keep(stored: &Value, default: Option<Retention>) -> Keep {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::retry::AfterFailure;
+    use std::time::Duration;
 
     #[test]
-    fn bull_backoff_formulas() {
-        let exp = json!({"type": "exponential", "delay": 100});
-        assert_eq!(backoff_ms(&exp, 1), Some(100));
-        assert_eq!(backoff_ms(&exp, 2), Some(300));
-        assert_eq!(backoff_ms(&exp, 3), Some(700));
-        assert_eq!(backoff_ms(&json!(250), 3), Some(250));
+    fn retries_grow_as_bulls_do() {
+        let opts = |backoff: Value| RunOpts {
+            backoff,
+            ..parse(Some(r#"{"attempts": 4}"#))
+        };
+        let exp = opts(json!({"type": "exponential", "delay": 100}));
+        let ms = |n| match exp.retry().after_failure(n) {
+            AfterFailure::RetryIn(d) => d.as_millis(),
+            AfterFailure::GiveUp => 0,
+        };
+        assert_eq!([ms(1), ms(2), ms(3), ms(4)], [100, 300, 700, 0]);
+        let custom = opts(json!({"type": "mine"})).retry();
         assert_eq!(
-            backoff_ms(&json!({"type": "fixed", "delay": 50}), 9),
-            Some(50)
+            custom.after_failure(1),
+            AfterFailure::RetryIn(Duration::ZERO)
         );
-        assert_eq!(backoff_ms(&json!({"type": "mine"}), 1), None);
-        assert_eq!(backoff_ms(&Value::Null, 1), None);
-        assert!(backoff_ms(&json!({"type": "exponential", "delay": u64::MAX}), 60).is_some());
     }
 
     #[test]

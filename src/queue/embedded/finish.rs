@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::{events, make_ready, now_ms, opts, End, Fault};
+use crate::queue::retry::{AfterFailure, RetryPolicy};
 use crate::queue::{Outcome, Retention};
 
 /// Stack trace entries kept per job (BullMQ's default `stackTraceLimit` is 10).
@@ -61,7 +62,7 @@ pub(super) fn finish(
             retain(conn, queue, "completed", id, keep, now)?;
             Ok(false)
         }
-        Outcome::Retry(reason) if job.attempts_made + 1 < job.max_attempts => {
+        Outcome::Retry(reason) if job.policy().retries(job.attempts_made + 1) => {
             retry(conn, queue, id, &job, reason, now)
         }
         Outcome::Retry(reason) | Outcome::Fail(reason) => {
@@ -80,6 +81,12 @@ pub(super) fn finish(
             delay(conn, queue, id, now + d.as_millis() as i64, now)?;
             Ok(false)
         }
+    }
+}
+
+impl Running {
+    fn policy(&self) -> RetryPolicy {
+        opts::retry(self.max_attempts, &self.opts)
     }
 }
 
@@ -130,9 +137,11 @@ fn retry(
     now: i64,
 ) -> Result<bool, Fault> {
     let made = record_failure(conn, queue, id, job, reason)?;
-    let delay = opts::backoff(&job.opts)
-        .map(|b| b.delay_before(made).as_millis() as i64)
-        .unwrap_or(0);
+    let delay = match job.policy().after_failure(made) {
+        AfterFailure::RetryIn(d) => d.as_millis() as i64,
+        // Not reached: `finish` retries only while attempts remain.
+        AfterFailure::GiveUp => 0,
+    };
     if delay == 0 {
         make_ready(conn, queue, id, "failed", End::Back, now)?;
         return Ok(true);

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::queue::{Backoff, JobSpec, Retention};
+use crate::queue::retry::{backoff_from_json, Curve, RetryPolicy};
+use crate::queue::{JobSpec, Retention};
 
 /// The `opts` JSON of `spec`.
 pub(super) fn to_json(spec: &JobSpec) -> Value {
@@ -75,25 +76,17 @@ pub(super) fn retention(opts: &Value, key: &str) -> Option<Retention> {
     }
 }
 
-/// The job's backoff (`{type, delay}`, or a bare number meaning fixed).
-pub(super) fn backoff(opts: &Value) -> Option<Backoff> {
-    match opts.get("backoff")? {
-        Value::Number(n) => Some(Backoff::Fixed(Duration::from_millis(n.as_u64()?))),
-        Value::Object(o) => {
-            let delay = Duration::from_millis(o.get("delay").and_then(Value::as_u64).unwrap_or(0));
-            match o.get("type").and_then(Value::as_str)? {
-                "fixed" => Some(Backoff::Fixed(delay)),
-                "exponential" => Some(Backoff::Exponential(delay)),
-                _ => None,
-            }
-        }
-        _ => None,
-    }
+/// The job's retry policy: `attempts` as stored with the job, its `backoff` (`{type, delay}`,
+/// or a bare number meaning fixed), an exponential one growing as BullMQ grows it.
+pub(super) fn retry(max_attempts: u32, opts: &Value) -> RetryPolicy {
+    let backoff = opts.get("backoff").and_then(backoff_from_json);
+    RetryPolicy::new(max_attempts, backoff, Curve::BullMq)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue::Backoff;
 
     #[test]
     fn options_round_trip() {
@@ -110,16 +103,20 @@ mod tests {
         let o = to_json(&spec);
         assert_eq!(o["attempts"], 0);
         assert_eq!(o["backoff"], json!({"type": "exponential", "delay": 300}));
-        assert_eq!(backoff(&o), spec.backoff);
+        assert_eq!(
+            retry(3, &o),
+            RetryPolicy::new(3, spec.backoff, Curve::BullMq)
+        );
         assert_eq!(retention(&o, "removeOnComplete"), spec.remove_on_complete);
         assert_eq!(retention(&o, "removeOnFail"), spec.remove_on_fail);
         assert_eq!(
             retention(&json!({"removeOnFail": true}), "removeOnFail"),
             Some(Retention::RemoveAll)
         );
+        let fixed = Some(Backoff::Fixed(Duration::from_millis(50)));
         assert_eq!(
-            backoff(&json!({"backoff": 50})),
-            Some(Backoff::Fixed(Duration::from_millis(50)))
+            retry(2, &json!({"backoff": 50})),
+            RetryPolicy::new(2, fixed, Curve::BullMq)
         );
     }
 }

@@ -41,7 +41,7 @@ impl RedisStore {
             return;
         };
         let channel = self.cancel_channel();
-        let mut delay = crate::backoff::Backoff::new(
+        let mut delay = crate::backoff::Doubling::new(
             std::time::Duration::from_millis(200),
             std::time::Duration::from_secs(5),
         );

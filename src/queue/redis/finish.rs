@@ -20,7 +20,9 @@ use std::time::Duration;
 use bullmq::Job;
 use tokio::time::Instant;
 
-use crate::backoff::Backoff;
+use crate::backoff::Doubling;
+use crate::queue::retry::{AfterFailure, Curve, RetryPolicy};
+use crate::queue::Backoff;
 
 /// Whether `job`'s outcome may be handed to the engine (`false`: the lock is lost, write
 /// nothing). Retries while Redis does not answer, until `lock_duration` after the first
@@ -30,7 +32,7 @@ pub(crate) async fn lock_still_ours(job: &Job, queue: &str, lock_duration: Durat
         return true;
     };
     let ms = lock_duration.as_millis() as u64;
-    let mut delay = Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+    let mut delay = Doubling::new(Duration::from_millis(50), Duration::from_secs(1));
     let mut deadline: Option<Instant> = None;
     loop {
         // Bounded per try: a Redis that hangs answers nothing, not even an error.
@@ -123,19 +125,11 @@ pub(crate) async fn write(
         }
         Unwritten::Fail(reason) => job.move_to_failed(reason).await,
         Unwritten::Retry(reason) => {
-            let attempts = job.opts().attempts.unwrap_or(0);
-            if attempts == 0 || job.attempts_made() + 1 >= attempts {
-                return job.move_to_failed(reason).await;
-            }
-            // The worker's backoff: a fixed or doubling delay; a custom type (guard.rs fails
-            // those it cannot compute) retries at once, as the worker does without a function.
-            let attempt = job.attempts_made() + 1;
-            let delay = match &job.opts().backoff {
-                Some(bullmq::types::BackoffStrategy::Fixed(ms)) => *ms,
-                Some(bullmq::types::BackoffStrategy::Exponential(base)) => {
-                    base.saturating_mul(2u64.saturating_pow(attempt.saturating_sub(1)))
-                }
-                _ => 0,
+            // A custom backoff type (guard.rs fails those it cannot compute) retries at once,
+            // as the worker does without a function.
+            let delay = match retry_policy(&job).after_failure(job.attempts_made() + 1) {
+                AfterFailure::GiveUp => return job.move_to_failed(reason).await,
+                AfterFailure::RetryIn(d) => d.as_millis() as u64,
             };
             if delay > 0 {
                 job.move_to_delayed(crate::queue::consumer::now_ms() + delay)
@@ -148,6 +142,20 @@ pub(crate) async fn write(
             Ok(())
         }
     }
+}
+
+/// The retry policy the engine read from a job's `opts` (a custom backoff type counts as none).
+pub(crate) fn retry_policy(job: &Job) -> RetryPolicy {
+    use bullmq::types::BackoffStrategy;
+    let backoff = match &job.opts().backoff {
+        Some(BackoffStrategy::Fixed(ms)) => Some(Backoff::Fixed(Duration::from_millis(*ms))),
+        Some(BackoffStrategy::Exponential(ms)) => {
+            Some(Backoff::Exponential(Duration::from_millis(*ms)))
+        }
+        _ => None,
+    };
+    let attempts = job.opts().attempts.unwrap_or(0);
+    RetryPolicy::new(attempts, backoff, Curve::BullMq)
 }
 
 /// Script codes meaning the job is not ours to finish: gone, lock missing or someone else's,

@@ -104,9 +104,8 @@ pub(crate) fn unsupported_backoff(job: &Job, reason: &str) -> Option<String> {
     let Some(bullmq::types::BackoffStrategy::Custom(kind)) = &job.opts().backoff else {
         return None;
     };
-    let attempts = job.opts().attempts.unwrap_or(0);
-    // The engine retries while attemptsMade + 1 < attempts; the last attempt keeps its reason.
-    if attempts == 0 || job.attempts_made() + 1 >= attempts {
+    // The last attempt keeps its reason.
+    if !super::finish::retry_policy(job).retries(job.attempts_made() + 1) {
         return None;
     }
     Some(format!(

@@ -48,7 +48,7 @@ use tokio::time::Instant;
 use super::finish::{self, Unwritten};
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::backoff::Backoff;
+use crate::backoff::Doubling;
 
 /// How long the engine's events get to clear entries whose writes worked before suspects are
 /// checked (each check is a Redis command; most suspects are cleared by then).
@@ -262,7 +262,7 @@ pub(crate) async fn repair(
     let keys = QueueKeys::new(store.prefix(), &queue);
     loop {
         handed.wake.notified().await;
-        let mut delay = Backoff::new(SETTLE, Duration::from_secs(1));
+        let mut delay = Doubling::new(SETTLE, Duration::from_secs(1));
         loop {
             tokio::time::sleep(delay.next_delay()).await;
             let suspects = handed.suspects(&queue);

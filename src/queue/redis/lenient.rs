@@ -10,19 +10,13 @@
 //! moves the job to `delayed` (or `wait`) with the job's token, as the worker's retry does.
 //! One `HGET` on that failure path only; a job whose `opts` the engine read is untouched.
 
+use std::time::Duration;
+
 use bullmq::Job;
 
 use super::RedisStore;
-use crate::queue::Error;
-
-/// What a retry needs, read leniently from stored `opts`.
-#[derive(Debug, PartialEq)]
-pub(crate) struct RetryOpts {
-    /// Attempts in all (BullMQ's `attempts`).
-    attempts: u64,
-    /// Base delay (ms) and whether it doubles per attempt.
-    backoff: Option<(u64, bool)>,
-}
+use crate::queue::retry::{AfterFailure, Curve, RetryPolicy};
+use crate::queue::{Backoff, Error};
 
 /// A JSON number or numeric string as a non-negative integer (rounded), as Node's arithmetic
 /// would use it.
@@ -35,37 +29,27 @@ fn number(v: &serde_json::Value) -> Option<u64> {
     (f.is_finite() && f >= 0.0).then(|| f.round() as u64)
 }
 
-impl RetryOpts {
-    /// The retry options in `opts` (stored JSON), each read on its own; `None` when there are
-    /// no attempts to speak of.
-    pub(crate) fn read(opts: &str) -> Option<RetryOpts> {
-        let v: serde_json::Value = serde_json::from_str(opts).ok()?;
-        let attempts = number(v.get("attempts")?)?;
-        // BullMQ: a number is a fixed delay; an object has `type` and `delay`. An unknown
-        // type is `guard.rs`'s business (it fails such a job naming the type).
-        let backoff = match v.get("backoff") {
-            Some(b @ serde_json::Value::Number(_)) => number(b).map(|d| (d, false)),
-            Some(serde_json::Value::Object(b)) => {
-                let delay = b.get("delay").and_then(number).unwrap_or(0);
-                match b.get("type").and_then(|t| t.as_str()) {
-                    Some("fixed") => Some((delay, false)),
-                    Some("exponential") => Some((delay, true)),
-                    _ => None,
-                }
+/// The retry policy in `opts` (stored JSON), each option read on its own; `None` when there
+/// are no attempts to speak of.
+pub(crate) fn read_policy(opts: &str) -> Option<RetryPolicy> {
+    let v: serde_json::Value = serde_json::from_str(opts).ok()?;
+    let attempts = u32::try_from(number(v.get("attempts")?)?).unwrap_or(u32::MAX);
+    // BullMQ: a number is a fixed delay; an object has `type` and `delay`. An unknown type is
+    // `guard.rs`'s business (it fails such a job naming the type).
+    let ms = Duration::from_millis;
+    let backoff = match v.get("backoff") {
+        Some(b @ serde_json::Value::Number(_)) => number(b).map(|d| Backoff::Fixed(ms(d))),
+        Some(serde_json::Value::Object(b)) => {
+            let delay = ms(b.get("delay").and_then(number).unwrap_or(0));
+            match b.get("type").and_then(|t| t.as_str()) {
+                Some("fixed") => Some(Backoff::Fixed(delay)),
+                Some("exponential") => Some(Backoff::Exponential(delay)),
+                _ => None,
             }
-            _ => None,
-        };
-        Some(RetryOpts { attempts, backoff })
-    }
-
-    /// The delay before attempt `attempt + 1` (after `attempt` made), as BullMQ computes it.
-    fn delay(&self, made: u64) -> u64 {
-        match self.backoff {
-            Some((d, false)) => d,
-            Some((d, true)) => d.saturating_mul(2u64.saturating_pow(made.saturating_sub(1) as u32)),
-            None => 0,
         }
-    }
+        _ => None,
+    };
+    Some(RetryPolicy::new(attempts, backoff, Curve::BullMq))
 }
 
 impl RedisStore {
@@ -80,14 +64,14 @@ impl RedisStore {
         let Some(opts) = raw.into_iter().next().flatten() else {
             return Ok(false);
         };
-        let Some(retry) = RetryOpts::read(&String::from_utf8_lossy(&opts)) else {
+        let Some(policy) = read_policy(&String::from_utf8_lossy(&opts)) else {
             return Ok(false);
         };
-        let made = u64::from(job.attempts_made()) + 1;
-        if made >= retry.attempts {
-            return Ok(false);
-        }
-        let delay = retry.delay(made);
+        let made = job.attempts_made() + 1;
+        let delay = match policy.after_failure(made) {
+            AfterFailure::GiveUp => return Ok(false),
+            AfterFailure::RetryIn(d) => d.as_millis() as u64,
+        };
         let moved = if delay > 0 {
             job.move_to_delayed(crate::queue::consumer::now_ms() + delay)
                 .await
@@ -97,7 +81,7 @@ impl RedisStore {
         moved.map_err(|e| Error::engine(queue, e))?;
         // Both moves skip the attempt count the worker's retry scripts add.
         super::finish::count_attempt(self, queue, job.id()).await;
-        tracing::info!(queue, job_id = %job.id().escape_debug(), attempt = made, attempts = retry.attempts, delay_ms = delay,
+        tracing::info!(queue, job_id = %job.id().escape_debug(), attempt = made, delay_ms = delay,
             "retrying by the job's stored options (the engine could not parse them whole)");
         Ok(true)
     }
@@ -105,38 +89,34 @@ impl RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::RetryOpts;
+    use super::*;
 
     #[test]
     fn each_option_is_read_on_its_own_as_node_would() {
+        let ms = Duration::from_millis;
+        let policy = |attempts, backoff| Some(RetryPolicy::new(attempts, backoff, Curve::BullMq));
         let cases = [
             (
                 r#"{"attempts":3,"backoff":{"type":"fixed","delay":1000.5}}"#,
-                Some((3, Some((1001, false)))),
+                policy(3, Some(Backoff::Fixed(ms(1001)))),
             ),
             (
                 r#"{"attempts":"5","backoff":{"type":"exponential","delay":"200"}}"#,
-                Some((5, Some((200, true)))),
+                policy(5, Some(Backoff::Exponential(ms(200)))),
             ),
             (
                 r#"{"attempts":4,"backoff":250}"#,
-                Some((4, Some((250, false)))),
+                policy(4, Some(Backoff::Fixed(ms(250)))),
             ),
             (
                 r#"{"attempts":2.4,"backoff":{"type":"fixed","delay":-3}}"#,
-                Some((2, Some((0, false)))),
+                policy(2, Some(Backoff::Fixed(ms(0)))),
             ),
             (r#"{"backoff":250}"#, None),
             ("not json", None),
         ];
         for (opts, want) in cases {
-            let got = RetryOpts::read(opts).map(|r| (r.attempts, r.backoff));
-            assert_eq!(got, want, "{opts}");
+            assert_eq!(read_policy(opts), want, "{opts}");
         }
-        let exp = RetryOpts {
-            attempts: 5,
-            backoff: Some((100, true)),
-        };
-        assert_eq!((exp.delay(1), exp.delay(2), exp.delay(3)), (100, 200, 400));
     }
 }
