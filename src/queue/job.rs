@@ -34,16 +34,6 @@ impl Backoff {
             )),
         }
     }
-
-    /// The delay before retry number `attempt` (1-based), as the engine computes it.
-    pub fn delay_before(&self, attempt: u32) -> Duration {
-        match self {
-            Backoff::Fixed(d) => *d,
-            Backoff::Exponential(d) => {
-                d.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-            }
-        }
-    }
 }
 
 /// The longest delay, backoff or age a job option may carry: ten years. Past it, `now + delay`
@@ -248,13 +238,6 @@ mod tests {
             .contains("\"fixed\" or \"exponential\""));
         assert!(Backoff::parse("5000").unwrap_err().contains("KIND:DELAY"));
         assert!(Backoff::parse("fixed:soon").is_err());
-    }
-
-    #[test]
-    fn exponential_doubles_from_the_base() {
-        let b = Backoff::Exponential(Duration::from_millis(300));
-        let delays: Vec<u128> = (1..=3).map(|a| b.delay_before(a).as_millis()).collect();
-        assert_eq!(delays, [300, 600, 1200]);
     }
 
     #[test]

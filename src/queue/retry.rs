@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::job::Backoff;
+use super::job::{Backoff, MAX_JOB_DURATION};
 
 /// How an exponential backoff grows with the attempt number `n` (1-based) in each layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +40,8 @@ pub struct RetryPolicy {
     curve: Curve,
 }
 
-/// The longest retry delay: ten years. Past it, `now + delay` in milliseconds leaves what Redis
-/// scores (doubles) and signed 64-bit timestamps hold exactly.
-const MAX_DELAY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// The longest retry delay: the longest a job option may carry (ten years).
+const MAX_DELAY: Duration = MAX_JOB_DURATION;
 
 impl RetryPolicy {
     /// `attempts` runs in all (0 counts as 1), `backoff` between them, growing along `curve`.
