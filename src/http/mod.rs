@@ -18,8 +18,8 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod health_unconsumed;
-pub mod metrics;
 mod precondition;
+pub mod prometheus;
 pub mod serve;
 pub mod ui;
 
@@ -69,7 +69,7 @@ pub struct AppState {
 /// the operator opens for a scraper on purpose (Supercronic serves it the same way).
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .with_state(state)
 }
 
@@ -79,7 +79,7 @@ pub fn router(state: AppState) -> Router {
     let doc = Arc::new(doc);
     Router::new()
         .route("/health", get(health::health))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .route(
             "/api/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),

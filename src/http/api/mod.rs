@@ -4,8 +4,8 @@
 
 mod add_truth;
 mod body;
+pub mod charts;
 pub mod jobs;
-pub mod metrics;
 mod path;
 pub mod preview;
 pub mod queues;
@@ -55,7 +55,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(queues::resume_queue))
         .routes(routes!(queues::retry_failed))
         .routes(routes!(queues::clean_queue))
-        .routes(routes!(metrics::queue_metrics))
+        .routes(routes!(charts::queue_metrics))
         .routes(routes!(jobs::list_jobs, jobs::add_job))
         .routes(routes!(jobs::get_job, jobs::remove_job))
         .routes(routes!(jobs::retry_job))
