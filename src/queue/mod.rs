@@ -26,6 +26,7 @@ pub mod info;
 mod job;
 pub mod metrics;
 mod name;
+mod record;
 pub mod redis;
 mod spec;
 pub mod store;
@@ -43,6 +44,7 @@ pub use job::{
 };
 pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
+pub use record::FinishedRun;
 pub use redis::{redact_url, Identity, RedisTarget, Topology};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};
