@@ -26,6 +26,7 @@ use super::local_backlog::Backlog;
 use crate::cron::scheduler::LocalRuns;
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{FinishedRun, Outcome, Retention};
+use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
 
 /// Local runs of one daemon's crontab entries. The scheduler holds it (as [`LocalRuns`]) to
 /// start runs; `app` holds it to wait for them at shutdown ([`LocalRunner::drain`]).
@@ -135,7 +136,7 @@ impl LocalRuns for Arc<LocalRunner> {
             let label = route.entry.as_ref().map(|e| e.label.clone());
             let entry = label.as_deref();
             let (q, id, name) = (&input.queue, &input.id, &input.name);
-            tracing::info!(queue = %q, job_id = %id, name = %name, entry, local = true, "job started");
+            tracing::info!(queue = %q, job_id = %id, name = %name, entry, local = true, msg = SC_STARTING, "job started");
             let started = Instant::now();
             let processed_on = crate::queue::consumer::now_ms();
             // Lines reach the daemon's output through the echo; the job log is the store's,
@@ -155,7 +156,7 @@ impl LocalRuns for Arc<LocalRunner> {
             let duration_ms = took.as_millis() as u64;
             let end = match &outcome {
                 Outcome::Completed(_) => {
-                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, "job completed");
+                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, msg = SC_SUCCEEDED, "job completed");
                     RunEnd::Completed
                 }
                 Outcome::Release => {
@@ -164,7 +165,7 @@ impl LocalRuns for Arc<LocalRunner> {
                 }
                 Outcome::Retry(reason) | Outcome::Fail(reason) => {
                     // One attempt: a local run is never retried (no store to keep the retry).
-                    tracing::warn!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, will_retry = false, error = %reason, "job failed");
+                    tracing::warn!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, will_retry = false, error = %reason, msg = SC_FAILED, "job failed");
                     crate::telemetry::sentry::job_failed(q, id, name, entry, reason);
                     RunEnd::Failed
                 }
