@@ -332,6 +332,7 @@ fn a_local_run_is_recorded_in_completed_when_redis_returns_and_runs_once() {
         .expect("a local run's id")
         .to_string();
     redis.restart();
+    let restarted = std::time::Instant::now();
     daemon.wait_healthy();
     // Before: the local run was only logged; `completed` never held its id.
     poll(
@@ -342,6 +343,10 @@ fn a_local_run_is_recorded_in_completed_when_redis_returns_and_runs_once() {
                 .contains(&local_id)
                 .then_some(())
         },
+    );
+    eprintln!(
+        "cron_outage: local run {local_id} in completed {:.2} s after the restart",
+        restarted.elapsed().as_secs_f64()
     );
     let job = job_hash(&redis, &local_id);
     assert_eq!(job.get("local").map(String::as_str), Some("1"), "{job:?}");

@@ -85,7 +85,7 @@ impl Backlog {
                 Ok(written) => {
                     tracing::info!(queue, job_id = %run.id.escape_debug(), written,
                         "local run recorded in the store{}",
-                        if written { "" } else { " (skipped: a job with its id exists)" });
+                        if written { "" } else { " (nothing written: a job with its id exists, or this queue's layout keeps no local runs)" });
                     self.lock().runs.pop_front();
                 }
                 Err(e) => {
