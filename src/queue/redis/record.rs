@@ -106,4 +106,63 @@ mod tests {
         };
         assert_eq!(bounds(&keep), (5, 2000));
     }
+
+    fn run(id: &str, finished_on: u64, result: Result<serde_json::Value, String>) -> FinishedRun {
+        FinishedRun {
+            id: id.into(),
+            name: "e1".into(),
+            data: serde_json::json!({"entry": "e1", "local": true}),
+            processed_on: finished_on - 5,
+            finished_on,
+            result,
+            keep: Retention::Keep {
+                count: Some(2),
+                age: None,
+            },
+        }
+    }
+
+    /// A run is written once, finished, never over a job that exists, within the retention.
+    #[tokio::test]
+    async fn a_run_is_recorded_finished_once_within_the_queue_retention() {
+        use crate::queue::redis::test_server::{connect, Redis};
+        let redis = Redis::start();
+        let store = connect(redis.1).await;
+        let q = "cron";
+        // A tick another daemon enqueued: its job is left alone.
+        let mut spec = crate::queue::JobSpec::new("e1", serde_json::json!({}));
+        spec.job_id = Some("cron-e1-1".into());
+        let taken = store.add(q, spec).await;
+        assert_eq!(taken.as_deref().ok(), Some("cron-e1-1"), "{taken:?}");
+        assert!(!store
+            .record_run(q, &run("cron-e1-1", 1000, Ok(1.into())))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.state(q, "cron-e1-1").await.unwrap().as_deref(),
+            Some("waiting")
+        );
+
+        for (i, id) in ["cron-e1-2", "cron-e1-3", "cron-e1-4"].iter().enumerate() {
+            let r = run(id, 2000 + i as u64, Ok(serde_json::json!({"ok": i})));
+            assert!(store.record_run(q, &r).await.unwrap(), "{id} written");
+            assert!(!store.record_run(q, &r).await.unwrap(), "{id} written once");
+        }
+        // count = 2: the oldest record was trimmed, its hash with it.
+        assert_eq!(store.state(q, "cron-e1-2").await.unwrap(), None);
+        let job = store.job(q, "cron-e1-4").await.unwrap().expect("recorded");
+        assert_eq!(
+            store.state(q, "cron-e1-4").await.unwrap().as_deref(),
+            Some("completed")
+        );
+        assert_eq!(job.attempts_made, 1);
+        assert_eq!(job.data["local"], serde_json::json!(true));
+
+        let failed = run("cron-e1-5", 3000, Err("exit status 3".into()));
+        assert!(store.record_run(q, &failed).await.unwrap());
+        assert_eq!(
+            store.state(q, "cron-e1-5").await.unwrap().as_deref(),
+            Some("failed")
+        );
+    }
 }
