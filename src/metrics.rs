@@ -106,6 +106,9 @@ pub struct Metrics {
     named: AtomicU64,
     /// Supercronic's families, for runs of crontab entries.
     pub cron: supercronic::CronMetrics,
+    /// `cronq_cron_local_runs_total{entry,outcome}`: crontab runs made in the daemon while the
+    /// store was down (`worker/local.rs`). Entries are the crontab's: bounded.
+    local_runs: Family<Labels, Counter>,
 }
 
 /// Handles on one (queue, name)'s series, sharing their values with the families.
@@ -127,6 +130,7 @@ impl Default for Metrics {
             series: RwLock::new(HashMap::new()),
             named: AtomicU64::new(0),
             cron: Default::default(),
+            local_runs: Family::default(),
         }
     }
 }
@@ -188,6 +192,13 @@ impl Metrics {
             .clone()
     }
 
+    /// A crontab run of `entry` made in the daemon while the store was down ended.
+    pub fn local_run(&self, entry: &str, completed: bool) {
+        let outcome = if completed { "completed" } else { "failed" };
+        let labels: Labels = vec![("entry", entry.into()), ("outcome", outcome.into())];
+        self.local_runs.get_or_create(&labels).inc();
+    }
+
     /// Runs that ended (completed, retried or failed; not those released at shutdown).
     pub fn finished(&self) -> u64 {
         self.finished.load(Ordering::Relaxed)
@@ -206,6 +217,11 @@ impl Metrics {
             "cronq_job_duration_seconds",
             "Handler run time, by queue and job name.",
             self.durations.clone(),
+        );
+        registry.register(
+            "cronq_cron_local_runs",
+            "Crontab runs made in this daemon while the store was down ([cron] when_store_down), by entry id and outcome.",
+            self.local_runs.clone(),
         );
     }
 }

@@ -6,6 +6,7 @@
 mod escape;
 pub mod json;
 pub mod sentry;
+pub mod supercronic;
 
 use std::io::IsTerminal;
 use std::sync::OnceLock;

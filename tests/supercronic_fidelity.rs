@@ -100,13 +100,18 @@ fn json_job_lines_have_logrus_and_supercronic_keys() {
         &[0, 1],
         "counted per run from 0: {lines:?}"
     );
-    // The run's own lines (Supercronic's "starting", "job succeeded") name the job too.
-    for msg in ["job started", "job completed"] {
+    // The run's own lines carry Supercronic's phrases as `msg` ("starting", "job succeeded";
+    // before: cronq's "job started" / "job completed") and cronq's as `message`.
+    for (msg, message) in [
+        ("starting", "job started"),
+        ("job succeeded", "job completed"),
+    ] {
         let line = cron
             .json()
             .into_iter()
             .find(|v| v["msg"] == msg && v["job.command"] == "echo hello")
             .unwrap_or_else(|| panic!("{msg} with job.command"));
+        assert_eq!(line["message"], message, "{line}");
         assert_eq!(line["job.position"], 1, "{line}");
         assert_eq!(line["job.schedule"], "* * * * * * *", "{line}");
     }
@@ -128,6 +133,34 @@ fn text_lines_name_the_job_fields_as_supercronic_does() {
         "iteration=",
     ] {
         assert!(line.contains(key), "{key} in {line}");
+    }
+}
+
+#[test]
+fn text_job_lines_carry_supercronic_phrases_and_fields() {
+    let cron = Cron::start(&[], "* * * * * * * echo hello\n", &[]);
+    // Supercronic's text lines: `msg=starting iteration=… job.command=… job.position=…
+    // job.schedule=…` and `msg="job succeeded" …`. Before: neither phrase was on any line.
+    for phrase in ["msg=starting", "msg=\"job succeeded\""] {
+        let line = poll(Duration::from_secs(15), phrase, || {
+            cron.stderr()
+                .lines()
+                .find(|l| l.contains(phrase))
+                .map(str::to_string)
+        });
+        for key in [
+            "job.command=\"echo hello\"",
+            "job.schedule=",
+            "job.position=0",
+        ] {
+            assert!(line.contains(key), "{key} in {line}");
+        }
+        // cronq's own message stays on the line, for pipelines keyed on it.
+        assert!(
+            line.contains("job started") || line.contains("job completed"),
+            "{line}"
+        );
+        assert!(!line.contains("msg=\"\\\""), "not double-quoted: {line}");
     }
 }
 

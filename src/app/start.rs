@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::queue::Store;
 use crate::status::Status;
 use crate::worker::local::LocalRunner;
+use crate::worker::local_backlog::{self, Backlog};
 use crate::worker::start::{connect, start_pools, Shared};
 use crate::worker::{cancels, reload};
 
@@ -265,10 +266,26 @@ async fn start_work(
     let pools = start_pools(&shared, plan).await;
     // Crontab commands run here while the store is down (`[cron] when_store_down`), through
     // the crontab queue's own routes; shutdown waits for them (`drain.rs`).
+    // Their runs are recorded in the store once it answers again (`worker/local_backlog.rs`).
     let local = pools.routes.get(&r.config.cron.queue).map(|(_, table)| {
         let (queue, cut_off) = (&r.config.cron.queue, r.cut_off.clone());
         let shared = pools.shared.clone();
-        LocalRunner::new(queue, table.clone(), shared, cut_off, metrics.clone())
+        let backlog = Backlog::new();
+        let flush = local_backlog::flush(
+            backlog.clone(),
+            store.clone(),
+            queue.clone(),
+            r.stop.clone(),
+        );
+        tokio::spawn(flush);
+        LocalRunner::new(
+            queue,
+            table.clone(),
+            shared,
+            cut_off,
+            metrics.clone(),
+            backlog,
+        )
     });
     let sched = {
         let (store, config, stop) = (store.clone(), r.config.clone(), r.stop.clone());

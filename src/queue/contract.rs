@@ -122,6 +122,12 @@ pub trait Backend: Send + Sync {
     async fn entry_claimed(&self, _queue: &str, _entry: &str) -> Result<bool, Error> {
         Ok(false)
     }
+    /// Writes `run`, which already happened, as a finished job of `queue` unless a job with
+    /// its id exists (`queue/record.rs`); `true` when written. The default writes nothing: a
+    /// store that is a local file is never unreachable, so no run happens without it.
+    async fn record_run(&self, _queue: &str, _run: &super::FinishedRun) -> Result<bool, Error> {
+        Ok(false)
+    }
     /// Asks whichever daemon runs job `id` of `queue` to cancel it.
     async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error>;
     /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.

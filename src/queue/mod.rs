@@ -25,7 +25,7 @@ pub mod fault;
 pub mod info;
 mod job;
 pub mod metrics;
-
+mod record;
 pub mod redis;
 pub mod retry;
 mod spec;
@@ -44,6 +44,7 @@ pub use job::{
     Backoff, JobCounts, JobSpec, Outcome, Retention,
 };
 pub use metrics::MinuteCounts;
+pub use record::FinishedRun;
 pub use redis::{redact_url, Identity, RedisTarget, Topology};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
 pub use store::{Store, StoreTarget};

@@ -346,6 +346,12 @@ impl Store {
         self.pick(queue).entry_claimed(queue, entry).await
     }
 
+    /// Writes `run` (it already happened) as a finished job of `queue`, unless a job with its
+    /// id exists; `true` when written (`queue/record.rs`).
+    pub async fn record_run(&self, queue: &str, run: &super::FinishedRun) -> Result<bool, Error> {
+        self.pick(queue).record_run(queue, run).await
+    }
+
     /// Asks whichever daemon runs job `id` of `queue` to cancel it.
     pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
         self.pick(queue).request_cancel(queue, id).await

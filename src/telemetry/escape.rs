@@ -22,6 +22,14 @@ pub(super) fn fields(
                 .map_or(field.name(), |(_, theirs)| theirs);
             if name == "message" {
                 write!(w, "{text}")
+            } else if name == "msg" {
+                // Supercronic's phrase on a crontab job line, as logrus writes it (`msg=starting`).
+                let bare = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+                write!(
+                    w,
+                    "msg={}",
+                    super::supercronic::logrus_quote(bare.unwrap_or(&text))
+                )
             } else {
                 write!(w, "{name}={text}")
             }

@@ -67,6 +67,14 @@ where
             .position(|(k, _)| *k == "message")
             .map(|i| fields.0.swap_remove(i).1)
             .unwrap_or(Value::String(String::new()));
+        // A crontab job line's Supercronic phrase (`telemetry/supercronic.rs`) is its `msg`;
+        // `message` keeps cronq's own.
+        let msg = fields
+            .0
+            .iter()
+            .position(|(k, _)| *k == "msg")
+            .map(|i| fields.0.swap_remove(i).1)
+            .unwrap_or_else(|| message.clone());
         let mut line = String::with_capacity(512);
         line.push('{');
         let mut put = |key: &str, value: &Value| {
@@ -80,7 +88,7 @@ where
         put("time", &Value::String(time));
         put("timestamp", &Value::String(timestamp));
         put("level", &Value::String(level));
-        put("msg", &message);
+        put("msg", &msg);
         put("message", &message);
         for (key, value) in &fields.0 {
             put(key, value);

@@ -21,6 +21,7 @@ use super::handler::{Handler, JobError, JobInput, LogSender, PROGRESS_PREFIX};
 use super::summary::Summary;
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
+use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
 
 /// A handler and the timeout its runs get.
 #[derive(Debug)]
@@ -180,7 +181,7 @@ impl Processor for Dispatch {
         // The handler gets the data itself, not a copy: nothing else reads it afterwards.
         let data = std::mem::replace(&mut job.data, Ok(serde_json::Value::Null));
         if entry.is_some() {
-            tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, command, schedule, position, attempt = job.attempt, "job started");
+            tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, command, schedule, position, attempt = job.attempt, msg = SC_STARTING, "job started");
         } else {
             tracing::debug!(queue = %job.queue, job_id = %job.id, name = %job.name, attempt = job.attempt, "job started");
         }
@@ -207,18 +208,18 @@ impl Processor for Dispatch {
         let end = match &outcome {
             Outcome::Completed(_) => {
                 if entry.is_some() {
-                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, "job completed");
+                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, msg = SC_SUCCEEDED, "job completed");
                 } else {
                     tracing::debug!(queue = %q, job_id = %id, name = %name, attempt, duration_ms, "job completed");
                 }
                 RunEnd::Completed
             }
             Outcome::Retry(reason) if crate::queue::retry::retries(attempt, job.max_attempts) => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = true, error = %reason, "job failed");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = true, error = %reason, msg = entry.map(|_| SC_FAILED), "job failed");
                 RunEnd::Retried
             }
             Outcome::Retry(reason) | Outcome::Fail(reason) => {
-                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = false, error = %reason, "job failed");
+                tracing::warn!(queue = %q, job_id = %id, name = %name, entry, command, schedule, position, attempt, duration_ms, will_retry = false, error = %reason, msg = entry.map(|_| SC_FAILED), "job failed");
                 crate::telemetry::sentry::job_failed(q, id, name, entry, reason);
                 RunEnd::Failed
             }

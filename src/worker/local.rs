@@ -4,8 +4,11 @@
 //! reload), so it runs the same exec handler with the same environment policy, secrets
 //! redaction, output echo, timeout and shutdown cut-off as a run fetched from the queue. Its
 //! output has no job log to go to (the store is down): lines reach the daemon's output only.
-//! Its end is logged (`job completed` / `job failed`, with `local = true`) and counted in the
-//! job metrics under its queue and entry id, like any run.
+//! Its end is logged (`job completed` / `job failed`, with `local = true`), counted in the
+//! job metrics under its queue and entry id like any run and in
+//! `cronq_cron_local_runs_total{entry,outcome}`, and kept in the [`Backlog`] to be recorded in
+//! the store as a finished job once the store answers again (`local_backlog.rs`). A run cut
+//! off by shutdown is not recorded: it did not finish.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,9 +22,11 @@ use super::claims::SharedEntries;
 use super::dispatch::{supervise, RouteTable};
 use super::handler::echo::Echo;
 use super::handler::{JobInput, LogSender};
+use super::local_backlog::Backlog;
 use crate::cron::scheduler::LocalRuns;
 use crate::metrics::{Metrics, RunEnd};
-use crate::queue::Outcome;
+use crate::queue::{FinishedRun, Outcome, Retention};
+use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
 
 /// Local runs of one daemon's crontab entries. The scheduler holds it (as [`LocalRuns`]) to
 /// start runs; `app` holds it to wait for them at shutdown ([`LocalRunner::drain`]).
@@ -35,6 +40,8 @@ pub struct LocalRunner {
     /// The drain deadline, held by `app`: running commands are stopped when it fires.
     cut_off: CancellationToken,
     metrics: Arc<Metrics>,
+    /// Finished runs to record in the store; `local_backlog::flush` (started by `app`) takes.
+    backlog: Arc<Backlog>,
     /// Every local run's task; `drain` closes it and waits.
     runs: TaskTracker,
     /// Entry id → (run number, cancel token) of its local run going on. The run removes its
@@ -52,6 +59,7 @@ impl LocalRunner {
         shared: SharedEntries,
         cut_off: CancellationToken,
         metrics: Arc<Metrics>,
+        backlog: Arc<Backlog>,
     ) -> Arc<Self> {
         Arc::new(LocalRunner {
             queue: queue.to_string(),
@@ -59,6 +67,7 @@ impl LocalRunner {
             shared,
             cut_off,
             metrics,
+            backlog,
             runs: TaskTracker::new(),
             going: Mutex::new(HashMap::new()),
             next: std::sync::atomic::AtomicU64::new(0),
@@ -86,7 +95,14 @@ impl LocalRuns for Arc<LocalRunner> {
         shared.contains(entry_id)
     }
 
-    fn start(&self, entry_id: &str, job_id: &str, data: serde_json::Value, replace: bool) -> bool {
+    fn start(
+        &self,
+        entry_id: &str,
+        job_id: &str,
+        data: serde_json::Value,
+        replace: bool,
+        keep: (Retention, Retention),
+    ) -> bool {
         if self.runs.is_closed() {
             return false;
         }
@@ -120,8 +136,9 @@ impl LocalRuns for Arc<LocalRunner> {
             let label = route.entry.as_ref().map(|e| e.label.clone());
             let entry = label.as_deref();
             let (q, id, name) = (&input.queue, &input.id, &input.name);
-            tracing::info!(queue = %q, job_id = %id, name = %name, entry, local = true, "job started");
+            tracing::info!(queue = %q, job_id = %id, name = %name, entry, local = true, msg = SC_STARTING, "job started");
             let started = Instant::now();
+            let processed_on = crate::queue::consumer::now_ms();
             // Lines reach the daemon's output through the echo; the job log is the store's,
             // which is down, so the receiving end only empties the channel.
             let (lines_tx, mut lines_rx) = mpsc::channel::<String>(256);
@@ -139,7 +156,7 @@ impl LocalRuns for Arc<LocalRunner> {
             let duration_ms = took.as_millis() as u64;
             let end = match &outcome {
                 Outcome::Completed(_) => {
-                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, "job completed");
+                    tracing::info!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, msg = SC_SUCCEEDED, "job completed");
                     RunEnd::Completed
                 }
                 Outcome::Release => {
@@ -148,13 +165,31 @@ impl LocalRuns for Arc<LocalRunner> {
                 }
                 Outcome::Retry(reason) | Outcome::Fail(reason) => {
                     // One attempt: a local run is never retried (no store to keep the retry).
-                    tracing::warn!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, will_retry = false, error = %reason, "job failed");
+                    tracing::warn!(queue = %q, job_id = %id, name = %name, entry, duration_ms, local = true, will_retry = false, error = %reason, msg = SC_FAILED, "job failed");
                     crate::telemetry::sentry::job_failed(q, id, name, entry, reason);
                     RunEnd::Failed
                 }
                 Outcome::Defer(_) => RunEnd::Released,
             };
             me.metrics.record(q, name, true, end, took);
+            let result = match outcome {
+                Outcome::Completed(value) => Some(Ok(value)),
+                Outcome::Retry(reason) | Outcome::Fail(reason) => Some(Err(reason)),
+                // Cut off or not run: it did not finish, so there is nothing to record.
+                Outcome::Release | Outcome::Defer(_) => None,
+            };
+            if let Some(result) = result {
+                me.metrics.local_run(name, result.is_ok());
+                me.backlog.push(FinishedRun {
+                    id: id.clone(),
+                    name: name.clone(),
+                    data: input.data.clone(),
+                    processed_on,
+                    finished_on: crate::queue::consumer::now_ms(),
+                    keep: if result.is_ok() { keep.0 } else { keep.1 },
+                    result,
+                });
+            }
             let mut going = me.lock();
             if going.get(name.as_str()).is_some_and(|(m, _)| *m == n) {
                 going.remove(name.as_str());

@@ -11,6 +11,7 @@ pub mod claims;
 pub mod dispatch;
 pub mod handler;
 pub mod local;
+pub mod local_backlog;
 pub mod pool;
 pub mod reload;
 mod restart;

@@ -23,6 +23,7 @@ use super::super::plan::{Action, PlannedEntry};
 use super::FireContext;
 use crate::config::cron::WhenStoreDown;
 use crate::config::Overlap;
+use crate::queue::Retention;
 
 /// Runs crontab command entries in this daemon, without the store. Held by the scheduler
 /// (`FireContext`); the worker's side owns the runs and shutdown waits for them.
@@ -33,8 +34,16 @@ pub trait LocalRuns: Send + Sync {
     fn others_alive(&self, entry_id: &str) -> bool;
     /// Starts `entry_id`'s command as run `job_id` (the tick's deterministic id) with `data`
     /// as its job data; `replace` first cancels its local run still going. `false` when this
-    /// daemon has no command for the entry (or is shutting down).
-    fn start(&self, entry_id: &str, job_id: &str, data: serde_json::Value, replace: bool) -> bool;
+    /// daemon has no command for the entry (or is shutting down). `keep`: the retention of
+    /// its completed and failed runs, applied when the run is recorded in the store later.
+    fn start(
+        &self,
+        entry_id: &str,
+        job_id: &str,
+        data: serde_json::Value,
+        replace: bool,
+        keep: (Retention, Retention),
+    ) -> bool;
 }
 
 impl FireContext {
@@ -85,7 +94,18 @@ impl FireContext {
             "local": true,
         });
         let replace = e.overlap == Overlap::Replace;
-        if !local.start(&e.id, job_id, data, replace) {
+        // The retention its queued runs would get (bounded by default), for when it is
+        // recorded in the store once the store answers again.
+        let keep = e
+            .runs
+            .as_ref()
+            .map_or((Retention::KeepAll, Retention::KeepAll), |r| {
+                (
+                    r.remove_on_complete.unwrap_or(Retention::KeepAll),
+                    r.remove_on_fail.unwrap_or(Retention::KeepAll),
+                )
+            });
+        if !local.start(&e.id, job_id, data, replace, keep) {
             return false;
         }
         self.stats.local.fetch_add(1, Ordering::Relaxed);

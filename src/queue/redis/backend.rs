@@ -127,6 +127,13 @@ impl Backend for RedisStore {
     async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         RedisStore::entry_claimed(self, queue, entry).await
     }
+    async fn record_run(
+        &self,
+        queue: &str,
+        run: &crate::queue::FinishedRun,
+    ) -> Result<bool, Error> {
+        RedisStore::record_run(self, queue, run).await
+    }
     async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken) {
         RedisStore::listen_cancels(self, out, stop).await
     }

@@ -23,6 +23,7 @@ pub(crate) mod metrics;
 pub(crate) mod orphans;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
+mod record;
 mod rescue;
 pub(crate) mod sentinel;
 pub mod target;
