@@ -25,6 +25,7 @@ pub(crate) mod orphans;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
 mod rescue;
+mod run_claim;
 pub(crate) mod sentinel;
 pub mod target;
 
