@@ -58,15 +58,51 @@ fn a_failed_add_that_wrote_the_hash_is_a_retryable_503_and_a_retry_adds_no_secon
         message.contains("order-7") && message.contains("retry"),
         "{message}"
     );
-    assert_eq!(job_hashes(redis, "other"), ["bull:other:order-7"]);
+    // 25.12: the hash the failed script wrote is removed (before: it stayed, in no list).
+    assert_eq!(
+        job_hashes(redis, "other"),
+        Vec::<String>::new(),
+        "no stranded hash"
+    );
 
     let (code, _, resp) = add(&stack, "other", body);
     assert_eq!(code, 503, "{resp}");
     assert_eq!(
         job_hashes(redis, "other"),
-        ["bull:other:order-7"],
-        "a retry with the jobId adds no second job"
+        Vec::<String>::new(),
+        "a retry with the jobId adds no second job and leaves nothing behind"
     );
+
+    // Once the cause is fixed, the same request adds the job (a stranded hash made it a no-op).
+    redis.cmd(&["DEL", "bull:other:events"]);
+    let (code, _, resp) = add(&stack, "other", body);
+    assert_eq!(code, 201, "{resp}");
+    assert_eq!(
+        redis.cmd(&["LRANGE", "bull:other:wait", "0", "-1"]).trim(),
+        "order-7"
+    );
+}
+
+/// 25.12's limit: a failed add removes only the hash it wrote. A hash already there (another
+/// producer between its `HSET` and its `LPUSH`) is older than the add and is kept.
+#[test]
+fn a_failed_add_keeps_a_hash_written_before_it() {
+    let stack = Stack::start(StoreKind::Redis, CONFIG, &[("API_TOKEN", TOKEN)]);
+    let redis = stack.redis();
+    redis.cmd(&["SET", "bull:other:events", "not-a-stream"]);
+    redis.cmd(&[
+        "HSET",
+        "bull:other:early-1",
+        "name",
+        "send",
+        "data",
+        "{}",
+        "timestamp",
+        "1",
+    ]);
+    let (code, _, resp) = add(&stack, "other", r#"{"name":"send","jobId":"early-1"}"#);
+    assert_ne!(code, 500, "{resp}");
+    assert_eq!(job_hashes(redis, "other"), ["bull:other:early-1"]);
 }
 
 /// Without a jobId the answer cannot tell whether the job was written: 503 saying a retry may

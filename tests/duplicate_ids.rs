@@ -109,3 +109,61 @@ async fn an_id_twice_in_wait_runs_once() {
     );
     consumer.close(Duration::from_secs(2)).await;
 }
+
+/// 25.23 across daemons: two daemons on one Redis, one slot each, so each takes one copy of an
+/// id pushed twice into `wait` (the per-daemon check cannot see the other's run). Before: both
+/// ran it (the second `moveToActive` overwrote the first's lock). After: the claim key lets one
+/// run; the other drops its copy from `active` with a WARN, and the job completes once.
+#[test]
+fn an_id_twice_in_wait_runs_once_across_two_daemons() {
+    use support::{poll, Daemon, TempDir};
+    let redis = Redis::start();
+    let dir = TempDir::new("twice-two-daemons");
+    let ran = dir.path().join("ran");
+    // The run lasts ~1 s so that the other daemon fetches the second copy while it runs.
+    let config = format!(
+        r#"
+[worker]
+concurrency = 1
+[queues.q.handlers.work]
+exec = '''echo "$JOB_ID" >> {}; sleep 1; echo '{{"ok":true}}' '''
+"#,
+        ran.display()
+    );
+    let daemons = [
+        Daemon::start(&redis.url(), &config, None, &[]),
+        Daemon::start(&redis.url(), &config, None, &[]),
+    ];
+    for d in &daemons {
+        d.wait_healthy();
+    }
+    write_plain_job(&redis, "q", "dup", "work");
+    redis.cmd(&["LPUSH", "bull:q:wait", "dup", "dup"]);
+    redis.cmd(&["ZADD", "bull:q:marker", "0", "0"]);
+    poll(Duration::from_secs(30), "the job to complete", || {
+        (!redis.cmd(&["ZSCORE", "bull:q:completed", "dup"]).is_empty()).then_some(())
+    });
+    // Both daemons idle: nothing left to fetch or run.
+    poll(Duration::from_secs(30), "wait and active to empty", || {
+        (redis.cmd(&["LLEN", "bull:q:wait"]) == "0" && redis.cmd(&["LLEN", "bull:q:active"]) == "0")
+            .then_some(())
+    });
+    let runs = std::fs::read_to_string(&ran).unwrap_or_default();
+    assert_eq!(runs.lines().count(), 1, "one run in all, got: {runs:?}");
+    let events = redis.cmd(&["XRANGE", "bull:q:events", "-", "+"]);
+    assert_eq!(
+        events.lines().filter(|l| l.trim() == "completed").count(),
+        1,
+        "completed once: {events}"
+    );
+    assert_eq!(
+        redis.cmd(&["HGET", "bull:q:dup", "stc"]),
+        "",
+        "no stall counted"
+    );
+    let warned = daemons
+        .iter()
+        .filter(|d| d.log().contains("another daemon runs this attempt"))
+        .count();
+    assert_eq!(warned, 1, "one daemon names the dropped copy");
+}

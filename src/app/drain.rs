@@ -52,6 +52,9 @@ pub(super) struct Running {
     pub(super) http: Vec<JoinHandle<()>>,
     /// The store's side; `None` when `stop` fired before the store answered.
     pub(super) work: Option<Work>,
+    /// The embedded file's daemon lock, taken at start; held (with the consumers' clones)
+    /// until the daemon has drained and this is dropped.
+    pub(super) embedded_lock: Option<crate::queue::embedded::DaemonLock>,
 }
 
 /// What runs on a connected store.

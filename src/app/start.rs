@@ -44,16 +44,25 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
             return Ok(Err(ExitCode::from(2)));
         }
     };
-    // One daemon per embedded file: refuse at once (exit 2) rather than wait as a standby.
-    if let crate::queue::StoreTarget::Embedded(path) = &config.store {
-        if let Err(message) = crate::queue::embedded::refuse_second_daemon(path) {
-            crate::telemetry::print_error(&format!("error: {message}"));
-            return Ok(Err(ExitCode::from(2)));
+    // One daemon per embedded file: take its lock now (atomic, unlike looking at who holds
+    // it) and refuse at once (exit 2) rather than wait as a standby. Held by the Running
+    // daemon (`r.embedded_lock`) until it is dropped; the consumers share it (see queue::embedded::lock).
+    let embedded_lock = match &config.store {
+        crate::queue::StoreTarget::Embedded(path) => {
+            match crate::queue::embedded::claim_for_daemon(path) {
+                Ok(lock) => Some(lock),
+                Err(message) => {
+                    crate::telemetry::print_error(&format!("error: {message}"));
+                    return Ok(Err(ExitCode::from(2)));
+                }
+            }
         }
-    }
+        _ => None,
+    };
     let signals = crate::shutdown::signals().context("installing signal handlers")?;
     let config = Arc::new(config);
     let mut r = running(config.clone());
+    r.embedded_lock = embedded_lock;
     // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
     // receiver, the reload component started with the pools.
     let (reload_tx, reload_rx) = mpsc::channel(1);
@@ -135,6 +144,7 @@ fn running(config: Arc<Config>) -> Running {
         closing: CancellationToken::new(),
         http: Vec::new(),
         work: None,
+        embedded_lock: None,
     }
 }
 

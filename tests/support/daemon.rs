@@ -14,6 +14,8 @@ pub struct Daemon {
     pub dir: TempDir,
     child: Option<Child>,
     log: PathBuf,
+    /// Set by [`Daemon::try_exit`] once the process was seen to exit.
+    exited: Option<i32>,
 }
 
 /// The built binary.
@@ -91,6 +93,7 @@ impl Daemon {
             dir,
             child: Some(child),
             log,
+            exited: None,
         }
     }
 
@@ -135,8 +138,21 @@ impl Daemon {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig);
     }
 
+    /// The exit code if the process has exited (kept, so later calls say the same), else None.
+    pub fn try_exit(&mut self) -> Option<i32> {
+        if let Some(code) = self.exited {
+            return Some(code);
+        }
+        let status = self.child.as_mut()?.try_wait().unwrap()?;
+        self.exited = Some(status.code().unwrap_or(-1));
+        self.exited
+    }
+
     /// Waits for the process to exit; returns its exit code.
     pub fn wait_exit(&mut self, limit: Duration) -> i32 {
+        if let Some(code) = self.exited {
+            return code;
+        }
         let child = self.child.as_mut().unwrap();
         let status = poll(limit, "the daemon to exit", || child.try_wait().unwrap());
         self.child = None;

@@ -4,32 +4,72 @@
 //!
 //! Only consuming is exclusive. Opening the file is not: the CLI tools (`worker enqueue`,
 //! `worker status`, `worker retry`…) never consume, so they keep working beside the daemon,
-//! SQLite serialising their writes. A second daemon is refused at start ([`refuse_if_held`],
-//! exit 2), or, if it raced past that check, fails its first `consume`; both messages name the
-//! file, the holder's pid, and the way to run several daemons (Redis).
+//! SQLite serialising their writes. The daemon takes the lock at start ([`claim`]) and holds
+//! it for its lifetime, so a second daemon is refused at once (exit 2) even when both start in
+//! the same instant; the message names the file, the holder's pid and host, and the way to run
+//! several daemons (Redis).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-/// The held lock (released when dropped, or when the process ends).
-pub(super) struct DaemonLock {
-    _file: Flock<File>,
+/// The held lock (released when the last holder drops it, or when the process ends).
+///
+/// Cloned between the daemon start (which takes it first, see [`claim`]) and the first
+/// `consume`, which finds it in [`HELD`] instead of locking the file a second time: `flock`
+/// belongs to an open file description, so a second `open` + `flock` in the same process
+/// would conflict with the first.
+#[derive(Clone)]
+pub struct DaemonLock {
+    _file: Arc<Flock<File>>,
 }
+
+/// The locks this process holds, by lock-file path. Weak: the holders (the daemon start's
+/// guard, the store's `daemon` slot) own the lock; this only lets a later `acquire` share it.
+static HELD: Mutex<Vec<(PathBuf, Weak<Flock<File>>)>> = Mutex::new(Vec::new());
 
 /// The lock file beside the database.
 fn lock_path(db: &Path) -> PathBuf {
     let mut name = db.as_os_str().to_owned();
     name.push(".lock");
-    PathBuf::from(name)
+    let path = PathBuf::from(name);
+    std::path::absolute(&path).unwrap_or(path)
 }
 
-/// Takes the daemon lock of `db`, writing this process's pid into the lock file.
+/// Who holds a lock, as written in its file: `pid N on host H`.
+fn holder_of(file: &mut File) -> String {
+    let mut holder = String::new();
+    let _ = file.read_to_string(&mut holder);
+    match holder.trim() {
+        "" => String::new(),
+        // Escaped: the file is writable by anyone who can write the data folder.
+        text => format!(" ({})", text.escape_debug()),
+    }
+}
+
+/// Takes the daemon lock of `db` (or shares the one this process already holds), writing
+/// `pid N on host H` into the lock file. The `flock` itself is the atomic check: of two
+/// daemons starting in the same instant exactly one gets it.
 pub(super) fn acquire(db: &Path) -> Result<DaemonLock, String> {
     let path = lock_path(db);
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    held.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(file) = held
+        .iter()
+        .find(|(p, _)| *p == path)
+        .and_then(|(_, w)| w.upgrade())
+    {
+        return Ok(DaemonLock { _file: file });
+    }
+    // The daemon takes the lock before the store opens (and creates) the file's folder.
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -40,26 +80,25 @@ pub(super) fn acquire(db: &Path) -> Result<DaemonLock, String> {
     let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(f) => f,
         Err((mut file, Errno::EWOULDBLOCK)) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
-                "" => String::new(),
-                pid => format!(" (pid {pid})"),
-            };
+            let holder = holder_of(&mut file);
+            let at = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
             return Err(format!(
-                "the embedded store {} is already used by another worker daemon{holder}: one file \
-                 serves one daemon. Stop the other daemon, point this one at another file \
-                 (CRONQ_DATA), or set REDIS_URL to run several daemons on one Redis",
-                db.display()
+                "the embedded store {} is already in use: held by another worker daemon{holder}: \
+                 one file serves one daemon. Stop the other daemon, point this one at another \
+                 file (CRONQ_DATA), or set REDIS_URL to run several daemons on one Redis",
+                at.display()
             ));
         }
         Err((_, e)) => return Err(format!("cannot lock {}: {e}", path.display())),
     };
-    // Best effort: the pid only makes the message above more helpful.
+    // Best effort: the holder only makes the message above more helpful.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let _ = file.set_len(0);
     let _ = file.rewind();
-    let _ = writeln!(file, "{}", std::process::id());
+    let _ = writeln!(file, "pid {} on host {}", std::process::id(), host.trim());
     let _ = file.flush();
+    let file = Arc::new(file);
+    held.push((path, Arc::downgrade(&file)));
     Ok(DaemonLock { _file: file })
 }
 
@@ -89,25 +128,12 @@ pub(super) fn held(db: &Path) -> Option<bool> {
     }))
 }
 
-/// Refuses a daemon start on a file another daemon holds, before anything listens or runs.
-/// Without this the second daemon's first `consume` fails, and the pool start (which retries
-/// every store error, rightly for Redis outages) would keep it waiting as a silent standby.
-/// Read from `/proc/locks` like [`held`]; when that cannot be told, `consume` still refuses.
-/// Two daemons starting in the same instant both pass here; the loser's `consume` then fails.
-pub(super) fn refuse_if_held(db: &Path) -> Result<(), String> {
-    if held(db) != Some(true) {
-        return Ok(());
-    }
-    let at = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
-    let mut holder = std::fs::read_to_string(lock_path(db)).unwrap_or_default();
-    holder = match holder.trim() {
-        "" => String::new(),
-        pid => format!(" (pid {pid})"),
-    };
-    Err(format!(
-        "the embedded store {} is held by another worker daemon{holder}: one file serves one \
-         daemon. Stop the other daemon, point this one at another file (CRONQ_DATA), or set \
-         REDIS_URL to run several daemons on one Redis",
-        at.display()
-    ))
+/// Takes `db`'s daemon lock at daemon start, before anything listens or runs, and returns it
+/// for the daemon to hold for its lifetime. Without this the second daemon's first `consume`
+/// fails, and the pool start (which retries every store error, rightly for Redis outages)
+/// would keep it waiting as a silent standby. Taking the lock, rather than looking at
+/// `/proc/locks`, makes the check atomic: two daemons starting in the same instant cannot
+/// both pass.
+pub(super) fn claim(db: &Path) -> Result<DaemonLock, String> {
+    acquire(db)
 }

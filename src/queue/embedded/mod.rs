@@ -45,6 +45,7 @@ use crate::queue::{Error, JobOpError};
 
 pub use consumer::EmbeddedConsumer;
 pub use events::EmbeddedEventReader;
+pub use lock::DaemonLock;
 
 /// The embedded store. Cheap to clone.
 #[derive(Clone)]
@@ -117,10 +118,12 @@ pub fn daemon_holds(path: &Path) -> Option<bool> {
     lock::held(path)
 }
 
-/// `Err(message naming the file's absolute path)` when another daemon consumes the embedded
-/// file at `path`: the daemon exits 2 at start instead of waiting as a standby.
-pub fn refuse_second_daemon(path: &Path) -> Result<(), String> {
-    lock::refuse_if_held(path)
+/// Takes the daemon lock of the embedded file at `path` for a starting daemon, which holds the
+/// returned guard for its lifetime (its consumers share it). `Err(message naming the file's
+/// absolute path and the holder)` when another daemon holds it: the daemon exits 2 at start
+/// instead of waiting as a standby.
+pub fn claim_for_daemon(path: &Path) -> Result<DaemonLock, String> {
+    lock::claim(path)
 }
 
 impl EmbeddedStore {

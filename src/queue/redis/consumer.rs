@@ -240,6 +240,25 @@ async fn run_one(
             return Err(bullmq::Error::Delayed);
         }
     };
+    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs).
+    let (id, token) = (engine.id(), engine.token().unwrap_or_default());
+    let _claim = match store
+        .claim_run(
+            queue,
+            id,
+            token,
+            engine.attempts_made() as u64,
+            lock_duration,
+        )
+        .await
+    {
+        Ok(Some(claim)) => Some(claim),
+        Ok(None) => return Err(bullmq::Error::Delayed),
+        Err(e) => {
+            tracing::debug!(queue, job_id = %id.escape_debug(), error = %e, "run not claimed");
+            None
+        }
+    };
     let outcome = match guard::before_run(store, queue, &engine).await {
         // `Delayed` tells the engine the job was moved already: it touches it no further.
         Verdict::Skip => return Err(bullmq::Error::Delayed),

@@ -8,9 +8,8 @@
 //! (only while it holds the second fetch's token: anything else means the lock moved on).
 //! The second copy then waits, holding its slot, until the first run leaves `run_one`: the
 //! engine keys its lock renewals by job id, and dropping the copy's entry early would stop the
-//! first run's renewals too. Another daemon fetching the second copy is not caught here: each
-//! consumer knows only its own runs (the id is then run twice, one after the other at worst
-//! concurrently, as before).
+//! first run's renewals too. Another daemon fetching the second copy is not caught here (each
+//! consumer knows only its own runs): `run_claim.rs` catches it through a claim key in Redis.
 
 use std::sync::LazyLock;
 

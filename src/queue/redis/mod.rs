@@ -1,6 +1,7 @@
 //! The Redis store: BullMQ's layout, through the engine (`bullmq-official`, BullMQ's own Lua
 //! scripts). The only code that names the engine.
 
+mod add_undo;
 pub(crate) mod admin;
 mod backend;
 pub(crate) mod cancel;
@@ -25,6 +26,7 @@ pub(crate) mod producer;
 pub(crate) mod quarantine;
 mod record;
 mod rescue;
+mod run_claim;
 pub(crate) mod sentinel;
 pub mod target;
 

@@ -13,12 +13,19 @@ impl RedisStore {
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
         let engine = self.queue(queue).await?;
         let opts = engine_options(&spec);
-        let job = engine
-            .add(&spec.name, &spec.data)
-            .options(opts)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        Ok(job.id().to_string())
+        // The engine stamps the hash with this process's clock, read after this.
+        let started_ms = crate::queue::consumer::now_ms();
+        let added = engine.add(&spec.name, &spec.data).options(opts).await;
+        match added {
+            Ok(job) => Ok(job.id().to_string()),
+            Err(e) => {
+                // A script that failed midway may have left the hash in no list (add_undo).
+                if let Some(id) = &spec.job_id {
+                    self.undo_failed_add(queue, id, started_ms).await;
+                }
+                Err(Error::engine(queue, e))
+            }
+        }
     }
 }
 
