@@ -145,3 +145,20 @@ fn a_failed_add_whose_job_is_queued_answers_as_added() {
     assert_eq!(job_hashes(redis, "other"), ["bull:other:order-8"]);
     assert_eq!(ids_in(redis, "other", "wait"), ["order-8"]);
 }
+
+/// 25.12 with the key the issue names: a `wait` of the wrong type. The add fails after its
+/// script wrote the hash; the answer is a retryable 503 naming the job, and nothing is left.
+#[test]
+fn a_failed_add_into_a_wrong_typed_wait_is_a_503_and_leaves_nothing() {
+    let stack = Stack::start(StoreKind::Redis, CONFIG, &[("API_TOKEN", TOKEN)]);
+    let redis = stack.redis();
+    redis.cmd(&["SET", "bull:other:wait", "not-a-list"]);
+    let (code, retry, resp) = add(&stack, "other", r#"{"name":"send","jobId":"w-1"}"#);
+    assert_eq!(code, 503, "{resp}");
+    assert_eq!(retry.as_deref(), Some("5"));
+    assert_eq!(
+        job_hashes(redis, "other"),
+        Vec::<String>::new(),
+        "no stranded hash"
+    );
+}

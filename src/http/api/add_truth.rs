@@ -64,3 +64,19 @@ pub(super) async fn add_failed(
         }),
     }
 }
+
+/// The answer when the store fails before an add wrote anything (the check whether `id`
+/// exists): the job is not in the queue, and the same request may be retried once the cause
+/// is fixed. Settings errors keep their own answer.
+pub(super) fn not_added(queue: &str, id: &str, err: StoreError) -> ApiError {
+    if matches!(err, StoreError::Settings(_) | StoreError::Auth { .. }) {
+        return err.into();
+    }
+    ApiError::Busy {
+        message: format!(
+            "{err}; job {id} was not added to queue {queue}: fix the cause and retry the same \
+             request (with its jobId a retry adds the job at most once)"
+        ),
+        retry_after_secs: RETRY_AFTER_SECS,
+    }
+}

@@ -166,7 +166,12 @@ pub async fn add_job(
     // first. Two concurrent adds of one new id can both read "absent" and both answer 201;
     // only one job exists all the same, which is what matters to a retrying client.
     let existed = match &spec.job_id {
-        Some(id) => store.state(&queue, id).await?.is_some(),
+        Some(id) => match store.state(&queue, id).await {
+            Ok(state) => state.is_some(),
+            // Nothing is written yet: the store's fault (a wrong-typed key, Redis away) is
+            // told as one a producer may retry once it is fixed, not as a blind 500.
+            Err(e) => return Err(super::add_truth::not_added(&queue, id, e)),
+        },
         None => false,
     };
     let job_id = spec.job_id.clone();
