@@ -24,6 +24,7 @@ pub mod events;
 pub mod fault;
 pub mod info;
 mod job;
+mod layout;
 pub mod metrics;
 mod name;
 pub mod redis;
@@ -31,7 +32,6 @@ mod spec;
 pub mod store;
 pub mod timings;
 
-pub use bull::Layout;
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
@@ -41,6 +41,7 @@ pub use job::{
     check_job_duration, cron_job_id, is_hidden_char, parse_millis_or_duration, validate_job_id,
     Backoff, JobCounts, JobSpec, Outcome, Retention,
 };
+pub use layout::Layout;
 pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
 pub use redis::{redact_url, Identity, RedisTarget, Topology};

@@ -91,7 +91,7 @@ impl BullStore {
         if let Some(b) = buses.get(queue) {
             return Some(b.clone());
         }
-        let client = self.redis.inner.conn.try_client()?.clone();
+        let client = self.link.subscriber()?;
         let shared = Arc::new(Shared {
             queue: queue.to_string(),
             ring: Mutex::new(Ring::default()),

@@ -20,9 +20,57 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
-use super::bus::{order, Bus};
-use crate::queue::contract::EventSource;
-use crate::queue::{Error, QueueEvent};
+use super::bus::{lock, order, Bus};
+use super::BullStore;
+use crate::queue::contract::Events;
+use crate::queue::error::Error;
+use crate::queue::events::{EventSource, QueueEvent};
+
+/// How long an event reader waits for its queue's subscription to be in place.
+const SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
+
+#[async_trait]
+impl Events for BullStore {
+    async fn events_after(
+        &self,
+        queue: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<QueueEvent>, Error> {
+        // Bull's events are pub/sub: only what this daemon's subscription kept can be read back.
+        Ok(lock(&self.buses)
+            .get(queue)
+            .map(|bus| bus.shared.after(order(after), count))
+            .unwrap_or_default())
+    }
+    async fn event_reader(
+        &self,
+        queues: &[String],
+        cursors: BTreeMap<String, String>,
+    ) -> Result<Box<dyn EventSource>, Error> {
+        let mut buses = Vec::with_capacity(queues.len());
+        for queue in queues {
+            let bus = self.bus(queue).ok_or_else(|| {
+                Error::engine(
+                    queue,
+                    "the events of a Bull queue need a subscription, and Redis Cluster connections offer none here",
+                )
+            })?;
+            // Subscribed before the client is told it is live: nothing it triggers next is lost.
+            if !bus.shared.subscribed(SUBSCRIBE_WAIT).await {
+                return Err(Error::engine(
+                    queue,
+                    format!(
+                        "could not subscribe to the Bull queue's event channels within {}s",
+                        SUBSCRIBE_WAIT.as_secs()
+                    ),
+                ));
+            }
+            buses.push(bus);
+        }
+        Ok(Box::new(BullEventSource::new(buses, &cursors)))
+    }
+}
 
 /// Events returned by one `next_batch` at most.
 const BATCH: usize = 200;

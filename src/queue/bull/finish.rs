@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::consumer::Loop;
 use super::opts::{self, RunOpts};
 use super::{now_ms, scripts, BullStore, Keys};
-use crate::queue::contract::JobHandle;
+use crate::queue::consumer::JobHandle;
 use crate::queue::{Error, Outcome};
 
 pub(super) async fn finish(

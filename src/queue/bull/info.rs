@@ -3,12 +3,16 @@
 
 use std::collections::HashMap;
 
-use super::BullStore;
-use crate::queue::info::stacktrace_lines;
-use crate::queue::{Error, JobInfo};
+use async_trait::async_trait;
 
-impl BullStore {
-    pub(super) async fn state_of(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+use super::BullStore;
+use crate::queue::contract::{Browse, Inspect};
+use crate::queue::error::Error;
+use crate::queue::info::{stacktrace_lines, JobInfo, JobPage};
+
+#[async_trait]
+impl Browse for BullStore {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
         let k = self.keys(queue);
         if !self
             .cmd::<bool>(queue, redis::cmd("EXISTS").arg(k.key(id)))
@@ -42,7 +46,85 @@ impl BullStore {
         }
         Ok(Some("unknown".into()))
     }
+    async fn jobs(
+        &self,
+        queue: &str,
+        state: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        let k = self.keys(queue);
+        let end = (offset + limit).saturating_sub(1) as i64;
+        let (ids, total): (Vec<String>, u64) = match state {
+            "waiting" | "wait" => {
+                let paused = self.is_paused(queue).await?;
+                let list = k.key(if paused { "paused" } else { "wait" });
+                let ids = self
+                    .cmd(queue, redis::cmd("LRANGE").arg(&list).arg(offset).arg(end))
+                    .await?;
+                (ids, self.cmd(queue, redis::cmd("LLEN").arg(&list)).await?)
+            }
+            "active" => (
+                self.cmd(
+                    queue,
+                    redis::cmd("LRANGE")
+                        .arg(k.key("active"))
+                        .arg(offset)
+                        .arg(end),
+                )
+                .await?,
+                self.cmd(queue, redis::cmd("LLEN").arg(k.key("active")))
+                    .await?,
+            ),
+            "delayed" => (
+                self.cmd(
+                    queue,
+                    redis::cmd("ZRANGE")
+                        .arg(k.key("delayed"))
+                        .arg(offset)
+                        .arg(end),
+                )
+                .await?,
+                self.cmd(queue, redis::cmd("ZCARD").arg(k.key("delayed")))
+                    .await?,
+            ),
+            "completed" | "failed" => (
+                self.cmd(
+                    queue,
+                    redis::cmd("ZREVRANGE")
+                        .arg(k.key(state))
+                        .arg(offset)
+                        .arg(end),
+                )
+                .await?,
+                self.cmd(queue, redis::cmd("ZCARD").arg(k.key(state)))
+                    .await?,
+            ),
+            _ => (Vec::new(), 0),
+        };
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(j) = self.info(queue, &id, None, false).await? {
+                jobs.push(j);
+            }
+        }
+        Ok(JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        })
+    }
+    async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        let state = self.state(queue, id).await?;
+        if state.is_none() {
+            return Ok(None);
+        }
+        self.info(queue, id, state, true).await
+    }
+}
 
+impl BullStore {
     pub(super) async fn info(
         &self,
         queue: &str,

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use super::RedisStore;
+use crate::queue::contract::{Admin, Browse};
 use crate::queue::{Error, JobOpError};
+use async_trait::async_trait;
 
 impl RedisStore {
     async fn require_state(
@@ -43,8 +45,27 @@ impl RedisStore {
             })
     }
 
+    async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
+        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
+        self.inner
+            .conn
+            .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))
+            .await
+            .map_err(|e| Error::engine(queue, e))
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Admin for RedisStore {
     /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
-    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.require_state(queue, id, &["failed"], "only failed jobs can be retried")
             .await?;
         let mut job = self.engine_job(queue, id).await?;
@@ -58,10 +79,10 @@ impl RedisStore {
     /// the move goes on. Returns how many were moved. Only jobs that failed before the call are
     /// counted and moved, so a job that fails again meanwhile is neither retried twice nor
     /// mistaken for one left behind.
-    pub async fn retry_all_failed(
+    async fn retry_all_failed(
         &self,
         queue: &str,
-        mut progress: impl FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, Error> {
         let q = self.queue(queue).await?;
         let before = now_ms();
@@ -88,17 +109,8 @@ impl RedisStore {
         }
     }
 
-    async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
-        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
-        self.inner
-            .conn
-            .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))
-            .await
-            .map_err(|e| Error::engine(queue, e))
-    }
-
     /// Removes a job that is not active (with its logs).
-    pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.require_state(
             queue,
             id,
@@ -127,7 +139,7 @@ impl RedisStore {
     }
 
     /// Makes a delayed job ready now.
-    pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.require_state(queue, id, &["delayed"], "only delayed jobs can be promoted")
             .await?;
         let job = self.engine_job(queue, id).await?;
@@ -136,7 +148,7 @@ impl RedisStore {
     }
 
     /// Pauses `queue` for every worker (BullMQ's `meta.paused`; Node workers stop too).
-    pub async fn pause(&self, queue: &str) -> Result<(), Error> {
+    async fn pause(&self, queue: &str) -> Result<(), Error> {
         self.queue(queue)
             .await?
             .pause()
@@ -145,7 +157,7 @@ impl RedisStore {
     }
 
     /// Resumes `queue`.
-    pub async fn resume(&self, queue: &str) -> Result<(), Error> {
+    async fn resume(&self, queue: &str) -> Result<(), Error> {
         self.queue(queue)
             .await?
             .resume()
@@ -154,12 +166,7 @@ impl RedisStore {
     }
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago. Returns how many.
-    pub async fn clean(
-        &self,
-        queue: &str,
-        state: &str,
-        older_than: Duration,
-    ) -> Result<u64, Error> {
+    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error> {
         // `state` was checked by `Store::clean`.
         let q = self.queue(queue).await?;
         let grace = older_than.as_millis() as u64;
@@ -175,11 +182,4 @@ impl RedisStore {
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

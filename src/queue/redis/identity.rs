@@ -66,11 +66,7 @@ impl RedisStore {
     /// Claims `id` on this Redis, or refuses (a settings error: exit 2) when a live daemon holds
     /// it; keeps the heartbeat until `stop` fires. The consumers started afterwards recover the
     /// earlier runs' jobs.
-    pub(crate) async fn claim_identity(
-        &self,
-        id: &Identity,
-        stop: CancellationToken,
-    ) -> Result<(), Error> {
+    pub(super) async fn claim(&self, id: &Identity, stop: CancellationToken) -> Result<(), Error> {
         let key = self.heartbeat_key(id);
         let mut conn = self.inner.conn.connection();
         let unreachable = |e: redis::RedisError| Error::engine("-", e);

@@ -5,22 +5,9 @@ use bullmq::types::{BackoffStrategy, KeepJobs, RemoveOnFinish};
 use bullmq::JobOptions;
 
 use super::RedisStore;
+use crate::queue::contract::Produce;
 use crate::queue::{Backoff, Error, JobSpec, Retention};
-
-impl RedisStore {
-    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
-    /// custom id is already there: BullMQ then adds nothing). The facade validated `spec`.
-    pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        let engine = self.queue(queue).await?;
-        let opts = engine_options(&spec);
-        let job = engine
-            .add(&spec.name, &spec.data)
-            .options(opts)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        Ok(job.id().to_string())
-    }
-}
+use async_trait::async_trait;
 
 fn engine_options(spec: &JobSpec) -> JobOptions {
     let mut opts = JobOptions::new();
@@ -56,6 +43,22 @@ pub(crate) fn retention(r: Retention) -> RemoveOnFinish {
             count,
             limit: None,
         }),
+    }
+}
+
+#[async_trait]
+impl Produce for RedisStore {
+    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
+    /// custom id is already there: BullMQ then adds nothing). The facade validated `spec`.
+    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+        let engine = self.queue(queue).await?;
+        let opts = engine_options(&spec);
+        let job = engine
+            .add(&spec.name, &spec.data)
+            .options(opts)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(job.id().to_string())
     }
 }
 

@@ -72,6 +72,7 @@ mod tests {
     use async_trait::async_trait;
 
     use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
+    use crate::queue::contract::{Browse, Consume, Produce};
     use crate::queue::redis::test_server::{connect, Redis};
     use crate::queue::{JobSpec, Outcome};
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::queue::contract::{Browse, Consume, Events, Produce};
 use async_trait::async_trait;
 
 use super::CheckOpts;

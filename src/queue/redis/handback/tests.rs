@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bullmq::{Worker, WorkerOptions};
 
 use super::{repair, HandedBack};
+use crate::queue::contract::{Browse, Produce};
 use crate::queue::redis::finish::Unwritten;
 use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
