@@ -137,6 +137,7 @@ suite!(
     api_adds_gets_retries_removes_and_promotes,
     events_are_streamed_and_resumable,
     sigterm_mid_job_releases_it_without_counting_an_attempt,
+    an_unknown_state_is_refused_naming_it_and_the_valid_ones,
 );
 
 fn plain_job_completes_with_its_return_value(kind: Kind) {
@@ -430,4 +431,37 @@ fn sigterm_mid_job_releases_it_without_counting_an_attempt(kind: Kind) {
     assert_eq!(job["state"], "waiting", "{job}");
     assert_eq!(job["attemptsMade"], 0, "no attempt counted: {job}");
     assert!(env.daemon.log().contains("cut off by shutdown"));
+}
+
+/// Issue 26: one rule for a state name that is not one, whatever the store. Before, the CLI
+/// passed the text to the store: Redis and the embedded store refused it, Bull listed an
+/// empty page (exit 0). Now the one parser refuses it first, naming it and the valid names,
+/// at the API (400, field `state`) and the CLI (exit 2); `wait` stays `waiting`.
+fn an_unknown_state_is_refused_naming_it_and_the_valid_ones(kind: Kind) {
+    let env = start(kind, &[]);
+    let valid = "waiting, prioritized, active, delayed, completed, failed, waiting-children";
+    let (code, body) = env.api("GET", "/api/queues/work/jobs?state=bogus", None);
+    assert_eq!(code, 400, "{body}");
+    let text = body.to_string();
+    assert!(text.contains("bogus") && text.contains(valid), "{text}");
+    for args in [
+        &["jobs", "work", "--state", "bogus"][..],
+        &["clean", "work", "--state", "bogus", "--older-than", "1d"][..],
+    ] {
+        let (code, out, err) = env.cli(args);
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains("bogus") && err.contains(valid), "{err}");
+    }
+    // A real state that `clean` does not apply to is refused by the one check too.
+    let (code, body) = env.api(
+        "POST",
+        "/api/queues/work/clean",
+        Some(json!({"state": "active", "olderThan": "1d"})),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.to_string().contains("\\\"completed\\\" or \\\"failed\\\""), "{body}");
+    let (code, out, err) = env.cli(&["jobs", "work", "--state", "wait", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert!(page["jobs"].is_array(), "{page}");
 }

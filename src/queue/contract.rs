@@ -24,10 +24,12 @@ use super::consumer::{Consumer, ConsumerOptions, Processor};
 use super::error::{Error, JobOpError};
 use super::events::{EventSource, QueueEvent};
 use super::info::{JobInfo, JobPage};
-use super::job::{JobCounts, JobSpec};
+use super::job::JobCounts;
 use super::layout::Layout;
 use super::metrics::MinuteCounts;
 use super::redis::Identity;
+use super::spec::ValidJob;
+use super::state::JobState;
 
 /// The store as a whole: what it is, where, whether it answers, which queues it holds.
 #[async_trait]
@@ -58,9 +60,10 @@ pub trait Connection: Send + Sync {
 /// Adding jobs.
 #[async_trait]
 pub trait Produce: Send + Sync {
-    /// Adds a job the facade already validated ([`JobSpec::validate`]); returns its id (the
-    /// existing one for a duplicate custom id).
-    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error>;
+    /// Adds a job; returns its id (the existing one for a duplicate custom id). Only
+    /// [`JobSpec::validate`](super::job::JobSpec::validate) makes a [`ValidJob`], so no store
+    /// is handed an unchecked job.
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error>;
 }
 
 /// Running jobs.
@@ -107,12 +110,12 @@ pub trait Inspect: Send + Sync {
 #[async_trait]
 pub trait Browse: Send + Sync {
     /// The state of a job, `None` when there is no such job.
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error>;
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error>;
     /// One page of jobs in `state`.
     async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error>;
@@ -140,8 +143,9 @@ pub trait Admin: Send + Sync {
     /// Resumes `queue`.
     async fn resume(&self, queue: &str) -> Result<(), Error>;
     /// Removes `state` jobs older than `older_than`; returns how many. The facade passes
-    /// only `completed` or `failed`.
-    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error>;
+    /// only `completed` or `failed` ([`JobState::cleanable`]).
+    async fn clean(&self, queue: &str, state: JobState, older_than: Duration)
+        -> Result<u64, Error>;
 }
 
 /// Cancel requests between daemons.

@@ -29,6 +29,7 @@ pub mod metrics;
 mod name;
 pub mod redis;
 mod spec;
+mod state;
 pub mod store;
 pub mod timings;
 
@@ -36,7 +37,7 @@ pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
 pub use fault::Fault;
-pub use info::{is_state, JobInfo, JobPage, STATES};
+pub use info::{JobInfo, JobPage};
 pub use job::{
     check_job_duration, cron_job_id, is_hidden_char, parse_millis_or_duration, validate_job_id,
     Backoff, JobCounts, JobSpec, Outcome, Retention,
@@ -45,6 +46,7 @@ pub use layout::Layout;
 pub use metrics::MinuteCounts;
 pub use name::{validate_queue_name, MAX_QUEUE_NAME};
 pub use redis::{redact_url, Identity, RedisTarget, Topology};
-pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
+pub use spec::{HandlerDefaults, JobOverrides, SpecError, ValidJob, MAX_ATTEMPTS, MAX_PRIORITY};
+pub use state::{JobState, UnknownState, LISTED as LISTED_STATES};
 pub use store::{Store, StoreTarget};
 pub use timings::{Timing, Timings};

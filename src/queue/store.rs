@@ -21,6 +21,7 @@ use super::job::{JobCounts, JobSpec};
 use super::layout::Layout;
 use super::metrics::MinuteCounts;
 use super::redis::{Layouts, RedisStore, RedisTarget};
+use super::state::JobState;
 
 /// How long opening a Redis store may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -160,7 +161,7 @@ impl Store {
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
     /// The job is checked here, once for every store and producer ([`JobSpec::validate`]).
     pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        spec.validate().map_err(|e| Error::InvalidJob {
+        let spec = spec.validate().map_err(|e| Error::InvalidJob {
             queue: queue.to_string(),
             field: Some(e.field),
             reason: e.reason,
@@ -208,7 +209,7 @@ impl Store {
     }
 
     /// The state of a job, `None` when there is no such job.
-    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         self.backend.state(queue, id).await
     }
 
@@ -216,7 +217,7 @@ impl Store {
     pub async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
@@ -267,20 +268,19 @@ impl Store {
         self.backend.resume(queue).await
     }
 
-    /// Removes completed/failed jobs older than `older_than`; returns how many.
+    /// Removes completed/failed jobs older than `older_than`; returns how many. Any other
+    /// state is refused here, once for every store ([`JobState::cleanable`]).
     pub async fn clean(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         older_than: Duration,
     ) -> Result<u64, Error> {
-        if state != "completed" && state != "failed" {
-            return Err(Error::InvalidJob {
-                queue: queue.into(),
-                field: None,
-                reason: format!("clean applies to completed or failed jobs, not {state:?}"),
-            });
-        }
+        let state = state.cleanable().map_err(|reason| Error::InvalidJob {
+            queue: queue.into(),
+            field: Some("state"),
+            reason,
+        })?;
         self.backend.clean(queue, state, older_than).await
     }
 

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use super::{now_ms, scripts, BullStore};
 use crate::queue::contract::{Admin, Browse};
 use crate::queue::error::{Error, JobOpError};
+use crate::queue::state::JobState;
 
 /// Jobs `clean` removes per script call (keeps each call short).
 const CLEAN_BATCH: u64 = 1000;
@@ -76,10 +77,10 @@ impl BullStore {
             _ => Err(JobOpError::WrongState {
                 queue: queue.into(),
                 id: id.into(),
-                state: self
-                    .state(queue, id)
-                    .await?
-                    .unwrap_or_else(|| "gone".into()),
+                state: match self.state(queue, id).await? {
+                    Some(s) => s.to_string(),
+                    None => "gone".into(),
+                },
                 hint: hint.into(),
             }),
         }
@@ -177,13 +178,18 @@ impl Admin for BullStore {
     }
 
     /// Removes `state` jobs that finished more than `older_than` ago.
-    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error> {
+    async fn clean(
+        &self,
+        queue: &str,
+        state: JobState,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
         let k = self.keys(queue);
         let cut = now_ms().saturating_sub(older_than.as_millis() as u64);
         let mut removed = 0;
         loop {
             let n: u64 = scripts::CLEAN
-                .key(k.key(state))
+                .key(k.key(state.as_str()))
                 .arg(k.base())
                 .arg(cut)
                 .arg(CLEAN_BATCH)

@@ -9,10 +9,11 @@ use super::BullStore;
 use crate::queue::contract::{Browse, Inspect};
 use crate::queue::error::Error;
 use crate::queue::info::{stacktrace_lines, JobInfo, JobPage};
+use crate::queue::state::JobState;
 
 #[async_trait]
 impl Browse for BullStore {
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         let k = self.keys(queue);
         if !self
             .cmd::<bool>(queue, redis::cmd("EXISTS").arg(k.key(id)))
@@ -21,42 +22,43 @@ impl Browse for BullStore {
             return Ok(None);
         }
         for (set, state) in [
-            ("completed", "completed"),
-            ("failed", "failed"),
-            ("delayed", "delayed"),
+            ("completed", JobState::Completed),
+            ("failed", JobState::Failed),
+            ("delayed", JobState::Delayed),
         ] {
             let score: Option<f64> = self
                 .cmd(queue, redis::cmd("ZSCORE").arg(k.key(set)).arg(id))
                 .await?;
             if score.is_some() {
-                return Ok(Some(state.into()));
+                return Ok(Some(state));
             }
         }
+        // A paused queue's jobs are `waiting` (the queue is paused, not the job), as BullMQ says.
         for (list, state) in [
-            ("active", "active"),
-            ("wait", "waiting"),
-            ("paused", "waiting"),
+            ("active", JobState::Active),
+            ("wait", JobState::Waiting),
+            ("paused", JobState::Waiting),
         ] {
             let pos: Option<i64> = self
                 .cmd(queue, redis::cmd("LPOS").arg(k.key(list)).arg(id))
                 .await?;
             if pos.is_some() {
-                return Ok(Some(state.into()));
+                return Ok(Some(state));
             }
         }
-        Ok(Some("unknown".into()))
+        Ok(Some(JobState::Unknown))
     }
     async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
         let k = self.keys(queue);
         let end = (offset + limit).saturating_sub(1) as i64;
         let (ids, total): (Vec<String>, u64) = match state {
-            "waiting" | "wait" => {
+            JobState::Waiting => {
                 let paused = self.is_paused(queue).await?;
                 let list = k.key(if paused { "paused" } else { "wait" });
                 let ids = self
@@ -64,7 +66,7 @@ impl Browse for BullStore {
                     .await?;
                 (ids, self.cmd(queue, redis::cmd("LLEN").arg(&list)).await?)
             }
-            "active" => (
+            JobState::Active => (
                 self.cmd(
                     queue,
                     redis::cmd("LRANGE")
@@ -76,7 +78,7 @@ impl Browse for BullStore {
                 self.cmd(queue, redis::cmd("LLEN").arg(k.key("active")))
                     .await?,
             ),
-            "delayed" => (
+            JobState::Delayed => (
                 self.cmd(
                     queue,
                     redis::cmd("ZRANGE")
@@ -88,19 +90,22 @@ impl Browse for BullStore {
                 self.cmd(queue, redis::cmd("ZCARD").arg(k.key("delayed")))
                     .await?,
             ),
-            "completed" | "failed" => (
+            JobState::Completed | JobState::Failed => (
                 self.cmd(
                     queue,
                     redis::cmd("ZREVRANGE")
-                        .arg(k.key(state))
+                        .arg(k.key(state.as_str()))
                         .arg(offset)
                         .arg(end),
                 )
                 .await?,
-                self.cmd(queue, redis::cmd("ZCARD").arg(k.key(state)))
+                self.cmd(queue, redis::cmd("ZCARD").arg(k.key(state.as_str())))
                     .await?,
             ),
-            _ => (Vec::new(), 0),
+            // Bull has neither a `prioritized` set (prioritized jobs sit in `wait`) nor flows:
+            // valid states that hold no job here.
+            JobState::Prioritized | JobState::WaitingChildren => (Vec::new(), 0),
+            JobState::Unknown => return Err(state.not_listed(queue)),
         };
         let mut jobs = Vec::with_capacity(ids.len());
         for id in ids {
@@ -129,7 +134,7 @@ impl BullStore {
         &self,
         queue: &str,
         id: &str,
-        state: Option<String>,
+        state: Option<JobState>,
         logs: bool,
     ) -> Result<Option<JobInfo>, Error> {
         let k = self.keys(queue);

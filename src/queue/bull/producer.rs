@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use super::{now_ms, opts, scripts, BullStore};
 use crate::queue::contract::Produce;
 use crate::queue::error::Error;
-use crate::queue::job::JobSpec;
+use crate::queue::spec::ValidJob;
 
 #[async_trait]
 impl Produce for BullStore {
-    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
         let k = self.keys(queue);
         let now = now_ms();
         let opts = opts::opts_json(&spec, now);

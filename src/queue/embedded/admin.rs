@@ -12,6 +12,7 @@ use super::info::state_of;
 use super::producer::ensure_queue;
 use super::{events, make_ready, now_ms, EmbeddedStore, End, Fault};
 use crate::queue::contract::Admin;
+use crate::queue::state::JobState;
 use crate::queue::{Error, JobOpError};
 use async_trait::async_trait;
 
@@ -194,9 +195,14 @@ impl Admin for EmbeddedStore {
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago; returns how
     /// many.
-    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error> {
+    async fn clean(
+        &self,
+        queue: &str,
+        state: JobState,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
         // `state` was checked by `Store::clean`.
-        let (q, state) = (queue.to_string(), state.to_string());
+        let (q, state) = (queue.to_string(), state.as_str());
         let cutoff = now_ms() - older_than.as_millis() as i64;
         self.write(queue, move |c| {
             c.prepare_cached(

@@ -10,7 +10,8 @@ use super::{now_ms, EmbeddedStore, Fault};
 use crate::queue::contract::Browse;
 use crate::queue::contract::Inspect;
 use crate::queue::metrics::{minute_of, MinuteCounts};
-use crate::queue::{Error, JobCounts, JobInfo, JobPage, STATES};
+use crate::queue::state::JobState;
+use crate::queue::{Error, JobCounts, JobInfo, JobPage};
 use async_trait::async_trait;
 
 /// The columns [`from_row`] reads, in order.
@@ -31,7 +32,7 @@ fn from_row(queue: &str, r: &Row<'_>) -> rusqlite::Result<JobInfo> {
         id: r.get(0)?,
         queue: queue.to_string(),
         name: r.get(1)?,
-        state: Some(r.get(16)?),
+        state: Some(stored_state(&r.get::<_, String>(16)?)),
         data: json(2)?,
         opts: json(3)?,
         progress: json(4)?,
@@ -57,20 +58,24 @@ pub(super) fn num(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
 
 /// (stored state, ORDER BY) of a listable state: newest first for waiting (the head of BullMQ's
 /// list), active, completed and failed; next-to-run first for prioritized and delayed.
-fn listing(state: &str) -> Option<(&'static str, &'static str)> {
-    Some(match state {
-        "waiting" | "wait" => ("waiting", "seq DESC"),
-        "active" => ("active", "processed_on DESC, seq DESC"),
-        "prioritized" => ("prioritized", "priority, seq"),
-        "delayed" => ("delayed", "run_at, seq"),
-        "completed" => ("completed", "finished_on DESC, seq DESC"),
-        "failed" => ("failed", "finished_on DESC, seq DESC"),
-        "waiting-children" => ("waiting-children", "seq"),
-        _ => return None,
-    })
+/// `None` for [`JobState::Unknown`]. The `state` column holds [`JobState::as_str`].
+fn listing(state: JobState) -> Option<(&'static str, &'static str)> {
+    let order = match state {
+        JobState::Waiting => "seq DESC",
+        JobState::Active => "processed_on DESC, seq DESC",
+        JobState::Prioritized => "priority, seq",
+        JobState::Delayed => "run_at, seq",
+        JobState::Completed | JobState::Failed => "finished_on DESC, seq DESC",
+        JobState::WaitingChildren => "seq",
+        JobState::Unknown => return None,
+    };
+    Some((state.as_str(), order))
 }
 
-impl EmbeddedStore {}
+/// A `state` column's text as a state; a value this version does not know reads as unknown.
+fn stored_state(text: &str) -> JobState {
+    text.parse().unwrap_or(JobState::Unknown)
+}
 
 /// The stored state of a job.
 pub(super) fn state_of(c: &Connection, queue: &str, id: &str) -> rusqlite::Result<Option<String>> {
@@ -82,24 +87,21 @@ pub(super) fn state_of(c: &Connection, queue: &str, id: &str) -> rusqlite::Resul
 #[async_trait]
 impl Browse for EmbeddedStore {
     /// The state of job `id`, or `None` when there is no such job.
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         let (q, id) = (queue.to_string(), id.to_string());
-        self.read(queue, move |c| Ok(state_of(c, &q, &id)?)).await
+        let stored = self.read(queue, move |c| Ok(state_of(c, &q, &id)?)).await?;
+        Ok(stored.as_deref().map(stored_state))
     }
 
     /// One page of `queue`'s jobs in `state`.
     async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
-        let (stored, order) = listing(state).ok_or_else(|| Error::InvalidJob {
-            queue: queue.into(),
-            field: None,
-            reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
-        })?;
+        let (stored, order) = listing(state).ok_or_else(|| state.not_listed(queue))?;
         let q = queue.to_string();
         let (total, jobs) = self
             .read(queue, move |c| {

@@ -6,6 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{events, next_seq, now_ms, opts, EmbeddedStore, Fault};
 use crate::queue::contract::Produce;
+use crate::queue::spec::ValidJob;
 use crate::queue::{Error, JobSpec};
 use async_trait::async_trait;
 
@@ -94,7 +95,7 @@ fn insert(conn: &Connection, queue: &str, spec: &JobSpec) -> Result<(String, boo
 impl Produce for EmbeddedStore {
     /// Adds a job to `queue` and returns its id (the existing id when a job with the same
     /// custom id is already there: then nothing is added). The facade validated `spec`.
-    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
         let q = queue.to_string();
         let (id, ready) = self.write(queue, move |c| insert(c, &q, &spec)).await?;
         if ready {

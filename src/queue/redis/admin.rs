@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::RedisStore;
 use crate::queue::contract::{Admin, Browse};
+use crate::queue::state::JobState;
 use crate::queue::{Error, JobOpError};
 use async_trait::async_trait;
 
@@ -14,7 +15,7 @@ impl RedisStore {
         &self,
         queue: &str,
         id: &str,
-        wanted: &[&str],
+        wanted: &[JobState],
         hint: &str,
     ) -> Result<(), JobOpError> {
         match self.state(queue, id).await? {
@@ -22,11 +23,11 @@ impl RedisStore {
                 queue: queue.into(),
                 id: id.into(),
             }),
-            Some(s) if wanted.contains(&s.as_str()) => Ok(()),
+            Some(s) if wanted.contains(&s) => Ok(()),
             Some(s) => Err(JobOpError::WrongState {
                 queue: queue.into(),
                 id: id.into(),
-                state: s,
+                state: s.to_string(),
                 hint: hint.into(),
             }),
         }
@@ -66,8 +67,13 @@ fn now_ms() -> u64 {
 impl Admin for RedisStore {
     /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
     async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["failed"], "only failed jobs can be retried")
-            .await?;
+        self.require_state(
+            queue,
+            id,
+            &[JobState::Failed],
+            "only failed jobs can be retried",
+        )
+        .await?;
         let mut job = self.engine_job(queue, id).await?;
         job.retry("failed", None)
             .await
@@ -115,12 +121,12 @@ impl Admin for RedisStore {
             queue,
             id,
             &[
-                "waiting",
-                "prioritized",
-                "delayed",
-                "completed",
-                "failed",
-                "waiting-children",
+                JobState::Waiting,
+                JobState::Prioritized,
+                JobState::Delayed,
+                JobState::Completed,
+                JobState::Failed,
+                JobState::WaitingChildren,
             ],
             "an active job cannot be removed; wait for it to finish",
         )
@@ -140,8 +146,13 @@ impl Admin for RedisStore {
 
     /// Makes a delayed job ready now.
     async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["delayed"], "only delayed jobs can be promoted")
-            .await?;
+        self.require_state(
+            queue,
+            id,
+            &[JobState::Delayed],
+            "only delayed jobs can be promoted",
+        )
+        .await?;
         let job = self.engine_job(queue, id).await?;
         job.promote().await.map_err(|e| Error::engine(queue, e))?;
         Ok(())
@@ -166,14 +177,19 @@ impl Admin for RedisStore {
     }
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago. Returns how many.
-    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error> {
+    async fn clean(
+        &self,
+        queue: &str,
+        state: JobState,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
         // `state` was checked by `Store::clean`.
         let q = self.queue(queue).await?;
         let grace = older_than.as_millis() as u64;
         let mut removed = 0u64;
         loop {
             let batch = q
-                .clean(grace, 1000, state)
+                .clean(grace, 1000, state.as_str())
                 .await
                 .map_err(|e| Error::engine(queue, e))?;
             removed += batch.len() as u64;

@@ -47,7 +47,7 @@ const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// parked on the marker (ends at once) or waiting on a Redis that may never answer.
 const IDLE_CLOSE: Duration = Duration::from_millis(300);
 
-/// A running engine job, as the store contract's [`crate::queue::contract::JobHandle`].
+/// A running engine job, as the consumer's [`crate::queue::consumer::JobHandle`] (`running.rs`).
 pub(crate) struct EngineJob(pub(crate) Job);
 
 /// The engine side of a [`Consumer`].

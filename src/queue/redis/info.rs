@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 
 use super::keys::QueueKeys;
-use crate::queue::{Error, JobInfo, JobPage, STATES};
+use crate::queue::state::JobState;
+use crate::queue::{Error, JobInfo, JobPage};
 
 use super::RedisStore;
 use crate::queue::contract::Browse;
@@ -50,17 +51,17 @@ impl JobInfo {
     }
 }
 
-/// (key suffix, is a list, newest first) of a state.
-fn state_key(state: &str) -> Option<(&'static str, bool, bool)> {
+/// (key suffix, is a list, newest first) of a state; `None` for [`JobState::Unknown`].
+fn state_key(state: JobState) -> Option<(&'static str, bool, bool)> {
     Some(match state {
-        "waiting" | "wait" => ("wait", true, false),
-        "active" => ("active", true, false),
-        "prioritized" => ("prioritized", false, false),
-        "delayed" => ("delayed", false, false),
-        "completed" => ("completed", false, true),
-        "failed" => ("failed", false, true),
-        "waiting-children" => ("waiting-children", false, false),
-        _ => return None,
+        JobState::Waiting => ("wait", true, false),
+        JobState::Active => ("active", true, false),
+        JobState::Prioritized => ("prioritized", false, false),
+        JobState::Delayed => ("delayed", false, false),
+        JobState::Completed => ("completed", false, true),
+        JobState::Failed => ("failed", false, true),
+        JobState::WaitingChildren => ("waiting-children", false, false),
+        JobState::Unknown => return None,
     })
 }
 
@@ -167,26 +168,18 @@ fn lossy(pairs: RawHash) -> HashMap<String, String> {
         .collect()
 }
 
-fn canonical(state: &str) -> String {
-    if state == "wait" { "waiting" } else { state }.to_string()
-}
-
 #[async_trait]
 impl Browse for RedisStore {
     /// One page of `queue`'s jobs in `state`.
     async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
         let (suffix, is_list, newest_first) =
-            state_key(state).ok_or_else(|| Error::InvalidJob {
-                queue: queue.into(),
-                field: None,
-                reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
-            })?;
+            state_key(state).ok_or_else(|| state.not_listed(queue))?;
         let k = QueueKeys::new(self.prefix(), queue);
         let key = k.key(suffix);
         let (start, stop) = (offset as i64, (offset + limit.max(1)) as i64 - 1);
@@ -209,8 +202,7 @@ impl Browse for RedisStore {
             .await
             .map_err(|e| Error::engine(queue, e))?;
         let mut jobs = self.hashes(queue, &ids).await?;
-        jobs.iter_mut()
-            .for_each(|j| j.state = Some(canonical(state)));
+        jobs.iter_mut().for_each(|j| j.state = Some(state));
         Ok(JobPage {
             total,
             offset,
@@ -247,7 +239,7 @@ impl Browse for RedisStore {
 
     /// The state of job `id` in `queue` (`waiting`, `active`, `delayed`, `prioritized`,
     /// `completed`, `failed`, `waiting-children`), or `None` when there is no such job.
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         let q = self.queue(queue).await?;
         let state = q
             .get_job_state(id)
@@ -255,10 +247,9 @@ impl Browse for RedisStore {
             .map_err(|e| Error::engine(queue, e))?;
         Ok(match state.as_str() {
             "unknown" => None,
-            // The engine says `wait` where BullMQ's getState says `waiting`; callers (overlap
-            // policy, API) use BullMQ's word.
-            "wait" => Some("waiting".to_string()),
-            s => Some(s.to_string()),
+            // The engine's `wait` is read as `waiting` by the one parser; a word it may add
+            // later is shown as `unknown` rather than guessed.
+            s => Some(s.parse().unwrap_or(JobState::Unknown)),
         })
     }
 }

@@ -23,9 +23,11 @@ use crate::queue::contract::{
 use crate::queue::error::{Error, JobOpError};
 use crate::queue::events::{EventSource, QueueEvent};
 use crate::queue::info::{JobInfo, JobPage};
-use crate::queue::job::{JobCounts, JobSpec};
+use crate::queue::job::JobCounts;
 use crate::queue::layout::Layout;
 use crate::queue::metrics::MinuteCounts;
+use crate::queue::spec::ValidJob;
+use crate::queue::state::JobState;
 
 /// The two layouts over one Redis, and which queues are Bull's. Cheap to clone.
 #[derive(Clone)]
@@ -118,7 +120,7 @@ impl Connection for Layouts {
 
 #[async_trait]
 impl Produce for Layouts {
-    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
         self.produce(queue).add(queue, spec).await
     }
 }
@@ -166,13 +168,13 @@ impl Inspect for Layouts {
 
 #[async_trait]
 impl Browse for Layouts {
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         self.browse(queue).state(queue, id).await
     }
     async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
@@ -207,7 +209,12 @@ impl Admin for Layouts {
     async fn resume(&self, queue: &str) -> Result<(), Error> {
         self.admin(queue).resume(queue).await
     }
-    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error> {
+    async fn clean(
+        &self,
+        queue: &str,
+        state: JobState,
+        older_than: Duration,
+    ) -> Result<u64, Error> {
         self.admin(queue).clean(queue, state, older_than).await
     }
 }

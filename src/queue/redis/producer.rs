@@ -6,6 +6,7 @@ use bullmq::JobOptions;
 
 use super::RedisStore;
 use crate::queue::contract::Produce;
+use crate::queue::spec::ValidJob;
 use crate::queue::{Backoff, Error, JobSpec, Retention};
 use async_trait::async_trait;
 
@@ -50,7 +51,7 @@ pub(crate) fn retention(r: Retention) -> RemoveOnFinish {
 impl Produce for RedisStore {
     /// Adds a job to `queue` and returns its id (the existing id when a job with the same
     /// custom id is already there: BullMQ then adds nothing). The facade validated `spec`.
-    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
         let engine = self.queue(queue).await?;
         let opts = engine_options(&spec);
         let job = engine

@@ -74,6 +74,7 @@ mod tests {
     use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
     use crate::queue::contract::{Browse, Consume, Produce};
     use crate::queue::redis::test_server::{connect, Redis};
+    use crate::queue::JobState;
     use crate::queue::{JobSpec, Outcome};
 
     struct AlwaysFails;
@@ -93,7 +94,7 @@ mod tests {
         let mut spec = JobSpec::new("n", serde_json::json!({}));
         spec.attempts = Some(3);
         spec.backoff = Some(crate::queue::Backoff::Fixed(Duration::from_millis(1)));
-        let id = store.add("st", spec).await.unwrap();
+        let id = store.add("st", spec.validate().unwrap()).await.unwrap();
         let opts = ConsumerOptions {
             concurrency: 1,
             lock_duration: Duration::from_secs(5),
@@ -110,7 +111,7 @@ mod tests {
             .await
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while store.state("st", &id).await.unwrap().as_deref() != Some("failed") {
+        while store.state("st", &id).await.unwrap() != Some(JobState::Failed) {
             assert!(Instant::now() < deadline, "the job did not fail for good");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
