@@ -1,8 +1,8 @@
 //! Signals and the drain deadline — the "detect" and "tell" phases of shutdown.
 //!
-//! Order (DESIGN.md): the first SIGTERM/SIGINT/SIGQUIT cancels `stop` (the scheduler and the
-//! fetch loops stop taking work; running jobs go on, their locks still renewed) and starts the
-//! deadline timer; at `SHUTDOWN_TIMEOUT`, `cut_off` fires (running handlers are terminated and
+//! Order (ARCHITECTURE.md and ../shared/DESIGN.md, "Shutdown order (SIGTERM)"): the first
+//! SIGTERM/SIGINT/SIGQUIT cancels `stop` (the scheduler and the fetch loops stop taking work;
+//! running jobs go on, their locks still renewed) and starts the deadline timer; at `SHUTDOWN_TIMEOUT`, `cut_off` fires (running handlers are terminated and
 //! their jobs moved back to `wait`). A second signal fires `cut_off` at once. SIGUSR2 asks for
 //! a crontab reload.
 //!

@@ -459,7 +459,11 @@ fn an_unknown_state_is_refused_naming_it_and_the_valid_ones(kind: Kind) {
         Some(json!({"state": "active", "olderThan": "1d"})),
     );
     assert_eq!(code, 400, "{body}");
-    assert!(body.to_string().contains("\\\"completed\\\" or \\\"failed\\\""), "{body}");
+    assert!(
+        body.to_string()
+            .contains("\\\"completed\\\" or \\\"failed\\\""),
+        "{body}"
+    );
     let (code, out, err) = env.cli(&["jobs", "work", "--state", "wait", "--json"]);
     assert_eq!(code, 0, "{err}");
     let page: Value = serde_json::from_str(&out).unwrap();

@@ -1,7 +1,7 @@
 //! Building and checking a [`JobSpec`] in one place, so the API, `worker enqueue` and the
 //! crontab fill jobs the same way and meet the same refusals: [`JobSpec::for_handler`] fills
 //! unset options from the handler's defaults, and [`JobSpec::validate`] (called by
-//! [`crate::queue::Store::add`] before any store sees the job) holds BullMQ's limits.
+//! `Store::add` before any store sees the job) holds BullMQ's limits.
 
 use std::time::Duration;
 

@@ -149,10 +149,10 @@ impl Store {
         self.backend.ping().await
     }
 
-    /// Claims this daemon's identity until `stop` (see [`crate::queue::Identity`]).
+    /// Claims this daemon's identity until `stop` (see [`crate::queue::identity::Identity`]).
     pub async fn claim_identity(
         &self,
-        id: &crate::queue::Identity,
+        id: &crate::queue::identity::Identity,
         stop: tokio_util::sync::CancellationToken,
     ) -> Result<(), Error> {
         self.backend.claim_identity(id, stop).await

@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{now_ms, BullStore};
-use crate::queue::QueueEvent;
+use crate::queue::events::QueueEvent;
 
 /// Events kept per queue for resuming SSE clients.
 const RING: usize = 10_000;

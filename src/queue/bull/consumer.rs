@@ -17,9 +17,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::context::Loop;
 use super::finish::{finish, BullJob};
 use super::opts;
-use super::{now_ms, scripts, BullStore, Keys};
+use super::{now_ms, scripts, BullStore};
 use crate::queue::consumer::{
     ActiveJob, Consumer, ConsumerHandle, ConsumerOptions, LoopBeat, Processor,
 };
@@ -51,18 +52,6 @@ impl ConsumerHandle for BullConsumer {
                 "jobs still running at close; their locks expire and the stalled check puts them back");
         }
     }
-}
-
-/// What the fetch loop and its job tasks share.
-pub(super) struct Loop {
-    pub(super) store: BullStore,
-    pub(super) queue: String,
-    pub(super) keys: Keys,
-    pub(super) opts: ConsumerOptions,
-    processor: Arc<dyn Processor>,
-    beat: Arc<LoopBeat>,
-    slots: Arc<Semaphore>,
-    jobs: TaskTracker,
 }
 
 #[async_trait]

@@ -32,6 +32,7 @@
 mod admin;
 mod bus;
 mod consumer;
+mod context;
 mod delay;
 mod events;
 mod finish;
@@ -41,6 +42,7 @@ pub(crate) mod link;
 mod mismatch;
 mod opts;
 mod producer;
+mod reader;
 mod repeat;
 mod scripts;
 mod workers;

@@ -13,7 +13,7 @@ use super::producer::ensure_queue;
 use super::{events, make_ready, now_ms, EmbeddedStore, End, Fault};
 use crate::queue::contract::Admin;
 use crate::queue::state::JobState;
-use crate::queue::{Error, JobOpError};
+use crate::queue::{error::Error, error::JobOpError};
 use async_trait::async_trait;
 
 /// Failed jobs moved per transaction by `retry_all_failed` (progress is reported between).

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::EmbeddedStore;
 use crate::queue::contract::Cancels;
-use crate::queue::Error;
+use crate::queue::error::Error;
 use async_trait::async_trait;
 
 /// Requests held for a listener that lags behind; older ones are dropped (a cancel is

@@ -29,7 +29,7 @@ use super::{events, lock, now_ms, EmbeddedStore, JobLogRef};
 use crate::queue::consumer::ConsumerHandle;
 use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 use crate::queue::contract::Consume;
-use crate::queue::{Error, Outcome};
+use crate::queue::{error::Error, job::Outcome};
 use async_trait::async_trait;
 
 /// Poll interval, only when inotify is unavailable (no instance left for this user).

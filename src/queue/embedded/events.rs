@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use super::{EmbeddedStore, Fault, Inner};
 use crate::queue::contract::Events;
 use crate::queue::events::EventSource;
-use crate::queue::{Error, QueueEvent};
+use crate::queue::{error::Error, events::QueueEvent};
 use async_trait::async_trait;
 
 /// Longest pause between two looks at the table while waiting for events, without a file watch.

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::{events, make_ready, now_ms, opts, End, Fault};
-use crate::queue::{Outcome, Retention};
+use crate::queue::{job::Outcome, job::Retention};
 
 /// Stack trace entries kept per job (BullMQ's default `stackTraceLimit` is 10).
 const STACKTRACE_LIMIT: usize = 10;

@@ -11,7 +11,7 @@ use crate::queue::contract::Browse;
 use crate::queue::contract::Inspect;
 use crate::queue::metrics::{minute_of, MinuteCounts};
 use crate::queue::state::JobState;
-use crate::queue::{Error, JobCounts, JobInfo, JobPage};
+use crate::queue::{error::Error, info::JobInfo, info::JobPage, job::JobCounts};
 use async_trait::async_trait;
 
 /// The columns [`from_row`] reads, in order.

@@ -43,7 +43,7 @@ use tokio::sync::{broadcast, Notify};
 
 use crate::queue::consumer::JobHandle;
 use crate::queue::contract::{Claims, Connection};
-use crate::queue::{Error, JobOpError};
+use crate::queue::{error::Error, error::JobOpError};
 
 pub use consumer::EmbeddedConsumer;
 pub use events::EmbeddedEventReader;

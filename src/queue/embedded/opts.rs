@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use crate::queue::{Backoff, JobSpec, Retention};
+use crate::queue::{job::Backoff, job::JobSpec, job::Retention};
 
 /// The `opts` JSON of `spec`.
 pub(super) fn to_json(spec: &JobSpec) -> Value {

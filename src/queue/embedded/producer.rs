@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::{events, next_seq, now_ms, opts, EmbeddedStore, Fault};
 use crate::queue::contract::Produce;
 use crate::queue::spec::ValidJob;
-use crate::queue::{Error, JobSpec};
+use crate::queue::{error::Error, job::JobSpec};
 use async_trait::async_trait;
 
 /// Makes sure `queue` has its row (pause flag, id counter).

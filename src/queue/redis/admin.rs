@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::RedisStore;
 use crate::queue::contract::{Admin, Browse};
 use crate::queue::state::JobState;
-use crate::queue::{Error, JobOpError};
+use crate::queue::{error::Error, error::JobOpError};
 use async_trait::async_trait;
 
 impl RedisStore {

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RedisStore;
 use crate::queue::contract::Cancels;
-use crate::queue::Error;
+use crate::queue::error::Error;
 use async_trait::async_trait;
 
 impl RedisStore {

@@ -18,7 +18,7 @@ use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
 use crate::queue::contract::Claims;
-use crate::queue::Error;
+use crate::queue::error::Error;
 use async_trait::async_trait;
 
 impl RedisStore {}

@@ -13,9 +13,9 @@ use bullmq::{Queue, QueueOptions};
 use super::sentinel::SentinelRelay;
 use tokio_util::sync::CancellationToken;
 
-use super::identity::Identity;
 use crate::queue::contract::Connection;
-use crate::queue::{Error, RedisTarget, Topology};
+use crate::queue::identity::Identity;
+use crate::queue::{error::Error, redis::RedisTarget, redis::Topology};
 
 /// The queue store: one multiplexed, self-reconnecting connection shared by producers and
 /// inspection, plus the engine's per-queue handles. Cheap to clone.
@@ -36,7 +36,7 @@ pub(crate) struct StoreInner {
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     /// This daemon's identity once claimed (`identity.rs`); consumers recover its earlier
     /// runs' jobs. Unset for CLI commands.
-    pub(crate) owner: std::sync::OnceLock<super::Identity>,
+    pub(crate) owner: std::sync::OnceLock<Identity>,
     /// The queues this store consumes, for its one stalled-check task (`stalled.rs`).
     pub(crate) stalled: super::stalled::Checker,
 }

@@ -38,7 +38,7 @@ use crate::queue::consumer::{
     ActiveJob, Consumer, ConsumerHandle, ConsumerOptions, LoopBeat, Processor,
 };
 use crate::queue::contract::Consume;
-use crate::queue::{Error, Outcome};
+use crate::queue::{error::Error, job::Outcome};
 
 /// Pause of the fetch loop after a failed fetch (Redis lost).
 const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);

@@ -15,7 +15,7 @@ use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::contract::Events;
 use crate::queue::events::EventSource;
-use crate::queue::{Error, QueueEvent};
+use crate::queue::{error::Error, events::QueueEvent};
 use async_trait::async_trait;
 
 /// A reader of several queues' streams, resuming from per-queue cursors.

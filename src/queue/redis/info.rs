@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::keys::QueueKeys;
 use crate::queue::state::JobState;
-use crate::queue::{Error, JobInfo, JobPage};
+use crate::queue::{error::Error, info::JobInfo, info::JobPage};
 
 use super::RedisStore;
 use crate::queue::contract::Browse;

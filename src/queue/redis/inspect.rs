@@ -4,7 +4,7 @@ use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::contract::Inspect;
 use crate::queue::metrics::{from_bullmq, minute_of, MinuteCounts};
-use crate::queue::{Error, JobCounts};
+use crate::queue::{error::Error, job::JobCounts};
 use async_trait::async_trait;
 
 impl RedisStore {}

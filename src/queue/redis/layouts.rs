@@ -13,7 +13,6 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::identity::Identity;
 use super::RedisStore;
 use crate::queue::bull::BullStore;
 use crate::queue::consumer::{Consumer, ConsumerOptions, Processor};
@@ -22,6 +21,7 @@ use crate::queue::contract::{
 };
 use crate::queue::error::{Error, JobOpError};
 use crate::queue::events::{EventSource, QueueEvent};
+use crate::queue::identity::Identity;
 use crate::queue::info::{JobInfo, JobPage};
 use crate::queue::job::JobCounts;
 use crate::queue::layout::Layout;

@@ -13,7 +13,7 @@
 use bullmq::Job;
 
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// What a retry needs, read leniently from stored `opts`.
 #[derive(Debug, PartialEq)]

@@ -29,7 +29,6 @@ pub(crate) mod sentinel;
 pub mod target;
 
 pub use client::RedisStore;
-pub use identity::Identity;
 pub use layouts::Layouts;
 pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;

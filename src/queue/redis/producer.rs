@@ -7,7 +7,7 @@ use bullmq::JobOptions;
 use super::RedisStore;
 use crate::queue::contract::Produce;
 use crate::queue::spec::ValidJob;
-use crate::queue::{Backoff, Error, JobSpec, Retention};
+use crate::queue::{error::Error, job::Backoff, job::JobSpec, job::Retention};
 use async_trait::async_trait;
 
 fn engine_options(spec: &JobSpec) -> JobOptions {

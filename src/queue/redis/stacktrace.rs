@@ -9,7 +9,7 @@
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// Appends one entry to a job's stacktrace.
 ///
@@ -74,8 +74,8 @@ mod tests {
     use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
     use crate::queue::contract::{Browse, Consume, Produce};
     use crate::queue::redis::test_server::{connect, Redis};
-    use crate::queue::JobState;
-    use crate::queue::{JobSpec, Outcome};
+    use crate::queue::state::JobState;
+    use crate::queue::{job::JobSpec, job::Outcome};
 
     struct AlwaysFails;
 
@@ -93,7 +93,7 @@ mod tests {
         let store = connect(redis.1).await;
         let mut spec = JobSpec::new("n", serde_json::json!({}));
         spec.attempts = Some(3);
-        spec.backoff = Some(crate::queue::Backoff::Fixed(Duration::from_millis(1)));
+        spec.backoff = Some(crate::queue::job::Backoff::Fixed(Duration::from_millis(1)));
         let id = store.add("st", spec.validate().unwrap()).await.unwrap();
         let opts = ConsumerOptions {
             concurrency: 1,

@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 
 use crate::queue::contract::{Browse, Consume, Events, Produce};
 
-use crate::queue::JobState;
+use crate::queue::state::JobState;
 use async_trait::async_trait;
 
 use super::CheckOpts;
 use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
 use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
-use crate::queue::{JobSpec, Outcome};
+use crate::queue::{job::JobSpec, job::Outcome};
 
 async fn cmd<T: redis::FromRedisValue>(store: &RedisStore, args: &[&str]) -> T {
     let mut c = redis::cmd(args[0]);

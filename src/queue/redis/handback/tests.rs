@@ -8,10 +8,10 @@ use bullmq::{Worker, WorkerOptions};
 
 use super::{repair, HandedBack};
 use crate::queue::contract::{Browse, Produce};
+use crate::queue::job::JobSpec;
 use crate::queue::redis::finish::Unwritten;
 use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
-use crate::queue::JobSpec;
 
 async fn hget(store: &RedisStore, id: &str, field: &str) -> Option<String> {
     store
@@ -40,7 +40,7 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
     for _ in 0..5 {
         let mut spec = JobSpec::new("n", serde_json::json!({}));
         spec.attempts = Some(3);
-        spec.backoff = Some(crate::queue::Backoff::Fixed(Duration::from_secs(60)));
+        spec.backoff = Some(crate::queue::job::Backoff::Fixed(Duration::from_secs(60)));
         ids.push(store.add("hb", spec.validate().unwrap()).await.unwrap());
     }
     // The engine's worker only fetches here (never started): each fetch locks one job with its
