@@ -192,7 +192,7 @@ pub enum Command {
         queue: String,
         /// waiting, prioritized, active, delayed, completed, failed, waiting-children.
         #[arg(long, default_value = "waiting")]
-        state: String,
+        state: crate::queue::JobState,
         /// Page size.
         #[arg(long, default_value_t = 20)]
         limit: u64,
@@ -257,7 +257,7 @@ pub enum Command {
         queue: String,
         /// completed or failed.
         #[arg(long)]
-        state: String,
+        state: crate::queue::JobState,
         /// e.g. 7d, 24h.
         #[arg(long)]
         older_than: String,

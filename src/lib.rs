@@ -16,10 +16,13 @@
 //!   config, the cron room and the Bull layout's repeatable jobs.
 //! - [`cron`]: the plan of entries, the scheduler (ticks → jobs with deterministic ids
 //!   `cron-<entry>-<unix-secs>`), a run's late window.
-//! - [`queue`]: the store contract (one trait, `queue::contract`), the [`queue::Store`] facade,
-//!   job specs and their one validation; `queue::redis` is BullMQ's layout over the engine
-//!   (`bullmq-official`, named nowhere else), `queue::bull` Bull 3/4's layout (our own Lua,
-//!   pub/sub events), `queue::embedded` the SQLite store (no Redis).
+//! - [`queue`]: the store contract by role (`queue::contract`: produce, consume, inspect,
+//!   browse, admin, cancels, claims, events, bundled as one `Backend`), the [`queue::Store`]
+//!   facade, [`queue::JobState`], job specs and their one validation (the only maker of a
+//!   [`queue::ValidJob`]); `queue::redis` is BullMQ's layout over the engine
+//!   (`bullmq-official`, named nowhere else) and the per-queue choice of layout
+//!   (`redis/layouts.rs`), `queue::bull` Bull 3/4's layout (our own Lua, pub/sub events, Redis
+//!   reached only through its `Link`), `queue::embedded` the SQLite store (no Redis).
 //! - [`worker`]: one pool per queue; dispatch by job name to a handler (or the queue's `*`
 //!   catch-all); routes, reload, cancel routing, vouching for the crontab entries held here
 //!   (others' are handed back), crontab commands run here while the store is down; the job

@@ -1,10 +1,10 @@
 //! Signals — the "detect" and "tell" phases of shutdown; they only signal.
 //!
-//! Order (../shared/DESIGN.md "Shutdown order"): the first SIGTERM/SIGINT/SIGQUIT cancels
-//! `stop` (the scheduler and the fetch loops stop taking work; running jobs go on, their locks
-//! still renewed). The drain (`app::drain`) arms the deadline when it sees `stop`, whoever
-//! fired it (a signal or a recycle limit), so there is one timer to keep right. A second
-//! signal fires `cut_off` at once. SIGUSR2 asks for a crontab reload.
+//! Order (ARCHITECTURE.md and ../shared/DESIGN.md, "Shutdown order (SIGTERM)"): the first
+//! SIGTERM/SIGINT/SIGQUIT cancels `stop` (the scheduler and the fetch loops stop taking work;
+//! running jobs go on, their locks still renewed). The drain (`app::drain`) arms the deadline
+//! when it sees `stop`, whoever fired it (a signal or a recycle limit), so there is one timer
+//! to keep right. A second signal fires `cut_off` at once. SIGUSR2 asks for a crontab reload.
 //!
 //! SIGQUIT drains like SIGTERM, as Supercronic treats it (a Go program would dump its stacks
 //! and die; a drain is what a cron daemon's user expects of it). SIGUSR1, SIGHUP and SIGPIPE,

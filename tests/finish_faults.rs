@@ -46,7 +46,7 @@ async fn state_becomes(store: &Store, id: &str, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let state = store.state(Q, id).await.unwrap();
-        if state.as_deref() == Some(want) {
+        if state.map(|s| s.as_str()) == Some(want) {
             return;
         }
         assert!(

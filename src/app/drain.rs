@@ -1,4 +1,4 @@
-//! The drain phase. Shutdown order (../shared/DESIGN.md "Shutdown order"):
+//! The drain phase. Shutdown order (ARCHITECTURE.md, "Shutdown order (SIGTERM)"):
 //! 1. `stop` fires (first SIGTERM/SIGINT/SIGQUIT, or a recycle limit): the scheduler stops,
 //!    `/health` reports `draining`, systemd hears STOPPING.
 //! 2. The pools stop fetching; running jobs go on, their locks still renewed.

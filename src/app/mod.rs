@@ -1,7 +1,8 @@
 //! Wiring: the only place that reads the environment, binds ports and installs signal
 //! handlers. [`run`] dispatches the command line; the daemon is two phases, [`start::start`]
 //! (load, listen, connect, start the components) and [`drain::Running::drain`] (shut them down
-//! in ../shared/DESIGN.md's order, documented there). The components themselves live in their rooms:
+//! in the order ARCHITECTURE.md gives under "Shutdown order (SIGTERM)"). The components
+//! themselves live in their rooms:
 //! `worker::{start, routes, cancels, reload}`, `cron::scheduler`, `http`; `app` keeps the
 //! process-level ones (signals in `shutdown`, `recycle`, `supervise`, systemd `notify`).
 

@@ -125,7 +125,7 @@ fn spec(args: &EnqueueArgs, config: &crate::config::Config) -> Result<JobSpec, S
     let spec = JobSpec::for_handler(&args.name, data, &defaults, overrides);
     // The store checks it again in `add`; checking before opening it answers a bad flag
     // with exit 2 and the flag's name, as for the other flags.
-    spec.validate().map_err(|e| {
+    let spec = spec.validate().map_err(|e| {
         let arg = match e.field {
             "name" => "NAME".to_string(),
             "jobId" => "--job-id".to_string(),
@@ -133,5 +133,5 @@ fn spec(args: &EnqueueArgs, config: &crate::config::Config) -> Result<JobSpec, S
         };
         format!("{arg}: {}", e.reason)
     })?;
-    Ok(spec)
+    Ok(spec.into_spec())
 }

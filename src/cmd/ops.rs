@@ -82,7 +82,7 @@ async fn run_op(
             offset,
             json,
         } => {
-            let page = store.jobs(queue, state, *offset, *limit).await?;
+            let page = store.jobs(queue, *state, *offset, *limit).await?;
             if json.json {
                 print_json(&page)
             } else {
@@ -164,7 +164,7 @@ async fn run_op(
         } => {
             let age = humantime::parse_duration(older_than)
                 .map_err(|e| anyhow::anyhow!("--older-than {older_than:?}: {e} (e.g. 7d)"))?;
-            let n = store.clean(queue, state, age).await?;
+            let n = store.clean(queue, *state, age).await?;
             if json.json {
                 print_json(&serde_json::json!({ "queue": queue, "count": n }));
             } else {
@@ -223,7 +223,8 @@ async fn schedules(
 
 fn print_job(j: &crate::queue::JobInfo) {
     println!("job {}/{} ({})", j.queue, j.id, j.name);
-    println!("  state:     {}", j.state.as_deref().unwrap_or("unknown"));
+    let state = j.state.unwrap_or(crate::queue::JobState::Unknown);
+    println!("  state:     {state}");
     println!(
         "  attempts:  {} made, {} started",
         j.attempts_made, j.attempts_started

@@ -308,7 +308,7 @@ impl FireContext {
             .ok()
             .flatten();
         if let Some(run) = unfinished {
-            let (prev, state) = (run.id.clone(), run.state.clone());
+            let (prev, state) = (run.id.clone(), run.state);
             match e.overlap {
                 Overlap::Allow => {}
                 Overlap::Forbid => {
@@ -332,7 +332,7 @@ impl FireContext {
                         failed_attempts = run.retrying, scheduled = %at.to_rfc3339(), "{why}");
                     return;
                 }
-                Overlap::Replace => self.replace(e, queue, &prev, &state).await,
+                Overlap::Replace => self.replace(e, queue, &prev, state).await,
             }
         }
         let spec = job_spec(&self.config, e, at);

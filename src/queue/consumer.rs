@@ -1,7 +1,8 @@
 //! Consuming a queue, whatever the store: the [`Processor`] a pool plugs in, the
 //! [`ActiveJob`] it receives, the [`Consumer`] handle it drains, and the [`LoopBeat`] that
 //! `/health` reads. Each store runs its own fetch loop behind these, through the
-//! [`ConsumerHandle`] and [`JobHandle`] contracts; nothing here names a store.
+//! [`ConsumerHandle`] and [`JobHandle`] seams defined here (the store contract,
+//! `contract.rs`, builds on this file, never the other way); nothing here names a store.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,15 +10,35 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
-use super::contract::{ConsumerHandle, JobHandle};
+use super::error::Error;
 use super::job::{Outcome, Retention};
-use super::Error;
 
 /// Runs one job. Implemented by the worker pool; called concurrently up to the concurrency.
 #[async_trait]
 pub trait Processor: Send + Sync + 'static {
     /// Runs `job` to an [`Outcome`]. Must not panic on any job data.
     async fn process(&self, job: ActiveJob) -> Outcome;
+}
+
+/// A store's running consumer of one queue, held by [`Consumer`].
+#[async_trait]
+pub trait ConsumerHandle: Send {
+    /// Stops fetching at once, waits up to `wait` for running jobs, then stops the loop.
+    async fn close(self: Box<Self>, queue: &str, wait: Duration);
+}
+
+/// A store's handle on one running job, held by [`ActiveJob`]; `queue` is the job's.
+#[async_trait]
+pub trait JobHandle: Send + Sync {
+    /// Appends a line to the job's log.
+    async fn log(&self, queue: &str, line: &str) -> Result<(), Error>;
+    /// Sets the job's progress and emits a `progress` event.
+    async fn progress(&self, queue: &str, value: serde_json::Value) -> Result<(), Error>;
+    /// Return values of a flow parent's finished children (empty where there are no flows).
+    async fn children_values(
+        &self,
+        queue: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error>;
 }
 
 /// How one queue is consumed.

@@ -1,10 +1,16 @@
-//! The store contract: what a store implements to hold cronq's queues. The [`super::Store`]
-//! facade holds one `Arc<dyn Backend>` and never names a store's type, except in the one
-//! constructor that opens a [`super::StoreTarget`]; the shared consumer holds a
-//! [`ConsumerHandle`], a running job a [`JobHandle`], an event reader an [`EventSource`]. A new
-//! store implements these four traits in its own module and adds one arm to
-//! [`super::Store::open`]; the shared behaviour suite (`tests/store_suite.rs`) then runs
-//! against it.
+//! The store contract, by role: what a store implements to hold cronq's queues. Each role is
+//! one small trait, implemented in the store file that already does that work (the Redis
+//! store's `producer.rs` implements [`Produce`], its `admin.rs` [`Admin`], …), and
+//! [`Backend`] bundles them with a blanket impl, so a type that plays every role is a store
+//! with no forwarding layer in between (the shape of apalis' `backend/expose.rs`).
+//!
+//! [`super::store::Store`] holds one `Arc<dyn Backend>` and never names a store's type, except in
+//! the one constructor that opens a [`super::store::StoreTarget`]. A new store implements the roles
+//! in its own module (plus [`ConsumerHandle`]/[`JobHandle`] from `consumer.rs` and
+//! [`EventSource`] from `events.rs`) and adds one arm to [`super::store::Store::open`]; the shared
+//! behaviour suite (`tests/store_suite.rs`) then runs against it.
+//!
+//! Every method names the queue in its errors.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,15 +20,21 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    Consumer, ConsumerOptions, Error, JobCounts, JobInfo, JobOpError, JobPage, JobSpec, Processor,
-    QueueEvent,
-};
+use super::consumer::{Consumer, ConsumerOptions, Processor};
+use super::error::{Error, JobOpError};
+use super::events::{EventSource, QueueEvent};
+use super::identity::Identity;
+use super::info::{JobInfo, JobPage};
+use super::job::JobCounts;
+use super::layout::Layout;
+use super::metrics::MinuteCounts;
+use super::record::FinishedRun;
+use super::spec::ValidJob;
+use super::state::JobState;
 
-/// One store. Every method names the queue in its errors; `add` receives a job the facade
-/// already validated ([`JobSpec::validate`]); `clean` receives only `completed` or `failed`.
+/// The store as a whole: what it is, where, whether it answers, which queues it holds.
 #[async_trait]
-pub trait Backend: Send + Sync {
+pub trait Connection: Send + Sync {
     /// `redis`, `embedded`, …: shown in `/health`, `worker status` and reasons.
     fn kind(&self) -> &'static str;
     /// Where the store is, printable (passwords redacted).
@@ -34,11 +46,7 @@ pub trait Backend: Send + Sync {
     /// Claims the daemon's identity (`WORKER_ID`) until `stop`: a [`Error::Settings`] when a
     /// live daemon holds it. A store that admits one daemon anyway (the embedded store's file
     /// lock) has nothing to do.
-    async fn claim_identity(
-        &self,
-        _id: &super::Identity,
-        _stop: CancellationToken,
-    ) -> Result<(), Error> {
+    async fn claim_identity(&self, _id: &Identity, _stop: CancellationToken) -> Result<(), Error> {
         Ok(())
     }
     /// Warnings about the store's own settings, logged once at the daemon's start (Redis: an
@@ -46,8 +54,28 @@ pub trait Backend: Send + Sync {
     async fn settings_warnings(&self) -> Vec<String> {
         Vec::new()
     }
-    /// Adds a job; returns its id (the existing one for a duplicate custom id).
-    async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error>;
+    /// Queues that have data.
+    async fn discover_queues(&self) -> Result<Vec<String>, Error>;
+}
+
+/// Adding jobs.
+#[async_trait]
+pub trait Produce: Send + Sync {
+    /// Adds a job; returns its id (the existing one for a duplicate custom id). Only
+    /// [`JobSpec::validate`](super::job::JobSpec::validate) makes a [`ValidJob`], so no store
+    /// is handed an unchecked job.
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error>;
+    /// Writes `run`, which already happened, as a finished job of `queue` unless a job with
+    /// its id exists (`queue/record.rs`); `true` when written. The default writes nothing: a
+    /// store that is a local file is never unreachable, so no run happens without it.
+    async fn record_run(&self, _queue: &str, _run: &FinishedRun) -> Result<bool, Error> {
+        Ok(false)
+    }
+}
+
+/// Running jobs.
+#[async_trait]
+pub trait Consume: Send + Sync {
     /// Starts consuming `queue` with `processor`.
     async fn consume(
         &self,
@@ -55,6 +83,11 @@ pub trait Backend: Send + Sync {
         opts: ConsumerOptions,
         processor: Arc<dyn Processor>,
     ) -> Result<Consumer, Error>;
+}
+
+/// Questions about one queue as a whole.
+#[async_trait]
+pub trait Inspect: Send + Sync {
     /// Counts per state.
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error>;
     /// Whether any of `queues` has a job ready to run (waiting or prioritized): `/health`'s
@@ -70,23 +103,36 @@ pub trait Backend: Send + Sync {
     }
     /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
     /// metrics; a store keeps the same series).
-    async fn metrics(&self, queue: &str, minutes: u32) -> Result<super::MinuteCounts, Error>;
+    async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error>;
     /// Whether `queue` is paused.
     async fn is_paused(&self, queue: &str) -> Result<bool, Error>;
+    /// The Redis layout `queue`'s keys show, when they show one. `None` by default: a store
+    /// with one layout of its own (the embedded file) never shows either.
+    async fn layout_seen(&self, _queue: &str) -> Result<Option<Layout>, Error> {
+        Ok(None)
+    }
+}
+
+/// Reading jobs, for people and tools.
+#[async_trait]
+pub trait Browse: Send + Sync {
     /// The state of a job, `None` when there is no such job.
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error>;
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error>;
     /// One page of jobs in `state`.
     async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error>;
     /// One job with state and logs.
     async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error>;
-    /// Queues that have data.
-    async fn discover_queues(&self) -> Result<Vec<String>, Error>;
+}
+
+/// Changing jobs and queues by hand (API, CLI, dashboard).
+#[async_trait]
+pub trait Admin: Send + Sync {
     /// Failed → waiting.
     async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError>;
     /// Every failed job → waiting; `progress(done, total)` along the way.
@@ -103,8 +149,25 @@ pub trait Backend: Send + Sync {
     async fn pause(&self, queue: &str) -> Result<(), Error>;
     /// Resumes `queue`.
     async fn resume(&self, queue: &str) -> Result<(), Error>;
-    /// Removes `state` (completed or failed) jobs older than `older_than`; returns how many.
-    async fn clean(&self, queue: &str, state: &str, older_than: Duration) -> Result<u64, Error>;
+    /// Removes `state` jobs older than `older_than`; returns how many. The facade passes
+    /// only `completed` or `failed` ([`JobState::cleanable`]).
+    async fn clean(&self, queue: &str, state: JobState, older_than: Duration)
+        -> Result<u64, Error>;
+}
+
+/// Cancel requests between daemons.
+#[async_trait]
+pub trait Cancels: Send + Sync {
+    /// Asks whichever daemon runs job `id` of `queue` to cancel it.
+    async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error>;
+    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires. `out`'s receiver
+    /// is the caller's cancel router; the store only sends.
+    async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken);
+}
+
+/// Which daemon runs which crontab entries, where several share a store.
+#[async_trait]
+pub trait Claims: Send + Sync {
     /// Vouches for `ttl` that this daemon runs crontab entries `entries` through `queue`, so
     /// other daemons on the store hand those jobs back rather than fail them. A store that
     /// admits one daemon (the embedded file) has nobody to tell. `holder` is this daemon's
@@ -122,16 +185,11 @@ pub trait Backend: Send + Sync {
     async fn entry_claimed(&self, _queue: &str, _entry: &str) -> Result<bool, Error> {
         Ok(false)
     }
-    /// Writes `run`, which already happened, as a finished job of `queue` unless a job with
-    /// its id exists (`queue/record.rs`); `true` when written. The default writes nothing: a
-    /// store that is a local file is never unreachable, so no run happens without it.
-    async fn record_run(&self, _queue: &str, _run: &super::FinishedRun) -> Result<bool, Error> {
-        Ok(false)
-    }
-    /// Asks whichever daemon runs job `id` of `queue` to cancel it.
-    async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error>;
-    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.
-    async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken);
+}
+
+/// Reading queues' event logs.
+#[async_trait]
+pub trait Events: Send + Sync {
     /// Up to `count` events of `queue` after `after`, without blocking.
     async fn events_after(
         &self,
@@ -147,32 +205,14 @@ pub trait Backend: Send + Sync {
     ) -> Result<Box<dyn EventSource>, Error>;
 }
 
-/// A store's running consumer of one queue, held by [`Consumer`].
-#[async_trait]
-pub trait ConsumerHandle: Send {
-    /// Stops fetching at once, waits up to `wait` for running jobs, then stops the loop.
-    async fn close(self: Box<Self>, queue: &str, wait: Duration);
+/// One store: every role. Nothing implements it by hand; the blanket impl below makes any
+/// type that plays every role a `Backend`.
+pub trait Backend:
+    Connection + Produce + Consume + Inspect + Browse + Admin + Cancels + Claims + Events
+{
 }
 
-/// A store's handle on one running job, held by [`super::ActiveJob`]; `queue` is the job's.
-#[async_trait]
-pub trait JobHandle: Send + Sync {
-    /// Appends a line to the job's log.
-    async fn log(&self, queue: &str, line: &str) -> Result<(), Error>;
-    /// Sets the job's progress and emits a `progress` event.
-    async fn progress(&self, queue: &str, value: serde_json::Value) -> Result<(), Error>;
-    /// Return values of a flow parent's finished children (empty where there are no flows).
-    async fn children_values(
-        &self,
-        queue: &str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, Error>;
-}
-
-/// A store's reader of several queues' events, held by [`super::EventReader`].
-#[async_trait]
-pub trait EventSource: Send {
-    /// Queue → the position reading started after.
-    fn start_cursors(&self) -> BTreeMap<String, String>;
-    /// Waits up to `block` for events; returns those that arrived (possibly none).
-    async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error>;
+impl<T> Backend for T where
+    T: Connection + Produce + Consume + Inspect + Browse + Admin + Cancels + Claims + Events
+{
 }

@@ -1,6 +1,8 @@
 //! The queue room's error boundary: everything a store (Redis through the engine, or the
 //! embedded file) can say, named by queue. Messages name the store, never assume Redis.
 
+use super::fault::{is_full, Fault};
+
 /// An error from the queue store. Messages name the queue (and job when known) and never
 /// contain a Redis password: URLs are redacted before they are put in a message.
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +77,7 @@ impl Error {
     pub(crate) fn engine(queue: &str, err: impl std::fmt::Display) -> Self {
         let message = err.to_string();
         let queue = queue.to_string();
-        if super::fault::is_full(&message) {
+        if is_full(&message) {
             return Error::Full { queue, message };
         }
         Error::Engine { queue, message }
@@ -87,9 +89,14 @@ impl Error {
         matches!(self, Error::Full { .. } | Error::Unreachable { .. })
     }
 
-    /// What kind of fault this is, for `/health` (see [`super::fault::Fault`]).
-    pub fn fault(&self) -> super::fault::Fault {
-        super::fault::Fault::of(self)
+    /// What kind of fault this is, for `/health` (see [`Fault`]).
+    pub fn fault(&self) -> Fault {
+        match self {
+            Error::Full { .. } => Fault::Full,
+            Error::Unreachable { .. } | Error::Auth { .. } | Error::Settings(_) => Fault::Store,
+            Error::InvalidJob { .. } => Fault::Call,
+            Error::Engine { message, .. } => Fault::of_message(message),
+        }
     }
 }
 
@@ -119,4 +126,21 @@ pub enum JobOpError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_engine_error_is_sorted_by_its_message() {
+        let full = Error::engine(
+            "q",
+            "OOM command not allowed when used memory > 'maxmemory'",
+        );
+        assert!(matches!(full, Error::Full { .. }) && full.is_retryable());
+        assert_eq!(full.fault(), Fault::Full);
+        assert_eq!(Error::engine("q", "WRONGTYPE x").fault(), Fault::Data);
+        assert_eq!(Error::Settings("x".into()).fault(), Fault::Store);
+    }
 }

@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use serde::Serialize;
 
-use super::contract::EventSource;
-use super::Error;
+use super::error::Error;
 
 /// One event of one queue.
 #[derive(Debug, Clone, Serialize)]
@@ -20,6 +20,16 @@ pub struct QueueEvent {
     pub event: String,
     /// The other fields (`jobId`, `returnvalue`, `failedReason`, `prev`, …).
     pub fields: BTreeMap<String, String>,
+}
+
+/// A store's reader of several queues' events, held by [`EventReader`] (the store contract,
+/// `contract.rs`, builds on this file, never the other way).
+#[async_trait]
+pub trait EventSource: Send {
+    /// Queue → the position reading started after.
+    fn start_cursors(&self) -> BTreeMap<String, String>;
+    /// Waits up to `block` for events; returns those that arrived (possibly none).
+    async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error>;
 }
 
 /// A reader of several queues' events, resuming from per-queue cursors.

@@ -1,8 +1,8 @@
 //! What kind of fault a store error is, for whoever must decide what it means: `/health`
 //! (does it make the daemon unhealthy, or one queue's row carry an error?) and HTTP (500, or a
-//! retryable 503?). Decided here once, from the store's own words, for every store.
-
-use super::Error;
+//! retryable 503?). Decided here once, from the store's own words, for every store. This file
+//! knows no error type: `error.rs` asks it about a message ([`Fault::of_message`]) and maps its
+//! own variants in `Error::fault`, so the arrow runs one way.
 
 /// The kind of a store error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,16 +20,6 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// The kind of `err`.
-    pub fn of(err: &Error) -> Fault {
-        match err {
-            Error::Full { .. } => Fault::Full,
-            Error::Unreachable { .. } | Error::Auth { .. } | Error::Settings(_) => Fault::Store,
-            Error::InvalidJob { .. } => Fault::Call,
-            Error::Engine { message, .. } => Fault::of_message(message),
-        }
-    }
-
     /// The kind of a store's message (Redis error codes, SQLite's texts).
     pub(crate) fn of_message(message: &str) -> Fault {
         if is_full(message) {
@@ -105,11 +95,5 @@ mod tests {
         for (message, kind) in cases {
             assert_eq!(Fault::of_message(message), kind, "{message}");
         }
-        let full = Error::engine(
-            "q",
-            "OOM command not allowed when used memory > 'maxmemory'",
-        );
-        assert!(matches!(full, Error::Full { .. }) && full.is_retryable());
-        assert_eq!(Error::engine("q", "WRONGTYPE x").fault(), Fault::Data);
     }
 }

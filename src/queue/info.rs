@@ -2,16 +2,7 @@
 
 use serde::Serialize;
 
-/// The states a job can be listed by.
-pub const STATES: [&str; 7] = [
-    "waiting",
-    "prioritized",
-    "active",
-    "delayed",
-    "completed",
-    "failed",
-    "waiting-children",
-];
+use super::state::JobState;
 
 /// A job, for display.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -25,7 +16,7 @@ pub struct JobInfo {
     pub name: String,
     /// State (`waiting`, `active`, `completed`, …); absent in list views.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<JobState>,
     /// Data: the stored JSON, or the raw text when it is not JSON.
     pub data: serde_json::Value,
     /// Options (BullMQ's `opts`).
@@ -72,11 +63,6 @@ pub struct JobPage {
     pub limit: u64,
     /// The jobs (newest first for completed/failed/waiting; next-to-run first otherwise).
     pub jobs: Vec<JobInfo>,
-}
-
-/// Whether `state` names a listable state.
-pub fn is_state(state: &str) -> bool {
-    STATES.contains(&state) || state == "wait"
 }
 
 /// A stored stack trace (a JSON array of strings) as lines; anything else reads as none.

@@ -3,12 +3,20 @@
 //! `bullmq-official`, BullMQ's own Lua scripts) and the embedded SQLite file ([`embedded`]) for
 //! running with no Redis. Nothing outside this room knows which one is in use.
 //!
-//! - [`contract`]: the traits a store implements ([`contract::Backend`] and the handles).
+//! - [`contract`]: the roles a store plays, one small trait each, bundled as
+//!   [`contract::Backend`] by a blanket impl.
 //! - [`store`]: the [`Store`] facade and [`StoreTarget`].
+//! - `state`: [`JobState`], the one parser of state names (`wait` is `waiting`).
 //! - [`job`]: what producers add ([`JobSpec`]), how runs end ([`Outcome`]), deterministic cron ids.
-//! - [`spec`]: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation.
-//! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`].
+//! - `spec`: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation, the
+//!   only maker of the [`ValidJob`] a store's `Produce::add` takes.
+//! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`],
+//!   and the handles a store's fetch loop gives them.
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
+//!
+//! The re-exports below are for the rest of cronq. Files inside this room name the module that
+//! defines what they use (`super::error::Error`, `crate::queue::job::JobSpec`), never this
+//! file, so no arrow runs back up from a store to the room's top.
 //! - [`fault`]: what kind of fault a store error is (whole store, one queue's data, one call).
 //! - [`redis::target`]: where Redis is, and redaction; [`redis::keys`]: Redis key names.
 //! - [`metrics`]: BullMQ's per-minute completed/failed series, read back as [`MinuteCounts`];
@@ -22,30 +30,35 @@ pub mod embedded;
 mod error;
 pub mod events;
 pub mod fault;
+mod identity;
 pub mod info;
 mod job;
+mod layout;
 pub mod metrics;
 mod record;
 pub mod redis;
 pub mod retry;
 mod spec;
+mod state;
 pub mod store;
 pub mod timings;
 
 pub use crate::rules::{validate_queue_name, MAX_QUEUE_NAME};
-pub use bull::Layout;
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
 pub use fault::Fault;
-pub use info::{is_state, JobInfo, JobPage, STATES};
+pub use identity::Identity;
+pub use info::{JobInfo, JobPage};
 pub use job::{
     check_job_duration, cron_job_id, is_hidden_char, parse_millis_or_duration, validate_job_id,
     Backoff, JobCounts, JobSpec, Outcome, Retention,
 };
+pub use layout::Layout;
 pub use metrics::MinuteCounts;
 pub use record::FinishedRun;
-pub use redis::{redact_url, Identity, RedisTarget, Topology};
-pub use spec::{HandlerDefaults, JobOverrides, SpecError, MAX_ATTEMPTS, MAX_PRIORITY};
+pub use redis::{redact_url, RedisTarget, Topology};
+pub use spec::{HandlerDefaults, JobOverrides, SpecError, ValidJob, MAX_ATTEMPTS, MAX_PRIORITY};
+pub use state::{JobState, UnknownState, LISTED as LISTED_STATES};
 pub use store::{Store, StoreTarget};
 pub use timings::{Timing, Timings};

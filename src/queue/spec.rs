@@ -1,7 +1,7 @@
 //! Building and checking a [`JobSpec`] in one place, so the API, `worker enqueue` and the
 //! crontab fill jobs the same way and meet the same refusals: [`JobSpec::for_handler`] fills
 //! unset options from the handler's defaults, and [`JobSpec::validate`] (called by
-//! [`crate::queue::Store::add`] before any store sees the job) holds BullMQ's limits.
+//! `Store::add` before any store sees the job) holds BullMQ's limits.
 
 use std::time::Duration;
 
@@ -76,8 +76,14 @@ impl JobSpec {
         spec
     }
 
-    /// The one check of a job before it is stored, whichever store and producer.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    /// The one check of a job before it is stored, whichever store and producer; the only
+    /// maker of a [`ValidJob`], which is what a store's `Produce::add` takes.
+    pub fn validate(self) -> Result<ValidJob, SpecError> {
+        self.check()?;
+        Ok(ValidJob(self))
+    }
+
+    fn check(&self) -> Result<(), SpecError> {
         let err = |field, reason: String| Err(SpecError { field, reason });
         if self.name.trim().is_empty() {
             return err("name", "must not be empty".into());
@@ -115,6 +121,27 @@ impl JobSpec {
             })?;
         }
         Ok(())
+    }
+}
+
+/// A job that passed [`JobSpec::validate`], the only way to make one (its field is private):
+/// a store that takes a `ValidJob` cannot be handed an unchecked job, whoever the producer.
+/// Read it as a [`JobSpec`] (it derefs to one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidJob(JobSpec);
+
+impl ValidJob {
+    /// The checked spec, to change and check again (a change makes it unchecked).
+    pub fn into_spec(self) -> JobSpec {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidJob {
+    type Target = JobSpec;
+
+    fn deref(&self) -> &JobSpec {
+        &self.0
     }
 }
 
@@ -169,7 +196,7 @@ mod tests {
     #[test]
     fn each_refusal_names_its_field() {
         let base = JobSpec::new("n", serde_json::json!({}));
-        assert!(base.validate().is_ok());
+        assert!(base.clone().validate().is_ok());
         type Breaks = fn(&mut JobSpec);
         let cases: [(&str, Breaks); 12] = [
             ("jobId", |s| s.job_id = Some("\u{202e}gnp.exe".into())),
@@ -190,7 +217,7 @@ mod tests {
         for (field, break_it) in cases {
             let mut s = base.clone();
             break_it(&mut s);
-            assert_eq!(s.validate().unwrap_err().field, field, "{s:?}");
+            assert_eq!(s.clone().validate().unwrap_err().field, field, "{s:?}");
         }
         let mut edge = base.clone();
         // Scripts that read right to left are text, not formatting: they stay allowed.
@@ -199,5 +226,18 @@ mod tests {
         edge.priority = Some(MAX_PRIORITY);
         edge.attempts = Some(MAX_ATTEMPTS);
         assert!(edge.validate().is_ok());
+    }
+
+    #[test]
+    fn a_valid_job_is_the_spec_it_checked() {
+        let mut spec = JobSpec::new("n", serde_json::json!({"k": 1}));
+        spec.priority = Some(3);
+        let valid = spec.clone().validate().unwrap();
+        // Read through as the spec, and handed back whole (to change, then check again).
+        assert_eq!((valid.name.as_str(), valid.priority), ("n", Some(3)));
+        assert_eq!(valid.into_spec(), spec);
+        // A refused spec yields no ValidJob at all: the store never sees it.
+        spec.priority = Some(MAX_PRIORITY + 1);
+        assert!(spec.validate().is_err());
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::super::plan::PlannedEntry;
 use super::{FireContext, SchedulerStats};
-use crate::queue::JobSpec;
+use crate::queue::{JobSpec, JobState};
 
 /// How long the store gets to answer a tick's first question (the overlap check, the PING
 /// before the add) before it counts as unreachable.
@@ -44,8 +44,8 @@ impl FireContext {
 
     /// `overlap = "replace"`: a running previous run is cancelled wherever it runs (its job
     /// fails with "cancelled on request"); one not yet started is removed.
-    pub(super) async fn replace(&self, e: &PlannedEntry, queue: &str, prev: &str, state: &str) {
-        let result = if state == "active" {
+    pub(super) async fn replace(&self, e: &PlannedEntry, queue: &str, prev: &str, state: JobState) {
+        let result = if state == JobState::Active {
             self.store.request_cancel(queue, prev).await
         } else {
             self.store

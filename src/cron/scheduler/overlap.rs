@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::queue::Store;
+use crate::queue::{JobState, Store};
 
 /// Each entry's latest manual run: (Unix ms, job id). Written by "run now", read by the
 /// scheduler's overlap check and the schedule rows; memory of this daemon only (a run
@@ -41,8 +41,9 @@ impl ManualRuns {
 pub struct Unfinished {
     /// Its job id.
     pub id: String,
-    /// `waiting`, `active`, `delayed` or `prioritized`.
-    pub state: String,
+    /// Any state [`JobState::is_unfinished`] counts (`waiting-children` too: a flow parent
+    /// is still running its children).
+    pub state: JobState,
     /// Failed attempts so far when it waits to retry (delayed after a failure).
     pub retrying: Option<u64>,
 }
@@ -71,14 +72,11 @@ pub async fn unfinished(
         let Ok(Some(state)) = store.state(queue, &id).await else {
             continue;
         };
-        if !matches!(
-            state.as_str(),
-            "waiting" | "active" | "delayed" | "prioritized"
-        ) {
+        if !state.is_unfinished() {
             continue;
         }
-        let retrying = match state.as_str() {
-            "delayed" => store
+        let retrying = match state {
+            JobState::Delayed => store
                 .job(queue, &id)
                 .await
                 .ok()

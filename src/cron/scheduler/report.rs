@@ -11,7 +11,7 @@ use super::super::plan::{Plan, PlannedEntry};
 use super::job_spec;
 use super::overlap::{unfinished, ManualRuns, Unfinished};
 use crate::config::{Config, Overlap};
-use crate::queue::{cron_job_id, Error, Store};
+use crate::queue::{cron_job_id, Error, JobState, Store};
 
 /// One schedule entry.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -73,7 +73,7 @@ pub async fn rows(
                     .await
                     .ok()
                     .flatten()
-                    .unwrap_or_else(|| "missing".into());
+                    .map_or_else(|| "missing".into(), |s| s.to_string());
                 Some(LastRun {
                     job_id,
                     scheduled: rfc3339(at),
@@ -155,8 +155,8 @@ pub async fn trigger(
 
 /// `overlap = "replace"` for a manual run: cancel the running run, or remove one not started.
 async fn replace(store: &Store, queue: &str, running: &Unfinished) {
-    let result = match running.state.as_str() {
-        "active" => store
+    let result = match running.state {
+        JobState::Active => store
             .request_cancel(queue, &running.id)
             .await
             .map_err(|e| e.to_string()),

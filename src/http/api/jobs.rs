@@ -10,9 +10,7 @@ use super::preview::JobListPage;
 use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
-use crate::queue::{
-    is_state, parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobSpec, STATES,
-};
+use crate::queue::{parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobSpec, JobState};
 
 /// Offsets beyond this are past the end of any list; the stores take the index as a signed
 /// 64-bit number, where a larger one would wrap to a negative index (the last page).
@@ -42,13 +40,12 @@ pub async fn list_jobs(
 ) -> Result<Json<JobListPage>, ApiError> {
     queue_name(&queue)?;
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
-    let job_state = q.state.unwrap_or_else(|| "waiting".into());
-    if !is_state(&job_state) {
-        return Err(ApiError::field(
-            "state",
-            format!("{job_state:?}: use one of {}", STATES.join(", ")),
-        ));
-    }
+    let job_state = match q.state.as_deref() {
+        None => JobState::Waiting,
+        Some(text) => text
+            .parse::<JobState>()
+            .map_err(|e| ApiError::field("state", e.to_string()))?,
+    };
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be 1..=500"));
@@ -57,7 +54,7 @@ pub async fn list_jobs(
     let mut page = super::preview::read_page(
         store(&state)?,
         &queue,
-        &job_state,
+        job_state,
         offset.min(MAX_OFFSET),
         limit,
     )
@@ -159,8 +156,10 @@ pub async fn add_job(
     let spec = JobSpec::for_handler(&req.name, data, &defaults, overrides);
     // The store checks it again in `add`; checking here too answers 400 (not 503) while the
     // store is still connecting, with the same message.
-    spec.validate()
-        .map_err(|e| ApiError::field(e.field, e.reason))?;
+    let spec = spec
+        .validate()
+        .map_err(|e| ApiError::field(e.field, e.reason))?
+        .into_spec();
     let store = store(&state)?;
     // The stores add a duplicate custom id as a no-op and answer its id either way, so ask
     // first. Two concurrent adds of one new id can both read "absent" and both answer 201;
@@ -236,7 +235,11 @@ pub async fn retry_job(
     queue_name(&queue)?;
     let store = store(&state)?;
     store.retry_job(&queue, &id).await?;
-    let now = store.state(&queue, &id).await?.unwrap_or_default();
+    let now = store
+        .state(&queue, &id)
+        .await?
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     Ok(Json(Moved { id, state: now }))
 }
 
@@ -251,6 +254,10 @@ pub async fn promote_job(
     queue_name(&queue)?;
     let store = store(&state)?;
     store.promote_job(&queue, &id).await?;
-    let now = store.state(&queue, &id).await?.unwrap_or_default();
+    let now = store
+        .state(&queue, &id)
+        .await?
+        .map(|s| s.to_string())
+        .unwrap_or_default();
     Ok(Json(Moved { id, state: now }))
 }

@@ -13,7 +13,7 @@
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::queue::{Error as StoreError, JobInfo, Store};
+use crate::queue::{Error as StoreError, JobInfo, JobState, Store};
 
 /// Bytes of JSON kept per value in a list item.
 pub const PREVIEW_BYTES: usize = 1024;
@@ -32,7 +32,7 @@ static READERS: Semaphore = Semaphore::const_new(PAGE_READERS);
 pub async fn read_page(
     store: &Store,
     queue: &str,
-    state: &str,
+    state: JobState,
     offset: u64,
     limit: u64,
 ) -> Result<JobListPage, StoreError> {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::ApiError;
 use crate::http::AppState;
-use crate::queue::JobCounts;
+use crate::queue::{JobCounts, JobState};
 
 /// A queue with its counts.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -174,16 +174,18 @@ pub async fn clean_queue(
     JsonBody(req): JsonBody<CleanRequest>,
 ) -> Result<Json<Affected>, ApiError> {
     queue_name(&queue)?;
-    if req.state != "completed" && req.state != "failed" {
-        return Err(ApiError::field(
-            "state",
-            format!("{:?}: use \"completed\" or \"failed\"", req.state),
-        ));
-    }
+    // Parsed and checked here too (the store facade checks again) so that the answer names
+    // the field: one rule, `JobState::cleanable`.
+    let clean_state = req
+        .state
+        .parse::<JobState>()
+        .map_err(|e| e.to_string())
+        .and_then(JobState::cleanable)
+        .map_err(|e| ApiError::field("state", e))?;
     let age = humantime::parse_duration(&req.older_than)
         .map_err(|e| format!("{:?} is not a duration ({e}): e.g. \"7d\"", req.older_than))
         .and_then(crate::queue::check_job_duration)
         .map_err(|e| ApiError::field("olderThan", e))?;
-    let count = store(&state)?.clean(&queue, &req.state, age).await?;
+    let count = store(&state)?.clean(&queue, clean_state, age).await?;
     Ok(Json(Affected { queue, count }))
 }

@@ -15,6 +15,7 @@ use super::store;
 use crate::cron::marks::MarkKind;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
+use crate::queue::JobState;
 
 /// Jobs read per state and target queue.
 const PER_STATE: u64 = 500;
@@ -99,16 +100,16 @@ pub async fn schedules_timeline(State(state): State<AppState>) -> Result<Json<Ti
         }
         let mut jobs = Vec::new();
         for s in [
-            "completed",
-            "failed",
-            "active",
-            "waiting",
-            "delayed",
-            "prioritized",
+            JobState::Completed,
+            JobState::Failed,
+            JobState::Active,
+            JobState::Waiting,
+            JobState::Delayed,
+            JobState::Prioritized,
         ] {
             let page = store.jobs(queue, s, 0, PER_STATE).await?;
             jobs.extend(page.jobs.into_iter().map(|mut j| {
-                j.state = Some(s.to_string());
+                j.state = Some(s);
                 j
             }));
         }
@@ -128,7 +129,7 @@ pub async fn schedules_timeline(State(state): State<AppState>) -> Result<Json<Ti
                 (scheduled >= from).then(|| Run {
                     job_id: j.id.clone(),
                     scheduled,
-                    state: j.state.clone().unwrap_or_default(),
+                    state: j.state.map(|s| s.to_string()).unwrap_or_default(),
                     started: j.processed_on,
                     finished: j.finished_on,
                 })

@@ -3,8 +3,12 @@
 
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use super::{now_ms, scripts, BullStore};
-use crate::queue::{Error, JobOpError};
+use crate::queue::contract::{Admin, Browse};
+use crate::queue::error::{Error, JobOpError};
+use crate::queue::state::JobState;
 
 /// Jobs `clean` removes per script call (keeps each call short).
 const CLEAN_BATCH: u64 = 1000;
@@ -73,17 +77,20 @@ impl BullStore {
             _ => Err(JobOpError::WrongState {
                 queue: queue.into(),
                 id: id.into(),
-                state: self
-                    .state_of(queue, id)
-                    .await?
-                    .unwrap_or_else(|| "gone".into()),
+                state: match self.state(queue, id).await? {
+                    Some(s) => s.to_string(),
+                    None => "gone".into(),
+                },
                 hint: hint.into(),
             }),
         }
     }
+}
 
+#[async_trait]
+impl Admin for BullStore {
     /// failed → waiting.
-    pub(super) async fn retry_failed(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.to_ready(
             &scripts::RETRY_FAILED,
             "failed",
@@ -95,7 +102,7 @@ impl BullStore {
     }
 
     /// Every failed job → waiting.
-    pub(super) async fn retry_all(
+    async fn retry_all_failed(
         &self,
         queue: &str,
         progress: &mut (dyn FnMut(u64, u64) + Send),
@@ -112,7 +119,7 @@ impl BullStore {
         let total = ids.len() as u64;
         let mut done = 0;
         for id in ids {
-            match self.retry_failed(queue, &id).await {
+            match self.retry_job(queue, &id).await {
                 Ok(()) => done += 1,
                 Err(JobOpError::Store(e)) => return Err(e),
                 // Retried or removed by someone else meanwhile.
@@ -124,7 +131,7 @@ impl BullStore {
     }
 
     /// delayed → waiting.
-    pub(super) async fn promote_now(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.to_ready(
             &scripts::PROMOTE_ONE,
             "delayed",
@@ -135,8 +142,18 @@ impl BullStore {
         .await
     }
 
+    /// Pauses Bull's way.
+    async fn pause(&self, queue: &str) -> Result<(), Error> {
+        self.pause_or_resume(queue, true).await
+    }
+
+    /// Resumes Bull's way.
+    async fn resume(&self, queue: &str) -> Result<(), Error> {
+        self.pause_or_resume(queue, false).await
+    }
+
     /// Removes a job that is not running.
-    pub(super) async fn remove(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         let k = self.keys(queue);
         let code: i64 = scripts::REMOVE
             .key(k.key("wait"))
@@ -161,10 +178,10 @@ impl BullStore {
     }
 
     /// Removes `state` jobs that finished more than `older_than` ago.
-    pub(super) async fn clean_finished(
+    async fn clean(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         older_than: Duration,
     ) -> Result<u64, Error> {
         let k = self.keys(queue);
@@ -172,7 +189,7 @@ impl BullStore {
         let mut removed = 0;
         loop {
             let n: u64 = scripts::CLEAN
-                .key(k.key(state))
+                .key(k.key(state.as_str()))
                 .arg(k.base())
                 .arg(cut)
                 .arg(CLEAN_BATCH)

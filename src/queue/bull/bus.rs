@@ -27,7 +27,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{now_ms, BullStore};
-use crate::queue::QueueEvent;
+use crate::queue::events::QueueEvent;
 
 /// Events kept per queue for resuming SSE clients.
 const RING: usize = 10_000;
@@ -91,7 +91,7 @@ impl BullStore {
         if let Some(b) = buses.get(queue) {
             return Some(b.clone());
         }
-        let client = self.redis.inner.conn.try_client()?.clone();
+        let client = self.link.subscriber()?;
         let shared = Arc::new(Shared {
             queue: queue.to_string(),
             ring: Mutex::new(Ring::default()),

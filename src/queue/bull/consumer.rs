@@ -17,12 +17,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::context::Loop;
 use super::finish::{finish, BullJob};
 use super::opts;
-use super::{now_ms, scripts, BullStore, Keys};
-use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
-use crate::queue::contract::ConsumerHandle;
-use crate::queue::Error;
+use super::{now_ms, scripts, BullStore};
+use crate::queue::consumer::{
+    ActiveJob, Consumer, ConsumerHandle, ConsumerOptions, LoopBeat, Processor,
+};
+use crate::queue::contract::Consume;
+use crate::queue::error::Error;
 
 const IDLE_MIN: Duration = Duration::from_millis(20);
 const IDLE_MAX: Duration = Duration::from_millis(200);
@@ -51,21 +54,10 @@ impl ConsumerHandle for BullConsumer {
     }
 }
 
-/// What the fetch loop and its job tasks share.
-pub(super) struct Loop {
-    pub(super) store: BullStore,
-    pub(super) queue: String,
-    pub(super) keys: Keys,
-    pub(super) opts: ConsumerOptions,
-    processor: Arc<dyn Processor>,
-    beat: Arc<LoopBeat>,
-    slots: Arc<Semaphore>,
-    jobs: TaskTracker,
-}
-
-impl BullStore {
+#[async_trait]
+impl Consume for BullStore {
     /// Starts consuming a Bull queue.
-    pub(super) async fn start(
+    async fn consume(
         &self,
         queue: &str,
         opts: ConsumerOptions,
@@ -169,9 +161,9 @@ impl Waiter {
         if self.conn.is_some() || self.polling {
             return;
         }
-        match ctx.store.redis.inner.conn.dedicated_connection().await {
+        match ctx.store.link.dedicated().await {
             Ok(mut c) => {
-                super::workers::name_as_worker(&mut c, ctx.store.redis.prefix(), &ctx.queue).await;
+                super::workers::name_as_worker(&mut c, ctx.store.link.prefix(), &ctx.queue).await;
                 self.conn = Some(c);
             }
             // Redis Cluster (or a refused connection): look again after the idle pause, as

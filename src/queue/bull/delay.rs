@@ -14,9 +14,9 @@ use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::consumer::Loop;
+use super::context::Loop;
 use super::{now_ms, scripts};
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// How often to look for due jobs without a subscription, or after a failed look.
 const POLL: Duration = Duration::from_millis(500);

@@ -1,6 +1,6 @@
 //! Bull's pub/sub messages as the events cronq's SSE stream serves for every queue: the same
 //! names and fields a BullMQ queue's event stream has, so the dashboard and API clients need
-//! no second shape. And the [`EventSource`] of a Bull queue, reading its [`super::bus`] ring.
+//! no second shape. Pure mapping: the reader of a Bull queue's events is `reader.rs`.
 //!
 //! Mapping (channel after `<prefix>:<queue>:` → event and fields):
 //! - `waiting@…` id → `waiting {jobId}`; `active@…` id → `active {jobId, prev: waiting}`;
@@ -14,18 +14,6 @@
 //! Anything a foreign producer published that does not read so is skipped (logged at debug).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
-
-use async_trait::async_trait;
-use tokio::sync::watch;
-
-use super::bus::{order, Bus};
-use crate::queue::contract::EventSource;
-use crate::queue::{Error, QueueEvent};
-
-/// Events returned by one `next_batch` at most.
-const BATCH: usize = 200;
 
 /// `name` (the channel after the queue's base) and its payload as an event, or `None` for a
 /// channel that has no event or a payload that does not read.
@@ -100,75 +88,6 @@ fn id_of(v: &serde_json::Value) -> Option<String> {
 pub(super) fn due_ms(payload: &str) -> Option<u64> {
     let v: f64 = payload.trim().parse().ok()?;
     (v.is_finite() && v >= 0.0).then(|| v.ceil() as u64)
-}
-
-/// Reads several Bull queues' rings from per-queue cursors.
-pub(super) struct BullEventSource {
-    /// Queue → its bus, a receiver of its push counter, and the last id returned.
-    queues: Vec<(Arc<Bus>, watch::Receiver<u64>, String)>,
-    start: BTreeMap<String, String>,
-}
-
-impl BullEventSource {
-    /// A reader of `buses` after `cursors` (the newest event where a queue has none).
-    pub(super) fn new(buses: Vec<Arc<Bus>>, cursors: &BTreeMap<String, String>) -> Self {
-        let queues: Vec<_> = buses
-            .into_iter()
-            .map(|bus| {
-                let rx = bus.shared.pushed.subscribe();
-                let cursor = cursors
-                    .get(&bus.shared.queue)
-                    .filter(|c| *c != "$")
-                    .cloned()
-                    .unwrap_or_else(|| bus.shared.last_id());
-                (bus, rx, cursor)
-            })
-            .collect();
-        let start = queues
-            .iter()
-            .map(|(b, _, c)| (b.shared.queue.clone(), c.clone()))
-            .collect();
-        BullEventSource { queues, start }
-    }
-
-    fn drain(&mut self) -> Vec<QueueEvent> {
-        let mut out = Vec::new();
-        for (bus, rx, cursor) in &mut self.queues {
-            // Seen before reading: a push after this is noticed by the next wait.
-            rx.borrow_and_update();
-            let events = bus.shared.after(order(cursor), BATCH);
-            if let Some(last) = events.last() {
-                *cursor = last.stream_id.clone();
-            }
-            out.extend(events);
-        }
-        out
-    }
-}
-
-#[async_trait]
-impl EventSource for BullEventSource {
-    fn start_cursors(&self) -> BTreeMap<String, String> {
-        self.start.clone()
-    }
-
-    async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
-        let out = self.drain();
-        if !out.is_empty() || self.queues.is_empty() {
-            if self.queues.is_empty() {
-                tokio::time::sleep(block).await;
-            }
-            return Ok(out);
-        }
-        let changed = futures::future::select_all(
-            self.queues
-                .iter_mut()
-                .map(|(_, rx, _)| Box::pin(rx.changed())),
-        );
-        // A closed sender means the bus is gone (the store is closing): nothing more comes.
-        let _ = tokio::time::timeout(block, changed).await;
-        Ok(self.drain())
-    }
 }
 
 #[cfg(test)]

@@ -4,12 +4,12 @@
 
 use async_trait::async_trait;
 
-use super::consumer::Loop;
+use super::context::Loop;
 use super::opts::{self, RunOpts};
 use super::{now_ms, scripts, BullStore, Keys};
-use crate::queue::contract::JobHandle;
+use crate::queue::consumer::JobHandle;
 use crate::queue::retry::AfterFailure;
-use crate::queue::{Error, Outcome};
+use crate::queue::{error::Error, job::Outcome};
 
 pub(super) async fn finish(
     ctx: &Loop,

@@ -3,12 +3,17 @@
 
 use std::collections::HashMap;
 
-use super::BullStore;
-use crate::queue::info::stacktrace_lines;
-use crate::queue::{Error, JobInfo};
+use async_trait::async_trait;
 
-impl BullStore {
-    pub(super) async fn state_of(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+use super::BullStore;
+use crate::queue::contract::{Browse, Inspect};
+use crate::queue::error::Error;
+use crate::queue::info::{stacktrace_lines, JobInfo, JobPage};
+use crate::queue::state::JobState;
+
+#[async_trait]
+impl Browse for BullStore {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         let k = self.keys(queue);
         if !self
             .cmd::<bool>(queue, redis::cmd("EXISTS").arg(k.key(id)))
@@ -17,37 +22,119 @@ impl BullStore {
             return Ok(None);
         }
         for (set, state) in [
-            ("completed", "completed"),
-            ("failed", "failed"),
-            ("delayed", "delayed"),
+            ("completed", JobState::Completed),
+            ("failed", JobState::Failed),
+            ("delayed", JobState::Delayed),
         ] {
             let score: Option<f64> = self
                 .cmd(queue, redis::cmd("ZSCORE").arg(k.key(set)).arg(id))
                 .await?;
             if score.is_some() {
-                return Ok(Some(state.into()));
+                return Ok(Some(state));
             }
         }
+        // A paused queue's jobs are `waiting` (the queue is paused, not the job), as BullMQ says.
         for (list, state) in [
-            ("active", "active"),
-            ("wait", "waiting"),
-            ("paused", "waiting"),
+            ("active", JobState::Active),
+            ("wait", JobState::Waiting),
+            ("paused", JobState::Waiting),
         ] {
             let pos: Option<i64> = self
                 .cmd(queue, redis::cmd("LPOS").arg(k.key(list)).arg(id))
                 .await?;
             if pos.is_some() {
-                return Ok(Some(state.into()));
+                return Ok(Some(state));
             }
         }
-        Ok(Some("unknown".into()))
+        Ok(Some(JobState::Unknown))
     }
+    async fn jobs(
+        &self,
+        queue: &str,
+        state: JobState,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        let k = self.keys(queue);
+        let end = (offset + limit).saturating_sub(1) as i64;
+        let (ids, total): (Vec<String>, u64) = match state {
+            JobState::Waiting => {
+                let paused = self.is_paused(queue).await?;
+                let list = k.key(if paused { "paused" } else { "wait" });
+                let ids = self
+                    .cmd(queue, redis::cmd("LRANGE").arg(&list).arg(offset).arg(end))
+                    .await?;
+                (ids, self.cmd(queue, redis::cmd("LLEN").arg(&list)).await?)
+            }
+            JobState::Active => (
+                self.cmd(
+                    queue,
+                    redis::cmd("LRANGE")
+                        .arg(k.key("active"))
+                        .arg(offset)
+                        .arg(end),
+                )
+                .await?,
+                self.cmd(queue, redis::cmd("LLEN").arg(k.key("active")))
+                    .await?,
+            ),
+            JobState::Delayed => (
+                self.cmd(
+                    queue,
+                    redis::cmd("ZRANGE")
+                        .arg(k.key("delayed"))
+                        .arg(offset)
+                        .arg(end),
+                )
+                .await?,
+                self.cmd(queue, redis::cmd("ZCARD").arg(k.key("delayed")))
+                    .await?,
+            ),
+            JobState::Completed | JobState::Failed => (
+                self.cmd(
+                    queue,
+                    redis::cmd("ZREVRANGE")
+                        .arg(k.key(state.as_str()))
+                        .arg(offset)
+                        .arg(end),
+                )
+                .await?,
+                self.cmd(queue, redis::cmd("ZCARD").arg(k.key(state.as_str())))
+                    .await?,
+            ),
+            // Bull has neither a `prioritized` set (prioritized jobs sit in `wait`) nor flows:
+            // valid states that hold no job here.
+            JobState::Prioritized | JobState::WaitingChildren => (Vec::new(), 0),
+            JobState::Unknown => return Err(state.not_listed(queue)),
+        };
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(j) = self.info(queue, &id, None, false).await? {
+                jobs.push(j);
+            }
+        }
+        Ok(JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        })
+    }
+    async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        let state = self.state(queue, id).await?;
+        if state.is_none() {
+            return Ok(None);
+        }
+        self.info(queue, id, state, true).await
+    }
+}
 
+impl BullStore {
     pub(super) async fn info(
         &self,
         queue: &str,
         id: &str,
-        state: Option<String>,
+        state: Option<JobState>,
         logs: bool,
     ) -> Result<Option<JobInfo>, Error> {
         let k = self.keys(queue);

@@ -2,12 +2,13 @@
 //! `bullmq` whose keys are Bull's (or the reverse) would be half-served and its producers'
 //! jobs left behind, so the daemon says so once, naming the setting to change.
 
-use super::{BullStore, Layout};
-use crate::queue::Error;
+use super::BullStore;
+use crate::queue::error::Error;
+use crate::queue::layout::Layout;
 
 impl BullStore {
     /// The layout `queue`'s keys show, when they show one.
-    pub(crate) async fn layout_seen(&self, queue: &str) -> Result<Option<Layout>, Error> {
+    pub(super) async fn keys_show(&self, queue: &str) -> Result<Option<Layout>, Error> {
         let k = self.keys(queue);
         let mut p = redis::pipe();
         p.cmd("EXISTS")

@@ -22,21 +22,27 @@
 //! nothing published before it subscribed or while it was disconnected can be replayed) and
 //! the consumer's delay timer ([`delay`]), so an idle queue is not polled.
 //!
-//! Design: the layout is chosen per queue (`[queues.NAME] layout = "bull"`), so
-//! [`crate::queue::Store`] keeps this store beside the BullMQ one over the same Redis
-//! connection and picks by queue name; no queue is ever read in both layouts.
+//! Design: the layout is chosen per queue (`[queues.NAME] layout = "bull"`), so the Redis
+//! store's routing (`redis/layouts.rs`) keeps this layout beside the BullMQ one over the same
+//! Redis connection (handed over as a [`link::Link`]) and picks by queue name; no queue is ever
+//! read in both layouts. This store plays the per-queue roles only (produce, consume, inspect,
+//! browse, admin, events); what is not about a layout (cancels, claims, discovery) is the
+//! Redis store's.
 
 mod admin;
-mod backend;
 mod bus;
 mod consumer;
+mod context;
 mod delay;
 mod events;
 mod finish;
 mod info;
-mod metrics;
+mod inspect;
+pub(crate) mod link;
 mod mismatch;
 mod opts;
+mod producer;
+mod reader;
 mod repeat;
 mod scripts;
 mod workers;
@@ -47,36 +53,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use mismatch::mismatch_message;
 
-use crate::queue::redis::RedisStore;
-use crate::queue::Error;
-
-/// How a queue's keys are laid out in Redis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Layout {
-    /// BullMQ (the default): the engine's layout.
-    #[default]
-    BullMq,
-    /// Bull 3/4 (`bull`, `@nestjs/bull`).
-    Bull,
-}
-
-impl Layout {
-    /// Parses the `layout` setting.
-    pub fn parse(text: &str) -> Result<Layout, String> {
-        match text {
-            "bullmq" => Ok(Layout::BullMq),
-            "bull" => Ok(Layout::Bull),
-            other => Err(format!(
-                "layout {other:?} is unknown: use \"bullmq\" (BullMQ producers, the default) or \"bull\" (Bull 3/4 and @nestjs/bull producers)"
-            )),
-        }
-    }
-}
+use self::link::{Link, Shared};
+use crate::queue::error::Error;
 
 /// The Bull 3/4 store over a Redis store's connection. Cheap to clone.
 #[derive(Clone)]
 pub struct BullStore {
-    redis: RedisStore,
+    /// The Redis it shares with the BullMQ layout, given by `redis/` ([`link`]).
+    link: Arc<dyn Link>,
     /// This process's lock token and event suffix (Bull gives each queue object a uuid).
     token: String,
     /// Queue → its event subscription and ring ([`bus`]), kept while the store lives.
@@ -84,11 +68,11 @@ pub struct BullStore {
 }
 
 impl BullStore {
-    /// The Bull store over `redis`'s connection.
-    pub fn new(redis: RedisStore) -> BullStore {
+    /// The Bull store over `link`'s connection.
+    pub(crate) fn new(link: Arc<dyn Link>) -> BullStore {
         let token = format!("cronq-{:016x}", rand::random::<u64>());
         BullStore {
-            redis,
+            link,
             token,
             buses: Arc::default(),
         }
@@ -96,12 +80,12 @@ impl BullStore {
 
     fn keys(&self, queue: &str) -> Keys {
         Keys {
-            base: format!("{}:{queue}:", self.redis.prefix()),
+            base: format!("{}:{queue}:", self.link.prefix()),
         }
     }
 
-    fn conn(&self) -> bullmq::redis_connection::AnyConnection {
-        self.redis.inner.conn.connection()
+    fn conn(&self) -> Shared {
+        self.link.shared()
     }
 
     /// Runs one command.
@@ -136,16 +120,4 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Layout;
-
-    #[test]
-    fn layout_names_parse_and_unknown_ones_say_the_choices() {
-        assert_eq!(Layout::parse("bull"), Ok(Layout::Bull));
-        assert_eq!(Layout::parse("bullmq"), Ok(Layout::BullMq));
-        assert!(Layout::parse("bull3").unwrap_err().contains("\"bull\""));
-    }
 }

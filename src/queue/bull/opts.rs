@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::queue::retry::{backoff_from_json, Curve, RetryPolicy};
-use crate::queue::{JobSpec, Retention};
+use crate::queue::{job::JobSpec, job::Retention};
 
 /// Retention as finish.lua takes it: (keep count, keep age s); -1 = no limit, count 0 = remove.
 pub(super) type Keep = (i64, i64);
@@ -81,7 +81,7 @@ pub(super) fn parse(text: Option<&str>) -> RunOpts {
         attempts: v
             .get("attempts")
             .and_then(Value::as_u64)
-            .map(|a| a.clamp(1, u64::from(crate::queue::MAX_ATTEMPTS)) as u32)
+            .map(|a| a.clamp(1, u64::from(crate::queue::spec::MAX_ATTEMPTS)) as u32)
             .unwrap_or(1),
         backoff: v.get("backoff").cloned().unwrap_or(Value::Null),
         on_complete: v.get("removeOnComplete").cloned().unwrap_or(Value::Null),

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::consumer::Loop;
+use super::context::Loop;
 use super::{now_ms, scripts};
 
 /// The next iteration to add.

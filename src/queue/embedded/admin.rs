@@ -11,7 +11,10 @@ use super::finish::delete_job;
 use super::info::state_of;
 use super::producer::ensure_queue;
 use super::{events, make_ready, now_ms, EmbeddedStore, End, Fault};
-use crate::queue::{Error, JobOpError};
+use crate::queue::contract::Admin;
+use crate::queue::state::JobState;
+use crate::queue::{error::Error, error::JobOpError};
+use async_trait::async_trait;
 
 /// Failed jobs moved per transaction by `retry_all_failed` (progress is reported between).
 const RETRY_BATCH: i64 = 500;
@@ -67,8 +70,23 @@ impl EmbeddedStore {
         Ok(())
     }
 
+    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
+        let q = queue.to_string();
+        self.write(queue, move |c| {
+            ensure_queue(c, &q)?;
+            c.prepare_cached("UPDATE queues SET paused = ?2 WHERE name = ?1")?
+                .execute(params![q, paused as i64])?;
+            let event = if paused { "paused" } else { "resumed" };
+            Ok(events::emit(c, &q, event, &[], now_ms())?)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Admin for EmbeddedStore {
     /// Moves one failed job back to ready (its attempt count is kept).
-    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         let (q, id) = (queue.to_string(), id.to_string());
         self.job_op(queue, true, move |c| {
             require(c, &q, &id, &["failed"], "only failed jobs can be retried")?;
@@ -79,10 +97,10 @@ impl EmbeddedStore {
 
     /// Moves every job of `queue` that failed before the call back to ready, in batches;
     /// `progress(done, total)` after each. Returns how many were moved.
-    pub async fn retry_all_failed(
+    async fn retry_all_failed(
         &self,
         queue: &str,
-        mut progress: impl FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, Error> {
         let before = now_ms();
         let q = queue.to_string();
@@ -125,7 +143,7 @@ impl EmbeddedStore {
     }
 
     /// Removes a job that is not active (with its logs).
-    pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         let (q, id) = (queue.to_string(), id.to_string());
         self.job_op(queue, false, move |c| {
             let prev = require(
@@ -148,7 +166,7 @@ impl EmbeddedStore {
     }
 
     /// Makes a delayed job ready now.
-    pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         let (q, id) = (queue.to_string(), id.to_string());
         self.job_op(queue, true, move |c| {
             require(
@@ -164,39 +182,27 @@ impl EmbeddedStore {
     }
 
     /// Pauses `queue`: no consumer fetches from it; adds still land in waiting.
-    pub async fn pause(&self, queue: &str) -> Result<(), Error> {
+    async fn pause(&self, queue: &str) -> Result<(), Error> {
         self.set_paused(queue, true).await
     }
 
     /// Resumes `queue`.
-    pub async fn resume(&self, queue: &str) -> Result<(), Error> {
+    async fn resume(&self, queue: &str) -> Result<(), Error> {
         self.set_paused(queue, false).await?;
         self.inner.ready.notify_waiters();
         Ok(())
     }
 
-    async fn set_paused(&self, queue: &str, paused: bool) -> Result<(), Error> {
-        let q = queue.to_string();
-        self.write(queue, move |c| {
-            ensure_queue(c, &q)?;
-            c.prepare_cached("UPDATE queues SET paused = ?2 WHERE name = ?1")?
-                .execute(params![q, paused as i64])?;
-            let event = if paused { "paused" } else { "resumed" };
-            Ok(events::emit(c, &q, event, &[], now_ms())?)
-        })
-        .await
-    }
-
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago; returns how
     /// many.
-    pub async fn clean(
+    async fn clean(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         older_than: Duration,
     ) -> Result<u64, Error> {
         // `state` was checked by `Store::clean`.
-        let (q, state) = (queue.to_string(), state.to_string());
+        let (q, state) = (queue.to_string(), state.as_str());
         let cutoff = now_ms() - older_than.as_millis() as i64;
         self.write(queue, move |c| {
             c.prepare_cached(

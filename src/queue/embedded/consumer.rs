@@ -26,8 +26,11 @@ use tokio_util::task::TaskTracker;
 use super::fetch::{self, Claim, Claimed};
 use super::finish::{self, Defaults};
 use super::{events, lock, now_ms, EmbeddedStore, JobLogRef};
+use crate::queue::consumer::ConsumerHandle;
 use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
-use crate::queue::{Error, Outcome};
+use crate::queue::contract::Consume;
+use crate::queue::{error::Error, job::Outcome};
+use async_trait::async_trait;
 
 /// Poll interval, only when inotify is unavailable (no instance left for this user).
 const FALLBACK_POLL: Duration = Duration::from_millis(250);
@@ -49,10 +52,11 @@ pub struct EmbeddedConsumer {
     jobs: TaskTracker,
 }
 
-impl EmbeddedConsumer {
+#[async_trait]
+impl ConsumerHandle for EmbeddedConsumer {
     /// Stops fetching at once, waits up to `wait` for running jobs. A job still running then is
     /// left `active`; the next start recovers it (counting a stall), as stalled recovery does.
-    pub async fn close(self, wait: Duration) {
+    async fn close(self: Box<Self>, _queue: &str, wait: Duration) {
         self.stop.cancel();
         let _ = self.fetch.await;
         self.jobs.close();
@@ -79,44 +83,6 @@ struct Loop {
 }
 
 impl EmbeddedStore {
-    /// Starts consuming `queue` with `processor`. The first call in a process takes the daemon
-    /// lock (see `lock`) and puts back the jobs a dead daemon left active.
-    pub async fn consume(
-        &self,
-        queue: &str,
-        opts: ConsumerOptions,
-        processor: Arc<dyn Processor>,
-    ) -> Result<Consumer, Error> {
-        self.become_daemon(queue, opts.max_stalled_count).await?;
-        let q = queue.to_string();
-        self.write(queue, move |c| Ok(super::producer::ensure_queue(c, &q)?))
-            .await?;
-        let beat = Arc::new(LoopBeat::default());
-        beat.turned();
-        let stop = CancellationToken::new();
-        let jobs = TaskTracker::new();
-        let ctx = Arc::new(Loop {
-            store: self.clone(),
-            queue: queue.to_string(),
-            worker: opts.worker_name.clone(),
-            processor,
-            defaults: Defaults {
-                on_complete: opts.remove_on_complete,
-                on_fail: opts.remove_on_fail,
-                metrics_points: opts.metrics_points,
-            },
-            beat: beat.clone(),
-            slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
-            jobs: jobs.clone(),
-        });
-        let fetch = tokio::spawn(fetch_loop(ctx, stop.clone()));
-        Ok(Consumer {
-            queue: queue.to_string(),
-            beat,
-            inner: Box::new(EmbeddedConsumer { stop, fetch, jobs }),
-        })
-    }
-
     /// Takes the daemon lock unless this process holds it; then recovers orphaned active jobs.
     async fn become_daemon(&self, queue: &str, max_stalled: u32) -> Result<(), Error> {
         if self
@@ -288,4 +254,45 @@ async fn finish_job(ctx: &Loop, id: String, outcome: Outcome) {
 fn bad_data(raw: &str, err: serde_json::Error) -> String {
     let shown: String = raw.chars().take(80).collect();
     format!("job data is not valid JSON ({err}): {shown:?}; producers must store JSON text in the `data` field")
+}
+
+#[async_trait]
+impl Consume for EmbeddedStore {
+    /// Starts consuming `queue` with `processor`. The first call in a process takes the daemon
+    /// lock (see `lock`) and puts back the jobs a dead daemon left active.
+    async fn consume(
+        &self,
+        queue: &str,
+        opts: ConsumerOptions,
+        processor: Arc<dyn Processor>,
+    ) -> Result<Consumer, Error> {
+        self.become_daemon(queue, opts.max_stalled_count).await?;
+        let q = queue.to_string();
+        self.write(queue, move |c| Ok(super::producer::ensure_queue(c, &q)?))
+            .await?;
+        let beat = Arc::new(LoopBeat::default());
+        beat.turned();
+        let stop = CancellationToken::new();
+        let jobs = TaskTracker::new();
+        let ctx = Arc::new(Loop {
+            store: self.clone(),
+            queue: queue.to_string(),
+            worker: opts.worker_name.clone(),
+            processor,
+            defaults: Defaults {
+                on_complete: opts.remove_on_complete,
+                on_fail: opts.remove_on_fail,
+                metrics_points: opts.metrics_points,
+            },
+            beat: beat.clone(),
+            slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
+            jobs: jobs.clone(),
+        });
+        let fetch = tokio::spawn(fetch_loop(ctx, stop.clone()));
+        Ok(Consumer {
+            queue: queue.to_string(),
+            beat,
+            inner: Box::new(EmbeddedConsumer { stop, fetch, jobs }),
+        })
+    }
 }

@@ -13,7 +13,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use super::{EmbeddedStore, Fault, Inner};
-use crate::queue::{Error, QueueEvent};
+use crate::queue::contract::Events;
+use crate::queue::events::EventSource;
+use crate::queue::{error::Error, events::QueueEvent};
+use async_trait::async_trait;
 
 /// Longest pause between two looks at the table while waiting for events, without a file watch.
 const POLL: Duration = Duration::from_millis(100);
@@ -66,44 +69,6 @@ pub struct EmbeddedEventReader {
     watched: bool,
 }
 
-impl EmbeddedStore {
-    /// A reader of `queues` starting after `cursors` (queues without one start with new events
-    /// only, pinned to the current last id so every cursor handed out is concrete).
-    pub async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<EmbeddedEventReader, Error> {
-        let queues = queues.to_vec();
-        let cursors = self
-            .read("events", move |c| {
-                let mut out = BTreeMap::new();
-                for q in queues {
-                    let at = match cursors.get(&q) {
-                        Some(text) => parse_cursor(text),
-                        None => c
-                            .prepare_cached(
-                                "SELECT COALESCE(MAX(id), 0) FROM events WHERE queue = ?1",
-                            )?
-                            .query_row([&q], |r| r.get(0))?,
-                    };
-                    out.insert(q, at);
-                }
-                Ok(out)
-            })
-            .await?;
-        Ok(EmbeddedEventReader {
-            inner: self.inner.clone(),
-            start: cursors
-                .iter()
-                .map(|(q, c)| (q.clone(), c.to_string()))
-                .collect(),
-            cursors,
-            watched: self.watch_file(),
-        })
-    }
-}
-
 /// A cursor is an event id; a Redis-style `ms-seq` id keeps its first part.
 fn parse_cursor(text: &str) -> i64 {
     text.split('-')
@@ -113,62 +78,8 @@ fn parse_cursor(text: &str) -> i64 {
 }
 
 impl EmbeddedEventReader {
-    /// Queue → the event id reading started after (before any batch was read).
-    pub fn start_cursors(&self) -> BTreeMap<String, String> {
-        self.start.clone()
-    }
-
-    /// Waits up to `block` for events; returns those that arrived (possibly none).
-    pub async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
-        let deadline = tokio::time::Instant::now() + block;
-        if self.cursors.is_empty() {
-            tokio::time::sleep(block).await;
-            return Ok(Vec::new());
-        }
-        loop {
-            let committed = self.inner.committed.clone();
-            let woken = committed.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            let batch = self.read_once().await?;
-            if !batch.is_empty() {
-                for ev in &batch {
-                    self.cursors
-                        .insert(ev.queue.clone(), ev.stream_id.parse().unwrap_or(0));
-                }
-                return Ok(batch);
-            }
-            let now = tokio::time::Instant::now();
-            if now >= deadline {
-                return Ok(Vec::new());
-            }
-            let pause = match self.watched {
-                true => deadline - now,
-                false => POLL.min(deadline - now),
-            };
-            tokio::select! {
-                _ = &mut woken => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
-    }
-
     async fn read_once(&self) -> Result<Vec<QueueEvent>, Error> {
         read_after(&self.inner, self.cursors.clone(), BATCH).await
-    }
-}
-
-impl EmbeddedStore {
-    /// Up to `count` events of `queue` after event id `after`, without waiting: the catch-up
-    /// read of a resuming SSE client.
-    pub async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
-        let cursors = BTreeMap::from([(queue.to_string(), parse_cursor(after))]);
-        read_after(&self.inner, cursors, count as i64).await
     }
 }
 
@@ -209,4 +120,98 @@ async fn read_after(
         })
         .await
         .map_err(|e| e.into_error("events"))
+}
+
+#[async_trait]
+impl Events for EmbeddedStore {
+    /// A reader of `queues` starting after `cursors` (queues without one start with new events
+    /// only, pinned to the current last id so every cursor handed out is concrete).
+    async fn event_reader(
+        &self,
+        queues: &[String],
+        cursors: BTreeMap<String, String>,
+    ) -> Result<Box<dyn EventSource>, Error> {
+        let queues = queues.to_vec();
+        let cursors = self
+            .read("events", move |c| {
+                let mut out = BTreeMap::new();
+                for q in queues {
+                    let at = match cursors.get(&q) {
+                        Some(text) => parse_cursor(text),
+                        None => c
+                            .prepare_cached(
+                                "SELECT COALESCE(MAX(id), 0) FROM events WHERE queue = ?1",
+                            )?
+                            .query_row([&q], |r| r.get(0))?,
+                    };
+                    out.insert(q, at);
+                }
+                Ok(out)
+            })
+            .await?;
+        Ok(Box::new(EmbeddedEventReader {
+            inner: self.inner.clone(),
+            start: cursors
+                .iter()
+                .map(|(q, c)| (q.clone(), c.to_string()))
+                .collect(),
+            cursors,
+            watched: self.watch_file(),
+        }))
+    }
+
+    /// Up to `count` events of `queue` after event id `after`, without waiting: the catch-up
+    /// read of a resuming SSE client.
+    async fn events_after(
+        &self,
+        queue: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<QueueEvent>, Error> {
+        let cursors = BTreeMap::from([(queue.to_string(), parse_cursor(after))]);
+        read_after(&self.inner, cursors, count as i64).await
+    }
+}
+
+#[async_trait]
+impl EventSource for EmbeddedEventReader {
+    /// Queue → the event id reading started after (before any batch was read).
+    fn start_cursors(&self) -> BTreeMap<String, String> {
+        self.start.clone()
+    }
+
+    /// Waits up to `block` for events; returns those that arrived (possibly none).
+    async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
+        let deadline = tokio::time::Instant::now() + block;
+        if self.cursors.is_empty() {
+            tokio::time::sleep(block).await;
+            return Ok(Vec::new());
+        }
+        loop {
+            let committed = self.inner.committed.clone();
+            let woken = committed.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let batch = self.read_once().await?;
+            if !batch.is_empty() {
+                for ev in &batch {
+                    self.cursors
+                        .insert(ev.queue.clone(), ev.stream_id.parse().unwrap_or(0));
+                }
+                return Ok(batch);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Vec::new());
+            }
+            let pause = match self.watched {
+                true => deadline - now,
+                false => POLL.min(deadline - now),
+            };
+            tokio::select! {
+                _ = &mut woken => {}
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{events, make_ready, now_ms, opts, End, Fault};
 use crate::queue::retry::{AfterFailure, RetryPolicy};
-use crate::queue::{Outcome, Retention};
+use crate::queue::{job::Outcome, job::Retention};
 
 /// Stack trace entries kept per job (BullMQ's default `stackTraceLimit` is 10).
 const STACKTRACE_LIMIT: usize = 10;

@@ -1,11 +1,18 @@
 //! Reading jobs for people and tools (API, CLI, dashboard): counts, one state, pages in the
 //! Redis store's orders (`redis/info.rs`), one job with its logs, the queues that exist.
 
-use rusqlite::{Connection, OptionalExtension, Row};
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::{EmbeddedStore, Fault};
-use crate::queue::{Error, JobCounts, JobInfo, JobPage, STATES};
+use super::{now_ms, EmbeddedStore, Fault};
+use crate::queue::contract::Browse;
+use crate::queue::contract::Inspect;
+use crate::queue::metrics::{minute_of, MinuteCounts};
+use crate::queue::state::JobState;
+use crate::queue::{error::Error, info::JobInfo, info::JobPage, job::JobCounts};
+use async_trait::async_trait;
 
 /// The columns [`from_row`] reads, in order.
 const COLUMNS: &str = "id, name, data, opts, progress, attempts_made, attempts_started,
@@ -25,7 +32,7 @@ fn from_row(queue: &str, r: &Row<'_>) -> rusqlite::Result<JobInfo> {
         id: r.get(0)?,
         queue: queue.to_string(),
         name: r.get(1)?,
-        state: Some(r.get(16)?),
+        state: Some(stored_state(&r.get::<_, String>(16)?)),
         data: json(2)?,
         opts: json(3)?,
         progress: json(4)?,
@@ -51,78 +58,50 @@ pub(super) fn num(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
 
 /// (stored state, ORDER BY) of a listable state: newest first for waiting (the head of BullMQ's
 /// list), active, completed and failed; next-to-run first for prioritized and delayed.
-fn listing(state: &str) -> Option<(&'static str, &'static str)> {
-    Some(match state {
-        "waiting" | "wait" => ("waiting", "seq DESC"),
-        "active" => ("active", "processed_on DESC, seq DESC"),
-        "prioritized" => ("prioritized", "priority, seq"),
-        "delayed" => ("delayed", "run_at, seq"),
-        "completed" => ("completed", "finished_on DESC, seq DESC"),
-        "failed" => ("failed", "finished_on DESC, seq DESC"),
-        "waiting-children" => ("waiting-children", "seq"),
-        _ => return None,
-    })
+/// `None` for [`JobState::Unknown`]. The `state` column holds [`JobState::as_str`].
+fn listing(state: JobState) -> Option<(&'static str, &'static str)> {
+    let order = match state {
+        JobState::Waiting => "seq DESC",
+        JobState::Active => "processed_on DESC, seq DESC",
+        JobState::Prioritized => "priority, seq",
+        JobState::Delayed => "run_at, seq",
+        JobState::Completed | JobState::Failed => "finished_on DESC, seq DESC",
+        JobState::WaitingChildren => "seq",
+        JobState::Unknown => return None,
+    };
+    Some((state.as_str(), order))
 }
 
-impl EmbeddedStore {
-    /// Counts per state of `queue`.
-    pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
-        let q = queue.to_string();
-        self.read(queue, move |c| {
-            let mut counts = JobCounts::default();
-            let mut stmt = c.prepare_cached(
-                "SELECT state, COUNT(*) FROM jobs WHERE queue = ?1 GROUP BY state",
-            )?;
-            let rows = stmt.query_map([&q], |r| Ok((r.get::<_, String>(0)?, num(r, 1)?)))?;
-            for row in rows {
-                let (state, n) = row?;
-                match state.as_str() {
-                    "waiting" => counts.waiting = n,
-                    "prioritized" => counts.prioritized = n,
-                    "active" => counts.active = n,
-                    "delayed" => counts.delayed = n,
-                    "completed" => counts.completed = n,
-                    "failed" => counts.failed = n,
-                    _ => {}
-                }
-            }
-            Ok(counts)
-        })
-        .await
-    }
+/// A `state` column's text as a state; a value this version does not know reads as unknown.
+fn stored_state(text: &str) -> JobState {
+    text.parse().unwrap_or(JobState::Unknown)
+}
 
-    /// Whether `queue` is paused.
-    pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
-        let q = queue.to_string();
-        self.read(queue, move |c| {
-            let paused = c
-                .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
-                .query_row([&q], |r| r.get::<_, i64>(0))
-                .optional()?;
-            Ok(paused.is_some_and(|p| p != 0))
-        })
-        .await
-    }
+/// The stored state of a job.
+pub(super) fn state_of(c: &Connection, queue: &str, id: &str) -> rusqlite::Result<Option<String>> {
+    c.prepare_cached("SELECT state FROM jobs WHERE queue = ?1 AND id = ?2")?
+        .query_row([queue, id], |r| r.get(0))
+        .optional()
+}
 
+#[async_trait]
+impl Browse for EmbeddedStore {
     /// The state of job `id`, or `None` when there is no such job.
-    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
         let (q, id) = (queue.to_string(), id.to_string());
-        self.read(queue, move |c| Ok(state_of(c, &q, &id)?)).await
+        let stored = self.read(queue, move |c| Ok(state_of(c, &q, &id)?)).await?;
+        Ok(stored.as_deref().map(stored_state))
     }
 
     /// One page of `queue`'s jobs in `state`.
-    pub async fn jobs(
+    async fn jobs(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         offset: u64,
         limit: u64,
     ) -> Result<JobPage, Error> {
-        let (stored, order) = listing(state).ok_or_else(|| Error::InvalidJob {
-            queue: queue.into(),
-            field: None,
-            reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
-        })?;
+        let (stored, order) = listing(state).ok_or_else(|| state.not_listed(queue))?;
         let q = queue.to_string();
         let (total, jobs) = self
             .read(queue, move |c| {
@@ -152,7 +131,7 @@ impl EmbeddedStore {
     }
 
     /// One job with its state and logs, or `None`.
-    pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+    async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
         let (q, id) = (queue.to_string(), id.to_string());
         self.read(queue, move |c| {
             let sql = format!("SELECT {COLUMNS} FROM jobs WHERE queue = ?1 AND id = ?2");
@@ -174,25 +153,81 @@ impl EmbeddedStore {
         })
         .await
     }
+}
 
-    /// Queue names that have jobs or were used (paused, consumed), sorted.
-    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
-        self.read("*", |c| {
-            let names = c
-                .prepare_cached(
-                    "SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs ORDER BY 1",
-                )?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(names)
+#[async_trait]
+impl Inspect for EmbeddedStore {
+    /// Counts per state of `queue`.
+    async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
+        let q = queue.to_string();
+        self.read(queue, move |c| {
+            let mut counts = JobCounts::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT state, COUNT(*) FROM jobs WHERE queue = ?1 GROUP BY state",
+            )?;
+            let rows = stmt.query_map([&q], |r| Ok((r.get::<_, String>(0)?, num(r, 1)?)))?;
+            for row in rows {
+                let (state, n) = row?;
+                match state.as_str() {
+                    "waiting" => counts.waiting = n,
+                    "prioritized" => counts.prioritized = n,
+                    "active" => counts.active = n,
+                    "delayed" => counts.delayed = n,
+                    "completed" => counts.completed = n,
+                    "failed" => counts.failed = n,
+                    _ => {}
+                }
+            }
+            Ok(counts)
         })
         .await
     }
-}
 
-/// The stored state of a job.
-pub(super) fn state_of(c: &Connection, queue: &str, id: &str) -> rusqlite::Result<Option<String>> {
-    c.prepare_cached("SELECT state FROM jobs WHERE queue = ?1 AND id = ?2")?
-        .query_row([queue, id], |r| r.get(0))
-        .optional()
+    /// Whether `queue` is paused.
+    async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
+        let q = queue.to_string();
+        self.read(queue, move |c| {
+            let paused = c
+                .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
+                .query_row([&q], |r| r.get::<_, i64>(0))
+                .optional()?;
+            Ok(paused.is_some_and(|p| p != 0))
+        })
+        .await
+    }
+
+    /// Completed and failed counts per minute over the last `minutes` minutes.
+    async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
+        let q = queue.to_string();
+        let since = minute_of(now_ms()) - 60_000 * minutes as i64;
+        self.read(queue, move |c| {
+            let mut out = MinuteCounts::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT kind, minute, count FROM metrics
+                 WHERE queue = ?1 AND (minute >= ?2 OR minute = -1)",
+            )?;
+            let rows = stmt.query_map(params![q, since], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (kind, minute, n) = row?;
+                let n = n.max(0) as u64;
+                let (series, total): (&mut BTreeMap<_, _>, &mut u64) = match kind.as_str() {
+                    "completed" => (&mut out.completed, &mut out.completed_total),
+                    _ => (&mut out.failed, &mut out.failed_total),
+                };
+                if minute == -1 {
+                    *total = n;
+                } else {
+                    series.insert(minute, n);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
 }

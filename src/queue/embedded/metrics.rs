@@ -2,13 +2,9 @@
 //! row per (queue, outcome, minute) in the `metrics` table, written in the transaction that
 //! finishes the job and trimmed to the consumer's `metrics_points` minutes.
 
-use std::collections::BTreeMap;
-
 use rusqlite::{params, Connection};
 
-use super::{now_ms, EmbeddedStore};
-use crate::queue::metrics::{minute_of, MinuteCounts};
-use crate::queue::Error;
+use crate::queue::metrics::minute_of;
 
 /// Counts one finished job (`kind`: `completed` or `failed`) in the current minute and drops
 /// minutes older than `points` minutes. `points` 0 records nothing (as in BullMQ).
@@ -40,41 +36,4 @@ pub(super) fn record(
     )?
     .execute(params![queue, kind, oldest])?;
     Ok(())
-}
-
-impl EmbeddedStore {
-    /// Completed and failed counts per minute over the last `minutes` minutes.
-    pub async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
-        let q = queue.to_string();
-        let since = minute_of(now_ms()) - 60_000 * minutes as i64;
-        self.read(queue, move |c| {
-            let mut out = MinuteCounts::default();
-            let mut stmt = c.prepare_cached(
-                "SELECT kind, minute, count FROM metrics
-                 WHERE queue = ?1 AND (minute >= ?2 OR minute = -1)",
-            )?;
-            let rows = stmt.query_map(params![q, since], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (kind, minute, n) = row?;
-                let n = n.max(0) as u64;
-                let (series, total): (&mut BTreeMap<_, _>, &mut u64) = match kind.as_str() {
-                    "completed" => (&mut out.completed, &mut out.completed_total),
-                    _ => (&mut out.failed, &mut out.failed_total),
-                };
-                if minute == -1 {
-                    *total = n;
-                } else {
-                    series.insert(minute, n);
-                }
-            }
-            Ok(out)
-        })
-        .await
-    }
 }

@@ -18,7 +18,6 @@
 //! of the exclusive `flock` on `<file>.lock`, taken by the first `consume` (see [`lock`]).
 
 mod admin;
-mod backend;
 mod cancel;
 mod consumer;
 mod events;
@@ -38,10 +37,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use async_trait::async_trait;
+use rusqlite::Connection as Sqlite;
 use tokio::sync::{broadcast, Notify};
 
-use crate::queue::{Error, JobOpError};
+use crate::queue::consumer::JobHandle;
+use crate::queue::contract::{Claims, Connection};
+use crate::queue::{error::Error, error::JobOpError};
 
 pub use consumer::EmbeddedConsumer;
 pub use events::EmbeddedEventReader;
@@ -180,30 +182,6 @@ impl EmbeddedStore {
         })
     }
 
-    /// The file path.
-    pub fn redacted_url(&self) -> String {
-        self.inner.path.display().to_string()
-    }
-
-    /// No prefix: one file holds one deployment.
-    pub fn prefix(&self) -> &str {
-        "embedded"
-    }
-
-    /// A small query's round trip, after checking the file is still ours. The query reads
-    /// the schema and the `queues` table (a few pages), so a corrupted file fails it where
-    /// `SELECT 1`, which reads no page, answered and `/health` said healthy.
-    pub async fn ping(&self) -> Result<Duration, Error> {
-        let started = Instant::now();
-        self.present()?;
-        self.read("*", |c| {
-            Ok(c.query_row("SELECT count(*) FROM queues", [], |r| r.get::<_, i64>(0))?)
-        })
-        .await
-        .map_err(|e| self.unreachable(e))?;
-        Ok(started.elapsed())
-    }
-
     /// `Ok` while the configured path still names the file this store opened.
     fn present(&self) -> Result<(), Error> {
         self.inner
@@ -230,7 +208,7 @@ impl EmbeddedStore {
     async fn write<R, F>(&self, queue: &str, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, Fault> + Send + 'static,
+        F: FnOnce(&Sqlite) -> Result<R, Fault> + Send + 'static,
     {
         self.present()?;
         self.inner
@@ -244,7 +222,7 @@ impl EmbeddedStore {
     async fn read<R, F>(&self, queue: &str, f: F) -> Result<R, Error>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, Fault> + Send + 'static,
+        F: FnOnce(&Sqlite) -> Result<R, Fault> + Send + 'static,
     {
         self.inner
             .readers
@@ -262,7 +240,7 @@ fn settings(path: &Path, reason: impl std::fmt::Display) -> Error {
 }
 
 /// The next `n` positions of the global FIFO order; returns the first.
-fn next_seq(conn: &Connection, n: i64) -> rusqlite::Result<i64> {
+fn next_seq(conn: &Sqlite, n: i64) -> rusqlite::Result<i64> {
     let last: i64 = conn
         .prepare_cached("UPDATE meta SET v = v + ?1 WHERE k = 'seq' RETURNING v")?
         .query_row([n], |r| r.get(0))?;
@@ -290,7 +268,7 @@ enum End {
 /// Makes job `id` ready (waiting or prioritized by its priority) at `end` of the FIFO order,
 /// and logs `waiting` with `prev`.
 fn make_ready(
-    conn: &Connection,
+    conn: &Sqlite,
     queue: &str,
     id: &str,
     prev: &str,
@@ -321,6 +299,54 @@ fn now_ms() -> i64 {
     crate::queue::consumer::now_ms() as i64
 }
 
+#[async_trait]
+impl Connection for EmbeddedStore {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    /// The file path.
+    fn redacted_url(&self) -> String {
+        self.inner.path.display().to_string()
+    }
+
+    /// No prefix: one file holds one deployment.
+    fn prefix(&self) -> &str {
+        "embedded"
+    }
+
+    /// A small query's round trip, after checking the file is still ours. The query reads
+    /// the schema and the `queues` table (a few pages), so a corrupted file fails it where
+    /// `SELECT 1`, which reads no page, answered and `/health` said healthy.
+    async fn ping(&self) -> Result<Duration, Error> {
+        let started = Instant::now();
+        self.present()?;
+        self.read("*", |c| {
+            Ok(c.query_row("SELECT count(*) FROM queues", [], |r| r.get::<_, i64>(0))?)
+        })
+        .await
+        .map_err(|e| self.unreachable(e))?;
+        Ok(started.elapsed())
+    }
+
+    /// Queue names that have jobs or were used (paused, consumed), sorted.
+    async fn discover_queues(&self) -> Result<Vec<String>, Error> {
+        self.read("*", |c| {
+            let names = c
+                .prepare_cached(
+                    "SELECT name FROM queues UNION SELECT DISTINCT queue FROM jobs ORDER BY 1",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(names)
+        })
+        .await
+    }
+}
+
+/// One daemon per file (the file lock): nobody to vouch to, so the defaults (no other holder).
+impl Claims for EmbeddedStore {}
+
 /// Log lines of a running embedded job.
 pub struct JobLogRef {
     store: EmbeddedStore,
@@ -328,9 +354,10 @@ pub struct JobLogRef {
     id: String,
 }
 
-impl JobLogRef {
+#[async_trait]
+impl JobHandle for JobLogRef {
     /// Appends a line.
-    pub async fn log(&self, line: &str) -> Result<(), Error> {
+    async fn log(&self, _queue: &str, line: &str) -> Result<(), Error> {
         let (queue, id, line) = (self.queue.clone(), self.id.clone(), line.to_string());
         self.store
             .write(&self.queue, move |c| {
@@ -342,7 +369,7 @@ impl JobLogRef {
     }
 
     /// Sets the job's progress (any JSON) while it runs.
-    pub async fn progress(&self, value: &serde_json::Value) -> Result<(), Error> {
+    async fn progress(&self, _queue: &str, value: serde_json::Value) -> Result<(), Error> {
         let (queue, id, text) = (self.queue.clone(), self.id.clone(), value.to_string());
         self.store
             .write(&self.queue, move |c| {
@@ -354,5 +381,13 @@ impl JobLogRef {
                 Ok(())
             })
             .await
+    }
+
+    async fn children_values(
+        &self,
+        _queue: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        // The embedded store has no flows.
+        Ok(serde_json::Map::new())
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::queue::retry::{backoff_from_json, Curve, RetryPolicy};
-use crate::queue::{JobSpec, Retention};
+use crate::queue::{job::JobSpec, job::Retention};
 
 /// The `opts` JSON of `spec`.
 pub(super) fn to_json(spec: &JobSpec) -> Value {

@@ -5,20 +5,10 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{events, next_seq, now_ms, opts, EmbeddedStore, Fault};
-use crate::queue::{Error, JobSpec};
-
-impl EmbeddedStore {
-    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
-    /// custom id is already there: then nothing is added). The facade validated `spec`.
-    pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        let q = queue.to_string();
-        let (id, ready) = self.write(queue, move |c| insert(c, &q, &spec)).await?;
-        if ready {
-            self.inner.ready.notify_waiters();
-        }
-        Ok(id)
-    }
-}
+use crate::queue::contract::Produce;
+use crate::queue::spec::ValidJob;
+use crate::queue::{error::Error, job::JobSpec};
+use async_trait::async_trait;
 
 /// Makes sure `queue` has its row (pause flag, id counter).
 pub(super) fn ensure_queue(conn: &Connection, queue: &str) -> rusqlite::Result<()> {
@@ -99,4 +89,18 @@ fn insert(conn: &Connection, queue: &str, spec: &JobSpec) -> Result<(String, boo
         events::emit(conn, queue, "waiting", &[("jobId", &id)], now)?;
     }
     Ok((id, delay == 0))
+}
+
+#[async_trait]
+impl Produce for EmbeddedStore {
+    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
+    /// custom id is already there: then nothing is added). The facade validated `spec`.
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
+        let q = queue.to_string();
+        let (id, ready) = self.write(queue, move |c| insert(c, &q, &spec)).await?;
+        if ready {
+            self.inner.ready.notify_waiters();
+        }
+        Ok(id)
+    }
 }

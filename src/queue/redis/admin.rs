@@ -5,14 +5,17 @@
 use std::time::Duration;
 
 use super::RedisStore;
-use crate::queue::{Error, JobOpError};
+use crate::queue::contract::{Admin, Browse};
+use crate::queue::state::JobState;
+use crate::queue::{error::Error, error::JobOpError};
+use async_trait::async_trait;
 
 impl RedisStore {
     async fn require_state(
         &self,
         queue: &str,
         id: &str,
-        wanted: &[&str],
+        wanted: &[JobState],
         hint: &str,
     ) -> Result<(), JobOpError> {
         match self.state(queue, id).await? {
@@ -20,11 +23,11 @@ impl RedisStore {
                 queue: queue.into(),
                 id: id.into(),
             }),
-            Some(s) if wanted.contains(&s.as_str()) => Ok(()),
+            Some(s) if wanted.contains(&s) => Ok(()),
             Some(s) => Err(JobOpError::WrongState {
                 queue: queue.into(),
                 id: id.into(),
-                state: s,
+                state: s.to_string(),
                 hint: hint.into(),
             }),
         }
@@ -43,10 +46,34 @@ impl RedisStore {
             })
     }
 
+    async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
+        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
+        self.inner
+            .conn
+            .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))
+            .await
+            .map_err(|e| Error::engine(queue, e))
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Admin for RedisStore {
     /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
-    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["failed"], "only failed jobs can be retried")
-            .await?;
+    async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.require_state(
+            queue,
+            id,
+            &[JobState::Failed],
+            "only failed jobs can be retried",
+        )
+        .await?;
         let mut job = self.engine_job(queue, id).await?;
         job.retry("failed", None)
             .await
@@ -58,10 +85,10 @@ impl RedisStore {
     /// the move goes on. Returns how many were moved. Only jobs that failed before the call are
     /// counted and moved, so a job that fails again meanwhile is neither retried twice nor
     /// mistaken for one left behind.
-    pub async fn retry_all_failed(
+    async fn retry_all_failed(
         &self,
         queue: &str,
-        mut progress: impl FnMut(u64, u64),
+        progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, Error> {
         let q = self.queue(queue).await?;
         let before = now_ms();
@@ -88,27 +115,18 @@ impl RedisStore {
         }
     }
 
-    async fn failed_before(&self, queue: &str, ms: u64) -> Result<u64, Error> {
-        let key = super::keys::QueueKeys::new(self.prefix(), queue).failed();
-        self.inner
-            .conn
-            .cmd(redis::cmd("ZCOUNT").arg(key).arg("-inf").arg(ms))
-            .await
-            .map_err(|e| Error::engine(queue, e))
-    }
-
     /// Removes a job that is not active (with its logs).
-    pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+    async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         self.require_state(
             queue,
             id,
             &[
-                "waiting",
-                "prioritized",
-                "delayed",
-                "completed",
-                "failed",
-                "waiting-children",
+                JobState::Waiting,
+                JobState::Prioritized,
+                JobState::Delayed,
+                JobState::Completed,
+                JobState::Failed,
+                JobState::WaitingChildren,
             ],
             "an active job cannot be removed; wait for it to finish",
         )
@@ -127,16 +145,21 @@ impl RedisStore {
     }
 
     /// Makes a delayed job ready now.
-    pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(queue, id, &["delayed"], "only delayed jobs can be promoted")
-            .await?;
+    async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
+        self.require_state(
+            queue,
+            id,
+            &[JobState::Delayed],
+            "only delayed jobs can be promoted",
+        )
+        .await?;
         let job = self.engine_job(queue, id).await?;
         job.promote().await.map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
 
     /// Pauses `queue` for every worker (BullMQ's `meta.paused`; Node workers stop too).
-    pub async fn pause(&self, queue: &str) -> Result<(), Error> {
+    async fn pause(&self, queue: &str) -> Result<(), Error> {
         self.queue(queue)
             .await?
             .pause()
@@ -145,7 +168,7 @@ impl RedisStore {
     }
 
     /// Resumes `queue`.
-    pub async fn resume(&self, queue: &str) -> Result<(), Error> {
+    async fn resume(&self, queue: &str) -> Result<(), Error> {
         self.queue(queue)
             .await?
             .resume()
@@ -154,10 +177,10 @@ impl RedisStore {
     }
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago. Returns how many.
-    pub async fn clean(
+    async fn clean(
         &self,
         queue: &str,
-        state: &str,
+        state: JobState,
         older_than: Duration,
     ) -> Result<u64, Error> {
         // `state` was checked by `Store::clean`.
@@ -166,7 +189,7 @@ impl RedisStore {
         let mut removed = 0u64;
         loop {
             let batch = q
-                .clean(grace, 1000, state)
+                .clean(grace, 1000, state.as_str())
                 .await
                 .map_err(|e| Error::engine(queue, e))?;
             removed += batch.len() as u64;
@@ -175,11 +198,4 @@ impl RedisStore {
             }
         }
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -8,15 +8,20 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::contract::Cancels;
+use crate::queue::error::Error;
+use async_trait::async_trait;
 
 impl RedisStore {
     fn cancel_channel(&self) -> String {
         format!("{}:cronq:cancel", self.prefix())
     }
+}
 
+#[async_trait]
+impl Cancels for RedisStore {
     /// Asks every daemon to cancel job `id` of `queue` if it is running it.
-    pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
+    async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
         let _: i64 = self
             .inner
             .conn
@@ -32,11 +37,7 @@ impl RedisStore {
 
     /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires, resubscribing after
     /// a lost connection.
-    pub async fn listen_cancels(
-        &self,
-        out: mpsc::Sender<(String, String)>,
-        stop: CancellationToken,
-    ) {
+    async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken) {
         let Some(client) = self.inner.conn.try_client().cloned() else {
             return;
         };

@@ -17,12 +17,30 @@ use std::time::Duration;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
-use crate::queue::Error;
+use crate::queue::contract::Claims;
+use crate::queue::error::Error;
+use async_trait::async_trait;
 
-impl RedisStore {
+impl RedisStore {}
+
+/// Separates an entry id from its holder's WORKER_ID in a per-holder field.
+const HOLDER_SEP: char = '\u{1f}';
+
+/// The per-holder field of `entry` vouched for by `holder`.
+fn holder_field(entry: &str, holder: &str) -> String {
+    format!("{entry}{HOLDER_SEP}{holder}")
+}
+
+/// `(entry, holder)` of a per-holder field; `None` for a plain entry field.
+fn split_holder(field: &str) -> Option<(&str, &str)> {
+    field.split_once(HOLDER_SEP)
+}
+
+#[async_trait]
+impl Claims for RedisStore {
     /// Vouches, as daemon `holder`, for `entries` of `queue` for `ttl` from now; returns those
     /// of `entries` that another live daemon (not `holder`) vouches for too.
-    pub async fn advertise_entries(
+    async fn advertise_entries(
         &self,
         queue: &str,
         holder: &str,
@@ -93,7 +111,7 @@ impl RedisStore {
     }
 
     /// Whether some live daemon vouches for `entry` of `queue` now.
-    pub async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
+    async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         let key = QueueKeys::new(self.prefix(), queue).cron_entries();
         let until: Option<u64> = self
             .inner
@@ -103,19 +121,6 @@ impl RedisStore {
             .map_err(|e| Error::engine(queue, e))?;
         Ok(until.is_some_and(|u| u >= now_ms()))
     }
-}
-
-/// Separates an entry id from its holder's WORKER_ID in a per-holder field.
-const HOLDER_SEP: char = '\u{1f}';
-
-/// The per-holder field of `entry` vouched for by `holder`.
-fn holder_field(entry: &str, holder: &str) -> String {
-    format!("{entry}{HOLDER_SEP}{holder}")
-}
-
-/// `(entry, holder)` of a per-holder field; `None` for a plain entry field.
-fn split_holder(field: &str) -> Option<(&str, &str)> {
-    field.split_once(HOLDER_SEP)
 }
 
 #[cfg(test)]

@@ -5,12 +5,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use bullmq::options::{RedisConnectionOptions, TlsCerts};
 use bullmq::redis_connection::RedisConnection;
 use bullmq::{Queue, QueueOptions};
 
 use super::sentinel::SentinelRelay;
-use crate::queue::{Error, RedisTarget, Topology};
+use tokio_util::sync::CancellationToken;
+
+use crate::queue::contract::Connection;
+use crate::queue::identity::Identity;
+use crate::queue::{error::Error, redis::RedisTarget, redis::Topology};
 
 /// The queue store: one multiplexed, self-reconnecting connection shared by producers and
 /// inspection, plus the engine's per-queue handles. Cheap to clone.
@@ -31,7 +36,7 @@ pub(crate) struct StoreInner {
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     /// This daemon's identity once claimed (`identity.rs`); consumers recover its earlier
     /// runs' jobs. Unset for CLI commands.
-    pub(crate) owner: std::sync::OnceLock<super::Identity>,
+    pub(crate) owner: std::sync::OnceLock<Identity>,
     /// The queues this store consumes, for its one stalled-check task (`stalled.rs`).
     pub(crate) stalled: super::stalled::Checker,
 }
@@ -91,11 +96,55 @@ impl RedisStore {
         self.inner.target.redacted()
     }
 
+    /// The engine handle of `name`, created (and its meta written) on first use.
+    pub(crate) async fn queue(&self, name: &str) -> Result<Arc<Queue>, Error> {
+        if let Some(q) = self.lock_queues().get(name) {
+            return Ok(q.clone());
+        }
+        let opts = QueueOptions::new()
+            .connection(self.inner.engine_opts.clone())
+            .prefix(self.inner.prefix.clone());
+        let queue = Queue::with_connection(name, self.inner.conn.clone(), opts)
+            .await
+            .map_err(|e| Error::engine(name, e))?;
+        let queue = Arc::new(queue);
+        Ok(self
+            .lock_queues()
+            .entry(name.to_string())
+            .or_insert(queue)
+            .clone())
+    }
+
+    fn lock_queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Queue>>> {
+        // A poisoned map only means another task panicked while inserting; the map is still valid.
+        self.inner
+            .queues
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The Redis store as a whole. Identity, settings and discovery have their own files
+/// (`identity.rs`, `eviction.rs`, `info.rs`); this impl names them in one place.
+#[async_trait]
+impl Connection for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn redacted_url(&self) -> String {
+        self.inner.target.redacted()
+    }
+
+    fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
     /// Round-trip time of a check that the server takes writes: `ROLE` must say `master` (a
     /// replica answers PING but refuses every write with READONLY or MASTERDOWN). Servers that
     /// refuse ROLE (some managed offerings, restrictive ACLs) and Clusters (ROLE would go to any
     /// node) get a plain `PING`.
-    pub async fn ping(&self) -> Result<Duration, Error> {
+    async fn ping(&self) -> Result<Duration, Error> {
         if let Some(relay) = &self.inner.relay {
             if relay.primary().is_none() {
                 return Err(unreachable(
@@ -143,31 +192,16 @@ impl RedisStore {
         Ok(started.elapsed())
     }
 
-    /// The engine handle of `name`, created (and its meta written) on first use.
-    pub(crate) async fn queue(&self, name: &str) -> Result<Arc<Queue>, Error> {
-        if let Some(q) = self.lock_queues().get(name) {
-            return Ok(q.clone());
-        }
-        let opts = QueueOptions::new()
-            .connection(self.inner.engine_opts.clone())
-            .prefix(self.inner.prefix.clone());
-        let queue = Queue::with_connection(name, self.inner.conn.clone(), opts)
-            .await
-            .map_err(|e| Error::engine(name, e))?;
-        let queue = Arc::new(queue);
-        Ok(self
-            .lock_queues()
-            .entry(name.to_string())
-            .or_insert(queue)
-            .clone())
+    async fn claim_identity(&self, id: &Identity, stop: CancellationToken) -> Result<(), Error> {
+        self.claim(id, stop).await
     }
 
-    fn lock_queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Queue>>> {
-        // A poisoned map only means another task panicked while inserting; the map is still valid.
-        self.inner
-            .queues
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    async fn settings_warnings(&self) -> Vec<String> {
+        self.eviction_warning().await.into_iter().collect()
+    }
+
+    async fn discover_queues(&self) -> Result<Vec<String>, Error> {
+        self.scan_queues().await
     }
 }
 

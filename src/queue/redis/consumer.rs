@@ -23,6 +23,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use bullmq::worker::{CancellationToken as EngineToken, WorkerEvent};
 use bullmq::{Job, Worker, WorkerOptions};
 use tokio::task::JoinHandle;
@@ -33,8 +34,11 @@ use super::handback::{self, HandedBack};
 use super::producer::retention;
 use super::wakeup::{self, IDLE_BLOCK};
 use super::RedisStore;
-use crate::queue::consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
-use crate::queue::{Error, Outcome};
+use crate::queue::consumer::{
+    ActiveJob, Consumer, ConsumerHandle, ConsumerOptions, LoopBeat, Processor,
+};
+use crate::queue::contract::Consume;
+use crate::queue::{error::Error, job::Outcome};
 
 /// Pause of the fetch loop after a failed fetch (Redis lost).
 const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
@@ -43,7 +47,7 @@ const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// parked on the marker (ends at once) or waiting on a Redis that may never answer.
 const IDLE_CLOSE: Duration = Duration::from_millis(300);
 
-/// A running engine job, as the store contract's [`crate::queue::contract::JobHandle`].
+/// A running engine job, as the consumer's [`crate::queue::consumer::JobHandle`] (`running.rs`).
 pub(crate) struct EngineJob(pub(crate) Job);
 
 /// The engine side of a [`Consumer`].
@@ -59,7 +63,8 @@ pub(crate) struct RedisConsumer {
     store: RedisStore,
 }
 
-impl RedisConsumer {
+#[async_trait]
+impl ConsumerHandle for RedisConsumer {
     /// Waits up to `wait` for the running jobs (each finishes, or is released at the drain
     /// deadline), then closes the engine in [`IDLE_CLOSE`].
     ///
@@ -68,7 +73,7 @@ impl RedisConsumer {
     /// the engine's timeout (32 s, past Kubernetes' 30 s grace). With no job of ours running,
     /// nothing is lost by not waiting: a fetch cut short at worst leaves one job `active` with
     /// a lock nobody renews, which stalled recovery moves back (as after a crash).
-    pub(crate) async fn close(self, queue: &str, wait: Duration) {
+    async fn close(self: Box<Self>, queue: &str, wait: Duration) {
         drop(self.stalled);
         // Stop fetching at once (the engine's `close` would do it too, but only after it
         // returns, and it is bounded below).
@@ -104,9 +109,10 @@ impl RedisConsumer {
     }
 }
 
-impl RedisStore {
+#[async_trait]
+impl Consume for RedisStore {
     /// Starts consuming `queue` with `processor`.
-    pub async fn consume(
+    async fn consume(
         &self,
         queue: &str,
         opts: ConsumerOptions,
@@ -365,36 +371,6 @@ async fn run_one(
     };
     handed.record(engine, unwritten);
     reply
-}
-
-/// `job.updateProgress(value)`: a number stays a number, anything else is stored as JSON.
-pub(crate) async fn set_progress(
-    job: &Job,
-    queue: &str,
-    value: serde_json::Value,
-) -> Result<(), Error> {
-    let progress = match value.as_f64() {
-        Some(n) => bullmq::JobProgress::Number(n),
-        None => bullmq::JobProgress::Object(value),
-    };
-    // `update_progress` takes `&mut` only to cache the value on its copy of the job.
-    let mut job = job.clone();
-    job.update_progress(progress)
-        .await
-        .map_err(|e| Error::engine(queue, e))
-}
-
-/// `job.getChildrenValues()`: child key → return value (empty unless the job is a flow parent).
-pub(crate) async fn children_values(
-    job: &Job,
-    queue: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    Ok(job
-        .get_children_values()
-        .await
-        .map_err(|e| Error::engine(queue, e))?
-        .into_iter()
-        .collect())
 }
 
 /// Drains the engine's events: the beat, the log, and the hand-back map (`handback.rs`), whose

@@ -5,7 +5,7 @@
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// A queue's state keys and the type BullMQ's layout gives each.
 fn layout(k: &QueueKeys) -> [(String, &'static str); 9] {

@@ -13,10 +13,13 @@ use bullmq::redis_connection::AnyConnection;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::{Error, QueueEvent};
+use crate::queue::contract::Events;
+use crate::queue::events::EventSource;
+use crate::queue::{error::Error, events::QueueEvent};
+use async_trait::async_trait;
 
 /// A reader of several queues' streams, resuming from per-queue cursors.
-pub struct RedisEventReader {
+pub(crate) struct RedisEventReader {
     /// Dedicated (its response timeout off for `BLOCK`); a cluster connection on a Cluster.
     conn: AnyConnection,
     keys: Vec<(String, String)>,
@@ -24,14 +27,38 @@ pub struct RedisEventReader {
     cursors: BTreeMap<String, String>,
 }
 
-impl RedisStore {
+impl RedisEventReader {}
+
+/// One stream entry as an event of `queue`.
+fn to_event(queue: &str, entry: redis::streams::StreamId) -> QueueEvent {
+    let mut fields: BTreeMap<String, String> = entry
+        .map
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                redis::from_redis_value::<String>(v.clone()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let event = fields.remove("event").unwrap_or_default();
+    QueueEvent {
+        queue: queue.to_string(),
+        stream_id: entry.id,
+        event,
+        fields,
+    }
+}
+
+#[async_trait]
+impl Events for RedisStore {
     /// A reader of `queues` starting after `cursors` (queues without a cursor start with new
     /// events only).
-    pub async fn event_reader(
+    async fn event_reader(
         &self,
         queues: &[String],
         cursors: BTreeMap<String, String>,
-    ) -> Result<RedisEventReader, Error> {
+    ) -> Result<Box<dyn EventSource>, Error> {
         let conn = self
             .inner
             .conn
@@ -70,18 +97,50 @@ impl RedisStore {
             };
             reader.cursors.insert(queue, start);
         }
-        Ok(reader)
+        Ok(Box::new(reader))
+    }
+
+    /// Up to `count` events of `queue` after stream id `after`, without blocking and on the
+    /// shared connection (no dedicated one): the catch-up read of a resuming SSE client.
+    async fn events_after(
+        &self,
+        queue: &str,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<QueueEvent>, Error> {
+        let key = QueueKeys::new(self.prefix(), queue).events();
+        let reply: Option<redis::streams::StreamReadReply> = self
+            .inner
+            .conn
+            .cmd(
+                redis::cmd("XREAD")
+                    .arg("COUNT")
+                    .arg(count)
+                    .arg("STREAMS")
+                    .arg(&key)
+                    .arg(after),
+            )
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(reply
+            .map(|r| r.keys)
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(|s| s.ids)
+            .map(|entry| to_event(queue, entry))
+            .collect())
     }
 }
 
-impl RedisEventReader {
+#[async_trait]
+impl EventSource for RedisEventReader {
     /// Queue → the stream id reading started after (before any batch was read).
-    pub fn start_cursors(&self) -> BTreeMap<String, String> {
+    fn start_cursors(&self) -> BTreeMap<String, String> {
         self.cursors.clone()
     }
 
     /// Waits up to `block` for events; returns those that arrived (possibly none).
-    pub async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
+    async fn next_batch(&mut self, block: Duration) -> Result<Vec<QueueEvent>, Error> {
         if self.keys.is_empty() {
             tokio::time::sleep(block).await;
             return Ok(Vec::new());
@@ -115,59 +174,5 @@ impl RedisEventReader {
             }
         }
         Ok(out)
-    }
-}
-
-impl RedisStore {
-    /// Up to `count` events of `queue` after stream id `after`, without blocking and on the
-    /// shared connection (no dedicated one): the catch-up read of a resuming SSE client.
-    pub async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
-        let key = QueueKeys::new(self.prefix(), queue).events();
-        let reply: Option<redis::streams::StreamReadReply> = self
-            .inner
-            .conn
-            .cmd(
-                redis::cmd("XREAD")
-                    .arg("COUNT")
-                    .arg(count)
-                    .arg("STREAMS")
-                    .arg(&key)
-                    .arg(after),
-            )
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        Ok(reply
-            .map(|r| r.keys)
-            .unwrap_or_default()
-            .into_iter()
-            .flat_map(|s| s.ids)
-            .map(|entry| to_event(queue, entry))
-            .collect())
-    }
-}
-
-/// One stream entry as an event of `queue`.
-fn to_event(queue: &str, entry: redis::streams::StreamId) -> QueueEvent {
-    let mut fields: BTreeMap<String, String> = entry
-        .map
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                redis::from_redis_value::<String>(v.clone()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    let event = fields.remove("event").unwrap_or_default();
-    QueueEvent {
-        queue: queue.to_string(),
-        stream_id: entry.id,
-        event,
-        fields,
     }
 }

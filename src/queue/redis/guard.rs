@@ -144,13 +144,13 @@ impl RedisStore {
         queue: &str,
         id: &str,
         fields: &[&str],
-    ) -> Result<Vec<Option<Vec<u8>>>, crate::queue::Error> {
+    ) -> Result<Vec<Option<Vec<u8>>>, crate::queue::error::Error> {
         let k = QueueKeys::new(self.prefix(), queue);
         self.inner
             .conn
             .cmd(redis::cmd("HMGET").arg(k.job(id)).arg(fields))
             .await
-            .map_err(|e| crate::queue::Error::engine(queue, e))
+            .map_err(|e| crate::queue::error::Error::engine(queue, e))
     }
 }
 

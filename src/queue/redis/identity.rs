@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
+use crate::queue::identity::Identity;
 
 /// Lifetime of the heartbeat key; refreshed every third of it. Each refresh is two commands
 /// (the key and the connection's name); at 9 s that was 20 of an idle daemon's ~100 commands
@@ -33,26 +34,6 @@ use crate::queue::Error;
 /// most a third of it late (a newcomer with the same id could take over in that window only
 /// if it also started in it).
 const HEARTBEAT_TTL: Duration = Duration::from_secs(30);
-
-/// This daemon's identity: `WORKER_ID` and a per-process run id.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// `WORKER_ID` (`[worker] id`), default the host name.
-    pub worker_id: String,
-    /// Unique to this process.
-    pub run_id: String,
-}
-
-impl Identity {
-    /// `worker_id` with a fresh run id (PID and start time: unique on one host).
-    pub fn new(worker_id: &str) -> Identity {
-        let now = crate::queue::consumer::now_ms();
-        Identity {
-            worker_id: worker_id.to_string(),
-            run_id: format!("{:x}-{now:x}", std::process::id()),
-        }
-    }
-}
 
 impl RedisStore {
     fn heartbeat_key(&self, id: &Identity) -> String {
@@ -66,11 +47,7 @@ impl RedisStore {
     /// Claims `id` on this Redis, or refuses (a settings error: exit 2) when a live daemon holds
     /// it; keeps the heartbeat until `stop` fires. The consumers started afterwards recover the
     /// earlier runs' jobs.
-    pub(crate) async fn claim_identity(
-        &self,
-        id: &Identity,
-        stop: CancellationToken,
-    ) -> Result<(), Error> {
+    pub(super) async fn claim(&self, id: &Identity, stop: CancellationToken) -> Result<(), Error> {
         let key = self.heartbeat_key(id);
         let mut conn = self.inner.conn.connection();
         let unreachable = |e: redis::RedisError| Error::engine("-", e);

@@ -6,9 +6,12 @@
 use std::collections::HashMap;
 
 use super::keys::QueueKeys;
-use crate::queue::{Error, JobInfo, JobPage, STATES};
+use crate::queue::state::JobState;
+use crate::queue::{error::Error, info::JobInfo, info::JobPage};
 
 use super::RedisStore;
+use crate::queue::contract::Browse;
+use async_trait::async_trait;
 
 impl JobInfo {
     pub(crate) fn from_hash(queue: &str, id: &str, h: &HashMap<String, String>) -> JobInfo {
@@ -48,67 +51,21 @@ impl JobInfo {
     }
 }
 
-/// (key suffix, is a list, newest first) of a state.
-fn state_key(state: &str) -> Option<(&'static str, bool, bool)> {
+/// (key suffix, is a list, newest first) of a state; `None` for [`JobState::Unknown`].
+fn state_key(state: JobState) -> Option<(&'static str, bool, bool)> {
     Some(match state {
-        "waiting" | "wait" => ("wait", true, false),
-        "active" => ("active", true, false),
-        "prioritized" => ("prioritized", false, false),
-        "delayed" => ("delayed", false, false),
-        "completed" => ("completed", false, true),
-        "failed" => ("failed", false, true),
-        "waiting-children" => ("waiting-children", false, false),
-        _ => return None,
+        JobState::Waiting => ("wait", true, false),
+        JobState::Active => ("active", true, false),
+        JobState::Prioritized => ("prioritized", false, false),
+        JobState::Delayed => ("delayed", false, false),
+        JobState::Completed => ("completed", false, true),
+        JobState::Failed => ("failed", false, true),
+        JobState::WaitingChildren => ("waiting-children", false, false),
+        JobState::Unknown => return None,
     })
 }
 
 impl RedisStore {
-    /// One page of `queue`'s jobs in `state`.
-    pub async fn jobs(
-        &self,
-        queue: &str,
-        state: &str,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error> {
-        let (suffix, is_list, newest_first) =
-            state_key(state).ok_or_else(|| Error::InvalidJob {
-                queue: queue.into(),
-                field: None,
-                reason: format!("unknown state {state:?}: use one of {}", STATES.join(", ")),
-            })?;
-        let k = QueueKeys::new(self.prefix(), queue);
-        let key = k.key(suffix);
-        let (start, stop) = (offset as i64, (offset + limit.max(1)) as i64 - 1);
-        let mut pipe = redis::pipe();
-        if is_list {
-            pipe.cmd("LLEN").arg(&key);
-            // Workers take from the tail: the tail is next to run, the head the newest.
-            pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
-        } else {
-            pipe.cmd("ZCARD").arg(&key);
-            pipe.cmd(if newest_first { "ZREVRANGE" } else { "ZRANGE" })
-                .arg(&key)
-                .arg(start)
-                .arg(stop);
-        }
-        let (total, ids): (u64, Vec<Vec<u8>>) = self
-            .inner
-            .conn
-            .pipe(&pipe)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        let mut jobs = self.hashes(queue, &ids).await?;
-        jobs.iter_mut()
-            .for_each(|j| j.state = Some(canonical(state)));
-        Ok(JobPage {
-            total,
-            offset,
-            limit,
-            jobs,
-        })
-    }
-
     async fn hashes(&self, queue: &str, ids: &[Vec<u8>]) -> Result<Vec<JobInfo>, Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -136,35 +93,9 @@ impl RedisStore {
             .collect())
     }
 
-    /// One job with its state and logs, or `None`.
-    pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
-        let k = QueueKeys::new(self.prefix(), queue);
-        let mut pipe = redis::pipe();
-        pipe.cmd("HGETALL").arg(k.job(id));
-        pipe.cmd("LRANGE").arg(k.logs(id)).arg(0).arg(-1);
-        let (hash, logs): (RawHash, Vec<Vec<u8>>) = self
-            .inner
-            .conn
-            .pipe(&pipe)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        if hash.is_empty() {
-            return Ok(None);
-        }
-        let hash = lossy(hash);
-        let logs = logs
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect();
-        let mut info = JobInfo::from_hash(queue, id, &hash);
-        info.state = self.state(queue, id).await?;
-        info.logs = Some(logs);
-        Ok(Some(info))
-    }
-
     /// Queue names found under the prefix (every BullMQ add writes `B+"id"`; every queue
     /// handle writes `B+"meta"`), sorted.
-    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
+    pub(super) async fn scan_queues(&self) -> Result<Vec<String>, Error> {
         let mut names = std::collections::BTreeSet::new();
         let prefix = format!("{}:", self.prefix());
         for suffix in ["meta", "id"] {
@@ -237,6 +168,88 @@ fn lossy(pairs: RawHash) -> HashMap<String, String> {
         .collect()
 }
 
-fn canonical(state: &str) -> String {
-    if state == "wait" { "waiting" } else { state }.to_string()
+#[async_trait]
+impl Browse for RedisStore {
+    /// One page of `queue`'s jobs in `state`.
+    async fn jobs(
+        &self,
+        queue: &str,
+        state: JobState,
+        offset: u64,
+        limit: u64,
+    ) -> Result<JobPage, Error> {
+        let (suffix, is_list, newest_first) =
+            state_key(state).ok_or_else(|| state.not_listed(queue))?;
+        let k = QueueKeys::new(self.prefix(), queue);
+        let key = k.key(suffix);
+        let (start, stop) = (offset as i64, (offset + limit.max(1)) as i64 - 1);
+        let mut pipe = redis::pipe();
+        if is_list {
+            pipe.cmd("LLEN").arg(&key);
+            // Workers take from the tail: the tail is next to run, the head the newest.
+            pipe.cmd("LRANGE").arg(&key).arg(start).arg(stop);
+        } else {
+            pipe.cmd("ZCARD").arg(&key);
+            pipe.cmd(if newest_first { "ZREVRANGE" } else { "ZRANGE" })
+                .arg(&key)
+                .arg(start)
+                .arg(stop);
+        }
+        let (total, ids): (u64, Vec<Vec<u8>>) = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        let mut jobs = self.hashes(queue, &ids).await?;
+        jobs.iter_mut().for_each(|j| j.state = Some(state));
+        Ok(JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        })
+    }
+
+    /// One job with its state and logs, or `None`.
+    async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        let k = QueueKeys::new(self.prefix(), queue);
+        let mut pipe = redis::pipe();
+        pipe.cmd("HGETALL").arg(k.job(id));
+        pipe.cmd("LRANGE").arg(k.logs(id)).arg(0).arg(-1);
+        let (hash, logs): (RawHash, Vec<Vec<u8>>) = self
+            .inner
+            .conn
+            .pipe(&pipe)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        if hash.is_empty() {
+            return Ok(None);
+        }
+        let hash = lossy(hash);
+        let logs = logs
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        let mut info = JobInfo::from_hash(queue, id, &hash);
+        info.state = self.state(queue, id).await?;
+        info.logs = Some(logs);
+        Ok(Some(info))
+    }
+
+    /// The state of job `id` in `queue` (`waiting`, `active`, `delayed`, `prioritized`,
+    /// `completed`, `failed`, `waiting-children`), or `None` when there is no such job.
+    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
+        let q = self.queue(queue).await?;
+        let state = q
+            .get_job_state(id)
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(match state.as_str() {
+            "unknown" => None,
+            // The engine's `wait` is read as `waiting` by the one parser; a word it may add
+            // later is shown as `unknown` rather than guessed.
+            s => Some(s.parse().unwrap_or(JobState::Unknown)),
+        })
+    }
 }

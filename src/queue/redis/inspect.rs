@@ -2,11 +2,17 @@
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::{Error, JobCounts};
+use crate::queue::contract::Inspect;
+use crate::queue::metrics::{from_bullmq, minute_of, MinuteCounts};
+use crate::queue::{error::Error, job::JobCounts};
+use async_trait::async_trait;
 
-impl RedisStore {
+impl RedisStore {}
+
+#[async_trait]
+impl Inspect for RedisStore {
     /// Counts per state of `queue`, in one pipelined round trip.
-    pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
+    async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let k = QueueKeys::new(self.prefix(), queue);
         let mut pipe = redis::pipe();
         pipe.cmd("LLEN").arg(k.wait());
@@ -33,7 +39,7 @@ impl RedisStore {
 
     /// Whether any of `queues` has a job in `wait` or `prioritized`: one `EXISTS` over both
     /// keys of every queue (on a Cluster they share the prefix's hash tag, so one slot).
-    pub async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
+    async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
         let Some(first) = queues.first() else {
             return Ok(false);
         };
@@ -52,7 +58,7 @@ impl RedisStore {
     }
 
     /// Whether `queue` is paused (BullMQ 6: `meta.paused` is set).
-    pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
+    async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         let k = QueueKeys::new(self.prefix(), queue);
         let paused: Option<String> = self
             .inner
@@ -62,23 +68,34 @@ impl RedisStore {
             .map_err(|e| Error::engine(queue, e))?;
         Ok(paused.is_some())
     }
-}
 
-impl RedisStore {
-    /// The state of job `id` in `queue` (`waiting`, `active`, `delayed`, `prioritized`,
-    /// `completed`, `failed`, `waiting-children`), or `None` when there is no such job.
-    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<String>, Error> {
+    /// Completed and failed counts per minute over the last `minutes` minutes.
+    async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
         let q = self.queue(queue).await?;
-        let state = q
-            .get_job_state(id)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        Ok(match state.as_str() {
-            "unknown" => None,
-            // The engine says `wait` where BullMQ's getState says `waiting`; callers (overlap
-            // policy, API) use BullMQ's word.
-            "wait" => Some("waiting".to_string()),
-            s => Some(s.to_string()),
-        })
+        let since = minute_of(crate::queue::consumer::now_ms() as i64) - 60_000 * minutes as i64;
+        let mut out = MinuteCounts::default();
+        for kind in ["completed", "failed"] {
+            // The list is read from its head: `minutes` entries reach back far enough, since
+            // each entry is one minute before the open one.
+            let m = q
+                .get_metrics(kind, 0, minutes as i64)
+                .await
+                .map_err(|e| Error::engine(queue, e))?;
+            let series = from_bullmq(
+                m.meta.count,
+                m.meta.prev_ts as i64,
+                m.meta.prev_count,
+                &m.data,
+                since,
+            );
+            if kind == "completed" {
+                out.completed = series;
+                out.completed_total = m.meta.count;
+            } else {
+                out.failed = series;
+                out.failed_total = m.meta.count;
+            }
+        }
+        Ok(out)
     }
 }

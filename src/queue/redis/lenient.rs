@@ -15,8 +15,9 @@ use std::time::Duration;
 use bullmq::Job;
 
 use super::RedisStore;
+use crate::queue::error::Error;
+use crate::queue::job::Backoff;
 use crate::queue::retry::{AfterFailure, Curve, RetryPolicy};
-use crate::queue::{Backoff, Error};
 
 /// A JSON number or numeric string as a non-negative integer (rounded), as Node's arithmetic
 /// would use it.

@@ -3,7 +3,6 @@
 
 mod add_undo;
 pub(crate) mod admin;
-mod backend;
 pub(crate) mod cancel;
 mod claims;
 pub(crate) mod client;
@@ -19,19 +18,21 @@ pub(crate) mod identity;
 pub(crate) mod info;
 pub(crate) mod inspect;
 pub mod keys;
+mod layouts;
 mod lenient;
-pub(crate) mod metrics;
+pub(crate) mod link;
 pub(crate) mod orphans;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
 mod record;
 mod rescue;
 mod run_claim;
+mod running;
 pub(crate) mod sentinel;
 pub mod target;
 
 pub use client::RedisStore;
-pub use identity::Identity;
+pub use layouts::Layouts;
 pub use target::{redact_url, RedisTarget, Topology};
 pub(crate) mod stacktrace;
 pub(crate) mod stalled;

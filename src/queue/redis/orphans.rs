@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// How much older than a fresh fetch a lock must be to count as orphaned.
 pub(crate) const MIN_AGE: Duration = Duration::from_secs(2);

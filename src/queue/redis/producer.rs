@@ -5,29 +5,11 @@ use bullmq::types::{BackoffStrategy, KeepJobs, RemoveOnFinish};
 use bullmq::JobOptions;
 
 use super::RedisStore;
-use crate::queue::{Backoff, Error, JobSpec, Retention};
-
-impl RedisStore {
-    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
-    /// custom id is already there: BullMQ then adds nothing). The facade validated `spec`.
-    pub async fn add(&self, queue: &str, spec: JobSpec) -> Result<String, Error> {
-        let engine = self.queue(queue).await?;
-        let opts = engine_options(&spec);
-        // The engine stamps the hash with this process's clock, read after this.
-        let started_ms = crate::queue::consumer::now_ms();
-        let added = engine.add(&spec.name, &spec.data).options(opts).await;
-        match added {
-            Ok(job) => Ok(job.id().to_string()),
-            Err(e) => {
-                // A script that failed midway may have left the hash in no list (add_undo).
-                if let Some(id) = &spec.job_id {
-                    self.undo_failed_add(queue, id, started_ms).await;
-                }
-                Err(Error::engine(queue, e))
-            }
-        }
-    }
-}
+use crate::queue::contract::Produce;
+use crate::queue::record::FinishedRun;
+use crate::queue::spec::ValidJob;
+use crate::queue::{error::Error, job::Backoff, job::JobSpec, job::Retention};
+use async_trait::async_trait;
 
 fn engine_options(spec: &JobSpec) -> JobOptions {
     let mut opts = JobOptions::new();
@@ -63,6 +45,33 @@ pub(crate) fn retention(r: Retention) -> RemoveOnFinish {
             count,
             limit: None,
         }),
+    }
+}
+
+#[async_trait]
+impl Produce for RedisStore {
+    /// Adds a job to `queue` and returns its id (the existing id when a job with the same
+    /// custom id is already there: BullMQ then adds nothing). The facade validated `spec`.
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
+        let engine = self.queue(queue).await?;
+        let opts = engine_options(&spec);
+        // The engine stamps the hash with this process's clock, read after this.
+        let started_ms = crate::queue::consumer::now_ms();
+        let added = engine.add(&spec.name, &spec.data).options(opts).await;
+        match added {
+            Ok(job) => Ok(job.id().to_string()),
+            Err(e) => {
+                // A script that failed midway may have left the hash in no list (add_undo).
+                if let Some(id) = &spec.job_id {
+                    self.undo_failed_add(queue, id, started_ms).await;
+                }
+                Err(Error::engine(queue, e))
+            }
+        }
+    }
+
+    async fn record_run(&self, queue: &str, run: &FinishedRun) -> Result<bool, Error> {
+        self.write_finished_run(queue, run).await
     }
 }
 

@@ -23,7 +23,7 @@
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// Moves unprocessable entries of one queue to `failed`.
 ///

@@ -1,4 +1,4 @@
-//! [`RedisStore::record_run`]: a run that already happened (a crontab command run in the
+//! [`RedisStore::write_finished_run`]: a run that already happened (a crontab command run in the
 //! daemon while Redis was down) written as a finished job in BullMQ's layout, by one script of
 //! ours so that "is the id free" and the writes are one step: a daemon that did reach Redis
 //! and enqueued (or ran) the same tick owns the id, and then nothing is written.
@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::{Error, FinishedRun, Retention};
+use crate::queue::error::Error;
+use crate::queue::job::Retention;
+use crate::queue::record::FinishedRun;
 
 /// KEYS[1] the job hash, [2] the finished set (`completed` or `failed`), [3] the events
 /// stream. ARGV[1] id, [2] name, [3] data, [4] opts, [5] processedOn, [6] finishedOn, [7] the
@@ -61,7 +63,11 @@ fn bounds(keep: &Retention) -> (i64, i64) {
 
 impl RedisStore {
     /// Writes `run` as a finished job of `queue` unless its id is taken; `true` when written.
-    pub(crate) async fn record_run(&self, queue: &str, run: &FinishedRun) -> Result<bool, Error> {
+    pub(crate) async fn write_finished_run(
+        &self,
+        queue: &str,
+        run: &FinishedRun,
+    ) -> Result<bool, Error> {
         let k = QueueKeys::new(self.prefix(), queue);
         let (set, field, value, event) = match &run.result {
             Ok(v) => ("completed", "returnvalue", v.to_string(), "completed"),
@@ -125,44 +131,52 @@ mod tests {
     /// A run is written once, finished, never over a job that exists, within the retention.
     #[tokio::test]
     async fn a_run_is_recorded_finished_once_within_the_queue_retention() {
+        use crate::queue::contract::{Browse, Produce};
         use crate::queue::redis::test_server::{connect, Redis};
+        use crate::queue::state::JobState;
         let redis = Redis::start();
         let store = connect(redis.1).await;
         let q = "cron";
         // A tick another daemon enqueued: its job is left alone.
         let mut spec = crate::queue::JobSpec::new("e1", serde_json::json!({}));
         spec.job_id = Some("cron-e1-1".into());
-        let taken = store.add(q, spec).await;
+        let taken = store.add(q, spec.validate().unwrap()).await;
         assert_eq!(taken.as_deref().ok(), Some("cron-e1-1"), "{taken:?}");
         assert!(!store
-            .record_run(q, &run("cron-e1-1", 1000, Ok(1.into())))
+            .write_finished_run(q, &run("cron-e1-1", 1000, Ok(1.into())))
             .await
             .unwrap());
         assert_eq!(
-            store.state(q, "cron-e1-1").await.unwrap().as_deref(),
-            Some("waiting")
+            store.state(q, "cron-e1-1").await.unwrap(),
+            Some(JobState::Waiting)
         );
 
         for (i, id) in ["cron-e1-2", "cron-e1-3", "cron-e1-4"].iter().enumerate() {
             let r = run(id, 2000 + i as u64, Ok(serde_json::json!({"ok": i})));
-            assert!(store.record_run(q, &r).await.unwrap(), "{id} written");
-            assert!(!store.record_run(q, &r).await.unwrap(), "{id} written once");
+            assert!(
+                store.write_finished_run(q, &r).await.unwrap(),
+                "{id} written"
+            );
+            assert!(
+                !store.write_finished_run(q, &r).await.unwrap(),
+                "{id} written once"
+            );
         }
         // count = 2: the oldest record was trimmed, its hash with it.
         assert_eq!(store.state(q, "cron-e1-2").await.unwrap(), None);
         let job = store.job(q, "cron-e1-4").await.unwrap().expect("recorded");
         assert_eq!(
-            store.state(q, "cron-e1-4").await.unwrap().as_deref(),
-            Some("completed")
+            store.state(q, "cron-e1-4").await.unwrap(),
+            Some(JobState::Completed)
         );
         assert_eq!(job.attempts_made, 1);
         assert_eq!(job.data["local"], serde_json::json!(true));
 
         let failed = run("cron-e1-5", 3000, Err("exit status 3".into()));
-        assert!(store.record_run(q, &failed).await.unwrap());
+        assert!(store.write_finished_run(q, &failed).await.unwrap());
         assert_eq!(
-            store.state(q, "cron-e1-5").await.unwrap().as_deref(),
-            Some("failed")
+            store.state(q, "cron-e1-5").await.unwrap(),
+            Some(JobState::Failed)
         );
     }
 }

@@ -30,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-use crate::queue::{Error, RedisTarget, Topology};
+use crate::queue::{error::Error, redis::RedisTarget, redis::Topology};
 
 /// How long one sentinel or primary question may take.
 const ASK_TIMEOUT: Duration = Duration::from_secs(1);

@@ -9,7 +9,7 @@
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// Appends one entry to a job's stacktrace.
 ///
@@ -72,8 +72,10 @@ mod tests {
     use async_trait::async_trait;
 
     use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
+    use crate::queue::contract::{Browse, Consume, Produce};
     use crate::queue::redis::test_server::{connect, Redis};
-    use crate::queue::{JobSpec, Outcome};
+    use crate::queue::state::JobState;
+    use crate::queue::{job::JobSpec, job::Outcome};
 
     struct AlwaysFails;
 
@@ -91,8 +93,8 @@ mod tests {
         let store = connect(redis.1).await;
         let mut spec = JobSpec::new("n", serde_json::json!({}));
         spec.attempts = Some(3);
-        spec.backoff = Some(crate::queue::Backoff::Fixed(Duration::from_millis(1)));
-        let id = store.add("st", spec).await.unwrap();
+        spec.backoff = Some(crate::queue::job::Backoff::Fixed(Duration::from_millis(1)));
+        let id = store.add("st", spec.validate().unwrap()).await.unwrap();
         let opts = ConsumerOptions {
             concurrency: 1,
             lock_duration: Duration::from_secs(5),
@@ -109,7 +111,7 @@ mod tests {
             .await
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
-        while store.state("st", &id).await.unwrap().as_deref() != Some("failed") {
+        while store.state("st", &id).await.unwrap() != Some(JobState::Failed) {
             assert!(Instant::now() < deadline, "the job did not fail for good");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

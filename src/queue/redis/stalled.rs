@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// BullMQ's stalled check for one queue, with an early exit when there is nothing to check.
 ///

@@ -4,13 +4,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::queue::contract::{Browse, Consume, Events, Produce};
+
+use crate::queue::state::JobState;
 use async_trait::async_trait;
 
 use super::CheckOpts;
 use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
 use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
-use crate::queue::{JobSpec, Outcome};
+use crate::queue::{job::JobSpec, job::Outcome};
 
 async fn cmd<T: redis::FromRedisValue>(store: &RedisStore, args: &[&str]) -> T {
     let mut c = redis::cmd(args[0]);
@@ -23,7 +26,10 @@ async fn cmd<T: redis::FromRedisValue>(store: &RedisStore, args: &[&str]) -> T {
 /// A job added by the store, then taken to `active` as a worker that died would leave it.
 async fn active_job(store: &RedisStore, queue: &str) -> String {
     let id = store
-        .add(queue, JobSpec::new("n", serde_json::json!({})))
+        .add(
+            queue,
+            JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
+        )
         .await
         .unwrap();
     let _: i64 = cmd(store, &["LREM", &format!("bull:{queue}:wait"), "1", &id]).await;
@@ -164,7 +170,7 @@ async fn past_max_stalled_count_the_next_fetch_fails_it_with_bullmqs_reason() {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while store.state("q", &id).await.unwrap().as_deref() != Some("failed") {
+    while store.state("q", &id).await.unwrap() != Some(JobState::Failed) {
         assert!(Instant::now() < deadline, "the job was not failed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -195,7 +201,7 @@ async fn the_store_task_recovers_a_stalled_job_and_leaves_idle_queues_alone() {
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while store.state("busy", &id).await.unwrap().as_deref() != Some("completed") {
+    while store.state("busy", &id).await.unwrap() != Some(JobState::Completed) {
         assert!(
             Instant::now() < deadline,
             "the stalled job was not recovered"

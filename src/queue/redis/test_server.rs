@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::RedisStore;
-use crate::queue::RedisTarget;
+use crate::queue::redis::RedisTarget;
 
 /// A private redis-server on a free loopback port (`.1`), killed on drop.
 pub(crate) struct Redis(Child, pub(crate) u16);

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use bullmq::{Worker, WorkerOptions};
 
 use super::{repair, HandedBack};
+use crate::queue::contract::{Browse, Produce};
+use crate::queue::job::JobSpec;
 use crate::queue::redis::finish::Unwritten;
 use crate::queue::redis::test_server::{connect, Redis};
 use crate::queue::redis::RedisStore;
-use crate::queue::JobSpec;
 
 async fn hget(store: &RedisStore, id: &str, field: &str) -> Option<String> {
     store
@@ -26,7 +27,7 @@ async fn state(store: &RedisStore, id: &str) -> String {
         .state("hb", id)
         .await
         .unwrap()
-        .unwrap_or_else(|| "gone".into())
+        .map_or_else(|| "gone".into(), |s| s.to_string())
 }
 
 /// Fails without the repair: nothing else writes an outcome the engine dropped, so every job
@@ -39,8 +40,8 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
     for _ in 0..5 {
         let mut spec = JobSpec::new("n", serde_json::json!({}));
         spec.attempts = Some(3);
-        spec.backoff = Some(crate::queue::Backoff::Fixed(Duration::from_secs(60)));
-        ids.push(store.add("hb", spec).await.unwrap());
+        spec.backoff = Some(crate::queue::job::Backoff::Fixed(Duration::from_secs(60)));
+        ids.push(store.add("hb", spec.validate().unwrap()).await.unwrap());
     }
     // The engine's worker only fetches here (never started): each fetch locks one job with its
     // token, as the running worker does before calling the processor.
@@ -135,7 +136,10 @@ async fn only_entries_handed_back_before_an_error_are_suspects() {
     let store = connect(redis.1).await;
     for _ in 0..3 {
         store
-            .add("hb", JobSpec::new("n", serde_json::json!({})))
+            .add(
+                "hb",
+                JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
+            )
             .await
             .unwrap();
     }
@@ -188,7 +192,10 @@ async fn entries_are_dropped_after_the_lock_duration() {
     tokio::time::resume();
     let store = connect(redis.1).await;
     store
-        .add("hb", JobSpec::new("n", serde_json::json!({})))
+        .add(
+            "hb",
+            JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
+        )
         .await
         .unwrap();
     let opts = WorkerOptions::new()
@@ -220,7 +227,10 @@ async fn orphaned_fetches_of_this_worker_go_back_to_wait() {
     let store = connect(redis.1).await;
     for _ in 0..4 {
         store
-            .add("hb", JobSpec::new("n", serde_json::json!({})))
+            .add(
+                "hb",
+                JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
+            )
             .await
             .unwrap();
     }

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::queue::{Error, RedisTarget};
+use crate::queue::{error::Error, redis::RedisTarget};
 
 /// How the relay reaches the primary and the sentinels over TLS. Built once at start.
 pub(super) struct Tls {

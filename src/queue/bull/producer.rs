@@ -1,0 +1,38 @@
+//! Adding a job to a Bull queue: one script (`lua/add.lua`) writes the hash and puts the id
+//! in `wait`, `paused`, `delayed` or at its priority's place, as Bull's `Job.create` does.
+
+use async_trait::async_trait;
+
+use super::{now_ms, opts, scripts, BullStore};
+use crate::queue::contract::Produce;
+use crate::queue::error::Error;
+use crate::queue::spec::ValidJob;
+
+#[async_trait]
+impl Produce for BullStore {
+    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
+        let k = self.keys(queue);
+        let now = now_ms();
+        let opts = opts::opts_json(&spec, now);
+        let (id, _added): (String, i64) = scripts::ADD
+            .key(k.key("wait"))
+            .key(k.key("paused"))
+            .key(k.key("meta-paused"))
+            .key(k.key("id"))
+            .key(k.key("delayed"))
+            .key(k.key("priority"))
+            .arg(k.base())
+            .arg(spec.job_id.clone().unwrap_or_default())
+            .arg(&spec.name)
+            .arg(spec.data.to_string())
+            .arg(opts.to_string())
+            .arg(now)
+            .arg(spec.delay.map(|d| d.as_millis() as u64).unwrap_or(0))
+            .arg(spec.priority.unwrap_or(0))
+            .arg(&self.token)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        Ok(id)
+    }
+}
