@@ -176,3 +176,21 @@ fn a_node_worker_and_cronq_on_one_queue_both_still_receive_jobs() {
     assert!(ran_by_cronq > 0, "cronq got no job");
     assert!(daemon.health().is_some());
 }
+
+/// Node's pause/resume scenario (tests/compat/pause.mjs) on a queue that lets its worker go
+/// after 1 s: its first job wakes the queue, the pause lands while it is awake or as it goes
+/// idle, the job added while paused stays waiting (the shared wait gets no marker: pause
+/// deleted it), and resume wakes the queue to run it.
+#[test]
+fn a_paused_idle_queue_stays_paused_and_resume_wakes_it() {
+    let redis = Redis::start();
+    let config = format!(
+        "[worker]\nidle_release = \"{IDLE_RELEASE}\"\n\
+         [queues.paused.handlers.go]\nbuiltin = \"echo\"\n"
+    );
+    let daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    daemon.wait_healthy();
+    wait_let_go(&redis, 6);
+    node("pause.mjs", &redis.url(), &[]);
+    assert!(daemon.health().is_some());
+}

@@ -6,9 +6,10 @@
 //!
 //! Each consumer is one lifecycle task, holding either its engine worker or its place in the
 //! waiter; [`RedisConsumer::close`] asks it to stop. What is unchanged by design:
-//! - the consumer starts with its engine worker, as before: a backlog starts at once and this
-//!   WORKER_ID's cut-off jobs are recovered (each later engine worker records its uuid too, so
-//!   a crash while it runs is recovered at once after the restart);
+//! - a queue with jobs ready at start starts its engine worker at once, as before; one with
+//!   none starts idle. Either way this WORKER_ID's cut-off jobs are recovered at start, and
+//!   each engine worker records its uuid (`identity.rs`), so a crash while it runs is
+//!   recovered at once after the restart;
 //! - stalled checks (`stalled.rs`) are registered for the consumer's whole life, idle or not:
 //!   they cost one `EXISTS` for all queues and move stalled jobs back with a marker, which wakes
 //!   the queue; lock renewal belongs to the engine worker, which a queue with a running job has;
@@ -71,8 +72,29 @@ impl RedisStore {
         processor: Arc<dyn Processor>,
     ) -> Result<Consumer, Error> {
         let beat = Arc::new(LoopBeat::default());
-        let engine =
-            EngineWorker::start(self, queue, &opts, processor.clone(), beat.clone()).await?;
+        beat.turned();
+        let life = Life {
+            store: self.clone(),
+            queue: queue.to_string(),
+            opts,
+            processor,
+            beat: beat.clone(),
+        };
+        // A queue with nothing ready starts idle: 50 configured queues never allocate 50
+        // engine workers (their heap stays with the allocator after they go). A look that
+        // fails (Redis away, a queue key of the wrong type) starts the engine worker as before:
+        // its start fails and the pool retries, or its fetch names the broken key.
+        let idle = match self.idle_waiter() {
+            Some(_) => matches!(life.look().await, Ok(Look::Empty { .. })),
+            None => false,
+        };
+        let engine = if idle {
+            self.recover_idle(queue, life.opts.max_stalled_count).await;
+            None
+        } else {
+            Some(life.engine().await?)
+        };
+        let opts = &life.opts;
         let stalled = self.watch_stalled(
             queue,
             super::stalled::CheckOpts {
@@ -81,13 +103,6 @@ impl RedisStore {
             },
         );
         let (stop, stop_rx) = oneshot::channel();
-        let life = Life {
-            store: self.clone(),
-            queue: queue.to_string(),
-            opts,
-            processor,
-            beat: beat.clone(),
-        };
         let task = tokio::spawn(life.run(engine, stop_rx));
         Ok(Consumer {
             queue: queue.to_string(),
@@ -98,6 +113,27 @@ impl RedisStore {
                 stalled,
             }),
         })
+    }
+
+    /// This WORKER_ID's jobs cut off by an earlier run, moved back to wait by a queue that
+    /// starts idle (one that starts its engine worker does it as it starts).
+    async fn recover_idle(&self, queue: &str, max_stalled: u32) {
+        let Some(owner) = self.inner.owner.get() else {
+            return;
+        };
+        // No engine uuid yet: a placeholder for this run, which the next run's recovery
+        // removes with this run's other entries (no lock ever carries it).
+        let placeholder = format!("idle-{}", owner.run_id);
+        match self
+            .recover_own(queue, owner, &placeholder, max_stalled)
+            .await
+        {
+            Ok(ids) if !ids.is_empty() => tracing::warn!(queue, jobs = ?ids,
+                "jobs cut off by this WORKER_ID's previous run moved back to wait (a stall)"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(queue, error = %e,
+                "could not recover the previous run's jobs; stalled recovery will"),
+        }
     }
 
     /// The store's idle waiter, started at the first idle queue; `None` on a Cluster.
@@ -130,9 +166,9 @@ enum Holding {
 
 impl Life {
     /// Engine worker while there is work, the waiter while there is none, until `stop`.
-    async fn run(self, engine: EngineWorker, mut stop: oneshot::Receiver<Duration>) {
+    async fn run(self, engine: Option<EngineWorker>, mut stop: oneshot::Receiver<Duration>) {
         let queue = self.queue.as_str();
-        let mut holding = Holding::Engine(engine);
+        let mut holding = engine.map_or(Holding::Idle, Holding::Engine);
         loop {
             holding = match holding {
                 Holding::Engine(engine) => {
@@ -190,18 +226,23 @@ impl Life {
         }
     }
 
+    /// Starts the engine worker once.
+    async fn engine(&self) -> Result<EngineWorker, Error> {
+        EngineWorker::start(
+            &self.store,
+            &self.queue,
+            &self.opts,
+            self.processor.clone(),
+            self.beat.clone(),
+        )
+        .await
+    }
+
     /// Starts the engine worker, retrying with backoff; `None` when `stop` came first.
     async fn start(&self, stop: &mut oneshot::Receiver<Duration>) -> Option<EngineWorker> {
         let mut delay = Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
-            let started = EngineWorker::start(
-                &self.store,
-                &self.queue,
-                &self.opts,
-                self.processor.clone(),
-                self.beat.clone(),
-            );
-            match started.await {
+            match self.engine().await {
                 Ok(engine) => return Some(engine),
                 Err(e) => {
                     if self.beat.errored() {
