@@ -170,7 +170,10 @@ impl EngineWorker {
         self.worker.pause();
         match tokio::time::timeout(
             IDLE_CLOSE * 2,
-            self.worker.close(IDLE_CLOSE.as_millis() as u64),
+            // 1 ms: nothing of ours runs, so the engine's wait for its parked fetcher (it polls
+            // every 100 ms, then aborts it at the timeout) only delays a job added meanwhile
+            // (measured: p99 176 ms for a job landing during the release with 300 ms here).
+            self.worker.close(1),
         )
         .await
         {
