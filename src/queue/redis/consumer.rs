@@ -198,9 +198,10 @@ impl Life {
                             let Some(waiter) = self.store.idle_waiter() else {
                                 return;
                             };
-                            let marker = QueueKeys::new(self.store.prefix(), queue).marker();
+                            let keys = QueueKeys::new(self.store.prefix(), queue);
                             let watch = Watch {
-                                marker,
+                                marker: keys.marker(),
+                                ready_keys: [keys.wait(), keys.prioritized(), keys.meta()],
                                 beat: self.beat.clone(),
                                 due_ms,
                                 wake,
