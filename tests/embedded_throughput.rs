@@ -36,6 +36,7 @@ fn options() -> ConsumerOptions {
         stalled_interval: Duration::from_secs(30),
         max_stalled_count: 1,
         drain_delay: Duration::from_secs(2),
+        idle_release: Duration::from_secs(30),
         worker_name: "bench".into(),
         remove_on_complete: None,
         remove_on_fail: None,

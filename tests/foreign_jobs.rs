@@ -52,6 +52,7 @@ fn options() -> ConsumerOptions {
         stalled_interval: Duration::from_millis(500),
         max_stalled_count: 1,
         drain_delay: Duration::from_secs(1),
+        idle_release: Duration::from_secs(30),
         worker_name: "foreign-test".into(),
         remove_on_complete: None,
         remove_on_fail: None,

@@ -32,6 +32,7 @@ fn options() -> ConsumerOptions {
         stalled_interval: Duration::from_secs(5),
         max_stalled_count: 1,
         drain_delay: Duration::from_secs(1),
+        idle_release: Duration::from_secs(30),
         worker_name: "foreign-opts".into(),
         remove_on_complete: None,
         remove_on_fail: None,

@@ -108,6 +108,9 @@ pub struct Config {
     pub lock_duration: Duration,
     /// Stalled-job check period.
     pub stalled_interval: Duration,
+    /// How long a queue with no job keeps its own fetch loop before it waits with the other
+    /// idle queues on one connection (issue 26).
+    pub idle_release: Duration,
     /// Stalls allowed before a job fails.
     pub max_stalled_count: u32,
     /// Minutes of job metrics kept per queue (0 = none recorded).

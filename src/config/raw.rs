@@ -108,6 +108,8 @@ pub struct RawWorker {
     pub lock_duration: Option<String>,
     /// Stalled-job check period, default `30s` (BullMQ's default).
     pub stalled_interval: Option<String>,
+    /// How long a queue with no job keeps its own fetch loop, default `30s`.
+    pub idle_release: Option<String>,
     /// Stalls allowed before a job fails, default 1 (BullMQ's default).
     pub max_stalled_count: Option<u32>,
     /// Minutes of completed/failed counts kept per queue (BullMQ's `metrics.maxDataPoints`),

@@ -162,6 +162,12 @@ pub(super) fn build(
             30,
             &ranges::STALLED,
         )?,
+        idle_release: dur(
+            &worker.idle_release,
+            "idle_release",
+            30,
+            &ranges::IDLE_RELEASE,
+        )?,
         max_stalled_count: count_in(
             worker.max_stalled_count.unwrap_or(1).into(),
             &place("max_stalled_count"),

@@ -54,6 +54,9 @@ pub struct ConsumerOptions {
     pub max_stalled_count: u32,
     /// Longest idle block on the marker; also bounds how long `close` waits for an idle loop.
     pub drain_delay: Duration,
+    /// How long a queue with no job stays ready with its own fetch loop (on Redis: an engine
+    /// worker and two connections) before it lets it go and waits with the other idle queues.
+    pub idle_release: Duration,
     /// Written to each job's `pb` (processedBy) and to the worker's client name.
     pub worker_name: String,
     /// Default retention for completed jobs whose own options say nothing.

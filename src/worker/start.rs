@@ -116,6 +116,7 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             stalled_interval: config.stalled_interval,
             max_stalled_count: config.max_stalled_count,
             drain_delay: DRAIN_DELAY,
+            idle_release: config.idle_release,
             worker_name: config.worker_name.clone(),
             remove_on_complete: config.defaults.remove_on_complete,
             remove_on_fail: config.defaults.remove_on_fail,

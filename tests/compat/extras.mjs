@@ -9,7 +9,9 @@ run(async () => {
   const { queue, events, seen, of } = await watched('extra');
   const finish = (job) => job.waitUntilFinished(events, 20000);
 
-  // Discovery: cronq's connection is named the way Node's Queue.getWorkers() looks for.
+  // Discovery: cronq's connection is named the way Node's Queue.getWorkers() looks for. An
+  // idle queue holds no connection (issue 26): the queue has had a job within idle_release.
+  await finish(await queue.add('ok', { n: 0 }));
   const workers = await until('cronq among the workers', async () => {
     const w = await queue.getWorkers();
     return w.length > 0 && w;

@@ -39,6 +39,14 @@ pub(super) const STALLED: Bounds<Duration> = Bounds {
     why: "each check is a Redis round trip per queue; a crashed worker's jobs wait that long",
 };
 
+/// `[worker] idle_release`. Below a second a queue between two jobs a moment apart would
+/// reconnect for each; above an hour an idle queue holds its connections for nothing.
+pub(super) const IDLE_RELEASE: Bounds<Duration> = Bounds {
+    min: SEC,
+    max: HOUR,
+    why: "a queue reconnects when work comes after it; until then it holds two connections",
+};
+
 /// `[worker] shutdown_timeout`: running jobs get this long to finish on SIGTERM.
 pub(super) const SHUTDOWN: Bounds<Duration> = Bounds {
     min: SEC,

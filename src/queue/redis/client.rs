@@ -39,6 +39,9 @@ pub(crate) struct StoreInner {
     pub(crate) owner: std::sync::OnceLock<Identity>,
     /// The queues this store consumes, for its one stalled-check task (`stalled.rs`).
     pub(crate) stalled: super::stalled::Checker,
+    /// The one blocking wait over every idle queue's marker (`idle_waiter.rs`), started by
+    /// the first queue that goes idle.
+    pub(crate) idle: std::sync::OnceLock<super::idle_waiter::IdleWaiter>,
 }
 
 impl RedisStore {
@@ -80,6 +83,7 @@ impl RedisStore {
                 queues: Mutex::new(HashMap::new()),
                 owner: std::sync::OnceLock::new(),
                 stalled: Default::default(),
+                idle: std::sync::OnceLock::new(),
             }),
         };
         store.ping().await?;

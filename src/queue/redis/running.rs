@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::consumer::EngineJob;
+use super::run_one::EngineJob;
 use crate::queue::consumer::JobHandle;
 use crate::queue::error::Error;
 

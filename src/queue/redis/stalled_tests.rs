@@ -146,6 +146,7 @@ fn consumer_opts(interval: Duration) -> ConsumerOptions {
         stalled_interval: interval,
         max_stalled_count: 1,
         drain_delay: Duration::from_secs(1),
+        idle_release: Duration::from_secs(30),
         worker_name: "t".into(),
         remove_on_complete: None,
         remove_on_fail: None,
