@@ -142,6 +142,8 @@ impl Running {
             // 4.
             drop(work.store);
         }
+        // Persistent handler processes outlive their jobs: no job runs on them any more.
+        crate::worker::handler::process::stop_all().await;
         self.closing.cancel();
         let _ = tokio::time::timeout(HTTP_GRACE, futures::future::join_all(self.http)).await;
         tracing::info!("cronq worker stopped");
