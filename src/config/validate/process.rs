@@ -141,6 +141,99 @@ fn find_program(name: &str, path: Option<&str>) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{HandlerKind, Overrides};
+
+    fn load(text: &str, path: &str) -> Result<crate::config::Config, String> {
+        super::super::tests::load_text(text, &[("PATH", path)], Overrides::default())
+            .map_err(|e| e.to_string())
+    }
+
+    fn processor() -> String {
+        format!(
+            "{}/tests/fixtures/process/consumer.py",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    #[test]
+    fn process_and_node_tables_build_a_pool_spec() {
+        let text = format!(
+            "[queues.q.handlers.php]\nprocess = {{ command = \"php bin/consume.php\", instances = 2, max_jobs = 1000, max_memory = \"256MB\" }}\n\
+             [queues.q.handlers.mail]\nnode = {{ file = \"{}\", node_binary = \"/bin/sh\" }}\ntimeout = \"30s\"\n",
+            processor()
+        );
+        let config = load(&text, "").unwrap();
+        let q = &config.queues["q"];
+        let HandlerKind::Process(php) = &q.handlers["php"].kind else {
+            panic!()
+        };
+        assert_eq!(php.instances.map(|n| n.get()), Some(2));
+        assert_eq!(php.max_jobs, Some(1000));
+        assert_eq!(php.max_memory_mib, Some(256));
+        assert_eq!(php.label, "queues.q.handlers.php");
+        let HandlerKind::Process(mail) = &q.handlers["mail"].kind else {
+            panic!()
+        };
+        assert_eq!(
+            mail.program,
+            ProcessProgram::Node {
+                node: "/bin/sh".into(),
+                file: processor().into()
+            }
+        );
+        assert_eq!(mail.instances, None);
+    }
+
+    #[test]
+    fn bad_process_tables_are_refused_naming_the_place_and_the_fix() {
+        let file = processor();
+        let cases = [
+            (
+                "process = { command = \" \" }".to_string(),
+                "command is empty",
+            ),
+            (
+                "process = { command = \"x\", instances = 0 }".to_string(),
+                "instances = 0",
+            ),
+            (
+                "process = { command = \"x\", max_jobs = 0 }".to_string(),
+                "max_jobs = 0",
+            ),
+            (
+                "process = { command = \"x\", max_memory = \"lots\" }".to_string(),
+                "max_memory",
+            ),
+            (
+                "process = { command = \"x\", bogus = 1 }".to_string(),
+                "bogus",
+            ),
+            (
+                "node = { file = \"dist/missing.js\" }".to_string(),
+                "dist/missing.js",
+            ),
+            (format!("node = {{ file = \"{file}\" }}"), "set node_binary"),
+            (
+                format!("node = {{ file = \"{file}\", node_binary = \"/nonexistent/node\" }}"),
+                "fix node_binary",
+            ),
+            (
+                "process = { command = \"x\" }\nexec = \"y\"".to_string(),
+                "exactly one of",
+            ),
+        ];
+        for (table, wanted) in cases {
+            let text = format!("[worker]\nconcurrency = 2\n[queues.q.handlers.n]\n{table}\n");
+            let err = load(&text, "/nonexistent").unwrap_err();
+            assert!(err.contains(wanted), "{table}: {err}");
+            // A syntax error (the unknown key) names the line only; the rest name the table too.
+            assert!(err.contains(":4:") || err.contains(":5:"), "{table}: {err}");
+            assert!(
+                wanted == "bogus" || err.contains("[queues.q.handlers.n]"),
+                "{table}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn programs_are_found_on_path_or_by_path() {

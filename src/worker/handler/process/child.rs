@@ -50,6 +50,8 @@ pub(super) struct Proc {
     stdin: ChildStdin,
     stdout: LineReader<ChildStdout>,
     sink: Arc<Mutex<Sink>>,
+    /// The task reading stderr; awaited when the process died, so its last line is known.
+    stderr_task: Option<tokio::task::JoinHandle<()>>,
     policy: EnvPolicy,
     /// Jobs it has started.
     pub(super) jobs: u64,
@@ -83,7 +85,7 @@ impl Proc {
         let stdout = LineReader::new(child.stdout.take().expect("piped"), MAX_MESSAGE_BYTES);
         let sink = Arc::new(Mutex::new(Sink::default()));
         let stderr = child.stderr.take().expect("piped");
-        tokio::spawn(pump_stderr(
+        let stderr_task = tokio::spawn(pump_stderr(
             stderr,
             sink.clone(),
             policy.clone(),
@@ -95,6 +97,7 @@ impl Proc {
             stdin,
             stdout,
             sink,
+            stderr_task: Some(stderr_task),
             policy: policy.clone(),
             jobs: 0,
             label,
@@ -231,6 +234,10 @@ impl Proc {
                 .and_then(Result::ok),
             None => None,
         };
+        // Its stderr closes when its group is gone; the last line read is the likely reason.
+        if let (Some(_), Some(task)) = (status, self.stderr_task.take()) {
+            let _ = tokio::time::timeout(KILL_GRACE, task).await;
+        }
         let status = match status {
             Some(s) => describe(s),
             None => "still running, stdout closed".to_string(),

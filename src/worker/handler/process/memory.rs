@@ -41,6 +41,12 @@ pub(super) fn group_alive(pgid: i32) -> bool {
     processes().any(|(g, state, _)| g == pgid && state != 'Z')
 }
 
+/// Whether process `pid` still runs (not a zombie).
+#[cfg(test)]
+pub(super) fn group_alive_pid(pid: i32) -> bool {
+    processes().any(|(_, state, p)| p as i32 == pid && state != 'Z')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,8 @@ mod child;
 mod memory;
 pub mod node;
 pub mod protocol;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};

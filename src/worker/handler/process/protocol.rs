@@ -154,6 +154,10 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 if std::mem::take(&mut self.skipping) {
                     continue;
                 }
+                if line.len() > self.cap {
+                    line.truncate(QUOTED_BYTES);
+                    return Read::TooLong(line);
+                }
                 return Read::Line(line);
             }
             if self.buf.len() > self.cap {
