@@ -276,13 +276,10 @@ impl Drop for Proc {
                 super::live().remove(&g.as_raw());
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(reap);
-            }
-            // No runtime left (the daemon is exiting): TERM was sent; the launcher's
-            // parent-death signal ends the group when the daemon is gone.
-            Err(_) => {}
+        // Without a runtime (the daemon is exiting) TERM was sent; the launcher's
+        // parent-death signal ends the group once the daemon is gone.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(reap);
         }
     }
 }
