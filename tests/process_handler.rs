@@ -1,0 +1,84 @@
+//! The persistent handler kinds through the daemon, on the examples shipped in examples/: the
+//! Python line-protocol consumer, and the NestJS-style processor whose application context is
+//! created once per process and reused by the next jobs.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn example(path: &str) -> String {
+    format!("{}/examples/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run_one(
+    redis: &Redis,
+    dir: &TempDir,
+    config: &str,
+    queue: &str,
+    name: &str,
+    data: &str,
+) -> serde_json::Value {
+    let id = enqueue(redis, dir, config, &[queue, name, "--data", data]);
+    assert_eq!(
+        wait_finished(redis, queue, &id, Duration::from_secs(30)),
+        "completed",
+        "{queue}/{name}: {}",
+        job_field(redis, queue, &id, "failedReason")
+    );
+    serde_json::from_str(&job_field(redis, queue, &id, "returnvalue")).unwrap()
+}
+
+#[test]
+fn the_python_example_consumes_jobs_over_the_line_protocol() {
+    let redis = Redis::start();
+    let config = format!(
+        "[queues.reports.handlers.render]\nprocess = {{ command = \"exec python3 {}\" }}\n",
+        example("process-python/consume.py")
+    );
+    let _daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    let dir = TempDir::new("process-python");
+    let value = run_one(
+        &redis,
+        &dir,
+        &config,
+        "reports",
+        "render",
+        r#"{"sections":[1,2,3]}"#,
+    );
+    assert_eq!(value, serde_json::json!({"pages": 3}));
+}
+
+#[test]
+fn the_nest_example_creates_its_context_once_and_reuses_it() {
+    let redis = Redis::start();
+    let config = format!(
+        "[worker]\nconcurrency = 1\n[queues.email.handlers.\"*\"]\nnode = {{ file = \"{}\", instances = 1 }}\n",
+        example("nest-processor/src/email.processor.cjs")
+    );
+    let _daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    let dir = TempDir::new("nest-example");
+    // The mail service lives in the context: its count goes on only if the context is the same.
+    for n in 1..=3 {
+        let value = run_one(
+            &redis,
+            &dir,
+            &config,
+            "email",
+            "welcome",
+            r#"{"to":"a@example.com"}"#,
+        );
+        assert_eq!(value, serde_json::json!({"sent": n}));
+    }
+    let id = enqueue(&redis, &dir, &config, &["email", "welcome", "--data", "{}"]);
+    assert_eq!(
+        wait_finished(&redis, "email", &id, Duration::from_secs(30)),
+        "failed"
+    );
+    assert_eq!(
+        job_field(&redis, "email", &id, "atm"),
+        "1",
+        "an UnrecoverableError is not retried"
+    );
+}
