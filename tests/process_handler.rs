@@ -82,3 +82,56 @@ fn the_nest_example_creates_its_context_once_and_reuses_it() {
         "an UnrecoverableError is not retried"
     );
 }
+
+#[test]
+fn at_sigterm_the_running_job_finishes_then_the_processes_get_term() {
+    let redis = Redis::start();
+    let dir = TempDir::new("process-drain");
+    let mark = dir.path().join("term-received");
+    let release = dir.path().join("release");
+    let config = format!(
+        "[worker]\nconcurrency = 2\n[queues.q.handlers.n]\nprocess = {{ command = \"exec python3 {}/tests/fixtures/process/consumer.py\" }}\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut daemon = Daemon::start(
+        &redis.url(),
+        &config,
+        None,
+        &[
+            ("CONSUMER_TERM_MARK", mark.to_str().unwrap()),
+            ("SHUTDOWN_TIMEOUT", "30s"),
+        ],
+    );
+    daemon.wait_healthy();
+    let data = serde_json::json!({"do": "wait_file", "path": release}).to_string();
+    let id = enqueue(&redis, &dir, &config, &["q", "n", "--data", &data]);
+    poll(Duration::from_secs(20), "the job to be active", || {
+        (job_state(&redis, "q", &id) == "active").then_some(())
+    });
+    daemon.signal(nix::sys::signal::Signal::SIGTERM);
+    // Draining: the job is still running, and its process has had no TERM.
+    poll(
+        Duration::from_secs(10),
+        "the daemon to say it drains",
+        || daemon.log().contains("draining").then_some(()),
+    );
+    assert_eq!(job_state(&redis, "q", &id), "active");
+    assert!(!mark.exists(), "the process got TERM while its job ran");
+    std::fs::write(&release, "go").unwrap();
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(30)),
+        0,
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(job_state(&redis, "q", &id), "completed");
+    poll(
+        Duration::from_secs(10),
+        "the process to record its TERM",
+        || {
+            std::fs::read_to_string(&mark)
+                .ok()
+                .filter(|t| !t.trim().is_empty())
+        },
+    );
+}
