@@ -196,6 +196,25 @@ mod tests {
     }
 
     #[test]
+    fn a_job_is_one_line_whatever_its_data_holds() {
+        let job = JobInput {
+            queue: "q".into(),
+            id: "1\n{\"type\":\"result\"}".into(),
+            name: "n".into(),
+            attempt: 3,
+            data: serde_json::json!({"text": "a\nb\r\n{\"type\":\"result\"}\n"}),
+            children: Default::default(),
+        };
+        let line = job_line(&job);
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["data"], job.data);
+        assert_eq!(back["attemptsMade"], 2);
+        assert_eq!(back["opts"], serde_json::json!({}));
+    }
+
+    #[test]
     fn messages_parse_and_bad_lines_are_quoted_escaped_and_cut() {
         assert_eq!(
             parse(br#"{"type":"progress","value":50}"#),
