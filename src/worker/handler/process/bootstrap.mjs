@@ -2,16 +2,34 @@
 // protocol is in docs/process-protocol.md). Usage: node bootstrap.mjs PROCESSOR_FILE
 //
 // Loads the processor once, then reads one job per stdin line and answers on the protocol
-// channel (the original stdout). Anything the processor prints, console.log included, goes to
-// stderr, which cronq copies into the job's log: a stray print cannot break the protocol.
+// channel (the original stdout). What the processor prints on stdout (console.log) becomes
+// `log` messages, one per line, on that same channel: a stray print cannot break the protocol,
+// and it reaches the job's log in order, before the answer (stderr, a second pipe, has no
+// order with stdout).
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 
 const writeOut = process.stdout.write.bind(process.stdout);
-process.stdout.write = (chunk, ...rest) => process.stderr.write(chunk, ...rest);
 
 function send(msg) {
   writeOut(JSON.stringify(msg) + '\n');
+}
+
+let printed = '';
+process.stdout.write = (chunk, encoding, callback) => {
+  printed += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+  const lines = printed.split('\n');
+  printed = lines.pop();
+  for (const line of lines) send({ type: 'log', line });
+  const done = typeof encoding === 'function' ? encoding : callback;
+  if (typeof done === 'function') done();
+  return true;
+};
+
+/** The rest of a line printed without its newline, before the answer. */
+function flushPrinted() {
+  if (printed) send({ type: 'log', line: printed });
+  printed = '';
 }
 
 function pickFunction(mod) {
@@ -66,8 +84,10 @@ async function runOne(msg) {
     } catch (err) {
       throw new Error(`the return value cannot be stored as JSON: ${err.message}`);
     }
+    flushPrinted();
     send(line);
   } catch (err) {
+    flushPrinted();
     const isError = err !== null && typeof err === 'object';
     send({
       type: 'error',
