@@ -135,3 +135,25 @@ fn at_sigterm_the_running_job_finishes_then_the_processes_get_term() {
         },
     );
 }
+
+#[test]
+fn processes_get_the_environment_of_exec_jobs_without_the_daemons_secrets_unless_passed() {
+    let redis = Redis::start();
+    let consumer = format!(
+        "exec python3 {}/tests/fixtures/process/consumer.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let config = format!(
+        "[queues.q.handlers.plain]\nprocess = {{ command = \"{consumer}\" }}\n\
+         [queues.q.handlers.passed]\nprocess = {{ command = \"{consumer}\" }}\npass_env = [\"API_TOKEN\"]\n"
+    );
+    let token = "t0ken-for-the-process-test";
+    let _daemon = Daemon::start(&redis.url(), &config, None, &[("API_TOKEN", token)]);
+    let dir = TempDir::new("process-env");
+    let data = r#"{"do":"env"}"#;
+    let plain = run_one(&redis, &dir, &config, "q", "plain", data);
+    assert_eq!(plain, serde_json::json!({"API_TOKEN": null}));
+    let passed = run_one(&redis, &dir, &config, "q", "passed", data);
+    // Passed to the process; its value is still hidden in what is copied out of the job.
+    assert_eq!(passed, serde_json::json!({"API_TOKEN": "***"}));
+}

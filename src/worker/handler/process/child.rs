@@ -187,7 +187,7 @@ impl Proc {
                         let _ = logs.lines.send(line).await;
                     }
                 }
-                Message::Result { value } => return (Ok(value), After::Keep),
+                Message::Result { value } => return (Ok(self.clean_value(value)), After::Keep),
                 Message::Error {
                     message,
                     stack,
@@ -222,6 +222,18 @@ impl Proc {
             end -= 1;
         }
         self.policy.secrets.redact(&text[..end]).into_owned()
+    }
+
+    /// A return value with the daemon's secrets hidden, as an exec job's is. `***` needs no
+    /// JSON escaping, so the text stays JSON.
+    fn clean_value(&self, value: serde_json::Value) -> serde_json::Value {
+        let text = value.to_string();
+        match self.policy.secrets.redact(&text) {
+            std::borrow::Cow::Borrowed(_) => value,
+            std::borrow::Cow::Owned(clean) => {
+                serde_json::from_str(&clean).unwrap_or(serde_json::Value::String(clean))
+            }
+        }
     }
 
     /// The retryable failure of a job whose process went away: its exit status and last stderr
