@@ -142,6 +142,10 @@ impl Running {
             // 4.
             drop(work.store);
         }
+        // Persistent handler processes outlive their jobs: no job runs on them any more. Within
+        // the drain's bound: past it they die with the daemon (parent-death signal, `pdeath`).
+        let stop = crate::worker::handler::process::stop_all();
+        let _ = tokio::time::timeout_at(deadline.exit_by, stop).await;
         self.closing.cancel();
         let _ = tokio::time::timeout(HTTP_GRACE, futures::future::join_all(self.http)).await;
         tracing::info!("cronq worker stopped");

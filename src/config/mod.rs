@@ -264,6 +264,40 @@ pub enum HandlerKind {
     },
     /// Built into the binary.
     Builtin(Builtin),
+    /// Long-lived processes fed one job at a time (`process` and `node`).
+    Process(ProcessSpec),
+}
+
+/// A persistent handler: what each process runs, and its pool's bounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessSpec {
+    /// The handler's table, for messages (`queues.Q.handlers.N`).
+    pub label: String,
+    /// What each process runs.
+    pub program: ProcessProgram,
+    /// At most this many processes; `None`: one per concurrent job (the queue's concurrency).
+    pub instances: Option<std::num::NonZeroUsize>,
+    /// Replace a process after this many jobs.
+    pub max_jobs: Option<u64>,
+    /// Replace a process whose group's RSS passes this many MiB after a job.
+    pub max_memory_mib: Option<u64>,
+}
+
+/// The program of a persistent handler.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessProgram {
+    /// `/bin/sh -c COMMAND`, speaking the line protocol itself.
+    Shell {
+        /// The command line, from local configuration only.
+        command: String,
+    },
+    /// cronq's Node bootstrap loading a BullMQ sandboxed processor file.
+    Node {
+        /// The Node executable, resolved on PATH at start.
+        node: PathBuf,
+        /// The processor file, absolute.
+        file: PathBuf,
+    },
 }
 
 /// Handlers built into the binary.

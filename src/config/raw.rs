@@ -196,6 +196,10 @@ pub struct RawHandler {
     pub http: Option<RawHttpHandler>,
     /// A handler built into the binary: `noop`, `echo`, `sleep`, `fail`.
     pub builtin: Option<String>,
+    /// Long-lived processes fed jobs over the line protocol (docs/process-protocol.md).
+    pub process: Option<RawProcessHandler>,
+    /// A BullMQ sandboxed processor file run by cronq's Node bootstrap.
+    pub node: Option<RawNodeHandler>,
     /// Kill the run after this long (`30s`); it then counts as a failed attempt.
     pub timeout: Option<String>,
     /// Total attempts for jobs cronq adds.
@@ -225,6 +229,36 @@ pub struct RawHttpHandler {
     /// Extra request headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+}
+
+/// `process = { command, instances, max_jobs, max_memory }`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcessHandler {
+    /// Run by `/bin/sh -c` once per process, not once per job.
+    pub command: String,
+    /// At most this many processes (default: one per concurrent job of the queue).
+    pub instances: Option<usize>,
+    /// Replace a process after this many jobs.
+    pub max_jobs: Option<u64>,
+    /// Replace a process whose group's RSS passes this after a job (`256MB`).
+    pub max_memory: Option<String>,
+}
+
+/// `node = { file, node_binary, instances, max_jobs, max_memory }`
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNodeHandler {
+    /// The processor file (ESM or CommonJS), relative to the working directory.
+    pub file: String,
+    /// Default `node`, looked up on PATH.
+    pub node_binary: Option<String>,
+    /// At most this many processes (default: one per concurrent job of the queue).
+    pub instances: Option<usize>,
+    /// Replace a process after this many jobs.
+    pub max_jobs: Option<u64>,
+    /// Replace a process whose group's RSS passes this after a job (`256MB`).
+    pub max_memory: Option<String>,
 }
 
 /// `[[schedule]]`

@@ -109,7 +109,7 @@ pub(super) fn build(
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
-            let mut built = handler::handler(&h, &defaults, src, &table)?;
+            let mut built = handler::handler(&h, &defaults, src, &table, env)?;
             built.log_output = h.log_output.unwrap_or(log_output);
             if let Some(list) = &h.pass_env {
                 super::job_env::check_pass_env(list)
@@ -353,6 +353,7 @@ fn retention(
 mod cron;
 mod handler;
 mod http;
+mod process;
 mod ranges;
 mod schedule;
 #[cfg(test)]

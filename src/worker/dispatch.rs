@@ -295,14 +295,15 @@ impl Dispatch {
         };
         // Output lines flow handler → channel → this task → the job's log list in Redis. Only
         // exec handlers print: the others get no channel, reader or echo (allocations per job
-        // that an in-process handler never uses; BENCHMARKS.md, issue 18).
-        let (logs_tx, mut logs_rx) = match route.handler {
-            Handler::Exec(_) => {
+        // that an in-process handler never uses; BENCHMARKS.md, issue 18); persistent
+        // handlers' processes print too.
+        let (logs_tx, mut logs_rx) = match route.handler.prints() {
+            true => {
                 let (lines_tx, logs_rx) = mpsc::channel::<String>(256);
                 let echo = Echo::new(route.echo, &job.queue, &job.id, route.entry.clone());
                 (Some(LogSender::new(lines_tx, echo)), Some(logs_rx))
             }
-            _ => (None, None),
+            false => (None, None),
         };
         let stop = CancellationToken::new();
         let run = async {

@@ -1,4 +1,4 @@
-//! A handler table: exactly one of `exec`, `http`, `builtin`, checked for what would fail at
+//! A handler table: exactly one of `exec`, `http`, `builtin`, `process`, `node`, checked for what would fail at
 //! every run, plus its job fields.
 
 use std::time::Duration;
@@ -12,16 +12,28 @@ pub(super) fn handler(
     defaults: &JobDefaults,
     src: &Source,
     table: &str,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HandlerConfig, Error> {
     let job = job_fields(h, defaults, src, table)?;
-    let kinds = [h.exec.is_some(), h.http.is_some(), h.builtin.is_some()];
+    let kinds = [
+        h.exec.is_some(),
+        h.http.is_some(),
+        h.builtin.is_some(),
+        h.process.is_some(),
+        h.node.is_some(),
+    ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err(invalid(
             src.place(table, ""),
-            "a handler needs exactly one of exec = \"command\", http = { url = \"…\" } or builtin = \"noop\"",
+            "a handler needs exactly one of exec = \"command\", http = { url = \"…\" }, \
+             builtin = \"noop\", process = { command = \"…\" } or node = { file = \"…\" }",
         ));
     }
-    let kind = if let Some(command) = &h.exec {
+    let kind = if let Some(p) = &h.process {
+        HandlerKind::Process(super::process::shell(p, src, table)?)
+    } else if let Some(n) = &h.node {
+        HandlerKind::Process(super::process::node(n, src, table, env)?)
+    } else if let Some(command) = &h.exec {
         if command.trim().is_empty() {
             return Err(invalid(src.place(table, "exec"), "the command is empty"));
         }

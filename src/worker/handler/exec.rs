@@ -101,19 +101,7 @@ impl Exec {
     ) -> RunResult {
         limits::check_static(&self.command, &self.env)?;
         let data = serde_json::to_string(&job.data).unwrap_or_else(|_| "null".into());
-        // Through the daemon's own binary when it is the `worker` (see `pdeath.rs`), so a
-        // kill -9 of the daemon ends the handler too.
-        let mut cmd = match super::pdeath::launcher(&self.shell) {
-            Some((exe, args)) => {
-                let mut cmd = Command::new(exe);
-                cmd.args(args);
-                cmd
-            }
-            None => Command::new(&self.shell),
-        };
-        for name in &self.policy.remove {
-            cmd.env_remove(name);
-        }
+        let mut cmd = command(&self.shell, &self.policy);
         cmd.arg("-c")
             .arg(&self.command)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -207,7 +195,32 @@ fn set_or_omit(cmd: &mut Command, name: &str, value: &str) {
     }
 }
 
-fn spawn_registered(cmd: &mut Command) -> std::io::Result<Child> {
+/// `program` (arguments to follow), with the daemon's secrets `policy` withholds removed from
+/// its environment. Through the daemon's own binary when it is the `worker` (see `pdeath.rs`),
+/// so a kill -9 of the daemon ends the handler too. Shared with the persistent handlers
+/// (`process/`), so both kinds see the same environment.
+pub(super) fn command(program: &str, policy: &EnvPolicy) -> Command {
+    let mut cmd = match super::pdeath::launcher(program) {
+        Some((exe, args)) => {
+            let mut cmd = Command::new(exe);
+            cmd.args(args);
+            cmd
+        }
+        None => Command::new(program),
+    };
+    for name in &policy.remove {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
+/// Forgets a child this process has waited for (see [`OWN_CHILDREN`]).
+pub(super) fn forget(pid: i32) {
+    registry().remove(&pid);
+}
+
+/// Spawns `cmd` and records its PID, so that the PID 1 reaper leaves its exit to us.
+pub(super) fn spawn_registered(cmd: &mut Command) -> std::io::Result<Child> {
     let _reaper_waits = SPAWNING.read().unwrap_or_else(|p| p.into_inner());
     let child = cmd.spawn()?;
     if let Some(pid) = child.id() {

@@ -11,6 +11,7 @@ pub mod http;
 pub mod limits;
 mod output;
 pub mod pdeath;
+pub mod process;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,9 +98,16 @@ pub enum Handler {
     Http(http::Http),
     /// Built into the binary.
     Builtin(Builtin),
+    /// Long-lived processes (`process`, `node`).
+    Process(process::Pool),
 }
 
 impl Handler {
+    /// Whether its runs print output lines (then the caller gives them a [`LogSender`]).
+    pub fn prints(&self) -> bool {
+        matches!(self, Handler::Exec(_) | Handler::Process(_))
+    }
+
     /// Builds the handler of a validated config entry; `env` says what an exec handler's jobs
     /// may not see, and what to hide in their output.
     pub fn from_config(
@@ -124,12 +132,13 @@ impl Handler {
                 headers,
             )),
             HandlerKind::Builtin(b) => Handler::Builtin(*b),
+            HandlerKind::Process(spec) => Handler::Process(process::Pool::new(spec.clone(), env)),
         }
     }
 
     /// Runs one job. Returns [`JobError::Cancelled`] soon after `cancel` fires, with any
-    /// process group it started already terminated. Only exec handlers write to `logs`; an
-    /// exec run given none has its output discarded.
+    /// process group it started already terminated. Only handlers that [`Handler::prints`]
+    /// write to `logs`; a run of one given none has its output discarded.
     pub async fn run(
         &self,
         job: &JobInput,
@@ -146,6 +155,13 @@ impl Handler {
             },
             Handler::Http(h) => h.run(job, cancel).await,
             Handler::Builtin(b) => builtin::run(*b, job, cancel).await,
+            Handler::Process(p) => match logs {
+                Some(logs) => p.run(job, logs, cancel).await,
+                None => {
+                    let (discard, _) = mpsc::channel(1);
+                    p.run(job, &LogSender::quiet(discard), cancel).await
+                }
+            },
         }
     }
 }
