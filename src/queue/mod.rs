@@ -30,6 +30,7 @@ pub mod embedded;
 mod error;
 pub mod events;
 pub mod fault;
+mod fetch_loop;
 mod identity;
 pub mod info;
 mod job;

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 
 use super::context::Loop;
 use super::opts::{self, RunOpts};
-use super::{now_ms, scripts, BullStore, Keys};
+use super::{scripts, BullStore, Keys};
+use crate::queue::consumer::now_ms;
 use crate::queue::consumer::JobHandle;
 use crate::queue::retry::AfterFailure;
 use crate::queue::{error::Error, job::Outcome};
