@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::consumer::{ActiveJob, ConsumerHandle, LoopBeat, Processor};
+use super::consumer::{ActiveJob, Consumer, ConsumerHandle, LoopBeat, Processor};
 use super::error::Error;
 use super::job::Outcome;
 use crate::backoff::Doubling;
@@ -50,6 +50,34 @@ pub(crate) struct Pauses {
     pub(crate) batch: bool,
 }
 
+impl Pauses {
+    /// Doubling from `first` to `max` after errors only; one job per claim.
+    pub(crate) const fn new(first: Duration, max: Duration) -> Self {
+        Pauses {
+            first,
+            max,
+            after_empty: false,
+            batch: false,
+        }
+    }
+
+    /// Pauses after an empty claim too.
+    pub(crate) const fn pausing_when_empty(self) -> Self {
+        Pauses {
+            after_empty: true,
+            ..self
+        }
+    }
+
+    /// Claims as many jobs as there are free slots.
+    pub(crate) const fn batched(self) -> Self {
+        Pauses {
+            batch: true,
+            ..self
+        }
+    }
+}
+
 /// A store's side of the fetch loop. Called by [`start`]'s loop and job tasks only.
 #[async_trait]
 pub(crate) trait Fetcher: Send + Sync + 'static {
@@ -57,10 +85,10 @@ pub(crate) trait Fetcher: Send + Sync + 'static {
     type Job: Send + Sync + 'static;
 
     /// The store's pause timing.
-    fn pauses(&self) -> Pauses;
+    const PAUSES: Pauses;
 
     /// What happens to jobs still running when `close` gives up on them (for the log line).
-    fn left_running(&self) -> &'static str;
+    const LEFT_RUNNING: &'static str;
 
     /// Claims up to `n` ready jobs (n >= 1).
     async fn claim(&self, n: usize) -> Result<Batch<Self::Job>, Error>;
@@ -89,8 +117,8 @@ pub(crate) trait Fetcher: Send + Sync + 'static {
         std::future::pending::<()>().await
     }
 
-    /// Writes the job's outcome.
-    async fn finish(&self, job: Self::Job, outcome: Outcome);
+    /// Writes the job's outcome; a stored outcome turns `beat`, a failed write marks an error.
+    async fn finish(&self, job: Self::Job, outcome: Outcome, beat: &LoopBeat);
 }
 
 /// A running fetch loop: the store's [`ConsumerHandle`], held by `Consumer`.
@@ -103,12 +131,23 @@ pub(crate) struct FetchLoop {
     jobs: TaskTracker,
     /// What happens to jobs still running after `close`'s wait.
     left_running: &'static str,
+    /// The loop's liveness, also held by the job tasks and read by `/health` via `Consumer`.
+    beat: Arc<LoopBeat>,
 }
 
 impl FetchLoop {
     /// The token that stops this loop, for the store's side tasks (timers, checks) to end with it.
     pub(crate) fn stop(&self) -> CancellationToken {
         self.stop.clone()
+    }
+
+    /// The [`Consumer`] that drains this loop, for the store's `consume` to return.
+    pub(crate) fn into_consumer(self, queue: &str) -> Consumer {
+        Consumer {
+            queue: queue.to_string(),
+            beat: self.beat.clone(),
+            inner: Box::new(self),
+        }
     }
 }
 
@@ -133,14 +172,14 @@ pub(crate) fn start<F: Fetcher>(
     queue: &str,
     concurrency: usize,
     processor: Arc<dyn Processor>,
-    beat: Arc<LoopBeat>,
 ) -> FetchLoop {
-    let left_running = fetcher.left_running();
+    let beat = Arc::new(LoopBeat::default());
+    beat.turned();
     let ctx = Arc::new(Ctx {
         fetcher,
         queue: queue.to_string(),
         processor,
-        beat,
+        beat: beat.clone(),
         slots: Arc::new(Semaphore::new(concurrency.max(1))),
         jobs: TaskTracker::new(),
     });
@@ -151,7 +190,8 @@ pub(crate) fn start<F: Fetcher>(
         stop,
         fetch,
         jobs,
-        left_running,
+        left_running: F::LEFT_RUNNING,
+        beat,
     }
 }
 
@@ -169,7 +209,7 @@ struct Ctx<F> {
 }
 
 async fn run_loop<F: Fetcher>(ctx: Arc<Ctx<F>>, stop: CancellationToken) {
-    let pauses = ctx.fetcher.pauses();
+    let pauses = F::PAUSES;
     let mut backoff = Doubling::new(pauses.first, pauses.max);
     loop {
         ctx.fetcher.housekeep().await;
@@ -257,7 +297,7 @@ fn spawn_job<F: Fetcher>(ctx: &Arc<Ctx<F>>, job: F::Job, permit: OwnedSemaphoreP
         };
         let outcome =
             done.unwrap_or_else(|_| Outcome::Retry("the job's processor panicked".into()));
-        fetcher.finish(job, outcome).await;
+        fetcher.finish(job, outcome, &ctx.beat).await;
     });
 }
 

@@ -41,8 +41,6 @@ impl Consume for BullStore {
         opts: ConsumerOptions,
         processor: Arc<dyn Processor>,
     ) -> Result<Consumer, Error> {
-        let beat = Arc::new(LoopBeat::default());
-        beat.turned();
         let concurrency = opts.concurrency;
         let ctx = Arc::new(Loop {
             store: self.clone(),
@@ -55,18 +53,14 @@ impl Consume for BullStore {
             waiter: tokio::sync::Mutex::new(Waiter::default()),
             started: AtomicBool::new(false),
         });
-        let handle = fetch_loop::start(fetcher, queue, concurrency, processor, beat.clone());
+        let handle = fetch_loop::start(fetcher, queue, concurrency, processor);
         // Its own task: the fetch loop waits for a free slot, and the check must go on while
         // every slot runs a long job. Ends with the loop's stop token (cancelled by `close`).
         tokio::spawn(stalled_loop(ctx.clone(), handle.stop()));
         // Moves due delayed jobs to `wait`, woken by Bull's `delayed` announcements. Ends with
         // the loop's stop token too.
         tokio::spawn(super::delay::delay_loop(ctx, handle.stop()));
-        Ok(Consumer {
-            queue: queue.to_string(),
-            beat,
-            inner: Box::new(handle),
-        })
+        Ok(handle.into_consumer(queue))
     }
 }
 
@@ -92,20 +86,10 @@ struct Taken {
 impl Fetcher for BullFetcher {
     type Job = Taken;
 
-    fn pauses(&self) -> Pauses {
-        // After a wake that found nothing to take (another worker was quicker, or the queue is
-        // paused with ids left in `wait`), pause before blocking again so such states never spin.
-        Pauses {
-            first: IDLE_MIN,
-            max: IDLE_MAX,
-            after_empty: true,
-            batch: false,
-        }
-    }
-
-    fn left_running(&self) -> &'static str {
-        "their locks expire and the stalled check puts them back"
-    }
+    // After a wake that found nothing to take (another worker was quicker, or the queue is
+    // paused with ids left in `wait`), pause before blocking again so such states never spin.
+    const PAUSES: Pauses = Pauses::new(IDLE_MIN, IDLE_MAX).pausing_when_empty();
+    const LEFT_RUNNING: &'static str = "their locks expire and the stalled check puts them back";
 
     async fn housekeep(&self) {
         // At start, so that a queue busy from its first moment is listed by `getWorkers()`.
@@ -157,7 +141,7 @@ impl Fetcher for BullFetcher {
         renew_lock(&self.ctx, &job.id).await
     }
 
-    async fn finish(&self, job: Taken, outcome: Outcome) {
+    async fn finish(&self, job: Taken, outcome: Outcome, _beat: &LoopBeat) {
         let ctx = &self.ctx;
         let stack: Vec<String> = job
             .hash

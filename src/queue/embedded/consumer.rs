@@ -48,8 +48,6 @@ struct EmbeddedFetcher {
     queue: String,
     worker: String,
     defaults: Defaults,
-    /// The same beat the loop turns: a stored outcome is a turn, a failed write an error.
-    beat: Arc<LoopBeat>,
     /// Whether the store watches its file (else the idle wait polls every `FALLBACK_POLL`).
     watched: bool,
     /// When the event log was last trimmed; only the loop's `housekeep` touches it.
@@ -60,20 +58,10 @@ struct EmbeddedFetcher {
 impl Fetcher for EmbeddedFetcher {
     type Job = Claimed;
 
-    fn pauses(&self) -> Pauses {
-        // A wake-up comes only with work (or a write of the file), so an empty claim waits at
-        // once; a failed claim waits a fixed `ERROR_DELAY` (or less, woken).
-        Pauses {
-            first: ERROR_DELAY,
-            max: ERROR_DELAY,
-            after_empty: false,
-            batch: true,
-        }
-    }
-
-    fn left_running(&self) -> &'static str {
-        "they stay active and the next start puts them back"
-    }
+    // A wake-up comes only with work (or a write of the file), so an empty claim waits at
+    // once; a failed claim waits a fixed `ERROR_DELAY` (or less, woken).
+    const PAUSES: Pauses = Pauses::new(ERROR_DELAY, ERROR_DELAY).batched();
+    const LEFT_RUNNING: &'static str = "they stay active and the next start puts them back";
 
     async fn housekeep(&self) {
         {
@@ -127,7 +115,7 @@ impl Fetcher for EmbeddedFetcher {
         ActiveJob::new(&self.queue, &job.id, &job.name, data, attempts, log)
     }
 
-    async fn finish(&self, job: Claimed, outcome: Outcome) {
+    async fn finish(&self, job: Claimed, outcome: Outcome, beat: &LoopBeat) {
         let outcome = Arc::new(outcome);
         for attempt in 1..=FINISH_TRIES {
             let (q, id, o, d) = (
@@ -142,14 +130,14 @@ impl Fetcher for EmbeddedFetcher {
                 .await
             {
                 Ok(ready) => {
-                    self.beat.turned();
+                    beat.turned();
                     if ready {
                         self.store.inner.ready.notify_waiters();
                     }
                     return;
                 }
                 Err(e) => {
-                    self.beat.errored();
+                    beat.errored();
                     tracing::warn!(queue = %self.queue, job_id = %job.id, attempt, error = %e, "cannot store the job's outcome");
                     tokio::time::sleep(ERROR_DELAY * attempt).await;
                 }
@@ -213,8 +201,6 @@ impl Consume for EmbeddedStore {
         let q = queue.to_string();
         self.write(queue, move |c| Ok(super::producer::ensure_queue(c, &q)?))
             .await?;
-        let beat = Arc::new(LoopBeat::default());
-        beat.turned();
         let fetcher = Arc::new(EmbeddedFetcher {
             store: self.clone(),
             queue: queue.to_string(),
@@ -224,15 +210,10 @@ impl Consume for EmbeddedStore {
                 on_fail: opts.remove_on_fail,
                 metrics_points: opts.metrics_points,
             },
-            beat: beat.clone(),
             watched: self.watch_file(),
             trimmed: Mutex::new(Instant::now()),
         });
-        let handle = fetch_loop::start(fetcher, queue, opts.concurrency, processor, beat.clone());
-        Ok(Consumer {
-            queue: queue.to_string(),
-            beat,
-            inner: Box::new(handle),
-        })
+        let handle = fetch_loop::start(fetcher, queue, opts.concurrency, processor);
+        Ok(handle.into_consumer(queue))
     }
 }
