@@ -178,42 +178,29 @@ async fn runs_at_most_concurrency_jobs_at_once_and_all_of_them() {
     bounded::<true>().await;
 }
 
+/// Starts one job of `work`, closes with `wait` once it runs; returns how long close took and
+/// whether the job's outcome was written.
+async fn close_during(work: Duration, wait: Duration) -> (Duration, bool) {
+    let fake: Arc<Fake> = Arc::new(Fake::default());
+    fake.add("job");
+    let p = sleeper(work);
+    let handle = run(&fake, 1, p.clone());
+    let running = || p.running.load(Ordering::SeqCst) == 1;
+    assert!(until(Duration::from_secs(5), running).await);
+    let t0 = Instant::now();
+    Box::new(handle).close("q", wait).await;
+    (t0.elapsed(), fake.finished() == ["job"])
+}
+
 #[tokio::test(start_paused = true)]
 async fn close_waits_for_running_jobs_up_to_wait() {
-    let fake: Arc<Fake> = Arc::new(Fake::default());
-    fake.add("long");
-    let p = sleeper(Duration::from_secs(10));
-    let handle = run(&fake, 1, p.clone());
-    assert!(
-        until(Duration::from_secs(5), || p.running.load(Ordering::SeqCst)
-            == 1)
-        .await
-    );
-    let t0 = Instant::now();
-    Box::new(handle).close("q", Duration::from_secs(2)).await;
-    assert_eq!(
-        t0.elapsed(),
-        Duration::from_secs(2),
-        "close gives up at `wait`"
-    );
-    assert!(fake.finished().is_empty(), "the job was still running");
-
-    let fake: Arc<Fake> = Arc::new(Fake::default());
-    fake.add("short");
-    let p = sleeper(Duration::from_secs(3));
-    let handle = run(&fake, 1, p.clone());
-    assert!(
-        until(Duration::from_secs(5), || p.running.load(Ordering::SeqCst)
-            == 1)
-        .await
-    );
-    let t0 = Instant::now();
-    Box::new(handle).close("q", Duration::from_secs(30)).await;
-    assert!(
-        t0.elapsed() <= Duration::from_secs(3),
-        "close returns when the job ends"
-    );
-    assert_eq!(fake.finished(), ["short"]);
+    let secs = Duration::from_secs;
+    // The job outlasts `wait`: close gives up at `wait`, the job still running.
+    assert_eq!(close_during(secs(10), secs(2)).await, (secs(2), false));
+    // The job ends first: close returns then (the job started up to 10 ms before the close).
+    let (took, finished) = close_during(secs(3), secs(30)).await;
+    assert!(took <= secs(3) && took >= secs(2), "{took:?}");
+    assert!(finished);
 }
 
 #[tokio::test(start_paused = true)]

@@ -58,11 +58,6 @@ struct EmbeddedFetcher {
 impl Fetcher for EmbeddedFetcher {
     type Job = Claimed;
 
-    // A wake-up comes only with work (or a write of the file), so an empty claim waits at
-    // once; a failed claim waits a fixed `ERROR_DELAY` (or less, woken).
-    const PAUSES: Pauses = Pauses::new(ERROR_DELAY, ERROR_DELAY).batched();
-    const LEFT_RUNNING: &'static str = "they stay active and the next start puts them back";
-
     async fn housekeep(&self) {
         {
             let mut trimmed = self.trimmed.lock().unwrap_or_else(|p| p.into_inner());
@@ -114,6 +109,11 @@ impl Fetcher for EmbeddedFetcher {
         let data = parse_data(&job.data);
         ActiveJob::new(&self.queue, &job.id, &job.name, data, attempts, log)
     }
+
+    // A wake-up comes only with work (or a write of the file), so an empty claim waits at
+    // once; a failed claim waits a fixed `ERROR_DELAY` (or less, woken).
+    const PAUSES: Pauses = Pauses::new(ERROR_DELAY, ERROR_DELAY).batched();
+    const LEFT_RUNNING: &'static str = "they stay active and the next start puts them back";
 
     async fn finish(&self, job: Claimed, outcome: Outcome, beat: &LoopBeat) {
         let outcome = Arc::new(outcome);
