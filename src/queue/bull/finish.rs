@@ -89,15 +89,7 @@ async fn end(
         .arg(event)
         .arg(k.base())
         .arg(ctx.opts.metrics_points);
-    for (f, v) in &fields {
-        inv.arg(f).arg(v);
-    }
-    let code: i64 = inv
-        .invoke_async(&mut ctx.store.conn())
-        .await
-        .map_err(|e| Error::engine(&ctx.queue, e))?;
-    report(ctx, id, code);
-    Ok(())
+    invoke(ctx, id, inv, fields).await
 }
 
 async fn requeue(
@@ -120,6 +112,17 @@ async fn requeue(
         .arg(&ctx.store.token)
         .arg(due)
         .arg(rand::random::<u16>() % 4096);
+    invoke(ctx, id, inv, fields).await
+}
+
+/// Runs a finishing script (finish.lua / requeue.lua) with the job hash `fields` as its last
+/// arguments, then reports its code.
+async fn invoke(
+    ctx: &Loop,
+    id: &str,
+    mut inv: redis::ScriptInvocation<'_>,
+    fields: Vec<(String, String)>,
+) -> Result<(), Error> {
     for (f, v) in &fields {
         inv.arg(f).arg(v);
     }
