@@ -89,7 +89,39 @@ pub struct ActiveJob {
     pub(crate) log: Box<dyn JobHandle>,
 }
 
+/// A job's attempt counts and ready time, as a store read them (for [`ActiveJob::new`]).
+pub(crate) struct Attempts {
+    /// Attempts already made (this one not counted).
+    pub(crate) made: u32,
+    /// Attempts allowed in all (0 or 1 = a single attempt).
+    pub(crate) max: u32,
+    /// When it could first run, Unix ms: added, plus its own delay.
+    pub(crate) ready_ms: i64,
+}
+
 impl ActiveJob {
+    /// The one place a store builds the job it hands its processor (every store, so the
+    /// attempt numbering cannot drift between them).
+    pub(crate) fn new(
+        queue: &str,
+        id: &str,
+        name: &str,
+        data: Result<serde_json::Value, String>,
+        attempts: Attempts,
+        log: Box<dyn JobHandle>,
+    ) -> Self {
+        ActiveJob {
+            queue: queue.to_string(),
+            id: id.to_string(),
+            name: name.to_string(),
+            data,
+            attempt: attempts.made + 1,
+            max_attempts: attempts.max,
+            ready_ms: attempts.ready_ms,
+            log,
+        }
+    }
+
     /// Appends a line to the job's log list (`B+id+":logs"`, read by Bull Board / `getJobLogs`).
     pub async fn log(&self, line: &str) -> Result<(), Error> {
         self.log.log(&self.queue, line).await
@@ -155,6 +187,20 @@ impl LoopBeat {
     }
 }
 
+/// Parses a job's stored `data` text; when it is not JSON, says so in the one wording every
+/// store uses (the handler fails the job with it rather than run on a guess).
+pub(crate) fn parse_data(raw: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(raw).map_err(|e| not_json(raw, &e))
+}
+
+/// Why a job's stored `data` is unusable: the parse error, the start of the text (control
+/// characters escaped by `{:?}`) and the fix.
+pub(crate) fn not_json(raw: &str, err: &serde_json::Error) -> String {
+    let shown: String = raw.chars().take(80).collect();
+    format!("job data is not valid JSON ({err}): {shown:?}; producers must store JSON text in the `data` field")
+}
+
+/// Unix ms now: the one clock every store reads (0 before 1970, never a panic).
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

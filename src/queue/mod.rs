@@ -11,7 +11,8 @@
 //! - `spec`: the one job-spec builder ([`JobSpec::for_handler`]) and the one validation, the
 //!   only maker of the [`ValidJob`] a store's `Produce::add` takes.
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`],
-//!   and the handles a store's fetch loop gives them.
+//!   and the handles a store's fetch loop gives them; `fetch_loop` is that loop, written once for
+//!   the stores that own theirs.
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //!
 //! The re-exports below are for the rest of cronq. Files inside this room name the module that
@@ -30,6 +31,7 @@ pub mod embedded;
 mod error;
 pub mod events;
 pub mod fault;
+mod fetch_loop;
 mod identity;
 pub mod info;
 mod job;

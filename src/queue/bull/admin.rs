@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{now_ms, scripts, BullStore};
+use super::{scripts, BullStore};
+use crate::queue::consumer::now_ms;
 use crate::queue::contract::{Admin, Browse};
 use crate::queue::error::{Error, JobOpError};
 use crate::queue::state::JobState;

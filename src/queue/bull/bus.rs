@@ -26,7 +26,8 @@ use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{now_ms, BullStore};
+use super::BullStore;
+use crate::queue::consumer::now_ms;
 use crate::queue::events::QueueEvent;
 
 /// Events kept per queue for resuming SSE clients.

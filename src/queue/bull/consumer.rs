@@ -1,58 +1,36 @@
-//! Consuming a Bull 3/4 queue: a fetch loop bounded by a semaphore (each job task owns a
-//! permit), a delay timer that moves due delayed jobs to `wait` ([`super::delay`]), and the
-//! shared stalled check; each job task renews its lock while the processor runs, then applies
-//! the [`Outcome`].
+//! Consuming a Bull 3/4 queue: the Bull side of the shared fetch loop
+//! (`queue/fetch_loop.rs`: slots, job tasks, pauses, `close`), a delay timer that moves due
+//! delayed jobs to `wait` ([`super::delay`]), and the shared stalled check; each job's lock is
+//! renewed while the processor runs, then its [`Outcome`] applied.
 //!
 //! Noticing work without polling: when nothing is ready the loop blocks on `wait` itself (a
 //! `BLMOVE` of the list onto itself, see [`Waiter`]), so an idle Bull queue sends Redis one
 //! blocking command per `BLOCK_MAX` and nothing else but the stalled check.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 use super::context::Loop;
 use super::finish::{finish, BullJob};
-use super::opts;
-use super::{now_ms, scripts, BullStore};
+use super::opts::{self, RunOpts};
+use super::{scripts, BullStore};
 use crate::queue::consumer::{
-    ActiveJob, Consumer, ConsumerHandle, ConsumerOptions, LoopBeat, Processor,
+    now_ms, parse_data, ActiveJob, Attempts, Consumer, ConsumerOptions, LoopBeat, Processor,
 };
 use crate::queue::contract::Consume;
 use crate::queue::error::Error;
+use crate::queue::fetch_loop::{self, Batch, Fetcher, Pauses};
+use crate::queue::job::Outcome;
 
 const IDLE_MIN: Duration = Duration::from_millis(20);
 const IDLE_MAX: Duration = Duration::from_millis(200);
 /// The longest blocking wait for work (shorter with a short `lock_duration`).
 const BLOCK_MAX: Duration = Duration::from_secs(15);
-
-/// The Bull fetch loop's handle, held by [`Consumer`].
-pub(super) struct BullConsumer {
-    /// Cancelled by `close`: the loop stops taking jobs at once.
-    stop: CancellationToken,
-    fetch: JoinHandle<()>,
-    /// Every job task; `close` waits on it.
-    jobs: TaskTracker,
-}
-
-#[async_trait]
-impl ConsumerHandle for BullConsumer {
-    async fn close(self: Box<Self>, queue: &str, wait: Duration) {
-        self.stop.cancel();
-        let _ = self.fetch.await;
-        self.jobs.close();
-        if tokio::time::timeout(wait, self.jobs.wait()).await.is_err() {
-            tracing::warn!(queue = %queue, running = self.jobs.len(),
-                "jobs still running at close; their locks expire and the stalled check puts them back");
-        }
-    }
-}
 
 #[async_trait]
 impl Consume for BullStore {
@@ -63,80 +41,116 @@ impl Consume for BullStore {
         opts: ConsumerOptions,
         processor: Arc<dyn Processor>,
     ) -> Result<Consumer, Error> {
-        let beat = Arc::new(LoopBeat::default());
-        beat.turned();
-        let stop = CancellationToken::new();
-        let jobs = TaskTracker::new();
+        let concurrency = opts.concurrency;
         let ctx = Arc::new(Loop {
             store: self.clone(),
             queue: queue.to_string(),
             keys: self.keys(queue),
-            slots: Arc::new(Semaphore::new(opts.concurrency.max(1))),
             opts,
-            processor,
-            beat: beat.clone(),
-            jobs: jobs.clone(),
         });
+        let fetcher = Arc::new(BullFetcher {
+            ctx: ctx.clone(),
+            waiter: tokio::sync::Mutex::new(Waiter::default()),
+            started: AtomicBool::new(false),
+        });
+        let handle = fetch_loop::start(fetcher, queue, concurrency, processor);
         // Its own task: the fetch loop waits for a free slot, and the check must go on while
-        // every slot runs a long job. Ends with `stop` (held by the BullConsumer).
-        tokio::spawn(stalled_loop(ctx.clone(), stop.clone()));
+        // every slot runs a long job. Ends with the loop's stop token (cancelled by `close`).
+        tokio::spawn(stalled_loop(ctx.clone(), handle.stop()));
         // Moves due delayed jobs to `wait`, woken by Bull's `delayed` announcements. Ends with
-        // `stop` too.
-        tokio::spawn(super::delay::delay_loop(ctx.clone(), stop.clone()));
-        let fetch = tokio::spawn(fetch_loop(ctx, stop.clone()));
-        Ok(Consumer {
-            queue: queue.to_string(),
-            beat,
-            inner: Box::new(BullConsumer { stop, fetch, jobs }),
-        })
+        // the loop's stop token too.
+        tokio::spawn(super::delay::delay_loop(ctx, handle.stop()));
+        Ok(handle.into_consumer(queue))
     }
 }
 
-async fn fetch_loop(ctx: Arc<Loop>, stop: CancellationToken) {
+/// The Bull layout's side of the shared fetch loop: take.lua claims one job per turn, the
+/// blocking [`Waiter`] waits for `wait` to hold an id, extend.lua keeps the lock.
+struct BullFetcher {
+    ctx: Arc<Loop>,
+    /// Locked only by the fetch loop (one caller: never contended).
+    waiter: tokio::sync::Mutex<Waiter>,
+    /// Whether the first turn made the blocking connection.
+    started: AtomicBool,
+}
+
+/// A job take.lua gave this worker.
+struct Taken {
+    id: String,
+    hash: HashMap<String, String>,
+    run_opts: RunOpts,
+    made: u32,
+}
+
+#[async_trait]
+impl Fetcher for BullFetcher {
+    type Job = Taken;
+
     // After a wake that found nothing to take (another worker was quicker, or the queue is
     // paused with ids left in `wait`), pause before blocking again so such states never spin.
-    let mut idle = crate::backoff::Doubling::new(IDLE_MIN, IDLE_MAX);
-    let mut waiter = Waiter::default();
-    waiter.connect(&ctx).await;
-    loop {
-        let permit = tokio::select! {
-            biased;
-            _ = stop.cancelled() => return,
-            p = ctx.slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+    const PAUSES: Pauses = Pauses::new(IDLE_MIN, IDLE_MAX).pausing_when_empty();
+    const LEFT_RUNNING: &'static str = "their locks expire and the stalled check puts them back";
+
+    async fn housekeep(&self) {
+        // At start, so that a queue busy from its first moment is listed by `getWorkers()`.
+        if !self.started.swap(true, Ordering::Relaxed) {
+            self.waiter.lock().await.connect(&self.ctx).await;
+        }
+    }
+
+    async fn claim(&self, _n: usize) -> Result<Batch<Taken>, Error> {
+        let jobs = take(&self.ctx).await?.into_iter().collect();
+        Ok(Batch {
+            jobs,
+            look_again: None,
+        })
+    }
+
+    async fn idle(&self) {
+        self.waiter.lock().await.wait(&self.ctx).await
+    }
+
+    async fn begin(&self, job: &Taken) -> ActiveJob {
+        let ctx = &self.ctx;
+        // As Bull's worker: the next iteration of a repeatable job is added when one is taken.
+        super::repeat::schedule_next(ctx, &job.id, &job.hash).await;
+        let data = match job.hash.get("data") {
+            Some(text) => parse_data(text),
+            None => Ok(serde_json::Value::Object(Default::default())),
         };
-        match take(&ctx).await {
-            Ok(Some((id, hash))) => {
-                ctx.beat.turned();
-                idle.reset();
-                let ctx2 = ctx.clone();
-                ctx.jobs.spawn(async move {
-                    run(ctx2, id, hash).await;
-                    drop(permit);
-                });
-                continue;
-            }
-            Ok(None) => ctx.beat.turned(),
-            Err(e) => {
-                if ctx.beat.errored() {
-                    tracing::error!(queue = %ctx.queue, error = %e, "taking a job failed; retrying");
-                }
-                drop(permit);
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(idle.next_delay()) => {}
-                }
-                continue;
-            }
-        }
-        drop(permit);
-        let pause = idle.next_delay();
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(pause) => {}
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = waiter.wait(&ctx) => {}
+        let attempts = Attempts {
+            made: job.made,
+            max: job.run_opts.attempts,
+            // When it could first run: Bull's `timestamp` (added) plus its `delay`.
+            ready_ms: ["timestamp", "delay"]
+                .iter()
+                .filter_map(|f| job.hash.get(*f).and_then(|v| v.parse::<i64>().ok()))
+                .sum(),
+        };
+        let log = Box::new(BullJob {
+            store: ctx.store.clone(),
+            keys: ctx.keys.clone(),
+            id: job.id.clone(),
+        });
+        // Bull's default job name.
+        let name = job.hash.get("name").map_or("__default__", String::as_str);
+        ActiveJob::new(&ctx.queue, &job.id, name, data, attempts, log)
+    }
+
+    async fn hold(&self, job: &Taken) {
+        renew_lock(&self.ctx, &job.id).await
+    }
+
+    async fn finish(&self, job: Taken, outcome: Outcome, _beat: &LoopBeat) {
+        let ctx = &self.ctx;
+        let stack: Vec<String> = job
+            .hash
+            .get("stacktrace")
+            .and_then(|s| serde_json::from_str(s).ok())
+            .unwrap_or_default();
+        if let Err(e) = finish(ctx, &job.id, outcome, job.made, &job.run_opts, stack).await {
+            tracing::error!(queue = %ctx.queue, job_id = %job.id, error = %e,
+                "writing the job's outcome failed; the stalled check will put it back");
         }
     }
 }
@@ -254,7 +268,6 @@ async fn check_stalled(ctx: &Loop) {
     }
 }
 
-type Taken = (String, HashMap<String, String>);
 /// take.lua's reply: id, job hash, ids failed for want of a hash, duplicate copies dropped.
 type Fetched = (String, HashMap<String, String>, Vec<String>, Vec<String>);
 
@@ -283,74 +296,34 @@ async fn take(ctx: &Loop) -> Result<Option<Taken>, Error> {
             "the job's id was in wait more than once and the job is already running (its lock is held); \
              this copy is dropped, not run");
     }
-    Ok((!id.is_empty()).then_some((id, hash)))
-}
-
-/// Runs one taken job to its outcome, renewing its lock meanwhile.
-async fn run(ctx: Arc<Loop>, id: String, hash: HashMap<String, String>) {
-    // As Bull's worker: the next iteration of a repeatable job is added when one is taken.
-    super::repeat::schedule_next(&ctx, &id, &hash).await;
+    if id.is_empty() {
+        return Ok(None);
+    }
     let run_opts = opts::parse(hash.get("opts").map(String::as_str));
     let made: u32 = hash
         .get("attemptsMade")
         .and_then(|a| a.parse().ok())
         .unwrap_or(0);
-    let data = match hash.get("data") {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| format!("job data is not JSON ({e}); the producer must store JSON")),
-        None => Ok(serde_json::Value::Object(Default::default())),
-    };
-    let job = ActiveJob {
-        queue: ctx.queue.clone(),
-        id: id.clone(),
-        // Bull's default job name.
-        name: hash
-            .get("name")
-            .cloned()
-            .unwrap_or_else(|| "__default__".into()),
-        data,
-        attempt: made + 1,
-        max_attempts: run_opts.attempts,
-        // When it could first run: Bull's `timestamp` (added) plus its `delay`.
-        ready_ms: ["timestamp", "delay"]
-            .iter()
-            .filter_map(|f| hash.get(*f).and_then(|v| v.parse::<i64>().ok()))
-            .sum(),
-        log: Box::new(BullJob {
-            store: ctx.store.clone(),
-            keys: ctx.keys.clone(),
-            id: id.clone(),
-        }),
-    };
-    // The renewal task: holds the lock until `done` fires after the outcome is known.
-    let done = CancellationToken::new();
-    let renew = tokio::spawn(renew_lock(ctx.clone(), id.clone(), done.clone()));
-    let outcome = ctx.processor.process(job).await;
-    done.cancel();
-    let _ = renew.await;
-    let stack: Vec<String> = hash
-        .get("stacktrace")
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_default();
-    if let Err(e) = finish(&ctx, &id, outcome, made, &run_opts, stack).await {
-        tracing::error!(queue = %ctx.queue, job_id = %id, error = %e,
-            "writing the job's outcome failed; the stalled check will put it back");
-    }
+    Ok(Some(Taken {
+        id,
+        hash,
+        run_opts,
+        made,
+    }))
 }
 
-async fn renew_lock(ctx: Arc<Loop>, id: String, done: CancellationToken) {
+/// Renews the job's lock every half `lock_duration`; loops until dropped (the shared loop
+/// drops it when the processor returns, before the outcome is written).
+async fn renew_lock(ctx: &Loop, id: &str) {
     let every = ctx.opts.lock_duration / 2;
     loop {
-        tokio::select! {
-            _ = done.cancelled() => return,
-            _ = tokio::time::sleep(every) => {}
-        }
+        tokio::time::sleep(every).await;
         let r: Result<i64, _> = scripts::EXTEND
-            .key(format!("{}:lock", ctx.keys.key(&id)))
+            .key(format!("{}:lock", ctx.keys.key(id)))
             .key(ctx.keys.key("stalled"))
             .arg(&ctx.store.token)
             .arg(ctx.opts.lock_duration.as_millis() as u64)
-            .arg(&id)
+            .arg(id)
             .invoke_async(&mut ctx.store.conn())
             .await;
         match r {

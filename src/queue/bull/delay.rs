@@ -15,7 +15,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use super::context::Loop;
-use super::{now_ms, scripts};
+use super::scripts;
+use crate::queue::consumer::now_ms;
 use crate::queue::error::Error;
 
 /// How often to look for due jobs without a subscription, or after a failed look.

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 
 use super::context::Loop;
 use super::opts::{self, RunOpts};
-use super::{now_ms, scripts, BullStore, Keys};
+use super::{scripts, BullStore, Keys};
+use crate::queue::consumer::now_ms;
 use crate::queue::consumer::JobHandle;
 use crate::queue::retry::AfterFailure;
 use crate::queue::{error::Error, job::Outcome};
@@ -88,15 +89,7 @@ async fn end(
         .arg(event)
         .arg(k.base())
         .arg(ctx.opts.metrics_points);
-    for (f, v) in &fields {
-        inv.arg(f).arg(v);
-    }
-    let code: i64 = inv
-        .invoke_async(&mut ctx.store.conn())
-        .await
-        .map_err(|e| Error::engine(&ctx.queue, e))?;
-    report(ctx, id, code);
-    Ok(())
+    invoke(ctx, id, inv, fields).await
 }
 
 async fn requeue(
@@ -119,6 +112,17 @@ async fn requeue(
         .arg(&ctx.store.token)
         .arg(due)
         .arg(rand::random::<u16>() % 4096);
+    invoke(ctx, id, inv, fields).await
+}
+
+/// Runs a finishing script (finish.lua / requeue.lua) with the job hash `fields` as its last
+/// arguments, then reports its code.
+async fn invoke(
+    ctx: &Loop,
+    id: &str,
+    mut inv: redis::ScriptInvocation<'_>,
+    fields: Vec<(String, String)>,
+) -> Result<(), Error> {
     for (f, v) in &fields {
         inv.arg(f).arg(v);
     }

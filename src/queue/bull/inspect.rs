@@ -58,7 +58,7 @@ impl Inspect for BullStore {
     /// side finished the jobs. finish.lua writes it when `[worker] metrics_points` > 0.
     async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
         let k = self.keys(queue);
-        let since = minute_of(super::now_ms() as i64) - 60_000 * minutes as i64;
+        let since = minute_of(crate::queue::consumer::now_ms() as i64) - 60_000 * minutes as i64;
         let mut out = MinuteCounts::default();
         for kind in ["completed", "failed"] {
             let meta = k.key(&format!("metrics:{kind}"));

@@ -49,7 +49,6 @@ mod workers;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub(crate) use mismatch::mismatch_message;
 
@@ -113,11 +112,4 @@ impl Keys {
     pub(crate) fn base(&self) -> &str {
         &self.base
     }
-}
-
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use super::{now_ms, opts, scripts, BullStore};
+use super::{opts, scripts, BullStore};
+use crate::queue::consumer::now_ms;
 use crate::queue::contract::Produce;
 use crate::queue::error::Error;
 use crate::queue::spec::ValidJob;

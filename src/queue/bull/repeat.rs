@@ -19,7 +19,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::context::Loop;
-use super::{now_ms, scripts};
+use super::scripts;
+use crate::queue::consumer::now_ms;
 
 /// The next iteration to add.
 #[derive(Debug, PartialEq)]

@@ -10,7 +10,8 @@ use rusqlite::{params, Connection};
 use super::finish::delete_job;
 use super::info::state_of;
 use super::producer::ensure_queue;
-use super::{events, make_ready, now_ms, EmbeddedStore, End, Fault};
+use super::{events, make_ready, EmbeddedStore, End, Fault};
+use crate::queue::consumer::now_ms;
 use crate::queue::contract::Admin;
 use crate::queue::state::JobState;
 use crate::queue::{error::Error, error::JobOpError};
@@ -77,7 +78,7 @@ impl EmbeddedStore {
             c.prepare_cached("UPDATE queues SET paused = ?2 WHERE name = ?1")?
                 .execute(params![q, paused as i64])?;
             let event = if paused { "paused" } else { "resumed" };
-            Ok(events::emit(c, &q, event, &[], now_ms())?)
+            Ok(events::emit(c, &q, event, &[], now_ms() as i64)?)
         })
         .await
     }
@@ -90,7 +91,7 @@ impl Admin for EmbeddedStore {
         let (q, id) = (queue.to_string(), id.to_string());
         self.job_op(queue, true, move |c| {
             require(c, &q, &id, &["failed"], "only failed jobs can be retried")?;
-            Ok(reprocess(c, &q, &id, now_ms())?)
+            Ok(reprocess(c, &q, &id, now_ms() as i64)?)
         })
         .await
     }
@@ -102,7 +103,7 @@ impl Admin for EmbeddedStore {
         queue: &str,
         progress: &mut (dyn FnMut(u64, u64) + Send),
     ) -> Result<u64, Error> {
-        let before = now_ms();
+        let before = now_ms() as i64;
         let q = queue.to_string();
         let total: u64 = self
             .read(queue, move |c| {
@@ -124,7 +125,7 @@ impl Admin for EmbeddedStore {
                         )?
                         .query_map(params![q, before, RETRY_BATCH], |r| r.get(0))?
                         .collect::<rusqlite::Result<_>>()?;
-                    let now = now_ms();
+                    let now = now_ms() as i64;
                     for id in &ids {
                         reprocess(c, &q, id, now)?;
                     }
@@ -159,7 +160,7 @@ impl Admin for EmbeddedStore {
                 &q,
                 "removed",
                 &[("jobId", &id), ("prev", &prev)],
-                now_ms(),
+                now_ms() as i64,
             )?)
         })
         .await
@@ -176,7 +177,14 @@ impl Admin for EmbeddedStore {
                 &["delayed"],
                 "only delayed jobs can be promoted",
             )?;
-            Ok(make_ready(c, &q, &id, "delayed", End::Back, now_ms())?)
+            Ok(make_ready(
+                c,
+                &q,
+                &id,
+                "delayed",
+                End::Back,
+                now_ms() as i64,
+            )?)
         })
         .await
     }
@@ -203,7 +211,7 @@ impl Admin for EmbeddedStore {
     ) -> Result<u64, Error> {
         // `state` was checked by `Store::clean`.
         let (q, state) = (queue.to_string(), state.as_str());
-        let cutoff = now_ms() - older_than.as_millis() as i64;
+        let cutoff = now_ms() as i64 - older_than.as_millis() as i64;
         self.write(queue, move |c| {
             c.prepare_cached(
                 "DELETE FROM logs WHERE queue = ?1 AND job_id IN
@@ -216,7 +224,7 @@ impl Admin for EmbeddedStore {
                 )?
                 .execute(params![q, state, cutoff])? as u64;
             let count = n.to_string();
-            events::emit(c, &q, "cleaned", &[("count", &count)], now_ms())?;
+            events::emit(c, &q, "cleaned", &[("count", &count)], now_ms() as i64)?;
             Ok(n)
         })
         .await

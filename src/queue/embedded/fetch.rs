@@ -4,7 +4,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{events, make_ready, now_ms, End, Fault};
+use super::{events, make_ready, End, Fault};
+use crate::queue::consumer::now_ms;
 
 /// A claimed job, as the consumer needs it.
 pub(super) struct Claimed {
@@ -34,7 +35,7 @@ pub(super) fn claim(
     n: usize,
     worker: &str,
 ) -> Result<Claim, Fault> {
-    let now = now_ms();
+    let now = now_ms() as i64;
     promote_due(conn, queue, now)?;
     let paused: bool = conn
         .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
@@ -132,7 +133,7 @@ const STALLED_TOO_OFTEN: &str = "job stalled more than allowable limit";
 /// Every `active` job (of every queue: the lock holder is the only consumer, so these were left
 /// by a daemon that died) counts a stall and goes back to ready, or fails past `max_stalled`.
 pub(super) fn recover(conn: &Connection, max_stalled: u32) -> Result<Recovered, Fault> {
-    let now = now_ms();
+    let now = now_ms() as i64;
     let active: Vec<(String, String, u32)> = conn
         .prepare_cached(
             "UPDATE jobs SET stalled = stalled + 1 WHERE state = 'active'

@@ -6,7 +6,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::{events, make_ready, now_ms, opts, End, Fault};
+use super::{events, make_ready, opts, End, Fault};
+use crate::queue::consumer::now_ms;
 use crate::queue::retry::{AfterFailure, RetryPolicy};
 use crate::queue::{job::Outcome, job::Retention};
 
@@ -38,7 +39,7 @@ pub(super) fn finish(
     outcome: &Outcome,
     defaults: Defaults,
 ) -> Result<bool, Fault> {
-    let now = now_ms();
+    let now = now_ms() as i64;
     let Some(job) = running(conn, queue, id)? else {
         return Ok(false);
     };

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
-use super::{now_ms, EmbeddedStore, Fault};
+use super::{EmbeddedStore, Fault};
+use crate::queue::consumer::now_ms;
 use crate::queue::contract::Browse;
 use crate::queue::contract::Inspect;
 use crate::queue::metrics::{minute_of, MinuteCounts};
@@ -199,7 +200,7 @@ impl Inspect for EmbeddedStore {
     /// Completed and failed counts per minute over the last `minutes` minutes.
     async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
         let q = queue.to_string();
-        let since = minute_of(now_ms()) - 60_000 * minutes as i64;
+        let since = minute_of(now_ms() as i64) - 60_000 * minutes as i64;
         self.read(queue, move |c| {
             let mut out = MinuteCounts::default();
             let mut stmt = c.prepare_cached(

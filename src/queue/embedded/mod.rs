@@ -45,7 +45,6 @@ use crate::queue::consumer::JobHandle;
 use crate::queue::contract::{Claims, Connection};
 use crate::queue::{error::Error, error::JobOpError};
 
-pub use consumer::EmbeddedConsumer;
 pub use events::EmbeddedEventReader;
 pub use lock::DaemonLock;
 
@@ -295,10 +294,6 @@ fn make_ready(
     )
 }
 
-fn now_ms() -> i64 {
-    crate::queue::consumer::now_ms() as i64
-}
-
 #[async_trait]
 impl Connection for EmbeddedStore {
     fn kind(&self) -> &'static str {
@@ -377,7 +372,13 @@ impl JobHandle for JobLogRef {
                     .execute([&queue, &id, &text])?;
                 // The same event BullMQ's updateProgress script adds, for SSE listeners.
                 let fields = [("jobId", id.as_str()), ("data", text.as_str())];
-                events::emit(c, &queue, "progress", &fields, now_ms())?;
+                events::emit(
+                    c,
+                    &queue,
+                    "progress",
+                    &fields,
+                    crate::queue::consumer::now_ms() as i64,
+                )?;
                 Ok(())
             })
             .await

@@ -4,7 +4,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{events, next_seq, now_ms, opts, EmbeddedStore, Fault};
+use super::{events, next_seq, opts, EmbeddedStore, Fault};
+use crate::queue::consumer::now_ms;
 use crate::queue::contract::Produce;
 use crate::queue::spec::ValidJob;
 use crate::queue::{error::Error, job::JobSpec};
@@ -20,7 +21,7 @@ pub(super) fn ensure_queue(conn: &Connection, queue: &str) -> rusqlite::Result<(
 /// Inserts the job; returns its id and whether it is ready now.
 fn insert(conn: &Connection, queue: &str, spec: &JobSpec) -> Result<(String, bool), Fault> {
     ensure_queue(conn, queue)?;
-    let now = now_ms();
+    let now = now_ms() as i64;
     let id = match &spec.job_id {
         Some(id) => {
             let exists = conn

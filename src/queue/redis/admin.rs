@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::RedisStore;
+use crate::queue::consumer::now_ms;
 use crate::queue::contract::{Admin, Browse};
 use crate::queue::state::JobState;
 use crate::queue::{error::Error, error::JobOpError};
@@ -54,13 +55,6 @@ impl RedisStore {
             .await
             .map_err(|e| Error::engine(queue, e))
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[async_trait]

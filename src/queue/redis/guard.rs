@@ -92,7 +92,8 @@ pub(crate) async fn before_run(store: &RedisStore, queue: &str, job: &Job) -> Ve
             .map(|b| b.as_deref().map(String::from_utf8_lossy))
         {
             if text.trim() != "null" {
-                return Verdict::Run(Err(describe_bad_data(&text)));
+                // Text that parses after all (the engine read it otherwise) runs as parsed.
+                return Verdict::Run(crate::queue::consumer::parse_data(&text));
             }
         }
     }
@@ -126,15 +127,6 @@ fn has_replacement(v: &serde_json::Value) -> bool {
             .any(|(k, v)| k.contains(char::REPLACEMENT_CHARACTER) || has_replacement(v)),
         _ => false,
     }
-}
-
-fn describe_bad_data(raw: &str) -> String {
-    let err = serde_json::from_str::<serde_json::Value>(raw)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
-    let shown: String = raw.chars().take(80).collect();
-    format!("job data is not valid JSON ({err}): {shown:?}; producers must store JSON text in the `data` field")
 }
 
 impl RedisStore {

@@ -11,7 +11,7 @@ use super::finish::Unwritten;
 use super::guard::{self, Verdict};
 use super::handback::HandedBack;
 use super::RedisStore;
-use crate::queue::consumer::{ActiveJob, Processor};
+use crate::queue::consumer::{ActiveJob, Attempts, Processor};
 use crate::queue::job::Outcome;
 
 /// A running engine job, as the consumer's [`crate::queue::consumer::JobHandle`] (`running.rs`).
@@ -77,16 +77,13 @@ pub(crate) async fn run_one(
             Outcome::Fail(reason)
         }
         Verdict::Run(data) => {
-            let job = ActiveJob {
-                queue: queue.to_string(),
-                id: engine.id().to_string(),
-                name: engine.name().to_string(),
-                data,
-                attempt: engine.attempts_made() + 1,
-                max_attempts: engine.opts().attempts.unwrap_or(0),
+            let attempts = Attempts {
+                made: engine.attempts_made(),
+                max: engine.opts().attempts.unwrap_or(0),
                 ready_ms: (engine.timestamp() + engine.delay()) as i64,
-                log: Box::new(EngineJob(engine.clone())),
             };
+            let log = Box::new(EngineJob(engine.clone()));
+            let job = ActiveJob::new(queue, engine.id(), engine.name(), data, attempts, log);
             match processor.process(job).await {
                 Outcome::Retry(reason) => match guard::unsupported_backoff(&engine, &reason) {
                     Some(reason) => Outcome::Fail(reason),
