@@ -43,6 +43,7 @@ fn lock_path(db: &Path) -> PathBuf {
 /// Who holds a lock, as written in its file: `pid N on host H`.
 fn holder_of(file: &mut File) -> String {
     let mut holder = String::new();
+    let _ = std::io::Seek::seek(file, std::io::SeekFrom::Start(0));
     let _ = file.read_to_string(&mut holder);
     match holder.trim() {
         "" => String::new(),
@@ -80,7 +81,17 @@ pub(super) fn acquire(db: &Path) -> Result<DaemonLock, String> {
     let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(f) => f,
         Err((mut file, Errno::EWOULDBLOCK)) => {
-            let holder = holder_of(&mut file);
+            // The winner writes its pid and host just after it takes the lock: a daemon that
+            // lost by microseconds may read an empty file, so it looks again for a moment
+            // (only on this refusal path, which ends the process).
+            let mut holder = holder_of(&mut file);
+            for _ in 0..25 {
+                if !holder.is_empty() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                holder = holder_of(&mut file);
+            }
             let at = std::path::absolute(db).unwrap_or_else(|_| db.to_path_buf());
             return Err(format!(
                 "the embedded store {} is already in use: held by another worker daemon{holder}: \
