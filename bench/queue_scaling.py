@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import json
+import shutil
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +45,7 @@ def one(ws, n, args):
         text = text.replace("[worker]\n", f'[worker]\nidle_release = "{args.idle_release}"\n', 1)
         with open(config, "w") as f:
             f.write(text)
-    c = run.start_cronq(ws, config, port, env={"RUST_LOG": "info"}, binary=args.binary)
+    c = run.start_cronq(ws, config, port, env={"RUST_LOG": args.rust_log}, binary=args.binary)
     time.sleep(args.settle)
     res = {"queues": n, "connections": connections(redis)}
     rss, anon, _ = smaps(c.proc.pid)
@@ -71,6 +72,10 @@ def one(ws, n, args):
     res["started"] = len(lat)
     run.PROCS.stop(c.proc)
     redis.stop()
+    if args.keep_log:
+        # `cronq.log` holds every run of this session; kept for the wake timings
+        # (`RUST_LOG=info,cronq::queue::redis::engine=debug`: "engine worker started").
+        shutil.copy(os.path.join(ws, "cronq.log"), args.keep_log)
     d = res["first_job_ms"] or {"p50": float("nan"), "p99": float("nan"), "max": float("nan")}
     run.log(f"{n:>3} queues: {res['connections']:>4} connections, RSS {rss / 1024:.1f} MiB"
             f" (anonymous {anon / 1024:.1f}), idle {res['idle_commands_per_s']} commands/s;"
@@ -90,6 +95,8 @@ def main():
     ap.add_argument("--no-idle-release", action="store_true")
     ap.add_argument("--settle", type=float, default=4.0, help="seconds after start, unmeasured")
     ap.add_argument("--window", type=float, default=10.0, help="idle command window, s")
+    ap.add_argument("--rust-log", default="info", help="RUST_LOG for the daemon")
+    ap.add_argument("--keep-log", default=None, help="copy the daemon's log here at the end")
     args = ap.parse_args()
     ws = tempfile.mkdtemp(prefix="cronq-scaling-")
     try:

@@ -37,6 +37,9 @@ from resp import Redis  # noqa: E402
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 RELEASE = os.path.join(ROOT, "target", "release")
+# The cronq binary measured (`--cronq-binary`: another build, e.g. a base commit's, side by side
+# in one session); one slot, set once in `main`.
+CRONQ_BIN = [os.path.join(RELEASE, "worker")]
 NODE_DIR = os.path.join(BENCH, "node")
 # The image's binary (Dockerfile.worker builds a static musl binary), when this machine can
 # build it: `rustup target add x86_64-unknown-linux-musl` and musl-gcc (apt: musl-tools).
@@ -289,7 +292,7 @@ def start_cronq(ws, config, port, timeout=20.0, env=None, binary=None):
     """Spawns the daemon and polls /health every 2 ms until 200."""
     logf = open(os.path.join(ws, "cronq.log"), "ab")
     t0 = time.perf_counter()
-    p = PROCS.start([binary or os.path.join(RELEASE, "worker")], cwd=ws,
+    p = PROCS.start([binary or CRONQ_BIN[0]], cwd=ws,
                     env=cronq_env(config, env),
                     stdout=logf, stderr=logf)
     logf.close()
@@ -758,6 +761,10 @@ def main():
     ap.add_argument("--cronq-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra environment for cronq (e.g. RUST_LOG=warn); default: none")
     ap.add_argument("--no-build", action="store_true", help="use the binaries already built")
+    ap.add_argument("--cronq-binary", help="the cronq binary to measure (default"
+                    " target/release/worker; implies nothing about --no-build)")
+    ap.add_argument("--settle", type=float, default=90.0,
+                    help="at most this many seconds waiting for the load to settle (default 90)")
     ap.add_argument("--out", help="where to write the figures (default bench/results.json;"
                     " bench/results-quick.json with --quick, so a smoke check never replaces"
                     " the full run's file)")
@@ -770,6 +777,8 @@ def main():
     only = set(filter(None, args.only.split(",")))
     ACTIVE[:] = [c for c in CONTENDERS if c in args.contenders.split(",")]
     CRONQ_ENV.update(kv.split("=", 1) for kv in args.cronq_env)
+    if args.cronq_binary:
+        CRONQ_BIN[0] = os.path.abspath(args.cronq_binary)
     want = lambda s: not only or s in only  # noqa: E731
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -779,7 +788,7 @@ def main():
     elif not os.path.isdir(os.path.join(NODE_DIR, "node_modules")):
         sh(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=NODE_DIR)
     if not q:
-        waited = settle()
+        waited = settle(args.settle)
         log(f"load average {os.getloadavg()[0]:.2f} after waiting {waited} s for it to settle")
     res = {"command": " ".join(["python3", "bench/run.py"] + sys.argv[1:]), "machine": machine(),
            "params": {"jobs": n, "runs": runs, "concurrency": concs, "quick": q,

@@ -194,3 +194,51 @@ fn a_paused_idle_queue_stays_paused_and_resume_wakes_it() {
     node("pause.mjs", &redis.url(), &[]);
     assert!(daemon.health().is_some());
 }
+
+/// A queue woken from idle records its new engine worker as this run's (`engine.rs`: on a
+/// wake that record is written after the worker starts fetching, not by the recover script
+/// before it): a kill -9 while the woken queue runs a job, then a restart with the same
+/// WORKER_ID, runs the job again at once, not after its lock expires (30 s) plus stalled checks.
+#[test]
+fn a_job_on_a_woken_queue_is_recovered_at_once_after_a_crash() {
+    let redis = Redis::start();
+    let scratch = TempDir::new("woken-crash");
+    let runs = scratch.path().join("runs.log");
+    let cfg = format!(
+        "[worker]\nidle_release = \"{IDLE_RELEASE}\"\n[queues.w.handlers.noop]\n\
+         exec = 'echo \"$JOB_ID\" >> {}; sleep 5'\n",
+        runs.display()
+    );
+    let env = [("WORKER_ID", "box-w")];
+    let first = Daemon::start(&redis.url(), &cfg, None, &env);
+    first.wait_healthy();
+    // The queue is idle: only the shared wait blocks.
+    poll(Duration::from_secs(30), "the queue to go idle", || {
+        let clients = redis.cmd(&["CLIENT", "LIST"]);
+        (clients.matches("cmd=bzpopmin").count() == 1).then_some(())
+    });
+    let id = node_add(&redis, "w", "{}");
+    let started = || {
+        std::fs::read_to_string(&runs)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    poll(Duration::from_secs(20), "the job to start", || {
+        (started() >= 1).then_some(())
+    });
+    first.signal(nix::sys::signal::Signal::SIGKILL);
+    drop(first);
+
+    let second = Daemon::start(&redis.url(), &cfg, None, &env);
+    // 20 s: well under the lock's 30 s, so only the run record can have moved it back.
+    poll(Duration::from_secs(20), "the job to start again", || {
+        (started() >= 2).then_some(())
+    });
+    assert_eq!(
+        wait_finished(&redis, "w", &id, Duration::from_secs(20)),
+        "completed"
+    );
+    assert_eq!(job_field(&redis, "w", &id, "stc"), "1", "one stall counted");
+    drop(second);
+}

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::engine::EngineWorker;
+use super::engine::{EngineWorker, Start};
 use super::idle_waiter::{IdleWaiter, Watch};
 use super::keys::QueueKeys;
 use super::RedisStore;
@@ -94,7 +94,7 @@ impl Consume for RedisStore {
             self.recover_idle(queue, life.opts.max_stalled_count).await;
             None
         } else {
-            Some(life.engine().await?)
+            Some(life.engine(Start::First).await?)
         };
         let opts = &life.opts;
         let stalled = self.watch_stalled(
@@ -232,13 +232,14 @@ impl Life {
     }
 
     /// Starts the engine worker once.
-    async fn engine(&self) -> Result<EngineWorker, Error> {
+    async fn engine(&self, start: Start) -> Result<EngineWorker, Error> {
         EngineWorker::start(
             &self.store,
             &self.queue,
             &self.opts,
             self.processor.clone(),
             self.beat.clone(),
+            start,
         )
         .await
     }
@@ -247,7 +248,7 @@ impl Life {
     async fn start(&self, stop: &mut oneshot::Receiver<Duration>) -> Option<EngineWorker> {
         let mut delay = Doubling::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {
-            match self.engine().await {
+            match self.engine(Start::Wake).await {
                 Ok(engine) => return Some(engine),
                 Err(e) => {
                     if self.beat.errored() {

@@ -42,6 +42,15 @@ const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// parked on the marker (ends at once) or waiting on a Redis that may never answer.
 const IDLE_CLOSE: Duration = Duration::from_millis(300);
 
+/// Why an engine worker starts: decides what runs before its first fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// The consumer's first worker: this WORKER_ID's cut-off jobs are recovered first.
+    First,
+    /// A queue woken by the idle waiter: its job should start at once.
+    Wake,
+}
+
 /// A started engine worker and the task draining its events.
 pub(crate) struct EngineWorker {
     worker: Arc<Worker>,
@@ -63,6 +72,7 @@ impl EngineWorker {
         opts: &ConsumerOptions,
         processor: Arc<dyn Processor>,
         beat: Arc<LoopBeat>,
+        start: Start,
     ) -> Result<EngineWorker, Error> {
         let mut wopts = WorkerOptions::new()
             .connection(store.inner.engine_opts.clone())
@@ -112,22 +122,18 @@ impl EngineWorker {
                 run_one(ctx, job, processor.as_ref()).await
             }
         };
+        // Where a wake's time goes (issue 26): the engine opens its two connections here (no
+        // API hands it open ones: `Worker::with_options` always connects).
+        let t0 = std::time::Instant::now();
         let worker = Worker::with_options(queue, run, wopts)
             .await
             .map_err(|e| Error::engine(queue, e))?;
-        if let Some(owner) = store.inner.owner.get() {
-            // Our own cut-off jobs (an earlier run of this WORKER_ID): back to wait now, not
-            // after their locks expire. Redis failing here: stalled recovery still gets them.
-            match store
-                .recover_own(queue, owner, worker.id(), opts.max_stalled_count)
-                .await
-            {
-                Ok(ids) if !ids.is_empty() => tracing::warn!(queue, jobs = ?ids,
-                    "jobs cut off by this WORKER_ID's previous run moved back to wait (a stall)"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(queue, error = %e,
-                    "could not recover the previous run's jobs; stalled recovery will"),
-            }
+        let connected = t0.elapsed();
+        if start == Start::First {
+            // Our own cut-off jobs (an earlier run of this WORKER_ID): back to wait before the
+            // first fetch, not after their locks expire. Redis failing here: stalled recovery
+            // still gets them.
+            recover(store, queue, worker.id(), opts.max_stalled_count).await;
         }
         let worker = Arc::new(worker);
         beat.turned();
@@ -141,6 +147,20 @@ impl EngineWorker {
             last_busy.clone(),
         ));
         worker.run().await.map_err(|e| Error::engine(queue, e))?;
+        if start == Start::Wake {
+            // A wake: the earlier runs' jobs were recovered when this queue first started, so
+            // only this worker's uuid is recorded, and after `run` (the engine's first fetch is
+            // already on its way): the recover script's round trip left the woken job's path.
+            // A crash in the moment between is recovered by lock expiry, as before issue 26.
+            record(store, queue, worker.id()).await;
+        }
+        tracing::debug!(
+            queue,
+            ?start,
+            connect_ms = connected.as_secs_f64() * 1e3,
+            total_ms = t0.elapsed().as_secs_f64() * 1e3,
+            "engine worker started"
+        );
         Ok(EngineWorker {
             worker,
             events,
@@ -236,6 +256,42 @@ impl EngineWorker {
             Err(_) => tracing::warn!(queue = %queue, "closing the consumer timed out"),
         }
         let _ = tokio::time::timeout(Duration::from_millis(200), self.events).await;
+    }
+}
+
+/// Moves this WORKER_ID's jobs cut off by an earlier run back to wait and records `engine_id`
+/// as this run's (`identity.rs`).
+async fn recover(store: &RedisStore, queue: &str, engine_id: &str, max_stalled: u32) {
+    let Some(owner) = store.inner.owner.get() else {
+        return;
+    };
+    match store
+        .recover_own(queue, owner, engine_id, max_stalled)
+        .await
+    {
+        Ok(ids) if !ids.is_empty() => tracing::warn!(queue, jobs = ?ids,
+            "jobs cut off by this WORKER_ID's previous run moved back to wait (a stall)"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(queue, error = %e,
+            "could not recover the previous run's jobs; stalled recovery will"),
+    }
+}
+
+/// Records `engine_id` as this run's in `cronq:runs` (the entry `recover` writes), so a crash
+/// while this worker holds a job is recovered at once by the next run.
+async fn record(store: &RedisStore, queue: &str, engine_id: &str) {
+    let Some(owner) = store.inner.owner.get() else {
+        return;
+    };
+    let runs = QueueKeys::new(store.prefix(), queue).key("cronq:runs");
+    let value = format!("{} {}", owner.worker_id, owner.run_id);
+    let res: Result<i64, _> = store
+        .inner
+        .conn
+        .cmd(redis::cmd("HSET").arg(runs).arg(engine_id).arg(value))
+        .await;
+    if let Err(e) = res {
+        tracing::debug!(queue, error = %e, "could not record the woken worker's id");
     }
 }
 
