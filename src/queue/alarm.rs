@@ -1,6 +1,6 @@
 //! The store's last refused write, kept so `/health` can tell it: a Redis at `maxmemory`
 //! under `noeviction` still answers PING, so without this every add and cron tick failed while
-//! `/health` said healthy. Written by [`super::store::Store::add`] (the API, the CLI and the
+//! `/health` said healthy. Written by `Store::add` (store.rs) (the API, the CLI and the
 //! scheduler all add through it), read by `/health`.
 
 use std::sync::Mutex;
@@ -14,7 +14,7 @@ use super::error::Error;
 const HOLD: Duration = Duration::from_secs(60);
 
 /// The last store-wide write refusal (full, gone, corrupted), cleared by the next add that
-/// works. Shared by every clone of one [`super::store::Store`].
+/// works. Shared by every clone of one `Store` (store.rs).
 #[derive(Debug, Default)]
 pub(crate) struct WriteAlarm {
     last: Mutex<Option<(Instant, String)>>,

@@ -4,10 +4,10 @@
 //! [`Backend`] bundles them with a blanket impl, so a type that plays every role is a store
 //! with no forwarding layer in between (the shape of apalis' `backend/expose.rs`).
 //!
-//! [`super::store::Store`] holds one `Arc<dyn Backend>` and never names a store's type, except in
-//! the one constructor that opens a [`super::store::StoreTarget`]. A new store implements the roles
+//! `Store` (store.rs) holds one `Arc<dyn Backend>` and never names a store's type, except in
+//! the one constructor that opens a `StoreTarget`. A new store implements the roles
 //! in its own module (plus [`ConsumerHandle`]/[`JobHandle`] from `consumer.rs` and
-//! [`EventSource`] from `events.rs`) and adds one arm to [`super::store::Store::open`]; the shared
+//! [`EventSource`] from `events.rs`) and adds one arm to `Store::open` (store.rs); the shared
 //! behaviour suite (`tests/store_suite.rs`) then runs against it.
 //!
 //! Every method names the queue in its errors.

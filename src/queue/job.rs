@@ -213,7 +213,7 @@ impl JobCounts {
 mod tests {
     #[test]
     fn durations_past_ten_years_are_refused() {
-        use super::parse_millis_or_duration as p;
+        use crate::queue::job::parse_millis_or_duration as p;
         assert!(p("3650d").is_ok());
         assert!(p("3651d").unwrap_err().contains("too long"));
         assert!(p("999999999999d").is_err());

@@ -305,7 +305,11 @@ impl Store {
 
     /// Writes `run` (it already happened) as a finished job of `queue`, unless a job with its
     /// id exists; `true` when written (`queue/record.rs`).
-    pub async fn record_run(&self, queue: &str, run: &super::FinishedRun) -> Result<bool, Error> {
+    pub async fn record_run(
+        &self,
+        queue: &str,
+        run: &super::record::FinishedRun,
+    ) -> Result<bool, Error> {
         self.backend.record_run(queue, run).await
     }
 

@@ -33,7 +33,7 @@ use super::run_one::{run_one, RunCtx};
 use super::wakeup::{self, IDLE_BLOCK};
 use super::RedisStore;
 use crate::queue::consumer::{now_ms, ConsumerOptions, LoopBeat, Processor};
-use crate::queue::Error;
+use crate::queue::error::Error;
 
 /// Pause of the fetch loop after a failed fetch (Redis lost).
 const RUN_RETRY_DELAY: Duration = Duration::from_millis(500);

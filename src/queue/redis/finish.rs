@@ -21,8 +21,8 @@ use bullmq::Job;
 use tokio::time::Instant;
 
 use crate::backoff::Doubling;
+use crate::queue::job::Backoff;
 use crate::queue::retry::{AfterFailure, Curve, RetryPolicy};
-use crate::queue::Backoff;
 
 /// Whether `job`'s outcome may be handed to the engine (`false`: the lock is lost, write
 /// nothing). Retries while Redis does not answer, until `lock_duration` after the first
