@@ -11,15 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::alarm::WriteAlarm;
-use super::consumer::{Consumer, ConsumerOptions, Processor};
 use super::contract::Backend;
 use super::embedded::EmbeddedStore;
-use super::error::{Error, JobOpError};
-use super::events::{EventReader, QueueEvent};
-use super::info::{JobInfo, JobPage};
-use super::job::{JobCounts, JobSpec};
+use super::error::Error;
+use super::events::EventReader;
+use super::job::JobSpec;
 use super::layout::Layout;
-use super::metrics::MinuteCounts;
 use super::redis::{Layouts, RedisStore, RedisTarget};
 use super::state::JobState;
 
@@ -54,11 +51,23 @@ impl StoreTarget {
 }
 
 /// The queue store. Cheap to clone.
+///
+/// Every role of the contract is reached through `Deref` (bring the role's trait into scope:
+/// `use crate::queue::contract::Inspect`), so no method is written here only to forward. What
+/// is written here does more than forward: the checks made once for every store (`add`,
+/// `clean`) and the write alarm.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
     /// Fed by every add; read by `/health` ([`Store::write_refusal`]).
     alarm: Arc<WriteAlarm>,
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn Backend;
+    fn deref(&self) -> &(dyn Backend + 'static) {
+        &*self.backend
+    }
 }
 
 impl Store {
@@ -113,49 +122,9 @@ impl Store {
         out
     }
 
-    /// The layout `queue`'s Redis keys show, when they show one (never on the embedded store).
-    pub async fn layout_seen(&self, queue: &str) -> Result<Option<Layout>, Error> {
-        self.backend.layout_seen(queue).await
-    }
-
-    /// Warnings about the store's own settings, for the daemon's start: a Redis eviction
-    /// policy that silently deletes jobs when memory runs out.
-    pub async fn settings_warnings(&self) -> Vec<String> {
-        self.backend.settings_warnings().await
-    }
-
     /// Connects to Redis.
     pub async fn connect(target: &RedisTarget, prefix: &str) -> Result<Store, Error> {
         Store::open(&StoreTarget::Redis(target.clone()), prefix).await
-    }
-
-    /// `redis` or `embedded`.
-    pub fn kind(&self) -> &'static str {
-        self.backend.kind()
-    }
-
-    /// Where the store is, printable (passwords redacted).
-    pub fn redacted_url(&self) -> String {
-        self.backend.redacted_url()
-    }
-
-    /// The key prefix (BullMQ's `prefix`; the embedded store ignores it).
-    pub fn prefix(&self) -> &str {
-        self.backend.prefix()
-    }
-
-    /// Round trip of a no-op.
-    pub async fn ping(&self) -> Result<Duration, Error> {
-        self.backend.ping().await
-    }
-
-    /// Claims this daemon's identity until `stop` (see [`crate::queue::identity::Identity`]).
-    pub async fn claim_identity(
-        &self,
-        id: &crate::queue::identity::Identity,
-        stop: tokio_util::sync::CancellationToken,
-    ) -> Result<(), Error> {
-        self.backend.claim_identity(id, stop).await
     }
 
     /// Adds a job; returns its id (the existing one for a duplicate custom id).
@@ -177,68 +146,6 @@ impl Store {
         self.alarm.current()
     }
 
-    /// Starts consuming `queue` with `processor`.
-    pub async fn consume(
-        &self,
-        queue: &str,
-        opts: ConsumerOptions,
-        processor: Arc<dyn Processor>,
-    ) -> Result<Consumer, Error> {
-        self.backend.consume(queue, opts, processor).await
-    }
-
-    /// Counts per state.
-    pub async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
-        self.backend.counts(queue).await
-    }
-
-    /// Whether any of `queues` has a job ready to run (each store asked about its own).
-    pub async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
-        self.backend.any_ready(queues).await
-    }
-
-    /// Completed and failed counts per minute over the last `minutes` minutes (BullMQ's job
-    /// metrics, recorded by workers with `metrics_points` > 0).
-    pub async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
-        self.backend.metrics(queue, minutes).await
-    }
-
-    /// Whether `queue` is paused.
-    pub async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
-        self.backend.is_paused(queue).await
-    }
-
-    /// The state of a job, `None` when there is no such job.
-    pub async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
-        self.backend.state(queue, id).await
-    }
-
-    /// One page of jobs in `state`.
-    pub async fn jobs(
-        &self,
-        queue: &str,
-        state: JobState,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error> {
-        self.backend.jobs(queue, state, offset, limit).await
-    }
-
-    /// One job with state and logs.
-    pub async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
-        self.backend.job(queue, id).await
-    }
-
-    /// Queues that have data.
-    pub async fn discover_queues(&self) -> Result<Vec<String>, Error> {
-        self.backend.discover_queues().await
-    }
-
-    /// Failed → waiting.
-    pub async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.backend.retry_job(queue, id).await
-    }
-
     /// Every failed job → waiting; `progress(done, total)` along the way.
     pub async fn retry_all_failed(
         &self,
@@ -246,26 +153,6 @@ impl Store {
         mut progress: impl FnMut(u64, u64) + Send,
     ) -> Result<u64, Error> {
         self.backend.retry_all_failed(queue, &mut progress).await
-    }
-
-    /// Removes a job that is not active.
-    pub async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.backend.remove_job(queue, id).await
-    }
-
-    /// Delayed → waiting.
-    pub async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.backend.promote_job(queue, id).await
-    }
-
-    /// Pauses `queue` for every worker.
-    pub async fn pause(&self, queue: &str) -> Result<(), Error> {
-        self.backend.pause(queue).await
-    }
-
-    /// Resumes `queue`.
-    pub async fn resume(&self, queue: &str) -> Result<(), Error> {
-        self.backend.resume(queue).await
     }
 
     /// Removes completed/failed jobs older than `older_than`; returns how many. Any other
@@ -282,60 +169,6 @@ impl Store {
             reason,
         })?;
         self.backend.clean(queue, state, older_than).await
-    }
-
-    /// Vouches for `ttl` that this daemon (`holder`) runs crontab entries `entries` through
-    /// `queue`; returns those of `entries` another live daemon vouches for too.
-    pub async fn advertise_entries(
-        &self,
-        queue: &str,
-        holder: &str,
-        entries: &[String],
-        ttl: Duration,
-    ) -> Result<Vec<String>, Error> {
-        self.backend
-            .advertise_entries(queue, holder, entries, ttl)
-            .await
-    }
-
-    /// Whether a live daemon vouches for crontab entry `entry` of `queue`.
-    pub async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
-        self.backend.entry_claimed(queue, entry).await
-    }
-
-    /// Writes `run` (it already happened) as a finished job of `queue`, unless a job with its
-    /// id exists; `true` when written (`queue/record.rs`).
-    pub async fn record_run(
-        &self,
-        queue: &str,
-        run: &super::record::FinishedRun,
-    ) -> Result<bool, Error> {
-        self.backend.record_run(queue, run).await
-    }
-
-    /// Asks whichever daemon runs job `id` of `queue` to cancel it.
-    pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
-        self.backend.request_cancel(queue, id).await
-    }
-
-    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.
-    pub async fn listen_cancels(
-        &self,
-        out: tokio::sync::mpsc::Sender<(String, String)>,
-        stop: tokio_util::sync::CancellationToken,
-    ) {
-        self.backend.listen_cancels(out, stop).await
-    }
-
-    /// Up to `count` events of `queue` after `after` (a resume cursor), without blocking and
-    /// without a connection of its own.
-    pub async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
-        self.backend.events_after(queue, after, count).await
     }
 
     /// A reader of `queues`' events after `cursors`.

@@ -119,33 +119,37 @@ impl Connection for Layouts {
     }
 }
 
-#[async_trait]
-impl Produce for Layouts {
-    async fn add(&self, queue: &str, spec: ValidJob) -> Result<String, Error> {
-        self.produce(queue).add(queue, spec).await
-    }
-    async fn record_run(&self, queue: &str, run: &FinishedRun) -> Result<bool, Error> {
-        self.produce(queue).record_run(queue, run).await
-    }
+/// One role of the contract played by forwarding each method to the layout that holds the
+/// queue (`$pick` names the picker above). Only the signatures are written here: the bodies
+/// are all `self.$pick(queue).method(queue, args…)`, and a hand-written copy per method was the
+/// room's longest repeated code. Methods that do more than forward are written out below.
+macro_rules! by_queue {
+    ($role:ident via $pick:ident { $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)* }
+     $($extra:item)*) => {
+        #[async_trait]
+        impl $role for Layouts {
+            $(async fn $name(&self, queue: &str, $($arg: $ty),*) -> $ret {
+                self.$pick(queue).$name(queue, $($arg),*).await
+            })*
+            $($extra)*
+        }
+    };
 }
 
-#[async_trait]
-impl Consume for Layouts {
-    async fn consume(
-        &self,
-        queue: &str,
-        opts: ConsumerOptions,
-        processor: Arc<dyn Processor>,
-    ) -> Result<Consumer, Error> {
-        self.consumer(queue).consume(queue, opts, processor).await
-    }
-}
+by_queue!(Produce via produce {
+    fn add(spec: ValidJob) -> Result<String, Error>;
+    fn record_run(run: &FinishedRun) -> Result<bool, Error>;
+});
 
-#[async_trait]
-impl Inspect for Layouts {
-    async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
-        self.inspect(queue).counts(queue).await
-    }
+by_queue!(Consume via consumer {
+    fn consume(opts: ConsumerOptions, processor: Arc<dyn Processor>) -> Result<Consumer, Error>;
+});
+
+by_queue!(Inspect via inspect {
+    fn counts() -> Result<JobCounts, Error>;
+    fn metrics(minutes: u32) -> Result<MinuteCounts, Error>;
+    fn is_paused() -> Result<bool, Error>;
+}
     /// Each layout asked about its own queues (the BullMQ side in one command).
     async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {
         let (bull, own): (Vec<String>, Vec<String>) =
@@ -158,70 +162,27 @@ impl Inspect for Layouts {
         }
         self.bull.any_ready(&bull).await
     }
-    async fn metrics(&self, queue: &str, minutes: u32) -> Result<MinuteCounts, Error> {
-        self.inspect(queue).metrics(queue, minutes).await
-    }
-    async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
-        self.inspect(queue).is_paused(queue).await
-    }
     /// Read through the Bull store whatever the queue's setting: it knows both layouts' keys.
     async fn layout_seen(&self, queue: &str) -> Result<Option<Layout>, Error> {
         self.bull.layout_seen(queue).await
     }
-}
+);
 
-#[async_trait]
-impl Browse for Layouts {
-    async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error> {
-        self.browse(queue).state(queue, id).await
-    }
-    async fn jobs(
-        &self,
-        queue: &str,
-        state: JobState,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error> {
-        self.browse(queue).jobs(queue, state, offset, limit).await
-    }
-    async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
-        self.browse(queue).job(queue, id).await
-    }
-}
+by_queue!(Browse via browse {
+    fn state(id: &str) -> Result<Option<JobState>, Error>;
+    fn jobs(state: JobState, offset: u64, limit: u64) -> Result<JobPage, Error>;
+    fn job(id: &str) -> Result<Option<JobInfo>, Error>;
+});
 
-#[async_trait]
-impl Admin for Layouts {
-    async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.admin(queue).retry_job(queue, id).await
-    }
-    async fn retry_all_failed(
-        &self,
-        queue: &str,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<u64, Error> {
-        self.admin(queue).retry_all_failed(queue, progress).await
-    }
-    async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.admin(queue).remove_job(queue, id).await
-    }
-    async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.admin(queue).promote_job(queue, id).await
-    }
-    async fn pause(&self, queue: &str) -> Result<(), Error> {
-        self.admin(queue).pause(queue).await
-    }
-    async fn resume(&self, queue: &str) -> Result<(), Error> {
-        self.admin(queue).resume(queue).await
-    }
-    async fn clean(
-        &self,
-        queue: &str,
-        state: JobState,
-        older_than: Duration,
-    ) -> Result<u64, Error> {
-        self.admin(queue).clean(queue, state, older_than).await
-    }
-}
+by_queue!(Admin via admin {
+    fn retry_job(id: &str) -> Result<(), JobOpError>;
+    fn retry_all_failed(progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<u64, Error>;
+    fn remove_job(id: &str) -> Result<(), JobOpError>;
+    fn promote_job(id: &str) -> Result<(), JobOpError>;
+    fn pause() -> Result<(), Error>;
+    fn resume() -> Result<(), Error>;
+    fn clean(state: JobState, older_than: Duration) -> Result<u64, Error>;
+});
 
 /// Cancels and claims are not about a layout: the BullMQ store's keys serve both.
 #[async_trait]
@@ -252,16 +213,9 @@ impl Claims for Layouts {
     }
 }
 
-#[async_trait]
-impl Events for Layouts {
-    async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
-        self.events(queue).events_after(queue, after, count).await
-    }
+by_queue!(Events via events {
+    fn events_after(after: &str, count: usize) -> Result<Vec<QueueEvent>, Error>;
+}
     /// Bull queues' events come from pub/sub, BullMQ's from a stream: one reader reads one
     /// kind (the SSE hub opens one reader per queue).
     async fn event_reader(
@@ -280,4 +234,4 @@ impl Events for Layouts {
             ))
         }
     }
-}
+);
