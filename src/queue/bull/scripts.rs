@@ -1,5 +1,6 @@
 //! Our Lua scripts for Bull 3/4's layout, one per transition; each file starts with its
-//! KEYS/ARGV/returns header. `redis::Script` sends EVALSHA and falls back to EVAL once.
+//! KEYS/ARGV/returns header. `lua/ready.lua` holds the helpers the scripts that make a job ready
+//! share; it is put in front of each of them here. `redis::Script` sends EVALSHA and falls back to EVAL once.
 
 use std::sync::LazyLock;
 
@@ -7,7 +8,7 @@ use redis::Script;
 
 /// Adds a job (wait, paused, priority or delayed).
 pub(super) static ADD: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/add.lua")));
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/add.lua"))));
 /// wait → active with a lock.
 pub(super) static TAKE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/take.lua")));
@@ -16,10 +17,10 @@ pub(super) static FINISH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/finish.lua")));
 /// active → delayed (backoff) or ready (retry now, release).
 pub(super) static REQUEUE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/requeue.lua")));
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/requeue.lua"))));
 /// delayed → ready when due.
 pub(super) static PROMOTE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/promote.lua")));
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/promote.lua"))));
 /// Lock renewal.
 pub(super) static EXTEND: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/extend.lua")));
@@ -34,10 +35,10 @@ pub(super) static PROGRESS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/progress.lua")));
 /// failed → ready (retry from the API).
 pub(super) static RETRY_FAILED: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/retry_failed.lua")));
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/retry_failed.lua"))));
 /// delayed → ready (promote from the API).
 pub(super) static PROMOTE_ONE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("lua/promote_one.lua")));
+    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/promote_one.lua"))));
 /// Remove one job.
 pub(super) static REMOVE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/remove.lua")));

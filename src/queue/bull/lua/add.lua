@@ -24,21 +24,8 @@ if delay > 0 then
   redis.call("PUBLISH", KEYS[5], due)
   return {id, 1}
 end
-local list = KEYS[1]
-if redis.call("EXISTS", KEYS[3]) == 1 then list = KEYS[2] end
-if priority == 0 then
-  redis.call("LPUSH", list, id)
-else
-  -- Workers pop from the right: place the job after every job of a lower-or-equal number.
-  redis.call("ZADD", KEYS[6], priority, id)
-  local ahead = redis.call("ZCOUNT", KEYS[6], 0, priority)
-  local len = redis.call("LLEN", list)
-  local pivot = redis.call("LINDEX", list, len - (ahead - 1))
-  if pivot then
-    redis.call("LINSERT", list, "BEFORE", pivot, id)
-  else
-    redis.call("RPUSH", list, id)
-  end
-end
+local list = ready_list(KEYS[1], KEYS[2], KEYS[3])
+-- Workers pop from the right: a priority goes after every job of a lower-or-equal number.
+push_ready(list, KEYS[6], id, priority, "LPUSH")
 redis.call("PUBLISH", KEYS[1] .. "ing@" .. ARGV[9], id)
 return {id, 1}

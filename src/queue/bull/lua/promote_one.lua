@@ -7,21 +7,8 @@ local key = KEYS[6]
 if redis.call("EXISTS", key) == 0 then return -1 end
 if redis.call("ZREM", KEYS[1], ARGV[1]) == 0 then return -3 end
 redis.call("HSET", key, "delay", 0)
-local list = KEYS[2]
-if redis.call("EXISTS", KEYS[4]) == 1 then list = KEYS[3] end
+local list = ready_list(KEYS[2], KEYS[3], KEYS[4])
 local priority = tonumber(redis.call("HGET", key, "priority")) or 0
-if priority == 0 then
-  redis.call("LPUSH", list, ARGV[1])
-else
-  redis.call("ZADD", KEYS[5], priority, ARGV[1])
-  local ahead = redis.call("ZCOUNT", KEYS[5], 0, priority)
-  local len = redis.call("LLEN", list)
-  local pivot = redis.call("LINDEX", list, len - (ahead - 1))
-  if pivot then
-    redis.call("LINSERT", list, "BEFORE", pivot, ARGV[1])
-  else
-    redis.call("RPUSH", list, ARGV[1])
-  end
-end
+push_ready(list, KEYS[5], ARGV[1], priority, "LPUSH")
 redis.call("PUBLISH", KEYS[7], ARGV[1])
 return 0
