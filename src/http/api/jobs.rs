@@ -10,7 +10,9 @@ use super::preview::JobListPage;
 use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
-use crate::queue::{parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobSpec, JobState};
+use crate::queue::{
+    parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobSpec, JobState, Store,
+};
 
 /// Offsets beyond this are past the end of any list; the stores take the index as a signed
 /// 64-bit number, where a larger one would wrap to a negative index (the last page).
@@ -235,12 +237,7 @@ pub async fn retry_job(
     queue_name(&queue)?;
     let store = store(&state)?;
     store.retry_job(&queue, &id).await?;
-    let now = store
-        .state(&queue, &id)
-        .await?
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    Ok(Json(Moved { id, state: now }))
+    moved(&store, &queue, id).await
 }
 
 /// Make a delayed job ready now.
@@ -254,10 +251,14 @@ pub async fn promote_job(
     queue_name(&queue)?;
     let store = store(&state)?;
     store.promote_job(&queue, &id).await?;
-    let now = store
-        .state(&queue, &id)
-        .await?
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    Ok(Json(Moved { id, state: now }))
+    moved(&store, &queue, id).await
+}
+
+/// The answer to a move: the job's state after it (empty when it is gone meanwhile).
+async fn moved(store: &Store, queue: &str, id: String) -> Result<Json<Moved>, ApiError> {
+    let now = store.state(queue, &id).await?.map(|s| s.to_string());
+    Ok(Json(Moved {
+        id,
+        state: now.unwrap_or_default(),
+    }))
 }

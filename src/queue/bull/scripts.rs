@@ -7,8 +7,12 @@ use std::sync::LazyLock;
 use redis::Script;
 
 /// Adds a job (wait, paused, priority or delayed).
-pub(super) static ADD: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/add.lua"))));
+pub(super) static ADD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/ready.lua"),
+        include_str!("lua/add.lua")
+    ))
+});
 /// wait → active with a lock.
 pub(super) static TAKE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/take.lua")));
@@ -16,11 +20,19 @@ pub(super) static TAKE: LazyLock<Script> =
 pub(super) static FINISH: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/finish.lua")));
 /// active → delayed (backoff) or ready (retry now, release).
-pub(super) static REQUEUE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/requeue.lua"))));
+pub(super) static REQUEUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/ready.lua"),
+        include_str!("lua/requeue.lua")
+    ))
+});
 /// delayed → ready when due.
-pub(super) static PROMOTE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/promote.lua"))));
+pub(super) static PROMOTE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/ready.lua"),
+        include_str!("lua/promote.lua")
+    ))
+});
 /// Lock renewal.
 pub(super) static EXTEND: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/extend.lua")));
@@ -34,11 +46,19 @@ pub(super) static PAUSE: LazyLock<Script> =
 pub(super) static PROGRESS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/progress.lua")));
 /// failed → ready (retry from the API).
-pub(super) static RETRY_FAILED: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/retry_failed.lua"))));
+pub(super) static RETRY_FAILED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/ready.lua"),
+        include_str!("lua/retry_failed.lua")
+    ))
+});
 /// delayed → ready (promote from the API).
-pub(super) static PROMOTE_ONE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(concat!(include_str!("lua/ready.lua"), include_str!("lua/promote_one.lua"))));
+pub(super) static PROMOTE_ONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        include_str!("lua/ready.lua"),
+        include_str!("lua/promote_one.lua")
+    ))
+});
 /// Remove one job.
 pub(super) static REMOVE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/remove.lua")));
