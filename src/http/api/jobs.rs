@@ -237,7 +237,7 @@ pub async fn retry_job(
     queue_name(&queue)?;
     let store = store(&state)?;
     store.retry_job(&queue, &id).await?;
-    moved(&store, &queue, id).await
+    moved(store, &queue, id).await
 }
 
 /// Make a delayed job ready now.
@@ -251,7 +251,7 @@ pub async fn promote_job(
     queue_name(&queue)?;
     let store = store(&state)?;
     store.promote_job(&queue, &id).await?;
-    moved(&store, &queue, id).await
+    moved(store, &queue, id).await
 }
 
 /// The answer to a move: the job's state after it (empty when it is gone meanwhile).
