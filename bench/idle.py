@@ -23,6 +23,7 @@ logged two lines per job) and off (the default).
 import statistics
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def cpu(ws, n, runs):
 
 def measure(ws, seconds, probes=10, settle=3.0):
     """Both idle windows and the probe window; returns the figures (also printed). Used by
-    `main` here and by `bench/run.py --only idle`."""
+    `main` here (which `bench/run.py --only idle` runs as a child process)."""
     res = {"seconds": seconds, "queues": len(QUEUES)}
     # cronq: one daemon, 4 queues.
     redis = run.RedisServer(os.path.join(ws, "idle-a"))
@@ -150,10 +151,14 @@ def main():
     ap.add_argument("--cpu-jobs", type=int, default=0, help="jobs per CPU run (0: skip)")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--settle", type=float, default=3.0, help="seconds after start, unmeasured")
+    ap.add_argument("--json", help="also write the idle figures to this file (bench/run.py reads it)")
     args = ap.parse_args()
     ws = tempfile.mkdtemp(prefix="cronq-idle-")
     try:
-        measure(ws, args.seconds, args.probes, args.settle)
+        res = measure(ws, args.seconds, args.probes, args.settle)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f)
         if args.cpu_jobs:
             cpu(ws, args.cpu_jobs, args.runs)
     finally:

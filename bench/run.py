@@ -831,14 +831,17 @@ def main():
         if want("idle"):
             # Idle Redis commands by command, cronq (4 queues) against 4 Node Workers, each on
             # its own fresh redis-server (bench/idle.py). The long window holds one whole
-            # 4-minute idle block of every queue.
-            # idle.py imports `run`: let it share this process's module (its PROCS, so the
-            # `finally` below stops what it starts) rather than load a second copy.
-            sys.modules.setdefault("run", sys.modules[__name__])
-            import idle  # bench/ is on sys.path as this script's own folder
+            # 4-minute idle block of every queue. idle.py uses this module's helpers, so it
+            # runs as a child process (the import stays one-way) and hands its figures back
+            # in a file.
             load["idle"] = os.getloadavg()
             log("idle Redis commands (4 queues)...")
-            res["idle"] = idle.measure(ws, 30.0 if q else 240.0)
+            out = os.path.join(ws, "idle.json")
+            idle_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle.py")
+            subprocess.run([sys.executable, idle_py, "--seconds", str(30.0 if q else 240.0),
+                            "--json", out], check=True)
+            with open(out) as f:
+                res["idle"] = json.load(f)
         if image and os.path.exists(MUSL_BIN):
             log("the image's binary (musl)...")
             res["image"] = image_binary(ws, redis, runs, n)
