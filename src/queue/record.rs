@@ -4,7 +4,7 @@
 //! Bull Board / `QueueEvents` learn of it. Nothing in the store ever runs it again: it is
 //! written straight into `completed` or `failed`, never into a state a worker takes from.
 
-use super::Retention;
+use super::job::Retention;
 
 /// A finished run to record as job `id` of a queue.
 #[derive(Debug, Clone, PartialEq)]
