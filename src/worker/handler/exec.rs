@@ -280,6 +280,7 @@ mod tests {
             attempt: 2,
             data,
             children: Default::default(),
+            opts: Default::default(),
         }
     }
 
