@@ -31,6 +31,14 @@ pub fn job_line(job: &JobInput) -> String {
         // As stored by the producer, BullMQ's long names (`queue::job_opts`).
         "opts": job.opts,
     });
+    let mut msg = msg;
+    // The job's span, when traces are on, for the process to continue the trace.
+    if let Some(trace) = crate::telemetry::otel::trace_headers() {
+        msg["traceparent"] = trace.traceparent.into();
+        if let Some(state) = trace.tracestate {
+            msg["tracestate"] = state.into();
+        }
+    }
     let mut line = msg.to_string();
     line.push('\n');
     line
