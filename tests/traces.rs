@@ -172,8 +172,10 @@ fn runs_are_spans_under_the_node_producers_trace_and_handlers_carry_it_on() {
     let config = format!(
         "[queues.tq.handlers.ok]\nexec = \"echo tp=$TRACEPARENT ts=$TRACESTATE\"\n\
          [queues.tq.handlers.bad]\nexec = \"exit 3\"\n\
-         [queues.tq.handlers.hook]\nhttp = {{ url = \"{}/hook\" }}\n",
-        otlp.url()
+         [queues.tq.handlers.hook]\nhttp = {{ url = \"{}/hook\" }}\n\
+         [queues.tq.handlers.proc]\nprocess = {{ command = \"exec python3 {}/tests/fixtures/process/consumer.py\" }}\n",
+        otlp.url(),
+        env!("CARGO_MANIFEST_DIR")
     );
     let crontab = "* * * * * * * true\n";
     let endpoint = otlp.url();
@@ -198,11 +200,20 @@ fn runs_are_spans_under_the_node_producers_trace_and_handlers_carry_it_on() {
     );
     let out = node("traces.mjs", &redis.url(), &["tq", TRACE_ID, PRODUCER_SPAN]);
     let line = out.lines().find(|l| l.starts_with('{')).expect("ids line");
-    let ids: HashMap<String, String> = serde_json::from_str(line).unwrap();
+    let mut ids: HashMap<String, String> = serde_json::from_str(line).unwrap();
+    let dir = TempDir::new("traces-proc");
+    let proc_id = enqueue(
+        &redis,
+        &dir,
+        &config,
+        &["tq", "proc", "--data", r#"{"do":"update"}"#],
+    );
+    ids.insert("proc".into(), proc_id);
     for (name, state) in [
         ("ok", "completed"),
         ("bad", "failed"),
         ("hook", "completed"),
+        ("proc", "completed"),
     ] {
         assert_eq!(
             wait_finished(&redis, "tq", &ids[name], Duration::from_secs(30)),
@@ -221,7 +232,7 @@ fn runs_are_spans_under_the_node_producers_trace_and_handlers_carry_it_on() {
                 .cloned()
         }
     };
-    let (ok, bad, hook, tick) = poll(Duration::from_secs(30), "the spans", || {
+    let (ok, bad, hook, tick, process) = poll(Duration::from_secs(30), "the spans", || {
         let spans = otlp.spans();
         let tick = spans
             .iter()
@@ -232,6 +243,7 @@ fn runs_are_spans_under_the_node_producers_trace_and_handlers_carry_it_on() {
             run_span("bad")(&spans)?,
             run_span("hook")(&spans)?,
             tick?,
+            run_span("proc")(&spans)?,
         ))
     });
 
@@ -269,6 +281,16 @@ fn runs_are_spans_under_the_node_producers_trace_and_handlers_carry_it_on() {
         sent.headers.get("traceparent").map(String::as_str),
         Some(format!("00-{TRACE_ID}-{}-01", hex(&hook.span_id)).as_str())
     );
+
+    // A persistent handler's job line carries it too (a job added by the CLI: its own trace).
+    let (_, process) = process;
+    let value: serde_json::Value =
+        serde_json::from_str(&job_field(&redis, "tq", &ids["proc"], "returnvalue")).unwrap();
+    assert_eq!(
+        value["traceparent"],
+        format!("00-{}-{}-01", hex(&process.trace_id), hex(&process.span_id))
+    );
+    assert!(process.parent_span_id.is_empty(), "no producer context");
 
     // A cron tick's enqueue: a producer span of its own trace.
     let (_, tick) = tick;

@@ -61,11 +61,12 @@ pub(crate) fn from_value(value: Value) -> JobOpts {
 }
 
 /// The producer's trace context, as BullMQ's telemetry option stores it
-/// (`opts.telemetry.metadata`: a string the producer's context manager wrote; `bullmq-otel`
-/// writes the W3C carrier as JSON, `{"traceparent":"00-…","tracestate":"…"}`). `None` when
-/// absent or not a string.
-pub fn telemetry_metadata(opts: &JobOpts) -> Option<&str> {
-    opts.get("telemetry")?.get("metadata")?.as_str()
+/// (`opts.telemetry.metadata`: what the producer's context manager wrote; `bullmq-otel`
+/// writes the W3C carrier as JSON text, `{"traceparent":"00-…","tracestate":"…"}`, and its
+/// early versions the carrier object itself). `None` when absent; its form is the reader's
+/// business (`telemetry::otel`).
+pub fn telemetry_metadata(opts: &JobOpts) -> Option<&Value> {
+    opts.get("telemetry")?.get("metadata")
 }
 
 #[cfg(test)]
@@ -88,7 +89,7 @@ mod tests {
         );
         assert_eq!(
             telemetry_metadata(&opts),
-            Some("{\"traceparent\":\"00-aa-bb-01\"}")
+            Some(&json!("{\"traceparent\":\"00-aa-bb-01\"}"))
         );
         assert!(!opts.contains_key("tm") && !opts.contains_key("kl"));
     }
@@ -98,7 +99,6 @@ mod tests {
         for raw in ["", "null", "[1,2]", "\"x\"", "{not json", "7"] {
             assert!(decode(raw).is_empty(), "{raw}");
         }
-        let opts = decode(r#"{"tm":42}"#);
-        assert_eq!(telemetry_metadata(&opts), None);
+        assert_eq!(telemetry_metadata(&decode(r#"{"attempts":1}"#)), None);
     }
 }

@@ -128,7 +128,7 @@ pub struct RunInfo<'a> {
     /// This attempt, 1-based.
     pub attempt: u32,
     /// The producer's context as BullMQ's telemetry option stored it (`opts.telemetry.metadata`).
-    pub producer: Option<&'a str>,
+    pub producer: Option<&'a serde_json::Value>,
 }
 
 /// How a run ended, for its span.

@@ -4,7 +4,8 @@
 //! In: a BullMQ producer with a telemetry provider (`bullmq-otel`) stores its context on the
 //! job as `opts.telemetry.metadata` (short key `tm` in the job hash): a string that its
 //! context manager wrote, which for `bullmq-otel` is the propagation carrier as JSON,
-//! `{"traceparent":"00-…","tracestate":"…"}`. Anyone who can write to Redis can write it, so
+//! `{"traceparent":"00-…","tracestate":"…"}` (early versions stored the carrier object
+//! itself; both are read). Anyone who can write to Redis can write it, so
 //! it is read as untrusted: a bounded size, a JSON object of strings, a `traceparent` the W3C
 //! propagator accepts; anything else means no parent (the run starts a trace of its own).
 //!
@@ -22,12 +23,20 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 /// 512 bytes by the spec).
 const MAX_METADATA_BYTES: usize = 4096;
 
-/// The producer's context from BullMQ's telemetry metadata, when it holds a valid one.
-pub(crate) fn producer_context(metadata: &str) -> Option<Context> {
-    if metadata.len() > MAX_METADATA_BYTES {
-        return None;
-    }
-    let carrier: HashMap<String, String> = serde_json::from_str(metadata).ok()?;
+/// The producer's context from BullMQ's telemetry metadata (the carrier as JSON text, or the
+/// carrier object itself), when it holds a valid one.
+pub(crate) fn producer_context(metadata: &serde_json::Value) -> Option<Context> {
+    let carrier: HashMap<String, String> = match metadata {
+        serde_json::Value::String(text) if text.len() <= MAX_METADATA_BYTES => {
+            serde_json::from_str(text).ok()?
+        }
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .filter(|(_, v)| v.len() <= MAX_METADATA_BYTES)
+            .collect(),
+        _ => return None,
+    };
     let cx = TraceContextPropagator::new().extract(&carrier);
     cx.span().span_context().is_valid().then_some(cx)
 }
@@ -66,7 +75,9 @@ mod tests {
     #[test]
     fn only_a_valid_w3c_carrier_gives_a_parent() {
         let good = r#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#;
-        let cx = producer_context(good).expect("a parent");
+        let cx = producer_context(&serde_json::json!(good)).expect("a parent");
+        let object: serde_json::Value = serde_json::from_str(good).unwrap();
+        assert!(producer_context(&object).is_some(), "the carrier object");
         let sc = cx.span().span_context().clone();
         assert_eq!(
             sc.trace_id().to_string(),
@@ -84,7 +95,8 @@ mod tests {
             r#"{"traceparent":"zz-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#,
             long.as_str(),
         ] {
-            assert!(producer_context(bad).is_none(), "{bad}");
+            assert!(producer_context(&serde_json::json!(bad)).is_none(), "{bad}");
         }
+        assert!(producer_context(&serde_json::json!(42)).is_none());
     }
 }
