@@ -1,10 +1,13 @@
 //! Logging: a `tracing` subscriber writing JSON (`LOG_FORMAT=json`, `-json`) or readable text
 //! to stderr, filtered by `RUST_LOG` (default `info`; `-debug`, `-quiet`). Text fields are
 //! escaped ([`escape`]) so a newline in a job id cannot forge a log line; colour only on a
-//! terminal and never with `NO_COLOR`. With a Sentry DSN, error events also go to Sentry.
+//! terminal and never with `NO_COLOR`. With a Sentry DSN, error events also go to Sentry. With
+//! an OTLP endpoint, job runs and cron enqueues become OpenTelemetry spans ([`otel`]).
 
 mod escape;
 pub mod json;
+pub mod otel;
+mod otel_context;
 pub mod sentry;
 pub mod supercronic;
 

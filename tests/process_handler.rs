@@ -157,3 +157,47 @@ fn processes_get_the_environment_of_exec_jobs_without_the_daemons_secrets_unless
     // Passed to the process; its value is still hidden in what is copied out of the job.
     assert_eq!(passed, serde_json::json!({"API_TOKEN": "***"}));
 }
+
+/// `{"type":"data"}` replaces the stored data and `opts` carries the stored options, on every
+/// store: Redis in BullMQ's layout, Redis in Bull's, and the embedded file.
+#[test]
+fn a_data_message_updates_the_stored_data_and_the_job_gets_its_options_on_every_store() {
+    let consumer = format!(
+        "exec python3 {}/tests/fixtures/process/consumer.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let handler = format!("[queues.q.handlers.n]\nprocess = {{ command = \"{consumer}\" }}\n");
+    let bull = format!("[queues.q]\nlayout = \"bull\"\n{handler}");
+    for (kind, config, label) in [
+        (StoreKind::Redis, handler.as_str(), "bullmq layout"),
+        (StoreKind::Redis, bull.as_str(), "bull layout"),
+        (StoreKind::Embedded, handler.as_str(), "embedded"),
+    ] {
+        let stack = Stack::start(kind, config, &[]);
+        let (code, out, err) = stack.cli(&[
+            "enqueue",
+            "q",
+            "n",
+            "--data",
+            r#"{"do":"update"}"#,
+            "--attempts",
+            "2",
+            "--backoff",
+            "fixed:1000",
+        ]);
+        assert_eq!(code, 0, "{label}: {err}");
+        let id = out.trim().to_string();
+        let job = poll(Duration::from_secs(30), "the job to complete", || {
+            let (status, job) = stack.api("GET", &format!("/api/queues/q/jobs/{id}"), None);
+            (status == 200 && job["state"] == "completed").then_some(job)
+        });
+        assert_eq!(
+            job["data"],
+            serde_json::json!({"do": "update", "updated": true}),
+            "{label}: {job}"
+        );
+        let opts = &job["returnvalue"]["opts"];
+        assert_eq!(opts["attempts"], 2, "{label}: {job}");
+        assert_eq!(opts["backoff"]["delay"], 1000, "{label}: {job}");
+    }
+}

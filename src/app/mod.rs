@@ -4,13 +4,15 @@
 //! in the order ARCHITECTURE.md gives under "Shutdown order (SIGTERM)"). The components
 //! themselves live in their rooms:
 //! `worker::{start, routes, cancels, reload}`, `cron::scheduler`, `http`; `app` keeps the
-//! process-level ones (signals in `shutdown`, `recycle`, `supervise`, systemd `notify`).
+//! process-level ones (signals in `shutdown`, `recycle`, `supervise`, systemd `notify`, the
+//! `OTEL_*` variables in `traces`).
 
 mod drain;
 mod notify;
 mod recycle;
 mod start;
 mod supervise;
+mod traces;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -67,6 +69,14 @@ pub fn env_var(key: &str) -> Option<String> {
 
 /// Runs the daemon until a signal (or a recycle limit) stops it.
 async fn daemon(args: &DaemonArgs) -> anyhow::Result<ExitCode> {
+    // Held until the daemon has drained: dropping it exports the last spans.
+    let _traces = match traces::install(&env_var) {
+        Ok(traces) => traces,
+        Err(message) => {
+            crate::telemetry::print_error(&format!("error: {message}"));
+            return Ok(ExitCode::from(2));
+        }
+    };
     match start::start(args).await? {
         Ok(running) => Ok(running.drain().await),
         Err(code) => Ok(code),

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 
 use super::error::Error;
 use super::job::{Outcome, Retention};
+use super::job_opts::JobOpts;
 
 /// Runs one job. Implemented by the worker pool; called concurrently up to the concurrency.
 #[async_trait]
@@ -34,6 +35,8 @@ pub trait JobHandle: Send + Sync {
     async fn log(&self, queue: &str, line: &str) -> Result<(), Error>;
     /// Sets the job's progress and emits a `progress` event.
     async fn progress(&self, queue: &str, value: serde_json::Value) -> Result<(), Error>;
+    /// Replaces the job's stored data (BullMQ `job.updateData`; no event, as BullMQ emits none).
+    async fn update_data(&self, queue: &str, data: serde_json::Value) -> Result<(), Error>;
     /// Return values of a flow parent's finished children (empty where there are no flows).
     async fn children_values(
         &self,
@@ -78,6 +81,9 @@ pub struct ActiveJob {
     pub name: String,
     /// Its data, or why the stored data is unusable (not JSON).
     pub data: Result<serde_json::Value, String>,
+    /// Its options as the producer stored them (BullMQ's `job.opts`; untrusted: an object,
+    /// empty when the stored text was not one; see `job_opts.rs`).
+    pub opts: JobOpts,
     /// This attempt, 1-based.
     pub attempt: u32,
     /// Attempts allowed in all (0 or 1 = a single attempt).
@@ -107,6 +113,7 @@ impl ActiveJob {
         id: &str,
         name: &str,
         data: Result<serde_json::Value, String>,
+        opts: JobOpts,
         attempts: Attempts,
         log: Box<dyn JobHandle>,
     ) -> Self {
@@ -115,6 +122,7 @@ impl ActiveJob {
             id: id.to_string(),
             name: name.to_string(),
             data,
+            opts,
             attempt: attempts.made + 1,
             max_attempts: attempts.max,
             ready_ms: attempts.ready_ms,
@@ -131,6 +139,12 @@ impl ActiveJob {
     /// `progress` event that `QueueEvents` listeners receive).
     pub async fn progress(&self, value: serde_json::Value) -> Result<(), Error> {
         self.log.progress(&self.queue, value).await
+    }
+
+    /// Replaces the job's data in the store (BullMQ `job.updateData`): a Node `Job.fromId`,
+    /// Bull Board and the next attempt see the new data.
+    pub async fn update_data(&self, data: serde_json::Value) -> Result<(), Error> {
+        self.log.update_data(&self.queue, data).await
     }
 
     /// The return values of this job's finished children (a flow parent), keyed by the

@@ -48,6 +48,9 @@ impl JobHandle for NoLog {
     async fn progress(&self, _: &str, _: serde_json::Value) -> Result<(), Error> {
         Ok(())
     }
+    async fn update_data(&self, _: &str, _: serde_json::Value) -> Result<(), Error> {
+        Ok(())
+    }
     async fn children_values(
         &self,
         _: &str,
@@ -104,6 +107,7 @@ impl<const BATCH: bool> Fetcher for Fake<BATCH> {
             job,
             "fake",
             Ok(serde_json::Value::Null),
+            Default::default(),
             attempts,
             Box::new(NoLog),
         )

@@ -13,6 +13,7 @@
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`],
 //!   and the handles a store's fetch loop gives them; `fetch_loop` is that loop, written once for
 //!   the stores that own theirs.
+//! - [`job_opts`]: a job's stored options (BullMQ's `job.opts`), decoded as untrusted input.
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //!
 //! The re-exports below are for the rest of cronq. Files inside this room name the module that
@@ -35,6 +36,7 @@ mod fetch_loop;
 mod identity;
 pub mod info;
 mod job;
+pub mod job_opts;
 mod layout;
 pub mod metrics;
 mod record;

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::handler::echo::{Echo, EchoMode, EntryInfo};
-use super::handler::{Handler, JobError, JobInput, LogSender, PROGRESS_PREFIX};
+use super::handler::{Handler, JobError, JobInput, LogSender, DATA_PREFIX, PROGRESS_PREFIX};
 use super::summary::Summary;
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
@@ -292,6 +292,11 @@ impl Dispatch {
             attempt: job.attempt,
             data,
             children,
+            // Only persistent handlers hand a job its options (`job.opts` in a processor file).
+            opts: match route.handler {
+                Handler::Process(_) => job.opts.clone(),
+                _ => Default::default(),
+            },
         };
         // Output lines flow handler → channel → this task → the job's log list in Redis. Only
         // exec handlers print: the others get no channel, reader or echo (allocations per job
@@ -316,8 +321,9 @@ impl Dispatch {
                 return;
             };
             while let Some(line) = logs_rx.recv().await {
-                let stored = match progress_of(&line) {
-                    Some(value) => job.progress(value).await,
+                let stored = match control_of(&line) {
+                    Some(Control::Progress(value)) => job.progress(value).await,
+                    Some(Control::Data(value)) => job.update_data(value).await,
                     None => job.log(&line).await,
                 };
                 if let Err(e) = stored {
@@ -336,10 +342,23 @@ impl Dispatch {
     }
 }
 
-/// The progress a line reports, when it is `cronq:progress JSON` (stdout only: stderr lines
-/// carry a prefix). A line whose JSON does not parse stays a log line, so nothing is lost.
-fn progress_of(line: &str) -> Option<serde_json::Value> {
-    serde_json::from_str(line.strip_prefix(PROGRESS_PREFIX)?.trim()).ok()
+/// What a handler's output line asks of the job besides logging.
+enum Control {
+    /// `cronq:progress JSON`: set its progress.
+    Progress(serde_json::Value),
+    /// `cronq:data JSON`: replace its data.
+    Data(serde_json::Value),
+}
+
+/// The request a line makes, when it is `cronq:progress JSON` or `cronq:data JSON` (stdout
+/// only: stderr lines carry a prefix). A line whose JSON does not parse stays a log line, so
+/// nothing is lost.
+fn control_of(line: &str) -> Option<Control> {
+    let parse = |rest: &str| serde_json::from_str(rest.trim()).ok();
+    if let Some(rest) = line.strip_prefix(PROGRESS_PREFIX) {
+        return parse(rest).map(Control::Progress);
+    }
+    parse(line.strip_prefix(DATA_PREFIX)?).map(Control::Data)
 }
 
 /// Removes a run's cancel token when the run ends.

@@ -130,6 +130,7 @@ impl LocalRuns for Arc<LocalRunner> {
             attempt: 1,
             data,
             children: Default::default(),
+            opts: Default::default(),
         };
         let me = self.clone();
         self.runs.spawn(async move {

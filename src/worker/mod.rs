@@ -18,6 +18,7 @@ mod restart;
 pub mod routes;
 pub mod start;
 pub mod summary;
+pub mod traced;
 
 pub use dispatch::{Route, RouteTable};
 pub use pool::WorkerPool;

@@ -29,7 +29,9 @@ impl WorkerPool {
         let running = dispatch.running();
         let concurrency = opts.concurrency;
         let dispatch = Arc::new(dispatch);
-        let consumer = store.consume(queue, opts, dispatch.clone()).await?;
+        let consumer = store
+            .consume(queue, opts, super::traced::traced(dispatch.clone()))
+            .await?;
         Ok(WorkerPool {
             dispatch,
             consumer,

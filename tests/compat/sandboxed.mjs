@@ -1,6 +1,7 @@
 // Node → cronq, sandboxed processor files: jobs added with the stock `Queue.add` run in a
 // processor file (processors/email.mjs or .cjs) that cronq's `node` handler loads unchanged.
-// Node sees progress (QueueEvents and job.progress), logs, return values, thrown errors retried
+// Node sees progress (QueueEvents and job.progress), data updated by job.updateData, job.opts as
+// added, logs, return values, thrown errors retried
 // per `attempts`, UnrecoverableError not retried, a timeout, and a crash mid-job after which
 // the next attempt runs in a new process. Prints the processes' pids as a JSON line.
 //
@@ -15,17 +16,21 @@ run(async () => {
   const done = (job, ms = 30000) => job.waitUntilFinished(events, ms);
   const get = (id) => Job.fromId(queue, id);
 
+  const reportOpts = { attempts: 2, backoff: { type: 'fixed', delay: 10 }, keepLogs: 50, priority: 4 };
   const reports = await queue.addBulk(
-    Array.from({ length: 20 }, (_, i) => ({ name: 'report', data: { i } })),
+    Array.from({ length: 20 }, (_, i) => ({ name: 'report', data: { i }, opts: reportOpts })),
   );
   for (const j of reports) await done(j);
   const pids = new Set();
   for (const j of reports) {
     const r = (await get(j.id)).returnvalue;
     assert.equal(r.kind, kind);
-    assert.deepEqual(r.data, j.data);
+    // job.updateData: the processor's job object and the stored job both carry the new data.
+    assert.deepEqual(r.data, { ...j.data, seen: true });
+    assert.deepEqual((await get(j.id)).data, { ...j.data, seen: true });
     assert.equal(r.attemptsMade, 0);
-    assert.deepEqual(r.opts, {});
+    // job.opts as stored, with BullMQ's short keys (`kl`) read back under their names.
+    for (const [k, v] of Object.entries(reportOpts)) assert.deepEqual(r.opts[k], v, `opts.${k}`);
     // Loaded once per process: each process's count of loads stays 1.
     assert.equal(r.loads, 1, `the processor was loaded ${r.loads} times in one process`);
     pids.add(r.pid);

@@ -89,9 +89,16 @@ impl FireContext {
         if left.is_zero() {
             return Err("the store answered only after the next tick was due".into());
         }
-        match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await {
+        // One span per add that reaches the store, when traces are on (`telemetry::otel`).
+        let id = spec.job_id.as_deref().unwrap_or_default();
+        let span = crate::telemetry::otel::enqueue_span(queue, &spec.name, id);
+        let added = match tokio::time::timeout(left, self.store.add(queue, spec.clone())).await {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("no answer before the next tick".into()),
+        };
+        if let Some(span) = span {
+            span.end(added.as_ref().err().map(String::as_str));
         }
+        added
     }
 }

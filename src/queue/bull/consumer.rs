@@ -134,7 +134,12 @@ impl Fetcher for BullFetcher {
         });
         // Bull's default job name.
         let name = job.hash.get("name").map_or("__default__", String::as_str);
-        ActiveJob::new(&ctx.queue, &job.id, name, data, attempts, log)
+        let opts = job
+            .hash
+            .get("opts")
+            .map(|raw| crate::queue::job_opts::decode(raw))
+            .unwrap_or_default();
+        ActiveJob::new(&ctx.queue, &job.id, name, data, opts, attempts, log)
     }
 
     async fn hold(&self, job: &Taken) {

@@ -172,6 +172,21 @@ impl JobHandle for BullJob {
             .map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
+    async fn update_data(&self, queue: &str, data: serde_json::Value) -> Result<(), Error> {
+        let set: i64 = scripts::UPDATE_DATA
+            .key(self.keys.key(&self.id))
+            .arg(data.to_string())
+            .invoke_async(&mut self.store.conn())
+            .await
+            .map_err(|e| Error::engine(queue, e))?;
+        match set {
+            1 => Ok(()),
+            _ => Err(Error::engine(
+                queue,
+                format!("job {:?} is gone: its data was not updated", self.id),
+            )),
+        }
+    }
     async fn children_values(
         &self,
         _queue: &str,

@@ -45,6 +45,9 @@ pub(super) static PAUSE: LazyLock<Script> =
 /// Progress.
 pub(super) static PROGRESS: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("lua/progress.lua")));
+/// A running job's data (`job.update`).
+pub(super) static UPDATE_DATA: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("lua/update_data.lua")));
 /// failed → ready (retry from the API).
 pub(super) static RETRY_FAILED: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(

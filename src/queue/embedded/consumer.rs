@@ -107,7 +107,8 @@ impl Fetcher for EmbeddedFetcher {
             id: job.id.clone(),
         });
         let data = parse_data(&job.data);
-        ActiveJob::new(&self.queue, &job.id, &job.name, data, attempts, log)
+        let opts = crate::queue::job_opts::decode(&job.opts);
+        ActiveJob::new(&self.queue, &job.id, &job.name, data, opts, attempts, log)
     }
 
     // A wake-up comes only with work (or a write of the file), so an empty claim waits at

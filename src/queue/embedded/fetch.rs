@@ -12,6 +12,8 @@ pub(super) struct Claimed {
     pub(super) id: String,
     pub(super) name: String,
     pub(super) data: String,
+    /// Its stored options (JSON text, as the producer wrote them).
+    pub(super) opts: String,
     pub(super) attempts_made: u32,
     pub(super) max_attempts: u32,
     /// Added, plus its own delay (Unix ms).
@@ -87,7 +89,7 @@ fn activate(
             "UPDATE jobs SET state = 'active', attempts_started = attempts_started + 1,
                     processed_on = ?3, processed_by = ?4
              WHERE queue = ?1 AND id = ?2
-             RETURNING name, data, attempts_made, max_attempts, timestamp + delay",
+             RETURNING name, data, attempts_made, max_attempts, timestamp + delay, opts",
         )?
         .query_row(params![queue, id, now, worker], |r| {
             Ok(Claimed {
@@ -97,6 +99,7 @@ fn activate(
                 attempts_made: r.get(2)?,
                 max_attempts: r.get(3)?,
                 ready_ms: r.get(4)?,
+                opts: r.get(5)?,
             })
         })?;
     events::emit(conn, queue, "active", &[("jobId", id), ("prev", prev)], now)?;

@@ -30,6 +30,7 @@ mod opts;
 mod presence;
 mod producer;
 mod schema;
+mod update_data;
 mod wake;
 mod writer;
 
@@ -382,6 +383,10 @@ impl JobHandle for JobLogRef {
                 Ok(())
             })
             .await
+    }
+
+    async fn update_data(&self, _queue: &str, data: serde_json::Value) -> Result<(), Error> {
+        update_data::update_data(&self.store, &self.queue, &self.id, data).await
     }
 
     async fn children_values(

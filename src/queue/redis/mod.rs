@@ -32,6 +32,7 @@ mod run_claim;
 mod run_one;
 mod running;
 pub(crate) mod sentinel;
+mod stored_opts;
 pub mod target;
 
 pub use client::RedisStore;

@@ -51,16 +51,16 @@ pub(crate) async fn run_one(
     };
     // Across daemons, a second copy of this attempt is dropped too (run_claim.rs).
     let (id, token) = (engine.id(), engine.token().unwrap_or_default());
-    let _claim = match store
-        .claim_run(
-            queue,
-            id,
-            token,
-            engine.attempts_made() as u64,
-            lock_duration,
-        )
-        .await
-    {
+    // The stored options are read alongside the claim: pipelined, no round trip of their own.
+    let claim = store.claim_run(
+        queue,
+        id,
+        token,
+        engine.attempts_made() as u64,
+        lock_duration,
+    );
+    let (claimed, opts) = tokio::join!(claim, store.stored_opts(queue, &engine));
+    let _claim = match claimed {
         Ok(Some(claim)) => Some(claim),
         Ok(None) => return Err(bullmq::Error::Delayed),
         Err(e) => {
@@ -83,7 +83,7 @@ pub(crate) async fn run_one(
                 ready_ms: (engine.timestamp() + engine.delay()) as i64,
             };
             let log = Box::new(EngineJob(engine.clone()));
-            let job = ActiveJob::new(queue, engine.id(), engine.name(), data, attempts, log);
+            let job = ActiveJob::new(queue, engine.id(), engine.name(), data, opts, attempts, log);
             match processor.process(job).await {
                 Outcome::Retry(reason) => match guard::unsupported_backoff(&engine, &reason) {
                     Some(reason) => Outcome::Fail(reason),

@@ -31,6 +31,15 @@ impl JobHandle for EngineJob {
             .map_err(|e| Error::engine(queue, e))
     }
 
+    /// `job.updateData(data)`: BullMQ's `updateData` script through the engine.
+    async fn update_data(&self, queue: &str, data: serde_json::Value) -> Result<(), Error> {
+        // `update_data` takes `&mut` only to cache the value on its copy of the job.
+        let mut job = self.0.clone();
+        job.update_data(data)
+            .await
+            .map_err(|e| Error::engine(queue, e))
+    }
+
     /// `job.getChildrenValues()`: child key → return value (empty unless the job is a flow
     /// parent).
     async fn children_values(

@@ -42,6 +42,7 @@ mod tests {
             attempt: 1,
             data,
             children: Default::default(),
+            opts: Default::default(),
         }
     }
 

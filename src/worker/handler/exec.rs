@@ -110,6 +110,14 @@ impl Exec {
             .env("JOB_QUEUE", &job.queue)
             .env("JOB_ATTEMPT", job.attempt.to_string())
             .env("JOB_DATA_BYTES", data.len().to_string());
+        // The job's span, when traces are on: the command continues the trace (W3C's
+        // environment carrier, as OpenTelemetry SDKs read it).
+        if let Some(trace) = crate::telemetry::otel::trace_headers() {
+            cmd.env("TRACEPARENT", trace.traceparent);
+            if let Some(state) = trace.tracestate {
+                cmd.env("TRACESTATE", state);
+            }
+        }
         // Data too big for one environment string reaches the command on stdin only.
         set_or_omit(&mut cmd, "JOB_DATA", &data);
         if !job.children.is_empty() {
@@ -280,6 +288,7 @@ mod tests {
             attempt: 2,
             data,
             children: Default::default(),
+            opts: Default::default(),
         }
     }
 

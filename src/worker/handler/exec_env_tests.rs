@@ -18,6 +18,7 @@ fn job(data: serde_json::Value) -> JobInput {
         attempt: 1,
         data,
         children: Default::default(),
+        opts: Default::default(),
     }
 }
 

@@ -57,6 +57,13 @@ impl Http {
             .header("x-job-name", &job.name)
             .header("x-job-queue", &job.queue)
             .header("x-job-attempt", job.attempt.to_string());
+        // The job's span, when traces are on: the endpoint continues the trace.
+        if let Some(trace) = crate::telemetry::otel::trace_headers() {
+            req = req.header("traceparent", trace.traceparent);
+            if let Some(state) = trace.tracestate {
+                req = req.header("tracestate", state);
+            }
+        }
         for (k, v) in &self.headers {
             req = req.header(k, v);
         }

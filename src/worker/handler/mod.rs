@@ -36,6 +36,8 @@ pub struct JobInput {
     pub attempt: u32,
     /// The job data (valid JSON).
     pub data: serde_json::Value,
+    /// Its options as stored (BullMQ's `job.opts`; see `queue::job_opts`).
+    pub opts: crate::queue::job_opts::JobOpts,
     /// A flow parent's finished children: child key → return value (`JOB_CHILDREN` for exec
     /// handlers); empty for other jobs and for handlers that do not receive it.
     pub children: serde_json::Map<String, serde_json::Value>,
@@ -62,6 +64,11 @@ pub type RunResult = Result<serde_json::Value, JobError>;
 /// A stdout line starting with this sets the job's progress to the JSON after it (BullMQ's
 /// `job.updateProgress`) instead of becoming a log line, e.g. `cronq:progress {"done":3}`.
 pub const PROGRESS_PREFIX: &str = "cronq:progress ";
+
+/// A stdout line starting with this replaces the job's data with the JSON after it (BullMQ's
+/// `job.updateData`), e.g. `cronq:data {"step":2}`; persistent handlers' `data` messages
+/// travel as such lines too.
+pub const DATA_PREFIX: &str = "cronq:data ";
 
 /// Where a handler's output lines go: `lines` to the job's log (the pool drains the other end
 /// into the store; bounded: a handler that prints faster than the store takes logs loses log

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::echo::Channel;
-use super::{LogSender, PROGRESS_PREFIX};
+use super::{LogSender, DATA_PREFIX, PROGRESS_PREFIX};
 use crate::config::Secrets;
 
 /// Lines kept in a job's log.
@@ -92,7 +92,8 @@ impl LogBuffer {
         }
         // Every line reaches the daemon's output, past the job log's cap too (Supercronic
         // shows all output); progress reports are protocol, not output.
-        if !(self.channel == Channel::Stdout && text.starts_with(PROGRESS_PREFIX)) {
+        let control = text.starts_with(PROGRESS_PREFIX) || text.starts_with(DATA_PREFIX);
+        if !(self.channel == Channel::Stdout && control) {
             self.logs.echo.line(self.channel, &text);
         }
         if self.kept >= MAX_LINES

@@ -10,6 +10,7 @@ module.exports = async function (job) {
       await job.log(`working on ${job.id}`);
       console.log('printed by the processor');
       await job.updateProgress({ step: 2 });
+      await job.updateData({ ...job.data, seen: true });
       return { pid: process.pid, loads: globalThis.loads, data: job.data, attemptsMade: job.attemptsMade, opts: job.opts, kind: 'cjs' };
     case 'boom':
       throw new Error('out of paper');

@@ -12,6 +12,7 @@ export default async function (job) {
       await job.log(`working on ${job.id}`);
       console.log('printed by the processor');
       await job.updateProgress({ step: 2 });
+      await job.updateData({ ...job.data, seen: true });
       return { pid: process.pid, loads: globalThis.loads, data: job.data, attemptsMade: job.attemptsMade, opts: job.opts, kind: 'esm' };
     case 'boom':
       throw new Error('out of paper');

@@ -67,6 +67,10 @@ function jobOf(msg) {
       this.progress = value;
       send({ type: 'progress', value: value === undefined ? null : value });
     },
+    async updateData(data) {
+      this.data = data;
+      send({ type: 'data', value: data === undefined ? null : data });
+    },
     async log(line) {
       send({ type: 'log', line: String(line) });
       return 0;

@@ -18,7 +18,7 @@ use crate::config::EnvPolicy;
 use crate::worker::handler::echo::{Channel, STDERR_TARGET};
 use crate::worker::handler::output::{MAX_LINES, MAX_LINE_BYTES};
 use crate::worker::handler::{
-    exec, JobError, JobInput, LogSender, RunResult, KILL_GRACE, PROGRESS_PREFIX,
+    exec, JobError, JobInput, LogSender, RunResult, DATA_PREFIX, KILL_GRACE, PROGRESS_PREFIX,
 };
 
 /// Where the process's stderr lines go now: held by the process's stderr task and by the run
@@ -178,6 +178,10 @@ impl Proc {
             match msg {
                 Message::Progress { value } => {
                     let _ = logs.lines.send(format!("{PROGRESS_PREFIX}{value}")).await;
+                }
+                Message::Data { value } => {
+                    let value = self.clean_value(value);
+                    let _ = logs.lines.send(format!("{DATA_PREFIX}{value}")).await;
                 }
                 Message::Log { line } => {
                     let line = self.clean(&line);

@@ -1,6 +1,7 @@
 //! The line protocol of persistent handlers (docs/process-protocol.md): one JSON object per
 //! line each way. cronq writes a `job` line on the process's stdin; the process answers on
-//! stdout with any number of `progress` and `log` lines, then one `result` or `error` line.
+//! stdout with any number of `progress`, `data` and `log` lines, then one `result` or `error`
+//! line.
 //! Everything a process prints is untrusted: lines are read with a bounded buffer, and a line
 //! that is not a message fails the job naming it (truncated) instead of being guessed at.
 
@@ -27,9 +28,17 @@ pub fn job_line(job: &JobInput) -> String {
         "attempt": job.attempt,
         // BullMQ's count of attempts before this one, as sandboxed processors read it.
         "attemptsMade": job.attempt.saturating_sub(1),
-        // The store hands handlers no job options yet (see README "Coming from BullMQ").
-        "opts": {},
+        // As stored by the producer, BullMQ's long names (`queue::job_opts`).
+        "opts": job.opts,
     });
+    let mut msg = msg;
+    // The job's span, when traces are on, for the process to continue the trace.
+    if let Some(trace) = crate::telemetry::otel::trace_headers() {
+        msg["traceparent"] = trace.traceparent.into();
+        if let Some(state) = trace.tracestate {
+            msg["tracestate"] = state.into();
+        }
+    }
     let mut line = msg.to_string();
     line.push('\n');
     line
@@ -43,6 +52,12 @@ pub enum Message {
     Progress {
         /// Any JSON (BullMQ allows a number or an object).
         #[serde(default)]
+        value: serde_json::Value,
+    },
+    /// `job.updateData(value)`: the job's data replaced in the store.
+    Data {
+        /// The new data (any JSON); `data` is accepted as its name too.
+        #[serde(default, alias = "data")]
         value: serde_json::Value,
     },
     /// `job.log(line)`.
@@ -204,6 +219,7 @@ mod tests {
             attempt: 3,
             data: serde_json::json!({"text": "a\nb\r\n{\"type\":\"result\"}\n"}),
             children: Default::default(),
+            opts: Default::default(),
         };
         let line = job_line(&job);
         assert_eq!(line.matches('\n').count(), 1);
@@ -235,6 +251,17 @@ mod tests {
         assert!(err.contains("\\u{1b}"), "{err}");
         assert!(err.len() < 400, "{err}");
         assert!(err.ends_with('…'), "{err}");
+        for line in [
+            &br#"{"type":"data","value":{"a":1}}"#[..],
+            br#"{"type":"data","data":{"a":1}}"#,
+        ] {
+            assert_eq!(
+                parse(line),
+                Ok(Message::Data {
+                    value: serde_json::json!({"a": 1})
+                })
+            );
+        }
         assert!(parse(br#"{"type":"reboot"}"#).is_err());
     }
 }

@@ -44,6 +44,7 @@ fn job(id: u32, data: serde_json::Value) -> JobInput {
         attempt: 2,
         data,
         children: Default::default(),
+        opts: Default::default(),
     }
 }
 
