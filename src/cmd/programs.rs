@@ -85,7 +85,12 @@ impl Client {
 
     async fn call(&self, method: reqwest::Method, path: &str) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method, &url);
+        // Without API_TOKEN, the daemon takes a changing request only with the JSON content
+        // type (it keeps other web pages out); set on every call alike.
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
