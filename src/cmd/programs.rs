@@ -169,8 +169,9 @@ async fn tail(client: &Client, t: &crate::cli::TailArgs) -> anyhow::Result<ExitC
         let body = client.call(reqwest::Method::GET, &path).await?;
         for l in body["lines"].as_array().into_iter().flatten() {
             println!("{}", l["text"].as_str().unwrap_or(""));
-            after = after.max(l["seq"].as_u64().unwrap_or(0));
         }
+        // Past what exists now, shown or not (`-n 0 -f` prints only what comes next).
+        after = after.max(body["newest"].as_u64().unwrap_or(0));
         if !t.follow {
             return Ok(ExitCode::SUCCESS);
         }

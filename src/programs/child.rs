@@ -28,7 +28,7 @@ pub(super) struct Running {
 pub(super) fn spawn(spec: &ProgramSpec, num: u32, policy: &EnvPolicy) -> Result<Running, String> {
     let mut cmd = exec::command("/bin/sh", policy);
     cmd.arg("-c")
-        .arg(&spec.command)
+        .arg(shell_line(&spec.command))
         .envs(&spec.environment)
         .env("PROCESS_NUM", num.to_string())
         .env("SUPERVISOR_PROCESS_NAME", format!("{}:{num:02}", spec.name))
@@ -79,11 +79,16 @@ impl Running {
         let _ = killpg(Pid::from_raw(self.pid as i32), signal);
     }
 
-    /// `signal`, then KILL after `grace` if the leader has not ended; the exit.
+    /// `signal`, then KILL after `grace` if the group has not ended; the leader's exit.
     pub(super) async fn stop(&mut self, signal: Signal, grace: Duration) -> ExitStatus {
+        let deadline = tokio::time::Instant::now() + grace;
         self.signal(signal);
-        match tokio::time::timeout(grace, self.child.wait()).await {
+        match tokio::time::timeout_at(deadline, self.child.wait()).await {
             Ok(status) => {
+                // The signal reached the whole group: a shell that died of it at once may
+                // leave the program it started still running its handler (a trap, a final
+                // flush). It gets the rest of the grace before the group's KILL.
+                self.group_gone_by(deadline).await;
                 self.finish();
                 status.unwrap_or_else(|_| ExitStatus::from_raw(Signal::SIGKILL as i32))
             }
@@ -100,11 +105,69 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Polls until no process is left in the group, or `deadline`. A member that has exited
+    /// but is not yet reaped still counts: as PID 1, cronq's reaper collects it within
+    /// 500 ms; otherwise the host's init does.
+    async fn group_gone_by(&self, deadline: tokio::time::Instant) {
+        let group = Pid::from_raw(self.pid as i32);
+        while killpg(group, None).is_ok() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The line given to `/bin/sh -c`. A plain command (what Supervisor runs, which has no shell)
+/// is `exec`'d, so the program itself is the shell's process: it gets the stop signal
+/// directly, and its exit status is the run's. Shell syntax (`;`, `&&`, pipes, loops,
+/// leading `VAR=value`) runs as written, the signal then reaching every process of the group.
+pub(super) fn shell_line(command: &str) -> String {
+    let first = command.split_whitespace().next().unwrap_or("");
+    let keywords = [
+        "exec", "while", "until", "for", "if", "case", "{", "(", "!", "time", "trap", "cd",
+    ];
+    let compound = command.contains([';', '&', '|', '\n', '(', ')', '`'])
+        || keywords.contains(&first)
+        || first.contains('=');
+    if compound {
+        command.to_string()
+    } else {
+        format!("exec {command}")
+    }
+}
+
 /// `exit status 3`, `killed by signal 9`.
 pub(super) fn describe(status: &ExitStatus) -> String {
     match (status.code(), status.signal()) {
         (Some(c), _) => format!("exit status {c}"),
         (None, Some(s)) => format!("killed by signal {s}"),
         _ => "ended abnormally".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_line;
+
+    #[test]
+    fn plain_commands_are_execed_and_shell_syntax_is_left_alone() {
+        for (given, run) in [
+            (
+                "php bin/console messenger:consume async",
+                "exec php bin/console messenger:consume async",
+            ),
+            (
+                "node consumer.js > /tmp/x",
+                "exec node consumer.js > /tmp/x",
+            ),
+            ("node c.js 2>&1", "node c.js 2>&1"),
+            ("cd /app; node c.js", "cd /app; node c.js"),
+            ("a && b", "a && b"),
+            ("NODE_ENV=prod node c.js", "NODE_ENV=prod node c.js"),
+            ("while true; do x; done", "while true; do x; done"),
+            ("exec node c.js", "exec node c.js"),
+        ] {
+            assert_eq!(shell_line(given), run, "{given}");
+        }
     }
 }

@@ -15,6 +15,7 @@
 //! caller can wait for the state it leads to (`supervisor.rs`).
 
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -70,6 +71,10 @@ pub(super) struct Instance {
     pub(super) status: watch::Sender<InstanceStatus>,
     /// The senders are in `Programs`; all gone means the supervisor is gone: stop and end.
     pub(super) commands: mpsc::Receiver<Command>,
+    /// A start command taken up while nothing ran: acknowledged with the state it leads to
+    /// (STARTING with its pid, or BACKOFF), never with the old one, so that a caller waiting
+    /// for a settled state cannot read the STOPPED it started from (0: none).
+    pub(super) pending_start: AtomicU64,
 }
 
 impl Instance {
@@ -127,10 +132,8 @@ impl Instance {
         match cmd? {
             Command::Start(id) => {
                 *failures = 0;
-                self.set(|s| {
-                    s.acked = id;
-                    s.wanted = true;
-                });
+                self.pending_start.store(id, Ordering::Relaxed);
+                self.set(|s| s.wanted = true);
                 Some(ProgramState::Starting)
             }
             Command::Stop(id) => {
@@ -191,7 +194,6 @@ impl Instance {
 
     /// STARTING → (RUNNING →) an end.
     async fn attempt(&mut self) -> Ended {
-        self.enter(ProgramState::Starting, String::new());
         let mut run = match child::spawn(&self.spec, self.num, &self.policy) {
             Ok(run) => run,
             Err(why) => {
@@ -200,7 +202,12 @@ impl Instance {
             }
         };
         let readers = self.readers(&mut run);
+        // One change, so that nobody sees STARTING without its pid.
+        let ack = self.pending_start.swap(0, Ordering::Relaxed);
         self.set(|s| {
+            s.acked = s.acked.max(ack);
+            s.state = ProgramState::Starting;
+            s.description = String::new();
             s.pid = Some(run.pid);
             s.started = Some(SystemTime::now());
         });
@@ -297,7 +304,9 @@ impl Instance {
     }
 
     fn enter(&self, state: ProgramState, description: String) {
+        let ack = self.pending_start.swap(0, Ordering::Relaxed);
         self.set(|s| {
+            s.acked = s.acked.max(ack);
             s.state = state;
             s.description = description;
         });

@@ -123,6 +123,7 @@ impl Supervisor {
                 tail: tail.clone(),
                 status,
                 commands: rx,
+                pending_start: Default::default(),
             };
             self.tasks.spawn(instance.run());
             let handle = Handle {
@@ -296,22 +297,27 @@ impl Programs {
         Ok(picked.iter().map(|h| h.status.borrow().at_now()).collect())
     }
 
-    /// The last `n` lines of one instance's `stream` after line number `after`. A program
-    /// name alone means its first instance (`NAME:00`), as supervisorctl takes `NAME`.
+    /// The last `n` lines of one instance's `stream` after line number `after`, and the
+    /// number of its newest line. A program name alone means its first instance (`NAME:00`),
+    /// as supervisorctl takes `NAME`.
     pub fn tail(
         &self,
         target: &str,
         stream: Stream,
         n: usize,
         after: u64,
-    ) -> Result<(String, Vec<TailLine>), ControlError> {
+    ) -> Result<(String, Vec<TailLine>, u64), ControlError> {
         let all = self.handles();
         let found = all
             .iter()
             .find(|(name, _)| name == target)
             .or_else(|| all.iter().find(|(_, h)| h.program == target));
         match found {
-            Some((name, h)) => Ok((name.clone(), h.tail.read(stream, n, after))),
+            Some((name, h)) => Ok((
+                name.clone(),
+                h.tail.read(stream, n, after),
+                h.tail.newest(stream),
+            )),
             None => Err(self.select(target).err().unwrap_or(ControlError::NotFound {
                 name: target.into(),
                 known: String::new(),

@@ -84,6 +84,11 @@ impl Tail {
         }
     }
 
+    /// The number of the newest line (0 before the first).
+    pub fn newest(&self, s: Stream) -> u64 {
+        self.ring(s).next
+    }
+
     /// The last `n` lines with a number above `after`, oldest first.
     pub fn read(&self, s: Stream, n: usize, after: u64) -> Vec<TailLine> {
         let ring = self.ring(s);

@@ -39,6 +39,9 @@ pub struct TailBody {
     pub stream: Stream,
     /// Oldest first.
     pub lines: Vec<TailLine>,
+    /// The number of the newest line printed so far (shown or not): pass it as `after` to
+    /// get only what comes next.
+    pub newest: u64,
 }
 
 impl From<ControlError> for ApiError {
@@ -116,13 +119,15 @@ pub async fn tail_program(
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let stream = q.stream.unwrap_or(Stream::Stdout);
     let n = q.lines.unwrap_or(20).min(crate::programs::tail::KEPT_LINES);
-    let (instance, lines) = state
-        .status
-        .programs()
-        .tail(&name, stream, n, q.after.unwrap_or(0))?;
+    let (instance, lines, newest) =
+        state
+            .status
+            .programs()
+            .tail(&name, stream, n, q.after.unwrap_or(0))?;
     Ok(Json(TailBody {
         instance,
         stream,
         lines,
+        newest,
     }))
 }
