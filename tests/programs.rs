@@ -145,7 +145,7 @@ environment = {{ CTL = "{}" }}
         poll(T, "the instance's first line", || {
             tail(&d, &name, "stdout").contains(&expected).then_some(())
         });
-        assert_eq!(c.pid(n) > 0, true);
+        assert!(c.pid(n) > 0);
     }
     pids.dedup();
     assert_eq!(pids.len(), 3, "three processes");
