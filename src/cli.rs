@@ -267,6 +267,64 @@ pub enum Command {
     },
     /// Schedules with their latest run and next fire time.
     Schedules(JsonFlag),
+    /// Supervised programs' states (`supervisorctl status`), from the running daemon.
+    Programs(ProgramsArgs),
+    /// Start a program (NAME, NAME:00 or all) in the running daemon (`supervisorctl start`).
+    Start(ProgramTarget),
+    /// Stop a program: its stopsignal, then KILL after stopwaitsecs (`supervisorctl stop`).
+    Stop(ProgramTarget),
+    /// Stop, then start a program (`supervisorctl restart`).
+    Restart(ProgramTarget),
+    /// Print a program's last output lines (`supervisorctl tail [-f] NAME [stderr]`).
+    Tail(TailArgs),
+}
+
+/// Where the running daemon's API is.
+#[derive(Debug, Clone, Args)]
+pub struct DaemonUrl {
+    /// The daemon's base URL (default: from the listen address; API_TOKEN is sent when set).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+}
+
+/// `worker programs`
+#[derive(Debug, Clone, Args)]
+pub struct ProgramsArgs {
+    /// Output format.
+    #[command(flatten)]
+    pub json: JsonFlag,
+    /// The daemon.
+    #[command(flatten)]
+    pub daemon: DaemonUrl,
+}
+
+/// `worker start|stop|restart NAME`
+#[derive(Debug, Clone, Args)]
+pub struct ProgramTarget {
+    /// A program (every instance), one instance (NAME:00), or `all`.
+    pub name: String,
+    /// The daemon.
+    #[command(flatten)]
+    pub daemon: DaemonUrl,
+}
+
+/// `worker tail [-f] [-n N] NAME [stderr]`
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Keep printing new lines until interrupted.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// How many of the last lines (at most 1000 are kept).
+    #[arg(short = 'n', default_value_t = 20)]
+    pub lines: usize,
+    /// The instance (NAME:00), or a program for its first instance.
+    pub name: String,
+    /// `stdout` (default) or `stderr`.
+    #[arg(default_value = "stdout", value_parser = ["stdout", "stderr"])]
+    pub stream: String,
+    /// The daemon.
+    #[command(flatten)]
+    pub daemon: DaemonUrl,
 }
 
 /// `--json`: machine-readable output.

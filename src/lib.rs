@@ -52,6 +52,7 @@ pub mod cron;
 pub mod crontab;
 pub mod http;
 pub mod metrics;
+pub mod programs;
 pub mod queue;
 pub mod reaper;
 pub mod rules;

@@ -177,6 +177,11 @@ async fn openapi_lists_every_route() {
         ("/api/schedules", "get"),
         ("/api/schedules/{id}/trigger", "post"),
         ("/api/events", "get"),
+        ("/api/programs", "get"),
+        ("/api/programs/{name}/start", "post"),
+        ("/api/programs/{name}/stop", "post"),
+        ("/api/programs/{name}/restart", "post"),
+        ("/api/programs/{name}/tail", "get"),
     ];
     for (path, method) in expected {
         assert!(
@@ -187,7 +192,10 @@ async fn openapi_lists_every_route() {
     // Every documented operation is routed (a 404 would be the fallback's JSON).
     for (path, ops) in paths {
         for method in ops.as_object().unwrap().keys() {
-            let concrete = path.replace("{queue}", "q").replace("{id}", "x");
+            let concrete = path
+                .replace("{queue}", "q")
+                .replace("{id}", "x")
+                .replace("{name}", "x");
             let req = Request::builder()
                 .method(method.to_uppercase().as_str())
                 .uri(&concrete)

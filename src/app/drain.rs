@@ -55,6 +55,9 @@ pub(super) struct Running {
     /// The embedded file's daemon lock, taken at start; held (with the consumers' clones)
     /// until the daemon has drained and this is dropped.
     pub(super) embedded_lock: Option<crate::queue::embedded::DaemonLock>,
+    /// The programs' supervisor (`crate::programs`): it stops every program when `stop`
+    /// fires, and ends when they all have.
+    pub(super) programs: Option<JoinHandle<()>>,
 }
 
 /// What runs on a connected store.
@@ -114,34 +117,47 @@ impl Running {
         // 1.
         self.status.set_draining();
         self.notifier.stopping();
-        if let Some(work) = self.work {
-            let drained = tokio::time::timeout_at(deadline.exit_by, async {
-                let _ = work.sched.await;
-                // 2-3: each pool waits for its running jobs, which `cut_off` ends at
-                // the cut-off; what the pools may still take after that is the same bound as the
-                // whole drain's, so there is no second sum to keep in step.
-                let wait = deadline.exit_by.saturating_duration_since(Instant::now());
-                let local = async {
-                    if let Some(l) = &work.local {
-                        // `cut_off` ends them at the deadline, as it ends the pools' runs.
-                        let _ = tokio::time::timeout(wait, l.drain()).await;
-                    }
-                };
-                let pools =
-                    futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait)));
-                tokio::join!(pools, local);
-            })
-            .await;
-            if drained.is_err() {
-                tracing::warn!(
-                    "the store did not take the last writes by the drain deadline; exiting \
+        // Programs are not drained like jobs: their supervisor already sent each its
+        // stopsignal when `stop` fired (KILL after stopwaitsecs, at most SHUTDOWN_TIMEOUT);
+        // waited for in parallel with the queues, within the same bound.
+        let programs = async {
+            if let Some(p) = self.programs {
+                if tokio::time::timeout_at(deadline.exit_by, p).await.is_err() {
+                    tracing::warn!("programs did not all stop by the drain deadline");
+                }
+            }
+        };
+        let queues = async {
+            if let Some(work) = self.work {
+                let drained = tokio::time::timeout_at(deadline.exit_by, async {
+                    let _ = work.sched.await;
+                    // 2-3: each pool waits for its running jobs, which `cut_off` ends at
+                    // the cut-off; what the pools may still take after that is the same bound as the
+                    // whole drain's, so there is no second sum to keep in step.
+                    let wait = deadline.exit_by.saturating_duration_since(Instant::now());
+                    let local = async {
+                        if let Some(l) = &work.local {
+                            // `cut_off` ends them at the deadline, as it ends the pools' runs.
+                            let _ = tokio::time::timeout(wait, l.drain()).await;
+                        }
+                    };
+                    let pools =
+                        futures::future::join_all(work.pools.into_iter().map(|p| p.drain(wait)));
+                    tokio::join!(pools, local);
+                })
+                .await;
+                if drained.is_err() {
+                    tracing::warn!(
+                        "the store did not take the last writes by the drain deadline; exiting \
                      anyway: jobs whose hand-back did not land return through stalled recovery \
                      once their lock expires"
-                );
+                    );
+                }
+                // 4.
+                drop(work.store);
             }
-            // 4.
-            drop(work.store);
-        }
+        };
+        tokio::join!(programs, queues);
         // Persistent handler processes outlive their jobs: no job runs on them any more. Within
         // the drain's bound: past it they die with the daemon (parent-death signal, `pdeath`).
         let stop = crate::worker::handler::process::stop_all();

@@ -34,6 +34,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Cron(c)) => Ok(crate::cmd::cron_next(c)),
         Some(Command::Healthcheck { url }) => crate::cmd::healthcheck(url, &cli.daemon, env).await,
         Some(Command::Enqueue(args)) => crate::cmd::enqueue(args, &cli.daemon, env).await,
+        Some(
+            ref op @ (Command::Programs(_)
+            | Command::Start(_)
+            | Command::Stop(_)
+            | Command::Restart(_)
+            | Command::Tail(_)),
+        ) => crate::cmd::programs(op, &cli.daemon, env).await,
         Some(op) => crate::cmd::ops(&op, &cli.daemon, env)
             .await
             .unwrap_or(Ok(ExitCode::SUCCESS)),

@@ -63,6 +63,15 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
     let config = Arc::new(config);
     let mut r = running(config.clone());
     r.embedded_lock = embedded_lock;
+    // Programs do not need the store: they start now, before Redis answers, and stop at
+    // `stop` in parallel with the queue drain (drain.rs waits for them).
+    let (supervisor, programs) = crate::programs::Supervisor::new(
+        &config.programs,
+        config.job_env.policy(None),
+        config.shutdown_timeout,
+    );
+    r.status.set_programs(programs.clone());
+    r.programs = Some(tokio::spawn(supervisor.run(r.stop.clone())));
     // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
     // receiver, the reload component started with the pools.
     let (reload_tx, reload_rx) = mpsc::channel(1);
@@ -109,7 +118,14 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
         let mut work = start_work(&r, store, &plan, plan_rx, &metrics, stats).await;
         let load = {
             let args = args.clone();
-            move || super::load(&args).map(|(c, p, _)| (c, p))
+            // A valid reload also applies `[programs]` (Supervisor's reread + update).
+            move || {
+                let loaded = super::load(&args).map(|(c, p, _)| (c, p));
+                if let Ok((c, _)) = &loaded {
+                    programs.reload(c.programs.clone());
+                }
+                loaded
+            }
         };
         let routes = std::mem::take(&mut work.routes);
         tokio::spawn(reload::run(
@@ -145,6 +161,7 @@ fn running(config: Arc<Config>) -> Running {
         http: Vec::new(),
         work: None,
         embedded_lock: None,
+        programs: None,
     }
 }
 

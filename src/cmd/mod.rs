@@ -10,6 +10,7 @@ mod healthcheck;
 mod open;
 mod ops;
 mod print;
+mod programs;
 mod status;
 
 pub use crontab::{cron_next, test_crontab};
@@ -17,3 +18,4 @@ pub use crontab_checks::exec_checks;
 pub use enqueue::enqueue;
 pub use healthcheck::healthcheck;
 pub use ops::run as ops;
+pub use programs::run as programs;

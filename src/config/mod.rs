@@ -8,6 +8,7 @@ mod env;
 pub mod files;
 mod job_env;
 mod load;
+pub mod programs;
 pub mod raw;
 mod redis_topology;
 mod redis_url;
@@ -146,6 +147,8 @@ pub struct Config {
     pub job_env: JobEnv,
     /// `[cron]`: how crontab command lines run.
     pub cron: CronConfig,
+    /// `[programs.NAME]`: supervised long-running programs, by name.
+    pub programs: BTreeMap<String, programs::ProgramSpec>,
 }
 
 impl Config {

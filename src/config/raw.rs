@@ -26,6 +26,9 @@ pub struct RawConfig {
     pub schedule: Vec<RawSchedule>,
     /// `[cron]`: how crontab command lines run.
     pub cron: Option<RawCron>,
+    /// `[programs.NAME]`: long-running programs, supervised (Supervisor's `[program:x]`).
+    #[serde(default)]
+    pub programs: BTreeMap<String, crate::config::programs::RawProgram>,
 }
 
 /// `[cron]`: the queue, pool and job settings of crontab command lines (and command

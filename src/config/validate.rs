@@ -92,6 +92,7 @@ pub(super) fn build(
     let job_env = super::JobEnv::new(pass_env, env, &url, &[redis.sentinel_password.as_deref()]);
     let log_output = worker.log_output.unwrap_or(true);
     let cron = cron::cron(raw.cron.as_ref(), &raw.queues, &defaults, src)?;
+    let programs = super::programs::programs(&raw.programs, &|t, k| src.place(t, k), log_output)?;
     let mut queues = BTreeMap::new();
     for (name, q) in raw.queues {
         crate::rules::validate_queue_name(&name)
@@ -220,6 +221,7 @@ pub(super) fn build(
         schedules,
         job_env,
         cron,
+        programs,
     })
 }
 

@@ -56,6 +56,9 @@ pub struct Health {
     /// Internal components restarted after a panic (absent when none was).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, crate::status::ComponentHealth>,
+    /// Supervised programs, one entry per instance (absent when none is configured).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub programs: Vec<crate::programs::InstanceStatus>,
 }
 
 /// The store part of `/health`.
@@ -263,6 +266,10 @@ pub async fn assess(status: &Status) -> Health {
             }),
         );
     }
+    let programs = status.programs().status();
+    if reason.is_none() {
+        reason = fatal_program(&programs);
+    }
     let latency_ms = latency.map(|d| round3(d.as_secs_f64() * 1000.0));
     let state = if status.draining() {
         "draining"
@@ -292,7 +299,21 @@ pub async fn assess(status: &Status) -> Health {
         queues,
         warnings,
         components: status.components(),
+        programs,
     }
+}
+
+/// A program that should run but gave up (FATAL) makes the daemon unhealthy, as a stuck
+/// queue does: an orchestrator restarting the container is the next thing to try. One that
+/// was stopped on purpose does not.
+fn fatal_program(programs: &[crate::programs::InstanceStatus]) -> Option<String> {
+    let p = programs
+        .iter()
+        .find(|p| p.wanted && p.state == crate::programs::ProgramState::Fatal)?;
+    Some(format!(
+        "program {} is FATAL: {} (worker tail {} stderr; worker start {} retries)",
+        p.name, p.description, p.name, p.name
+    ))
 }
 
 /// A queue is stuck when jobs are ready, this pool has a free slot, and its fetch loop has

@@ -83,10 +83,51 @@ fn supercronic_families(state: &AppState, reg: &mut Registry) {
     state.metrics.cron.register(reg, deadlines);
 }
 
+/// Supervised programs, one series per instance (`program="NAME:00"`): its state (1 for the
+/// current one, 0 for the others, so alerts can match `state="FATAL"`), automatic restarts
+/// and uptime.
+fn program_families(state: &AppState, reg: &mut Registry) {
+    let programs = state.status.programs().status();
+    if programs.is_empty() {
+        return;
+    }
+    let states = Family::<Labels, Gauge>::default();
+    let restarts = Family::<Labels, Counter>::default();
+    let uptime = Family::<Labels, Gauge>::default();
+    for p in &programs {
+        let name = || vec![("program", p.name.as_str().into())];
+        for s in crate::programs::ProgramState::ALL {
+            let mut labels = name();
+            labels.push(("state", s.as_str().into()));
+            states.get_or_create(&labels).set(i64::from(p.state == s));
+        }
+        restarts.get_or_create(&name()).inc_by(p.restarts);
+        uptime
+            .get_or_create(&name())
+            .set(i64::try_from(p.uptime_s.unwrap_or(0)).unwrap_or(i64::MAX));
+    }
+    reg.register(
+        "cronq_program_state",
+        "Supervised program instances by state (1 = the current one).",
+        states,
+    );
+    reg.register(
+        "cronq_program_restarts",
+        "Automatic restarts of a program instance (after an exit, or a retry from BACKOFF).",
+        restarts,
+    );
+    reg.register(
+        "cronq_program_uptime_seconds",
+        "Seconds since the program instance's process started (0 when none runs).",
+        uptime,
+    );
+}
+
 async fn render(state: &AppState) -> String {
     let mut reg = Registry::default();
     state.metrics.register(&mut reg);
     supercronic_families(state, &mut reg);
+    program_families(state, &mut reg);
 
     let probes = state.status.queues();
     let active = Family::<Labels, Gauge>::default();

@@ -8,6 +8,7 @@ pub mod charts;
 pub mod jobs;
 mod path;
 pub mod preview;
+pub mod programs;
 pub mod queues;
 pub mod schedules;
 pub mod timeline;
@@ -64,4 +65,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(schedules::trigger_schedule))
         .routes(routes!(timeline::schedules_timeline))
         .routes(routes!(super::events::events))
+        .routes(routes!(programs::list_programs))
+        .routes(routes!(programs::start_program))
+        .routes(routes!(programs::stop_program))
+        .routes(routes!(programs::restart_program))
+        .routes(routes!(programs::tail_program))
 }

@@ -207,7 +207,7 @@ fn set_or_omit(cmd: &mut Command, name: &str, value: &str) {
 /// its environment. Through the daemon's own binary when it is the `worker` (see `pdeath.rs`),
 /// so a kill -9 of the daemon ends the handler too. Shared with the persistent handlers
 /// (`process/`), so both kinds see the same environment.
-pub(super) fn command(program: &str, policy: &EnvPolicy) -> Command {
+pub(crate) fn command(program: &str, policy: &EnvPolicy) -> Command {
     let mut cmd = match super::pdeath::launcher(program) {
         Some((exe, args)) => {
             let mut cmd = Command::new(exe);
@@ -223,12 +223,12 @@ pub(super) fn command(program: &str, policy: &EnvPolicy) -> Command {
 }
 
 /// Forgets a child this process has waited for (see [`OWN_CHILDREN`]).
-pub(super) fn forget(pid: i32) {
+pub(crate) fn forget(pid: i32) {
     registry().remove(&pid);
 }
 
 /// Spawns `cmd` and records its PID, so that the PID 1 reaper leaves its exit to us.
-pub(super) fn spawn_registered(cmd: &mut Command) -> std::io::Result<Child> {
+pub(crate) fn spawn_registered(cmd: &mut Command) -> std::io::Result<Child> {
     let _reaper_waits = SPAWNING.read().unwrap_or_else(|p| p.into_inner());
     let child = cmd.spawn()?;
     if let Some(pid) = child.id() {

@@ -91,6 +91,10 @@ pub fn exec_child(args: Vec<OsString>) -> ExitCode {
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGHUP,
+        // A supervised program's `stopsignal` may be QUIT or USR1 (`crate::programs`): like
+        // TERM, it is for the program, and must not end this leader first.
+        Signal::SIGQUIT,
+        Signal::SIGUSR1,
     ] {
         waited.add(s);
     }
