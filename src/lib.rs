@@ -37,7 +37,9 @@
 //! - [`rules`]: the text rules shared at the bottom: queue names, hidden characters, secret URL
 //!   parameters.
 //! - [`telemetry`]: the log subscriber (text with escaped fields, or JSON) and Sentry reports.
-//!   Job output reaches the log through `worker::handler::echo`.
+//!   Job output reaches the log through `worker::handler::echo`. OpenTelemetry spans
+//!   (`telemetry::otel`) when `app` installs them from the `OTEL_*` variables; each pool's
+//!   processor is then wrapped by `worker::traced`.
 //!
 //! Dependencies run one way: `cron → queue ← worker`; `http` reads `queue` and `status`; only
 //! `app` knows them all. ARCHITECTURE.md says this in prose, with where to add a store or a

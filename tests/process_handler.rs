@@ -201,3 +201,28 @@ fn a_data_message_updates_the_stored_data_and_the_job_gets_its_options_on_every_
         assert_eq!(opts["backoff"]["delay"], 1000, "{label}: {job}");
     }
 }
+
+/// An exec handler's `cronq:data JSON` stdout line replaces the stored data, as a `data`
+/// message does; it is neither kept as a log line nor taken as the return value.
+#[test]
+fn an_exec_cronq_data_line_updates_the_stored_data() {
+    let redis = Redis::start();
+    let config = "[queues.q.handlers.e]\nexec = \"echo before; echo '{\\\"r\\\":1}'; echo 'cronq:data {\\\"step\\\":2}'\"\n";
+    let _daemon = Daemon::start(&redis.url(), config, None, &[]);
+    let dir = TempDir::new("exec-data");
+    let id = enqueue(&redis, &dir, config, &["q", "e", "--data", r#"{"step":1}"#]);
+    assert_eq!(
+        wait_finished(&redis, "q", &id, Duration::from_secs(30)),
+        "completed"
+    );
+    let data: serde_json::Value =
+        serde_json::from_str(&job_field(&redis, "q", &id, "data")).unwrap();
+    assert_eq!(data, serde_json::json!({"step": 2}));
+    let logs = redis.cmd(&["LRANGE", &format!("bull:q:{id}:logs"), "0", "-1"]);
+    assert!(
+        logs.contains("before") && !logs.contains("cronq:data"),
+        "{logs}"
+    );
+    // The return value is still the last line of output, not the request.
+    assert_eq!(job_field(&redis, "q", &id, "returnvalue"), r#"{"r":1}"#);
+}

@@ -92,10 +92,15 @@ impl LogBuffer {
         }
         // Every line reaches the daemon's output, past the job log's cap too (Supercronic
         // shows all output); progress reports are protocol, not output.
-        let control = text.starts_with(PROGRESS_PREFIX) || text.starts_with(DATA_PREFIX);
-        if !(self.channel == Channel::Stdout && control) {
-            self.logs.echo.line(self.channel, &text);
+        let control = self.channel == Channel::Stdout
+            && (text.starts_with(PROGRESS_PREFIX) || text.starts_with(DATA_PREFIX));
+        if control {
+            // Requests, not output: past the log's cap too, and never the return value (the
+            // bounded channel's loss policy still applies when the store lags).
+            let _ = self.logs.lines.try_send(text);
+            return;
         }
+        self.logs.echo.line(self.channel, &text);
         if self.kept >= MAX_LINES
             || self
                 .logs
