@@ -393,7 +393,7 @@ fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> bool {
 /// Says why a daemon with no handlers and no schedule consumes nothing: the image ships neither
 /// (its examples would run a team's real jobs), so this is how a fresh `docker run` starts.
 fn warn_if_idle(config: &Config, entries: usize) {
-    if config.queues.is_empty() && entries == 0 {
+    if config.queues.is_empty() && entries == 0 && config.programs.is_empty() {
         let file = config.file.as_ref().map(|f| f.display().to_string());
         tracing::warn!(config = %file.as_deref().unwrap_or("(none)"), crontab = %config.crontab.display(),
             "nothing to run: no queue handlers and no crontab entries, so no job is consumed or scheduled; \
