@@ -63,13 +63,8 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
     let config = Arc::new(config);
     let mut r = running(config.clone());
     r.embedded_lock = embedded_lock;
-    // Programs do not need the store: they start now, before Redis answers, and stop at
-    // `stop` in parallel with the queue drain (drain.rs waits for them).
-    let (supervisor, programs) = crate::programs::Supervisor::new(
-        &config.programs,
-        config.job_env.policy(None),
-        config.shutdown_timeout,
-    );
+    // Programs need no store: they start now and stop at `stop`, beside the drain (drain.rs).
+    let (supervisor, programs) = crate::programs::Supervisor::for_config(&config);
     r.status.set_programs(programs.clone());
     r.programs = Some(tokio::spawn(supervisor.run(r.stop.clone())));
     // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
@@ -121,10 +116,7 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
             // A valid reload also applies `[programs]` (Supervisor's reread + update).
             move || {
                 let loaded = super::load(&args).map(|(c, p, _)| (c, p));
-                if let Ok((c, _)) = &loaded {
-                    programs.reload(c.programs.clone());
-                }
-                loaded
+                loaded.inspect(|(c, _)| programs.reload(c.programs.clone()))
             }
         };
         let routes = std::mem::take(&mut work.routes);
