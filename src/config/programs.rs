@@ -265,7 +265,16 @@ fn program(
         autorestart,
         exitcodes,
         startsecs: secs(&p.startsecs, "startsecs", 1, 3600)?,
-        startretries: p.startretries.unwrap_or(3).min(1000),
+        startretries: match p.startretries.unwrap_or(3) {
+            n @ 0..=1000 => n,
+            n => {
+                // Each retry waits one second more than the last: 1000 tries take six days.
+                return Err(bad(
+                    "startretries",
+                    format!("{n} is too many: at most 1000 (each retry waits a second longer)"),
+                ));
+            }
+        },
         stopsignal,
         stopwaitsecs: secs(&p.stopwaitsecs, "stopwaitsecs", 10, 3600)?,
         environment: environment(p.environment.as_ref()).map_err(|m| bad("environment", m))?,

@@ -37,6 +37,7 @@ fn refusals_name_the_key_and_the_fix() {
         ("stopsignal = \"BOGUS\"", "stopsignal", "TERM, HUP"),
         ("stopsignal = \"USR2\"", "stopsignal", "reserved"),
         ("exitcodes = [300]", "exitcodes", "0 to 255"),
+        ("startretries = 5000", "startretries", "at most 1000"),
         (
             "logfile_maxbytes = \"10 parsecs\"",
             "logfile_maxbytes",
