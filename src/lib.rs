@@ -30,6 +30,8 @@
 //!   timeouts; drain.
 //! - [`http`]: `router(state)`: `/health`, `/metrics`, the API (jobs, queues, schedules, SSE),
 //!   the dashboard.
+//! - [`programs`]: supervised long-running programs (`[programs.NAME]`, Supervisor's states,
+//!   restarts, log files); started and stopped by `app`, read by `http` through `status`.
 //! - [`status`]: shared daemon state read by `/health`; [`metrics`]: run counters for `/metrics`.
 //! - [`app`]: wiring — a start phase and a drain phase; the only place that reads env, binds,
 //!   handles signals ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands (never

@@ -214,3 +214,81 @@ fn programs_die_with_the_daemon() {
         gone(pid).then_some(())
     });
 }
+
+#[test]
+fn stop_sends_stopsignal_and_kills_after_stopwaitsecs() {
+    let c = Consumer::new();
+    // Deaf to TERM; INT is its stop signal here, which it also ignores: only KILL ends it.
+    let config = format!(
+        "[programs.deaf]\ncommand = \"trap '' INT; {}\"\nenvironment = {{ CTL = \"{}\", DEAF = \"1\" }}\nstartsecs = 0\nstopsignal = \"INT\"\nstopwaitsecs = 2\n\
+         [programs.polite]\ncommand = \"trap 'echo got INT; exit 0' INT; echo ready; while true; do sleep 0.05; done\"\nstartsecs = 0\nstopsignal = \"SIGINT\"\n",
+        c.command(),
+        c.ctl().display()
+    );
+    let d = Daemon::start_embedded(&config, None, &[]);
+    wait_state(&d, "deaf:00", "RUNNING", T);
+    wait_state(&d, "polite:00", "RUNNING", T);
+    poll(T, "the polite program to be ready", || {
+        tail(&d, "polite", "stdout")
+            .contains(&"ready".to_string())
+            .then_some(())
+    });
+    let (code, body) = control(&d, "polite", "stop");
+    assert_eq!(code, 200, "{body}");
+    assert!(tail(&d, "polite", "stdout").contains(&"got INT".to_string()));
+    let pid = c.pid(0);
+    let port = d.port;
+    let t0 = std::time::Instant::now();
+    let stopper = std::thread::spawn(move || {
+        http_json(
+            "POST",
+            &format!("http://127.0.0.1:{port}/api/programs/deaf/stop"),
+            None,
+            None,
+        )
+    });
+    // STOPPING while it ignores the signal, then STOPPED once KILLed after stopwaitsecs.
+    wait_state(&d, "deaf:00", "STOPPING", T);
+    let (code, body) = stopper.join().unwrap();
+    let took = t0.elapsed();
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["programs"][0]["state"], "STOPPED", "{body}");
+    assert_eq!(
+        body["programs"][0]["last_exit"], "killed by signal 9",
+        "{body}"
+    );
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(gone(pid));
+    assert!(d.log().contains("did not stop within stopwaitsecs"));
+}
+
+#[test]
+fn directory_environment_and_user() {
+    let dir = TempDir::new("programs-dir");
+    let user = if is_root() { "user = \"nobody\"\n" } else { "" };
+    let config = format!(
+        "[programs.where]\ncommand = \"echo dir=$(pwd) uid=$(id -u) env=$GREETING num=$PROCESS_NUM; exec sleep 60\"\n\
+         directory = \"{}\"\nenvironment = \"GREETING=hello,OTHER=x\"\nstartsecs = 0\n{user}",
+        dir.path().display()
+    );
+    let d = Daemon::start_embedded(&config, None, &[]);
+    wait_state(&d, "where:00", "RUNNING", T);
+    let line = poll(T, "the program's line", || {
+        tail(&d, "where", "stdout")
+            .into_iter()
+            .find(|l| l.starts_with("dir="))
+    });
+    assert!(
+        line.contains(&format!("dir={}", dir.path().display())),
+        "{line}"
+    );
+    assert!(line.contains("env=hello num=0"), "{line}");
+    if is_root() {
+        let nobody = std::process::Command::new("id")
+            .args(["-u", "nobody"])
+            .output()
+            .unwrap();
+        let uid = String::from_utf8_lossy(&nobody.stdout).trim().to_string();
+        assert!(line.contains(&format!("uid={uid}")), "{line}");
+    }
+}

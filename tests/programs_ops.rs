@@ -265,3 +265,39 @@ fn sigusr2_reload_starts_new_stops_removed_restarts_changed_only() {
     assert_eq!(c[0].pid(0), keep);
     assert_eq!(programs(&d).len(), 3);
 }
+
+#[test]
+fn a_daemon_refused_at_start_leaves_no_program_behind() {
+    let redis = Redis::start();
+    let c = Consumer::new();
+    let env = [("WORKER_ID", "twin")];
+    let first = Daemon::start(&redis.url(), "", None, &env);
+    first.wait_healthy();
+    // The second one starts its program (programs need no store), then is refused: exit 2.
+    let mut second = Daemon::start(&redis.url(), &program(&c, "c", ""), None, &env);
+    assert_eq!(second.wait_exit(T), 2);
+    let log = second.log();
+    assert!(log.contains("is in use by a live daemon"), "{log}");
+    let started = log.lines().find(|l| l.contains("\"program started\""));
+    let Some(line) = started else {
+        eprintln!("the program had not started before the refusal: nothing to check");
+        return;
+    };
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let group = v["pid"].as_i64().unwrap();
+    // Every process of its group ends (before: the launcher was killed alone, and the
+    // program, orphaned, ran on).
+    poll(T, "the program's group to end", || {
+        let members = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+            .filter(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                let rest = stat.rfind(')').map(|i| &stat[i + 1..]).unwrap_or("");
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                f.len() > 2 && f[0] != "Z" && f[2] == group.to_string()
+            })
+            .count();
+        (members == 0).then_some(())
+    });
+}

@@ -63,13 +63,8 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
     let config = Arc::new(config);
     let mut r = running(config.clone());
     r.embedded_lock = embedded_lock;
-    // Programs do not need the store: they start now, before Redis answers, and stop at
-    // `stop` in parallel with the queue drain (drain.rs waits for them).
-    let (supervisor, programs) = crate::programs::Supervisor::new(
-        &config.programs,
-        config.job_env.policy(None),
-        config.shutdown_timeout,
-    );
+    // Programs need no store: they start now and stop at `stop`, beside the drain (drain.rs).
+    let (supervisor, programs) = crate::programs::Supervisor::for_config(&config);
     r.status.set_programs(programs.clone());
     r.programs = Some(tokio::spawn(supervisor.run(r.stop.clone())));
     // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
@@ -121,10 +116,7 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
             // A valid reload also applies `[programs]` (Supervisor's reread + update).
             move || {
                 let loaded = super::load(&args).map(|(c, p, _)| (c, p));
-                if let Ok((c, _)) = &loaded {
-                    programs.reload(c.programs.clone());
-                }
-                loaded
+                loaded.inspect(|(c, _)| programs.reload(c.programs.clone()))
             }
         };
         let routes = std::mem::take(&mut work.routes);
@@ -393,7 +385,7 @@ fn check_exposure(config: &Config, has_token: bool, insecure_ok: bool) -> bool {
 /// Says why a daemon with no handlers and no schedule consumes nothing: the image ships neither
 /// (its examples would run a team's real jobs), so this is how a fresh `docker run` starts.
 fn warn_if_idle(config: &Config, entries: usize) {
-    if config.queues.is_empty() && entries == 0 {
+    if config.queues.is_empty() && entries == 0 && config.programs.is_empty() {
         let file = config.file.as_ref().map(|f| f.display().to_string());
         tracing::warn!(config = %file.as_deref().unwrap_or("(none)"), crontab = %config.crontab.display(),
             "nothing to run: no queue handlers and no crontab entries, so no job is consumed or scheduled; \

@@ -265,7 +265,16 @@ fn program(
         autorestart,
         exitcodes,
         startsecs: secs(&p.startsecs, "startsecs", 1, 3600)?,
-        startretries: p.startretries.unwrap_or(3).min(1000),
+        startretries: match p.startretries.unwrap_or(3) {
+            n @ 0..=1000 => n,
+            n => {
+                // Each retry waits one second more than the last: 1000 tries take six days.
+                return Err(bad(
+                    "startretries",
+                    format!("{n} is too many: at most 1000 (each retry waits a second longer)"),
+                ));
+            }
+        },
         stopsignal,
         stopwaitsecs: secs(&p.stopwaitsecs, "stopwaitsecs", 10, 3600)?,
         environment: environment(p.environment.as_ref()).map_err(|m| bad("environment", m))?,
@@ -294,191 +303,8 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn autorestart(v: Option<&toml::Value>) -> Result<AutoRestart, String> {
-    match v {
-        None => Ok(AutoRestart::Unexpected),
-        Some(toml::Value::Boolean(true)) => Ok(AutoRestart::Always),
-        Some(toml::Value::Boolean(false)) => Ok(AutoRestart::Never),
-        Some(toml::Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "unexpected" => Ok(AutoRestart::Unexpected),
-            "true" => Ok(AutoRestart::Always),
-            "false" => Ok(AutoRestart::Never),
-            _ => Err(format!(
-                "{s:?} is not a restart policy: use true, false or \"unexpected\""
-            )),
-        },
-        Some(other) => Err(format!(
-            "{other} is not a restart policy: use true, false or \"unexpected\""
-        )),
-    }
-}
-
-/// Supervisor writes whole seconds; a duration string (`500ms`, `2s`) is read too.
-fn seconds(v: Option<&toml::Value>, default: u64) -> Result<Duration, String> {
-    match v {
-        None => Ok(Duration::from_secs(default)),
-        Some(toml::Value::Integer(n)) if *n >= 0 => Ok(Duration::from_secs(*n as u64)),
-        Some(toml::Value::String(s)) => super::units::duration(s),
-        Some(other) => Err(format!(
-            "{other} is not a duration: write whole seconds (5) or e.g. \"500ms\""
-        )),
-    }
-}
-
-/// Bytes, or a size with a unit (`10MB`, Supervisor's spelling; powers of 1024).
-fn logfile_bytes(v: Option<&toml::Value>) -> Result<u64, String> {
-    match v {
-        None => Ok(50 * 1024 * 1024),
-        Some(toml::Value::Integer(n)) if *n >= 0 => Ok(*n as u64),
-        Some(toml::Value::String(s)) => {
-            let t = s.trim();
-            let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-            let (num, unit) = t.split_at(split);
-            let n: u64 = num.parse().map_err(|_| size_error(s))?;
-            let per = match unit.trim().to_ascii_uppercase().as_str() {
-                "" | "B" => 1,
-                "K" | "KB" | "KIB" => 1024,
-                "M" | "MB" | "MIB" => 1024 * 1024,
-                "G" | "GB" | "GIB" => 1024 * 1024 * 1024,
-                _ => return Err(size_error(s)),
-            };
-            n.checked_mul(per).ok_or_else(|| size_error(s))
-        }
-        Some(other) => Err(size_error(&other.to_string())),
-    }
-}
-
-fn size_error(s: &str) -> String {
-    format!("{s:?} is not a size: write bytes (1048576) or e.g. \"10MB\", \"512KB\"")
-}
-
-/// A table, or Supervisor's `KEY="val",KEY2=val2` string.
-fn environment(v: Option<&toml::Value>) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    match v {
-        None => {}
-        Some(toml::Value::Table(t)) => {
-            for (k, v) in t {
-                let v = match v {
-                    toml::Value::String(s) => s.clone(),
-                    toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
-                        v.to_string()
-                    }
-                    _ => return Err(format!("{k}: the value must be a string, number or boolean")),
-                };
-                out.insert(k.clone(), v);
-            }
-        }
-        Some(toml::Value::String(s)) => {
-            for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (k, v) = pair
-                    .split_once('=')
-                    .ok_or_else(|| format!("{pair:?} is not KEY=value"))?;
-                let v = v.trim().trim_matches('"');
-                out.insert(k.trim().to_string(), v.to_string());
-            }
-        }
-        Some(other) => {
-            return Err(format!(
-                "{other} is not an environment: write a table, e.g. environment = {{ APP_ENV = \"prod\" }}"
-            ))
-        }
-    }
-    for k in out.keys() {
-        let ok = !k.is_empty()
-            && !k.contains(['=', '\0'])
-            && !k.starts_with(|c: char| c.is_ascii_digit());
-        if !ok {
-            return Err(format!("{k:?} is not a variable name"));
-        }
-        if k == "PROCESS_NUM" {
-            return Err("PROCESS_NUM is set by cronq for each instance".into());
-        }
-    }
-    Ok(out)
-}
-
-/// `user = "www-data"`: its uid and primary gid. Only root can switch users; refusing here
-/// beats a program that fails every start with EPERM.
-fn resolve_user(name: &str) -> Result<(u32, u32), String> {
-    let user = nix::unistd::User::from_name(name)
-        .map_err(|e| format!("cannot look up user {name:?}: {e}"))?
-        .ok_or_else(|| format!("no user {name:?} on this system (see /etc/passwd)"))?;
-    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
-    if !nix::unistd::geteuid().is_root() && nix::unistd::geteuid().as_raw() != uid {
-        return Err(format!(
-            "switching to user {name:?} needs the daemon to run as root; remove `user` or run \
-             cronq as root (it runs as uid {})",
-            nix::unistd::geteuid()
-        ));
-    }
-    Ok((uid, gid))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
+mod values;
 
-    fn one(text: &str) -> Result<ProgramSpec, String> {
-        let raw: BTreeMap<String, RawProgram> = toml::from_str(text).map_err(|e| e.to_string())?;
-        let place = |t: &str, k: &str| format!("[{t}] {k}");
-        programs(&raw, &place, true)
-            .map(|m| m.into_values().next().unwrap())
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn supervisor_defaults() {
-        let p = one("[w]\ncommand = \"php consume\"").unwrap();
-        assert_eq!(p.numprocs, 1);
-        assert!(p.autostart);
-        assert_eq!(p.autorestart, AutoRestart::Unexpected);
-        assert_eq!(p.exitcodes, vec![0]);
-        assert_eq!(p.startsecs, Duration::from_secs(1));
-        assert_eq!(p.startretries, 3);
-        assert_eq!(p.stopsignal, StopSignal::Term);
-        assert_eq!(p.stopwaitsecs, Duration::from_secs(10));
-    }
-
-    #[test]
-    fn refusals_name_the_key_and_the_fix() {
-        for (text, key, says) in [
-            ("numprocs = 0", "numprocs", "1 to 100"),
-            (
-                "autorestart = \"sometimes\"",
-                "autorestart",
-                "\"unexpected\"",
-            ),
-            ("stopsignal = \"BOGUS\"", "stopsignal", "TERM, HUP"),
-            ("stopsignal = \"USR2\"", "stopsignal", "reserved"),
-            ("exitcodes = [300]", "exitcodes", "0 to 255"),
-            (
-                "logfile_maxbytes = \"10 parsecs\"",
-                "logfile_maxbytes",
-                "10MB",
-            ),
-            ("environment = \"NOEQUALS\"", "environment", "KEY=value"),
-        ] {
-            let e = one(&format!("[w]\ncommand = \"x\"\n{text}")).unwrap_err();
-            assert!(e.contains(&format!("[programs.w] {key}")), "{e}");
-            assert!(e.contains(says), "{e}");
-        }
-        let e = one("[w]\nnumprocs = 1").unwrap_err();
-        assert!(e.contains("needs a command"), "{e}");
-        let e = one("[\"a:b\"]\ncommand = \"x\"").unwrap_err();
-        assert!(e.contains("not a usable program name"), "{e}");
-    }
-
-    #[test]
-    fn sizes_and_environments_in_both_spellings() {
-        let p = one(
-            "[w]\ncommand = \"x\"\nlogfile_maxbytes = \"10MB\"\nstdout_logfile = \"/tmp/o\"\n\
-             environment = 'A=1,B=\"two\"'",
-        )
-        .unwrap();
-        assert_eq!(p.stdout_logfile.unwrap().max_bytes, 10 * 1024 * 1024);
-        assert_eq!(p.environment.get("B").map(String::as_str), Some("two"));
-        let p = one("[w]\ncommand = \"x\"\nenvironment = { A = \"1\", N = 2 }").unwrap();
-        assert_eq!(p.environment.get("N").map(String::as_str), Some("2"));
-    }
-}
+use values::{autorestart, environment, logfile_bytes, resolve_user, seconds};

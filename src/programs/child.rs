@@ -22,6 +22,18 @@ pub(super) struct Running {
     pub(super) pid: u32,
     pub(super) stdout: Option<ChildStdout>,
     pub(super) stderr: Option<ChildStderr>,
+    /// Set once the leader is waited for and the group killed: the group id may be reused.
+    finished: bool,
+}
+
+/// A run dropped without a stop (the runtime ending on an early exit, a panic) takes its whole
+/// group with it: `kill_on_drop` alone would end only the launcher and orphan the program.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.signal(Signal::SIGKILL);
+        }
+    }
 }
 
 /// Starts instance `num` of `spec`. The error is the OS's, with what was being started.
@@ -55,6 +67,7 @@ pub(super) fn spawn(spec: &ProgramSpec, num: u32, policy: &EnvPolicy) -> Result<
         stderr: child.stderr.take(),
         child,
         pid,
+        finished: false,
     })
 }
 
@@ -69,14 +82,18 @@ impl Running {
     }
 
     fn finish(&mut self) {
-        let _ = killpg(Pid::from_raw(self.pid as i32), Signal::SIGKILL);
+        self.signal(Signal::SIGKILL);
         exec::forget(self.pid as i32);
+        self.finished = true;
     }
 
     /// Sends `signal` to the whole group (the program is not the leader: the launcher is, and
     /// passes it by).
     pub(super) fn signal(&self, signal: Signal) {
-        let _ = killpg(Pid::from_raw(self.pid as i32), signal);
+        // Never group 0: `killpg(0)` would signal the daemon's own group.
+        if self.pid > 0 {
+            let _ = killpg(Pid::from_raw(self.pid as i32), signal);
+        }
     }
 
     /// `signal`, then KILL after `grace` if the group has not ended; the leader's exit.
@@ -111,7 +128,8 @@ impl Running {
     /// 500 ms; otherwise the host's init does.
     async fn group_gone_by(&self, deadline: tokio::time::Instant) {
         let group = Pid::from_raw(self.pid as i32);
-        while killpg(group, None).is_ok() && tokio::time::Instant::now() < deadline {
+        while self.pid > 0 && killpg(group, None).is_ok() && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

@@ -82,6 +82,16 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// [`Supervisor::new`] for the daemon's config: its programs, the environment policy of
+    /// `[worker] pass_env`, and the shutdown deadline as every program's longest grace.
+    pub fn for_config(config: &crate::config::Config) -> (Supervisor, Programs) {
+        Supervisor::new(
+            &config.programs,
+            config.job_env.policy(None),
+            config.shutdown_timeout,
+        )
+    }
+
     /// A supervisor for `specs`, and its handle. Nothing starts before [`Supervisor::run`].
     pub fn new(
         specs: &BTreeMap<String, ProgramSpec>,
