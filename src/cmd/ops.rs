@@ -26,6 +26,7 @@ pub async fn run(
             | Command::Retry { .. }
             | Command::Remove { .. }
             | Command::Promote { .. }
+            | Command::Cancel { .. }
             | Command::Pause { .. }
             | Command::Resume { .. }
             | Command::Clean { .. }
@@ -45,6 +46,7 @@ fn queue_of(cmd: &Command) -> Option<&str> {
         | Command::Retry { queue, .. }
         | Command::Remove { queue, .. }
         | Command::Promote { queue, .. }
+        | Command::Cancel { queue, .. }
         | Command::Pause { queue }
         | Command::Resume { queue }
         | Command::Clean { queue, .. } => Some(queue),
@@ -146,6 +148,9 @@ async fn run_op(
             .promote_job(queue, id)
             .await
             .map(|()| done(false, "promoted", queue, id)),
+        Command::Cancel { queue, id, json } => {
+            super::cancel::cancel(&store, queue, id, json.json, env).await
+        }
         Command::Pause { queue } => store
             .pause(queue)
             .await

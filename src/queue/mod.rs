@@ -13,6 +13,7 @@
 //! - [`consumer`]: the [`Processor`] a pool plugs in, [`ActiveJob`], [`Consumer`], [`LoopBeat`],
 //!   and the handles a store's fetch loop gives them; `fetch_loop` is that loop, written once for
 //!   the stores that own theirs.
+//! - [`cancel`]: cancelling a job from anywhere (remove it, or stop its run wherever it runs).
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //!
 //! The re-exports below are for the rest of cronq. Files inside this room name the module that
@@ -25,6 +26,7 @@
 
 mod alarm;
 pub mod bull;
+pub mod cancel;
 pub mod consumer;
 pub mod contract;
 pub mod embedded;

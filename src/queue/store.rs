@@ -313,18 +313,40 @@ impl Store {
         self.backend.record_run(queue, run).await
     }
 
-    /// Asks whichever daemon runs job `id` of `queue` to cancel it.
+    /// Asks whichever daemon runs job `id` of `queue` to cancel it, without waiting for an
+    /// answer (`overlap = "replace"`: a newer run replaced it).
     pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
-        self.backend.request_cancel(queue, id).await
+        let req = super::cancel::CancelRequest::new(queue, id, "a newer run replaced it");
+        self.backend.request_cancel(&req, None).await.map(drop)
     }
 
-    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires.
+    /// Asks whichever daemon runs the job of `req` to cancel it and waits up to `wait` for its
+    /// acknowledgement: the WORKER_ID of the daemon that stopped it, `None` when none answered.
+    /// `queue::cancel::cancel` is the whole operation.
+    pub async fn cancel_running(
+        &self,
+        req: &super::cancel::CancelRequest,
+        wait: Duration,
+    ) -> Result<Option<String>, Error> {
+        self.backend.request_cancel(req, Some(wait)).await
+    }
+
+    /// Delivers cancel requests to `out` until `stop` fires.
     pub async fn listen_cancels(
         &self,
-        out: tokio::sync::mpsc::Sender<(String, String)>,
+        out: tokio::sync::mpsc::Sender<super::cancel::CancelRequest>,
         stop: tokio_util::sync::CancellationToken,
     ) {
         self.backend.listen_cancels(out, stop).await
+    }
+
+    /// Tells the requester of `req` that this daemon (`holder`, its WORKER_ID) stopped the job.
+    pub async fn ack_cancel(
+        &self,
+        req: &super::cancel::CancelRequest,
+        holder: &str,
+    ) -> Result<(), Error> {
+        self.backend.ack_cancel(req, holder).await
     }
 
     /// Up to `count` events of `queue` after `after` (a resume cursor), without blocking and

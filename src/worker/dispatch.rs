@@ -56,8 +56,8 @@ pub struct Dispatch {
     metrics: Arc<Metrics>,
     /// Recent run timings, read by the metrics API (shared with `Status`).
     timings: Option<Arc<crate::queue::Timings>>,
-    /// Job id → cancel token of each running job (held by that job's run; `cancel` fires it).
-    cancels: std::sync::Mutex<HashMap<String, CancellationToken>>,
+    /// Job id → cancel handle of each running job (held by that job's run; `cancel` fires it).
+    cancels: std::sync::Mutex<HashMap<String, RunCancel>>,
     /// Refuse jobs whose data carries a `command` (the `cron` queue: its commands come only
     /// from the local crontab, so such a job is forged or misrouted).
     refuse_commands: bool,
@@ -98,18 +98,21 @@ impl Dispatch {
         self
     }
 
-    /// Cancels job `id` if it runs here; returns whether it did.
-    pub fn cancel(&self, id: &str) -> bool {
+    /// Cancels job `id` if it runs here, failing it with `reason` (not retried); returns
+    /// whether it did.
+    pub fn cancel(&self, id: &str, reason: &str) -> bool {
         match self.lock_cancels().get(id) {
-            Some(t) => {
-                t.cancel();
+            Some(c) => {
+                // The first request's reason stands: a second one stops nothing more.
+                let _ = c.reason.set(reason.to_string());
+                c.token.cancel();
                 true
             }
             None => false,
         }
     }
 
-    fn lock_cancels(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+    fn lock_cancels(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunCancel>> {
         self.cancels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -327,12 +330,18 @@ impl Dispatch {
         };
         // A cancel request (overlap = "replace", from any daemon) reaches this run through its
         // entry in `cancels`, removed however the run ends.
-        let cancel = CancellationToken::new();
+        let cancel = RunCancel::default();
         self.lock_cancels().insert(job.id.clone(), cancel.clone());
         let _unregister = Unregister(self, &job.id);
-        let supervised = supervise(run, &stop, route.timeout, &self.cut_off, &cancel);
+        let supervised = supervise(run, &stop, route.timeout, &self.cut_off, &cancel.token);
         let (result, ()) = tokio::join!(supervised, write_logs);
-        result
+        // A cancelled run fails with the reason its request gave (who asked).
+        match (result, cancel.reason.get()) {
+            (Outcome::Fail(_), Some(reason)) if cancel.token.is_cancelled() => {
+                Outcome::Fail(reason.clone())
+            }
+            (result, _) => result,
+        }
     }
 }
 
@@ -340,6 +349,15 @@ impl Dispatch {
 /// carry a prefix). A line whose JSON does not parse stays a log line, so nothing is lost.
 fn progress_of(line: &str) -> Option<serde_json::Value> {
     serde_json::from_str(line.strip_prefix(PROGRESS_PREFIX)?.trim()).ok()
+}
+
+/// How a running job is cancelled: its token, and the reason its job fails with.
+#[derive(Clone, Default)]
+struct RunCancel {
+    /// Fired by [`Dispatch::cancel`] (the cancel router); the run's `supervise` waits on it.
+    token: CancellationToken,
+    /// Set once, by the request that fired `token`.
+    reason: Arc<std::sync::OnceLock<String>>,
 }
 
 /// Removes a run's cancel token when the run ends.
