@@ -93,6 +93,7 @@ pub(super) fn build(
     let log_output = worker.log_output.unwrap_or(true);
     let cron = cron::cron(raw.cron.as_ref(), &raw.queues, &defaults, src)?;
     let mut queues = BTreeMap::new();
+    let declared: Vec<String> = raw.queues.keys().cloned().collect();
     for (name, q) in raw.queues {
         crate::rules::validate_queue_name(&name)
             .map_err(|m| invalid(src.place(&format!("queues.{name}"), ""), m))?;
@@ -106,6 +107,12 @@ pub(super) fn build(
                 .map_err(|m| invalid(src.place(&format!("queues.{name}"), "layout"), m))?,
             None => crate::queue::Layout::default(),
         };
+        let dead_letter = q
+            .dead_letter
+            .as_deref()
+            .map(|target| super::dead_letter::target(&name, target, &declared))
+            .transpose()
+            .map_err(|m| invalid(src.place(&format!("queues.{name}"), "dead_letter"), m))?;
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
@@ -124,6 +131,7 @@ pub(super) fn build(
                 concurrency,
                 layout,
                 handlers,
+                dead_letter,
             },
         );
     }

@@ -22,6 +22,7 @@ use super::summary::Summary;
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
+use dead_letter::DeadLetter;
 
 /// A handler and the timeout its runs get.
 #[derive(Debug)]
@@ -66,6 +67,8 @@ pub struct Dispatch {
     /// The crontab's queue only: the store asked who holds an entry this daemon does not, so
     /// its jobs are handed back rather than failed (`dispatch/cron.rs`).
     handback: Option<crate::queue::Store>,
+    /// `[queues.NAME] dead_letter`: where a job failing for good is copied (`dispatch/dead_letter.rs`).
+    dead_letter: Option<DeadLetter>,
 }
 
 impl Dispatch {
@@ -88,6 +91,7 @@ impl Dispatch {
             cancels: std::sync::Mutex::new(HashMap::new()),
             summary: Summary::default(),
             handback: None,
+            dead_letter: None,
         }
     }
 
@@ -95,6 +99,12 @@ impl Dispatch {
     /// asking `store` who they are (the crontab's queue).
     pub fn handing_back(mut self, store: crate::queue::Store) -> Self {
         self.handback = Some(store);
+        self
+    }
+
+    /// Copies jobs failing for good to a dead-letter queue.
+    pub fn dead_lettering(mut self, to: DeadLetter) -> Self {
+        self.dead_letter = Some(to);
         self
     }
 
@@ -181,7 +191,9 @@ impl Processor for Dispatch {
             .as_ref()
             .and_then(|r| r.entry.as_ref().map(|e| e.label.clone()));
         let entry = entry.as_deref();
-        // The handler gets the data itself, not a copy: nothing else reads it afterwards.
+        // The handler gets the data itself, not a copy; only a queue with a dead-letter queue
+        // keeps one, for the letter.
+        let kept = self.dead_letter.as_ref().map(|_| job.data.clone());
         let data = std::mem::replace(&mut job.data, Ok(serde_json::Value::Null));
         if entry.is_some() {
             tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, command, schedule, position, attempt = job.attempt, msg = SC_STARTING, "job started");
@@ -190,7 +202,8 @@ impl Processor for Dispatch {
         }
         // A handler that panics fails its job (retryable) instead of leaving it active until
         // stalled recovery, and never takes the pool down.
-        let outcome = match AssertUnwindSafe(self.run(&job, route, data))
+        let mut cancelled = false;
+        let outcome = match AssertUnwindSafe(self.run(&job, route, data, &mut cancelled))
             .catch_unwind()
             .await
         {
@@ -233,6 +246,13 @@ impl Processor for Dispatch {
             // Logged where decided (`dispatch/cron.rs`); not a run, so not counted as one.
             Outcome::Defer(_) => RunEnd::Released,
         };
+        if let (RunEnd::Failed, false, Some(to), Some(data)) =
+            (end, cancelled, &self.dead_letter, kept)
+        {
+            if let Outcome::Retry(reason) | Outcome::Fail(reason) = &outcome {
+                to.send(&job, data, reason, &self.metrics).await;
+            }
+        }
         self.metrics.record(q, name, known, end, took);
         if let Some(e) = &cron_entry {
             self.metrics.cron.finished(e.metric_labels(), end, took);
@@ -254,6 +274,7 @@ impl Dispatch {
         job: &ActiveJob,
         route: Option<Arc<Route>>,
         data: Result<serde_json::Value, String>,
+        cancelled: &mut bool,
     ) -> Outcome {
         let Some(route) = route else {
             return match &self.handback {
@@ -338,6 +359,7 @@ impl Dispatch {
         // A cancelled run fails with the reason its request gave (who asked).
         match (result, cancel.reason.get()) {
             (Outcome::Fail(_), Some(reason)) if cancel.token.is_cancelled() => {
+                *cancelled = true;
                 Outcome::Fail(reason.clone())
             }
             (result, _) => result,
@@ -421,5 +443,6 @@ fn outcome(r: Result<serde_json::Value, JobError>) -> Outcome {
 }
 
 mod cron;
+pub mod dead_letter;
 #[cfg(test)]
 mod tests;
