@@ -1,5 +1,6 @@
-//! The dashboard's Cancel button in real headless Chromium (tests/browser/cancel.mjs): a
-//! running exec job is stopped from the job's detail and shows failed with who cancelled it.
+//! The job detail's issue-30 buttons in real headless Chromium: Cancel (tests/browser/cancel.mjs)
+//! stops a running exec job, which then shows failed with who cancelled it; "Send back to
+//! ORIGIN" (tests/browser/sendback.mjs) returns a dead letter to its origin queue.
 
 mod support;
 
@@ -55,4 +56,52 @@ attempts = 3
         .starts_with("cancelled on request (by the API of worker test-"));
     assert!(ids_in(&redis, "reports", "wait").is_empty());
     assert!(ids_in(&redis, "reports", "delayed").is_empty());
+}
+
+#[test]
+fn send_a_dead_letter_back_from_the_dashboard() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let redis = Redis::start();
+    let token = "dash-token";
+    let config = r#"
+[queues.email]
+dead_letter = "email-dead"
+[queues.email.handlers.send]
+exec = "test -e ok || exit 3"
+attempts = 1
+[queues.email-dead]
+"#;
+    let daemon = Daemon::start(&redis.url(), config, None, &[("API_TOKEN", token)]);
+    daemon.wait_healthy();
+    let (code, added) = http_json(
+        "POST",
+        &format!("http://127.0.0.1:{}/api/queues/email/jobs", daemon.port),
+        Some(r#"{"name":"send","jobId":"mail-9"}"#),
+        Some(token),
+    );
+    assert_eq!(code, 201, "{added}");
+    poll(Duration::from_secs(20), "the dead letter", || {
+        (job_state(&redis, "email-dead", "dl-email-mail-9-1") == "waiting").then_some(())
+    });
+    std::fs::write(daemon.dir.path().join("ok"), "").unwrap();
+    let out = std::process::Command::new("node")
+        .arg(browser_dir.join("sendback.mjs"))
+        .arg(format!("http://127.0.0.1:{}", daemon.port))
+        .arg(token)
+        .arg("email-dead")
+        .arg("dl-email-mail-9-1")
+        .arg("email")
+        .output()
+        .expect("node must be installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser run failed:\n{stdout}\n{stderr}"
+    );
+    assert_eq!(
+        wait_finished(&redis, "email", "mail-9", Duration::from_secs(20)),
+        "completed"
+    );
+    assert!(all_job_ids(&redis, "email-dead").is_empty());
 }
