@@ -247,3 +247,43 @@ fn a_running_job_on_the_embedded_store_is_stopped_through_the_api() {
         .contains("by the API of worker"));
     assert_eq!(failed["attemptsMade"], 1, "{failed}");
 }
+
+/// An `http` handler's request is aborted: the server sees its connection closed.
+#[test]
+fn a_running_http_request_is_aborted() {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Accepts the handler's request and never answers; says when the client hangs up.
+    std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        tx.send("accepted").unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            match conn.read(&mut buf) {
+                Ok(0) | Err(_) => return tx.send("closed").unwrap(),
+                Ok(_) => {}
+            }
+        }
+    });
+    let config = format!(
+        "[queues.hook.handlers.call]\nhttp = {{ url = \"http://127.0.0.1:{port}/slow\", timeout = \"10m\" }}\nattempts = 3\n"
+    );
+    let s = Stack::start(StoreKind::Redis, &config, &[]);
+    let (_, added) = s.api(
+        "POST",
+        "/api/queues/hook/jobs",
+        Some(json!({"name": "call"})),
+    );
+    let id = added["id"].as_str().unwrap().to_string();
+    assert_eq!(rx.recv_timeout(Duration::from_secs(20)), Ok("accepted"));
+    let (code, body) = s.call("POST", &format!("/api/queues/hook/jobs/{id}/cancel"), None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["state"], "failed");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)),
+        Ok("closed"),
+        "the request was aborted"
+    );
+}

@@ -65,8 +65,13 @@ impl CancelRequest {
     }
 }
 
-/// The failed reason of a job stopped on a request from `by`.
+/// Longest `by` a reason quotes: a request read from Redis may come from anyone who can
+/// publish, and its text ends up in the job's hash and the logs.
+const MAX_BY: usize = 200;
+
+/// The failed reason of a job stopped on a request from `by` (cut to [`MAX_BY`] characters).
 pub fn reason(by: &str) -> String {
+    let by: String = by.chars().take(MAX_BY).collect();
     format!("cancelled on request ({by})")
 }
 
@@ -178,5 +183,9 @@ mod tests {
         assert_eq!(a.reason(), "cancelled on request (by the API of worker w1)");
         let wire = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<CancelRequest>(&wire).unwrap(), a);
+        assert!(
+            reason(&"x".repeat(10_000)).len() < 230,
+            "a forged request's text is cut"
+        );
     }
 }
