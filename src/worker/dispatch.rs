@@ -23,6 +23,7 @@ use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
 use dead_letter::DeadLetter;
+use run_cancel::{RunCancel, Unregister};
 
 /// A handler and the timeout its runs get.
 #[derive(Debug)]
@@ -106,24 +107,6 @@ impl Dispatch {
     pub fn dead_lettering(mut self, to: DeadLetter) -> Self {
         self.dead_letter = Some(to);
         self
-    }
-
-    /// Cancels job `id` if it runs here, failing it with `reason` (not retried); returns
-    /// whether it did.
-    pub fn cancel(&self, id: &str, reason: &str) -> bool {
-        match self.lock_cancels().get(id) {
-            Some(c) => {
-                // The first request's reason stands: a second one stops nothing more.
-                let _ = c.reason.set(reason.to_string());
-                c.token.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn lock_cancels(&self) -> std::sync::MutexGuard<'_, HashMap<String, RunCancel>> {
-        self.cancels.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The count of jobs running now (shared with `/health`).
@@ -373,24 +356,6 @@ fn progress_of(line: &str) -> Option<serde_json::Value> {
     serde_json::from_str(line.strip_prefix(PROGRESS_PREFIX)?.trim()).ok()
 }
 
-/// How a running job is cancelled: its token, and the reason its job fails with.
-#[derive(Clone, Default)]
-struct RunCancel {
-    /// Fired by [`Dispatch::cancel`] (the cancel router); the run's `supervise` waits on it.
-    token: CancellationToken,
-    /// Set once, by the request that fired `token`.
-    reason: Arc<std::sync::OnceLock<String>>,
-}
-
-/// Removes a run's cancel token when the run ends.
-struct Unregister<'a>(&'a Dispatch, &'a str);
-
-impl Drop for Unregister<'_> {
-    fn drop(&mut self) {
-        self.0.lock_cancels().remove(self.1);
-    }
-}
-
 /// Why the run's own token fired, if it did.
 enum Stop {
     Timeout(Duration),
@@ -444,5 +409,6 @@ fn outcome(r: Result<serde_json::Value, JobError>) -> Outcome {
 
 mod cron;
 pub mod dead_letter;
+mod run_cancel;
 #[cfg(test)]
 mod tests;
