@@ -208,3 +208,37 @@ fn a_bad_dead_letter_setting_is_refused_naming_the_place() {
         assert!(log.contains(says), "{log}");
     }
 }
+
+/// A replay (the daemon died after the letter, before the failure's write; stalled recovery
+/// ran the job again and it failed again on the same attempt) adds no second letter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_last_failure_adds_one_letter() {
+    use cronq::queue::dead_letter::{add, Failure};
+    use cronq::queue::{RedisTarget, Store};
+    let redis = Redis::start();
+    let target = RedisTarget {
+        url: redis.url(),
+        ..Default::default()
+    };
+    let store = Store::connect(&target, "bull").await.unwrap();
+    let failure = Failure {
+        queue: "email".into(),
+        id: "mail-1".into(),
+        name: "send".into(),
+        failed_reason: "exit status 3".into(),
+        attempts_made: 2,
+        attempts: 2,
+        stacktrace: vec![],
+        failed_on: 1,
+        worker: "w".into(),
+    };
+    let first = add(&store, "email-dead", &failure, json!({"to": "a"}))
+        .await
+        .unwrap();
+    let again = add(&store, "email-dead", &failure, json!({"to": "a"}))
+        .await
+        .unwrap();
+    assert_eq!(first, "dl-email-mail-1-2");
+    assert_eq!(again, first);
+    assert_eq!(all_job_ids(&redis, "email-dead"), vec![first]);
+}

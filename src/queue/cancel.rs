@@ -119,7 +119,15 @@ pub async fn cancel(
         }
     }
     let req = CancelRequest::new(queue, id, by);
-    match store.cancel_running(&req, ACK_WAIT).await? {
+    // A run registers its cancel handle a moment after the store marks it active: a request
+    // falling in between reaches no run. So it is sent twice, half the wait each, before the
+    // job counts as held elsewhere (a daemon that stopped it answers the first; the second
+    // finds no run and stays silent).
+    let mut holder = store.cancel_running(&req, ACK_WAIT / 2).await?;
+    if holder.is_none() && store.state(queue, id).await? == Some(JobState::Active) {
+        holder = store.cancel_running(&req, ACK_WAIT / 2).await?;
+    }
+    match holder {
         Some(holder) => Ok(Cancelled::Stopped {
             state: ended(store, queue, id).await,
             holder,
