@@ -241,6 +241,17 @@ pub enum Command {
         /// Job id.
         id: String,
     },
+    /// Cancel a job: one not started is removed; a running one is stopped by the cronq
+    /// daemon running it (any replica) and fails, not retried, naming who cancelled it.
+    Cancel {
+        /// Queue.
+        queue: String,
+        /// Job id.
+        id: String,
+        /// Output format.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Pause a queue for every worker.
     Pause {
         /// Queue.

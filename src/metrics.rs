@@ -7,6 +7,7 @@
 //! process's life. Names without a handler are counted under [`OTHER`], and past
 //! [`MAX_NAMED_SERIES`] pairs every new name is too.
 
+pub mod queue_ops;
 pub mod supercronic;
 
 use std::collections::HashMap;
@@ -109,6 +110,8 @@ pub struct Metrics {
     /// `cronq_cron_local_runs_total{entry,outcome}`: crontab runs made in the daemon while the
     /// store was down (`worker/local.rs`). Entries are the crontab's: bounded.
     local_runs: Family<Labels, Counter>,
+    /// Cancels and dead letters (`queue_ops.rs`).
+    pub ops: queue_ops::QueueOps,
 }
 
 /// Handles on one (queue, name)'s series, sharing their values with the families.
@@ -131,6 +134,7 @@ impl Default for Metrics {
             named: AtomicU64::new(0),
             cron: Default::default(),
             local_runs: Family::default(),
+            ops: Default::default(),
         }
     }
 }
@@ -223,6 +227,7 @@ impl Metrics {
             "Crontab runs made in this daemon while the store was down ([cron] when_store_down), by entry id and outcome.",
             self.local_runs.clone(),
         );
+        self.ops.register(registry);
     }
 }
 

@@ -334,6 +334,8 @@ async fn start_work(
     tokio::spawn(cancels::run(
         store.clone(),
         dispatchers.collect(),
+        r.config.worker_id.clone(),
+        metrics.clone(),
         r.stop.clone(),
     ));
     Work {

@@ -2,6 +2,7 @@
 //! operations (`status`, `jobs`, `job`, `retry`, `remove`, `promote`, `pause`, `resume`,
 //! `clean`, `schedules`).
 
+mod cancel;
 mod crontab;
 mod crontab_checks;
 mod crontab_report;

@@ -26,6 +26,7 @@ pub async fn run(
             | Command::Retry { .. }
             | Command::Remove { .. }
             | Command::Promote { .. }
+            | Command::Cancel { .. }
             | Command::Pause { .. }
             | Command::Resume { .. }
             | Command::Clean { .. }
@@ -45,6 +46,7 @@ fn queue_of(cmd: &Command) -> Option<&str> {
         | Command::Retry { queue, .. }
         | Command::Remove { queue, .. }
         | Command::Promote { queue, .. }
+        | Command::Cancel { queue, .. }
         | Command::Pause { queue }
         | Command::Resume { queue }
         | Command::Clean { queue, .. } => Some(queue),
@@ -124,10 +126,7 @@ async fn run_op(
             id: Some(id),
             json,
             ..
-        } => store
-            .retry_job(queue, id)
-            .await
-            .map(|()| done(json.json, "retried", queue, id)),
+        } => retry_one(&store, &config, queue, id, json.json).await,
         Command::Retry { queue, json, .. } => {
             let moved = store.retry_all_failed(queue, progress_bar).await?;
             eprintln!();
@@ -146,6 +145,9 @@ async fn run_op(
             .promote_job(queue, id)
             .await
             .map(|()| done(false, "promoted", queue, id)),
+        Command::Cancel { queue, id, json } => {
+            super::cancel::cancel(&store, queue, id, json.json, env).await
+        }
         Command::Pause { queue } => store
             .pause(queue)
             .await
@@ -183,6 +185,38 @@ async fn run_op(
         }
         Err(JobOpError::Store(e)) => Err(e.into()),
     }
+}
+
+/// `worker retry QUEUE ID`: a dead letter goes back to its origin queue
+/// (`queue/dead_letter.rs`); any other failed job back to waiting.
+async fn retry_one(
+    store: &Store,
+    config: &Config,
+    queue: &str,
+    id: &str,
+    json: bool,
+) -> Result<(), JobOpError> {
+    let origins = config.dead_letter_sources(queue);
+    if !origins.is_empty() {
+        if let Some(back) = crate::queue::dead_letter::send_back(store, queue, id, &origins).await?
+        {
+            if json {
+                print_json(&serde_json::json!({
+                    "queue": queue, "id": id, "done": "sent back",
+                    "sentBackTo": back.queue, "originId": back.id, "how": back.how,
+                }));
+            } else {
+                println!(
+                    "sent dead letter {queue}/{id} back to {}/{} ({})",
+                    back.queue, back.id, back.how
+                );
+            }
+            return Ok(());
+        }
+    }
+    store.retry_job(queue, id).await?;
+    done(json, "retried", queue, id);
+    Ok(())
 }
 
 async fn schedules(

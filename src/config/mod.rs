@@ -3,6 +3,7 @@
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
 pub mod cron;
+mod dead_letter;
 pub mod dotenv;
 mod env;
 pub mod files;
@@ -231,6 +232,9 @@ pub struct QueueConfig {
     pub layout: crate::queue::Layout,
     /// Handlers by job name.
     pub handlers: BTreeMap<String, HandlerConfig>,
+    /// Where its jobs' last failures are copied (`[queues.NAME] dead_letter`): a declared
+    /// queue other than this one.
+    pub dead_letter: Option<String>,
 }
 
 /// One handler: what runs, and its job settings.

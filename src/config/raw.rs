@@ -184,6 +184,9 @@ pub struct RawQueue {
     pub concurrency: Option<usize>,
     /// Redis layout: `bullmq` (default) or `bull` (Bull 3/4, `@nestjs/bull`).
     pub layout: Option<String>,
+    /// A queue (declared as `[queues.OTHER]`) that receives a copy of each job failing for the
+    /// last time (`queue/dead_letter.rs`); default none.
+    pub dead_letter: Option<String>,
     /// Handlers by job name.
     #[serde(default)]
     pub handlers: BTreeMap<String, RawHandler>,

@@ -94,6 +94,7 @@ pub(super) fn build(
     let cron = cron::cron(raw.cron.as_ref(), &raw.queues, &defaults, src)?;
     let programs = super::programs::programs(&raw.programs, &|t, k| src.place(t, k), log_output)?;
     let mut queues = BTreeMap::new();
+    let declared: Vec<String> = raw.queues.keys().cloned().collect();
     for (name, q) in raw.queues {
         crate::rules::validate_queue_name(&name)
             .map_err(|m| invalid(src.place(&format!("queues.{name}"), ""), m))?;
@@ -107,6 +108,12 @@ pub(super) fn build(
                 .map_err(|m| invalid(src.place(&format!("queues.{name}"), "layout"), m))?,
             None => crate::queue::Layout::default(),
         };
+        let dead_letter = q
+            .dead_letter
+            .as_deref()
+            .map(|target| super::dead_letter::target(&name, target, &declared))
+            .transpose()
+            .map_err(|m| invalid(src.place(&format!("queues.{name}"), "dead_letter"), m))?;
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
@@ -125,6 +132,7 @@ pub(super) fn build(
                 concurrency,
                 layout,
                 handlers,
+                dead_letter,
             },
         );
     }

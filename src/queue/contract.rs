@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cancel::CancelRequest;
 use super::consumer::{Consumer, ConsumerOptions, Processor};
 use super::error::{Error, JobOpError};
 use super::events::{EventSource, QueueEvent};
@@ -155,14 +156,22 @@ pub trait Admin: Send + Sync {
         -> Result<u64, Error>;
 }
 
-/// Cancel requests between daemons.
+/// Cancel requests between daemons (`queue/cancel.rs` says what a cancel does).
 #[async_trait]
 pub trait Cancels: Send + Sync {
-    /// Asks whichever daemon runs job `id` of `queue` to cancel it.
-    async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error>;
-    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires. `out`'s receiver
-    /// is the caller's cancel router; the store only sends.
-    async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken);
+    /// Asks whichever daemon runs job `req.id` of `req.queue` to cancel it. With `wait`, waits
+    /// that long for the acknowledgement ([`Cancels::ack_cancel`]) and returns the WORKER_ID
+    /// of the daemon that sent it; `None` when none did (or without `wait`).
+    async fn request_cancel(
+        &self,
+        req: &CancelRequest,
+        wait: Option<Duration>,
+    ) -> Result<Option<String>, Error>;
+    /// Delivers cancel requests to `out` until `stop` fires. `out`'s receiver is the caller's
+    /// cancel router; the store only sends.
+    async fn listen_cancels(&self, out: mpsc::Sender<CancelRequest>, stop: CancellationToken);
+    /// Tells the requester of `req` that daemon `holder` (its WORKER_ID) stopped the job.
+    async fn ack_cancel(&self, req: &CancelRequest, holder: &str) -> Result<(), Error>;
 }
 
 /// Which daemon runs which crontab entries, where several share a store.

@@ -14,6 +14,8 @@
 //!   and the handles a store's fetch loop gives them; `fetch_loop` is that loop, written once for
 //!   the stores that own theirs.
 //! - [`job_opts`]: a job's stored options (BullMQ's `job.opts`), decoded as untrusted input.
+//! - [`cancel`]: cancelling a job from anywhere (remove it, or stop its run wherever it runs).
+//! - [`dead_letter`]: a queue's last failures copied to its `dead_letter` queue, and sent back.
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
 //!
 //! The re-exports below are for the rest of cronq. Files inside this room name the module that
@@ -26,8 +28,10 @@
 
 mod alarm;
 pub mod bull;
+pub mod cancel;
 pub mod consumer;
 pub mod contract;
+pub mod dead_letter;
 pub mod embedded;
 mod error;
 pub mod events;

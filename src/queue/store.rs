@@ -171,6 +171,24 @@ impl Store {
         self.backend.clean(queue, state, older_than).await
     }
 
+    /// Asks whichever daemon runs job `id` of `queue` to cancel it, without waiting for an
+    /// answer (`overlap = "replace"`: a newer run replaced it).
+    pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
+        let req = super::cancel::CancelRequest::new(queue, id, "a newer run replaced it");
+        self.backend.request_cancel(&req, None).await.map(drop)
+    }
+
+    /// Asks whichever daemon runs the job of `req` to cancel it and waits up to `wait` for its
+    /// acknowledgement: the WORKER_ID of the daemon that stopped it, `None` when none answered.
+    /// `queue::cancel::cancel` is the whole operation.
+    pub async fn cancel_running(
+        &self,
+        req: &super::cancel::CancelRequest,
+        wait: Duration,
+    ) -> Result<Option<String>, Error> {
+        self.backend.request_cancel(req, Some(wait)).await
+    }
+
     /// A reader of `queues`' events after `cursors`.
     pub async fn event_reader(
         &self,

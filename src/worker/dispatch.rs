@@ -22,6 +22,8 @@ use super::summary::Summary;
 use crate::metrics::{Metrics, RunEnd};
 use crate::queue::{ActiveJob, Outcome, Processor};
 use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
+use dead_letter::DeadLetter;
+use run_cancel::{RunCancel, Unregister};
 
 /// A handler and the timeout its runs get.
 #[derive(Debug)]
@@ -56,8 +58,8 @@ pub struct Dispatch {
     metrics: Arc<Metrics>,
     /// Recent run timings, read by the metrics API (shared with `Status`).
     timings: Option<Arc<crate::queue::Timings>>,
-    /// Job id → cancel token of each running job (held by that job's run; `cancel` fires it).
-    cancels: std::sync::Mutex<HashMap<String, CancellationToken>>,
+    /// Job id → cancel handle of each running job (held by that job's run; `cancel` fires it).
+    cancels: std::sync::Mutex<HashMap<String, RunCancel>>,
     /// Refuse jobs whose data carries a `command` (the `cron` queue: its commands come only
     /// from the local crontab, so such a job is forged or misrouted).
     refuse_commands: bool,
@@ -66,6 +68,8 @@ pub struct Dispatch {
     /// The crontab's queue only: the store asked who holds an entry this daemon does not, so
     /// its jobs are handed back rather than failed (`dispatch/cron.rs`).
     handback: Option<crate::queue::Store>,
+    /// `[queues.NAME] dead_letter`: where a job failing for good is copied (`dispatch/dead_letter.rs`).
+    dead_letter: Option<DeadLetter>,
 }
 
 impl Dispatch {
@@ -88,6 +92,7 @@ impl Dispatch {
             cancels: std::sync::Mutex::new(HashMap::new()),
             summary: Summary::default(),
             handback: None,
+            dead_letter: None,
         }
     }
 
@@ -98,19 +103,10 @@ impl Dispatch {
         self
     }
 
-    /// Cancels job `id` if it runs here; returns whether it did.
-    pub fn cancel(&self, id: &str) -> bool {
-        match self.lock_cancels().get(id) {
-            Some(t) => {
-                t.cancel();
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn lock_cancels(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
-        self.cancels.lock().unwrap_or_else(|p| p.into_inner())
+    /// Copies jobs failing for good to a dead-letter queue.
+    pub fn dead_lettering(mut self, to: DeadLetter) -> Self {
+        self.dead_letter = Some(to);
+        self
     }
 
     /// The count of jobs running now (shared with `/health`).
@@ -178,7 +174,9 @@ impl Processor for Dispatch {
             .as_ref()
             .and_then(|r| r.entry.as_ref().map(|e| e.label.clone()));
         let entry = entry.as_deref();
-        // The handler gets the data itself, not a copy: nothing else reads it afterwards.
+        // The handler gets the data itself, not a copy; only a queue with a dead-letter queue
+        // keeps one, for the letter.
+        let kept = self.dead_letter.as_ref().map(|_| job.data.clone());
         let data = std::mem::replace(&mut job.data, Ok(serde_json::Value::Null));
         if entry.is_some() {
             tracing::info!(queue = %job.queue, job_id = %job.id, name = %job.name, entry, command, schedule, position, attempt = job.attempt, msg = SC_STARTING, "job started");
@@ -187,7 +185,8 @@ impl Processor for Dispatch {
         }
         // A handler that panics fails its job (retryable) instead of leaving it active until
         // stalled recovery, and never takes the pool down.
-        let outcome = match AssertUnwindSafe(self.run(&job, route, data))
+        let mut cancelled = false;
+        let outcome = match AssertUnwindSafe(self.run(&job, route, data, &mut cancelled))
             .catch_unwind()
             .await
         {
@@ -230,6 +229,13 @@ impl Processor for Dispatch {
             // Logged where decided (`dispatch/cron.rs`); not a run, so not counted as one.
             Outcome::Defer(_) => RunEnd::Released,
         };
+        if let (RunEnd::Failed, false, Some(to), Some(data)) =
+            (end, cancelled, &self.dead_letter, kept)
+        {
+            if let Outcome::Retry(reason) | Outcome::Fail(reason) = &outcome {
+                to.send(&job, data, reason, &self.metrics).await;
+            }
+        }
         self.metrics.record(q, name, known, end, took);
         if let Some(e) = &cron_entry {
             self.metrics.cron.finished(e.metric_labels(), end, took);
@@ -251,6 +257,7 @@ impl Dispatch {
         job: &ActiveJob,
         route: Option<Arc<Route>>,
         data: Result<serde_json::Value, String>,
+        cancelled: &mut bool,
     ) -> Outcome {
         let Some(route) = route else {
             return match &self.handback {
@@ -333,12 +340,19 @@ impl Dispatch {
         };
         // A cancel request (overlap = "replace", from any daemon) reaches this run through its
         // entry in `cancels`, removed however the run ends.
-        let cancel = CancellationToken::new();
+        let cancel = RunCancel::default();
         self.lock_cancels().insert(job.id.clone(), cancel.clone());
         let _unregister = Unregister(self, &job.id);
-        let supervised = supervise(run, &stop, route.timeout, &self.cut_off, &cancel);
+        let supervised = supervise(run, &stop, route.timeout, &self.cut_off, &cancel.token);
         let (result, ()) = tokio::join!(supervised, write_logs);
-        result
+        // A cancelled run fails with the reason its request gave (who asked).
+        match (result, cancel.reason.get()) {
+            (Outcome::Fail(_), Some(reason)) if cancel.token.is_cancelled() => {
+                *cancelled = true;
+                Outcome::Fail(reason.clone())
+            }
+            (result, _) => result,
+        }
     }
 }
 
@@ -359,15 +373,6 @@ fn control_of(line: &str) -> Option<Control> {
         return parse(rest).map(Control::Progress);
     }
     parse(line.strip_prefix(DATA_PREFIX)?).map(Control::Data)
-}
-
-/// Removes a run's cancel token when the run ends.
-struct Unregister<'a>(&'a Dispatch, &'a str);
-
-impl Drop for Unregister<'_> {
-    fn drop(&mut self) {
-        self.0.lock_cancels().remove(self.1);
-    }
 }
 
 /// Why the run's own token fired, if it did.
@@ -422,5 +427,7 @@ fn outcome(r: Result<serde_json::Value, JobError>) -> Outcome {
 }
 
 mod cron;
+pub mod dead_letter;
+mod run_cancel;
 #[cfg(test)]
 mod tests;

@@ -130,6 +130,18 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             if queue == config.cron.queue {
                 dispatch = dispatch.refusing_commands().handing_back(s.store.clone());
             }
+            if let Some(to) = config
+                .queues
+                .get(&queue)
+                .and_then(|q| q.dead_letter.as_ref())
+            {
+                let to = super::dispatch::dead_letter::DeadLetter::new(
+                    to,
+                    s.store.clone(),
+                    &config.worker_id,
+                );
+                dispatch = dispatch.dead_lettering(to);
+            }
             match WorkerPool::start(s.store, &queue, opts.clone(), dispatch).await {
                 Ok(pool) => {
                     s.status.add_queue(&queue, pool.probe());

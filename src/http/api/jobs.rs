@@ -10,6 +10,7 @@ use super::preview::JobListPage;
 use super::{queue_name, store, ApiPath, JsonBody};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
+use crate::queue::dead_letter;
 use crate::queue::{
     parse_millis_or_duration, Backoff, JobInfo, JobOverrides, JobSpec, JobState, Store,
 };
@@ -219,14 +220,26 @@ pub async fn remove_job(
 
 /// A job moved by an operation.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Moved {
     /// Job id.
     pub id: String,
     /// Its new state.
     pub state: String,
+    /// A dead letter sent back: the origin queue it went to (`id` is the job there), `retried`
+    /// or `added` in `how`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_back_to: Option<String>,
+    /// How a dead letter went back: `retried` (its origin job, still failed, was retried) or
+    /// `added` (the origin job was gone: a new one with its name and data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub how: Option<String>,
 }
 
-/// Move a failed job back to waiting.
+/// Move a failed job back to waiting. On a dead letter (a job of a queue named as another
+/// queue's `dead_letter`), send it back to its origin queue instead: the origin job is retried
+/// when it is still failed, else a new job with its name and data is added there; the dead
+/// letter is removed.
 #[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/retry", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -236,6 +249,18 @@ pub async fn retry_job(
 ) -> Result<Json<Moved>, ApiError> {
     queue_name(&queue)?;
     let store = store(&state)?;
+    let origins = state.config.dead_letter_sources(&queue);
+    if !origins.is_empty() {
+        if let Some(back) = dead_letter::send_back(store, &queue, &id, &origins).await? {
+            let now = store.state(&back.queue, &back.id).await?;
+            return Ok(Json(Moved {
+                id: back.id,
+                state: now.map(|s| s.to_string()).unwrap_or_default(),
+                sent_back_to: Some(back.queue),
+                how: Some(back.how.into()),
+            }));
+        }
+    }
     store.retry_job(&queue, &id).await?;
     moved(store, &queue, id).await
 }
@@ -260,5 +285,7 @@ async fn moved(store: &Store, queue: &str, id: String) -> Result<Json<Moved>, Ap
     Ok(Json(Moved {
         id,
         state: now.unwrap_or_default(),
+        sent_back_to: None,
+        how: None,
     }))
 }

@@ -4,6 +4,7 @@
 
 mod add_truth;
 mod body;
+pub mod cancel;
 pub mod charts;
 pub mod jobs;
 mod path;
@@ -61,6 +62,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::get_job, jobs::remove_job))
         .routes(routes!(jobs::retry_job))
         .routes(routes!(jobs::promote_job))
+        .routes(routes!(cancel::cancel_job))
         .routes(routes!(schedules::list_schedules))
         .routes(routes!(schedules::trigger_schedule))
         .routes(routes!(timeline::schedules_timeline))

@@ -77,7 +77,11 @@ struct Inner {
     /// The daemon lock, once this process started consuming (held until the process exits).
     daemon: Mutex<Option<lock::DaemonLock>>,
     /// Cancel requests (see [`cancel`]): sender `request_cancel`, receivers `listen_cancels`.
-    cancels: broadcast::Sender<(String, String)>,
+    cancels: broadcast::Sender<crate::queue::cancel::CancelRequest>,
+    /// Requests waiting for their acknowledgement, by ticket: the sender is taken by
+    /// `ack_cancel` (the daemon's cancel router), the receiver held by `request_cancel`,
+    /// which removes its entry when it stops waiting.
+    acks: Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<String>>>,
 }
 
 /// Why an embedded operation failed, before it is named by queue at the boundary.
@@ -161,6 +165,7 @@ impl EmbeddedStore {
                 watching: std::sync::OnceLock::new(),
                 daemon: Mutex::new(None),
                 cancels: broadcast::channel(cancel::BACKLOG).0,
+                acks: Mutex::default(),
             }),
         })
     }

@@ -1,13 +1,21 @@
 //! Cancelling a running job in whichever daemon runs it: a request is published on a Redis
-//! channel (`<prefix>:cronq:cancel`, payload `queue<TAB>job-id`) that every daemon listens to;
-//! the one running the job stops its handler. BullMQ has no remote cancellation, so this
-//! channel is cronq's own; Node workers ignore it.
+//! channel (`<prefix>:cronq:cancel`, payload the JSON of a [`CancelRequest`]) that every
+//! daemon listens to; the one running the job stops its handler and acknowledges on the
+//! request's own channel (`<prefix>:cronq:cancel:ack:<ticket>`, payload its WORKER_ID), to
+//! which the requester subscribed before publishing. BullMQ has no remote cancellation, so
+//! these channels are cronq's own; Node workers ignore them.
+//!
+//! Daemons of the release before used the payload `queue<TAB>id`: still read (a rolling update
+//! keeps `overlap = "replace"` working), and theirs ignore ours (JSON holds no raw tab).
+
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::RedisStore;
+use crate::queue::cancel::CancelRequest;
 use crate::queue::contract::Cancels;
 use crate::queue::error::Error;
 use async_trait::async_trait;
@@ -16,28 +24,68 @@ impl RedisStore {
     fn cancel_channel(&self) -> String {
         format!("{}:cronq:cancel", self.prefix())
     }
-}
 
-#[async_trait]
-impl Cancels for RedisStore {
-    /// Asks every daemon to cancel job `id` of `queue` if it is running it.
-    async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
+    fn ack_channel(&self, req: &CancelRequest) -> String {
+        format!("{}:cronq:cancel:ack:{}", self.prefix(), req.ticket)
+    }
+
+    async fn publish(&self, queue: &str, channel: String, payload: String) -> Result<(), Error> {
         let _: i64 = self
             .inner
             .conn
-            .cmd(
-                redis::cmd("PUBLISH")
-                    .arg(self.cancel_channel())
-                    .arg(format!("{queue}\t{id}")),
-            )
+            .cmd(redis::cmd("PUBLISH").arg(channel).arg(payload))
             .await
             .map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
+}
 
-    /// Delivers cancel requests `(queue, id)` to `out` until `stop` fires, resubscribing after
-    /// a lost connection.
-    async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken) {
+/// A request read from the channel: ours (JSON), or the older `queue<TAB>id` form.
+fn parse(payload: &str) -> Option<CancelRequest> {
+    if let Ok(req) = serde_json::from_str::<CancelRequest>(payload) {
+        return Some(req);
+    }
+    let (queue, id) = payload.split_once('\t')?;
+    Some(CancelRequest::new(queue, id, "a newer run replaced it"))
+}
+
+#[async_trait]
+impl Cancels for RedisStore {
+    /// Publishes `req` to every daemon; with `wait`, first subscribes to its acknowledgement
+    /// channel (so an answer cannot arrive before we listen) and waits for one answer.
+    async fn request_cancel(
+        &self,
+        req: &CancelRequest,
+        wait: Option<Duration>,
+    ) -> Result<Option<String>, Error> {
+        let payload = serde_json::to_string(req).unwrap_or_default();
+        // A topology without a plain client (none today) publishes without waiting.
+        let client = self.inner.conn.try_client().cloned();
+        let (Some(wait), Some(client)) = (wait, client) else {
+            self.publish(&req.queue, self.cancel_channel(), payload)
+                .await?;
+            return Ok(None);
+        };
+        let mut sub = client
+            .get_async_pubsub()
+            .await
+            .map_err(|e| Error::engine(&req.queue, e))?;
+        sub.subscribe(self.ack_channel(req))
+            .await
+            .map_err(|e| Error::engine(&req.queue, e))?;
+        self.publish(&req.queue, self.cancel_channel(), payload)
+            .await?;
+        let mut answers = sub.on_message();
+        let answer = tokio::time::timeout(wait, answers.next()).await;
+        Ok(match answer {
+            Ok(Some(msg)) => Some(msg.get_payload::<String>().unwrap_or_default()),
+            _ => None,
+        })
+    }
+
+    /// Delivers cancel requests to `out` until `stop` fires, resubscribing after a lost
+    /// connection.
+    async fn listen_cancels(&self, out: mpsc::Sender<CancelRequest>, stop: CancellationToken) {
         let Some(client) = self.inner.conn.try_client().cloned() else {
             return;
         };
@@ -58,13 +106,15 @@ impl Cancels for RedisStore {
                                 m = messages.next() => m,
                             };
                             let Some(msg) = msg else { break };
-                            let Ok(payload) = msg.get_payload::<String>() else {
+                            // Anyone who can publish may write here: an unreadable payload is
+                            // skipped, and a request only ever stops a job (never starts one).
+                            let Some(req) =
+                                msg.get_payload::<String>().ok().and_then(|p| parse(&p))
+                            else {
                                 continue;
                             };
-                            if let Some((q, id)) = payload.split_once('\t') {
-                                if out.send((q.to_string(), id.to_string())).await.is_err() {
-                                    return;
-                                }
+                            if out.send(req).await.is_err() {
+                                return;
                             }
                         }
                     }
@@ -76,5 +126,25 @@ impl Cancels for RedisStore {
                 _ = tokio::time::sleep(delay.next_delay()) => {}
             }
         }
+    }
+
+    async fn ack_cancel(&self, req: &CancelRequest, holder: &str) -> Result<(), Error> {
+        self.publish(&req.queue, self.ack_channel(req), holder.to_string())
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_both_payload_forms_and_skips_garbage() {
+        let req = CancelRequest::new("q", "7", "by the API of worker w");
+        let json = serde_json::to_string(&req).unwrap();
+        assert_eq!(parse(&json), Some(req));
+        let old = parse("q\t7").unwrap();
+        assert_eq!((old.queue.as_str(), old.id.as_str()), ("q", "7"));
+        assert_eq!(parse("nothing here"), None);
     }
 }

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RedisStore;
 use crate::queue::bull::BullStore;
+use crate::queue::cancel::CancelRequest;
 use crate::queue::consumer::{Consumer, ConsumerOptions, Processor};
 use crate::queue::contract::{
     Admin, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce,
@@ -187,11 +188,18 @@ by_queue!(Admin via admin {
 /// Cancels and claims are not about a layout: the BullMQ store's keys serve both.
 #[async_trait]
 impl Cancels for Layouts {
-    async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
-        self.bullmq.request_cancel(queue, id).await
+    async fn request_cancel(
+        &self,
+        req: &CancelRequest,
+        wait: Option<Duration>,
+    ) -> Result<Option<String>, Error> {
+        self.bullmq.request_cancel(req, wait).await
     }
-    async fn listen_cancels(&self, out: mpsc::Sender<(String, String)>, stop: CancellationToken) {
+    async fn listen_cancels(&self, out: mpsc::Sender<CancelRequest>, stop: CancellationToken) {
         self.bullmq.listen_cancels(out, stop).await
+    }
+    async fn ack_cancel(&self, req: &CancelRequest, holder: &str) -> Result<(), Error> {
+        self.bullmq.ack_cancel(req, holder).await
     }
 }
 
