@@ -4,6 +4,7 @@
 
 mod crontab;
 mod crontab_checks;
+mod crontab_policy;
 mod crontab_report;
 mod enqueue;
 mod healthcheck;

@@ -353,6 +353,7 @@ fn retention(
 mod cron;
 mod handler;
 mod http;
+mod policy;
 mod process;
 mod ranges;
 mod schedule;

@@ -37,15 +37,18 @@ use tokio_util::task::TaskTracker;
 
 use super::marks::MarkKind;
 use super::plan::{Plan, PlannedEntry};
+use crate::config::cron_policy::CatchUpMode;
 use crate::config::{Config, Overlap};
 use crate::queue::{cron_job_id, Store};
-pub(crate) use ticks::{latest_tick_between, previous_tick};
+pub(crate) use ticks::{latest_tick_between, previous_tick, ticks_between};
 
 mod adds;
+pub mod buffer;
+mod held;
 mod local;
 pub use local::LocalRuns;
 mod spec;
-pub use spec::job_spec;
+pub use spec::{jitter_delay, job_spec};
 pub mod overlap;
 pub mod report;
 mod ticks;
@@ -79,6 +82,8 @@ pub struct SchedulerStats {
     pub manual: overlap::ManualRuns,
     /// Ticks skipped by overlap, per entry id: Supercronic's `deadline_exceeded` in /metrics.
     pub skipped_by_entry: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Ticks held behind a running run (`buffer_one`/`buffer_all`, catch-up `all`).
+    pub buffers: buffer::Buffers,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -107,6 +112,10 @@ pub async fn run(
     let mut current = plan.borrow_and_update().clone();
     let mut state = EntryStates::new(&ctx, &current, Utc::now());
     fire_reboots_and_catch_ups(&ctx, &adds, &current);
+    // Polls held ticks (see `buffer.rs`) only while some are held. An interval, not a sleep
+    // in the select: a per-second tick would restart a sleep before it ever ended.
+    let mut held_poll = tokio::time::interval(buffer::BUFFER_POLL);
+    held_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = Utc::now();
         let wait = state
@@ -122,6 +131,7 @@ pub async fn run(
                 tracing::info!(entries = current.entries.len(), "schedule reloaded");
             }
             _ = tokio::time::sleep(wait) => fire_due(&ctx, &adds, &current, &mut state, Utc::now()),
+            _ = held_poll.tick(), if !ctx.stats.buffers.is_empty() => held::poll_held(&ctx, &adds, &current),
         }
     }
     adds.close();
@@ -165,9 +175,11 @@ fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: 
     for (i, e) in plan.entries.iter().enumerate() {
         if e.schedule.is_reboot() {
             batch.push((i, now));
-        } else if let Some(window) = e.catch_up {
+        } else if let Some(window) = e.policy.catch_up {
             let from = now - chrono::Duration::from_std(window).unwrap_or_default();
-            if let Some(t) = latest_tick_between(e, from, now) {
+            if e.policy.catch_up_mode == CatchUpMode::All {
+                ctx.hold_missed(e, &ticks_between(e, from, now, e.policy.catch_up_max));
+            } else if let Some(t) = latest_tick_between(e, from, now) {
                 tracing::info!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %t.to_rfc3339(), "catching up a tick missed while down");
                 batch.push((i, t));
             }
@@ -205,13 +217,19 @@ fn fire_due(
             });
         state.next[i] = next;
         let lateness = (now - latest).to_std().unwrap_or_default();
-        let allowed = e.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
+        let allowed = e.policy.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
         if latest != due {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
             ctx.stats
                 .marks
                 .note(&e.id, due.timestamp_millis(), MarkKind::Missed);
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
+            if let (Some(window), CatchUpMode::All) = (e.policy.catch_up, e.policy.catch_up_mode) {
+                // Each missed tick within the window runs, one after another.
+                let from = due.max(now - chrono::Duration::from_std(window).unwrap_or_default());
+                ctx.hold_missed(e, &ticks_between(e, from, now, e.policy.catch_up_max));
+                continue;
+            }
         }
         if lateness > allowed {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
@@ -307,29 +325,38 @@ impl FireContext {
             .await
             .ok()
             .flatten();
+        // Ticks already held: a new one joins them (it must not overtake them), or under
+        // `forbid` is skipped, as it would be behind the run they wait for.
+        let held = self.stats.buffers.holds(&e.id);
+        let unfinished = match (unfinished, held) {
+            (Some(run), _) => Some(run),
+            (None, true) if !matches!(e.policy.overlap, Overlap::Allow | Overlap::Replace) => {
+                Some(overlap::Unfinished {
+                    id: self.lock_last().get(&e.id).cloned().unwrap_or_default(),
+                    state: crate::queue::JobState::Waiting,
+                    retrying: None,
+                })
+            }
+            (None, _) => None,
+        };
         if let Some(run) = unfinished {
             let (prev, state) = (run.id.clone(), run.state);
-            match e.overlap {
+            match e.policy.overlap {
                 Overlap::Allow => {}
                 Overlap::Forbid => {
-                    self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                    *self
-                        .stats
-                        .skipped_by_entry
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .entry(e.id.clone())
-                        .or_default() += 1;
-                    self.stats
-                        .marks
-                        .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
-                    let why = match run.retrying {
+                    self.count_skip(e, at);
+                    let why = match (run.retrying, held) {
+                        (_, true) => "tick skipped: missed ticks are still being caught up (overlap = forbid)",
                         // A retry pending is not a run going on: say so (see `overlap.rs`).
-                        Some(_) => "tick skipped: previous run waits to retry after a failure (overlap = forbid)",
-                        None => "tick skipped: previous run not finished (overlap = forbid)",
+                        (Some(_), _) => "tick skipped: previous run waits to retry after a failure (overlap = forbid)",
+                        (None, _) => "tick skipped: previous run not finished (overlap = forbid)",
                     };
                     tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state,
                         failed_attempts = run.retrying, scheduled = %at.to_rfc3339(), "{why}");
+                    return;
+                }
+                Overlap::BufferOne | Overlap::BufferAll => {
+                    self.hold(e, at, &prev);
                     return;
                 }
                 Overlap::Replace => self.replace(e, queue, &prev, state).await,

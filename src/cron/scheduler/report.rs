@@ -28,7 +28,7 @@ pub struct ScheduleRow {
     pub queue: String,
     /// Job name.
     pub name: String,
-    /// `forbid`, `allow` or `replace`.
+    /// `forbid`, `allow`, `replace`, `buffer_one` or `buffer_all`.
     pub overlap: &'static str,
     /// Next fire instant (RFC 3339 UTC), if any.
     pub next: Option<String>,
@@ -89,11 +89,7 @@ pub async fn rows(
             tz: e.tz.name().to_string(),
             queue: queue.to_string(),
             name: name.to_string(),
-            overlap: match e.overlap {
-                Overlap::Forbid => "forbid",
-                Overlap::Allow => "allow",
-                Overlap::Replace => "replace",
-            },
+            overlap: e.policy.overlap.as_str(),
             next: e.schedule.next_after(now, e.tz).map(rfc3339),
             last,
         });
@@ -104,11 +100,13 @@ pub async fn rows(
 /// Why "run now" added nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    /// `overlap = "forbid"` and a run of the entry is not finished.
-    #[error("schedule {entry:?} has overlap = \"forbid\" and its run {}: wait for it to finish, or set overlap = \"allow\"", .running.describe())]
+    /// `overlap = "forbid"` (or a buffering mode) and a run of the entry is not finished.
+    #[error("schedule {entry:?} has overlap = \"{overlap}\" and its run {}: wait for it to finish, or set overlap = \"allow\"", .running.describe())]
     Busy {
         /// The entry.
         entry: String,
+        /// Its overlap policy.
+        overlap: &'static str,
         /// Its unfinished run.
         running: Unfinished,
     },
@@ -131,13 +129,20 @@ pub async fn trigger(
     let e = plan.entries.iter().find(|e| e.id == id)?;
     let now = Utc::now();
     let queue = e.job_target().0;
-    if e.overlap != Overlap::Allow {
+    if e.policy.overlap != Overlap::Allow {
         let tick = previous_tick(e, now).map(|at| cron_job_id(&e.id, at.timestamp()));
         let by_hand = manual.latest(&e.id).map(|(_, id)| id);
         if let Some(running) = unfinished(store, queue, tick.into_iter().chain(by_hand)).await {
-            if e.overlap == Overlap::Forbid {
+            // A manual run is no tick: the buffering modes refuse it like `forbid` rather than
+            // hold it, so "run now" never answers with a run that starts hours later.
+            if e.policy.overlap != Overlap::Replace {
                 let entry = e.id.clone();
-                return Some(Err(TriggerError::Busy { entry, running }));
+                let overlap = e.policy.overlap.as_str();
+                return Some(Err(TriggerError::Busy {
+                    entry,
+                    overlap,
+                    running,
+                }));
             }
             replace(store, queue, &running).await;
         }
