@@ -265,8 +265,33 @@ pub enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Schedules with their latest run and next fire time.
-    Schedules(JsonFlag),
+    /// Schedules with their latest run and next fire time; `pause`/`resume` one entry.
+    Schedules {
+        /// Pause or resume an entry (none: list them).
+        #[command(subcommand)]
+        action: Option<SchedulesCommand>,
+        /// `--json` for the list.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+}
+
+/// `worker schedules …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchedulesCommand {
+    /// Pause ENTRY on every daemon of the store: its ticks add no job until resumed.
+    Pause {
+        /// The entry id (`worker schedules` lists them).
+        entry: String,
+        /// Why, for the other operators (one line).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resume a paused ENTRY.
+    Resume {
+        /// The entry id.
+        entry: String,
+    },
 }
 
 /// `--json`: machine-readable output.

@@ -176,6 +176,8 @@ async fn openapi_lists_every_route() {
         ("/api/queues/{queue}/jobs/{id}/promote", "post"),
         ("/api/schedules", "get"),
         ("/api/schedules/{id}/trigger", "post"),
+        ("/api/schedules/{id}/pause", "post"),
+        ("/api/schedules/{id}/resume", "post"),
         ("/api/events", "get"),
     ];
     for (path, method) in expected {

@@ -11,6 +11,7 @@ mod healthcheck;
 mod open;
 mod ops;
 mod print;
+mod schedules;
 mod status;
 
 pub use crontab::{cron_next, test_crontab};

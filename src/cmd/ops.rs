@@ -29,7 +29,7 @@ pub async fn run(
             | Command::Pause { .. }
             | Command::Resume { .. }
             | Command::Clean { .. }
-            | Command::Schedules(_)
+            | Command::Schedules { .. }
     );
     if !needs_store {
         return None;
@@ -172,7 +172,11 @@ async fn run_op(
             }
             Ok(())
         }
-        Command::Schedules(j) => schedules(&store, &config, j.json, env).await,
+        Command::Schedules {
+            action: Some(action),
+            ..
+        } => return super::schedules::run(&store, &config, action, env).await,
+        Command::Schedules { json, .. } => schedules(&store, &config, json.json, env).await,
         _ => Ok(()),
     };
     match result {

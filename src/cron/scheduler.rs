@@ -84,6 +84,8 @@ pub struct SchedulerStats {
     pub skipped_by_entry: std::sync::Mutex<std::collections::HashMap<String, u64>>,
     /// Ticks held behind a running run (`buffer_one`/`buffer_all`, catch-up `all`).
     pub buffers: buffer::Buffers,
+    /// Entries paused by an operator, as last read from the store.
+    pub pauses: super::pauses::Pauses,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -263,6 +265,13 @@ fn spawn_batch(
     let ctx = ctx.clone();
     let plan = plan.clone();
     adds.spawn(async move {
+        // One read of the store's pauses per batch: every replica sees a pause made through
+        // any of them by its next tick.
+        ctx.stats.pauses.refresh(&ctx.store).await;
+        let batch: Vec<_> = batch
+            .into_iter()
+            .filter(|(i, at)| !ctx.paused(&plan.entries[*i], *at))
+            .collect();
         futures::stream::iter(batch)
             .for_each_concurrent(MAX_ADDS_IN_FLIGHT, |(i, at)| {
                 let (ctx, plan) = (&ctx, &plan);
@@ -297,6 +306,21 @@ struct FireContext {
 }
 
 impl FireContext {
+    /// `true` (the tick marked on the timeline, its pending count given back) when `e` is
+    /// paused.
+    fn paused(&self, e: &PlannedEntry, at: DateTime<Utc>) -> bool {
+        let Some(p) = self.stats.pauses.get(&e.id) else {
+            return false;
+        };
+        self.stats.pending.fetch_sub(1, Ordering::Relaxed);
+        self.stats
+            .marks
+            .note(&e.id, at.timestamp_millis(), MarkKind::Paused);
+        tracing::info!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %at.to_rfc3339(),
+            note = p.note.as_deref().unwrap_or(""), "tick skipped: entry paused");
+        true
+    }
+
     fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.last_job.lock().unwrap_or_else(|p| p.into_inner())
     }

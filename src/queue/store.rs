@@ -303,6 +303,22 @@ impl Store {
         self.backend.entry_claimed(queue, entry).await
     }
 
+    /// Schedule entries an operator paused (every daemon on this store reads the same).
+    pub async fn schedule_pauses(
+        &self,
+    ) -> Result<Vec<crate::queue::contract::SchedulePause>, Error> {
+        self.backend.schedule_pauses().await
+    }
+
+    /// Pauses (`Some`) or resumes (`None`) schedule entry `entry` for every daemon.
+    pub async fn set_schedule_pause(
+        &self,
+        entry: &str,
+        pause: Option<&crate::queue::contract::SchedulePause>,
+    ) -> Result<(), Error> {
+        self.backend.set_schedule_pause(entry, pause).await
+    }
+
     /// Writes `run` (it already happened) as a finished job of `queue`, unless a job with its
     /// id exists; `true` when written (`queue/record.rs`).
     pub async fn record_run(

@@ -34,6 +34,8 @@ pub struct ScheduleRow {
     pub next: Option<String>,
     /// The latest tick's run, if the schedule has fired.
     pub last: Option<LastRun>,
+    /// Set while an operator has the entry paused (kept in the store: every replica agrees).
+    pub paused: Option<crate::queue::contract::SchedulePause>,
 }
 
 /// The run of an entry's latest tick.
@@ -56,6 +58,10 @@ pub async fn rows(
     manual: Option<&ManualRuns>,
 ) -> Vec<ScheduleRow> {
     let mut out = Vec::with_capacity(plan.entries.len());
+    let pauses = match store {
+        Some(s) => s.schedule_pauses().await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     for e in &plan.entries {
         let (queue, name) = e.job_target();
         let tick = previous_tick(e, now).map(|at| (at, cron_job_id(&e.id, at.timestamp())));
@@ -92,6 +98,7 @@ pub async fn rows(
             overlap: e.policy.overlap.as_str(),
             next: e.schedule.next_after(now, e.tz).map(rfc3339),
             last,
+            paused: pauses.iter().find(|p| p.entry == e.id).cloned(),
         });
     }
     out

@@ -62,6 +62,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::promote_job))
         .routes(routes!(schedules::list_schedules))
         .routes(routes!(schedules::trigger_schedule))
+        .routes(routes!(schedules::pause_schedule))
+        .routes(routes!(schedules::resume_schedule))
         .routes(routes!(timeline::schedules_timeline))
         .routes(routes!(super::events::events))
 }

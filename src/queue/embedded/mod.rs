@@ -27,6 +27,7 @@ mod info;
 mod lock;
 mod metrics;
 mod opts;
+mod pauses;
 mod presence;
 mod producer;
 mod schema;
@@ -340,7 +341,23 @@ impl Connection for EmbeddedStore {
 }
 
 /// One daemon per file (the file lock): nobody to vouch to, so the defaults (no other holder).
-impl Claims for EmbeddedStore {}
+/// Paused schedule entries are kept in the file (`pauses.rs`), so a pause outlives a restart.
+#[async_trait]
+impl Claims for EmbeddedStore {
+    async fn schedule_pauses(&self) -> Result<Vec<crate::queue::contract::SchedulePause>, Error> {
+        self.read("*", pauses::read).await
+    }
+
+    async fn set_schedule_pause(
+        &self,
+        entry: &str,
+        pause: Option<&crate::queue::contract::SchedulePause>,
+    ) -> Result<(), Error> {
+        let (entry, pause) = (entry.to_string(), pause.cloned());
+        self.write("*", move |c| pauses::write(c, &entry, pause.as_ref()))
+            .await
+    }
+}
 
 /// Log lines of a running embedded job.
 pub struct JobLogRef {
