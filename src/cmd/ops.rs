@@ -202,7 +202,7 @@ async fn schedules(
             return Ok(());
         }
     };
-    let rows = report::rows(Some(store), &plan, chrono::Utc::now(), None).await;
+    let rows = report::rows(Some(store), &plan, chrono::Utc::now(), None, None).await;
     if json {
         print_json(&rows);
         return Ok(());

@@ -47,6 +47,9 @@ pub struct CronConfig {
     /// Policy defaults of every entry (`[cron] overlap`, `jitter`, …): what a crontab line
     /// runs by, and what a `[[schedule]]` table does not say itself.
     pub policy: PolicySettings,
+    /// `[cron] stale_fails_health`: a stale entry (past `alert_after` without a success)
+    /// turns `/health` 503; off by default (it is named in the body either way).
+    pub stale_fails_health: bool,
     /// `[cron.entries."KEY"]`: one crontab line's own policies, KEY being `crontab:LINE` or
     /// the entry id; with the place of the table header for errors.
     pub entries: Vec<EntryTable>,
@@ -106,6 +109,7 @@ impl Default for CronConfig {
             when_store_down: WhenStoreDown::Run,
             policy: PolicySettings::default(),
             entries: Vec::new(),
+            stale_fails_health: false,
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct RawCron {
     pub catch_up_max: Option<u64>,
     /// Stale after this long without a success (named in /health).
     pub alert_after: Option<String>,
+    /// A stale entry turns `/health` 503 (default false: it is only named in the body).
+    pub stale_fails_health: Option<bool>,
     /// `[cron.entries."crontab:LINE"]`: one crontab line's own policies.
     pub entries: Option<std::collections::BTreeMap<String, RawPolicy>>,
 }

@@ -56,6 +56,11 @@ pub struct Health {
     /// Internal components restarted after a panic (absent when none was).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub components: BTreeMap<String, crate::status::ComponentHealth>,
+    /// Schedule entries past their `alert_after` without a success (absent when none). They
+    /// turn the probe 503 only with `[cron] stale_fails_health = true`: a stale job should page
+    /// someone, not restart the container by surprise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_schedules: Vec<crate::cron::scheduler::success::StaleEntry>,
 }
 
 /// The store part of `/health`.
@@ -126,6 +131,22 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             .into_iter()
             .map(|(q, entry)| (q, QueueEntry::Unconsumed(entry))),
     );
+    let plan = state.plan.borrow().clone();
+    h.stale_schedules = state
+        .sched
+        .successes
+        .stale(&plan, chrono::Utc::now().timestamp());
+    if !h.stale_schedules.is_empty()
+        && state.config.cron.stale_fails_health
+        && h.status == "healthy"
+    {
+        h.status = "unhealthy";
+        let names: Vec<&str> = h.stale_schedules.iter().map(|s| s.entry.as_str()).collect();
+        h.reason = Some(format!(
+            "schedules without a success within their alert_after: {} ([cron] stale_fails_health = true)",
+            names.join(", ")
+        ));
+    }
     let code = if h.status == "healthy" {
         StatusCode::OK
     } else {
@@ -292,6 +313,7 @@ pub async fn assess(status: &Status) -> Health {
         queues,
         warnings,
         components: status.components(),
+        stale_schedules: Vec::new(),
     }
 }
 

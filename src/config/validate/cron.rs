@@ -57,6 +57,7 @@ pub(super) fn cron(
         });
     }
     Ok(CronConfig {
+        stale_fails_health: raw.stale_fails_health.unwrap_or(false),
         policy,
         entries,
         queue,

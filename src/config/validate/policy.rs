@@ -22,9 +22,9 @@ const CATCH_UP_MAX: Bounds<u64> = Bounds {
     why: "each missed tick becomes a job at start",
 };
 
-/// `alert_after`: shorter than a minute is below a tick's own lateness.
+/// `alert_after`: a per-second entry may want a few seconds; zero would be stale at once.
 const ALERT_AFTER: Bounds<std::time::Duration> = Bounds {
-    min: std::time::Duration::from_secs(60),
+    min: std::time::Duration::from_secs(1),
     max: std::time::Duration::from_secs(366 * 86_400),
     why: "no success for this long makes the entry stale",
 };
@@ -155,7 +155,10 @@ mod tests {
             err.contains("catch_up_max") && err.contains("1 to 10000"),
             "{err}"
         );
-        let err = load("[cron]\nalert_after = \"5s\"\n").unwrap_err();
-        assert!(err.contains("alert_after") && err.contains("1m"), "{err}");
+        let err = load("[cron]\nalert_after = \"0s\"\n").unwrap_err();
+        assert!(
+            err.contains("alert_after") && err.contains("use 1s to"),
+            "{err}"
+        );
     }
 }

@@ -36,6 +36,10 @@ pub struct ScheduleRow {
     pub last: Option<LastRun>,
     /// Set while an operator has the entry paused (kept in the store: every replica agrees).
     pub paused: Option<crate::queue::contract::SchedulePause>,
+    /// Its latest completed run this daemon knows of.
+    pub last_success: Option<super::success::LastSuccess>,
+    /// Past its `alert_after` without a success.
+    pub stale: bool,
 }
 
 /// The run of an entry's latest tick.
@@ -56,7 +60,16 @@ pub async fn rows(
     plan: &Plan,
     now: DateTime<Utc>,
     manual: Option<&ManualRuns>,
+    successes: Option<&super::success::Successes>,
 ) -> Vec<ScheduleRow> {
+    let stale: Vec<String> = successes
+        .map(|s| {
+            s.stale(plan, now.timestamp())
+                .into_iter()
+                .map(|s| s.entry)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(plan.entries.len());
     let pauses = match store {
         Some(s) => s.schedule_pauses().await.unwrap_or_default(),
@@ -99,6 +112,8 @@ pub async fn rows(
             next: e.schedule.next_after(now, e.tz).map(rfc3339),
             last,
             paused: pauses.iter().find(|p| p.entry == e.id).cloned(),
+            last_success: successes.and_then(|s| s.get(&e.id)),
+            stale: stale.contains(&e.id),
         });
     }
     out

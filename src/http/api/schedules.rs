@@ -23,7 +23,16 @@ pub async fn list_schedules(State(state): State<AppState>) -> Json<Vec<ScheduleR
         chrono::Utc::now(),
         &state.sched.manual,
     );
-    Json(report::rows(store, &plan, now, Some(manual)).await)
+    Json(
+        report::rows(
+            store,
+            &plan,
+            now,
+            Some(manual),
+            Some(&state.sched.successes),
+        )
+        .await,
+    )
 }
 
 /// Run a schedule's target now, outside its schedule.
