@@ -292,6 +292,17 @@ pub enum SchedulesCommand {
         /// The entry id.
         entry: String,
     },
+    /// Run ENTRY's ticks from --from to --to (RFC 3339) now; ticks that already ran are skipped.
+    Backfill {
+        /// The entry id.
+        entry: String,
+        /// First instant, RFC 3339 (e.g. 2027-01-01T00:00:00Z).
+        #[arg(long)]
+        from: String,
+        /// Last instant, inclusive, RFC 3339.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// `--json`: machine-readable output.

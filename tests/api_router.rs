@@ -178,6 +178,7 @@ async fn openapi_lists_every_route() {
         ("/api/schedules/{id}/trigger", "post"),
         ("/api/schedules/{id}/pause", "post"),
         ("/api/schedules/{id}/resume", "post"),
+        ("/api/schedules/{id}/backfill", "post"),
         ("/api/events", "get"),
     ];
     for (path, method) in expected {

@@ -40,6 +40,10 @@ pub struct ScheduleRow {
     pub last_success: Option<super::success::LastSuccess>,
     /// Past its `alert_after` without a success.
     pub stale: bool,
+    /// How people name it: its `name`, else place and command (ids are hashes).
+    pub label: String,
+    /// When this daemon first planned it (RFC 3339 UTC).
+    pub first_seen: Option<String>,
 }
 
 /// The run of an entry's latest tick.
@@ -49,7 +53,9 @@ pub struct LastRun {
     pub job_id: String,
     /// Its scheduled instant.
     pub scheduled: String,
-    /// Its state now (`completed`, `failed`, `active`, …), or `missing` (skipped, or removed by retention).
+    /// Its state now (`completed`, `failed`, `active`, …); `never-ran` for a tick from before
+    /// this daemon first planned the entry (a first deploy); else `missing` (skipped, or
+    /// removed by retention).
     pub state: String,
 }
 
@@ -87,12 +93,9 @@ pub async fn rows(
         };
         let last = match (store, latest) {
             (Some(store), Some((at, job_id))) => {
-                let state = store
-                    .state(queue, &job_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| "missing".into(), |s| s.to_string());
+                let found = store.state(queue, &job_id).await.ok().flatten();
+                let first_seen = successes.and_then(|s| s.first_seen(&e.id));
+                let state = last_state(found, at.timestamp(), first_seen);
                 Some(LastRun {
                     job_id,
                     scheduled: rfc3339(at),
@@ -114,6 +117,11 @@ pub async fn rows(
             paused: pauses.iter().find(|p| p.entry == e.id).cloned(),
             last_success: successes.and_then(|s| s.get(&e.id)),
             stale: stale.contains(&e.id),
+            label: e.label.clone(),
+            first_seen: successes
+                .and_then(|s| s.first_seen(&e.id))
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .map(rfc3339),
         });
     }
     out
@@ -201,6 +209,32 @@ fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
     super::previous_tick(e, now)
 }
 
+/// A latest run's state as shown: the store's, else `never-ran` when its tick came before the
+/// entry was first planned here (nothing could have run it: not "missing"), else `missing`.
+fn last_state(found: Option<JobState>, tick_s: i64, first_seen_s: Option<i64>) -> String {
+    match (found, first_seen_s) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(seen)) if tick_s < seen => "never-ran".into(),
+        (None, _) => "missing".into(),
+    }
+}
+
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_before_the_entry_existed_never_ran_rather_than_missing() {
+        assert_eq!(last_state(None, 100, Some(200)), "never-ran");
+        assert_eq!(last_state(None, 300, Some(200)), "missing");
+        assert_eq!(last_state(None, 100, None), "missing");
+        assert_eq!(
+            last_state(Some(JobState::Completed), 100, Some(200)),
+            "completed"
+        );
+    }
 }

@@ -64,6 +64,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(schedules::trigger_schedule))
         .routes(routes!(schedules::pause_schedule))
         .routes(routes!(schedules::resume_schedule))
+        .routes(routes!(schedules::backfill_schedule))
         .routes(routes!(timeline::schedules_timeline))
         .routes(routes!(super::events::events))
 }

@@ -8,6 +8,7 @@ use axum::Json;
 use super::body::JsonBody;
 use super::jobs::Added;
 use super::{store, ApiPath};
+use crate::cron::backfill::BackfillError;
 use crate::cron::pauses;
 use crate::cron::report::{self, ScheduleRow};
 use crate::http::error::{ApiError, ErrorBody};
@@ -131,5 +132,55 @@ fn pause_error(e: pauses::PauseError) -> ApiError {
             message: e.to_string(),
         },
         pauses::PauseError::Store(e) => e.into(),
+    }
+}
+
+/// The range of a backfill.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillBody {
+    /// First instant, RFC 3339.
+    pub from: String,
+    /// Last instant (inclusive, not in the future), RFC 3339.
+    pub to: String,
+}
+
+/// How many ticks a backfill added.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Backfilled {
+    /// Ticks added (those whose run already exists are not added again).
+    pub added: usize,
+}
+
+/// Run an entry's ticks of a past range now, with their usual job ids (repeating adds nothing).
+#[utoipa::path(post, path = "/api/schedules/{id}/backfill", tag = "schedules",
+    params(("id" = String, Path, description = "Entry id")),
+    request_body = BackfillBody,
+    responses((status = 200, body = Backfilled), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn backfill_schedule(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    JsonBody(body): JsonBody<BackfillBody>,
+) -> Result<Json<Backfilled>, ApiError> {
+    let instant = |field: &str, text: &str| {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| ApiError::BadRequest {
+                field: Some(field.into()),
+                message: format!("{text:?}: {e}; use RFC 3339, e.g. 2027-01-01T03:00:00Z"),
+            })
+    };
+    let (from, to) = (instant("from", &body.from)?, instant("to", &body.to)?);
+    let plan = state.plan.borrow().clone();
+    let store = store(&state)?;
+    match crate::cron::backfill::backfill(store, &state.config, &plan, &id, from, to).await {
+        Ok(added) => Ok(Json(Backfilled { added })),
+        Err(e @ BackfillError::NoEntry(_)) => Err(ApiError::NotFound(e.to_string())),
+        Err(e @ BackfillError::BadRange(_)) => Err(ApiError::BadRequest {
+            field: None,
+            message: e.to_string(),
+        }),
+        Err(BackfillError::Store(e)) => Err(e.into()),
     }
 }
