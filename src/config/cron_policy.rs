@@ -55,6 +55,8 @@ pub struct PolicySettings {
     pub catch_up_max: Option<usize>,
     /// `alert_after`: no success for this long makes the entry stale.
     pub alert_after: Option<Duration>,
+    /// `ping`: the check-in URL (`cron::checkin`).
+    pub ping: Option<String>,
 }
 
 impl PolicySettings {
@@ -69,6 +71,7 @@ impl PolicySettings {
             catch_up_mode: self.catch_up_mode.or(lower.catch_up_mode),
             catch_up_max: self.catch_up_max.or(lower.catch_up_max),
             alert_after: self.alert_after.or(lower.alert_after),
+            ping: self.ping.clone().or_else(|| lower.ping.clone()),
         }
     }
 
@@ -83,6 +86,7 @@ impl PolicySettings {
             catch_up_mode: self.catch_up_mode.unwrap_or_default(),
             catch_up_max: self.catch_up_max.unwrap_or(DEFAULT_CATCH_UP_MAX),
             alert_after: self.alert_after,
+            ping: self.ping.clone(),
         }
     }
 }
@@ -106,6 +110,8 @@ pub struct EntryPolicy {
     pub catch_up_max: usize,
     /// Stale after this long without a success.
     pub alert_after: Option<Duration>,
+    /// Check-in URL.
+    pub ping: Option<String>,
 }
 
 impl Default for EntryPolicy {

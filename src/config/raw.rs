@@ -64,6 +64,8 @@ pub struct RawCron {
     pub catch_up_max: Option<u64>,
     /// Stale after this long without a success (named in /health).
     pub alert_after: Option<String>,
+    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
+    pub ping: Option<String>,
     /// A stale entry turns `/health` 503 (default false: it is only named in the body).
     pub stale_fails_health: Option<bool>,
     /// `[cron.entries."crontab:LINE"]`: one crontab line's own policies.
@@ -91,6 +93,8 @@ pub struct RawPolicy {
     pub catch_up_max: Option<u64>,
     /// Stale after this long without a success (named in /health).
     pub alert_after: Option<String>,
+    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
+    pub ping: Option<String>,
 }
 
 /// `[redis]`: a URL, or its parts.
@@ -336,6 +340,8 @@ pub struct RawSchedule {
     pub catch_up_max: Option<u64>,
     /// Stale after this long without a success (named in /health).
     pub alert_after: Option<String>,
+    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
+    pub ping: Option<String>,
     /// Total attempts of a command entry's run, default `[cron] attempts` (1).
     pub attempts: Option<u32>,
     /// Backoff between a command entry's attempts, default `[cron] backoff`.

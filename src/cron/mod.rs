@@ -11,6 +11,7 @@
 //! The `--test-crontab` / `cron next` reports are CLI output and live in `cmd`.
 
 pub mod backfill;
+pub mod checkin;
 pub mod marks;
 pub mod pauses;
 pub mod plan;

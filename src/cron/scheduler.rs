@@ -180,7 +180,7 @@ impl EntryStates {
                     .entry(e.id.clone())
                     .or_insert_with(|| cron_job_id(&e.id, t.timestamp()));
                 // Its latest tick's run, if still kept, tells its last success at start.
-                ctx.stats.successes.watch(&e.id, e.job_target().0, id);
+                ctx.stats.successes.watch(&e.id, e.job_target().0, id, None);
             }
             next.push(n);
         }

@@ -96,6 +96,7 @@ fn policy_keys(raw: &RawCron) -> RawPolicy {
         catch_up_mode: raw.catch_up_mode.clone(),
         catch_up_max: raw.catch_up_max,
         alert_after: raw.alert_after.clone(),
+        ping: raw.ping.clone(),
     }
 }
 

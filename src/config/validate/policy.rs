@@ -83,7 +83,26 @@ pub(super) fn policy(
         catch_up_mode,
         catch_up_max: count(raw.catch_up_max, "catch_up_max", &CATCH_UP_MAX)?,
         alert_after: opt_duration_in(&raw.alert_after, || place("alert_after"), &ALERT_AFTER)?,
+        ping: raw
+            .ping
+            .as_deref()
+            .map(|u| ping_url(u, &place("ping")))
+            .transpose()?,
     })
+}
+
+/// A check-in URL: http(s), with a host. The message never repeats the URL (it holds a key).
+fn ping_url(url: &str, place: &str) -> Result<String, Error> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(url.to_string())
+        }
+        _ => Err(invalid(
+            place.to_string(),
+            "not an http(s) URL: give the check-in URL the service shows, e.g. \
+             https://hc-ping.com/UUID or https://cronitor.link/p/KEY/NAME",
+        )),
+    }
 }
 
 fn parse_overlap(text: &str) -> Option<Overlap> {
@@ -154,6 +173,12 @@ mod tests {
         assert!(
             err.contains("catch_up_max") && err.contains("1 to 10000"),
             "{err}"
+        );
+        let err = load("[cron]\nping = \"ftp://x/secret-key\"\n").unwrap_err();
+        assert!(err.contains(":2:") && err.contains("hc-ping.com"), "{err}");
+        assert!(
+            !err.contains("secret-key"),
+            "the URL's key is not repeated: {err}"
         );
         let err = load("[cron]\nalert_after = \"0s\"\n").unwrap_err();
         assert!(

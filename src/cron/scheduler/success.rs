@@ -18,6 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::super::checkin;
 use super::super::plan::Plan;
 use crate::queue::{JobState, Store};
 
@@ -57,16 +58,34 @@ pub struct StaleEntry {
 #[derive(Debug, Default)]
 pub struct Successes {
     last: Mutex<HashMap<String, LastSuccess>>,
-    /// Entry → (queue, job id) of its latest run not known finished.
-    watching: Mutex<HashMap<String, (String, String)>>,
+    /// Entry → its latest run not known finished.
+    watching: Mutex<HashMap<String, Watched>>,
     /// Entry → Unix seconds this daemon first planned it.
     first_seen: Mutex<HashMap<String, i64>>,
 }
 
+/// A run being watched.
+#[derive(Debug, Clone)]
+struct Watched {
+    queue: String,
+    id: String,
+    /// The entry's check-in URL, if any (`cron::checkin`).
+    ping: Option<String>,
+    /// Its start was checked in.
+    started: bool,
+}
+
 impl Successes {
-    /// Watches run `job_id` of `queue` as `entry`'s latest.
-    pub fn watch(&self, entry: &str, queue: &str, job_id: &str) {
-        lock(&self.watching).insert(entry.into(), (queue.into(), job_id.into()));
+    /// Watches run `job_id` of `queue` as `entry`'s latest; `ping` is told of its start and
+    /// end (see `cron::checkin`).
+    pub fn watch(&self, entry: &str, queue: &str, job_id: &str, ping: Option<&str>) {
+        let w = Watched {
+            queue: queue.into(),
+            id: job_id.into(),
+            ping: ping.map(str::to_string),
+            started: false,
+        };
+        lock(&self.watching).insert(entry.into(), w);
     }
 
     /// Notes `entry` as planned at `now_s` unless seen before.
@@ -112,32 +131,52 @@ impl Successes {
     /// Looks at each watched run once: a completed one is recorded; any finished or gone one
     /// is no longer watched.
     pub async fn poll(&self, store: &Store) {
-        let watched: Vec<(String, (String, String))> = lock(&self.watching)
+        let watched: Vec<(String, Watched)> = lock(&self.watching)
             .iter()
             .map(|(e, w)| (e.clone(), w.clone()))
             .collect();
-        for (entry, (queue, id)) in watched {
+        for (entry, w) in watched {
             let Ok(Ok(job)) =
-                tokio::time::timeout(Duration::from_secs(2), store.job(&queue, &id)).await
+                tokio::time::timeout(Duration::from_secs(2), store.job(&w.queue, &w.id)).await
             else {
                 continue; // the store did not answer: ask again next poll
             };
-            let done = match job {
-                None => true,
-                Some(j) => {
-                    if j.state == Some(JobState::Completed) {
-                        let now_ms = Utc::now().timestamp_millis();
-                        let at_ms = j.finished_on.map_or(now_ms, |f| f as i64);
-                        self.record(&entry, at_ms / 1000, &id);
+            let state = job.as_ref().and_then(|j| j.state);
+            let ping = w.ping.as_deref();
+            match state {
+                Some(JobState::Active) if !w.started => {
+                    if let Some(url) = ping {
+                        checkin::send(&entry, url, checkin::Event::Start, None);
                     }
-                    // A state the store cannot name is unknown: watch it a little longer.
-                    j.state.is_some_and(|s| !s.is_unfinished())
+                    if let Some(x) = lock(&self.watching).get_mut(&entry) {
+                        if x.id == w.id {
+                            x.started = true;
+                        }
+                    }
                 }
-            };
+                Some(JobState::Completed) => {
+                    let now_ms = Utc::now().timestamp_millis();
+                    let finished = job.as_ref().and_then(|j| j.finished_on);
+                    let at_ms = finished.map_or(now_ms, |f| f as i64);
+                    self.record(&entry, at_ms / 1000, &w.id);
+                    if let Some(url) = ping {
+                        checkin::send(&entry, url, checkin::Event::Success, None);
+                    }
+                }
+                Some(JobState::Failed) => {
+                    if let Some(url) = ping {
+                        let why = job.as_ref().and_then(|j| j.failed_reason.clone());
+                        checkin::send(&entry, url, checkin::Event::Fail, why);
+                    }
+                }
+                _ => {}
+            }
+            // Gone, or finished; a state the store cannot name is watched a little longer.
+            let done = job.is_none() || state.is_some_and(|s| !s.is_unfinished());
             if done {
-                let mut w = lock(&self.watching);
-                if w.get(&entry).is_some_and(|(_, wid)| *wid == id) {
-                    w.remove(&entry);
+                let mut watching = lock(&self.watching);
+                if watching.get(&entry).is_some_and(|x| x.id == w.id) {
+                    watching.remove(&entry);
                 }
             }
         }

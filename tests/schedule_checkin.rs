@@ -1,0 +1,84 @@
+//! Check-ins (issue 29 point 6) against a local receiver: the healthchecks.io protocol
+//! (`URL/start`, `URL`, `URL/fail` with the failure reason), sent off the job's path with
+//! bounded retries, and the URL's secret kept out of the log.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+#[test]
+fn runs_check_in_start_success_and_fail_and_the_log_hides_the_key() {
+    let hook = TestHttp::start();
+    let config = format!(
+        r#"
+[queues.jobs.handlers.nap]
+builtin = "sleep"
+[queues.jobs.handlers.broken]
+builtin = "fail"
+attempts = 1
+
+[[schedule]]
+name = "works"
+cron = "* * * * * * *"
+ping = "http://127.0.0.1:{port}/hc/secret-ok"
+enqueue = {{ queue = "jobs", name = "nap", data = {{ ms = 2500 }} }}
+
+[[schedule]]
+name = "fails"
+cron = "* * * * * * *"
+ping = "http://127.0.0.1:{port}/hc/secret-bad"
+enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} }}
+"#,
+        port = hook.port
+    );
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    daemon.wait_healthy();
+    let seen = |path: &str| {
+        hook.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, b)| b.clone())
+            .collect::<Vec<_>>()
+    };
+    poll(
+        Duration::from_secs(40),
+        "start, success and fail check-ins",
+        || {
+            (!seen("/hc/secret-ok/start").is_empty()
+                && !seen("/hc/secret-ok").is_empty()
+                && !seen("/hc/secret-bad/fail").is_empty())
+            .then_some(())
+        },
+    );
+    let fail_bodies = seen("/hc/secret-bad/fail");
+    assert!(fail_bodies[0].contains("disk full"), "{fail_bodies:?}");
+    // The receiver answers 500 to these paths: retried, at most 3 times, then logged.
+    poll(
+        Duration::from_secs(20),
+        "an undelivered check-in logged",
+        || {
+            daemon
+                .log()
+                .contains("check-in not delivered")
+                .then_some(())
+        },
+    );
+    let log = daemon.log();
+    assert!(
+        log.contains("http://127.0.0.1/…"),
+        "redacted URL in the log"
+    );
+    assert!(
+        !log.contains("secret-ok") && !log.contains("secret-bad"),
+        "{log}"
+    );
+    // The job's own outcome is untouched by the failing check-ins.
+    poll(Duration::from_secs(20), "a completed run", || {
+        ids_in(&redis, "jobs", "completed").into_iter().next()
+    });
+}
