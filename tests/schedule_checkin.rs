@@ -82,3 +82,64 @@ enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} 
         ids_in(&redis, "jobs", "completed").into_iter().next()
     });
 }
+
+#[test]
+fn a_failing_entry_notifies_once_a_minute_with_a_slack_text() {
+    let hook = TestHttp::start();
+    let config = format!(
+        r#"
+[queues.jobs.handlers.broken]
+builtin = "fail"
+attempts = 1
+
+[[schedule]]
+name = "fails"
+cron = "* * * * * * *"
+notify = "http://127.0.0.1:{port}/ok"
+enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} }}
+"#,
+        port = hook.port
+    );
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    daemon.wait_healthy();
+    let docs = || -> Vec<serde_json::Value> {
+        hook.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == "/ok")
+            .map(|(_, b)| serde_json::from_str(b).unwrap())
+            .collect()
+    };
+    poll(Duration::from_secs(30), "a notification", || {
+        (!docs().is_empty()).then_some(())
+    });
+    // Let several more runs fail: still one notification (rate-limited per entry).
+    poll(Duration::from_secs(30), "four failed runs", || {
+        (ids_in(&redis, "jobs", "failed").len() >= 4).then_some(())
+    });
+    poll(Duration::from_secs(10), "their outcomes seen", || {
+        daemon
+            .log()
+            .matches("job failed")
+            .count()
+            .ge(&4)
+            .then_some(())
+    });
+    let docs = docs();
+    assert_eq!(docs.len(), 1, "{docs:?}");
+    let d = &docs[0];
+    assert_eq!(d["event"], "failed");
+    assert_eq!(d["entry"], "fails");
+    assert!(d["job_id"].as_str().unwrap().starts_with("cron-fails-"));
+    let text = d["text"].as_str().unwrap();
+    assert!(
+        text.contains("fails") && text.contains("disk full"),
+        "{text}"
+    );
+    assert_eq!(
+        d["dashboard"],
+        format!("/#job-{}", d["job_id"].as_str().unwrap())
+    );
+}

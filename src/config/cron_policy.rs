@@ -57,6 +57,8 @@ pub struct PolicySettings {
     pub alert_after: Option<Duration>,
     /// `ping`: the check-in URL (`cron::checkin`).
     pub ping: Option<String>,
+    /// `notify`: the failure webhook (`cron::notify`).
+    pub notify: Option<String>,
 }
 
 impl PolicySettings {
@@ -72,6 +74,7 @@ impl PolicySettings {
             catch_up_max: self.catch_up_max.or(lower.catch_up_max),
             alert_after: self.alert_after.or(lower.alert_after),
             ping: self.ping.clone().or_else(|| lower.ping.clone()),
+            notify: self.notify.clone().or_else(|| lower.notify.clone()),
         }
     }
 
@@ -87,6 +90,7 @@ impl PolicySettings {
             catch_up_max: self.catch_up_max.unwrap_or(DEFAULT_CATCH_UP_MAX),
             alert_after: self.alert_after,
             ping: self.ping.clone(),
+            notify: self.notify.clone(),
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct EntryPolicy {
     pub alert_after: Option<Duration>,
     /// Check-in URL.
     pub ping: Option<String>,
+    /// Failure webhook.
+    pub notify: Option<String>,
 }
 
 impl Default for EntryPolicy {

@@ -66,6 +66,8 @@ pub struct RawCron {
     pub alert_after: Option<String>,
     /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
     pub ping: Option<String>,
+    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
+    pub notify: Option<String>,
     /// A stale entry turns `/health` 503 (default false: it is only named in the body).
     pub stale_fails_health: Option<bool>,
     /// `[cron.entries."crontab:LINE"]`: one crontab line's own policies.
@@ -95,6 +97,8 @@ pub struct RawPolicy {
     pub alert_after: Option<String>,
     /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
     pub ping: Option<String>,
+    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
+    pub notify: Option<String>,
 }
 
 /// `[redis]`: a URL, or its parts.
@@ -342,6 +346,8 @@ pub struct RawSchedule {
     pub alert_after: Option<String>,
     /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
     pub ping: Option<String>,
+    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
+    pub notify: Option<String>,
     /// Total attempts of a command entry's run, default `[cron] attempts` (1).
     pub attempts: Option<u32>,
     /// Backoff between a command entry's attempts, default `[cron] backoff`.

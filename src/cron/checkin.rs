@@ -93,6 +93,25 @@ pub fn send(entry: &str, base: &str, event: Event, body: Option<String>) {
     });
 }
 
+/// POSTs `doc` as JSON to `url` for `entry` (notifications), retried like a check-in.
+pub fn post_json(entry: &str, url: &str, doc: serde_json::Value) {
+    let (entry, url) = (entry.to_string(), url.to_string());
+    tokio::spawn(async move {
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match CLIENT.post(&url).json(&doc).send().await {
+                Ok(r) if r.status().is_success() => return,
+                Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
+                Err(e) => last = e.without_url().to_string(),
+            }
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+            }
+        }
+        tracing::warn!(entry_id = %entry, url = %redacted(&url), error = %last, attempts = ATTEMPTS, "notification not delivered");
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 pub mod backfill;
 pub mod checkin;
 pub mod marks;
+pub mod notify;
 pub mod pauses;
 pub mod plan;
 pub mod scheduler;

@@ -170,6 +170,7 @@ impl EntryStates {
         let mut memo = HashMap::new();
         let mut next = Vec::with_capacity(plan.entries.len());
         let mut last = ctx.lock_last();
+        ctx.stats.successes.notifier.set_targets(plan);
         for e in &plan.entries {
             let (prev, n) = *memo
                 .entry((e.schedule.as_str(), e.tz))

@@ -97,6 +97,7 @@ fn policy_keys(raw: &RawCron) -> RawPolicy {
         catch_up_max: raw.catch_up_max,
         alert_after: raw.alert_after.clone(),
         ping: raw.ping.clone(),
+        notify: raw.notify.clone(),
     }
 }
 

@@ -88,6 +88,11 @@ pub(super) fn policy(
             .as_deref()
             .map(|u| ping_url(u, &place("ping")))
             .transpose()?,
+        notify: raw
+            .notify
+            .as_deref()
+            .map(|u| ping_url(u, &place("notify")))
+            .transpose()?,
     })
 }
 

@@ -97,6 +97,7 @@ fn policy_keys(s: &RawSchedule) -> RawPolicy {
         catch_up_max: s.catch_up_max,
         alert_after: s.alert_after.clone(),
         ping: s.ping.clone(),
+        notify: s.notify.clone(),
     }
 }
 

@@ -62,6 +62,8 @@ pub struct Successes {
     watching: Mutex<HashMap<String, Watched>>,
     /// Entry → Unix seconds this daemon first planned it.
     first_seen: Mutex<HashMap<String, i64>>,
+    /// Failure notifications (`notify`), told each outcome seen here.
+    pub notifier: super::super::notify::Notifier,
 }
 
 /// A run being watched.
@@ -159,13 +161,18 @@ impl Successes {
                     let finished = job.as_ref().and_then(|j| j.finished_on);
                     let at_ms = finished.map_or(now_ms, |f| f as i64);
                     self.record(&entry, at_ms / 1000, &w.id);
+                    self.notifier.outcome(&entry, &w.id, None);
                     if let Some(url) = ping {
                         checkin::send(&entry, url, checkin::Event::Success, None);
                     }
                 }
                 Some(JobState::Failed) => {
+                    let why = job.as_ref().and_then(|j| j.failed_reason.clone());
+                    let attempts = job.as_ref().map_or(0, |j| j.attempts_made);
+                    let reason = why.clone().unwrap_or_default();
+                    self.notifier
+                        .outcome(&entry, &w.id, Some((&reason, attempts)));
                     if let Some(url) = ping {
-                        let why = job.as_ref().and_then(|j| j.failed_reason.clone());
                         checkin::send(&entry, url, checkin::Event::Fail, why);
                     }
                 }
