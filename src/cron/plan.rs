@@ -380,26 +380,5 @@ fn table_id(schedule: &Schedule, tz: Tz, action: &Action) -> String {
     .id()
 }
 
-/// A plain command entry, for unit tests of the policies.
 #[cfg(test)]
-pub(crate) fn test_entry(id: &str, expr: &str) -> PlannedEntry {
-    PlannedEntry {
-        id: id.into(),
-        label: id.into(),
-        place: "crontab:1".into(),
-        schedule: Schedule::parse(expr).expect("a test schedule"),
-        tz: Tz::UTC,
-        action: Action::Command {
-            queue: CRON_QUEUE.into(),
-            shell: "/bin/sh".into(),
-            command: "true".into(),
-            env: Vec::new(),
-        },
-        policy: EntryPolicy::default(),
-        timeout: None,
-        runs: None,
-    }
-}
-
-#[cfg(test)]
-mod tests;
+pub(crate) mod tests;

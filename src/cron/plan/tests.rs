@@ -165,3 +165,23 @@ fn crontab_lines_take_cron_defaults_and_their_own_entry_table() {
     );
     assert_eq!(table.jitter_mode, JitterMode::Fixed);
 }
+
+/// A plain command entry, for unit tests of the policies.
+pub(crate) fn test_entry(id: &str, expr: &str) -> PlannedEntry {
+    PlannedEntry {
+        id: id.into(),
+        label: id.into(),
+        place: "crontab:1".into(),
+        schedule: Schedule::parse(expr).expect("a test schedule"),
+        tz: Tz::UTC,
+        action: Action::Command {
+            queue: CRON_QUEUE.into(),
+            shell: "/bin/sh".into(),
+            command: "true".into(),
+            env: Vec::new(),
+        },
+        policy: EntryPolicy::default(),
+        timeout: None,
+        runs: None,
+    }
+}

@@ -68,7 +68,7 @@ mod tests {
     use crate::config::cron_policy::PolicySettings;
 
     fn entry(id: &str, jitter_s: u64, mode: JitterMode) -> PlannedEntry {
-        let mut e = crate::cron::plan::test_entry(id, "* * * * *");
+        let mut e = crate::cron::plan::tests::test_entry(id, "* * * * *");
         e.policy = PolicySettings {
             jitter: Some(Duration::from_secs(jitter_s)),
             jitter_mode: Some(mode),

@@ -227,13 +227,13 @@ mod tests {
 
     #[test]
     fn an_entry_goes_stale_past_alert_after_without_success_and_recovers_with_one() {
-        let mut e = crate::cron::plan::test_entry("backup", "0 3 * * *");
+        let mut e = crate::cron::plan::tests::test_entry("backup", "0 3 * * *");
         e.policy = PolicySettings {
             alert_after: Some(Duration::from_secs(3600)),
             ..PolicySettings::default()
         }
         .resolve();
-        let quiet = crate::cron::plan::test_entry("quiet", "0 3 * * *");
+        let quiet = crate::cron::plan::tests::test_entry("quiet", "0 3 * * *");
         let plan = Plan {
             entries: vec![e, quiet],
         };

@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn all_missed_ticks_oldest_first_newest_max_kept() {
-        let e = crate::cron::plan::test_entry("e", "*/10 * * * *");
+        let e = crate::cron::plan::tests::test_entry("e", "*/10 * * * *");
         let (from, to) = (at("2027-01-01T03:00:00Z"), at("2027-01-01T03:55:00Z"));
         let all = ticks_between(&e, from, to, 100);
         assert_eq!(all.len(), 6, "03:00 … 03:50: {all:?}");

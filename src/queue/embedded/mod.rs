@@ -43,7 +43,7 @@ use rusqlite::Connection as Sqlite;
 use tokio::sync::{broadcast, Notify};
 
 use crate::queue::consumer::JobHandle;
-use crate::queue::contract::{Claims, Connection};
+use crate::queue::contract::Connection;
 use crate::queue::{error::Error, error::JobOpError};
 
 pub use events::EmbeddedEventReader;
@@ -340,24 +340,7 @@ impl Connection for EmbeddedStore {
     }
 }
 
-/// One daemon per file (the file lock): nobody to vouch to, so the defaults (no other holder).
-/// Paused schedule entries are kept in the file (`pauses.rs`), so a pause outlives a restart.
-#[async_trait]
-impl Claims for EmbeddedStore {
-    async fn schedule_pauses(&self) -> Result<Vec<crate::queue::contract::SchedulePause>, Error> {
-        self.read("*", pauses::read).await
-    }
-
-    async fn set_schedule_pause(
-        &self,
-        entry: &str,
-        pause: Option<&crate::queue::contract::SchedulePause>,
-    ) -> Result<(), Error> {
-        let (entry, pause) = (entry.to_string(), pause.cloned());
-        self.write("*", move |c| pauses::write(c, &entry, pause.as_ref()))
-            .await
-    }
-}
+// `impl Claims for EmbeddedStore`: in `pauses.rs` (the only claims it keeps are pauses).
 
 /// Log lines of a running embedded job.
 pub struct JobLogRef {

@@ -2,10 +2,31 @@
 //! first pause (so files of earlier releases need no schema step, and a file that never saw a
 //! pause reads as none paused). Kept in the file, a pause outlives a restart of the daemon.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection as Sqlite, OptionalExtension};
 
-use super::Fault;
-use crate::queue::contract::SchedulePause;
+use super::{EmbeddedStore, Fault};
+use crate::queue::contract::{Claims, SchedulePause};
+use crate::queue::error::Error;
+
+/// One daemon per file (the file lock): nobody to vouch to, so the defaults (no other holder).
+/// Paused schedule entries are kept in the file (`pauses.rs`), so a pause outlives a restart.
+#[async_trait]
+impl Claims for EmbeddedStore {
+    async fn schedule_pauses(&self) -> Result<Vec<crate::queue::contract::SchedulePause>, Error> {
+        self.read("*", read).await
+    }
+
+    async fn set_schedule_pause(
+        &self,
+        entry: &str,
+        pause: Option<&crate::queue::contract::SchedulePause>,
+    ) -> Result<(), Error> {
+        let (entry, pause) = (entry.to_string(), pause.cloned());
+        self.write("*", move |c| write(c, &entry, pause.as_ref()))
+            .await
+    }
+}
 
 const CREATE: &str = "CREATE TABLE IF NOT EXISTS schedule_pauses (
     entry    TEXT PRIMARY KEY,
