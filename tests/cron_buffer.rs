@@ -157,7 +157,8 @@ fn test_crontab_shows_each_lines_policies_and_checks_the_entry_tables() {
         "worker.toml",
         "[cron]\njitter = \"10m\"\njitter_mode = \"fixed\"\n\n\
          [cron.entries.\"crontab:2\"]\noverlap = \"buffer_all\"\nbuffer_max = 4\n\
-         catch_up = \"1h\"\ncatch_up_mode = \"all\"\nalert_after = \"2h\"\n",
+         catch_up = \"1h\"\ncatch_up_mode = \"all\"\nalert_after = \"2h\"\n\
+         ping = \"https://hc-ping.com/secret-uuid\"\n",
     );
     let args = [
         "--test-crontab",
@@ -176,7 +177,9 @@ fn test_crontab_shows_each_lines_policies_and_checks_the_entry_tables() {
     assert!(
         lines[1].contains("overlap=buffer_all (max 4)")
             && lines[1].contains("catch_up=1h all (max 10)")
-            && lines[1].contains("alert_after=2h"),
+            && lines[1].contains("alert_after=2h")
+            && lines[1].contains("ping=https://hc-ping.com/…")
+            && !out.contains("secret-uuid"),
         "{out}"
     );
     // The same fixed delay on every run of the test: it is hashed, not drawn.

@@ -7,7 +7,7 @@ use crate::config::Overlap;
 use crate::cron::PlannedEntry;
 
 /// `policy: overlap=buffer_all (max 10) jitter=30s fixed (+12.345s) catch_up=1h all (max 10)
-/// alert_after=2h`.
+/// alert_after=2h ping=https://hc-ping.com/…`.
 pub(super) fn describe(e: &PlannedEntry) -> String {
     let p = &e.policy;
     let mut out = format!("policy: overlap={}", p.overlap.as_str());
@@ -37,6 +37,13 @@ pub(super) fn describe(e: &PlannedEntry) -> String {
     }
     if let Some(a) = p.alert_after {
         out.push_str(&format!(" alert_after={}", show(a)));
+    }
+    // Scheme and host only: the rest of a check-in or webhook URL is its key.
+    if let Some(u) = &p.ping {
+        out.push_str(&format!(" ping={}", crate::cron::checkin::redacted(u)));
+    }
+    if let Some(u) = &p.notify {
+        out.push_str(&format!(" notify={}", crate::cron::checkin::redacted(u)));
     }
     out
 }
