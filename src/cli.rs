@@ -276,8 +276,15 @@ pub enum Command {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Schedules with their latest run and next fire time.
-    Schedules(JsonFlag),
+    /// Schedules with their latest run and next fire time; `pause`/`resume` one entry.
+    Schedules {
+        /// Pause or resume an entry (none: list them).
+        #[command(subcommand)]
+        action: Option<SchedulesCommand>,
+        /// `--json` for the list.
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Supervised programs' states (`supervisorctl status`), from the running daemon.
     Programs(ProgramsArgs),
     /// Start a program (NAME, NAME:00 or all) in the running daemon (`supervisorctl start`).
@@ -336,6 +343,35 @@ pub struct TailArgs {
     /// The daemon.
     #[command(flatten)]
     pub daemon: DaemonUrl,
+}
+
+/// `worker schedules …`
+#[derive(Debug, Clone, Subcommand)]
+pub enum SchedulesCommand {
+    /// Pause ENTRY on every daemon of the store: its ticks add no job until resumed.
+    Pause {
+        /// The entry id (`worker schedules` lists them).
+        entry: String,
+        /// Why, for the other operators (one line).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resume a paused ENTRY.
+    Resume {
+        /// The entry id.
+        entry: String,
+    },
+    /// Run ENTRY's ticks from --from to --to (RFC 3339) now; ticks that already ran are skipped.
+    Backfill {
+        /// The entry id.
+        entry: String,
+        /// First instant, RFC 3339 (e.g. 2027-01-01T00:00:00Z).
+        #[arg(long)]
+        from: String,
+        /// Last instant, inclusive, RFC 3339.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// `--json`: machine-readable output.

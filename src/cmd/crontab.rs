@@ -75,11 +75,14 @@ pub fn test_crontab(
     env: &dyn Fn(&str) -> Option<String>,
     daemon_tz: Tz,
 ) -> ExitCode {
+    // The config too: its `[cron]` and `[cron.entries."crontab:LINE"]` policies are shown
+    // beside each line, and a bad one fails the test as it would fail the daemon's start.
+    let config = match crate::config::load(env, &args.overrides()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
     let file = if file.as_os_str().is_empty() {
-        match crate::config::load(env, &args.overrides()) {
-            Ok(c) => c.crontab,
-            Err(e) => return fail(&e.to_string()),
-        }
+        config.crontab.clone()
     } else {
         file
     };
@@ -91,7 +94,7 @@ pub fn test_crontab(
         },
         Err(e) => return fail(&format!("{name}: cannot read crontab: {e}")),
     };
-    let (out, err, ok) = test_report(&name, &text, Utc::now(), daemon_tz);
+    let (out, err, ok) = test_report(&name, &text, Utc::now(), daemon_tz, &config);
     print!("{out}");
     eprint!("{err}");
     if ok {

@@ -15,6 +15,7 @@ pub(super) fn test_report(
     text: &str,
     now: DateTime<Utc>,
     daemon_tz: Tz,
+    config: &crate::config::Config,
 ) -> (String, String, bool) {
     let mut out = String::new();
     let mut err = String::new();
@@ -28,7 +29,17 @@ pub(super) fn test_report(
             return (out, err, false);
         }
     };
-    for e in &tab.entries {
+    // The policies each line runs by, as the daemon would resolve them.
+    let plan = match crate::cron::Plan::build(Some((file, &tab)), config, daemon_tz) {
+        Ok(p) => Some(p),
+        Err(errors) => {
+            for e in &errors {
+                let _ = writeln!(err, "error: {e}");
+            }
+            None
+        }
+    };
+    for (i, e) in tab.entries.iter().enumerate() {
         let tz = e.zone(tab.default_tz, daemon_tz);
         let target = match &e.target {
             Target::Command(c) => format!("command (queue cron): {c}"),
@@ -43,6 +54,9 @@ pub(super) fn test_report(
             tz.name(),
             e.id()
         );
+        if let Some(planned) = plan.as_ref().and_then(|p| p.entries.get(i)) {
+            let _ = writeln!(out, "    {}", super::crontab_policy::describe(planned));
+        }
         if e.schedule.is_reboot() {
             let _ = writeln!(out, "    at daemon start");
             continue;
@@ -77,5 +91,5 @@ pub(super) fn test_report(
         tab.entries.len(),
         if tab.entries.len() == 1 { "y" } else { "ies" }
     );
-    (out, err, true)
+    (out, err, plan.is_some())
 }

@@ -5,6 +5,7 @@
 mod cancel;
 mod crontab;
 mod crontab_checks;
+mod crontab_policy;
 mod crontab_report;
 mod enqueue;
 mod healthcheck;
@@ -12,6 +13,7 @@ mod open;
 mod ops;
 mod print;
 mod programs;
+mod schedules;
 mod status;
 
 pub use crontab::{cron_next, test_crontab};

@@ -30,7 +30,7 @@ pub async fn run(
             | Command::Pause { .. }
             | Command::Resume { .. }
             | Command::Clean { .. }
-            | Command::Schedules(_)
+            | Command::Schedules { .. }
     );
     if !needs_store {
         return None;
@@ -174,7 +174,11 @@ async fn run_op(
             }
             Ok(())
         }
-        Command::Schedules(j) => schedules(&store, &config, j.json, env).await,
+        Command::Schedules {
+            action: Some(action),
+            ..
+        } => return super::schedules::run(&store, &config, action, env).await,
+        Command::Schedules { json, .. } => schedules(&store, &config, json.json, env).await,
         _ => Ok(()),
     };
     match result {
@@ -232,7 +236,7 @@ async fn schedules(
             return Ok(());
         }
     };
-    let rows = report::rows(Some(store), &plan, chrono::Utc::now(), None).await;
+    let rows = report::rows(Some(store), &plan, chrono::Utc::now(), None, None).await;
     if json {
         print_json(&rows);
         return Ok(());

@@ -6,6 +6,7 @@
 
 use std::num::NonZeroUsize;
 
+use super::cron_policy::PolicySettings;
 use crate::queue::{Backoff, Retention};
 
 /// The queue crontab command lines use unless `[cron] queue` names another.
@@ -43,6 +44,39 @@ pub struct CronConfig {
     /// What a command line's tick does when the store cannot take its run
     /// (`[cron] when_store_down`, default [`WhenStoreDown::Run`]).
     pub when_store_down: WhenStoreDown,
+    /// Policy defaults of every entry (`[cron] overlap`, `jitter`, …): what a crontab line
+    /// runs by, and what a `[[schedule]]` table does not say itself.
+    pub policy: PolicySettings,
+    /// `[cron] stale_fails_health`: a stale entry (past `alert_after` without a success)
+    /// turns `/health` 503; off by default (it is named in the body either way).
+    pub stale_fails_health: bool,
+    /// `[cron.entries."KEY"]`: one crontab line's own policies, KEY being `crontab:LINE` or
+    /// the entry id; with the place of the table header for errors.
+    pub entries: Vec<EntryTable>,
+}
+
+/// One `[cron.entries."KEY"]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryTable {
+    /// `crontab:LINE` (any file name before the colon; the line number counts) or an entry id.
+    pub key: String,
+    /// `FILE:LINE: [cron.entries."KEY"]`.
+    pub place: String,
+    /// What it says.
+    pub policy: PolicySettings,
+}
+
+impl EntryTable {
+    /// Whether this table is about the crontab line `line` whose entry id is `id`.
+    pub fn matches(&self, line: usize, id: &str) -> bool {
+        if self.key == id {
+            return true;
+        }
+        self.key
+            .rsplit_once(':')
+            .and_then(|(_, n)| n.parse::<usize>().ok())
+            .is_some_and(|n| n == line)
+    }
 }
 
 /// `[cron] when_store_down`: what a crontab command line's tick does when its add fails (the
@@ -73,6 +107,9 @@ impl Default for CronConfig {
             remove_on_complete: None,
             remove_on_fail: None,
             when_store_down: WhenStoreDown::Run,
+            policy: PolicySettings::default(),
+            entries: Vec::new(),
+            stale_fails_health: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! first: built-in defaults, `config/worker.toml`, environment, command-line flags.
 
 pub mod cron;
+pub mod cron_policy;
 mod dead_letter;
 pub mod dotenv;
 mod env;
@@ -333,14 +334,11 @@ pub struct ScheduleConfig {
     pub tz: Option<String>,
     /// What runs.
     pub target: ScheduleTarget,
-    /// Overlap policy.
-    pub overlap: Overlap,
-    /// Catch-up window.
-    pub catch_up: Option<Duration>,
+    /// Overlap, jitter, catch-up and staleness as this table says them (unsaid ones come
+    /// from `[cron]`, see [`cron_policy`]).
+    pub policy: cron_policy::PolicySettings,
     /// Handler timeout.
     pub timeout: Option<Duration>,
-    /// Random start delay bound.
-    pub jitter: Option<Duration>,
     /// A command entry's attempts (`None`: `[cron] attempts`).
     pub attempts: Option<u32>,
     /// A command entry's backoff (`None`: `[cron] backoff`).
@@ -373,6 +371,12 @@ pub enum Overlap {
     Allow,
     /// Cancel the running one, then add the tick.
     Replace,
+    /// Hold one tick until the running run finishes, then add it; further ticks meanwhile
+    /// are skipped and counted (Temporal's `BufferOne`).
+    BufferOne,
+    /// Hold every tick, up to `buffer_max`, and add them one after another as each run
+    /// finishes (Temporal's `BufferAll`, capped).
+    BufferAll,
 }
 
 impl Config {

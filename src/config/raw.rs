@@ -51,6 +51,57 @@ pub struct RawCron {
     pub remove_on_fail: Option<RawRetention>,
     /// `"run"` (default), `"skip"` or `"run_if_alone"`: a command line's tick when the store is unreachable.
     pub when_store_down: Option<crate::config::cron::WhenStoreDown>,
+    /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
+    pub overlap: Option<String>,
+    /// Ticks `buffer_all` holds, default 10.
+    pub buffer_max: Option<u64>,
+    /// Start delay up to this long.
+    pub jitter: Option<String>,
+    /// `random` (default) or `fixed` (hashed from the entry id).
+    pub jitter_mode: Option<String>,
+    /// Look back this far at start for ticks missed while down (default off).
+    pub catch_up: Option<String>,
+    /// `once` (default: one run for all missed ticks) or `all`.
+    pub catch_up_mode: Option<String>,
+    /// Missed ticks `all` runs at most, default 10.
+    pub catch_up_max: Option<u64>,
+    /// Stale after this long without a success (named in /health).
+    pub alert_after: Option<String>,
+    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
+    pub ping: Option<String>,
+    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
+    pub notify: Option<String>,
+    /// A stale entry turns `/health` 503 (default false: it is only named in the body).
+    pub stale_fails_health: Option<bool>,
+    /// `[cron.entries."crontab:LINE"]`: one crontab line's own policies.
+    pub entries: Option<std::collections::BTreeMap<String, RawPolicy>>,
+}
+
+/// The schedule policies of one place (`[cron.entries."KEY"]`; `[cron]` and `[[schedule]]`
+/// carry the same keys).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
+    pub overlap: Option<String>,
+    /// Ticks `buffer_all` holds, default 10.
+    pub buffer_max: Option<u64>,
+    /// Start delay up to this long.
+    pub jitter: Option<String>,
+    /// `random` (default) or `fixed` (hashed from the entry id).
+    pub jitter_mode: Option<String>,
+    /// Look back this far at start for ticks missed while down (default off).
+    pub catch_up: Option<String>,
+    /// `once` (default: one run for all missed ticks) or `all`.
+    pub catch_up_mode: Option<String>,
+    /// Missed ticks `all` runs at most, default 10.
+    pub catch_up_max: Option<u64>,
+    /// Stale after this long without a success (named in /health).
+    pub alert_after: Option<String>,
+    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
+    pub ping: Option<String>,
+    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
+    pub notify: Option<String>,
 }
 
 /// `[redis]`: a URL, or its parts.
@@ -281,14 +332,28 @@ pub struct RawSchedule {
     pub enqueue: Option<RawEnqueue>,
     /// A command to run (queue `cron`), instead of `enqueue`.
     pub command: Option<String>,
-    /// `forbid` (default), `allow` or `replace`.
-    pub overlap: Option<String>,
-    /// Run one missed tick after downtime if it is younger than this (default off).
-    pub catch_up: Option<String>,
     /// Handler timeout for this entry's runs.
     pub timeout: Option<String>,
-    /// Random start delay up to this long.
+    /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
+    pub overlap: Option<String>,
+    /// Ticks `buffer_all` holds, default 10.
+    pub buffer_max: Option<u64>,
+    /// Start delay up to this long.
     pub jitter: Option<String>,
+    /// `random` (default) or `fixed` (hashed from the entry id).
+    pub jitter_mode: Option<String>,
+    /// Look back this far at start for ticks missed while down (default off).
+    pub catch_up: Option<String>,
+    /// `once` (default: one run for all missed ticks) or `all`.
+    pub catch_up_mode: Option<String>,
+    /// Missed ticks `all` runs at most, default 10.
+    pub catch_up_max: Option<u64>,
+    /// Stale after this long without a success (named in /health).
+    pub alert_after: Option<String>,
+    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
+    pub ping: Option<String>,
+    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
+    pub notify: Option<String>,
     /// Total attempts of a command entry's run, default `[cron] attempts` (1).
     pub attempts: Option<u32>,
     /// Backoff between a command entry's attempts, default `[cron] backoff`.

@@ -363,6 +363,7 @@ fn retention(
 mod cron;
 mod handler;
 mod http;
+mod policy;
 mod process;
 mod ranges;
 mod schedule;

@@ -19,6 +19,8 @@ pub enum MarkKind {
     Skipped,
     /// Too late to run (suspend, clock jump), or the store did not take it in time.
     Missed,
+    /// The entry was paused by an operator.
+    Paused,
 }
 
 /// Recent skipped and missed ticks per entry. Written by the scheduler, read by the API; a std

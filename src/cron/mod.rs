@@ -5,9 +5,16 @@
 //!   the scheduler that turns ticks into jobs with deterministic ids, and the schedule rows
 //!   and "run now" shown by the API, CLI and dashboard (`scheduler::report`).
 //!
+//! - [`backfill`]: an entry's ticks of a past range, added now with their usual ids.
+//! - [`pauses`]: one entry paused by an operator, kept in the store so replicas agree.
+//!
 //! The `--test-crontab` / `cron next` reports are CLI output and live in `cmd`.
 
+pub mod backfill;
+pub mod checkin;
 pub mod marks;
+pub mod notify;
+pub mod pauses;
 pub mod plan;
 pub mod scheduler;
 pub mod window;

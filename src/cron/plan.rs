@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 
+use crate::config::cron_policy::EntryPolicy;
 use crate::config::{Config, Overlap, ScheduleConfig, ScheduleTarget};
 use crate::crontab::parse::{Crontab, Entry, Target};
 use crate::crontab::schedule::Schedule;
@@ -67,12 +68,9 @@ pub struct PlannedEntry {
     pub tz: Tz,
     /// What.
     pub action: Action,
-    /// Policy when the previous run is not finished.
-    pub overlap: Overlap,
-    /// Run one tick missed during downtime if younger than this.
-    pub catch_up: Option<Duration>,
-    /// Random start delay bound.
-    pub jitter: Option<Duration>,
+    /// Overlap, jitter, catch-up and staleness: its table's or `[cron.entries."KEY"]`'s,
+    /// over `[cron]`'s, over the built-in defaults.
+    pub policy: EntryPolicy,
     /// Timeout of a command entry's run.
     pub timeout: Option<Duration>,
     /// A command entry's attempts, backoff and retention, resolved from its table, `[cron]`
@@ -119,13 +117,24 @@ impl Plan {
         let queue = config.cron.queue.as_str();
         if let Some((file, tab)) = crontab {
             for e in &tab.entries {
-                entries.push(from_line(file, tab, e, daemon_tz, queue));
+                let mut planned = from_line(file, tab, e, daemon_tz, queue);
+                // A line's own table, else `[cron]`'s defaults alone.
+                let own = config
+                    .cron
+                    .entries
+                    .iter()
+                    .find(|t| t.matches(e.line, &planned.id));
+                let said = own.map_or(config.cron.policy.clone(), |t| {
+                    t.policy.over(&config.cron.policy)
+                });
+                planned.policy = said.resolve();
+                entries.push(planned);
             }
         }
         let default_tz = crontab.and_then(|(_, t)| t.default_tz);
         for s in &config.schedules {
             let tab = crontab.map(|(_, t)| t);
-            match from_table(s, tab, default_tz.unwrap_or(daemon_tz), queue) {
+            match from_table(s, tab, default_tz.unwrap_or(daemon_tz), &config.cron) {
                 Ok(e) => entries.push(e),
                 Err(msg) => errors.push(msg),
             }
@@ -140,10 +149,11 @@ impl Plan {
             }
         }
         resolve_runs(&mut entries, config);
+        errors.extend(unmatched_entry_tables(crontab, config));
         if config.overlap_all {
             // `--overlapping` (Supercronic's `-overlapping`): no entry waits for its last run.
             for e in &mut entries {
-                e.overlap = Overlap::Allow;
+                e.policy.overlap = Overlap::Allow;
             }
         }
         if errors.is_empty() {
@@ -256,9 +266,7 @@ fn from_line(file: &str, tab: &Crontab, e: &Entry, daemon_tz: Tz, queue: &str) -
         schedule: e.schedule.clone(),
         tz: e.zone(tab.default_tz, daemon_tz),
         action,
-        overlap: Overlap::Forbid,
-        catch_up: None,
-        jitter: None,
+        policy: EntryPolicy::default(),
         timeout: None,
         runs: None,
     }
@@ -268,10 +276,12 @@ fn from_table(
     s: &ScheduleConfig,
     tab: Option<&Crontab>,
     default_tz: Tz,
-    queue: &str,
+    cron: &crate::config::CronConfig,
 ) -> Result<PlannedEntry, String> {
+    let queue = cron.queue.as_str();
     let schedule =
         Schedule::parse(&s.cron).map_err(|e| format!("{} cron {:?}: {e}", s.place, s.cron))?;
+    let policy = s.policy.over(&cron.policy).resolve();
     let tz = match &s.tz {
         Some(name) => parse_zone(name).map_err(|e| format!("{} tz: {e}", s.place))?,
         None => default_tz,
@@ -306,12 +316,31 @@ fn from_table(
         schedule,
         tz,
         action,
-        overlap: s.overlap,
-        catch_up: s.catch_up,
-        jitter: s.jitter,
+        policy,
         timeout: s.timeout,
         runs: None,
     })
+}
+
+/// `[cron.entries."KEY"]` tables that name no crontab line: a typo there would otherwise
+/// leave the line on the defaults without a word.
+fn unmatched_entry_tables(crontab: Option<(&str, &Crontab)>, config: &Config) -> Vec<String> {
+    let lines: Vec<(usize, String)> = crontab
+        .map(|(_, t)| t.entries.iter().map(|e| (e.line, e.id())).collect())
+        .unwrap_or_default();
+    config
+        .cron
+        .entries
+        .iter()
+        .filter(|t| !lines.iter().any(|(line, id)| t.matches(*line, id)))
+        .map(|t| {
+            format!(
+                "{}: {:?} names no entry of the crontab: use \"crontab:LINE\" with the line \
+                 number of a schedule line, or the entry id `worker --test-crontab` shows",
+                t.place, t.key
+            )
+        })
+        .collect()
 }
 
 /// An entry's readable name: its `name`, else `PLACE COMMAND` with the command cut at
@@ -352,4 +381,4 @@ fn table_id(schedule: &Schedule, tz: Tz, action: &Action) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -36,16 +36,21 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::marks::MarkKind;
-use super::plan::{Plan, PlannedEntry};
-use crate::config::{Config, Overlap};
+use super::plan::Plan;
+use crate::config::cron_policy::CatchUpMode;
+use crate::config::Config;
 use crate::queue::{cron_job_id, Store};
-pub(crate) use ticks::{latest_tick_between, previous_tick};
+pub(crate) use ticks::{latest_tick_between, previous_tick, ticks_between};
 
 mod adds;
+pub mod buffer;
+mod fire;
+mod held;
 mod local;
 pub use local::LocalRuns;
 mod spec;
-pub use spec::job_spec;
+pub mod success;
+pub use spec::{jitter_delay, job_spec};
 pub mod overlap;
 pub mod report;
 mod ticks;
@@ -79,6 +84,12 @@ pub struct SchedulerStats {
     pub manual: overlap::ManualRuns,
     /// Ticks skipped by overlap, per entry id: Supercronic's `deadline_exceeded` in /metrics.
     pub skipped_by_entry: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    /// Ticks held behind a running run (`buffer_one`/`buffer_all`, catch-up `all`).
+    pub buffers: buffer::Buffers,
+    /// Entries paused by an operator, as last read from the store.
+    pub pauses: super::pauses::Pauses,
+    /// Each entry's last success, for staleness (`alert_after`).
+    pub successes: success::Successes,
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -107,6 +118,14 @@ pub async fn run(
     let mut current = plan.borrow_and_update().clone();
     let mut state = EntryStates::new(&ctx, &current, Utc::now());
     fire_reboots_and_catch_ups(&ctx, &adds, &current);
+    // Polls held ticks (see `buffer.rs`) only while some are held. An interval, not a sleep
+    // in the select: a per-second tick would restart a sleep before it ever ended.
+    let mut held_poll = tokio::time::interval(buffer::BUFFER_POLL);
+    held_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Looks at the runs added (see `success.rs`); one poll at a time, from the tracker.
+    let mut success_poll = tokio::time::interval(success::WATCH_POLL);
+    success_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let polling = Arc::new(std::sync::atomic::AtomicBool::new(false));
     loop {
         let now = Utc::now();
         let wait = state
@@ -122,6 +141,16 @@ pub async fn run(
                 tracing::info!(entries = current.entries.len(), "schedule reloaded");
             }
             _ = tokio::time::sleep(wait) => fire_due(&ctx, &adds, &current, &mut state, Utc::now()),
+            _ = held_poll.tick(), if !ctx.stats.buffers.is_empty() => held::poll_held(&ctx, &adds, &current),
+            _ = success_poll.tick() => {
+                if !polling.swap(true, Ordering::AcqRel) {
+                    let (ctx, polling) = (ctx.clone(), polling.clone());
+                    adds.spawn(async move {
+                        ctx.stats.successes.poll(&ctx.store).await;
+                        polling.store(false, Ordering::Release);
+                    });
+                }
+            }
         }
     }
     adds.close();
@@ -141,13 +170,18 @@ impl EntryStates {
         let mut memo = HashMap::new();
         let mut next = Vec::with_capacity(plan.entries.len());
         let mut last = ctx.lock_last();
+        ctx.stats.successes.notifier.set_targets(plan);
         for e in &plan.entries {
             let (prev, n) = *memo
                 .entry((e.schedule.as_str(), e.tz))
                 .or_insert_with(|| (previous_tick(e, now), e.schedule.next_after(now, e.tz)));
+            ctx.stats.successes.seen(&e.id, now.timestamp());
             if let Some(t) = prev {
-                last.entry(e.id.clone())
+                let id = last
+                    .entry(e.id.clone())
                     .or_insert_with(|| cron_job_id(&e.id, t.timestamp()));
+                // Its latest tick's run, if still kept, tells its last success at start.
+                ctx.stats.successes.watch(&e.id, e.job_target().0, id, None);
             }
             next.push(n);
         }
@@ -165,9 +199,11 @@ fn fire_reboots_and_catch_ups(ctx: &Arc<FireContext>, adds: &TaskTracker, plan: 
     for (i, e) in plan.entries.iter().enumerate() {
         if e.schedule.is_reboot() {
             batch.push((i, now));
-        } else if let Some(window) = e.catch_up {
+        } else if let Some(window) = e.policy.catch_up {
             let from = now - chrono::Duration::from_std(window).unwrap_or_default();
-            if let Some(t) = latest_tick_between(e, from, now) {
+            if e.policy.catch_up_mode == CatchUpMode::All {
+                ctx.hold_missed(e, &ticks_between(e, from, now, e.policy.catch_up_max));
+            } else if let Some(t) = latest_tick_between(e, from, now) {
                 tracing::info!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %t.to_rfc3339(), "catching up a tick missed while down");
                 batch.push((i, t));
             }
@@ -205,13 +241,19 @@ fn fire_due(
             });
         state.next[i] = next;
         let lateness = (now - latest).to_std().unwrap_or_default();
-        let allowed = e.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
+        let allowed = e.policy.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
         if latest != due {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
             ctx.stats
                 .marks
                 .note(&e.id, due.timestamp_millis(), MarkKind::Missed);
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
+            if let (Some(window), CatchUpMode::All) = (e.policy.catch_up, e.policy.catch_up_mode) {
+                // Each missed tick within the window runs, one after another.
+                let from = due.max(now - chrono::Duration::from_std(window).unwrap_or_default());
+                ctx.hold_missed(e, &ticks_between(e, from, now, e.policy.catch_up_max));
+                continue;
+            }
         }
         if lateness > allowed {
             ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
@@ -245,6 +287,13 @@ fn spawn_batch(
     let ctx = ctx.clone();
     let plan = plan.clone();
     adds.spawn(async move {
+        // One read of the store's pauses per batch: every replica sees a pause made through
+        // any of them by its next tick.
+        ctx.stats.pauses.refresh(&ctx.store).await;
+        let batch: Vec<_> = batch
+            .into_iter()
+            .filter(|(i, at)| !ctx.paused(&plan.entries[*i], *at))
+            .collect();
         futures::stream::iter(batch)
             .for_each_concurrent(MAX_ADDS_IN_FLIGHT, |(i, at)| {
                 let (ctx, plan) = (&ctx, &plan);
@@ -276,120 +325,4 @@ struct FireContext {
     /// gives it back while it sleeps between retries. Never closed: `None` from
     /// [`FireContext::permit`] means shutdown.
     permits: Arc<Semaphore>,
-}
-
-impl FireContext {
-    fn lock_last(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        self.last_job.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    async fn fire(&self, e: &PlannedEntry, at: DateTime<Utc>) {
-        let Some(mut permit) = self.permit().await else {
-            return;
-        };
-        let (queue, _) = e.job_target();
-        if self.local_forbids(e, at) {
-            return;
-        }
-        let this_id = cron_job_id(&e.id, at.timestamp());
-        let previous = self
-            .lock_last()
-            .get(&e.id)
-            .cloned()
-            .filter(|p| *p != this_id);
-        // The latest tick's run, and the latest manual run: both count for the policy.
-        let manual = self.stats.manual.latest(&e.id).map(|(_, id)| id);
-        let candidates = previous.into_iter().chain(manual);
-        // Bounded like the add's probe: a store that does not answer must not hold the tick
-        // back from running locally (an unknown state counts as finished, see `overlap.rs`).
-        let check = overlap::unfinished(&self.store, queue, candidates);
-        let unfinished = tokio::time::timeout(adds::PROBE, check)
-            .await
-            .ok()
-            .flatten();
-        if let Some(run) = unfinished {
-            let (prev, state) = (run.id.clone(), run.state);
-            match e.overlap {
-                Overlap::Allow => {}
-                Overlap::Forbid => {
-                    self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-                    *self
-                        .stats
-                        .skipped_by_entry
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .entry(e.id.clone())
-                        .or_default() += 1;
-                    self.stats
-                        .marks
-                        .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
-                    let why = match run.retrying {
-                        // A retry pending is not a run going on: say so (see `overlap.rs`).
-                        Some(_) => "tick skipped: previous run waits to retry after a failure (overlap = forbid)",
-                        None => "tick skipped: previous run not finished (overlap = forbid)",
-                    };
-                    tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, previous = %prev, previous_state = %state,
-                        failed_attempts = run.retrying, scheduled = %at.to_rfc3339(), "{why}");
-                    return;
-                }
-                Overlap::Replace => self.replace(e, queue, &prev, state).await,
-            }
-        }
-        let spec = job_spec(&self.config, e, at);
-        let deadline = e
-            .schedule
-            .next_after(at, e.tz)
-            .unwrap_or(at + chrono::Duration::hours(1));
-        let mut backoff =
-            crate::backoff::Doubling::new(Duration::from_millis(250), Duration::from_secs(5));
-        loop {
-            // The add is bounded by the next tick: one that only goes through after it would
-            // run the tick late, against the policy (missed, not delayed).
-            let added = self.add_before(queue, &spec, deadline).await;
-            match added {
-                Ok(id) => {
-                    self.lock_last().insert(e.id.clone(), id.clone());
-                    self.stats.fired.fetch_add(1, Ordering::Relaxed);
-                    let was_local = self.running_locally.swap(false, Ordering::Relaxed);
-                    if self.missing.swap(false, Ordering::Relaxed) || was_local {
-                        tracing::info!(entry = e.label.as_str(), entry_id = %e.id, "cron enqueues succeed again");
-                    }
-                    tracing::info!(entry = e.label.as_str(), entry_id = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(), "cron tick enqueued");
-                    return;
-                }
-                // The store is unreachable: the command runs here, and the add stops (a tick
-                // runs once: locally or from the queue).
-                Err(err) if self.run_locally(e, at, &this_id, &err) => return,
-                Err(err)
-                    if Utc::now()
-                        + chrono::Duration::from_std(backoff.peek()).unwrap_or_default()
-                        < deadline =>
-                {
-                    tracing::debug!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, "cron enqueue failed; retrying");
-                }
-                Err(err) => {
-                    self.stats.missed.fetch_add(1, Ordering::Relaxed);
-                    self.stats
-                        .marks
-                        .note(&e.id, at.timestamp_millis(), MarkKind::Missed);
-                    // One error line when ticks start being missed, not one per tick.
-                    if !self.missing.swap(true, Ordering::Relaxed) {
-                        tracing::error!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(),
-                            "cron tick missed: could not enqueue before the next tick (further misses are counted in cronq_cron_missed_total)");
-                    }
-                    return;
-                }
-            }
-            // The permit goes back while sleeping: a retrying entry must not hold up the others.
-            drop(permit);
-            tokio::select! {
-                _ = tokio::time::sleep(backoff.next_delay()) => {}
-                _ = self.shutdown.cancelled() => return,
-            }
-            permit = match self.permit().await {
-                Some(p) => p,
-                None => return,
-            };
-        }
-    }
 }

@@ -31,7 +31,7 @@ impl RunWindow {
         RunWindow {
             schedule: e.schedule.clone(),
             tz: e.tz,
-            catch_up: e.catch_up,
+            catch_up: e.policy.catch_up,
         }
     }
 

@@ -59,6 +59,11 @@ pub struct Health {
     /// Supervised programs, one entry per instance (absent when none is configured).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub programs: Vec<crate::programs::InstanceStatus>,
+    /// Schedule entries past their `alert_after` without a success (absent when none). They
+    /// turn the probe 503 only with `[cron] stale_fails_health = true`: a stale job should page
+    /// someone, not restart the container by surprise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_schedules: Vec<crate::cron::scheduler::success::StaleEntry>,
 }
 
 /// The store part of `/health`.
@@ -129,6 +134,22 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
             .into_iter()
             .map(|(q, entry)| (q, QueueEntry::Unconsumed(entry))),
     );
+    let plan = state.plan.borrow().clone();
+    h.stale_schedules = state
+        .sched
+        .successes
+        .stale(&plan, chrono::Utc::now().timestamp());
+    if !h.stale_schedules.is_empty()
+        && state.config.cron.stale_fails_health
+        && h.status == "healthy"
+    {
+        h.status = "unhealthy";
+        let names: Vec<&str> = h.stale_schedules.iter().map(|s| s.entry.as_str()).collect();
+        h.reason = Some(format!(
+            "schedules without a success within their alert_after: {} ([cron] stale_fails_health = true)",
+            names.join(", ")
+        ));
+    }
     let code = if h.status == "healthy" {
         StatusCode::OK
     } else {
@@ -300,6 +321,7 @@ pub async fn assess(status: &Status) -> Health {
         warnings,
         components: status.components(),
         programs,
+        stale_schedules: Vec::new(),
     }
 }
 

@@ -81,6 +81,7 @@ fn supercronic_families(state: &AppState, reg: &mut Registry) {
         (labels, *n)
     });
     state.metrics.cron.register(reg, deadlines);
+    last_success_family(state, &plan, reg);
 }
 
 /// Supervised programs, one series per instance (`program="NAME:00"`): its state (1 for the
@@ -260,4 +261,23 @@ async fn render(state: &AppState) -> String {
     // Writing into a String cannot fail.
     let _ = encode(&mut out, &reg);
     out
+}
+
+/// `cronq_cron_last_success_timestamp_seconds{entry}`: when each entry last completed, for an
+/// alert on `time() - … > N` (entries with no known success have no series).
+fn last_success_family(state: &AppState, plan: &crate::cron::Plan, reg: &mut Registry) {
+    let known = state.sched.successes.all();
+    let family = Family::<Vec<(String, String)>, Gauge<f64, AtomicU64>>::default();
+    for e in &plan.entries {
+        if let Some(s) = known.get(&e.id) {
+            family
+                .get_or_create(&vec![("entry".to_string(), e.id.clone())])
+                .set(s.at_s as f64);
+        }
+    }
+    reg.register(
+        "cronq_cron_last_success_timestamp_seconds",
+        "Unix time of each schedule entry's latest completed run.",
+        family,
+    );
 }

@@ -194,6 +194,32 @@ pub trait Claims: Send + Sync {
     async fn entry_claimed(&self, _queue: &str, _entry: &str) -> Result<bool, Error> {
         Ok(false)
     }
+    /// Schedule entries an operator paused, kept in the store so that every daemon on it
+    /// agrees (`cron::pauses`). A store that keeps none has none paused.
+    async fn schedule_pauses(&self) -> Result<Vec<SchedulePause>, Error> {
+        Ok(Vec::new())
+    }
+    /// Pauses (`Some`) or resumes (`None`) schedule entry `entry`.
+    async fn set_schedule_pause(
+        &self,
+        entry: &str,
+        _pause: Option<&SchedulePause>,
+    ) -> Result<(), Error> {
+        Err(Error::Settings(format!(
+            "this store cannot keep schedule pauses (entry {entry:?})"
+        )))
+    }
+}
+
+/// One paused schedule entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SchedulePause {
+    /// Entry id.
+    pub entry: String,
+    /// Since when, Unix ms.
+    pub since_ms: i64,
+    /// The operator's note, if any.
+    pub note: Option<String>,
 }
 
 /// Reading queues' event logs.

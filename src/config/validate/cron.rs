@@ -3,8 +3,8 @@
 use std::num::NonZeroUsize;
 
 use super::{job_fields, nonzero, Source};
-use crate::config::cron::{CronConfig, DEFAULT_CRON_CONCURRENCY};
-use crate::config::raw::{RawCron, RawHandler, RawQueue};
+use crate::config::cron::{CronConfig, EntryTable, DEFAULT_CRON_CONCURRENCY};
+use crate::config::raw::{RawCron, RawHandler, RawPolicy, RawQueue};
 use crate::config::{Error, JobDefaults};
 
 /// `[cron]` over `defaults` (`[defaults]`): attempts default to 1 whatever `[defaults]`
@@ -46,7 +46,20 @@ pub(super) fn cron(
         ..defaults.clone()
     };
     let job = job_fields(&as_handler, &base_job, src, "cron")?;
+    let policy = super::policy::policy(&policy_keys(raw), |k| src.place("cron", k))?;
+    let mut entries = Vec::new();
+    for (key, table) in raw.entries.iter().flatten() {
+        let header = format!("cron.entries.\"{key}\"");
+        entries.push(EntryTable {
+            key: key.clone(),
+            place: header_place(src, &header),
+            policy: super::policy::policy(table, |k| src.place(&header, k))?,
+        });
+    }
     Ok(CronConfig {
+        stale_fails_health: raw.stale_fails_health.unwrap_or(false),
+        policy,
+        entries,
         queue,
         concurrency,
         attempts: job.attempts,
@@ -55,6 +68,37 @@ pub(super) fn cron(
         remove_on_fail: job.remove_on_fail,
         when_store_down: raw.when_store_down.unwrap_or_default(),
     })
+}
+
+/// `FILE:LINE: [TABLE]` at the table's header (its keys name their own lines).
+fn header_place(src: &Source, table: &str) -> String {
+    let header = format!("[{table}]");
+    let line = src
+        .text
+        .lines()
+        .position(|l| l.trim() == header)
+        .map_or(1, |i| i + 1);
+    if src.path.is_empty() {
+        header
+    } else {
+        format!("{}:{line}: {header}", src.path)
+    }
+}
+
+/// The policy keys of `[cron]`: every entry's defaults.
+fn policy_keys(raw: &RawCron) -> RawPolicy {
+    RawPolicy {
+        overlap: raw.overlap.clone(),
+        buffer_max: raw.buffer_max,
+        jitter: raw.jitter.clone(),
+        jitter_mode: raw.jitter_mode.clone(),
+        catch_up: raw.catch_up.clone(),
+        catch_up_mode: raw.catch_up_mode.clone(),
+        catch_up_max: raw.catch_up_max,
+        alert_after: raw.alert_after.clone(),
+        ping: raw.ping.clone(),
+        notify: raw.notify.clone(),
+    }
 }
 
 /// `[queues.<queue>] concurrency`, when written.

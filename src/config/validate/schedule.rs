@@ -3,8 +3,8 @@
 
 use super::ranges;
 use super::{invalid, opt_duration_in, Source};
-use crate::config::raw::RawSchedule;
-use crate::config::{Error, Overlap, ScheduleConfig, ScheduleTarget};
+use crate::config::raw::{RawPolicy, RawSchedule};
+use crate::config::{Error, ScheduleConfig, ScheduleTarget};
 
 pub(super) fn schedule(
     s: &RawSchedule,
@@ -47,17 +47,6 @@ pub(super) fn schedule(
             ));
         }
     }
-    let overlap = match s.overlap.as_deref() {
-        None | Some("forbid") => Overlap::Forbid,
-        Some("allow") => Overlap::Allow,
-        Some("replace") => Overlap::Replace,
-        Some(other) => {
-            return Err(invalid(
-                place("overlap"),
-                format!("{other:?}: use \"forbid\", \"allow\" or \"replace\""),
-            ))
-        }
-    };
     let attempts = s
         .attempts
         .map(|a| ranges::count_in(a.into(), &place("attempts"), &ranges::ATTEMPTS))
@@ -91,11 +80,25 @@ pub(super) fn schedule(
         cron: s.cron.clone(),
         tz: s.tz.clone(),
         target,
-        overlap,
-        catch_up: opt_duration_in(&s.catch_up, || place("catch_up"), &ranges::CATCH_UP)?,
+        policy: super::policy::policy(&policy_keys(s), place)?,
         timeout: opt_duration_in(&s.timeout, || place("timeout"), &ranges::TIMEOUT)?,
-        jitter: opt_duration_in(&s.jitter, || place("jitter"), &ranges::JITTER)?,
     })
+}
+
+/// The policy keys of a `[[schedule]]` table.
+fn policy_keys(s: &RawSchedule) -> RawPolicy {
+    RawPolicy {
+        overlap: s.overlap.clone(),
+        buffer_max: s.buffer_max,
+        jitter: s.jitter.clone(),
+        jitter_mode: s.jitter_mode.clone(),
+        catch_up: s.catch_up.clone(),
+        catch_up_mode: s.catch_up_mode.clone(),
+        catch_up_max: s.catch_up_max,
+        alert_after: s.alert_after.clone(),
+        ping: s.ping.clone(),
+        notify: s.notify.clone(),
+    }
 }
 
 /// `FILE:LINE: [[schedule]] #N` for the N-th `[[schedule]]` header.

@@ -133,3 +133,55 @@ attempts = 2
     assert!(err.contains(":2: [schedule #1] attempts"), "{err}");
     assert!(err.contains("command entries"), "{err}");
 }
+
+#[test]
+fn crontab_lines_take_cron_defaults_and_their_own_entry_table() {
+    use crate::config::cron_policy::{CatchUpMode, JitterMode};
+    use crate::config::Overlap;
+    let (_, plan) = plan_of(
+        "[cron]\noverlap = \"replace\"\njitter = \"1m\"\n\
+         [cron.entries.\"crontab:2\"]\noverlap = \"buffer_one\"\ncatch_up = \"1h\"\ncatch_up_mode = \"all\"\n\
+         [[schedule]]\nname = \"t\"\ncron = \"@daily\"\ncommand = \"true\"\njitter_mode = \"fixed\"\n",
+        TWO_LINES,
+    );
+    let (one, two, table) = (
+        &plan.entries[0].policy,
+        &plan.entries[1].policy,
+        &plan.entries[2].policy,
+    );
+    assert_eq!(one.overlap, Overlap::Replace, "[cron] default");
+    assert_eq!(one.catch_up, None);
+    assert_eq!(two.overlap, Overlap::BufferOne, "its own table");
+    assert_eq!(
+        two.jitter,
+        Some(Duration::from_secs(60)),
+        "the rest from [cron]"
+    );
+    assert_eq!(two.catch_up_mode, CatchUpMode::All);
+    assert_eq!(
+        table.overlap,
+        Overlap::Replace,
+        "a table's unsaid keys from [cron]"
+    );
+    assert_eq!(table.jitter_mode, JitterMode::Fixed);
+}
+
+/// A plain command entry, for unit tests of the policies.
+pub(crate) fn test_entry(id: &str, expr: &str) -> PlannedEntry {
+    PlannedEntry {
+        id: id.into(),
+        label: id.into(),
+        place: "crontab:1".into(),
+        schedule: Schedule::parse(expr).expect("a test schedule"),
+        tz: Tz::UTC,
+        action: Action::Command {
+            queue: CRON_QUEUE.into(),
+            shell: "/bin/sh".into(),
+            command: "true".into(),
+            env: Vec::new(),
+        },
+        policy: EntryPolicy::default(),
+        timeout: None,
+        runs: None,
+    }
+}

@@ -52,7 +52,13 @@ impl FireContext {
     /// queued one, also for the first ticks after the store is back.
     pub(super) fn local_forbids(&self, e: &PlannedEntry, at: DateTime<Utc>) -> bool {
         let busy = self.local.as_ref().is_some_and(|l| l.running(&e.id));
-        if !busy || e.overlap != Overlap::Forbid {
+        // The buffering modes skip too while the store is down: a held tick waits on a run
+        // in the store, and there is none to wait on.
+        let waits = matches!(
+            e.policy.overlap,
+            Overlap::Forbid | Overlap::BufferOne | Overlap::BufferAll
+        );
+        if !busy || !waits {
             return false;
         }
         self.stats.skipped.fetch_add(1, Ordering::Relaxed);
@@ -93,7 +99,7 @@ impl FireContext {
             "scheduled": at.to_rfc3339(),
             "local": true,
         });
-        let replace = e.overlap == Overlap::Replace;
+        let replace = e.policy.overlap == Overlap::Replace;
         // The retention its queued runs would get (bounded by default), for when it is
         // recorded in the store once the store answers again.
         let keep = e

@@ -28,12 +28,22 @@ pub struct ScheduleRow {
     pub queue: String,
     /// Job name.
     pub name: String,
-    /// `forbid`, `allow` or `replace`.
+    /// `forbid`, `allow`, `replace`, `buffer_one` or `buffer_all`.
     pub overlap: &'static str,
     /// Next fire instant (RFC 3339 UTC), if any.
     pub next: Option<String>,
     /// The latest tick's run, if the schedule has fired.
     pub last: Option<LastRun>,
+    /// Set while an operator has the entry paused (kept in the store: every replica agrees).
+    pub paused: Option<crate::queue::contract::SchedulePause>,
+    /// Its latest completed run this daemon knows of.
+    pub last_success: Option<super::success::LastSuccess>,
+    /// Past its `alert_after` without a success.
+    pub stale: bool,
+    /// How people name it: its `name`, else place and command (ids are hashes).
+    pub label: String,
+    /// When this daemon first planned it (RFC 3339 UTC).
+    pub first_seen: Option<String>,
 }
 
 /// The run of an entry's latest tick.
@@ -43,7 +53,9 @@ pub struct LastRun {
     pub job_id: String,
     /// Its scheduled instant.
     pub scheduled: String,
-    /// Its state now (`completed`, `failed`, `active`, …), or `missing` (skipped, or removed by retention).
+    /// Its state now (`completed`, `failed`, `active`, …); `never-ran` for a tick from before
+    /// this daemon first planned the entry (a first deploy); else `missing` (skipped, or
+    /// removed by retention).
     pub state: String,
 }
 
@@ -54,8 +66,21 @@ pub async fn rows(
     plan: &Plan,
     now: DateTime<Utc>,
     manual: Option<&ManualRuns>,
+    successes: Option<&super::success::Successes>,
 ) -> Vec<ScheduleRow> {
+    let stale: Vec<String> = successes
+        .map(|s| {
+            s.stale(plan, now.timestamp())
+                .into_iter()
+                .map(|s| s.entry)
+                .collect()
+        })
+        .unwrap_or_default();
     let mut out = Vec::with_capacity(plan.entries.len());
+    let pauses = match store {
+        Some(s) => s.schedule_pauses().await.unwrap_or_default(),
+        None => Vec::new(),
+    };
     for e in &plan.entries {
         let (queue, name) = e.job_target();
         let tick = previous_tick(e, now).map(|at| (at, cron_job_id(&e.id, at.timestamp())));
@@ -68,12 +93,9 @@ pub async fn rows(
         };
         let last = match (store, latest) {
             (Some(store), Some((at, job_id))) => {
-                let state = store
-                    .state(queue, &job_id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| "missing".into(), |s| s.to_string());
+                let found = store.state(queue, &job_id).await.ok().flatten();
+                let first_seen = successes.and_then(|s| s.first_seen(&e.id));
+                let state = last_state(found, at.timestamp(), first_seen);
                 Some(LastRun {
                     job_id,
                     scheduled: rfc3339(at),
@@ -89,13 +111,17 @@ pub async fn rows(
             tz: e.tz.name().to_string(),
             queue: queue.to_string(),
             name: name.to_string(),
-            overlap: match e.overlap {
-                Overlap::Forbid => "forbid",
-                Overlap::Allow => "allow",
-                Overlap::Replace => "replace",
-            },
+            overlap: e.policy.overlap.as_str(),
             next: e.schedule.next_after(now, e.tz).map(rfc3339),
             last,
+            paused: pauses.iter().find(|p| p.entry == e.id).cloned(),
+            last_success: successes.and_then(|s| s.get(&e.id)),
+            stale: stale.contains(&e.id),
+            label: e.label.clone(),
+            first_seen: successes
+                .and_then(|s| s.first_seen(&e.id))
+                .and_then(|t| DateTime::from_timestamp(t, 0))
+                .map(rfc3339),
         });
     }
     out
@@ -104,11 +130,13 @@ pub async fn rows(
 /// Why "run now" added nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    /// `overlap = "forbid"` and a run of the entry is not finished.
-    #[error("schedule {entry:?} has overlap = \"forbid\" and its run {}: wait for it to finish, or set overlap = \"allow\"", .running.describe())]
+    /// `overlap = "forbid"` (or a buffering mode) and a run of the entry is not finished.
+    #[error("schedule {entry:?} has overlap = \"{overlap}\" and its run {}: wait for it to finish, or set overlap = \"allow\"", .running.describe())]
     Busy {
         /// The entry.
         entry: String,
+        /// Its overlap policy.
+        overlap: &'static str,
         /// Its unfinished run.
         running: Unfinished,
     },
@@ -131,13 +159,20 @@ pub async fn trigger(
     let e = plan.entries.iter().find(|e| e.id == id)?;
     let now = Utc::now();
     let queue = e.job_target().0;
-    if e.overlap != Overlap::Allow {
+    if e.policy.overlap != Overlap::Allow {
         let tick = previous_tick(e, now).map(|at| cron_job_id(&e.id, at.timestamp()));
         let by_hand = manual.latest(&e.id).map(|(_, id)| id);
         if let Some(running) = unfinished(store, queue, tick.into_iter().chain(by_hand)).await {
-            if e.overlap == Overlap::Forbid {
+            // A manual run is no tick: the buffering modes refuse it like `forbid` rather than
+            // hold it, so "run now" never answers with a run that starts hours later.
+            if e.policy.overlap != Overlap::Replace {
                 let entry = e.id.clone();
-                return Some(Err(TriggerError::Busy { entry, running }));
+                let overlap = e.policy.overlap.as_str();
+                return Some(Err(TriggerError::Busy {
+                    entry,
+                    overlap,
+                    running,
+                }));
             }
             replace(store, queue, &running).await;
         }
@@ -174,6 +209,32 @@ fn previous_tick(e: &PlannedEntry, now: DateTime<Utc>) -> Option<DateTime<Utc>> 
     super::previous_tick(e, now)
 }
 
+/// A latest run's state as shown: the store's, else `never-ran` when its tick came before the
+/// entry was first planned here (nothing could have run it: not "missing"), else `missing`.
+fn last_state(found: Option<JobState>, tick_s: i64, first_seen_s: Option<i64>) -> String {
+    match (found, first_seen_s) {
+        (Some(s), _) => s.to_string(),
+        (None, Some(seen)) if tick_s < seen => "never-ran".into(),
+        (None, _) => "missing".into(),
+    }
+}
+
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_before_the_entry_existed_never_ran_rather_than_missing() {
+        assert_eq!(last_state(None, 100, Some(200)), "never-ran");
+        assert_eq!(last_state(None, 300, Some(200)), "missing");
+        assert_eq!(last_state(None, 100, None), "missing");
+        assert_eq!(
+            last_state(Some(JobState::Completed), 100, Some(200)),
+            "completed"
+        );
+    }
 }

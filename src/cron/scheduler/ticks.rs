@@ -34,3 +34,61 @@ pub(crate) fn latest_tick_between(
     }
     Some(t)
 }
+
+/// The ticks of `e` in `from..=to`, oldest first, only the newest `max` of them: the missed
+/// ticks `catch_up_mode = "all"` runs. Bounded by `max` in memory whatever the schedule.
+pub(crate) fn ticks_between(
+    e: &PlannedEntry,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max: usize,
+) -> Vec<DateTime<Utc>> {
+    let mut out = std::collections::VecDeque::with_capacity(max.min(1024));
+    let Some(mut t) = e
+        .schedule
+        .next_after(from - chrono::Duration::seconds(1), e.tz)
+    else {
+        return Vec::new();
+    };
+    // Bounded like `latest_tick_between`: a one-second schedule over a week is 604,800 steps
+    // at most, and the window is at most a week.
+    for _ in 0..1_000_000 {
+        if t > to || max == 0 {
+            break;
+        }
+        if out.len() == max {
+            out.pop_front();
+        }
+        out.push_back(t);
+        match e.schedule.next_after(t, e.tz) {
+            Some(n) => t = n,
+            None => break,
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn all_missed_ticks_oldest_first_newest_max_kept() {
+        let e = crate::cron::plan::tests::test_entry("e", "*/10 * * * *");
+        let (from, to) = (at("2027-01-01T03:00:00Z"), at("2027-01-01T03:55:00Z"));
+        let all = ticks_between(&e, from, to, 100);
+        assert_eq!(all.len(), 6, "03:00 … 03:50: {all:?}");
+        assert_eq!(all[0], from, "the window's start counts");
+        let capped = ticks_between(&e, from, to, 2);
+        assert_eq!(
+            capped,
+            vec![at("2027-01-01T03:40:00Z"), at("2027-01-01T03:50:00Z")]
+        );
+        assert!(ticks_between(&e, from, to, 0).is_empty());
+        assert_eq!(latest_tick_between(&e, from, to), capped.last().copied());
+    }
+}

@@ -27,6 +27,7 @@ mod info;
 mod lock;
 mod metrics;
 mod opts;
+mod pauses;
 mod presence;
 mod producer;
 mod schema;
@@ -43,7 +44,7 @@ use rusqlite::Connection as Sqlite;
 use tokio::sync::{broadcast, Notify};
 
 use crate::queue::consumer::JobHandle;
-use crate::queue::contract::{Claims, Connection};
+use crate::queue::contract::Connection;
 use crate::queue::{error::Error, error::JobOpError};
 
 pub use events::EmbeddedEventReader;
@@ -345,8 +346,7 @@ impl Connection for EmbeddedStore {
     }
 }
 
-/// One daemon per file (the file lock): nobody to vouch to, so the defaults (no other holder).
-impl Claims for EmbeddedStore {}
+// `impl Claims for EmbeddedStore`: in `pauses.rs` (the only claims it keeps are pauses).
 
 /// Log lines of a running embedded job.
 pub struct JobLogRef {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
-use crate::queue::contract::Claims;
+use crate::queue::contract::{Claims, SchedulePause};
 use crate::queue::error::Error;
 use async_trait::async_trait;
 
@@ -120,6 +120,19 @@ impl Claims for RedisStore {
             .await
             .map_err(|e| Error::engine(queue, e))?;
         Ok(until.is_some_and(|u| u >= now_ms()))
+    }
+
+    /// Paused schedule entries (`pauses.rs`).
+    async fn schedule_pauses(&self) -> Result<Vec<SchedulePause>, Error> {
+        self.read_pauses().await
+    }
+
+    async fn set_schedule_pause(
+        &self,
+        entry: &str,
+        pause: Option<&SchedulePause>,
+    ) -> Result<(), Error> {
+        self.write_pause(entry, pause).await
     }
 }
 

@@ -219,6 +219,16 @@ impl Claims for Layouts {
     async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         self.bullmq.entry_claimed(queue, entry).await
     }
+    async fn schedule_pauses(&self) -> Result<Vec<crate::queue::contract::SchedulePause>, Error> {
+        self.bullmq.schedule_pauses().await
+    }
+    async fn set_schedule_pause(
+        &self,
+        entry: &str,
+        pause: Option<&crate::queue::contract::SchedulePause>,
+    ) -> Result<(), Error> {
+        self.bullmq.set_schedule_pause(entry, pause).await
+    }
 }
 
 by_queue!(Events via events {

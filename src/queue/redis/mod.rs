@@ -24,6 +24,7 @@ mod layouts;
 mod lenient;
 pub(crate) mod link;
 pub(crate) mod orphans;
+mod pauses;
 pub(crate) mod producer;
 pub(crate) mod quarantine;
 mod record;

@@ -1,0 +1,175 @@
+//! Failure notifications (`notify = "URL"` per entry, default `[cron] notify`): one JSON
+//! document POSTed on an entry's final failure and on its first success after failures, with a
+//! Slack-compatible `text` (a Slack or Mattermost incoming webhook takes it as it is), the
+//! entry, schedule, job id, attempts, reason and the dashboard path of the job. Failures are
+//! rate-limited per entry ([`MIN_GAP`]): a per-second entry that keeps failing sends one a
+//! minute, not sixty; the recovery is always sent. Sent like check-ins ([`super::checkin`]):
+//! from the scheduler's watch of its runs, off the job's path, 3 attempts, URL redacted in logs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::plan::Plan;
+
+/// Least time between two failure notifications of one entry.
+pub const MIN_GAP: Duration = Duration::from_secs(60);
+
+/// What a notification says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A run failed for good.
+    Failed,
+    /// A run succeeded after failures.
+    Recovered,
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    url: String,
+    label: String,
+    schedule: String,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct EntryState {
+    failing: bool,
+    last_failure_sent_ms: Option<i64>,
+}
+
+/// Per entry: where to notify, and whether it is failing. Std mutexes, never held across an
+/// await. Written by the scheduler (targets at each plan) and its watch poll (outcomes).
+#[derive(Debug, Default)]
+pub struct Notifier {
+    targets: Mutex<HashMap<String, Target>>,
+    states: Mutex<HashMap<String, EntryState>>,
+}
+
+impl Notifier {
+    /// The entries of `plan` with `notify`.
+    pub fn set_targets(&self, plan: &Plan) {
+        let targets = plan
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let url = e.policy.notify.clone()?;
+                Some((
+                    e.id.clone(),
+                    Target {
+                        url,
+                        label: e.label.clone(),
+                        schedule: e.schedule.to_string(),
+                    },
+                ))
+            })
+            .collect();
+        *self.targets.lock().unwrap_or_else(|p| p.into_inner()) = targets;
+    }
+
+    /// Whether an outcome of `entry` at `now_ms` is to be sent, updating its state.
+    pub fn decide(&self, entry: &str, failed: bool, now_ms: i64) -> Option<Kind> {
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let s = states.entry(entry.to_string()).or_default();
+        if failed {
+            s.failing = true;
+            let due = s
+                .last_failure_sent_ms
+                .is_none_or(|t| now_ms - t >= MIN_GAP.as_millis() as i64);
+            if due {
+                s.last_failure_sent_ms = Some(now_ms);
+                return Some(Kind::Failed);
+            }
+            return None;
+        }
+        if std::mem::take(&mut s.failing) {
+            s.last_failure_sent_ms = None;
+            return Some(Kind::Recovered);
+        }
+        None
+    }
+
+    /// Notes run `job_id` of `entry` as failed (`reason`, after `attempts`) or completed, and
+    /// sends what [`Notifier::decide`] says.
+    pub fn outcome(&self, entry: &str, job_id: &str, failure: Option<(&str, u64)>) {
+        let target = self
+            .targets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(entry)
+            .cloned();
+        let Some(t) = target else { return };
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let Some(kind) = self.decide(entry, failure.is_some(), now_ms) else {
+            return;
+        };
+        let doc = document(entry, &t, job_id, kind, failure);
+        super::checkin::post_json(entry, &t.url, doc);
+    }
+}
+
+/// The JSON posted.
+fn document(
+    entry: &str,
+    t: &Target,
+    job_id: &str,
+    kind: Kind,
+    failure: Option<(&str, u64)>,
+) -> serde_json::Value {
+    let (event, text) = match (kind, failure) {
+        (Kind::Failed, Some((reason, attempts))) => (
+            "failed",
+            format!(
+                ":red_circle: {} ({}) failed after {attempts} attempt(s): {reason} (job {job_id})",
+                t.label, t.schedule
+            ),
+        ),
+        _ => (
+            "recovered",
+            format!(
+                ":large_green_circle: {} ({}) succeeded again (job {job_id})",
+                t.label, t.schedule
+            ),
+        ),
+    };
+    serde_json::json!({
+        "text": text,
+        "event": event,
+        "entry": entry,
+        "label": t.label,
+        "schedule": t.schedule,
+        "job_id": job_id,
+        "attempts": failure.map(|f| f.1),
+        "reason": failure.map(|f| f.0),
+        "dashboard": format!("/#job-{job_id}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_rate_limited_per_entry_and_the_recovery_is_always_sent() {
+        let n = Notifier::default();
+        let t0 = 1_800_000_000_000;
+        assert_eq!(n.decide("a", true, t0), Some(Kind::Failed));
+        assert_eq!(n.decide("a", true, t0 + 1000), None, "within a minute");
+        assert_eq!(
+            n.decide("b", true, t0 + 1000),
+            Some(Kind::Failed),
+            "per entry"
+        );
+        assert_eq!(n.decide("a", true, t0 + 60_000), Some(Kind::Failed));
+        assert_eq!(n.decide("a", false, t0 + 61_000), Some(Kind::Recovered));
+        assert_eq!(
+            n.decide("a", false, t0 + 62_000),
+            None,
+            "only the first success"
+        );
+        assert_eq!(
+            n.decide("a", true, t0 + 63_000),
+            Some(Kind::Failed),
+            "a new failure streak"
+        );
+    }
+}
