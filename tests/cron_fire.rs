@@ -27,8 +27,17 @@ fn two_replicas_add_each_tick_once() {
     });
     a.signal(Signal::SIGTERM);
     b.signal(Signal::SIGTERM);
-    assert_eq!(a.wait_exit(Duration::from_secs(20)), 0);
-    assert_eq!(b.wait_exit(Duration::from_secs(20)), 0);
+    let (ca, cb) = (
+        a.wait_exit(Duration::from_secs(20)),
+        b.wait_exit(Duration::from_secs(20)),
+    );
+    if ca != 0 {
+        eprintln!("A LOG:\n{}", a.log());
+    }
+    if cb != 0 {
+        eprintln!("B LOG:\n{}", b.log());
+    }
+    assert_eq!((ca, cb), (0, 0));
 
     let ids = all_job_ids(&redis, "ticks");
     let secs: BTreeSet<i64> = ids
