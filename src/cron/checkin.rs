@@ -4,7 +4,8 @@
 //! retries; a check-in never delays or fails the job. Two protocols, chosen by the URL:
 //! - Cronitor (`cronitor.link` / `cronitor.io`): `URL?state=run|complete|fail`.
 //! - healthchecks.io and compatible (any other URL): `URL/start`, `URL`, `URL/fail`, the fail
-//!   carrying the run's failure reason as its body.
+//!   carrying the run's failure reason and last output lines as its body
+//!   ([`super::run_output::RunOutput::fail_body`]).
 //!
 //! The URL's path and query hold the secret (a UUID, a key): logs show scheme and host only.
 //! Limits: a run that starts and ends between two watch polls (2 s) sends no start; every

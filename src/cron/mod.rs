@@ -16,6 +16,7 @@ pub mod marks;
 pub mod notify;
 pub mod pauses;
 pub mod plan;
+pub mod run_output;
 pub mod scheduler;
 pub mod window;
 

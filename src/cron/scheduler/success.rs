@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::super::checkin;
 use super::super::plan::Plan;
+use super::super::run_output::RunOutput;
 use crate::queue::{JobState, Store};
 
 /// How often unfinished runs are looked at: a success shows this late at most, so an
@@ -161,19 +162,18 @@ impl Successes {
                     let finished = job.as_ref().and_then(|j| j.finished_on);
                     let at_ms = finished.map_or(now_ms, |f| f as i64);
                     self.record(&entry, at_ms / 1000, &w.id);
-                    self.notifier.outcome(&entry, &w.id, None);
+                    let out = RunOutput::of(job.as_ref());
+                    self.notifier.outcome(&entry, &w.id, false, &out);
                     if let Some(url) = ping {
                         checkin::send(&entry, url, checkin::Event::Success, None);
                     }
                 }
                 Some(JobState::Failed) => {
-                    let why = job.as_ref().and_then(|j| j.failed_reason.clone());
-                    let attempts = job.as_ref().map_or(0, |j| j.attempts_made);
-                    let reason = why.clone().unwrap_or_default();
-                    self.notifier
-                        .outcome(&entry, &w.id, Some((&reason, attempts)));
+                    let out = RunOutput::of(job.as_ref());
+                    self.notifier.outcome(&entry, &w.id, true, &out);
                     if let Some(url) = ping {
-                        checkin::send(&entry, url, checkin::Event::Fail, why);
+                        let body = out.fail_body();
+                        checkin::send(&entry, url, checkin::Event::Fail, Some(body));
                     }
                 }
                 _ => {}
