@@ -35,7 +35,7 @@ try {
   await page.locator("#bf-from").fill(local(new Date(now.getTime() - 3 * 86400e3)));
   await page.locator("#bf-to").fill(local(now));
   await page.getByRole("button", { name: "Add the ticks" }).click();
-  const status = page.locator("#status", { hasText: "backfill of" });
+  const status = page.locator("#bf-result", { hasText: "backfill of" });
   await status.waitFor();
   const backfill = await status.innerText();
   console.log(JSON.stringify({ never_ran: neverRan, paused_note: pausedNote, backfill }));

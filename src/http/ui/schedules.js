@@ -21,7 +21,7 @@ async function loadSchedules() {
       el("td", {}, `${s.queue} / ${s.name}`), el("td", {}, s.next ? new Date(s.next).toLocaleString() : "never"),
       el("td", { class: (s.last && s.last.state === "failed") || s.stale ? "bad" : "" }, last, el("div", { class: "counts" }, notes.join(" · "))),
       el("td", {}, el("button", { "aria-label": "Run " + s.id + " now", onclick: () => act(() => apiUrl("schedules", s.id, "trigger"), "triggered " + s.id) }, "Run now"), " ", pauseBtn,
-        " ", el("button", { "aria-label": "Backfill " + s.id, onclick: () => { backfillFor = s.id; $("bf-entry").textContent = shown(s.id); $("backfill").hidden = false; $("bf-from").focus(); } }, "Backfill…"))));
+        " ", el("button", { "aria-label": "Backfill " + s.id, onclick: () => { backfillFor = s.id; $("bf-result").textContent = ""; $("bf-entry").textContent = shown(s.id); $("backfill").hidden = false; $("bf-from").focus(); } }, "Backfill…"))));
   }
 }
 // Backfill: one form outside the table, since a busy queue rebuilds the rows every second and
@@ -33,6 +33,8 @@ $("backfill").addEventListener("submit", async (ev) => {
   try {
     const body = JSON.stringify({ from: new Date($("bf-from").value).toISOString(), to: new Date($("bf-to").value).toISOString() });
     const r = await api(apiUrl("schedules", backfillFor, "backfill"), { method: "POST", body });
+    // Also kept in the form: the status line turns back to "live" at the next refresh.
+    $("bf-result").textContent = shown(`backfill of ${backfillFor}: added ${r.added}`);
     say(shown(`backfill of ${backfillFor}: added ${r.added}`), "ok"); await refresh();
-  } catch (e) { say(shown(e.message), "bad"); }
+  } catch (e) { $("bf-result").textContent = shown(e.message); say(shown(e.message), "bad"); }
 });
