@@ -1,6 +1,7 @@
-//! Check-ins (issue 29 point 6) against a local receiver: the healthchecks.io protocol
-//! (`URL/start`, `URL`, `URL/fail` with the failure reason), sent off the job's path with
-//! bounded retries, and the URL's secret kept out of the log.
+//! Check-ins (issue 29 points 6 and 8) against a local receiver: the healthchecks.io protocol
+//! (`URL/start`, `URL`, `URL/fail` with the failure reason and last output lines), sent off the
+//! job's path with bounded retries, the URL's secret kept out of the log; and failure webhooks
+//! with the exit code and last output lines.
 
 mod support;
 
@@ -29,7 +30,8 @@ enqueue = {{ queue = "jobs", name = "nap", data = {{ ms = 6000 }} }}
 name = "fails"
 cron = "* * * * * * *"
 ping = "http://127.0.0.1:{port}/hc/secret-bad"
-enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} }}
+command = "for i in $(seq 1 14); do echo step $i; done; echo disk full >&2; exit 3"
+attempts = 1
 "#,
         port = hook.port
     );
@@ -57,8 +59,15 @@ enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} 
             .then_some(())
         },
     );
+    // The body: the reason with the exit status, then the run's last output lines (not all).
     let fail_bodies = seen("/hc/secret-bad/fail");
-    assert!(fail_bodies[0].contains("disk full"), "{fail_bodies:?}");
+    let body = &fail_bodies[0];
+    assert!(body.contains("exit status 3: disk full"), "{fail_bodies:?}");
+    assert!(
+        body.contains("step 14") && body.contains("step 10"),
+        "{body}"
+    );
+    assert!(!body.contains("step 1\n"), "only the last lines: {body}");
     // The receiver answers 500 to these paths: retried, at most 3 times, then logged.
     poll(
         Duration::from_secs(20),
@@ -98,35 +107,44 @@ attempts = 1
 name = "fails"
 cron = "* * * * * * *"
 notify = "http://127.0.0.1:{port}/ok"
-enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} }}
+command = "for i in $(seq 1 14); do echo step $i; done; echo disk full >&2; exit 3"
+attempts = 1
+
+[[schedule]]
+name = "builtin"
+cron = "* * * * * * *"
+notify = "http://127.0.0.1:{port}/builtin"
+enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "no exit code here" }} }}
 "#,
         port = hook.port
     );
     let redis = Redis::start();
     let daemon = Daemon::start(&redis.url(), &config, None, &[]);
     daemon.wait_healthy();
-    let docs = || -> Vec<serde_json::Value> {
+    let docs_at = |path: &str| -> Vec<serde_json::Value> {
         hook.requests
             .lock()
             .unwrap()
             .iter()
-            .filter(|(p, _)| p == "/ok")
+            .filter(|(p, _)| p == path)
             .map(|(_, b)| serde_json::from_str(b).unwrap())
             .collect()
     };
+    let docs = || docs_at("/ok");
     poll(Duration::from_secs(30), "a notification", || {
         (!docs().is_empty()).then_some(())
     });
-    // Let several more runs fail: still one notification (rate-limited per entry).
+    // Let several more runs fail (both entries fail each second): still one notification of
+    // `fails` (rate-limited per entry).
     poll(Duration::from_secs(30), "four failed runs", || {
-        (ids_in(&redis, "jobs", "failed").len() >= 4).then_some(())
+        (ids_in(&redis, "cron", "failed").len() >= 4).then_some(())
     });
     poll(Duration::from_secs(10), "their outcomes seen", || {
         daemon
             .log()
             .matches("job failed")
             .count()
-            .ge(&4)
+            .ge(&8)
             .then_some(())
     });
     let docs = docs();
@@ -144,4 +162,24 @@ enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "disk full" }} 
         d["dashboard"],
         format!("/#job-{}", d["job_id"].as_str().unwrap())
     );
+    // The exit code the command reported, and its last 10 output lines, oldest first.
+    assert_eq!(d["exit_code"], 3, "{d}");
+    let last: Vec<&str> = d["last_output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l.as_str())
+        .collect();
+    assert_eq!(last.len(), 10, "{last:?}");
+    assert!(last.iter().any(|l| l.contains("step 14")), "{last:?}");
+    assert!(!last.iter().any(|l| l.ends_with("step 1")), "{last:?}");
+    // A handler that reports no exit code: null, not a guess.
+    poll(
+        Duration::from_secs(30),
+        "the builtin's notification",
+        || docs_at("/builtin").into_iter().next(),
+    );
+    let b = &docs_at("/builtin")[0];
+    assert!(b["exit_code"].is_null(), "{b}");
+    assert!(b["last_output"].is_array(), "{b}");
 }

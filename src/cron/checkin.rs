@@ -1,10 +1,12 @@
 //! Check-ins (`ping = "URL"` per entry, default `[cron] ping`): a dead-man's-switch service is
 //! told when a run starts, succeeds or fails, off the job's path — sent from the scheduler's
 //! watch of its runs ([`super::scheduler::success`]), by a task of its own, with bounded
-//! retries; a check-in never delays or fails the job. Two protocols, chosen by the URL:
+//! retries; a check-in never delays or fails the job. Two HTTP protocols, chosen by the URL
+//! (Sentry Crons, `ping = "sentry"`, goes through [`super::sentry_checkin`] instead):
 //! - Cronitor (`cronitor.link` / `cronitor.io`): `URL?state=run|complete|fail`.
 //! - healthchecks.io and compatible (any other URL): `URL/start`, `URL`, `URL/fail`, the fail
-//!   carrying the run's failure reason as its body.
+//!   carrying the run's failure reason and last output lines as its body
+//!   ([`super::run_output::RunOutput::fail_body`]).
 //!
 //! The URL's path and query hold the secret (a UUID, a key): logs show scheme and host only.
 //! Limits: a run that starts and ends between two watch polls (2 s) sends no start; every

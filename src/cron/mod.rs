@@ -16,7 +16,9 @@ pub mod marks;
 pub mod notify;
 pub mod pauses;
 pub mod plan;
+pub mod run_output;
 pub mod scheduler;
+pub mod sentry_checkin;
 pub mod window;
 
 pub use plan::{Action, Plan, PlannedEntry, CRON_QUEUE};

@@ -1,7 +1,8 @@
 //! Failure notifications (`notify = "URL"` per entry, default `[cron] notify`): one JSON
 //! document POSTed on an entry's final failure and on its first success after failures, with a
 //! Slack-compatible `text` (a Slack or Mattermost incoming webhook takes it as it is), the
-//! entry, schedule, job id, attempts, reason and the dashboard path of the job. Failures are
+//! entry, schedule, job id, attempts, reason, exit code, last output lines
+//! ([`super::run_output`]) and the dashboard path of the job. Failures are
 //! rate-limited per entry ([`MIN_GAP`]): a per-second entry that keeps failing sends one a
 //! minute, not sixty; the recovery is always sent. Sent like check-ins ([`super::checkin`]):
 //! from the scheduler's watch of its runs, off the job's path, 3 attempts, URL redacted in logs.
@@ -11,6 +12,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::plan::Plan;
+use super::run_output::RunOutput;
 
 /// Least time between two failure notifications of one entry.
 pub const MIN_GAP: Duration = Duration::from_secs(60);
@@ -88,9 +90,9 @@ impl Notifier {
         None
     }
 
-    /// Notes run `job_id` of `entry` as failed (`reason`, after `attempts`) or completed, and
+    /// Notes run `job_id` of `entry` as `failed` or completed (`out`: what it left), and
     /// sends what [`Notifier::decide`] says.
-    pub fn outcome(&self, entry: &str, job_id: &str, failure: Option<(&str, u64)>) {
+    pub fn outcome(&self, entry: &str, job_id: &str, failed: bool, out: &RunOutput) {
         let target = self
             .targets
             .lock()
@@ -99,37 +101,42 @@ impl Notifier {
             .cloned();
         let Some(t) = target else { return };
         let now_ms = chrono::Utc::now().timestamp_millis();
-        let Some(kind) = self.decide(entry, failure.is_some(), now_ms) else {
+        let Some(kind) = self.decide(entry, failed, now_ms) else {
             return;
         };
-        let doc = document(entry, &t, job_id, kind, failure);
+        let doc = document(entry, &t, job_id, kind, out);
         super::checkin::post_json(entry, &t.url, doc);
     }
 }
 
-/// The JSON posted.
+/// The JSON posted. `exit_code` is null unless the handler reported one; `last_output` is the
+/// end of the run's log (also for a recovery: what the good run printed).
 fn document(
     entry: &str,
     t: &Target,
     job_id: &str,
     kind: Kind,
-    failure: Option<(&str, u64)>,
+    out: &RunOutput,
 ) -> serde_json::Value {
-    let (event, text) = match (kind, failure) {
-        (Kind::Failed, Some((reason, attempts))) => (
+    let failed = kind == Kind::Failed;
+    let (event, text) = if failed {
+        let reason = out.reason.as_deref().unwrap_or("no reason given");
+        let attempts = out.attempts;
+        (
             "failed",
             format!(
                 ":red_circle: {} ({}) failed after {attempts} attempt(s): {reason} (job {job_id})",
                 t.label, t.schedule
             ),
-        ),
-        _ => (
+        )
+    } else {
+        (
             "recovered",
             format!(
                 ":large_green_circle: {} ({}) succeeded again (job {job_id})",
                 t.label, t.schedule
             ),
-        ),
+        )
     };
     serde_json::json!({
         "text": text,
@@ -138,8 +145,10 @@ fn document(
         "label": t.label,
         "schedule": t.schedule,
         "job_id": job_id,
-        "attempts": failure.map(|f| f.1),
-        "reason": failure.map(|f| f.0),
+        "attempts": failed.then_some(out.attempts),
+        "reason": if failed { out.reason.as_deref() } else { None },
+        "exit_code": if failed { out.exit_code } else { None },
+        "last_output": out.last_output,
         "dashboard": format!("/#job-{job_id}"),
     })
 }

@@ -86,18 +86,26 @@ pub(super) fn policy(
         ping: raw
             .ping
             .as_deref()
-            .map(|u| ping_url(u, &place("ping")))
+            .map(|u| ping_url(u, &place("ping"), true))
             .transpose()?,
         notify: raw
             .notify
             .as_deref()
-            .map(|u| ping_url(u, &place("notify")))
+            .map(|u| ping_url(u, &place("notify"), false))
             .transpose()?,
     })
 }
 
 /// A check-in URL: http(s), with a host. The message never repeats the URL (it holds a key).
-fn ping_url(url: &str, place: &str) -> Result<String, Error> {
+fn ping_url(url: &str, place: &str, sentry: bool) -> Result<String, Error> {
+    // `sentry` / `sentry:SLUG`: Sentry Crons through the daemon's Sentry client (`notify` takes
+    // only URLs; a `sentry` there fails below like any other non-URL).
+    if sentry && crate::cron::sentry_checkin::is_sentry(url) {
+        let slug = url.strip_prefix("sentry:").unwrap_or("x");
+        if !slug.is_empty() && slug.len() <= 50 {
+            return Ok(url.to_string());
+        }
+    }
     match reqwest::Url::parse(url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
             Ok(url.to_string())
@@ -105,7 +113,8 @@ fn ping_url(url: &str, place: &str) -> Result<String, Error> {
         _ => Err(invalid(
             place.to_string(),
             "not an http(s) URL: give the check-in URL the service shows, e.g. \
-             https://hc-ping.com/UUID or https://cronitor.link/p/KEY/NAME",
+             https://hc-ping.com/UUID or https://cronitor.link/p/KEY/NAME, or \"sentry\" / \"sentry:SLUG\" \
+             for Sentry Crons (SLUG: 1 to 50 characters)",
         )),
     }
 }
@@ -155,6 +164,16 @@ mod tests {
         assert_eq!(e.policy.catch_up_max, Some(5));
         assert!(e.policy.alert_after.is_some());
         assert_eq!(c.schedules[0].policy.overlap, Some(Overlap::Replace));
+    }
+
+    #[test]
+    fn sentry_is_a_ping_kind_but_not_a_notify_url() {
+        let c = load("[cron]\nping = \"sentry:db-dump\"\n").unwrap();
+        assert_eq!(c.cron.policy.ping.as_deref(), Some("sentry:db-dump"));
+        assert!(load("[cron]\nping = \"sentry\"\n").is_ok());
+        let err = load("[cron]\nping = \"sentry:\"\n").unwrap_err();
+        assert!(err.contains("sentry:SLUG"), "{err}");
+        assert!(load("[cron]\nnotify = \"sentry\"\n").is_err());
     }
 
     #[test]

@@ -108,9 +108,12 @@ impl FireContext {
             match added {
                 Ok(id) => {
                     self.lock_last().insert(e.id.clone(), id.clone());
-                    self.stats
-                        .successes
-                        .watch(&e.id, queue, &id, e.policy.ping.as_deref());
+                    self.stats.successes.watch(
+                        &e.id,
+                        queue,
+                        &id,
+                        e.policy.ping.as_deref().map(|p| (p, e)),
+                    );
                     self.stats.fired.fetch_add(1, Ordering::Relaxed);
                     let was_local = self.running_locally.swap(false, Ordering::Relaxed);
                     if self.missing.swap(false, Ordering::Relaxed) || was_local {

@@ -89,9 +89,12 @@ impl FireContext {
             Ok(id) => {
                 self.stats.buffers.added(&e.id, at, &id);
                 self.lock_last().insert(e.id.clone(), id.clone());
-                self.stats
-                    .successes
-                    .watch(&e.id, queue, &id, e.policy.ping.as_deref());
+                self.stats.successes.watch(
+                    &e.id,
+                    queue,
+                    &id,
+                    e.policy.ping.as_deref().map(|p| (p, e)),
+                );
                 self.stats.fired.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(entry = e.label.as_str(), entry_id = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(),
                     "held cron tick enqueued (the previous run finished)");

@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::super::checkin;
-use super::super::plan::Plan;
+use super::super::plan::{Plan, PlannedEntry as Entry};
+use super::super::run_output::RunOutput;
+use super::super::sentry_checkin;
 use crate::queue::{JobState, Store};
 
 /// How often unfinished runs are looked at: a success shows this late at most, so an
@@ -75,17 +77,22 @@ struct Watched {
     ping: Option<String>,
     /// Its start was checked in.
     started: bool,
+    /// The entry's cron text and zone, for Sentry Crons (`cron::sentry_checkin`).
+    schedule: (String, String),
 }
 
 impl Successes {
     /// Watches run `job_id` of `queue` as `entry`'s latest; `ping` is told of its start and
     /// end (see `cron::checkin`).
-    pub fn watch(&self, entry: &str, queue: &str, job_id: &str, ping: Option<&str>) {
+    pub fn watch(&self, entry: &str, queue: &str, job_id: &str, ping: Option<(&str, &Entry)>) {
         let w = Watched {
             queue: queue.into(),
             id: job_id.into(),
-            ping: ping.map(str::to_string),
+            ping: ping.map(|p| p.0.to_string()),
             started: false,
+            schedule: ping.map_or_else(Default::default, |(_, e)| {
+                (e.schedule.to_string(), e.tz.name().to_string())
+            }),
         };
         lock(&self.watching).insert(entry.into(), w);
     }
@@ -148,7 +155,7 @@ impl Successes {
             match state {
                 Some(JobState::Active) if !w.started => {
                     if let Some(url) = ping {
-                        checkin::send(&entry, url, checkin::Event::Start, None);
+                        ping_run(&entry, url, &w, checkin::Event::Start, None);
                     }
                     if let Some(x) = lock(&self.watching).get_mut(&entry) {
                         if x.id == w.id {
@@ -161,19 +168,18 @@ impl Successes {
                     let finished = job.as_ref().and_then(|j| j.finished_on);
                     let at_ms = finished.map_or(now_ms, |f| f as i64);
                     self.record(&entry, at_ms / 1000, &w.id);
-                    self.notifier.outcome(&entry, &w.id, None);
+                    let out = RunOutput::of(job.as_ref());
+                    self.notifier.outcome(&entry, &w.id, false, &out);
                     if let Some(url) = ping {
-                        checkin::send(&entry, url, checkin::Event::Success, None);
+                        ping_run(&entry, url, &w, checkin::Event::Success, None);
                     }
                 }
                 Some(JobState::Failed) => {
-                    let why = job.as_ref().and_then(|j| j.failed_reason.clone());
-                    let attempts = job.as_ref().map_or(0, |j| j.attempts_made);
-                    let reason = why.clone().unwrap_or_default();
-                    self.notifier
-                        .outcome(&entry, &w.id, Some((&reason, attempts)));
+                    let out = RunOutput::of(job.as_ref());
+                    self.notifier.outcome(&entry, &w.id, true, &out);
                     if let Some(url) = ping {
-                        checkin::send(&entry, url, checkin::Event::Fail, why);
+                        let body = out.fail_body();
+                        ping_run(&entry, url, &w, checkin::Event::Fail, Some(body));
                     }
                 }
                 _ => {}
@@ -208,6 +214,16 @@ impl Successes {
                 })
             })
             .collect()
+    }
+}
+
+/// Checks run `w` of `entry` in with `url`: Sentry Crons or an HTTP check-in service.
+fn ping_run(entry: &str, url: &str, w: &Watched, event: checkin::Event, body: Option<String>) {
+    if sentry_checkin::is_sentry(url) {
+        let (schedule, tz) = &w.schedule;
+        sentry_checkin::send(entry, url, &w.id, schedule, tz, event);
+    } else {
+        checkin::send(entry, url, event, body);
     }
 }
 
