@@ -173,7 +173,7 @@ impl Store {
 
     /// Asks whichever daemon runs job `id` of `queue` to cancel it, without waiting for an
     /// answer (`overlap = "replace"`: a newer run replaced it).
-    pub async fn request_cancel(&self, queue: &str, id: &str) -> Result<(), Error> {
+    pub async fn cancel_replaced_run(&self, queue: &str, id: &str) -> Result<(), Error> {
         let req = super::cancel::CancelRequest::new(queue, id, "a newer run replaced it");
         self.backend.request_cancel(&req, None).await.map(drop)
     }

@@ -46,7 +46,7 @@ impl FireContext {
     /// fails with "cancelled on request"); one not yet started is removed.
     pub(super) async fn replace(&self, e: &PlannedEntry, queue: &str, prev: &str, state: JobState) {
         let result = if state == JobState::Active {
-            self.store.request_cancel(queue, prev).await
+            self.store.cancel_replaced_run(queue, prev).await
         } else {
             self.store
                 .remove_job(queue, prev)

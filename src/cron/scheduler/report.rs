@@ -192,7 +192,7 @@ pub async fn trigger(
 async fn replace(store: &Store, queue: &str, running: &Unfinished) {
     let result = match running.state {
         JobState::Active => store
-            .request_cancel(queue, &running.id)
+            .cancel_replaced_run(queue, &running.id)
             .await
             .map_err(|e| e.to_string()),
         _ => store
