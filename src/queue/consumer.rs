@@ -19,6 +19,14 @@ use super::job_opts::JobOpts;
 pub trait Processor: Send + Sync + 'static {
     /// Runs `job` to an [`Outcome`]. Must not panic on any job data.
     async fn process(&self, job: ActiveJob) -> Outcome;
+
+    /// Whether a job named `name` needs its options as the producer stored them
+    /// ([`ActiveJob::opts`]). A store that reads them with a command of its own (Redis: one
+    /// `HGET`, a round trip before the run) skips it when no: most handlers never look, and
+    /// the round trip was a third of a short job's time. Without it `opts` is empty.
+    fn wants_opts(&self, _name: &str) -> bool {
+        true
+    }
 }
 
 /// A store's running consumer of one queue, held by [`Consumer`].

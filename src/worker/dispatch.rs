@@ -151,6 +151,12 @@ impl Drop for RunningGuard {
 
 #[async_trait]
 impl Processor for Dispatch {
+    /// Only persistent handlers hand a job its options (`job.opts` in a processor file).
+    fn wants_opts(&self, name: &str) -> bool {
+        self.route(name)
+            .is_some_and(|r| matches!(r.handler, Handler::Process(_)))
+    }
+
     async fn process(&self, mut job: ActiveJob) -> Outcome {
         self.running.fetch_add(1, Ordering::Relaxed);
         let _guard = RunningGuard(self.running.clone());

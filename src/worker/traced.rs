@@ -28,6 +28,11 @@ struct Traced {
 
 #[async_trait]
 impl Processor for Traced {
+    /// The producer's trace context travels in the stored options (`tm`).
+    fn wants_opts(&self, _name: &str) -> bool {
+        true
+    }
+
     async fn process(&self, job: ActiveJob) -> Outcome {
         let span = otel::job_span(RunInfo {
             queue: &job.queue,

@@ -49,17 +49,28 @@ pub(crate) async fn run_one(
             return Err(bullmq::Error::Delayed);
         }
     };
-    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs).
+    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs); an
+    // attempt's first fetch claims without waiting.
     let (id, token) = (engine.id(), engine.token().unwrap_or_default());
-    // The stored options are read alongside the claim: pipelined, no round trip of their own.
+    let first = engine.finished_on().is_none()
+        && engine.attempts_started() == engine.attempts_made().saturating_add(1);
     let claim = store.claim_run(
         queue,
         id,
         token,
         engine.attempts_made() as u64,
+        first,
         lock_duration,
     );
-    let (claimed, opts) = tokio::join!(claim, store.stored_opts(queue, &engine));
+    // The stored options, only for a handler that reads them (a round trip of their own when
+    // the claim is not awaited; alongside it, pipelined, when it is).
+    let opts = async {
+        match processor.wants_opts(engine.name()) {
+            true => store.stored_opts(queue, &engine).await,
+            false => Default::default(),
+        }
+    };
+    let (claimed, opts) = tokio::join!(claim, opts);
     let _claim = match claimed {
         Ok(Some(claim)) => Some(claim),
         Ok(None) => return Err(bullmq::Error::Delayed),
