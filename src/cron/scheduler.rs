@@ -171,6 +171,7 @@ impl EntryStates {
         let mut next = Vec::with_capacity(plan.entries.len());
         let mut last = ctx.lock_last();
         ctx.stats.successes.notifier.set_targets(plan);
+        super::sentry_checkin::warn_without_client(plan);
         for e in &plan.entries {
             let (prev, n) = *memo
                 .entry((e.schedule.as_str(), e.tz))
