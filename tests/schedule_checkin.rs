@@ -158,10 +158,8 @@ enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "no exit code h
         text.contains("fails") && text.contains("disk full"),
         "{text}"
     );
-    assert_eq!(
-        d["dashboard"],
-        format!("/#job-{}", d["job_id"].as_str().unwrap())
-    );
+    // Without `public_url`: the entry's address on the dashboard, as a path.
+    assert_eq!(d["dashboard"], "/#/schedules/fails", "{d}");
     // The exit code the command reported, and its last 10 output lines, oldest first.
     assert_eq!(d["exit_code"], 3, "{d}");
     let last: Vec<&str> = d["last_output"]
@@ -257,4 +255,34 @@ command = "true"
     assert!(!bad.to_string().contains("secret-bad"), "{bad}");
     // No ping: no check-in state.
     assert!(checkin("quiet").is_null());
+}
+
+/// `CRONQ_PUBLIC_URL` (`[http] public_url`): the notification's dashboard link is a full URL to
+/// the entry, also at the end of the Slack `text` (issue 29 point 8).
+#[test]
+fn with_a_public_url_the_notification_links_to_the_entry_in_full() {
+    let hook = TestHttp::start();
+    let config = format!(
+        r#"
+[[schedule]]
+name = "fails"
+cron = "* * * * * * *"
+notify = "http://127.0.0.1:{port}/ok"
+command = "exit 3"
+attempts = 1
+"#,
+        port = hook.port
+    );
+    let redis = Redis::start();
+    let env = [("CRONQ_PUBLIC_URL", "https://cron.example.com/ops/")];
+    let daemon = Daemon::start(&redis.url(), &config, None, &env);
+    daemon.wait_healthy();
+    let doc = poll(Duration::from_secs(30), "a notification", || {
+        let requests = hook.requests.lock().unwrap();
+        let (_, body) = requests.iter().find(|(p, _)| p == "/ok")?;
+        Some(serde_json::from_str::<serde_json::Value>(body).unwrap())
+    });
+    let link = "https://cron.example.com/ops/#/schedules/fails";
+    assert_eq!(doc["dashboard"], link, "{doc}");
+    assert!(doc["text"].as_str().unwrap().ends_with(link), "{doc}");
 }
