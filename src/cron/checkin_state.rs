@@ -20,6 +20,7 @@ use super::checkin::Event;
 /// Where check-ins of an entry go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = CheckinService)]
 pub enum Service {
     /// healthchecks.io or a compatible service (`URL/start`, `URL`, `URL/fail`).
     Healthchecks,
@@ -32,6 +33,7 @@ pub enum Service {
 /// What became of a check-in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = CheckinOutcome)]
 pub enum Outcome {
     /// Still being tried (up to 3 attempts, 1 s then 2 s apart).
     Sending,
