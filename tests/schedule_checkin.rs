@@ -158,10 +158,8 @@ enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "no exit code h
         text.contains("fails") && text.contains("disk full"),
         "{text}"
     );
-    assert_eq!(
-        d["dashboard"],
-        format!("/#job-{}", d["job_id"].as_str().unwrap())
-    );
+    // Without `public_url`: the entry's address on the dashboard, as a path.
+    assert_eq!(d["dashboard"], "/#/schedules/fails", "{d}");
     // The exit code the command reported, and its last 10 output lines, oldest first.
     assert_eq!(d["exit_code"], 3, "{d}");
     let last: Vec<&str> = d["last_output"]
@@ -182,4 +180,109 @@ enqueue = {{ queue = "jobs", name = "broken", data = {{ reason = "no exit code h
     let b = &docs_at("/builtin")[0];
     assert!(b["exit_code"].is_null(), "{b}");
     assert!(b["last_output"].is_array(), "{b}");
+}
+
+/// `GET /api/schedules` → `checkin` (issue 29 point 9): each entry's latest check-in as this
+/// daemon sent it, one entry's receiver answering 200 and the other's 500.
+#[test]
+fn the_schedules_api_shows_each_entrys_latest_check_in_and_its_outcome() {
+    let hook = TestHttp::start();
+    let config = format!(
+        r#"
+[[schedule]]
+name = "good"
+cron = "* * * * * * *"
+ping = "http://127.0.0.1:{port}/ok"
+command = "true"
+
+[[schedule]]
+name = "bad"
+cron = "*/4 * * * * * *"
+ping = "http://127.0.0.1:{port}/hc/secret-bad"
+command = "exit 3"
+attempts = 1
+
+[[schedule]]
+name = "quiet"
+cron = "0 3 * * *"
+command = "true"
+"#,
+        port = hook.port
+    );
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), &config, None, &[]);
+    daemon.wait_healthy();
+    let url = format!("http://127.0.0.1:{}/api/schedules", daemon.port);
+    let checkin = |entry: &str| {
+        let (code, rows) = http_json("GET", &url, None, None);
+        assert_eq!(code, 200, "{rows}");
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == entry)
+            .cloned()
+            .unwrap();
+        row["checkin"].clone()
+    };
+    // Every success of "good" is delivered (200); a start caught running goes to `/ok/start`,
+    // which answers 500, so wait for a moment whose latest check-in is a success.
+    let good = poll(Duration::from_secs(60), "a delivered success", || {
+        let c = checkin("good");
+        (c["kind"] == "success" && c["outcome"] == "delivered").then_some(c)
+    });
+    assert_eq!(good["status"], 200, "{good}");
+    assert_eq!(good["service"], "healthchecks", "{good}");
+    assert!(good["error"].is_null(), "{good}");
+    assert!(good["job_id"].as_str().unwrap().starts_with("cron-good-"));
+    assert_eq!(good["seen_by"], format!("test-{}", daemon.port), "{good}");
+    chrono::DateTime::parse_from_rfc3339(good["at"].as_str().unwrap()).unwrap();
+    // "bad" fails every 4 s; its `/fail` is refused three times (1 s, 2 s apart), then failed.
+    let bad = poll(
+        Duration::from_secs(60),
+        "a check-in failed for good",
+        || {
+            let c = checkin("bad");
+            (c["outcome"] == "failed").then_some(c)
+        },
+    );
+    assert_eq!(bad["kind"], "fail", "{bad}");
+    assert_eq!(bad["status"], 500, "{bad}");
+    assert_eq!(bad["error"], "HTTP 500", "{bad}");
+    assert_eq!(bad["attempts"], 3, "{bad}");
+    // The URL's secret part is never shown.
+    assert_eq!(bad["url"], "http://127.0.0.1/…", "{bad}");
+    assert!(!bad.to_string().contains("secret-bad"), "{bad}");
+    // No ping: no check-in state.
+    assert!(checkin("quiet").is_null());
+}
+
+/// `CRONQ_PUBLIC_URL` (`[http] public_url`): the notification's dashboard link is a full URL to
+/// the entry, also at the end of the Slack `text` (issue 29 point 8).
+#[test]
+fn with_a_public_url_the_notification_links_to_the_entry_in_full() {
+    let hook = TestHttp::start();
+    let config = format!(
+        r#"
+[[schedule]]
+name = "fails"
+cron = "* * * * * * *"
+notify = "http://127.0.0.1:{port}/ok"
+command = "exit 3"
+attempts = 1
+"#,
+        port = hook.port
+    );
+    let redis = Redis::start();
+    let env = [("CRONQ_PUBLIC_URL", "https://cron.example.com/ops/")];
+    let daemon = Daemon::start(&redis.url(), &config, None, &env);
+    daemon.wait_healthy();
+    let doc = poll(Duration::from_secs(30), "a notification", || {
+        let requests = hook.requests.lock().unwrap();
+        let (_, body) = requests.iter().find(|(p, _)| p == "/ok")?;
+        Some(serde_json::from_str::<serde_json::Value>(body).unwrap())
+    });
+    let link = "https://cron.example.com/ops/#/schedules/fails";
+    assert_eq!(doc["dashboard"], link, "{doc}");
+    assert!(doc["text"].as_str().unwrap().ends_with(link), "{doc}");
 }

@@ -91,3 +91,39 @@ attempts = 1
         "{err}"
     );
 }
+
+/// `ping = "sentry"` without `SENTRY_DSN`: one warning when the plan is read, naming the entry
+/// and the fix, not one per run; the entry's check-in state says why (issue 29, polish).
+#[test]
+fn sentry_pings_without_a_dsn_warn_once_naming_the_entry() {
+    let config = r#"
+[[schedule]]
+name = "monitored"
+cron = "* * * * * * *"
+ping = "sentry"
+command = "true"
+"#;
+    let redis = Redis::start();
+    let daemon = Daemon::start(&redis.url(), config, None, &[]);
+    daemon.wait_healthy();
+    let url = format!("http://127.0.0.1:{}/api/schedules", daemon.port);
+    // Several runs each check in (and cannot): their outcome is in the API.
+    poll(Duration::from_secs(30), "three completed runs", || {
+        (ids_in(&redis, "cron", "completed").len() >= 3).then_some(())
+    });
+    let c = poll(Duration::from_secs(20), "the check-in state", || {
+        let (_, rows) = http_json("GET", &url, None, None);
+        let c = rows[0]["checkin"].clone();
+        (c["outcome"] == "failed").then_some(c)
+    });
+    assert_eq!(c["service"], "sentry", "{c}");
+    assert!(
+        c["error"].as_str().unwrap().contains("set SENTRY_DSN"),
+        "{c}"
+    );
+    let log = daemon.log();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("SENTRY_DSN")).collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(warnings[0].contains("monitored"), "{}", warnings[0]);
+    assert!(warnings[0].contains("WARN"), "{}", warnings[0]);
+}

@@ -127,6 +127,14 @@ pub(super) fn apply(raw: &mut RawConfig, env: Env<'_>) -> Result<(), Error> {
     }
     let h = raw.http.get_or_insert_with(Default::default);
     h.listen = env("WORKER_LISTEN").or(h.listen.take());
+    if let Some(v) = env("CRONQ_PUBLIC_URL") {
+        // Checked here to name the variable; the value is not repeated (it may hold a password).
+        crate::cron::public_url::parse(&v).map_err(|e| Error::Invalid {
+            place: "CRONQ_PUBLIC_URL".into(),
+            message: e.to_string(),
+        })?;
+        h.public_url = Some(v);
+    }
     Ok(())
 }
 

@@ -103,6 +103,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `[http]` limits.
     pub http: HttpLimits,
+    /// The dashboard's public address (`[http] public_url`, `CRONQ_PUBLIC_URL`), checked and
+    /// without a trailing slash: notifications link to it (`cron::public_url`).
+    pub public_url: Option<String>,
     /// Default concurrency per queue.
     pub concurrency: NonZeroUsize,
     /// Drain deadline on SIGTERM.

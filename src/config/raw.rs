@@ -148,6 +148,8 @@ pub struct RawHttp {
     pub max_sse_clients: Option<usize>,
     /// Idle HTTP connections are closed after this, default `60s`.
     pub idle_timeout: Option<String>,
+    /// The dashboard's public address, for full links in notifications; default none.
+    pub public_url: Option<String>,
 }
 
 /// `[worker]`

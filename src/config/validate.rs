@@ -60,6 +60,12 @@ pub(super) fn build(
     let worker = raw.worker.unwrap_or_default();
     let raw_http = raw.http.unwrap_or_default();
     let http = http::limits(&raw_http, src)?;
+    let public_url = raw_http
+        .public_url
+        .as_deref()
+        .map(crate::cron::public_url::parse)
+        .transpose()
+        .map_err(|e| invalid(src.place("http", "public_url"), e.to_string()))?;
     let listen_text = raw_http.listen.unwrap_or_else(|| "0.0.0.0:3001".into());
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
         invalid(
@@ -157,6 +163,7 @@ pub(super) fn build(
         prefix,
         listen,
         http,
+        public_url,
         concurrency,
         shutdown_timeout: dur(
             &worker.shutdown_timeout,

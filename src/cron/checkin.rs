@@ -16,6 +16,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use super::checkin_state::{CheckIns, Outcome, Service};
+
 /// Attempts per check-in.
 pub const ATTEMPTS: u32 = 3;
 
@@ -36,13 +38,25 @@ pub enum Event {
     Fail,
 }
 
-/// The request URL of `event` for check-in URL `base`.
-pub fn url_for(base: &str, event: Event) -> String {
+/// Which service check-in URL `base` names (Sentry Crons is `ping = "sentry"`, not a URL).
+pub fn service_of(base: &str) -> Service {
+    if super::sentry_checkin::is_sentry(base) {
+        return Service::Sentry;
+    }
     let cronitor = reqwest::Url::parse(base).ok().is_some_and(|u| {
         u.host_str()
             .is_some_and(|h| h.ends_with("cronitor.link") || h.ends_with("cronitor.io"))
     });
     if cronitor {
+        Service::Cronitor
+    } else {
+        Service::Healthchecks
+    }
+}
+
+/// The request URL of `event` for check-in URL `base`.
+pub fn url_for(base: &str, event: Event) -> String {
+    if service_of(base) == Service::Cronitor {
         let state = match event {
             Event::Start => "run",
             Event::Success => "complete",
@@ -74,19 +88,42 @@ static CLIENT: LazyLock<reqwest::Client> = LazyLock::new(|| {
         .unwrap_or_default()
 });
 
-/// Sends `event` of `entry` to `base` from a task of its own: up to [`ATTEMPTS`] tries, 1 s
-/// then 2 s apart; a failure is logged (URL redacted), never returned.
-pub fn send(entry: &str, base: &str, event: Event, body: Option<String>) {
+/// Sends `event` of run `job_id` of `entry` to `base` from a task of its own: up to
+/// [`ATTEMPTS`] tries, 1 s then 2 s apart; each attempt is recorded in `state` (the entry's
+/// check-in state shown by the API), a final failure also logged (URL redacted), never returned.
+pub fn send(
+    state: &CheckIns,
+    (entry, job_id): (&str, &str),
+    base: &str,
+    event: Event,
+    body: Option<String>,
+) {
     let (entry, url) = (entry.to_string(), url_for(base, event));
+    let ticket = state.begin(&entry, event, service_of(base), redacted(base), job_id);
     let body: String = body.unwrap_or_default().chars().take(MAX_BODY).collect();
     tokio::spawn(async move {
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            match CLIENT.post(&url).body(body.clone()).send().await {
-                Ok(r) if r.status().is_success() => return,
-                Ok(r) => last = format!("HTTP {}", r.status().as_u16()),
-                Err(e) => last = e.without_url().to_string(),
-            }
+            let status = match CLIENT.post(&url).body(body.clone()).send().await {
+                Ok(r) if r.status().is_success() => {
+                    let code = Some(r.status().as_u16());
+                    return ticket.report(Outcome::Delivered, attempt, code, None);
+                }
+                Ok(r) => {
+                    last = format!("HTTP {}", r.status().as_u16());
+                    Some(r.status().as_u16())
+                }
+                Err(e) => {
+                    last = e.without_url().to_string();
+                    None
+                }
+            };
+            let outcome = if attempt < ATTEMPTS {
+                Outcome::Sending
+            } else {
+                Outcome::Failed
+            };
+            ticket.report(outcome, attempt, status, Some(last.clone()));
             if attempt < ATTEMPTS {
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
             }
@@ -134,6 +171,9 @@ mod tests {
         assert_eq!(url_for(cr, Event::Start), format!("{cr}?state=run"));
         assert_eq!(url_for(cr, Event::Fail), format!("{cr}?state=fail"));
         assert_eq!(redacted(hc), "https://hc-ping.com/…");
+        assert_eq!(service_of(hc), Service::Healthchecks);
+        assert_eq!(service_of(cr), Service::Cronitor);
+        assert_eq!(service_of("sentry:db"), Service::Sentry);
         assert!(!redacted(cr).contains("KEY"));
     }
 }

@@ -7,15 +7,19 @@
 //!
 //! - [`backfill`]: an entry's ticks of a past range, added now with their usual ids.
 //! - [`pauses`]: one entry paused by an operator, kept in the store so replicas agree.
+//! - [`checkin`], [`sentry_checkin`]: a dead-man's-switch service told of each run;
+//!   [`checkin_state`]: each entry's latest check-in and its outcome, as this daemon sent it.
 //!
 //! The `--test-crontab` / `cron next` reports are CLI output and live in `cmd`.
 
 pub mod backfill;
 pub mod checkin;
+pub mod checkin_state;
 pub mod marks;
 pub mod notify;
 pub mod pauses;
 pub mod plan;
+pub mod public_url;
 pub mod run_output;
 pub mod scheduler;
 pub mod sentry_checkin;

@@ -2,7 +2,9 @@
 //! document POSTed on an entry's final failure and on its first success after failures, with a
 //! Slack-compatible `text` (a Slack or Mattermost incoming webhook takes it as it is), the
 //! entry, schedule, job id, attempts, reason, exit code, last output lines
-//! ([`super::run_output`]) and the dashboard path of the job. Failures are
+//! ([`super::run_output`]) and the dashboard's link to the entry (`/#/schedules/ID`, made a
+//! full URL, also ending the Slack `text`, when `[http] public_url` is set:
+//! [`super::public_url`]). Failures are
 //! rate-limited per entry ([`MIN_GAP`]): a per-second entry that keeps failing sends one a
 //! minute, not sixty; the recovery is always sent. Sent like check-ins ([`super::checkin`]):
 //! from the scheduler's watch of its runs, off the job's path, 3 attempts, URL redacted in logs.
@@ -45,11 +47,15 @@ struct EntryState {
 pub struct Notifier {
     targets: Mutex<HashMap<String, Target>>,
     states: Mutex<HashMap<String, EntryState>>,
+    /// The dashboard's public address (`[http] public_url`), if set.
+    public_url: Mutex<Option<String>>,
 }
 
 impl Notifier {
-    /// The entries of `plan` with `notify`.
-    pub fn set_targets(&self, plan: &Plan) {
+    /// The entries of `plan` with `notify`; `public_url` (validated, no trailing slash) makes
+    /// the links full URLs.
+    pub fn set_targets(&self, plan: &Plan, public_url: Option<&str>) {
+        *self.public_url.lock().unwrap_or_else(|p| p.into_inner()) = public_url.map(Into::into);
         let targets = plan
             .entries
             .iter()
@@ -104,22 +110,29 @@ impl Notifier {
         let Some(kind) = self.decide(entry, failed, now_ms) else {
             return;
         };
-        let doc = document(entry, &t, job_id, kind, out);
+        let base = self
+            .public_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let doc = document(entry, &t, (job_id, base.as_deref()), kind, out);
         super::checkin::post_json(entry, &t.url, doc);
     }
 }
 
 /// The JSON posted. `exit_code` is null unless the handler reported one; `last_output` is the
-/// end of the run's log (also for a recovery: what the good run printed).
+/// end of the run's log (also for a recovery: what the good run printed); `dashboard` the
+/// entry's address on the dashboard, full when `base` (the public URL) is known.
 fn document(
     entry: &str,
     t: &Target,
-    job_id: &str,
+    (job_id, base): (&str, Option<&str>),
     kind: Kind,
     out: &RunOutput,
 ) -> serde_json::Value {
     let failed = kind == Kind::Failed;
-    let (event, text) = if failed {
+    let link = super::public_url::entry_link(base, entry);
+    let (event, mut text) = if failed {
         let reason = out.reason.as_deref().unwrap_or("no reason given");
         let attempts = out.attempts;
         (
@@ -138,6 +151,12 @@ fn document(
             ),
         )
     };
+    // A bare path means nothing in a chat room: only a full URL is added to the text (Slack and
+    // Mattermost turn it into a link).
+    if base.is_some() {
+        text.push_str(" — ");
+        text.push_str(&link);
+    }
     serde_json::json!({
         "text": text,
         "event": event,
@@ -149,13 +168,36 @@ fn document(
         "reason": if failed { out.reason.as_deref() } else { None },
         "exit_code": if failed { out.exit_code } else { None },
         "last_output": out.last_output,
-        "dashboard": format!("/#job-{job_id}"),
+        "dashboard": link,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_link_is_the_entry_on_the_dashboard_full_when_the_public_url_is_known() {
+        let t = Target {
+            url: "http://hook".into(),
+            label: "backup".into(),
+            schedule: "0 3 * * *".into(),
+        };
+        let out = RunOutput::default();
+        let full = document(
+            "backup",
+            &t,
+            ("cron-backup-1", Some("https://cron.example.com")),
+            Kind::Failed,
+            &out,
+        );
+        let link = "https://cron.example.com/#/schedules/backup";
+        assert_eq!(full["dashboard"], link);
+        assert!(full["text"].as_str().unwrap().ends_with(link), "{full}");
+        let bare = document("backup", &t, ("cron-backup-1", None), Kind::Recovered, &out);
+        assert_eq!(bare["dashboard"], "/#/schedules/backup");
+        assert!(!bare["text"].as_str().unwrap().contains("/#/"), "{bare}");
+    }
 
     #[test]
     fn failures_are_rate_limited_per_entry_and_the_recovery_is_always_sent() {

@@ -170,7 +170,9 @@ impl EntryStates {
         let mut memo = HashMap::new();
         let mut next = Vec::with_capacity(plan.entries.len());
         let mut last = ctx.lock_last();
-        ctx.stats.successes.notifier.set_targets(plan);
+        let public_url = ctx.config.public_url.as_deref();
+        ctx.stats.successes.notifier.set_targets(plan, public_url);
+        super::sentry_checkin::warn_without_client(plan);
         for e in &plan.entries {
             let (prev, n) = *memo
                 .entry((e.schedule.as_str(), e.tz))

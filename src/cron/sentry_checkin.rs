@@ -14,6 +14,8 @@ use sentry::protocol::{MonitorCheckIn, MonitorCheckInStatus, MonitorConfig, Moni
 use sentry::types::Uuid;
 
 use super::checkin::Event;
+use super::checkin_state::{CheckIns, Outcome, Service};
+use super::plan::Plan;
 
 /// Whether `ping` asks for Sentry Crons.
 pub fn is_sentry(ping: &str) -> bool {
@@ -71,16 +73,43 @@ pub fn check_in(
     }
 }
 
-/// Hands the check-in to the installed Sentry client (queued, sent by its thread); without a
-/// client (no `SENTRY_DSN`) it is logged as not delivered, naming the fix.
-pub fn send(entry: &str, ping: &str, job_id: &str, schedule: &str, tz: &str, event: Event) {
+/// Why a Sentry check-in cannot be sent, and the fix.
+pub const NO_CLIENT: &str =
+    "no Sentry client: set SENTRY_DSN (or -sentry-dsn) to the project's DSN";
+
+/// Hands the check-in to the installed Sentry client (queued, sent by its thread), recorded
+/// in `state` as queued; without a client (no `SENTRY_DSN`) it is recorded as failed. That
+/// is logged once per entry when the plan is read ([`warn_without_client`]), not per run.
+pub fn send(state: &CheckIns, run: (&str, &str), ping: &str, cron: (&str, &str), event: Event) {
+    let ((entry, job_id), (schedule, tz)) = (run, cron);
+    let ticket = state.begin(entry, event, Service::Sentry, ping.to_string(), job_id);
     let Some(client) = sentry::Hub::current().client() else {
-        tracing::warn!(entry_id = %entry, ?event, "Sentry check-in not delivered: no Sentry client; set SENTRY_DSN (or -sentry-dsn)");
-        return;
+        tracing::debug!(entry_id = %entry, ?event, "Sentry check-in not sent: {NO_CLIENT}");
+        return ticket.report(Outcome::Failed, 0, None, Some(NO_CLIENT.into()));
     };
     let mut c = check_in(entry, ping, job_id, schedule, tz, event);
     c.environment = client.options().environment.as_ref().map(|e| e.to_string());
     client.send_envelope(c.into());
+    ticket.report(Outcome::Queued, 1, None, None);
+}
+
+/// The entries of `plan` with `ping = "sentry…"` while no Sentry client is installed: each
+/// named in one warning with the fix, when the plan is read (at start and at each reload),
+/// rather than once per run. Returns their ids.
+pub fn warn_without_client(plan: &Plan) -> Vec<String> {
+    if sentry::Hub::current().client().is_some() {
+        return Vec::new();
+    }
+    let ids: Vec<String> = plan
+        .entries
+        .iter()
+        .filter(|e| e.policy.ping.as_deref().is_some_and(is_sentry))
+        .map(|e| e.id.clone())
+        .collect();
+    for e in plan.entries.iter().filter(|e| ids.contains(&e.id)) {
+        tracing::warn!(entry_id = %e.id, place = %e.place, "ping = \"sentry\" but its check-ins cannot be sent: {NO_CLIENT}, or remove ping from the entry");
+    }
+    ids
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
 // Loads the dashboard of a running daemon, signs in, and works one schedule entry from its row:
-// reads its "never ran" label, pauses and resumes it, and backfills its last three days.
-// Prints {"never_ran", "paused_note", "backfill"} (the texts seen). Usage:
-// node schedules.mjs BASE_URL TOKEN ENTRY
+// reads its "never ran" label, pauses and resumes it, and backfills its last three days. Then
+// reads the check-in and last-success lines of entries GOOD (receiver answers 200) and BAD
+// (answers 500), and opens #/schedules/ENTRY (the link notifications carry).
+// Prints {"never_ran", "paused_note", "backfill", "good_checkin", "good_success",
+// "bad_checkin", "target"} (the texts seen). Usage:
+// node schedules.mjs BASE_URL TOKEN ENTRY GOOD BAD
 import { chromium } from "playwright-core";
 
-const [base, token, entry] = process.argv.slice(2);
+const [base, token, entry, good, bad] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -38,7 +41,23 @@ try {
   const status = page.locator("#bf-result", { hasText: "backfill of" });
   await status.waitFor();
   const backfill = await status.innerText();
-  console.log(JSON.stringify({ never_ran: neverRan, paused_note: pausedNote, backfill }));
+  // Check-ins: a delivered success, and a check-in refused three times.
+  const goodRow = page.locator("#schedules tr", { hasText: good });
+  await goodRow.locator(".checkin", { hasText: "check-in: success ✓" }).waitFor();
+  const goodCheckin = await goodRow.locator(".checkin").innerText();
+  await goodRow.locator(".last-success", { hasText: "last success" }).waitFor();
+  const goodSuccess = await goodRow.locator(".last-success").innerText();
+  const badRow = page.locator("#schedules tr", { hasText: bad });
+  await badRow.locator(".checkin", { hasText: "check-in failed" }).waitFor({ timeout: 60000 });
+  const badCheckin = await badRow.locator(".checkin").innerText();
+  // The entry's address: its row highlighted and scrolled into view.
+  await page.goto(base + "/#/schedules/" + encodeURIComponent(entry));
+  const target = page.locator("#schedules tr.target");
+  await target.waitFor();
+  const targetText = await target.locator("td").first().innerText();
+  const inView = await target.evaluate((r) => { const b = r.getBoundingClientRect(); return b.top >= 0 && b.bottom <= innerHeight; });
+  console.log(JSON.stringify({ never_ran: neverRan, paused_note: pausedNote, backfill,
+    good_checkin: goodCheckin, good_success: goodSuccess, bad_checkin: badCheckin, target: targetText, target_in_view: inView }));
 } catch (e) {
   await fail(String(e && e.stack || e));
 }

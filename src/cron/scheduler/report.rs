@@ -44,6 +44,9 @@ pub struct ScheduleRow {
     pub label: String,
     /// When this daemon first planned it (RFC 3339 UTC).
     pub first_seen: Option<String>,
+    /// Its latest check-in (`ping`) as this daemon sent it, and what became of it; `null`
+    /// when it has no `ping` or this daemon has sent none since it started.
+    pub checkin: Option<super::super::checkin_state::CheckinState>,
 }
 
 /// The run of an entry's latest tick.
@@ -122,6 +125,7 @@ pub async fn rows(
                 .and_then(|s| s.first_seen(&e.id))
                 .and_then(|t| DateTime::from_timestamp(t, 0))
                 .map(rfc3339),
+            checkin: successes.and_then(|s| s.checkins.get(&e.id)),
         });
     }
     out

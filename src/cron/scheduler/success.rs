@@ -66,6 +66,8 @@ pub struct Successes {
     first_seen: Mutex<HashMap<String, i64>>,
     /// Failure notifications (`notify`), told each outcome seen here.
     pub notifier: super::super::notify::Notifier,
+    /// Each entry's latest check-in and what became of it (`cron::checkin_state`).
+    pub checkins: super::super::checkin_state::CheckIns,
 }
 
 /// A run being watched.
@@ -155,7 +157,7 @@ impl Successes {
             match state {
                 Some(JobState::Active) if !w.started => {
                     if let Some(url) = ping {
-                        ping_run(&entry, url, &w, checkin::Event::Start, None);
+                        self.ping_run(&entry, url, &w, checkin::Event::Start, None);
                     }
                     if let Some(x) = lock(&self.watching).get_mut(&entry) {
                         if x.id == w.id {
@@ -171,7 +173,7 @@ impl Successes {
                     let out = RunOutput::of(job.as_ref());
                     self.notifier.outcome(&entry, &w.id, false, &out);
                     if let Some(url) = ping {
-                        ping_run(&entry, url, &w, checkin::Event::Success, None);
+                        self.ping_run(&entry, url, &w, checkin::Event::Success, None);
                     }
                 }
                 Some(JobState::Failed) => {
@@ -179,7 +181,7 @@ impl Successes {
                     self.notifier.outcome(&entry, &w.id, true, &out);
                     if let Some(url) = ping {
                         let body = out.fail_body();
-                        ping_run(&entry, url, &w, checkin::Event::Fail, Some(body));
+                        self.ping_run(&entry, url, &w, checkin::Event::Fail, Some(body));
                     }
                 }
                 _ => {}
@@ -192,6 +194,24 @@ impl Successes {
                     watching.remove(&entry);
                 }
             }
+        }
+    }
+
+    /// Checks run `w` of `entry` in with `url`: Sentry Crons or an HTTP check-in service.
+    fn ping_run(
+        &self,
+        entry: &str,
+        url: &str,
+        w: &Watched,
+        event: checkin::Event,
+        body: Option<String>,
+    ) {
+        let run = (entry, w.id.as_str());
+        if sentry_checkin::is_sentry(url) {
+            let (schedule, tz) = &w.schedule;
+            sentry_checkin::send(&self.checkins, run, url, (schedule, tz), event);
+        } else {
+            checkin::send(&self.checkins, run, url, event, body);
         }
     }
 
@@ -214,16 +234,6 @@ impl Successes {
                 })
             })
             .collect()
-    }
-}
-
-/// Checks run `w` of `entry` in with `url`: Sentry Crons or an HTTP check-in service.
-fn ping_run(entry: &str, url: &str, w: &Watched, event: checkin::Event, body: Option<String>) {
-    if sentry_checkin::is_sentry(url) {
-        let (schedule, tz) = &w.schedule;
-        sentry_checkin::send(entry, url, &w.id, schedule, tz, event);
-    } else {
-        checkin::send(entry, url, event, body);
     }
 }
 

@@ -14,7 +14,7 @@ use crate::cron::report::{self, ScheduleRow};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 
-/// List schedules with their latest run and next fire time.
+/// List schedules with their latest run, next fire time, last success and latest check-in.
 #[utoipa::path(get, path = "/api/schedules", tag = "schedules",
     responses((status = 200, body = [ScheduleRow])))]
 pub async fn list_schedules(State(state): State<AppState>) -> Json<Vec<ScheduleRow>> {
@@ -24,16 +24,19 @@ pub async fn list_schedules(State(state): State<AppState>) -> Json<Vec<ScheduleR
         chrono::Utc::now(),
         &state.sched.manual,
     );
-    Json(
-        report::rows(
-            store,
-            &plan,
-            now,
-            Some(manual),
-            Some(&state.sched.successes),
-        )
-        .await,
+    let mut rows = report::rows(
+        store,
+        &plan,
+        now,
+        Some(manual),
+        Some(&state.sched.successes),
     )
+    .await;
+    // Check-ins are each daemon's own deliveries (memory only): say whose view this is.
+    for c in rows.iter_mut().filter_map(|r| r.checkin.as_mut()) {
+        c.seen_by = Some(state.config.worker_id.clone());
+    }
+    Json(rows)
 }
 
 /// Run a schedule's target now, outside its schedule.
