@@ -32,7 +32,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
@@ -72,13 +72,18 @@ return 1
 "#;
 
 /// The claim of a run fetched first in its attempt, sent without waiting. KEYS[1] the claim,
-/// KEYS[2] the job's lock. ARGV[1] `<attemptsMade>:<token>`, ARGV[2] the token, ARGV[3] the
-/// lock duration (ms). Returns 1. The run owns the attempt whatever it finds: a copy fetched
-/// in between (its `moveToActive` overwrote the lock) was dropped by CLAIM, so the lock is
-/// given back to this run's token.
+/// KEYS[2] the job's lock, KEYS[3] active, KEYS[4] completed, KEYS[5] failed. ARGV[1]
+/// `<attemptsMade>:<token>`, ARGV[2] the token, ARGV[3] the lock duration (ms), ARGV[4] the
+/// id. Returns 1. The run owns the attempt whatever it finds: a copy fetched in between (its
+/// `moveToActive` overwrote the lock) was dropped by CLAIM, so the lock is given back to this
+/// run's token, unless the job has finished meanwhile (the claim can land after the finish
+/// for a short job: a finished job gets no lock again).
 const FIRST: &str = r#"
 redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
-if redis.call("GET", KEYS[2]) ~= ARGV[2] then
+if redis.call("GET", KEYS[2]) ~= ARGV[2]
+  and redis.call("LPOS", KEYS[3], ARGV[4])
+  and not redis.call("ZSCORE", KEYS[4], ARGV[4])
+  and not redis.call("ZSCORE", KEYS[5], ARGV[4]) then
   redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
 end
 return 1
@@ -95,15 +100,17 @@ static CLAIM_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::n
 static KEEP_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(KEEP));
 static FIRST_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(FIRST));
 
-/// A run's claim on its job's attempt. Held by `run_one` for the run; its renewal task is the
-/// other end, aborted on drop (the claim then expires within the lock duration).
+/// A run's claim on its job's attempt. Held by `run_one` for the run; its task is the other
+/// end: it writes the claim ([`FIRST`], which must land even when the run ends first: a copy
+/// fetched before the engine's finish would otherwise keep the owner's lock) and then renews
+/// it until this is dropped (the claim then expires within the lock duration).
 pub(crate) struct RunClaim {
-    renew: JoinHandle<()>,
+    stop: CancellationToken,
 }
 
 impl Drop for RunClaim {
     fn drop(&mut self) {
-        self.renew.abort();
+        self.stop.cancel();
     }
 }
 
@@ -138,29 +145,25 @@ impl RedisStore {
         let key = format!("{}:claim", k.job(id));
         let value = format!("{attempts_made}:{token}");
         let ms = lock.as_millis().max(1) as u64;
+        let stop = CancellationToken::new();
         if first {
-            let lock_key = k.lock(id);
-            let token = token.to_string();
-            let renew = tokio::spawn({
-                let store = self.clone();
+            let mut script = FIRST_SCRIPT.prepare_invoke();
+            script.key(&key).key(k.lock(id)).key(k.active());
+            script.key(k.completed()).key(k.failed());
+            script.arg(&value).arg(token).arg(ms).arg(id);
+            tokio::spawn({
+                let (store, stop) = (self.clone(), stop.clone());
                 async move {
                     let mut conn = store.inner.conn.connection();
-                    let mut first = FIRST_SCRIPT.prepare_invoke();
-                    first
-                        .key(&key)
-                        .key(&lock_key)
-                        .arg(&value)
-                        .arg(&token)
-                        .arg(ms);
-                    let wrote: redis::RedisResult<i64> = first.invoke_async(&mut conn).await;
+                    let wrote: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
                     if let Err(e) = wrote {
                         // As when CLAIM fails: the run goes on unguarded against copies.
                         tracing::debug!(error = %e, "first claim not written");
                     }
-                    renew(&store, &key, &value, ms).await
+                    renew(&store, &key, &value, ms, &stop).await
                 }
             });
-            return Ok(Some(RunClaim { renew }));
+            return Ok(Some(RunClaim { stop }));
         }
         let mut conn = self.inner.conn.connection();
         let won: i64 = CLAIM_SCRIPT
@@ -181,18 +184,21 @@ impl RedisStore {
                  this copy is dropped, not run");
             return Ok(None);
         }
-        let renew = tokio::spawn({
-            let store = self.clone();
-            async move { renew(&store, &key, &value, ms).await }
+        tokio::spawn({
+            let (store, stop) = (self.clone(), stop.clone());
+            async move { renew(&store, &key, &value, ms, &stop).await }
         });
-        Ok(Some(RunClaim { renew }))
+        Ok(Some(RunClaim { stop }))
     }
 }
 
-/// Renews the claim like the engine renews the lock, twice per duration, until aborted.
-async fn renew(store: &RedisStore, key: &str, value: &str, ms: u64) {
+/// Renews the claim like the engine renews the lock, twice per duration, until `stop`.
+async fn renew(store: &RedisStore, key: &str, value: &str, ms: u64, stop: &CancellationToken) {
     loop {
-        tokio::time::sleep(Duration::from_millis(ms / 2)).await;
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(ms / 2)) => {}
+        }
         let _ = keep(store, key, value, ms).await;
     }
 }

@@ -106,3 +106,27 @@ async fn a_lone_restart_of_an_attempt_takes_the_claim_over() {
     let run = store.claim_run("q", "10", "t", 0, false, LOCK).await;
     assert!(run.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_first_claim_landing_after_the_finish_gives_no_lock_back_and_outlives_the_run() {
+    let redis = Redis::start();
+    let store = connect(redis.1).await;
+    let k = QueueKeys::new(store.prefix(), "q");
+    let mut conn = store.inner.conn.connection();
+    // A short job: finished (in completed, out of active, lock deleted) before its claim lands,
+    // and its run over (the claim dropped) at once.
+    let _: () = conn.zadd(k.completed(), "11", 1).await.unwrap();
+    let claim = store
+        .claim_run("q", "11", "owner-token", 0, true, LOCK)
+        .await;
+    drop(claim.unwrap());
+    let key = format!("{}:claim", k.job("11"));
+    until(|| {
+        let mut conn = store.inner.conn.connection();
+        let key = key.clone();
+        async move { conn.exists::<_, bool>(&key).await.unwrap() }
+    })
+    .await;
+    let lock: Option<String> = conn.get(k.lock("11")).await.unwrap();
+    assert_eq!(lock, None, "a finished job must not be locked again");
+}
