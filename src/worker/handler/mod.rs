@@ -12,6 +12,8 @@ pub mod limits;
 mod output;
 pub mod pdeath;
 pub mod process;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 use std::time::Duration;

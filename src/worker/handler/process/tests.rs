@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Pool;
 use crate::config::{EnvPolicy, ProcessProgram, ProcessSpec, Secrets};
+use crate::worker::handler::test_support::cancel_once_logged;
 use crate::worker::handler::{JobError, JobInput, LogSender, RunResult};
 
 fn consumer() -> String {
@@ -37,15 +38,7 @@ fn pool(instances: Option<usize>, max_jobs: Option<u64>, max_memory_mib: Option<
 }
 
 fn job(id: u32, data: serde_json::Value) -> JobInput {
-    JobInput {
-        queue: "q".into(),
-        id: id.to_string(),
-        name: "n".into(),
-        attempt: 2,
-        data,
-        children: Default::default(),
-        opts: Default::default(),
-    }
+    crate::worker::handler::test_support::job(&id.to_string(), 2, data)
 }
 
 /// Runs one job; its result and log lines.
@@ -151,13 +144,8 @@ async fn a_hung_job_is_cancelled_its_process_ended_and_replaced() {
     let (tx, mut rx) = mpsc::channel(10);
     let j = job(2, serde_json::json!({"do": "hang"}));
     let logs = LogSender::quiet(tx);
-    let hung = p.run(&j, &logs, &cancel);
     // Cancel (as a timeout does) once the process says it hangs.
-    let canceller = async {
-        assert_eq!(rx.recv().await.as_deref(), Some("hanging"));
-        cancel.cancel();
-    };
-    let (r, ()) = tokio::join!(hung, canceller);
+    let r = cancel_once_logged(p.run(&j, &logs, &cancel), &mut rx, "hanging", &cancel).await;
     assert_eq!(r, Err(JobError::Cancelled));
     let old = pid(&before) as i32;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
