@@ -9,6 +9,7 @@ pub mod exec;
 mod exec_env_tests;
 pub mod http;
 pub mod limits;
+pub(crate) mod lines;
 mod output;
 pub mod pdeath;
 pub mod process;
