@@ -96,44 +96,38 @@ async fn errors_are_retryable_unless_unrecoverable_and_the_process_stays() {
     assert_eq!(pid(&after), pid(&before));
 }
 
-#[tokio::test]
-async fn a_crash_mid_job_is_retryable_with_its_stderr_and_the_next_job_gets_a_new_process() {
+/// On a fresh pool: a plain job, then one with `data`, then a plain one again. The middle run's
+/// result and logs, and whether the last job ran in a new process (the middle one's replaced).
+async fn between_plain_jobs(data: serde_json::Value) -> (RunResult, Vec<String>, bool) {
     let p = pool(None, None, None);
     let (before, _) = run(&p, 1, serde_json::json!({})).await;
-    let (r, logs) = run(&p, 2, serde_json::json!({"do": "crash"})).await;
-    match r {
-        Err(JobError::Retryable(m)) => {
-            assert!(
-                m.contains("exit status 3") && m.contains("about to crash"),
-                "{m}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let (r, logs) = run(&p, 2, data).await;
+    let (after, _) = run(&p, 3, serde_json::json!({})).await;
+    (r, logs, pid(&after) != pid(&before))
+}
+
+#[tokio::test]
+async fn a_crash_mid_job_is_retryable_with_its_stderr_and_the_next_job_gets_a_new_process() {
+    let (r, logs, replaced) = between_plain_jobs(serde_json::json!({"do": "crash"})).await;
+    let says = |m: &str| m.contains("exit status 3") && m.contains("about to crash");
+    assert!(
+        matches!(&r, Err(JobError::Retryable(m)) if says(m)),
+        "{r:?}"
+    );
     assert!(
         logs.contains(&"stderr: about to crash".to_string()),
         "{logs:?}"
     );
-    let (after, _) = run(&p, 3, serde_json::json!({})).await;
-    assert_ne!(pid(&after), pid(&before));
+    assert!(replaced, "the crashed process was replaced");
 }
 
 #[tokio::test]
 async fn a_line_that_is_not_json_fails_the_job_naming_it_and_the_process_is_replaced() {
-    let p = pool(None, None, None);
-    let (before, _) = run(&p, 1, serde_json::json!({})).await;
-    let (r, _) = run(&p, 2, serde_json::json!({"do": "garbage"})).await;
-    match r {
-        Err(JobError::Fatal(m)) => {
-            assert!(
-                m.contains("queues.q.handlers.n") && m.contains("Warning: \\u{1b}[31m not json"),
-                "{m}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
-    let (after, _) = run(&p, 3, serde_json::json!({})).await;
-    assert_ne!(pid(&after), pid(&before));
+    let (r, _, replaced) = between_plain_jobs(serde_json::json!({"do": "garbage"})).await;
+    let says =
+        |m: &str| m.contains("queues.q.handlers.n") && m.contains("Warning: \\u{1b}[31m not json");
+    assert!(matches!(&r, Err(JobError::Fatal(m)) if says(m)), "{r:?}");
+    assert!(replaced, "the process that broke the protocol was replaced");
 }
 
 #[tokio::test]
