@@ -85,11 +85,7 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
         Err(e) => {
             // Wrong credentials or an unusable URL: retrying cannot help, and an orchestrator
             // restarting us would only repeat it. Exit 2, as for any configuration error.
-            eprintln!("error: {e}");
-            r.status.set_draining();
-            r.closing.cancel();
-            let _ = r.http.remove(0).await;
-            return Ok(Err(ExitCode::from(2)));
+            return Ok(Err(refuse(r, &e).await));
         }
     };
     if let Some(store) = store {
@@ -102,13 +98,7 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
                 // what an instant recovery would have done.
                 tracing::warn!(error = %e, "could not claim the WORKER_ID; continuing without");
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                r.status.set_draining();
-                r.closing.cancel();
-                let _ = r.http.remove(0).await;
-                return Ok(Err(ExitCode::from(2)));
-            }
+            Err(e) => return Ok(Err(refuse(r, &e).await)),
         }
         let mut work = start_work(&r, store, &plan, plan_rx, &metrics, stats).await;
         let load = {
@@ -138,6 +128,17 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
 }
 
 /// The daemon before anything runs: its status and shutdown tokens.
+/// Gives up at start on a store error no retry can fix (the configuration's, exit 2): says it,
+/// closes the HTTP front already serving /health (so the probe sees the daemon go), and answers
+/// the exit code. One place, so each such refusal at start ends the same way.
+async fn refuse(mut r: Running, e: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {e}");
+    r.status.set_draining();
+    r.closing.cancel();
+    let _ = r.http.remove(0).await;
+    ExitCode::from(2)
+}
+
 fn running(config: Arc<Config>) -> Running {
     Running {
         status: Status::new(

@@ -16,12 +16,9 @@ pub async fn enqueue(
     daemon: &DaemonArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load_text(env, &daemon.overrides()) {
+    let config = match super::open::load_config(daemon, env) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let spec = match spec(&args, &config) {
         Ok(s) => s,

@@ -15,12 +15,9 @@ pub async fn healthcheck(
 ) -> anyhow::Result<ExitCode> {
     let url = match url {
         Some(u) => u,
-        None => match crate::config::load_text(env, &args.overrides()) {
+        None => match super::open::load_config(args, env) {
             Ok(c) => c.local_health_url(),
-            Err(e) => {
-                eprintln!("{e}");
-                return Ok(ExitCode::from(2));
-            }
+            Err(code) => return Ok(code),
         },
     };
     let client = reqwest::Client::builder()

@@ -59,12 +59,9 @@ async fn run_op(
     args: &DaemonArgs,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let config = match crate::config::load_text(env, &args.overrides()) {
+    let config = match super::open::load_config(args, env) {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     // The same queue-name rule as the config, crontab and API, before any store is opened.
     if let Err(e) = queue_of(cmd).map_or(Ok(()), crate::rules::validate_queue_name) {

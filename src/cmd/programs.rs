@@ -65,12 +65,9 @@ impl Client {
     ) -> anyhow::Result<Result<Client, ExitCode>> {
         let base = match &daemon.url {
             Some(u) => u.trim_end_matches('/').to_string(),
-            None => match crate::config::load_text(env, &args.overrides()) {
+            None => match super::open::load_config(args, env) {
                 Ok(c) => c.local_health_url().trim_end_matches("/health").to_string(),
-                Err(e) => {
-                    eprintln!("{e}");
-                    return Ok(Err(ExitCode::from(2)));
-                }
+                Err(code) => return Ok(Err(code)),
             },
         };
         let token = env("API_TOKEN")

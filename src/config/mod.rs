@@ -12,6 +12,8 @@ mod job_env;
 mod load;
 pub mod programs;
 pub mod raw;
+#[cfg(test)]
+mod raw_tests;
 mod redis_topology;
 mod redis_url;
 pub mod units;

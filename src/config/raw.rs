@@ -6,6 +6,67 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+/// Declares a raw table that carries the ten schedule-policy keys (`overlap` … `notify`) between
+/// its own keys, and its `policy()`, the [`RawPolicy`] of those keys.
+///
+/// Why a macro: `[cron]`, `[cron.entries."KEY"]` and `[[schedule]]` take the same policy keys,
+/// and `#[serde(flatten)]` (the usual way to share fields) cannot be combined with
+/// `deny_unknown_fields`: a flattened table stops refusing unknown keys. The keys stay plain
+/// fields of each table, in the order written here, so serde's "unknown field …, expected one
+/// of …" lists them as before (`raw_tests.rs` pins it).
+macro_rules! policy_table {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($before:tt)* } then policy keys then { $($after:tt)* }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($before)*
+            /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
+            pub overlap: Option<String>,
+            /// Ticks `buffer_all` holds, default 10.
+            pub buffer_max: Option<u64>,
+            /// Start delay up to this long.
+            pub jitter: Option<String>,
+            /// `random` (default) or `fixed` (hashed from the entry id).
+            pub jitter_mode: Option<String>,
+            /// Look back this far at start for ticks missed while down (default off).
+            pub catch_up: Option<String>,
+            /// `once` (default: one run for all missed ticks) or `all`.
+            pub catch_up_mode: Option<String>,
+            /// Missed ticks `all` runs at most, default 10.
+            pub catch_up_max: Option<u64>,
+            /// Stale after this long without a success (named in /health).
+            pub alert_after: Option<String>,
+            /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success,
+            /// failure.
+            pub ping: Option<String>,
+            /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and
+            /// recovery.
+            pub notify: Option<String>,
+            $($after)*
+        }
+
+        impl $name {
+            /// The policy keys of this table, as written.
+            pub fn policy(&self) -> RawPolicy {
+                RawPolicy {
+                    overlap: self.overlap.clone(),
+                    buffer_max: self.buffer_max,
+                    jitter: self.jitter.clone(),
+                    jitter_mode: self.jitter_mode.clone(),
+                    catch_up: self.catch_up.clone(),
+                    catch_up_mode: self.catch_up_mode.clone(),
+                    catch_up_max: self.catch_up_max,
+                    alert_after: self.alert_after.clone(),
+                    ping: self.ping.clone(),
+                    notify: self.notify.clone(),
+                }
+            }
+        }
+    };
+}
+
 /// The whole file.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,77 +92,42 @@ pub struct RawConfig {
     pub programs: BTreeMap<String, crate::config::programs::RawProgram>,
 }
 
-/// `[cron]`: the queue, pool and job settings of crontab command lines (and command
-/// `[[schedule]]` tables). `enqueue` lines follow their target queue's settings instead.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawCron {
-    /// The queue their runs go through, default `cron`.
-    pub queue: Option<String>,
-    /// Runs at once in this daemon, default 256 (not `[worker] concurrency`: every entry runs
-    /// at its time; each entry's `overlap` policy bounds its own runs).
-    pub concurrency: Option<usize>,
-    /// Total attempts of one tick's run, default 1 (Supercronic: once per tick, never re-run).
-    pub attempts: Option<u32>,
-    /// Backoff between attempts when `attempts` > 1, default `[defaults] backoff`.
-    pub backoff: Option<String>,
-    /// Completed runs to keep, default `[defaults]`'s when set, else the newest 100 per entry.
-    pub remove_on_complete: Option<RawRetention>,
-    /// Failed runs to keep, default `[defaults]`'s when set, else one day of them.
-    pub remove_on_fail: Option<RawRetention>,
-    /// `"run"` (default), `"skip"` or `"run_if_alone"`: a command line's tick when the store is unreachable.
-    pub when_store_down: Option<crate::config::cron::WhenStoreDown>,
-    /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
-    pub overlap: Option<String>,
-    /// Ticks `buffer_all` holds, default 10.
-    pub buffer_max: Option<u64>,
-    /// Start delay up to this long.
-    pub jitter: Option<String>,
-    /// `random` (default) or `fixed` (hashed from the entry id).
-    pub jitter_mode: Option<String>,
-    /// Look back this far at start for ticks missed while down (default off).
-    pub catch_up: Option<String>,
-    /// `once` (default: one run for all missed ticks) or `all`.
-    pub catch_up_mode: Option<String>,
-    /// Missed ticks `all` runs at most, default 10.
-    pub catch_up_max: Option<u64>,
-    /// Stale after this long without a success (named in /health).
-    pub alert_after: Option<String>,
-    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
-    pub ping: Option<String>,
-    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
-    pub notify: Option<String>,
-    /// A stale entry turns `/health` 503 (default false: it is only named in the body).
-    pub stale_fails_health: Option<bool>,
-    /// `[cron.entries."crontab:LINE"]`: one crontab line's own policies.
-    pub entries: Option<std::collections::BTreeMap<String, RawPolicy>>,
+policy_table! {
+    /// `[cron]`: the queue, pool and job settings of crontab command lines (and command
+    /// `[[schedule]]` tables). `enqueue` lines follow their target queue's settings instead.
+    #[derive(Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawCron {
+        /// The queue their runs go through, default `cron`.
+        pub queue: Option<String>,
+        /// Runs at once in this daemon, default 256 (not `[worker] concurrency`: every entry runs
+        /// at its time; each entry's `overlap` policy bounds its own runs).
+        pub concurrency: Option<usize>,
+        /// Total attempts of one tick's run, default 1 (Supercronic: once per tick, never re-run).
+        pub attempts: Option<u32>,
+        /// Backoff between attempts when `attempts` > 1, default `[defaults] backoff`.
+        pub backoff: Option<String>,
+        /// Completed runs to keep, default `[defaults]`'s when set, else the newest 100 per entry.
+        pub remove_on_complete: Option<RawRetention>,
+        /// Failed runs to keep, default `[defaults]`'s when set, else one day of them.
+        pub remove_on_fail: Option<RawRetention>,
+        /// `"run"` (default), `"skip"` or `"run_if_alone"`: a command line's tick when the
+        /// store is unreachable.
+        pub when_store_down: Option<crate::config::cron::WhenStoreDown>,
+    } then policy keys then {
+        /// A stale entry turns `/health` 503 (default false: it is only named in the body).
+        pub stale_fails_health: Option<bool>,
+        /// `[cron.entries."crontab:LINE"]`: one crontab line's own policies.
+        pub entries: Option<std::collections::BTreeMap<String, RawPolicy>>,
+    }
 }
 
-/// The schedule policies of one place (`[cron.entries."KEY"]`; `[cron]` and `[[schedule]]`
-/// carry the same keys).
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPolicy {
-    /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
-    pub overlap: Option<String>,
-    /// Ticks `buffer_all` holds, default 10.
-    pub buffer_max: Option<u64>,
-    /// Start delay up to this long.
-    pub jitter: Option<String>,
-    /// `random` (default) or `fixed` (hashed from the entry id).
-    pub jitter_mode: Option<String>,
-    /// Look back this far at start for ticks missed while down (default off).
-    pub catch_up: Option<String>,
-    /// `once` (default: one run for all missed ticks) or `all`.
-    pub catch_up_mode: Option<String>,
-    /// Missed ticks `all` runs at most, default 10.
-    pub catch_up_max: Option<u64>,
-    /// Stale after this long without a success (named in /health).
-    pub alert_after: Option<String>,
-    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
-    pub ping: Option<String>,
-    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
-    pub notify: Option<String>,
+policy_table! {
+    /// The schedule policies of one place (`[cron.entries."KEY"]`; `[cron]` and `[[schedule]]`
+    /// carry the same keys).
+    #[derive(Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawPolicy {} then policy keys then {}
 }
 
 /// `[redis]`: a URL, or its parts.
@@ -320,46 +346,29 @@ pub struct RawNodeHandler {
     pub max_memory: Option<String>,
 }
 
-/// `[[schedule]]`
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawSchedule {
-    /// Entry name: becomes the entry id in job ids (`cron-<name>-<secs>`).
-    pub name: Option<String>,
-    /// The schedule expression (5/6/7 fields or a macro).
-    pub cron: String,
-    /// IANA zone, default the crontab's / daemon's.
-    pub tz: Option<String>,
-    /// What to add at each tick.
-    pub enqueue: Option<RawEnqueue>,
-    /// A command to run (queue `cron`), instead of `enqueue`.
-    pub command: Option<String>,
-    /// Handler timeout for this entry's runs.
-    pub timeout: Option<String>,
-    /// `forbid` (default), `allow`, `replace`, `buffer_one` or `buffer_all`.
-    pub overlap: Option<String>,
-    /// Ticks `buffer_all` holds, default 10.
-    pub buffer_max: Option<u64>,
-    /// Start delay up to this long.
-    pub jitter: Option<String>,
-    /// `random` (default) or `fixed` (hashed from the entry id).
-    pub jitter_mode: Option<String>,
-    /// Look back this far at start for ticks missed while down (default off).
-    pub catch_up: Option<String>,
-    /// `once` (default: one run for all missed ticks) or `all`.
-    pub catch_up_mode: Option<String>,
-    /// Missed ticks `all` runs at most, default 10.
-    pub catch_up_max: Option<u64>,
-    /// Stale after this long without a success (named in /health).
-    pub alert_after: Option<String>,
-    /// Check-in URL (healthchecks.io, Cronitor) told of each run's start, success, failure.
-    pub ping: Option<String>,
-    /// Webhook POSTed a JSON document (Slack-compatible `text`) on failure and recovery.
-    pub notify: Option<String>,
-    /// Total attempts of a command entry's run, default `[cron] attempts` (1).
-    pub attempts: Option<u32>,
-    /// Backoff between a command entry's attempts, default `[cron] backoff`.
-    pub backoff: Option<String>,
+policy_table! {
+    /// `[[schedule]]`
+    #[derive(Debug, Default, Clone, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct RawSchedule {
+        /// Entry name: becomes the entry id in job ids (`cron-<name>-<secs>`).
+        pub name: Option<String>,
+        /// The schedule expression (5/6/7 fields or a macro).
+        pub cron: String,
+        /// IANA zone, default the crontab's / daemon's.
+        pub tz: Option<String>,
+        /// What to add at each tick.
+        pub enqueue: Option<RawEnqueue>,
+        /// A command to run (queue `cron`), instead of `enqueue`.
+        pub command: Option<String>,
+        /// Handler timeout for this entry's runs.
+        pub timeout: Option<String>,
+    } then policy keys then {
+        /// Total attempts of a command entry's run, default `[cron] attempts` (1).
+        pub attempts: Option<u32>,
+        /// Backoff between a command entry's attempts, default `[cron] backoff`.
+        pub backoff: Option<String>,
+    }
 }
 
 /// `enqueue = { queue, name, data }`

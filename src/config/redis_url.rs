@@ -221,6 +221,22 @@ mod tests {
         RawRedis::default()
     }
 
+    /// `[redis] url = URL`, nothing else.
+    fn with_url(url: &str) -> RawRedis {
+        RawRedis {
+            url: Some(url.into()),
+            ..raw()
+        }
+    }
+
+    /// Asserts that `url` is refused with a message that `says` what is wrong and never
+    /// repeats `secret` (the URL's password or key).
+    fn assert_refused(url: &str, says: &str, secret: &str) {
+        let err = build_url(&with_url(url)).unwrap_err();
+        assert!(err.contains(says), "{url}: {err}");
+        assert!(!err.contains(secret), "{url}: {err}");
+    }
+
     #[test]
     fn default_is_local_redis() {
         assert_eq!(build_url(&raw()).unwrap(), "redis://127.0.0.1:6379/0");
@@ -275,19 +291,13 @@ mod tests {
             ("redis://h/2?family=6", "redis://h/2?family=6"),
         ];
         for (input, want) in cases {
-            let r = RawRedis {
-                url: Some(input.into()),
-                ..raw()
-            };
-            assert_eq!(build_url(&r).unwrap(), want, "{input}");
+            assert_eq!(build_url(&with_url(input)).unwrap(), want, "{input}");
         }
-        let r = RawRedis {
-            url: Some("redis://h?db=x&password=qqqSECRET".into()),
-            ..raw()
-        };
-        let err = build_url(&r).unwrap_err();
-        assert!(err.contains("?db=\"x\""), "{err}");
-        assert!(!err.contains("qqqSECRET"), "{err}");
+        assert_refused(
+            "redis://h?db=x&password=qqqSECRET",
+            "?db=\"x\"",
+            "qqqSECRET",
+        );
     }
 
     #[test]
@@ -297,22 +307,14 @@ mod tests {
             db: Some(db),
             ..raw()
         };
-        assert_eq!(
-            build_url(&with("redis://cache:6379", 3)).unwrap(),
-            "redis://cache:6379/3"
-        );
-        assert_eq!(
-            build_url(&with("redis://cache:6379/?x=1", 3)).unwrap(),
-            "redis://cache:6379/3?x=1"
-        );
-        assert_eq!(
-            build_url(&with("redis://cache?x=1", 3)).unwrap(),
-            "redis://cache/3?x=1"
-        );
-        assert_eq!(
-            build_url(&with("redis://cache:6379/3", 3)).unwrap(),
-            "redis://cache:6379/3"
-        );
+        for (url, want) in [
+            ("redis://cache:6379", "redis://cache:6379/3"),
+            ("redis://cache:6379/?x=1", "redis://cache:6379/3?x=1"),
+            ("redis://cache?x=1", "redis://cache/3?x=1"),
+            ("redis://cache:6379/3", "redis://cache:6379/3"),
+        ] {
+            assert_eq!(build_url(&with(url, 3)).unwrap(), want, "{url}");
+        }
         let err = build_url(&with("redis://:secret@cache:6379/0", 3)).unwrap_err();
         assert!(err.contains("REDIS_DB") && !err.contains("secret"), "{err}");
     }
@@ -325,13 +327,7 @@ mod tests {
             ..raw()
         };
         assert_eq!(build_url(&r).unwrap(), "rediss://h:1");
-        let r = RawRedis {
-            url: Some("http://u:secret@h".into()),
-            ..raw()
-        };
-        let err = build_url(&r).unwrap_err();
-        assert!(err.contains("redis://"), "{err}");
-        assert!(!err.contains("secret"), "{err}");
+        assert_refused("http://u:secret@h", "redis://", "secret");
     }
 
     #[test]
@@ -347,24 +343,14 @@ mod tests {
             ("redis://[::1:6379", "no closing ']'"),
         ];
         for (url, want) in bad {
-            let r = RawRedis {
-                url: Some(url.into()),
-                ..raw()
-            };
-            let err = build_url(&r).unwrap_err();
-            assert!(err.contains(want), "{url}: {err}");
-            assert!(!err.contains("secret"), "{err}");
+            assert_refused(url, want, "secret");
         }
         for url in [
             "redis://h",
             "redis://[::1]:6379/2",
             "rediss://u:p@h:6380/0?x=1",
         ] {
-            let r = RawRedis {
-                url: Some(url.into()),
-                ..raw()
-            };
-            assert!(build_url(&r).is_ok(), "{url}");
+            assert!(build_url(&with_url(url)).is_ok(), "{url}");
         }
     }
 }

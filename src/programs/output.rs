@@ -6,13 +6,14 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 use tokio::task::JoinHandle;
 
 use super::logfile::Rotating;
 use super::tail::{Stream, Tail, MAX_LINE_BYTES};
 use crate::config::programs::LogFile;
 use crate::config::Secrets;
+use crate::worker::handler::lines::{read_lines, Overlong};
 
 /// Where one channel's lines go.
 pub(super) struct Sink {
@@ -31,33 +32,14 @@ impl Sink {
         tokio::spawn(self.drain(src))
     }
 
-    async fn drain(self, mut src: impl AsyncRead + Unpin) {
+    async fn drain(self, src: impl AsyncRead + Unpin) {
         // Opened here, on the reader's task: the file is written only by this channel.
         let mut file = self.file.clone().map(Rotating::open);
-        let mut chunk = vec![0u8; 8192];
-        let mut line: Vec<u8> = Vec::with_capacity(256);
-        loop {
-            let n = match src.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            for &b in &chunk[..n] {
-                if b == b'\n' {
-                    self.emit(&line, &mut file);
-                    line.clear();
-                } else if line.len() < MAX_LINE_BYTES * 2 {
-                    line.push(b);
-                } else {
-                    // An endless line: shown in pieces rather than held whole.
-                    self.emit(&line, &mut file);
-                    line.clear();
-                    line.push(b);
-                }
-            }
-        }
-        if !line.is_empty() {
-            self.emit(&line, &mut file);
-        }
+        // An endless line is shown in pieces rather than held whole.
+        read_lines(src, MAX_LINE_BYTES * 2, Overlong::Split, |line, _| {
+            self.emit(line, &mut file)
+        })
+        .await;
     }
 
     fn emit(&self, raw: &[u8], file: &mut Option<Rotating>) {

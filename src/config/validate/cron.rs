@@ -4,7 +4,7 @@ use std::num::NonZeroUsize;
 
 use super::{job_fields, nonzero, Source};
 use crate::config::cron::{CronConfig, EntryTable, DEFAULT_CRON_CONCURRENCY};
-use crate::config::raw::{RawCron, RawHandler, RawPolicy, RawQueue};
+use crate::config::raw::{RawCron, RawHandler, RawQueue};
 use crate::config::{Error, JobDefaults};
 
 /// `[cron]` over `defaults` (`[defaults]`): attempts default to 1 whatever `[defaults]`
@@ -46,7 +46,7 @@ pub(super) fn cron(
         ..defaults.clone()
     };
     let job = job_fields(&as_handler, &base_job, src, "cron")?;
-    let policy = super::policy::policy(&policy_keys(raw), |k| src.place("cron", k))?;
+    let policy = super::policy::policy(&raw.policy(), |k| src.place("cron", k))?;
     let mut entries = Vec::new();
     for (key, table) in raw.entries.iter().flatten() {
         let header = format!("cron.entries.\"{key}\"");
@@ -82,22 +82,6 @@ fn header_place(src: &Source, table: &str) -> String {
         header
     } else {
         format!("{}:{line}: {header}", src.path)
-    }
-}
-
-/// The policy keys of `[cron]`: every entry's defaults.
-fn policy_keys(raw: &RawCron) -> RawPolicy {
-    RawPolicy {
-        overlap: raw.overlap.clone(),
-        buffer_max: raw.buffer_max,
-        jitter: raw.jitter.clone(),
-        jitter_mode: raw.jitter_mode.clone(),
-        catch_up: raw.catch_up.clone(),
-        catch_up_mode: raw.catch_up_mode.clone(),
-        catch_up_max: raw.catch_up_max,
-        alert_after: raw.alert_after.clone(),
-        ping: raw.ping.clone(),
-        notify: raw.notify.clone(),
     }
 }
 

@@ -48,28 +48,8 @@ pub(super) fn policy(
             })
         })
         .transpose()?;
-    let jitter_mode = match raw.jitter_mode.as_deref() {
-        None => None,
-        Some("random") => Some(JitterMode::Random),
-        Some("fixed") => Some(JitterMode::Fixed),
-        Some(other) => {
-            return Err(invalid(
-                place("jitter_mode"),
-                format!("{other:?}: use \"random\" (a new delay per tick) or \"fixed\" (one delay per entry)"),
-            ))
-        }
-    };
-    let catch_up_mode = match raw.catch_up_mode.as_deref() {
-        None => None,
-        Some("once") => Some(CatchUpMode::Once),
-        Some("all") => Some(CatchUpMode::All),
-        Some(other) => {
-            return Err(invalid(
-                place("catch_up_mode"),
-                format!("{other:?}: use \"once\" (one run for all missed ticks) or \"all\" (each, up to catch_up_max)"),
-            ))
-        }
-    };
+    let jitter_mode = one_of(&raw.jitter_mode, "jitter_mode", &JITTER_MODES, &place)?;
+    let catch_up_mode = one_of(&raw.catch_up_mode, "catch_up_mode", &CATCH_UP_MODES, &place)?;
     let count = |v: Option<u64>, key: &str, b: &Bounds<u64>| {
         v.map(|n| ranges::count_in(n, &place(key), b).map(|n| n as usize))
             .transpose()
@@ -94,6 +74,41 @@ pub(super) fn policy(
             .map(|u| ping_url(u, &place("notify"), false))
             .transpose()?,
     })
+}
+
+/// The words a mode key takes, each with its mode, and what to tell a user who wrote another.
+struct Words<T: 'static> {
+    words: &'static [(&'static str, T)],
+    hint: &'static str,
+}
+
+/// `jitter_mode`.
+const JITTER_MODES: Words<JitterMode> = Words {
+    words: &[("random", JitterMode::Random), ("fixed", JitterMode::Fixed)],
+    hint: "use \"random\" (a new delay per tick) or \"fixed\" (one delay per entry)",
+};
+
+/// `catch_up_mode`.
+const CATCH_UP_MODES: Words<CatchUpMode> = Words {
+    words: &[("once", CatchUpMode::Once), ("all", CatchUpMode::All)],
+    hint: "use \"once\" (one run for all missed ticks) or \"all\" (each, up to catch_up_max)",
+};
+
+/// A mode key: unset, one of its `words`, or an error at `place(key)` quoting the value and
+/// giving the hint. One reading for every mode key, so each is only its table of words.
+fn one_of<T: Copy>(
+    value: &Option<String>,
+    key: &str,
+    words: &Words<T>,
+    place: &dyn Fn(&str) -> String,
+) -> Result<Option<T>, Error> {
+    let Some(value) = value.as_deref() else {
+        return Ok(None);
+    };
+    match words.words.iter().find(|(word, _)| *word == value) {
+        Some(&(_, mode)) => Ok(Some(mode)),
+        None => Err(invalid(place(key), format!("{value:?}: {}", words.hint))),
+    }
 }
 
 /// A check-in URL: http(s), with a host. The message never repeats the URL (it holds a key).
@@ -193,6 +208,15 @@ mod tests {
         assert!(err.contains(":1:") && err.contains("\"fixed\""), "{err}");
         let err = load("[cron]\ncatch_up_mode = \"each\"\n").unwrap_err();
         assert!(err.contains("\"all\""), "{err}");
+        // The mode keys quote the value and say each word's meaning, in full.
+        let err = load("[cron]\njitter_mode = \"x\"\n").unwrap_err();
+        let hint =
+            "\"x\": use \"random\" (a new delay per tick) or \"fixed\" (one delay per entry)";
+        assert!(err.contains(":2:") && err.contains(hint), "{err}");
+        let err = load("[cron]\ncatch_up_mode = \"each\"\n").unwrap_err();
+        let hint = "\"each\": use \"once\" (one run for all missed ticks) or \"all\" (each, up to \
+                    catch_up_max)";
+        assert!(err.contains(":2:") && err.contains(hint), "{err}");
         let err = load("[cron]\ncatch_up_max = 0\n").unwrap_err();
         assert!(
             err.contains("catch_up_max") && err.contains("1 to 10000"),

@@ -3,7 +3,7 @@
 
 use super::ranges;
 use super::{invalid, opt_duration_in, Source};
-use crate::config::raw::{RawPolicy, RawSchedule};
+use crate::config::raw::RawSchedule;
 use crate::config::{Error, ScheduleConfig, ScheduleTarget};
 
 pub(super) fn schedule(
@@ -80,25 +80,9 @@ pub(super) fn schedule(
         cron: s.cron.clone(),
         tz: s.tz.clone(),
         target,
-        policy: super::policy::policy(&policy_keys(s), place)?,
+        policy: super::policy::policy(&s.policy(), place)?,
         timeout: opt_duration_in(&s.timeout, || place("timeout"), &ranges::TIMEOUT)?,
     })
-}
-
-/// The policy keys of a `[[schedule]]` table.
-fn policy_keys(s: &RawSchedule) -> RawPolicy {
-    RawPolicy {
-        overlap: s.overlap.clone(),
-        buffer_max: s.buffer_max,
-        jitter: s.jitter.clone(),
-        jitter_mode: s.jitter_mode.clone(),
-        catch_up: s.catch_up.clone(),
-        catch_up_mode: s.catch_up_mode.clone(),
-        catch_up_max: s.catch_up_max,
-        alert_after: s.alert_after.clone(),
-        ping: s.ping.clone(),
-        notify: s.notify.clone(),
-    }
 }
 
 /// `FILE:LINE: [[schedule]] #N` for the N-th `[[schedule]]` header.

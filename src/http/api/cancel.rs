@@ -1,13 +1,11 @@
 //! `POST /api/queues/{queue}/jobs/{id}/cancel`: cancel a job from any daemon
 //! (`queue::cancel` says what happens in each state).
 
-use axum::extract::State;
 use axum::Json;
 use serde::Serialize;
 
-use super::{queue_name, store, ApiPath};
+use super::{store, OnJob};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
 use crate::metrics::queue_ops::CancelHow;
 use crate::queue::cancel::{self, Cancelled};
 
@@ -42,11 +40,7 @@ pub struct CancelAnswer {
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = CancelAnswer), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Finished already, or running outside cronq's reach (the error says which)")))]
-pub async fn cancel_job(
-    State(state): State<AppState>,
-    ApiPath((queue, id)): ApiPath<(String, String)>,
-) -> Result<Json<CancelAnswer>, ApiError> {
-    queue_name(&queue)?;
+pub async fn cancel_job(OnJob { state, queue, id }: OnJob) -> Result<Json<CancelAnswer>, ApiError> {
     let by = format!("by the API of worker {}", state.config.worker_id);
     let done = cancel::cancel(store(&state)?, &queue, &id, &by).await?;
     let answer = match done {

@@ -3,13 +3,12 @@
 //! on the queue, Node ones too); durations and waits from this daemon's own ring of recent runs
 //! (`queue::timings`: the latest 10,000 runs per queue, since this daemon started).
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{queue_name, store, ApiPath};
+use super::{store, OnQueue};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::AppState;
 use crate::queue::metrics::minute_of;
 use crate::queue::timings::percentile;
 use crate::queue::MinuteCounts;
@@ -81,11 +80,9 @@ const RANGES: [(&str, i64, i64); 3] = [("1h", 1, 60), ("24h", 15, 96), ("14d", 1
     params(("queue" = String, Path, description = "Queue name"), MetricsQuery),
     responses((status = 200, body = QueueMetrics), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn queue_metrics(
-    State(state): State<AppState>,
-    ApiPath(queue): ApiPath<String>,
+    OnQueue { state, queue }: OnQueue,
     query: Result<Query<MetricsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<QueueMetrics>, ApiError> {
-    queue_name(&queue)?;
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let range = q.range.unwrap_or_else(|| "1h".into());
     let Some(&(_, width_min, count)) = RANGES.iter().find(|(r, _, _)| *r == range) else {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::add_truth::add_failed;
 use super::preview::JobListPage;
-use super::{queue_name, store, ApiPath, JsonBody};
+use super::{queue_name, store, ApiPath, JsonBody, OnJob, OnQueue};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 use crate::queue::dead_letter;
@@ -37,11 +37,9 @@ pub struct JobsQuery {
     params(("queue" = String, Path, description = "Queue name"), JobsQuery),
     responses((status = 200, body = JobListPage), (status = 400, body = ErrorBody)))]
 pub async fn list_jobs(
-    State(state): State<AppState>,
-    ApiPath(queue): ApiPath<String>,
+    OnQueue { state, queue }: OnQueue,
     query: Result<Query<JobsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<JobListPage>, ApiError> {
-    queue_name(&queue)?;
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let job_state = match q.state.as_deref() {
         None => JobState::Waiting,
@@ -193,11 +191,7 @@ pub async fn add_job(
 #[utoipa::path(get, path = "/api/queues/{queue}/jobs/{id}", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = JobInfo), (status = 404, body = ErrorBody)))]
-pub async fn get_job(
-    State(state): State<AppState>,
-    ApiPath((queue, id)): ApiPath<(String, String)>,
-) -> Result<Json<JobInfo>, ApiError> {
-    queue_name(&queue)?;
+pub async fn get_job(OnJob { state, queue, id }: OnJob) -> Result<Json<JobInfo>, ApiError> {
     store(&state)?
         .job(&queue, &id)
         .await?
@@ -209,11 +203,7 @@ pub async fn get_job(
 #[utoipa::path(delete, path = "/api/queues/{queue}/jobs/{id}", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn remove_job(
-    State(state): State<AppState>,
-    ApiPath((queue, id)): ApiPath<(String, String)>,
-) -> Result<StatusCode, ApiError> {
-    queue_name(&queue)?;
+pub async fn remove_job(OnJob { state, queue, id }: OnJob) -> Result<StatusCode, ApiError> {
     store(&state)?.remove_job(&queue, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -243,11 +233,7 @@ pub struct Moved {
 #[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/retry", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn retry_job(
-    State(state): State<AppState>,
-    ApiPath((queue, id)): ApiPath<(String, String)>,
-) -> Result<Json<Moved>, ApiError> {
-    queue_name(&queue)?;
+pub async fn retry_job(OnJob { state, queue, id }: OnJob) -> Result<Json<Moved>, ApiError> {
     let store = store(&state)?;
     let origins = state.config.dead_letter_sources(&queue);
     if !origins.is_empty() {
@@ -269,11 +255,7 @@ pub async fn retry_job(
 #[utoipa::path(post, path = "/api/queues/{queue}/jobs/{id}/promote", tag = "jobs",
     params(("queue" = String, Path, description = "Queue name"), ("id" = String, Path, description = "Job id")),
     responses((status = 200, body = Moved), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn promote_job(
-    State(state): State<AppState>,
-    ApiPath((queue, id)): ApiPath<(String, String)>,
-) -> Result<Json<Moved>, ApiError> {
-    queue_name(&queue)?;
+pub async fn promote_job(OnJob { state, queue, id }: OnJob) -> Result<Json<Moved>, ApiError> {
     let store = store(&state)?;
     store.promote_job(&queue, &id).await?;
     moved(store, &queue, id).await

@@ -11,6 +11,7 @@ mod path;
 pub mod preview;
 pub mod programs;
 pub mod queues;
+mod route;
 pub mod schedules;
 pub mod timeline;
 
@@ -25,6 +26,7 @@ use super::AppState;
 pub(crate) use body::is_json;
 pub use body::JsonBody;
 pub use path::ApiPath;
+pub use route::{OnJob, OnProgram, OnQueue};
 
 /// The document's fixed parts; paths are added by [`routes`].
 #[derive(OpenApi)]

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::ApiPath;
+use super::{ApiPath, OnProgram};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
 use crate::programs::tail::{Stream, TailLine};
@@ -60,8 +60,7 @@ pub async fn list_programs(State(state): State<AppState>) -> Json<ProgramList> {
 }
 
 async fn control(
-    state: &AppState,
-    name: &str,
+    OnProgram(state, name): OnProgram,
     action: Action,
 ) -> Result<Json<ProgramList>, ApiError> {
     if action != Action::Stop && state.status.draining() {
@@ -69,7 +68,7 @@ async fn control(
             "the daemon is shutting down: programs are being stopped, not started".into(),
         ));
     }
-    let programs = state.status.programs().control(name, action).await?;
+    let programs = state.status.programs().control(&name, action).await?;
     Ok(Json(ProgramList { programs }))
 }
 
@@ -78,33 +77,24 @@ async fn control(
 #[utoipa::path(post, path = "/api/programs/{name}/start", tag = "programs",
     params(("name" = String, Path, description = "NAME, NAME:00 or all")),
     responses((status = 200, body = ProgramList), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn start_program(
-    State(state): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-) -> Result<Json<ProgramList>, ApiError> {
-    control(&state, &name, Action::Start).await
+pub async fn start_program(p: OnProgram) -> Result<Json<ProgramList>, ApiError> {
+    control(p, Action::Start).await
 }
 
 /// Stop (stopsignal, then KILL after stopwaitsecs); answers once they are STOPPED.
 #[utoipa::path(post, path = "/api/programs/{name}/stop", tag = "programs",
     params(("name" = String, Path, description = "NAME, NAME:00 or all")),
     responses((status = 200, body = ProgramList), (status = 404, body = ErrorBody)))]
-pub async fn stop_program(
-    State(state): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-) -> Result<Json<ProgramList>, ApiError> {
-    control(&state, &name, Action::Stop).await
+pub async fn stop_program(p: OnProgram) -> Result<Json<ProgramList>, ApiError> {
+    control(p, Action::Stop).await
 }
 
 /// Stop, then start.
 #[utoipa::path(post, path = "/api/programs/{name}/restart", tag = "programs",
     params(("name" = String, Path, description = "NAME, NAME:00 or all")),
     responses((status = 200, body = ProgramList), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn restart_program(
-    State(state): State<AppState>,
-    ApiPath(name): ApiPath<String>,
-) -> Result<Json<ProgramList>, ApiError> {
-    control(&state, &name, Action::Restart).await
+pub async fn restart_program(p: OnProgram) -> Result<Json<ProgramList>, ApiError> {
+    control(p, Action::Restart).await
 }
 
 /// The last lines one instance printed (kept in memory: the last 1000 per stream).

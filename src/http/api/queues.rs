@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{queue_name, store, ApiPath, JsonBody};
+use super::{queue_name, store, ApiPath, JsonBody, OnQueue};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::queue::{JobCounts, JobState};
@@ -103,32 +103,28 @@ pub struct PauseState {
 #[utoipa::path(post, path = "/api/queues/{queue}/pause", tag = "queues",
     params(("queue" = String, Path, description = "Queue name")),
     responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
-pub async fn pause_queue(
-    State(state): State<AppState>,
-    ApiPath(queue): ApiPath<String>,
-) -> Result<Json<PauseState>, ApiError> {
-    queue_name(&queue)?;
-    store(&state)?.pause(&queue).await?;
-    Ok(Json(PauseState {
-        queue,
-        paused: true,
-    }))
+pub async fn pause_queue(q: OnQueue) -> Result<Json<PauseState>, ApiError> {
+    set_paused(q, true).await
 }
 
 /// Resume a paused queue.
 #[utoipa::path(post, path = "/api/queues/{queue}/resume", tag = "queues",
     params(("queue" = String, Path, description = "Queue name")),
     responses((status = 200, body = PauseState), (status = 400, body = crate::http::error::ErrorBody)))]
-pub async fn resume_queue(
-    State(state): State<AppState>,
-    ApiPath(queue): ApiPath<String>,
-) -> Result<Json<PauseState>, ApiError> {
-    queue_name(&queue)?;
-    store(&state)?.resume(&queue).await?;
-    Ok(Json(PauseState {
-        queue,
-        paused: false,
-    }))
+pub async fn resume_queue(q: OnQueue) -> Result<Json<PauseState>, ApiError> {
+    set_paused(q, false).await
+}
+
+/// Pauses or resumes `q` for every worker; answers its state now.
+async fn set_paused(q: OnQueue, paused: bool) -> Result<Json<PauseState>, ApiError> {
+    let store = store(&q.state)?;
+    if paused {
+        store.pause(&q.queue).await?;
+    } else {
+        store.resume(&q.queue).await?;
+    }
+    let queue = q.queue;
+    Ok(Json(PauseState { queue, paused }))
 }
 
 /// How many jobs an operation moved or removed.
@@ -144,12 +140,11 @@ pub struct Affected {
 #[utoipa::path(post, path = "/api/queues/{queue}/retry-failed", tag = "queues",
     params(("queue" = String, Path, description = "Queue name")),
     responses((status = 200, body = Affected)))]
-pub async fn retry_failed(
-    State(state): State<AppState>,
-    ApiPath(queue): ApiPath<String>,
-) -> Result<Json<Affected>, ApiError> {
-    queue_name(&queue)?;
-    let count = store(&state)?.retry_all_failed(&queue, |_, _| {}).await?;
+pub async fn retry_failed(q: OnQueue) -> Result<Json<Affected>, ApiError> {
+    let count = store(&q.state)?
+        .retry_all_failed(&q.queue, |_, _| {})
+        .await?;
+    let queue = q.queue;
     Ok(Json(Affected { queue, count }))
 }
 

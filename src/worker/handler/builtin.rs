@@ -35,15 +35,7 @@ mod tests {
     use super::*;
 
     fn job(data: serde_json::Value) -> JobInput {
-        JobInput {
-            queue: "q".into(),
-            id: "1".into(),
-            name: "n".into(),
-            attempt: 1,
-            data,
-            children: Default::default(),
-            opts: Default::default(),
-        }
+        super::super::test_support::job("1", 1, data)
     }
 
     #[tokio::test(start_paused = true)]

@@ -242,6 +242,14 @@ async fn terminate(child: &mut Child, pgid: Option<Pid>) {
     if let Some(g) = pgid {
         let _ = killpg(g, Signal::SIGTERM);
     }
+    kill_after_grace(child, pgid).await;
+}
+
+/// The second half of a stop, once TERM has gone to the group: waits up to [`KILL_GRACE`] for
+/// the leader, KILLs the group and reaps the leader if it is still there, then KILLs whatever
+/// the leader left behind in its group. Shared by exec runs and persistent processes
+/// (`process/child.rs`), which send their TERM themselves (before a runtime may be gone).
+pub(crate) async fn kill_after_grace(child: &mut Child, pgid: Option<Pid>) {
     if tokio::time::timeout(KILL_GRACE, child.wait())
         .await
         .is_err()
@@ -250,7 +258,8 @@ async fn terminate(child: &mut Child, pgid: Option<Pid>) {
             let _ = killpg(g, Signal::SIGKILL);
         }
         let _ = child.wait().await;
-    } else if let Some(g) = pgid {
+    }
+    if let Some(g) = pgid {
         let _ = killpg(g, Signal::SIGKILL);
     }
 }
@@ -280,28 +289,15 @@ fn outcome(status: ExitStatus, last_out: Option<String>, last_err: Option<String
 mod tests {
     use super::*;
 
+    use crate::worker::handler::test_support::{cancel_once_logged, run_exec};
+
     fn job(data: serde_json::Value) -> JobInput {
-        JobInput {
-            queue: "q".into(),
-            id: "7".into(),
-            name: "n".into(),
-            attempt: 2,
-            data,
-            children: Default::default(),
-            opts: Default::default(),
-        }
+        crate::worker::handler::test_support::job("7", 2, data)
     }
 
     async fn run(cmd: &str, data: serde_json::Value) -> (RunResult, Vec<String>) {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
-        let r = Exec::new("/bin/sh", cmd, vec![("GREETING".into(), "hi".into())])
-            .run(&job(data), &LogSender::quiet(tx), &CancellationToken::new())
-            .await;
-        let mut lines = Vec::new();
-        while let Some(l) = rx.recv().await {
-            lines.push(l);
-        }
-        (r, lines)
+        let exec = Exec::new("/bin/sh", cmd, vec![("GREETING".into(), "hi".into())]);
+        run_exec(&exec, &job(data)).await
     }
 
     #[tokio::test]
@@ -338,13 +334,8 @@ mod tests {
         let e = Exec::new("/bin/sh", &cmd, vec![]);
         let j = job(serde_json::json!({}));
         let logs = LogSender::quiet(tx);
-        let run = e.run(&j, &logs, &cancel);
         // Cancel once the command says its background grandchild exists.
-        let canceller = async {
-            assert_eq!(rx.recv().await.as_deref(), Some("ready"));
-            cancel.cancel();
-        };
-        let (r, ()) = tokio::join!(run, canceller);
+        let r = cancel_once_logged(e.run(&j, &logs, &cancel), &mut rx, "ready", &cancel).await;
         assert_eq!(r, Err(JobError::Cancelled));
         // Poll past the grandchild's 2 s: it must never write its marker.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);

@@ -3,35 +3,14 @@
 
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
-
 use super::exec::Exec;
 use super::limits::MAX_ARG_STRLEN;
-use super::{JobError, JobInput, LogSender, RunResult};
+use super::test_support::{job, run_exec};
+use super::{JobError, RunResult};
 use crate::config::{EnvPolicy, Secrets};
 
-fn job(data: serde_json::Value) -> JobInput {
-    JobInput {
-        queue: "q".into(),
-        id: "1".into(),
-        name: "n".into(),
-        attempt: 1,
-        data,
-        children: Default::default(),
-        opts: Default::default(),
-    }
-}
-
 async fn run(e: Exec, data: serde_json::Value) -> (RunResult, Vec<String>) {
-    let (tx, mut rx) = tokio::sync::mpsc::channel(100);
-    let r = e
-        .run(&job(data), &LogSender::quiet(tx), &CancellationToken::new())
-        .await;
-    let mut lines = Vec::new();
-    while let Some(l) = rx.recv().await {
-        lines.push(l);
-    }
-    (r, lines)
+    run_exec(&e, &job("1", 1, data)).await
 }
 
 #[tokio::test]

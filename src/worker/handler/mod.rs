@@ -9,9 +9,12 @@ pub mod exec;
 mod exec_env_tests;
 pub mod http;
 pub mod limits;
+pub(crate) mod lines;
 mod output;
 pub mod pdeath;
 pub mod process;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 use std::time::Duration;

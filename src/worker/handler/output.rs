@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 use super::echo::Channel;
+use super::lines::{read_lines, Overlong};
 use super::{LogSender, DATA_PREFIX, PROGRESS_PREFIX};
 use crate::config::Secrets;
 
@@ -53,30 +54,11 @@ impl LogBuffer {
     }
 
     /// Reads `src` to its end, line by line.
-    pub async fn drain(mut self, mut src: impl AsyncRead + Unpin) -> Self {
-        let mut chunk = vec![0u8; 8192];
-        let mut line: Vec<u8> = Vec::with_capacity(256);
-        let mut cut = false;
-        loop {
-            let n = match src.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            for &b in &chunk[..n] {
-                if b == b'\n' {
-                    self.push(&line, cut);
-                    line.clear();
-                    cut = false;
-                } else if line.len() < MAX_LINE_BYTES {
-                    line.push(b);
-                } else {
-                    cut = true;
-                }
-            }
-        }
-        if !line.is_empty() {
-            self.push(&line, cut);
-        }
+    pub async fn drain(mut self, src: impl AsyncRead + Unpin) -> Self {
+        read_lines(src, MAX_LINE_BYTES, Overlong::Cut, |line, cut| {
+            self.push(line, cut)
+        })
+        .await;
         self
     }
 

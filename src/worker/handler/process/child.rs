@@ -276,18 +276,8 @@ impl Drop for Proc {
             let _ = killpg(g, Signal::SIGTERM);
         }
         let reap = async move {
-            if tokio::time::timeout(KILL_GRACE, child.wait())
-                .await
-                .is_err()
-            {
-                if let Some(g) = pgid {
-                    let _ = killpg(g, Signal::SIGKILL);
-                }
-                let _ = child.wait().await;
-            }
+            exec::kill_after_grace(&mut child, pgid).await;
             if let Some(g) = pgid {
-                // Anything the leader left behind in its group.
-                let _ = killpg(g, Signal::SIGKILL);
                 exec::forget(g.as_raw());
                 super::live().remove(&g.as_raw());
             }

@@ -212,15 +212,11 @@ mod tests {
 
     #[test]
     fn a_job_is_one_line_whatever_its_data_holds() {
-        let job = JobInput {
-            queue: "q".into(),
-            id: "1\n{\"type\":\"result\"}".into(),
-            name: "n".into(),
-            attempt: 3,
-            data: serde_json::json!({"text": "a\nb\r\n{\"type\":\"result\"}\n"}),
-            children: Default::default(),
-            opts: Default::default(),
-        };
+        let job = crate::worker::handler::test_support::job(
+            "1\n{\"type\":\"result\"}",
+            3,
+            serde_json::json!({"text": "a\nb\r\n{\"type\":\"result\"}\n"}),
+        );
         let line = job_line(&job);
         assert_eq!(line.matches('\n').count(), 1);
         assert!(line.ends_with('\n'));

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Pool;
 use crate::config::{EnvPolicy, ProcessProgram, ProcessSpec, Secrets};
+use crate::worker::handler::test_support::cancel_once_logged;
 use crate::worker::handler::{JobError, JobInput, LogSender, RunResult};
 
 fn consumer() -> String {
@@ -37,15 +38,7 @@ fn pool(instances: Option<usize>, max_jobs: Option<u64>, max_memory_mib: Option<
 }
 
 fn job(id: u32, data: serde_json::Value) -> JobInput {
-    JobInput {
-        queue: "q".into(),
-        id: id.to_string(),
-        name: "n".into(),
-        attempt: 2,
-        data,
-        children: Default::default(),
-        opts: Default::default(),
-    }
+    crate::worker::handler::test_support::job(&id.to_string(), 2, data)
 }
 
 /// Runs one job; its result and log lines.
@@ -103,44 +96,38 @@ async fn errors_are_retryable_unless_unrecoverable_and_the_process_stays() {
     assert_eq!(pid(&after), pid(&before));
 }
 
-#[tokio::test]
-async fn a_crash_mid_job_is_retryable_with_its_stderr_and_the_next_job_gets_a_new_process() {
+/// On a fresh pool: a plain job, then one with `data`, then a plain one again. The middle run's
+/// result and logs, and whether the last job ran in a new process (the middle one's replaced).
+async fn between_plain_jobs(data: serde_json::Value) -> (RunResult, Vec<String>, bool) {
     let p = pool(None, None, None);
     let (before, _) = run(&p, 1, serde_json::json!({})).await;
-    let (r, logs) = run(&p, 2, serde_json::json!({"do": "crash"})).await;
-    match r {
-        Err(JobError::Retryable(m)) => {
-            assert!(
-                m.contains("exit status 3") && m.contains("about to crash"),
-                "{m}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    let (r, logs) = run(&p, 2, data).await;
+    let (after, _) = run(&p, 3, serde_json::json!({})).await;
+    (r, logs, pid(&after) != pid(&before))
+}
+
+#[tokio::test]
+async fn a_crash_mid_job_is_retryable_with_its_stderr_and_the_next_job_gets_a_new_process() {
+    let (r, logs, replaced) = between_plain_jobs(serde_json::json!({"do": "crash"})).await;
+    let says = |m: &str| m.contains("exit status 3") && m.contains("about to crash");
+    assert!(
+        matches!(&r, Err(JobError::Retryable(m)) if says(m)),
+        "{r:?}"
+    );
     assert!(
         logs.contains(&"stderr: about to crash".to_string()),
         "{logs:?}"
     );
-    let (after, _) = run(&p, 3, serde_json::json!({})).await;
-    assert_ne!(pid(&after), pid(&before));
+    assert!(replaced, "the crashed process was replaced");
 }
 
 #[tokio::test]
 async fn a_line_that_is_not_json_fails_the_job_naming_it_and_the_process_is_replaced() {
-    let p = pool(None, None, None);
-    let (before, _) = run(&p, 1, serde_json::json!({})).await;
-    let (r, _) = run(&p, 2, serde_json::json!({"do": "garbage"})).await;
-    match r {
-        Err(JobError::Fatal(m)) => {
-            assert!(
-                m.contains("queues.q.handlers.n") && m.contains("Warning: \\u{1b}[31m not json"),
-                "{m}"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
-    let (after, _) = run(&p, 3, serde_json::json!({})).await;
-    assert_ne!(pid(&after), pid(&before));
+    let (r, _, replaced) = between_plain_jobs(serde_json::json!({"do": "garbage"})).await;
+    let says =
+        |m: &str| m.contains("queues.q.handlers.n") && m.contains("Warning: \\u{1b}[31m not json");
+    assert!(matches!(&r, Err(JobError::Fatal(m)) if says(m)), "{r:?}");
+    assert!(replaced, "the process that broke the protocol was replaced");
 }
 
 #[tokio::test]
@@ -151,13 +138,8 @@ async fn a_hung_job_is_cancelled_its_process_ended_and_replaced() {
     let (tx, mut rx) = mpsc::channel(10);
     let j = job(2, serde_json::json!({"do": "hang"}));
     let logs = LogSender::quiet(tx);
-    let hung = p.run(&j, &logs, &cancel);
     // Cancel (as a timeout does) once the process says it hangs.
-    let canceller = async {
-        assert_eq!(rx.recv().await.as_deref(), Some("hanging"));
-        cancel.cancel();
-    };
-    let (r, ()) = tokio::join!(hung, canceller);
+    let r = cancel_once_logged(p.run(&j, &logs, &cancel), &mut rx, "hanging", &cancel).await;
     assert_eq!(r, Err(JobError::Cancelled));
     let old = pid(&before) as i32;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
