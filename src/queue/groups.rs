@@ -29,6 +29,33 @@ use super::job_opts::JobOpts;
 /// their first 128 bytes share a group: a limit, stated in the README.
 pub const MAX_GROUP_ID: usize = 128;
 
+/// Most groups reported per queue (`/metrics`, `GET /api/queues`), the busiest first: a
+/// foreign producer can make any number of groups, and each is a metric series.
+pub const MAX_REPORTED_GROUPS: usize = 50;
+
+/// One group's jobs now, for `/metrics` and the API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct GroupCount {
+    /// The group id.
+    pub group: String,
+    /// Its jobs running (on every daemon).
+    pub running: u64,
+    /// Its jobs waiting for room in the group: set aside ("parked") on Redis, ready on the
+    /// embedded store.
+    pub parked: u64,
+}
+
+/// Keeps the [`MAX_REPORTED_GROUPS`] busiest groups (running, then parked, then by name).
+pub fn busiest(mut counts: Vec<GroupCount>) -> Vec<GroupCount> {
+    counts.sort_by(|a, b| {
+        (b.running, b.parked)
+            .cmp(&(a.running, a.parked))
+            .then_with(|| a.group.cmp(&b.group))
+    });
+    counts.truncate(MAX_REPORTED_GROUPS);
+    counts
+}
+
 /// A queue's group settings (`[queues.NAME] group_by`, `group_concurrency`, `group_rate`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupPolicy {

@@ -17,7 +17,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::queue::groups::{GroupPolicy, MAX_GROUP_ID};
+use crate::queue::groups::{GroupCount, GroupPolicy, MAX_GROUP_ID, MAX_REPORTED_GROUPS};
 
 /// Creates the table when missing (idempotent; run when a grouped queue starts consuming).
 pub(super) fn ensure(conn: &Connection) -> rusqlite::Result<()> {
@@ -157,16 +157,15 @@ pub(super) fn next_window(
 }
 
 /// Running and ready jobs per group of `queue` (ungrouped jobs left out), for `/metrics` and
-/// the API: at most `limit` groups, the busiest first.
+/// the API: the busiest `MAX_REPORTED_GROUPS`.
 pub(super) fn counts(
     conn: &Connection,
     queue: &str,
     policy: &GroupPolicy,
-    limit: usize,
-) -> rusqlite::Result<Vec<(String, u64, u64)>> {
+) -> rusqlite::Result<Vec<GroupCount>> {
     let g = group_sql(policy);
     let sql = format!(
-        "SELECT g, SUM(state = 'active'), SUM(state IN ('waiting', 'prioritized')) FROM (
+        "SELECT g, SUM(state = 'active'), SUM(state <> 'active') FROM (
             SELECT {g} AS g, state FROM jobs
             WHERE queue = ?1 AND state IN ('active', 'waiting', 'prioritized'))
          WHERE g IS NOT NULL GROUP BY g
@@ -174,12 +173,12 @@ pub(super) fn counts(
     );
     let rows = conn
         .prepare_cached(&sql)?
-        .query_map(params![queue, limit as i64], |r| {
-            Ok((
-                r.get(0)?,
-                r.get::<_, i64>(1)? as u64,
-                r.get::<_, i64>(2)? as u64,
-            ))
+        .query_map(params![queue, MAX_REPORTED_GROUPS as i64], |r| {
+            Ok(GroupCount {
+                group: r.get(0)?,
+                running: r.get::<_, i64>(1)? as u64,
+                parked: r.get::<_, i64>(2)? as u64,
+            })
         })?
         .collect();
     rows

@@ -13,6 +13,7 @@ mod engine;
 pub(crate) mod events;
 mod eviction;
 mod finish;
+pub(crate) mod groups;
 pub(crate) mod guard;
 mod handback;
 pub(crate) mod identity;

@@ -1,0 +1,85 @@
+//! Fair groups on BullMQ's layout in Redis (issue 30 point 3): 1,000 jobs of group A added
+//! before 10 of group B, concurrency 4, `group_concurrency = 2`. Every B job starts within the
+//! first few starts and never more than 2 A jobs run at once, with one consumer and with two
+//! (two stores on one Redis, as two replicas: the per-group count lives in Redis).
+
+mod groups_support;
+mod support;
+
+use std::time::Duration;
+
+use cronq::queue::{RedisTarget, Store};
+use groups_support::*;
+use support::Redis;
+
+async fn store(redis: &Redis) -> Store {
+    let target = RedisTarget {
+        url: redis.url(),
+        ..Default::default()
+    };
+    Store::connect(&target, "bull").await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_one_group_does_not_starve_another() {
+    let redis = Redis::start();
+    let store = store(&redis).await;
+    add_scenario(&store, "fair").await;
+    let rec = Recorder::new();
+    let consumer = store
+        .consume("fair", options(4, by_tenant(2)), rec.clone())
+        .await
+        .unwrap();
+    rec.wait_done(A_JOBS + B_JOBS, Duration::from_secs(120))
+        .await;
+    consumer.close(Duration::from_secs(5)).await;
+
+    let b = rec.positions("B");
+    println!(
+        "redis, one consumer: B starts at {b:?}; max running A {}, B {}",
+        rec.max_running("A"),
+        rec.max_running("B")
+    );
+    assert_eq!(b.len(), B_JOBS);
+    assert!(b.iter().all(|&p| p < 40), "B started at {b:?}");
+    assert_eq!(rec.max_running("A"), 2);
+    assert!(rec.twice().is_empty(), "{:?}", rec.twice());
+    assert_eq!(redis.cmd(&["ZCARD", "bull:fair:completed"]), "1010");
+    assert_eq!(
+        redis.cmd(&["EXISTS", "bull:fair:cronq:groups"]),
+        "0",
+        "nothing left parked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_cap_holds_across_two_replicas() {
+    let redis = Redis::start();
+    let (one, two) = (store(&redis).await, store(&redis).await);
+    add_scenario(&one, "fair").await;
+    let rec = Recorder::new();
+    let c1 = one
+        .consume("fair", options(4, by_tenant(2)), rec.clone())
+        .await
+        .unwrap();
+    let c2 = two
+        .consume("fair", options(4, by_tenant(2)), rec.clone())
+        .await
+        .unwrap();
+    rec.wait_done(A_JOBS + B_JOBS, Duration::from_secs(120))
+        .await;
+    c1.close(Duration::from_secs(5)).await;
+    c2.close(Duration::from_secs(5)).await;
+
+    let b = rec.positions("B");
+    println!(
+        "redis, two replicas: B starts at {b:?}; max running A {}, B {}",
+        rec.max_running("A"),
+        rec.max_running("B")
+    );
+    assert_eq!(b.len(), B_JOBS);
+    assert!(b.iter().all(|&p| p < 40), "B started at {b:?}");
+    assert_eq!(rec.max_running("A"), 2, "8 slots in all, 2 for group A");
+    assert!(rec.twice().is_empty(), "{:?}", rec.twice());
+    assert_eq!(redis.cmd(&["ZCARD", "bull:fair:completed"]), "1010");
+}
