@@ -39,3 +39,41 @@ async fn a_backlog_of_one_group_does_not_starve_another() {
     assert!(rec.max_running("B") <= 2);
     assert!(rec.twice().is_empty(), "{:?}", rec.twice());
 }
+
+/// `group_rate = "2/h"`: two of group A's five jobs start; the three others stay ready while
+/// ungrouped jobs added after them run. (Without the rate, A's older jobs run first.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_rate_caps_starts_per_window() {
+    use cronq::queue::groups::{parse_group_rate, GroupPolicy};
+    use cronq::queue::JobSpec;
+    let dir = TempDir::new("groups-rate");
+    let target = StoreTarget::Embedded(dir.path().join("cronq.db"));
+    let store = Store::open(&target, "bull").await.unwrap();
+    let five_a = std::iter::repeat_n(serde_json::json!({"tenant": "A"}), 5);
+    for data in five_a.chain(std::iter::repeat_n(serde_json::json!({}), 3)) {
+        store.add("rate", JobSpec::new("work", data)).await.unwrap();
+    }
+    let policy = GroupPolicy {
+        by: Some(vec!["tenant".into()]),
+        concurrency: None,
+        rate: Some(parse_group_rate("2/h").unwrap()),
+    };
+    let done = Counter::new();
+    let consumer = store
+        .consume("rate", options(4, policy), done.clone())
+        .await
+        .unwrap();
+    done.wait_ungrouped(3, Duration::from_secs(30)).await;
+    done.wait_grouped(2, Duration::from_secs(30)).await;
+    assert_eq!(done.grouped(), 2, "two starts of A in this hour");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = store.counts("rate").await.unwrap();
+        if (counts.completed, counts.waiting) == (5, 3) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    consumer.close(Duration::from_secs(5)).await;
+}

@@ -83,3 +83,40 @@ async fn the_group_cap_holds_across_two_replicas() {
     assert!(rec.twice().is_empty(), "{:?}", rec.twice());
     assert_eq!(redis.cmd(&["ZCARD", "bull:fair:completed"]), "1010");
 }
+
+/// `group_rate = "2/h"`: two of group A's five jobs start; the three others are parked while
+/// ungrouped jobs added after them run. (Without the rate, A's older jobs run first.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_rate_caps_starts_per_window() {
+    use cronq::queue::groups::{parse_group_rate, GroupPolicy};
+    use cronq::queue::JobSpec;
+    let redis = Redis::start();
+    let store = store(&redis).await;
+    let five_a = std::iter::repeat_n(serde_json::json!({"tenant": "A"}), 5);
+    for data in five_a.chain(std::iter::repeat_n(serde_json::json!({}), 3)) {
+        store.add("rate", JobSpec::new("work", data)).await.unwrap();
+    }
+    let policy = GroupPolicy {
+        by: Some(vec!["tenant".into()]),
+        concurrency: None,
+        rate: Some(parse_group_rate("2/h").unwrap()),
+    };
+    let done = Counter::new();
+    let consumer = store
+        .consume("rate", options(4, policy), done.clone())
+        .await
+        .unwrap();
+    done.wait_ungrouped(3, Duration::from_secs(30)).await;
+    done.wait_grouped(2, Duration::from_secs(30)).await;
+    assert_eq!(done.grouped(), 2, "two starts of A in this hour");
+    assert_eq!(redis.cmd(&["LLEN", "bull:rate:cronq:groups:A:parked"]), "3");
+    let ttl: i64 = redis
+        .cmd(&["PTTL", "bull:rate:cronq:groups:A:rate"])
+        .parse()
+        .unwrap();
+    assert!(
+        ttl > 3_500_000 && ttl <= 3_600_000,
+        "the window ends in an hour: {ttl}"
+    );
+    consumer.close(Duration::from_secs(5)).await;
+}

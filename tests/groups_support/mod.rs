@@ -44,13 +44,27 @@ pub fn by_tenant(n: u32) -> cronq::queue::groups::GroupPolicy {
     }
 }
 
-/// Adds A_JOBS jobs of tenant A, then B_JOBS of tenant B, in that order.
+/// Adds A_JOBS jobs of tenant A, then (once they are all in) B_JOBS of tenant B. A's jobs are
+/// added by 8 producers at once: their order among themselves does not matter, and the
+/// embedded store commits concurrent adds together.
 pub async fn add_scenario(store: &Store, queue: &str) {
-    for (tenant, n) in [("A", A_JOBS), ("B", B_JOBS)] {
-        for i in 0..n {
-            let data = serde_json::json!({"tenant": tenant, "i": i});
-            store.add(queue, JobSpec::new("work", data)).await.unwrap();
-        }
+    let producers: Vec<_> = (0..8)
+        .map(|p| {
+            let (store, queue) = (store.clone(), queue.to_string());
+            tokio::spawn(async move {
+                for i in (p..A_JOBS).step_by(8) {
+                    let data = serde_json::json!({"tenant": "A", "i": i});
+                    store.add(&queue, JobSpec::new("work", data)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.await.unwrap();
+    }
+    for i in 0..B_JOBS {
+        let data = serde_json::json!({"tenant": "B", "i": i});
+        store.add(queue, JobSpec::new("work", data)).await.unwrap();
     }
 }
 
@@ -150,6 +164,61 @@ impl Processor for Recorder {
         let mut s = self.state.lock().unwrap();
         *s.running.entry(tenant).or_default() -= 1;
         s.done.insert(job.id.clone());
+        Outcome::Completed(serde_json::Value::Null)
+    }
+}
+
+/// A processor that completes at once, counting grouped (with a `tenant`) and ungrouped jobs.
+#[derive(Default)]
+pub struct Counter {
+    grouped: std::sync::atomic::AtomicUsize,
+    ungrouped: std::sync::atomic::AtomicUsize,
+}
+
+impl Counter {
+    pub fn new() -> Arc<Counter> {
+        Arc::new(Counter::default())
+    }
+
+    pub fn grouped(&self) -> usize {
+        self.grouped.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits (polling a deadline) until `n` grouped jobs started.
+    pub async fn wait_grouped(&self, n: usize, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.grouped() < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "grouped jobs not started"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits (polling a deadline) until `n` ungrouped jobs are done.
+    pub async fn wait_ungrouped(&self, n: usize, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.ungrouped.load(std::sync::atomic::Ordering::SeqCst) < n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "ungrouped jobs not done"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Processor for Counter {
+    async fn process(&self, job: ActiveJob) -> Outcome {
+        let grouped = job.data.unwrap_or_default().get("tenant").is_some();
+        let n = if grouped {
+            &self.grouped
+        } else {
+            &self.ungrouped
+        };
+        n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Outcome::Completed(serde_json::Value::Null)
     }
 }

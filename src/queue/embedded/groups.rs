@@ -183,3 +183,81 @@ pub(super) fn counts(
         .collect();
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::queue::groups::GroupRate;
+
+    fn db(jobs: &[(&str, &str)]) -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        super::super::schema::create(&conn).unwrap();
+        ensure(&conn).unwrap();
+        for (seq, (id, tenant)) in jobs.iter().enumerate() {
+            let data = format!(r#"{{"tenant":"{tenant}"}}"#);
+            conn.execute(
+                "INSERT INTO jobs (queue, id, name, data, opts, state, seq, timestamp)
+                 VALUES ('q', ?1, 'n', ?2, '{}', 'waiting', ?3, 0)",
+                params![id, data, seq as i64],
+            )
+            .unwrap();
+        }
+        conn
+    }
+
+    /// Picks and starts the next job at `now`, as the claim does; its id.
+    fn next(conn: &Connection, p: &GroupPolicy, now: i64) -> Option<String> {
+        let pick = pick(conn, "q", p, now).unwrap()?;
+        started(conn, "q", &pick.group, p, now).unwrap();
+        conn.execute("UPDATE jobs SET state = 'active' WHERE id = ?1", [&pick.id])
+            .unwrap();
+        Some(pick.id)
+    }
+
+    #[test]
+    fn groups_take_turns_and_a_full_group_waits() {
+        let conn = db(&[("a1", "A"), ("a2", "A"), ("a3", "A"), ("b1", "B")]);
+        let p = GroupPolicy {
+            by: Some(vec!["tenant".into()]),
+            concurrency: NonZeroU32::new(1),
+            rate: None,
+        };
+        assert_eq!(next(&conn, &p, 1).as_deref(), Some("a1"));
+        // A has its one slot: B's single job goes next although a2 is older.
+        assert_eq!(next(&conn, &p, 2).as_deref(), Some("b1"));
+        assert_eq!(next(&conn, &p, 3), None, "A is full");
+        conn.execute("UPDATE jobs SET state = 'completed' WHERE id = 'a1'", [])
+            .unwrap();
+        assert_eq!(next(&conn, &p, 4).as_deref(), Some("a2"));
+        let counts = counts(&conn, "q", &p).unwrap();
+        let a = counts.iter().find(|c| c.group == "A").unwrap();
+        assert_eq!((a.running, a.parked), (1, 1));
+    }
+
+    #[test]
+    fn the_rate_window_holds_starts_then_opens_again() {
+        let conn = db(&[("a1", "A"), ("a2", "A"), ("a3", "A"), ("x", "")]);
+        let p = GroupPolicy {
+            by: Some(vec!["tenant".into()]),
+            concurrency: None,
+            rate: Some(GroupRate {
+                max: NonZeroU32::new(2).unwrap(),
+                window: Duration::from_secs(1),
+            }),
+        };
+        assert_eq!(next(&conn, &p, 10_000).as_deref(), Some("a1"));
+        // The ungrouped job ("" is no group) takes its turn; it has no limit.
+        assert_eq!(next(&conn, &p, 10_001).as_deref(), Some("x"));
+        assert_eq!(next(&conn, &p, 10_002).as_deref(), Some("a2"));
+        assert_eq!(next(&conn, &p, 10_500), None, "2 starts in this window");
+        assert_eq!(next_window(&conn, "q", &p, 10_500).unwrap(), Some(11_000));
+        assert_eq!(
+            next(&conn, &p, 11_000).as_deref(),
+            Some("a3"),
+            "a new window"
+        );
+    }
+}
