@@ -13,6 +13,7 @@ mod engine;
 pub(crate) mod events;
 mod eviction;
 mod finish;
+mod group_release;
 pub(crate) mod groups;
 pub(crate) mod guard;
 mod handback;
