@@ -91,6 +91,10 @@ fn parked_jobs_survive_a_crash_and_each_completes_once() {
         "{text}"
     );
 
+    // A parked job is shown waiting (for its group), not as a missing job.
+    let (code, job) = http_get(&format!("{url}/api/queues/crash/jobs/{}", ids[5])).unwrap();
+    assert_eq!((code, job["state"].as_str()), (200, Some("waiting")), "{job}");
+
     first.signal(Signal::SIGKILL);
     first.wait_exit(Duration::from_secs(5));
     let second = Daemon::start(&redis.url(), &config, None, &env);

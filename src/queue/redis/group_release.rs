@@ -185,4 +185,28 @@ impl RedisStore {
             .collect();
         Ok(busiest(counts))
     }
+
+    /// Whether job `id` of `queue` is parked by its group (the state of a job in none of
+    /// BullMQ's sets). Only asked about a job the engine found in no state: one index read,
+    /// then one `LPOS` per parked group (at most [`SCANNED_GROUPS`]).
+    pub(crate) async fn is_parked(&self, queue: &str, id: &str) -> bool {
+        let g = GroupKeys::new(self.prefix(), queue);
+        let conn = &self.inner.conn;
+        let Ok(mut groups) = conn
+            .cmd::<Vec<String>>(redis::cmd("SMEMBERS").arg(g.index()))
+            .await
+        else {
+            return false;
+        };
+        groups.truncate(SCANNED_GROUPS);
+        if groups.is_empty() {
+            return false;
+        }
+        let mut pipe = redis::pipe();
+        for name in &groups {
+            pipe.cmd("LPOS").arg(g.parked(name)).arg(id);
+        }
+        let found: Vec<Option<i64>> = conn.pipe(&pipe).await.unwrap_or_default();
+        found.iter().any(Option::is_some)
+    }
 }
