@@ -93,7 +93,11 @@ fn parked_jobs_survive_a_crash_and_each_completes_once() {
 
     // A parked job is shown waiting (for its group), not as a missing job.
     let (code, job) = http_get(&format!("{url}/api/queues/crash/jobs/{}", ids[5])).unwrap();
-    assert_eq!((code, job["state"].as_str()), (200, Some("waiting")), "{job}");
+    assert_eq!(
+        (code, job["state"].as_str()),
+        (200, Some("waiting")),
+        "{job}"
+    );
 
     first.signal(Signal::SIGKILL);
     first.wait_exit(Duration::from_secs(5));
@@ -116,12 +120,52 @@ fn parked_jobs_survive_a_crash_and_each_completes_once() {
         "0",
         "nothing left parked"
     );
-    // No attempt was counted for parking: each job made one attempt.
+    // No attempt was counted for parking: each job made one attempt, and started once (the
+    // two killed runs twice).
+    let mut started_twice = 0;
     for id in &ids {
-        assert_eq!(
-            redis.cmd(&["HGET", &format!("bull:crash:{id}"), "atm"]),
-            "1",
-            "{id}"
-        );
+        let field = |f: &str| redis.cmd(&["HGET", &format!("bull:crash:{id}"), f]);
+        assert_eq!(field("atm"), "1", "{id}");
+        match field("ats").as_str() {
+            "1" => {}
+            "2" => started_twice += 1,
+            other => panic!("{id} started {other} times"),
+        }
+    }
+    assert!(started_twice <= 2, "{started_twice}");
+}
+
+/// Bad group settings are refused at start (exit 2), naming the file and line, the table and
+/// the key, and the fix.
+#[test]
+fn bad_group_settings_are_refused_naming_the_place() {
+    let redis = Redis::start();
+    for (config, key, says) in [
+        (
+            "[queues.a]\nconcurrency = 2\ngroup_by = \"tenant\"\ngroup_concurrency = 1\n",
+            "worker.toml:3: [queues.a] group_by",
+            "write a dotted path into the job's data",
+        ),
+        (
+            "[queues.a]\ngroup_rate = \"10 per second\"\n",
+            "worker.toml:2: [queues.a] group_rate",
+            "as N/s, N/m or N/h",
+        ),
+        (
+            "[queues.a]\ngroup_concurrency = 0\n",
+            "[queues.a] group_concurrency",
+            "from 1 to 10000",
+        ),
+        (
+            "[queues.a]\nlayout = \"bull\"\ngroup_concurrency = 2\n",
+            "[queues.a] group_concurrency",
+            "not available on the Bull 3/4 layout",
+        ),
+    ] {
+        let mut d = Daemon::start(&redis.url(), config, None, &[]);
+        assert_eq!(d.wait_exit(Duration::from_secs(10)), 2, "{}", d.log());
+        let log = d.log();
+        assert!(log.contains(key), "{key}: {log}");
+        assert!(log.contains(says), "{says}: {log}");
     }
 }

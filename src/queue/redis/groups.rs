@@ -94,7 +94,7 @@ impl GroupKeys {
 
 /// KEYS[1] running, KEYS[2] parked, KEYS[3] the index, KEYS[4] active, KEYS[5] the job's lock,
 /// KEYS[6] rate, KEYS[7] stalled, KEYS[8] the run's claim (`run_claim.rs`), KEYS[9] the
-/// running index.
+/// running index, KEYS[10] the job hash.
 /// ARGV[1] id, ARGV[2] the fetch's token, ARGV[3] now (ms), ARGV[4] lease (ms), ARGV[5] the
 /// group cap (0: none), ARGV[6] starts per window (0: no rate), ARGV[7] the window (ms),
 /// ARGV[8] the group, ARGV[9] the claim's value.
@@ -129,6 +129,10 @@ redis.call("LREM", KEYS[4], -1, ARGV[1])
 redis.call("DEL", KEYS[5])
 redis.call("SREM", KEYS[7], ARGV[1])
 if redis.call("GET", KEYS[8]) == ARGV[9] then redis.call("DEL", KEYS[8]) end
+-- The fetch counted a start (`ats`); a parked job did not start.
+if (tonumber(redis.call("HGET", KEYS[10], "ats")) or 0) > 0 then
+  redis.call("HINCRBY", KEYS[10], "ats", -1)
+end
 redis.call("RPUSH", KEYS[2], ARGV[1])
 redis.call("SADD", KEYS[3], ARGV[8])
 return {0, wait}
@@ -231,6 +235,7 @@ impl RedisStore {
             .key(k.key("stalled"))
             .key(format!("{}:claim", k.job(id)))
             .key(g.running_index())
+            .key(k.job(id))
             .arg(id)
             .arg(token)
             .arg(now_ms())
