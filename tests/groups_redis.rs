@@ -120,3 +120,38 @@ async fn group_rate_caps_starts_per_window() {
     );
     consumer.close(Duration::from_secs(5)).await;
 }
+
+/// What a group costs Redis, in commands per job (`INFO stats` before and after 200 jobs),
+/// without groups and with them. A measurement, not a pass/fail:
+/// `cargo nextest run --test groups_redis cost --run-ignored only --no-capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: prints Redis commands per job"]
+async fn cost_in_redis_commands_per_job() {
+    use cronq::queue::JobSpec;
+    let redis = Redis::start();
+    let store = store(&redis).await;
+    let total = |r: &Redis| -> u64 {
+        let info = r.cmd(&["INFO", "stats"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    for (queue, groups) in [("plain", None), ("grouped", Some(by_tenant(2)))] {
+        for i in 0..200 {
+            let data = serde_json::json!({"tenant": format!("t{}", i % 4)});
+            store.add(queue, JobSpec::new("work", data)).await.unwrap();
+        }
+        let before = total(&redis);
+        let mut opts = options(4, by_tenant(2));
+        opts.groups = groups;
+        let done = Counter::new();
+        let consumer = store.consume(queue, opts, done.clone()).await.unwrap();
+        done.wait_grouped(200, Duration::from_secs(60)).await;
+        consumer.close(Duration::from_secs(5)).await;
+        let per_job = (total(&redis) - before) as f64 / 200.0;
+        println!("{queue}: {per_job:.1} Redis commands per job (4 groups, concurrency 4)");
+    }
+}
