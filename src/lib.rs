@@ -19,7 +19,7 @@
 //! - [`queue`]: the store contract by role (`queue::contract`: produce, consume, inspect,
 //!   browse, admin, cancels, claims, events, bundled as one `Backend`), the [`queue::Store`]
 //!   facade, cancelling a job from anywhere (`queue::cancel`) and dead letters
-//!   (`queue::dead_letter`), [`queue::JobState`], job specs and their one validation (the only maker of a
+//!   (`queue::dead_letter`), fair groups (`queue::groups`), [`queue::JobState`], job specs and their one validation (the only maker of a
 //!   [`queue::ValidJob`]); `queue::redis` is BullMQ's layout over the engine
 //!   (`bullmq-official`, named nowhere else) and the per-queue choice of layout
 //!   (`redis/layouts.rs`), `queue::bull` Bull 3/4's layout (our own Lua, pub/sub events, Redis

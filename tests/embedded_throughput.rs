@@ -41,6 +41,7 @@ fn options() -> ConsumerOptions {
         remove_on_complete: None,
         remove_on_fail: None,
         metrics_points: 0,
+        groups: None,
     }
 }
 

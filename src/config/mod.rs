@@ -8,6 +8,7 @@ mod dead_letter;
 pub mod dotenv;
 mod env;
 pub mod files;
+mod groups;
 mod job_env;
 mod load;
 pub mod programs;
@@ -241,6 +242,9 @@ pub struct QueueConfig {
     /// Where its jobs' last failures are copied (`[queues.NAME] dead_letter`): a declared
     /// queue other than this one.
     pub dead_letter: Option<String>,
+    /// Fair groups (`group_by`, `group_concurrency`, `group_rate`); `None` when the queue
+    /// sets no group limit, so its jobs cost nothing extra.
+    pub groups: Option<crate::queue::groups::GroupPolicy>,
 }
 
 /// One handler: what runs, and its job settings.

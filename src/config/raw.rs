@@ -266,6 +266,13 @@ pub struct RawQueue {
     /// A queue (declared as `[queues.OTHER]`) that receives a copy of each job failing for the
     /// last time (`queue/dead_letter.rs`); default none.
     pub dead_letter: Option<String>,
+    /// Where a job's group is read when its options carry no BullMQ Pro `group.id`: a dotted
+    /// path into its data, e.g. `data.tenant` (`queue/groups.rs`); default none.
+    pub group_by: Option<String>,
+    /// At most this many running jobs of one group, across every daemon; default no cap.
+    pub group_concurrency: Option<u32>,
+    /// At most this many starts of one group per window, `N/s`, `N/m` or `N/h`; default none.
+    pub group_rate: Option<String>,
     /// Handlers by job name.
     #[serde(default)]
     pub handlers: BTreeMap<String, RawHandler>,

@@ -120,6 +120,8 @@ pub(super) fn build(
             .map(|target| super::dead_letter::target(&name, target, &declared))
             .transpose()
             .map_err(|m| invalid(src.place(&format!("queues.{name}"), "dead_letter"), m))?;
+        let groups =
+            super::groups::policy(&q, layout, &|k| src.place(&format!("queues.{name}"), k))?;
         let mut handlers = BTreeMap::new();
         for (job, h) in q.handlers {
             let table = format!("queues.{name}.handlers.{job}");
@@ -139,6 +141,7 @@ pub(super) fn build(
                 layout,
                 handlers,
                 dead_letter,
+                groups,
             },
         );
     }

@@ -20,6 +20,7 @@ pub mod health;
 pub mod health_unconsumed;
 mod precondition;
 pub mod prometheus;
+mod prometheus_groups;
 pub mod serve;
 pub mod ui;
 

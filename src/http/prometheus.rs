@@ -177,6 +177,7 @@ async fn render(state: &AppState) -> String {
         "Jobs in Redis by queue and state.",
         depths,
     );
+    super::prometheus_groups::register(state, &mut reg).await;
 
     let s = &state.sched;
     // Counter names without `_total`: the encoder appends it.

@@ -77,6 +77,9 @@ pub struct ConsumerOptions {
     /// Minutes of completed/failed counts kept (BullMQ's Worker `metrics.maxDataPoints`);
     /// 0 records none.
     pub metrics_points: u32,
+    /// Fair groups (`[queues.NAME] group_*`, `groups.rs`); `None`: no group limit, and no
+    /// group work on the job path at all.
+    pub groups: Option<super::groups::GroupPolicy>,
 }
 
 /// A job handed to a [`Processor`]: our own view, with the store's handle for its log.

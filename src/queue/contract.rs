@@ -24,6 +24,7 @@ use super::cancel::CancelRequest;
 use super::consumer::{Consumer, ConsumerOptions, Processor};
 use super::error::{Error, JobOpError};
 use super::events::{EventSource, QueueEvent};
+use super::groups::{GroupCount, GroupPolicy};
 use super::identity::Identity;
 use super::info::{JobInfo, JobPage};
 use super::job::JobCounts;
@@ -111,6 +112,15 @@ pub trait Inspect: Send + Sync {
     /// with one layout of its own (the embedded file) never shows either.
     async fn layout_seen(&self, _queue: &str) -> Result<Option<Layout>, Error> {
         Ok(None)
+    }
+    /// Running and waiting jobs per group of `queue` under `policy` (its fair groups), the
+    /// busiest [`super::groups::MAX_REPORTED_GROUPS`]. Empty for a store without groups.
+    async fn group_counts(
+        &self,
+        _queue: &str,
+        _policy: &GroupPolicy,
+    ) -> Result<Vec<GroupCount>, Error> {
+        Ok(Vec::new())
     }
 }
 

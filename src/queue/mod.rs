@@ -37,6 +37,7 @@ mod error;
 pub mod events;
 pub mod fault;
 mod fetch_loop;
+pub mod groups;
 mod identity;
 pub mod info;
 mod job;

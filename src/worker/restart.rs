@@ -46,6 +46,13 @@ pub(super) fn needs_restart(
         if old != now {
             out.push(format!("queue {q} layout {old:?} → {now:?}"));
         }
+        // Fair groups are fixed in the consumer when it starts (`queue/groups.rs`).
+        let groups = |c: &Config| c.queues.get(q.as_str()).and_then(|q| q.groups.clone());
+        if groups(started) != groups(new) {
+            out.push(format!(
+                "queue {q} group_by, group_concurrency or group_rate changed"
+            ));
+        }
     }
     // Compared whole, not by its printed form (which hides the password).
     if started.store != new.store {
@@ -167,8 +174,8 @@ mod tests {
         let old =
             config("[queues.q]\nconcurrency = 2\n[queues.q.handlers.a]\nexec = \"echo old\"\n");
         let new = config(
-            "[queues.q]\nconcurrency = 4\n[queues.q.handlers.a]\nexec = \"echo new\"\n\
-             [queues.fresh.handlers.b]\nbuiltin = \"noop\"\n",
+            "[queues.q]\nconcurrency = 4\ngroup_concurrency = 1\n[queues.q.handlers.a]\n\
+             exec = \"echo new\"\n[queues.fresh.handlers.b]\nbuiltin = \"noop\"\n",
         );
         let plan = Plan::build(None, &old, chrono_tz::Tz::UTC).unwrap();
         let consumed: Consumed = super::super::routes::tables(&old, &plan)
@@ -182,6 +189,7 @@ mod tests {
             [
                 "queue fresh is new: it is not consumed until a restart",
                 "queue q concurrency 2 → 4",
+                "queue q group_by, group_concurrency or group_rate changed",
             ]
         );
         assert_eq!(changed_handlers(&old, &new), ["fresh/b", "q/a"]);

@@ -121,6 +121,7 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             remove_on_complete: config.defaults.remove_on_complete,
             remove_on_fail: config.defaults.remove_on_fail,
             metrics_points: config.metrics_points,
+            groups: config.queues.get(&queue).and_then(|q| q.groups.clone()),
         };
         let mut delay = Doubling::new(Duration::from_millis(200), Duration::from_secs(5));
         loop {

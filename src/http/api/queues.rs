@@ -35,6 +35,11 @@ pub struct QueueSummary {
     /// zero. One broken queue does not fail the listing of the others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Queues with fair groups (`group_concurrency`, `group_rate`): running and waiting jobs
+    /// of the busiest 50 groups (jobs set aside for a full group are counted here, not in
+    /// `counts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<crate::queue::groups::GroupCount>>,
 }
 
 /// List queues (those under the prefix, and those this daemon consumes) with counts.
@@ -61,6 +66,7 @@ pub async fn list_queues(
                 concurrency: None,
                 invalid: Some(reason),
                 error: None,
+                groups: None,
                 name,
             });
             continue;
@@ -76,10 +82,20 @@ pub async fn list_queues(
             Err(e) if e.fault().is_store_wide() => return Err(e.into()),
             Err(e) => (JobCounts::default(), Some(e.to_string())),
         };
+        let groups = match state
+            .config
+            .queues
+            .get(&name)
+            .and_then(|q| q.groups.as_ref())
+        {
+            Some(policy) => store.group_counts(&name, policy).await.ok(),
+            None => None,
+        };
         out.push(QueueSummary {
             counts,
             paused,
             error,
+            groups,
             consumed: probe.is_some(),
             running: probe.map(|p| p.running()),
             concurrency: probe.map(|p| p.concurrency),

@@ -29,6 +29,7 @@ use crate::queue::consumer::{
 use crate::queue::contract::Consume;
 use crate::queue::error::Error;
 use crate::queue::fetch_loop::{self, Batch, Fetcher, Pauses};
+use crate::queue::groups::GroupPolicy;
 use crate::queue::job::Outcome;
 
 /// Poll interval, only when inotify is unavailable (no instance left for this user).
@@ -52,6 +53,8 @@ struct EmbeddedFetcher {
     watched: bool,
     /// When the event log was last trimmed; only the loop's `housekeep` touches it.
     trimmed: Mutex<Instant>,
+    /// The queue's group policy (`groups.rs`); `None`: the plain claim.
+    groups: Option<Arc<GroupPolicy>>,
 }
 
 #[async_trait]
@@ -83,9 +86,12 @@ impl Fetcher for EmbeddedFetcher {
 
     async fn claim(&self, n: usize) -> Result<Batch<Claimed>, Error> {
         let (q, worker) = (self.queue.clone(), self.worker.clone());
+        let policy = self.groups.clone();
         let Claim { jobs, next_due } = self
             .store
-            .write(&self.queue, move |c| fetch::claim(c, &q, n, &worker))
+            .write(&self.queue, move |c| {
+                fetch::claim(c, &q, n, &worker, policy.as_deref())
+            })
             .await?;
         let due = next_due.map(|due| Duration::from_millis((due - now_ms() as i64).max(1) as u64));
         let look_again = match self.watched {
@@ -132,7 +138,9 @@ impl Fetcher for EmbeddedFetcher {
             {
                 Ok(ready) => {
                     beat.turned();
-                    if ready {
+                    // A finished job of a group frees its slot: a job of that group held
+                    // back by `group_concurrency` may start now.
+                    if ready || self.groups.is_some() {
                         self.store.inner.ready.notify_waiters();
                     }
                     return;
@@ -200,8 +208,15 @@ impl Consume for EmbeddedStore {
     ) -> Result<Consumer, Error> {
         self.become_daemon(queue, opts.max_stalled_count).await?;
         let q = queue.to_string();
-        self.write(queue, move |c| Ok(super::producer::ensure_queue(c, &q)?))
-            .await?;
+        let grouped = opts.groups.is_some();
+        self.write(queue, move |c| {
+            super::producer::ensure_queue(c, &q)?;
+            if grouped {
+                super::groups::ensure(c)?;
+            }
+            Ok(())
+        })
+        .await?;
         let fetcher = Arc::new(EmbeddedFetcher {
             store: self.clone(),
             queue: queue.to_string(),
@@ -213,6 +228,7 @@ impl Consume for EmbeddedStore {
             },
             watched: self.watch_file(),
             trimmed: Mutex::new(Instant::now()),
+            groups: opts.groups.clone().map(Arc::new),
         });
         let handle = fetch_loop::start(fetcher, queue, opts.concurrency, processor);
         Ok(handle.into_consumer(queue))

@@ -4,8 +4,9 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{events, make_ready, End, Fault};
+use super::{events, groups, make_ready, End, Fault};
 use crate::queue::consumer::now_ms;
+use crate::queue::groups::GroupPolicy;
 
 /// A claimed job, as the consumer needs it.
 pub(super) struct Claimed {
@@ -30,12 +31,14 @@ pub(super) struct Claim {
 /// Delayed jobs moved per claim at most (the rest follow on the next turns).
 const PROMOTE_BATCH: i64 = 1000;
 
-/// Moves due delayed jobs of `queue` to ready, then claims up to `n` jobs for `worker`.
+/// Moves due delayed jobs of `queue` to ready, then claims up to `n` jobs for `worker`; with a
+/// group policy, in the groups' turn and within their limits (`groups.rs`).
 pub(super) fn claim(
     conn: &Connection,
     queue: &str,
     n: usize,
     worker: &str,
+    policy: Option<&GroupPolicy>,
 ) -> Result<Claim, Fault> {
     let now = now_ms() as i64;
     promote_due(conn, queue, now)?;
@@ -44,6 +47,9 @@ pub(super) fn claim(
         .query_row([queue], |r| r.get::<_, i64>(0))
         .optional()?
         .is_some_and(|p| p != 0);
+    if let Some(policy) = policy {
+        return claim_grouped(conn, queue, n, worker, policy, paused, now);
+    }
     let mut ids = Vec::new();
     if !paused {
         for state in ["waiting", "prioritized"] {
@@ -70,6 +76,36 @@ pub(super) fn claim(
     let next_due = if jobs.is_empty() {
         conn.prepare_cached("SELECT MIN(run_at) FROM jobs WHERE queue = ?1 AND state = 'delayed'")?
             .query_row([queue], |r| r.get::<_, Option<i64>>(0))?
+    } else {
+        None
+    };
+    Ok(Claim { jobs, next_due })
+}
+
+/// [`claim`] under a group policy: one pick at a time, each seeing the previous one active.
+fn claim_grouped(
+    conn: &Connection,
+    queue: &str,
+    n: usize,
+    worker: &str,
+    policy: &GroupPolicy,
+    paused: bool,
+    now: i64,
+) -> Result<Claim, Fault> {
+    let mut jobs = Vec::new();
+    while !paused && jobs.len() < n {
+        let Some(pick) = groups::pick(conn, queue, policy, now)? else {
+            break;
+        };
+        groups::started(conn, queue, &pick.group, policy, now)?;
+        jobs.push(activate(conn, queue, &pick.id, pick.state, worker, now)?);
+    }
+    let next_due = if jobs.is_empty() {
+        let delayed: Option<i64> = conn
+            .prepare_cached("SELECT MIN(run_at) FROM jobs WHERE queue = ?1 AND state = 'delayed'")?
+            .query_row([queue], |r| r.get(0))?;
+        let window = groups::next_window(conn, queue, policy, now)?;
+        [delayed, window].into_iter().flatten().min()
     } else {
         None
     };

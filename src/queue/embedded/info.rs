@@ -158,6 +158,17 @@ impl Browse for EmbeddedStore {
 
 #[async_trait]
 impl Inspect for EmbeddedStore {
+    /// Per group, computed from the rows (`groups.rs`).
+    async fn group_counts(
+        &self,
+        queue: &str,
+        policy: &crate::queue::groups::GroupPolicy,
+    ) -> Result<Vec<crate::queue::groups::GroupCount>, Error> {
+        let (q, p) = (queue.to_string(), policy.clone());
+        self.read(queue, move |c| Ok(super::groups::counts(c, &q, &p)?))
+            .await
+    }
+
     /// Counts per state of `queue`.
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let q = queue.to_string();

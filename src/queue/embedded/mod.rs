@@ -23,6 +23,7 @@ mod consumer;
 mod events;
 mod fetch;
 mod finish;
+mod groups;
 mod info;
 mod lock;
 mod metrics;

@@ -27,7 +27,10 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use tokio_util::sync::CancellationToken;
+
 use super::engine::{EngineWorker, Start};
+use super::groups::GroupRun;
 use super::idle_waiter::{IdleWaiter, Watch};
 use super::keys::QueueKeys;
 use super::RedisStore;
@@ -45,6 +48,8 @@ pub(crate) struct RedisConsumer {
     /// This queue's place in the store's stalled checks and quarantine sweeps (`stalled.rs`);
     /// dropped first thing in `close` (each check is one atomic script on the server).
     stalled: super::stalled::Registration,
+    /// Ends the group sweep task (`groups.rs`) of a grouped queue when the consumer goes.
+    _sweep: Option<tokio_util::sync::DropGuard>,
 }
 
 #[async_trait]
@@ -75,12 +80,14 @@ impl Consume for RedisStore {
     ) -> Result<Consumer, Error> {
         let beat = Arc::new(LoopBeat::default());
         beat.turned();
+        let groups = opts.groups.clone();
         let life = Life {
             store: self.clone(),
             queue: queue.to_string(),
             opts,
             processor,
             beat: beat.clone(),
+            groups: groups.map(GroupRun::new),
         };
         // A queue with nothing ready starts idle: 50 configured queues never allocate 50
         // engine workers (their heap stays with the allocator after they go). A look that
@@ -104,6 +111,12 @@ impl Consume for RedisStore {
                 max_stalled: opts.max_stalled_count,
             },
         );
+        // Parked jobs of groups with room go back at start, then periodically (groups.rs).
+        let sweep = life.groups.clone().map(|run| {
+            let stop = CancellationToken::new();
+            self.sweep_groups(queue, run, life.opts.stalled_interval, stop.clone());
+            stop.drop_guard()
+        });
         let (stop, stop_rx) = oneshot::channel();
         let task = tokio::spawn(life.run(engine, stop_rx));
         Ok(Consumer {
@@ -113,6 +126,7 @@ impl Consume for RedisStore {
                 stop,
                 task,
                 stalled,
+                _sweep: sweep,
             }),
         })
     }
@@ -160,6 +174,8 @@ struct Life {
     opts: ConsumerOptions,
     processor: Arc<dyn Processor>,
     beat: Arc<LoopBeat>,
+    /// The queue's fair groups, shared with each engine worker's runs and the sweep task.
+    groups: Option<Arc<GroupRun>>,
 }
 
 /// What the queue holds between jobs.
@@ -240,6 +256,7 @@ impl Life {
             self.processor.clone(),
             self.beat.clone(),
             start,
+            self.groups.clone(),
         )
         .await
     }

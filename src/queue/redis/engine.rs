@@ -73,6 +73,7 @@ impl EngineWorker {
         processor: Arc<dyn Processor>,
         beat: Arc<LoopBeat>,
         start: Start,
+        groups: Option<Arc<super::groups::GroupRun>>,
     ) -> Result<EngineWorker, Error> {
         let mut wopts = WorkerOptions::new()
             .connection(store.inner.engine_opts.clone())
@@ -112,12 +113,14 @@ impl EngineWorker {
             let processor = processor.clone();
             let queue = queue_name.clone();
             let handed = handed_run.clone();
+            let groups = groups.clone();
             async move {
                 let ctx = RunCtx {
                     store: &store,
                     queue: &queue,
                     lock_duration,
                     handed: &handed,
+                    groups: groups.as_ref(),
                 };
                 run_one(ctx, job, processor.as_ref()).await
             }

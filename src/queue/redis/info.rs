@@ -246,6 +246,8 @@ impl Browse for RedisStore {
             .await
             .map_err(|e| Error::engine(queue, e))?;
         Ok(match state.as_str() {
+            // Parked by a full group (`groups.rs`): waiting for its group, not gone.
+            "unknown" if self.is_parked(queue, id).await => Some(JobState::Waiting),
             "unknown" => None,
             // The engine's `wait` is read as `waiting` by the one parser; a word it may add
             // later is shown as `unknown` rather than guessed.

@@ -11,6 +11,15 @@ impl RedisStore {}
 
 #[async_trait]
 impl Inspect for RedisStore {
+    /// Per group, from our own keys (`groups.rs`).
+    async fn group_counts(
+        &self,
+        queue: &str,
+        _policy: &crate::queue::groups::GroupPolicy,
+    ) -> Result<Vec<crate::queue::groups::GroupCount>, Error> {
+        self.groups_now(queue).await
+    }
+
     /// Counts per state of `queue`, in one pipelined round trip.
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let k = QueueKeys::new(self.prefix(), queue);

@@ -22,6 +22,7 @@ use crate::queue::contract::{
 };
 use crate::queue::error::{Error, JobOpError};
 use crate::queue::events::{EventSource, QueueEvent};
+use crate::queue::groups::{GroupCount, GroupPolicy};
 use crate::queue::identity::Identity;
 use crate::queue::info::{JobInfo, JobPage};
 use crate::queue::job::JobCounts;
@@ -150,6 +151,7 @@ by_queue!(Inspect via inspect {
     fn counts() -> Result<JobCounts, Error>;
     fn metrics(minutes: u32) -> Result<MinuteCounts, Error>;
     fn is_paused() -> Result<bool, Error>;
+    fn group_counts(policy: &GroupPolicy) -> Result<Vec<GroupCount>, Error>;
 }
     /// Each layout asked about its own queues (the BullMQ side in one command).
     async fn any_ready(&self, queues: &[String]) -> Result<bool, Error> {

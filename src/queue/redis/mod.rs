@@ -13,6 +13,8 @@ mod engine;
 pub(crate) mod events;
 mod eviction;
 mod finish;
+mod group_release;
+pub(crate) mod groups;
 pub(crate) mod guard;
 mod handback;
 pub(crate) mod identity;

@@ -3,11 +3,13 @@
 //! stored retry options, the hand-back map). Split out of `consumer.rs`, which now only decides
 //! when a queue holds an engine worker at all (issue 26).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bullmq::Job;
 
 use super::finish::Unwritten;
+use super::groups::{Admission, GroupRun};
 use super::guard::{self, Verdict};
 use super::handback::HandedBack;
 use super::RedisStore;
@@ -23,6 +25,8 @@ pub(crate) struct RunCtx<'a> {
     pub(crate) queue: &'a str,
     pub(crate) lock_duration: Duration,
     pub(crate) handed: &'a HandedBack,
+    /// The queue's fair groups (`groups.rs`); `None`: no group work at all.
+    pub(crate) groups: Option<&'a Arc<GroupRun>>,
 }
 
 /// One job through the processor, mapped back onto the engine's vocabulary.
@@ -36,6 +40,7 @@ pub(crate) async fn run_one(
         queue,
         lock_duration,
         handed,
+        groups,
     } = ctx;
     // Not an orphan while here (orphans.rs); a second copy of a running id is not run.
     let _running = match handed.running(engine.id(), engine.token().unwrap_or_default()) {
@@ -62,10 +67,11 @@ pub(crate) async fn run_one(
         first,
         lock_duration,
     );
-    // The stored options, only for a handler that reads them (a round trip of their own when
-    // the claim is not awaited; alongside it, pipelined, when it is).
+    // The stored options, only for a handler that reads them or a queue with groups (a job's
+    // group may be its `opts.group.id`): a round trip of their own when the claim is not
+    // awaited; alongside it, pipelined, when it is.
     let opts = async {
-        match processor.wants_opts(engine.name()) {
+        match groups.is_some() || processor.wants_opts(engine.name()) {
             true => store.stored_opts(queue, &engine).await,
             false => Default::default(),
         }
@@ -88,6 +94,24 @@ pub(crate) async fn run_one(
             Outcome::Fail(reason)
         }
         Verdict::Run(data) => {
+            // A grouped job runs only with room in its group; else it is parked (groups.rs).
+            let slot = match groups.and_then(|run| {
+                let group = run.policy.group_of(&opts, data.as_ref().ok())?;
+                Some((run, group))
+            }) {
+                None => None,
+                Some((run, group)) => {
+                    let claim = format!("{}:{token}", engine.attempts_made());
+                    match store
+                        .admit(queue, run, &group, id, (token, &claim), lock_duration)
+                        .await
+                    {
+                        Admission::Run(slot) => Some((run, slot)),
+                        // `Delayed`: moved already, the engine touches it no further.
+                        Admission::SetAside => return Err(bullmq::Error::Delayed),
+                    }
+                }
+            };
             let attempts = Attempts {
                 made: engine.attempts_made(),
                 max: engine.opts().attempts.unwrap_or(0),
@@ -95,7 +119,11 @@ pub(crate) async fn run_one(
             };
             let log = Box::new(EngineJob(engine.clone()));
             let job = ActiveJob::new(queue, engine.id(), engine.name(), data, opts, attempts, log);
-            match processor.process(job).await {
+            let outcome = processor.process(job).await;
+            if let Some((run, slot)) = slot {
+                store.end_slot(queue, run, slot, id).await;
+            }
+            match outcome {
                 Outcome::Retry(reason) => match guard::unsupported_backoff(&engine, &reason) {
                     Some(reason) => Outcome::Fail(reason),
                     None => Outcome::Retry(reason),

@@ -106,6 +106,7 @@ mod tests {
             remove_on_complete: None,
             remove_on_fail: None,
             metrics_points: 0,
+            groups: None,
         };
         let consumer = store
             .consume("st", opts, Arc::new(AlwaysFails))

@@ -151,6 +151,7 @@ fn consumer_opts(interval: Duration) -> ConsumerOptions {
         remove_on_complete: None,
         remove_on_fail: None,
         metrics_points: 0,
+        groups: None,
     }
 }
 

@@ -1,0 +1,138 @@
+//! `[queues.NAME] group_by`, `group_concurrency`, `group_rate`: the checks of a queue's fair
+//! groups (issue 30 point 3; the policy itself is `queue/groups.rs`).
+
+use std::num::NonZeroU32;
+
+use super::raw::RawQueue;
+use super::Error;
+use crate::queue::groups::{parse_group_by, parse_group_rate, GroupPolicy};
+use crate::queue::Layout;
+
+/// Most running jobs one group may be allowed (a cap above any pool's concurrency is no cap).
+const MAX_GROUP_CONCURRENCY: u32 = 10_000;
+
+/// The validated group policy of queue `q` (on `layout`); `None` when it sets no limit.
+/// `place(key)` names a key of the queue's table (`FILE:LINE: [queues.NAME] key`).
+pub(super) fn policy(
+    q: &RawQueue,
+    layout: Layout,
+    place: &dyn Fn(&str) -> String,
+) -> Result<Option<GroupPolicy>, Error> {
+    let invalid = |key: &str, message: String| Error::Invalid {
+        place: place(key),
+        message,
+    };
+    let by = q
+        .group_by
+        .as_deref()
+        .map(parse_group_by)
+        .transpose()
+        .map_err(|m| invalid("group_by", m))?;
+    let concurrency = match q.group_concurrency {
+        None => None,
+        Some(n) if (1..=MAX_GROUP_CONCURRENCY).contains(&n) => NonZeroU32::new(n),
+        Some(n) => {
+            return Err(invalid(
+                "group_concurrency",
+                format!(
+                    "{n} is out of range: use a number of running jobs per group from 1 to \
+                     {MAX_GROUP_CONCURRENCY}, e.g. group_concurrency = 2"
+                ),
+            ))
+        }
+    };
+    let rate = q
+        .group_rate
+        .as_deref()
+        .map(parse_group_rate)
+        .transpose()
+        .map_err(|m| invalid("group_rate", m))?;
+    let policy = GroupPolicy {
+        by,
+        concurrency,
+        rate,
+    };
+    if !policy.limits() {
+        if policy.by.is_some() {
+            return Err(invalid(
+                "group_by",
+                "groups jobs but sets no limit: add group_concurrency = N and/or \
+                 group_rate = \"N/s\" to [queues.NAME], or remove group_by"
+                    .into(),
+            ));
+        }
+        return Ok(None);
+    }
+    if layout == Layout::Bull {
+        let key = if q.group_concurrency.is_some() {
+            "group_concurrency"
+        } else {
+            "group_rate"
+        };
+        return Err(invalid(
+            key,
+            "groups are not available on the Bull 3/4 layout (layout = \"bull\"): run the \
+             queue on the BullMQ layout or the embedded store, or remove the group keys"
+                .into(),
+        ));
+    }
+    Ok(Some(policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(q: RawQueue, layout: Layout) -> Result<Option<GroupPolicy>, String> {
+        policy(&q, layout, &|k| format!("worker.toml:7: [queues.q] {k}")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn groups_validate_and_errors_name_the_key_and_the_fix() {
+        let ok = RawQueue {
+            group_by: Some("data.tenant".into()),
+            group_concurrency: Some(2),
+            group_rate: Some("10/s".into()),
+            ..RawQueue::default()
+        };
+        let p = check(ok.clone(), Layout::BullMq).unwrap().unwrap();
+        assert_eq!(p.concurrency.map(|c| c.get()), Some(2));
+        assert_eq!(p.rate.map(|r| r.max.get()), Some(10));
+        assert_eq!(check(RawQueue::default(), Layout::BullMq).unwrap(), None);
+
+        let bad_path = RawQueue {
+            group_by: Some("tenant".into()),
+            ..ok.clone()
+        };
+        let e = check(bad_path, Layout::BullMq).unwrap_err();
+        assert!(
+            e.contains("worker.toml:7: [queues.q] group_by") && e.contains("data.tenant"),
+            "{e}"
+        );
+        let zero = RawQueue {
+            group_concurrency: Some(0),
+            ..ok.clone()
+        };
+        let e = check(zero, Layout::BullMq).unwrap_err();
+        assert!(
+            e.contains("group_concurrency") && e.contains("from 1"),
+            "{e}"
+        );
+        let rate = RawQueue {
+            group_rate: Some("10 per second".into()),
+            ..ok.clone()
+        };
+        assert!(check(rate, Layout::BullMq)
+            .unwrap_err()
+            .contains("group_rate"));
+        let no_limit = RawQueue {
+            group_by: Some("data.tenant".into()),
+            ..RawQueue::default()
+        };
+        assert!(check(no_limit, Layout::BullMq)
+            .unwrap_err()
+            .contains("sets no limit"));
+        let e = check(ok, Layout::Bull).unwrap_err();
+        assert!(e.contains("not available on the Bull 3/4 layout"), "{e}");
+    }
+}
