@@ -46,6 +46,7 @@ pub mod metrics;
 mod record;
 pub mod redis;
 pub mod retry;
+mod script_keys;
 mod spec;
 mod state;
 pub mod store;
