@@ -123,12 +123,7 @@ impl Browse for EmbeddedStore {
                 Ok::<_, Fault>((total, jobs))
             })
             .await?;
-        Ok(JobPage {
-            total,
-            offset,
-            limit,
-            jobs,
-        })
+        Ok(JobPage::new(offset, limit, total, jobs))
     }
 
     /// One job with its state and logs, or `None`.
