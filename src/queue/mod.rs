@@ -47,6 +47,7 @@ mod layout;
 pub mod metrics;
 mod record;
 pub mod redis;
+mod resubscribe;
 pub mod retry;
 mod script_keys;
 mod spec;

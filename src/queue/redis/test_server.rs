@@ -21,6 +21,11 @@ impl Redis {
             .local_addr()
             .unwrap()
             .port();
+        Redis::start_on(port)
+    }
+
+    /// Starts one on `port` (for a test that needs the port before the server).
+    pub(crate) fn start_on(port: u16) -> Redis {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
