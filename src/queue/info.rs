@@ -65,6 +65,19 @@ pub struct JobPage {
     pub jobs: Vec<JobInfo>,
 }
 
+impl JobPage {
+    /// The page at `offset` of up to `limit` jobs, out of `total`: every store's answer to
+    /// `Browse::jobs` echoes the window it was asked for, built here once.
+    pub(crate) fn new(offset: u64, limit: u64, total: u64, jobs: Vec<JobInfo>) -> JobPage {
+        JobPage {
+            total,
+            offset,
+            limit,
+            jobs,
+        }
+    }
+}
+
 /// A stored stack trace (a JSON array of strings) as lines; anything else reads as none.
 pub(crate) fn stacktrace_lines(v: serde_json::Value) -> Vec<String> {
     match v {

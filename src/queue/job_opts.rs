@@ -5,7 +5,9 @@
 //! (`job.opts.deduplication`, `job.opts.keepLogs`, `job.opts.telemetry.metadata`), as BullMQ's
 //! own `Job.fromJSON` does. Options cronq does not know are kept as they are.
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
+
+use super::job::{JobSpec, Retention};
 
 /// A job's options: a JSON object with BullMQ's long option names.
 pub type JobOpts = Map<String, Value>;
@@ -20,6 +22,69 @@ const SHORT_KEYS: [(&str, &str); 6] = [
     ("kl", "keepLogs"),
     ("rdof", "removeDependencyOnFailure"),
 ];
+
+/// Whose form a retention (`removeOnComplete` / `removeOnFail`) is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetentionForm {
+    /// Bull 3/4 (`bull/`): a kept count or age always as `{count, age}`, age as given.
+    Bull,
+    /// BullMQ (the embedded file keeps BullMQ's shape): a count alone is a bare number, and an
+    /// age is at least one second.
+    BullMq,
+}
+
+/// `r` as a producer of `form` stores it: `true` (remove all), `false` (keep all), or what to
+/// keep, with `age` in seconds.
+pub(crate) fn retention_json(r: Retention, form: RetentionForm) -> Value {
+    match (r, form) {
+        (Retention::KeepAll, _) => json!(false),
+        (Retention::RemoveAll, _) => json!(true),
+        (
+            Retention::Keep {
+                count: Some(c),
+                age: None,
+            },
+            RetentionForm::BullMq,
+        ) => json!(c),
+        (Retention::Keep { count, age }, _) => {
+            let mut o = Map::new();
+            if let Some(c) = count {
+                o.insert("count".into(), json!(c));
+            }
+            if let Some(a) = age {
+                let secs = match form {
+                    RetentionForm::Bull => a.as_secs(),
+                    RetentionForm::BullMq => a.as_secs().max(1),
+                };
+                o.insert("age".into(), json!(secs));
+            }
+            Value::Object(o)
+        }
+    }
+}
+
+/// Writes into `o` the options that cronq's own writers (Bull's job hash, the embedded file's
+/// row) store alike for `spec`: `priority` when set, `jobId`, `backoff` as `{type, delay}`, and
+/// the two retentions in `form`. Why one place: the writers differ only in `attempts`, `delay`
+/// and the retention's form, which stay theirs.
+pub(crate) fn insert_common(o: &mut JobOpts, spec: &JobSpec, form: RetentionForm) {
+    if let Some(p) = spec.priority.filter(|p| *p > 0) {
+        o.insert("priority".into(), json!(p));
+    }
+    if let Some(id) = &spec.job_id {
+        o.insert("jobId".into(), json!(id));
+    }
+    // Our `Backoff` serializes as `{type, delay}`, the shape Bull and BullMQ read.
+    if let Some(b) = spec.backoff {
+        o.insert("backoff".into(), json!(b));
+    }
+    if let Some(r) = spec.remove_on_complete {
+        o.insert("removeOnComplete".into(), retention_json(r, form));
+    }
+    if let Some(r) = spec.remove_on_fail {
+        o.insert("removeOnFail".into(), retention_json(r, form));
+    }
+}
 
 /// The options stored as `raw` (a job hash's `opts` field, a row's `opts` column).
 pub(crate) fn decode(raw: &str) -> JobOpts {
@@ -73,6 +138,32 @@ pub fn telemetry_metadata(opts: &JobOpts) -> Option<&Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Each producer's form, as its own `Queue.add` writes it.
+    #[test]
+    fn retentions_are_written_in_each_producers_form() {
+        use std::time::Duration;
+        use RetentionForm::{Bull, BullMq};
+        let count = Retention::Keep {
+            count: Some(5),
+            age: None,
+        };
+        let zero_age = Retention::Keep {
+            count: None,
+            age: Some(Duration::ZERO),
+        };
+        let cases = [
+            (Retention::KeepAll, Bull, json!(false)),
+            (Retention::RemoveAll, BullMq, json!(true)),
+            (count, Bull, json!({"count": 5})),
+            (count, BullMq, json!(5)),
+            (zero_age, Bull, json!({"age": 0})),
+            (zero_age, BullMq, json!({"age": 1})),
+        ];
+        for (r, form, want) in cases {
+            assert_eq!(retention_json(r, form), want, "{r:?} in {form:?}");
+        }
+    }
 
     #[test]
     fn short_keys_are_decoded_and_unknown_options_kept() {

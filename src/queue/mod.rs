@@ -17,6 +17,8 @@
 //! - [`cancel`]: cancelling a job from anywhere (remove it, or stop its run wherever it runs).
 //! - [`dead_letter`]: a queue's last failures copied to its `dead_letter` queue, and sent back.
 //! - [`info`], [`events`]: jobs and event logs as people and tools see them.
+//! - `script_keys`: one of our Lua scripts called with its KEYS as one list of key suffixes,
+//!   for both Redis layouts (each layout's own module still owns its key names).
 //!
 //! The re-exports below are for the rest of cronq. Files inside this room name the module that
 //! defines what they use (`super::error::Error`, `crate::queue::job::JobSpec`), never this
@@ -46,7 +48,9 @@ mod layout;
 pub mod metrics;
 mod record;
 pub mod redis;
+mod resubscribe;
 pub mod retry;
+mod script_keys;
 mod spec;
 mod state;
 pub mod store;

@@ -23,16 +23,8 @@ impl BullStore {
         } else {
             ("paused", "wait", "resumed")
         };
-        let _: i64 = scripts::PAUSE
-            .key(k.key(from))
-            .key(k.key(to))
-            .key(k.key("meta-paused"))
-            .key(k.key(word))
-            .key(k.key("meta"))
-            .arg(word)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let mut inv = k.script(&scripts::PAUSE, &[from, to, "meta-paused", word, "meta"]);
+        let _: i64 = self.run(queue, inv.arg(word)).await?;
         Ok(())
     }
 
@@ -46,18 +38,18 @@ impl BullStore {
         hint: &str,
     ) -> Result<(), JobOpError> {
         let k = self.keys(queue);
-        let code: i64 = script
-            .key(k.key(from))
-            .key(k.key("wait"))
-            .key(k.key("paused"))
-            .key(k.key("meta-paused"))
-            .key(k.key("priority"))
-            .key(k.key(id))
-            .key(format!("{}@{}", k.key("waiting"), self.token))
-            .arg(id)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let waiting = format!("waiting@{}", self.token);
+        let keys = [
+            from,
+            "wait",
+            "paused",
+            "meta-paused",
+            "priority",
+            id,
+            &waiting,
+        ];
+        let mut inv = k.script(script, &keys);
+        let code: i64 = self.run(queue, inv.arg(id)).await?;
         self.job_code(queue, id, code, hint).await
     }
 
@@ -156,19 +148,18 @@ impl Admin for BullStore {
     /// Removes a job that is not running.
     async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
         let k = self.keys(queue);
-        let code: i64 = scripts::REMOVE
-            .key(k.key("wait"))
-            .key(k.key("paused"))
-            .key(k.key("delayed"))
-            .key(k.key("priority"))
-            .key(k.key("completed"))
-            .key(k.key("failed"))
-            .key(k.key(id))
-            .key(k.key("active"))
-            .arg(id)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let keys = [
+            "wait",
+            "paused",
+            "delayed",
+            "priority",
+            "completed",
+            "failed",
+            id,
+            "active",
+        ];
+        let mut inv = k.script(&scripts::REMOVE, &keys);
+        let code: i64 = self.run(queue, inv.arg(id)).await?;
         self.job_code(
             queue,
             id,
@@ -189,14 +180,9 @@ impl Admin for BullStore {
         let cut = now_ms().saturating_sub(older_than.as_millis() as u64);
         let mut removed = 0;
         loop {
-            let n: u64 = scripts::CLEAN
-                .key(k.key(state.as_str()))
-                .arg(k.base())
-                .arg(cut)
-                .arg(CLEAN_BATCH)
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(|e| Error::engine(queue, e))?;
+            let mut inv = k.script(&scripts::CLEAN, &[state.as_str()]);
+            inv.arg(k.base()).arg(cut).arg(CLEAN_BATCH);
+            let n: u64 = self.run(queue, &inv).await?;
             removed += n;
             if n < CLEAN_BATCH {
                 return Ok(removed);

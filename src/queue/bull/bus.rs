@@ -22,13 +22,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::BullStore;
 use crate::queue::consumer::now_ms;
 use crate::queue::events::QueueEvent;
+use crate::queue::resubscribe::{resubscribing, Channels, Link};
 
 /// Events kept per queue for resuming SSE clients.
 const RING: usize = 10_000;
@@ -216,59 +216,42 @@ async fn subscribe(
         .iter()
         .map(|s| format!("{}*", glob_literal(&format!("{base}{s}"))))
         .collect();
-    let mut delay =
-        crate::backoff::Doubling::new(Duration::from_millis(200), Duration::from_secs(5));
-    while !stop.is_cancelled() {
-        let conn = tokio::select! {
-            _ = stop.cancelled() => return,
-            c = client.get_async_pubsub() => c,
-        };
-        match conn {
-            Ok(mut sub) => {
-                let ok =
-                    sub.subscribe(&plain).await.is_ok() && sub.psubscribe(&patterns).await.is_ok();
-                if ok {
-                    delay.reset();
-                    shared.subscribed.send_replace(true);
-                    tracing::debug!(queue = %shared.queue, "subscribed to the Bull queue's events");
-                    // Announcements made while we were not listening are lost: look now.
-                    let _ = shared.delayed.send(0);
-                    let mut messages = sub.on_message();
-                    loop {
-                        let msg = tokio::select! {
-                            _ = stop.cancelled() => return,
-                            m = messages.next() => m,
-                        };
-                        let Some(msg) = msg else { break };
-                        let channel = msg.get_channel_name().to_string();
-                        let Ok(payload) = msg.get_payload::<String>() else {
-                            continue;
-                        };
-                        let Some(name) = channel.strip_prefix(&base) else {
-                            continue;
-                        };
-                        if name == "delayed" {
-                            if let Some(due) = super::events::due_ms(&payload) {
-                                let _ = shared.delayed.send(due);
-                            }
-                        }
-                        if let Some((event, fields)) = super::events::to_event(name, &payload) {
-                            shared.push(event, fields);
-                        }
-                    }
-                    shared.subscribed.send_replace(false);
-                    tracing::debug!(queue = %shared.queue, "the Bull queue's event subscription was lost; resubscribing (events meanwhile are not replayed)");
+    let channels = Channels {
+        plain: &plain,
+        patterns: &patterns,
+    };
+    let on_link = |link: Link<'_>| match link {
+        Link::Up => {
+            shared.subscribed.send_replace(true);
+            tracing::debug!(queue = %shared.queue, "subscribed to the Bull queue's events");
+            // Announcements made while we were not listening are lost: look now.
+            let _ = shared.delayed.send(0);
+        }
+        Link::Lost => {
+            shared.subscribed.send_replace(false);
+            tracing::debug!(queue = %shared.queue, "the Bull queue's event subscription was lost; resubscribing (events meanwhile are not replayed)");
+        }
+        Link::Unavailable(e) => {
+            tracing::debug!(queue = %shared.queue, error = %e, "Bull event subscription unavailable; retrying")
+        }
+    };
+    let on_message = |msg: redis::Msg| {
+        let channel = msg.get_channel_name().to_string();
+        if let (Ok(payload), Some(name)) =
+            (msg.get_payload::<String>(), channel.strip_prefix(&base))
+        {
+            if name == "delayed" {
+                if let Some(due) = super::events::due_ms(&payload) {
+                    let _ = shared.delayed.send(due);
                 }
             }
-            Err(e) => {
-                tracing::debug!(queue = %shared.queue, error = %e, "Bull event subscription unavailable; retrying")
+            if let Some((event, fields)) = super::events::to_event(name, &payload) {
+                shared.push(event, fields);
             }
         }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(delay.next_delay()) => {}
-        }
-    }
+        std::future::ready(true)
+    };
+    resubscribing(&client, channels, &stop, on_link, on_message).await;
 }
 
 /// A poisoned lock only means another thread panicked mid-update of plain data; keep serving.

@@ -77,16 +77,8 @@ async fn sleep_up_to(d: Duration) {
 /// Moves the due jobs; returns the due time of the next one.
 async fn promote(ctx: &Loop, now: u64) -> Result<Option<u64>, Error> {
     let k = &ctx.keys;
-    scripts::PROMOTE
-        .key(k.key("delayed"))
-        .key(k.key("wait"))
-        .key(k.key("paused"))
-        .key(k.key("meta-paused"))
-        .key(k.key("priority"))
-        .arg(k.base())
-        .arg(now)
-        .arg(&ctx.store.token)
-        .invoke_async(&mut ctx.store.conn())
-        .await
-        .map_err(|e| Error::engine(&ctx.queue, e))
+    let keys = ["delayed", "wait", "paused", "meta-paused", "priority"];
+    let mut inv = k.script(&scripts::PROMOTE, &keys);
+    inv.arg(k.base()).arg(now).arg(&ctx.store.token);
+    ctx.store.run(&ctx.queue, &inv).await
 }

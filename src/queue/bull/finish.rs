@@ -20,7 +20,6 @@ pub(super) async fn finish(
     run_opts: &RunOpts,
     mut stack: Vec<String>,
 ) -> Result<(), Error> {
-    let k = &ctx.keys;
     let now = now_ms();
     let (reason, retry) = match outcome {
         Outcome::Completed(value) => {
@@ -60,7 +59,6 @@ pub(super) async fn finish(
     }
     let keep = opts::keep(&run_opts.on_fail, ctx.opts.remove_on_fail);
     let event = serde_json::json!({"jobId": id, "val": reason}).to_string();
-    let _ = k;
     end(ctx, id, "failed", now, keep, &event, fields).await
 }
 
@@ -74,14 +72,13 @@ async fn end(
     fields: Vec<(String, String)>,
 ) -> Result<(), Error> {
     let k = &ctx.keys;
-    let mut inv = scripts::FINISH.prepare_invoke();
-    inv.key(k.key("active"))
-        .key(k.key(target))
-        .key(k.key(id))
-        .key(k.key("stalled"))
-        .key(k.key(&format!("metrics:{target}")))
-        .key(k.key(&format!("metrics:{target}:data")))
-        .arg(id)
+    let (metrics, points) = (
+        format!("metrics:{target}"),
+        format!("metrics:{target}:data"),
+    );
+    let keys = ["active", target, id, "stalled", &metrics, &points];
+    let mut inv = k.script(&scripts::FINISH, &keys);
+    inv.arg(id)
         .arg(&ctx.store.token)
         .arg(now)
         .arg(keep.0)
@@ -99,16 +96,18 @@ async fn requeue(
     fields: Vec<(String, String)>,
 ) -> Result<(), Error> {
     let k = &ctx.keys;
-    let mut inv = scripts::REQUEUE.prepare_invoke();
-    inv.key(k.key("active"))
-        .key(k.key("wait"))
-        .key(k.key("paused"))
-        .key(k.key("meta-paused"))
-        .key(k.key("priority"))
-        .key(k.key("delayed"))
-        .key(k.key(id))
-        .key(k.key("stalled"))
-        .arg(id)
+    let keys = [
+        "active",
+        "wait",
+        "paused",
+        "meta-paused",
+        "priority",
+        "delayed",
+        id,
+        "stalled",
+    ];
+    let mut inv = k.script(&scripts::REQUEUE, &keys);
+    inv.arg(id)
         .arg(&ctx.store.token)
         .arg(due)
         .arg(rand::random::<u16>() % 4096);
@@ -126,10 +125,7 @@ async fn invoke(
     for (f, v) in &fields {
         inv.arg(f).arg(v);
     }
-    let code: i64 = inv
-        .invoke_async(&mut ctx.store.conn())
-        .await
-        .map_err(|e| Error::engine(&ctx.queue, e))?;
+    let code: i64 = ctx.store.run(&ctx.queue, &inv).await?;
     report(ctx, id, code);
     Ok(())
 }
@@ -162,23 +158,16 @@ impl JobHandle for BullJob {
     }
     async fn progress(&self, queue: &str, value: serde_json::Value) -> Result<(), Error> {
         let event = serde_json::json!({"jobId": self.id, "progress": value}).to_string();
-        let _: i64 = scripts::PROGRESS
-            .key(self.keys.key(&self.id))
-            .key(self.keys.key("progress"))
-            .arg(value.to_string())
-            .arg(event)
-            .invoke_async(&mut self.store.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let mut inv = self
+            .keys
+            .script(&scripts::PROGRESS, &[&self.id, "progress"]);
+        inv.arg(value.to_string()).arg(event);
+        let _: i64 = self.store.run(queue, &inv).await?;
         Ok(())
     }
     async fn update_data(&self, queue: &str, data: serde_json::Value) -> Result<(), Error> {
-        let set: i64 = scripts::UPDATE_DATA
-            .key(self.keys.key(&self.id))
-            .arg(data.to_string())
-            .invoke_async(&mut self.store.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let mut inv = self.keys.script(&scripts::UPDATE_DATA, &[&self.id]);
+        let set: i64 = self.store.run(queue, inv.arg(data.to_string())).await?;
         match set {
             1 => Ok(()),
             _ => Err(Error::engine(

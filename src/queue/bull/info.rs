@@ -21,28 +21,22 @@ impl Browse for BullStore {
         {
             return Ok(None);
         }
-        for (set, state) in [
-            ("completed", JobState::Completed),
-            ("failed", JobState::Failed),
-            ("delayed", JobState::Delayed),
-        ] {
-            let score: Option<f64> = self
-                .cmd(queue, redis::cmd("ZSCORE").arg(k.key(set)).arg(id))
+        // Where each state lives and how membership is asked (a score or a list position, both
+        // nil when absent). A paused queue's jobs are `waiting` (the queue is paused, not the
+        // job), as BullMQ says.
+        let places = [
+            ("ZSCORE", "completed", JobState::Completed),
+            ("ZSCORE", "failed", JobState::Failed),
+            ("ZSCORE", "delayed", JobState::Delayed),
+            ("LPOS", "active", JobState::Active),
+            ("LPOS", "wait", JobState::Waiting),
+            ("LPOS", "paused", JobState::Waiting),
+        ];
+        for (ask, key, state) in places {
+            let found: redis::Value = self
+                .cmd(queue, redis::cmd(ask).arg(k.key(key)).arg(id))
                 .await?;
-            if score.is_some() {
-                return Ok(Some(state));
-            }
-        }
-        // A paused queue's jobs are `waiting` (the queue is paused, not the job), as BullMQ says.
-        for (list, state) in [
-            ("active", JobState::Active),
-            ("wait", JobState::Waiting),
-            ("paused", JobState::Waiting),
-        ] {
-            let pos: Option<i64> = self
-                .cmd(queue, redis::cmd("LPOS").arg(k.key(list)).arg(id))
-                .await?;
-            if pos.is_some() {
+            if found != redis::Value::Nil {
                 return Ok(Some(state));
             }
         }
@@ -57,68 +51,34 @@ impl Browse for BullStore {
     ) -> Result<JobPage, Error> {
         let k = self.keys(queue);
         let end = (offset + limit).saturating_sub(1) as i64;
-        let (ids, total): (Vec<String>, u64) = match state {
+        // (key, page command, count command) of the state's list or set.
+        let (key, range, count) = match state {
             JobState::Waiting => {
                 let paused = self.is_paused(queue).await?;
-                let list = k.key(if paused { "paused" } else { "wait" });
-                let ids = self
-                    .cmd(queue, redis::cmd("LRANGE").arg(&list).arg(offset).arg(end))
-                    .await?;
-                (ids, self.cmd(queue, redis::cmd("LLEN").arg(&list)).await?)
+                (if paused { "paused" } else { "wait" }, "LRANGE", "LLEN")
             }
-            JobState::Active => (
-                self.cmd(
-                    queue,
-                    redis::cmd("LRANGE")
-                        .arg(k.key("active"))
-                        .arg(offset)
-                        .arg(end),
-                )
-                .await?,
-                self.cmd(queue, redis::cmd("LLEN").arg(k.key("active")))
-                    .await?,
-            ),
-            JobState::Delayed => (
-                self.cmd(
-                    queue,
-                    redis::cmd("ZRANGE")
-                        .arg(k.key("delayed"))
-                        .arg(offset)
-                        .arg(end),
-                )
-                .await?,
-                self.cmd(queue, redis::cmd("ZCARD").arg(k.key("delayed")))
-                    .await?,
-            ),
-            JobState::Completed | JobState::Failed => (
-                self.cmd(
-                    queue,
-                    redis::cmd("ZREVRANGE")
-                        .arg(k.key(state.as_str()))
-                        .arg(offset)
-                        .arg(end),
-                )
-                .await?,
-                self.cmd(queue, redis::cmd("ZCARD").arg(k.key(state.as_str())))
-                    .await?,
-            ),
+            JobState::Active => ("active", "LRANGE", "LLEN"),
+            JobState::Delayed => ("delayed", "ZRANGE", "ZCARD"),
+            JobState::Completed | JobState::Failed => (state.as_str(), "ZREVRANGE", "ZCARD"),
             // Bull has neither a `prioritized` set (prioritized jobs sit in `wait`) nor flows:
             // valid states that hold no job here.
-            JobState::Prioritized | JobState::WaitingChildren => (Vec::new(), 0),
+            JobState::Prioritized | JobState::WaitingChildren => {
+                return Ok(JobPage::new(offset, limit, 0, Vec::new()))
+            }
             JobState::Unknown => return Err(state.not_listed(queue)),
         };
+        let key = k.key(key);
+        let ids: Vec<String> = self
+            .cmd(queue, redis::cmd(range).arg(&key).arg(offset).arg(end))
+            .await?;
+        let total: u64 = self.cmd(queue, redis::cmd(count).arg(&key)).await?;
         let mut jobs = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(j) = self.info(queue, &id, None, false).await? {
                 jobs.push(j);
             }
         }
-        Ok(JobPage {
-            total,
-            offset,
-            limit,
-            jobs,
-        })
+        Ok(JobPage::new(offset, limit, total, jobs))
     }
     async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
         let state = self.state(queue, id).await?;

@@ -19,18 +19,8 @@ impl Inspect for BullStore {
     async fn counts(&self, queue: &str) -> Result<JobCounts, Error> {
         let k = self.keys(queue);
         let mut p = redis::pipe();
-        p.cmd("LLEN")
-            .arg(k.key("wait"))
-            .cmd("LLEN")
-            .arg(k.key("paused"))
-            .cmd("LLEN")
-            .arg(k.key("active"))
-            .cmd("ZCARD")
-            .arg(k.key("delayed"))
-            .cmd("ZCARD")
-            .arg(k.key("completed"))
-            .cmd("ZCARD")
-            .arg(k.key("failed"));
+        k.each(&mut p, "LLEN", &["wait", "paused", "active"]);
+        k.each(&mut p, "ZCARD", &["delayed", "completed", "failed"]);
         let (w, pa, a, d, c, f): (u64, u64, u64, u64, u64, u64) = p
             .query_async(&mut self.conn())
             .await

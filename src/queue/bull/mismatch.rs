@@ -6,41 +6,31 @@ use super::BullStore;
 use crate::queue::error::Error;
 use crate::queue::layout::Layout;
 
+/// The probe's replies: four EXISTS, then five TYPE (`none` when the key is absent).
+type Probe = (
+    bool,
+    bool,
+    bool,
+    bool,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
 impl BullStore {
     /// The layout `queue`'s keys show, when they show one.
     pub(super) async fn keys_show(&self, queue: &str) -> Result<Option<Layout>, Error> {
         let k = self.keys(queue);
         let mut p = redis::pipe();
-        p.cmd("EXISTS")
-            .arg(k.key("meta-paused"))
-            .cmd("TYPE")
-            .arg(k.key("priority"))
-            .cmd("TYPE")
-            .arg(k.key("paused"))
-            .cmd("TYPE")
-            .arg(k.key("events"))
-            .cmd("TYPE")
-            .arg(k.key("prioritized"))
-            .cmd("EXISTS")
-            .arg(k.key("marker"))
-            .cmd("EXISTS")
-            .arg(k.key("meta"))
-            .cmd("EXISTS")
-            .arg(k.key("id"))
-            .cmd("TYPE")
-            .arg(k.key("wait"));
-        #[allow(clippy::type_complexity)]
-        let (meta_paused, priority, paused, events, prioritized, marker, meta, id, wait): (
-            bool,
-            String,
-            String,
-            String,
-            String,
-            bool,
-            bool,
-            bool,
-            String,
-        ) = p
+        k.each(&mut p, "EXISTS", &["meta-paused", "marker", "meta", "id"]);
+        k.each(
+            &mut p,
+            "TYPE",
+            &["priority", "paused", "events", "prioritized", "wait"],
+        );
+        let (meta_paused, marker, meta, id, priority, paused, events, prioritized, wait): Probe = p
             .query_async(&mut self.conn())
             .await
             .map_err(|e| Error::engine(queue, e))?;

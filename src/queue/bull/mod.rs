@@ -52,8 +52,11 @@ use std::sync::{Arc, Mutex};
 
 pub(crate) use mismatch::mismatch_message;
 
+use redis::{Pipeline, Script, ScriptInvocation};
+
 use self::link::{Link, Shared};
 use crate::queue::error::Error;
+use crate::queue::script_keys;
 
 /// The Bull 3/4 store over a Redis store's connection. Cheap to clone.
 #[derive(Clone)]
@@ -97,6 +100,15 @@ impl BullStore {
             .await
             .map_err(|e| Error::engine(queue, e))
     }
+
+    /// Runs one of our scripts, prepared by [`Keys::script`].
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        queue: &str,
+        inv: &ScriptInvocation<'_>,
+    ) -> Result<T, Error> {
+        script_keys::invoke(inv, &mut self.conn(), queue).await
+    }
 }
 
 /// Key names of one Bull queue.
@@ -111,5 +123,19 @@ impl Keys {
     }
     pub(crate) fn base(&self) -> &str {
         &self.base
+    }
+    /// `script` with these keys (suffixes, a job id for its hash) as its KEYS, in the order of
+    /// the script's header.
+    pub(crate) fn script<'a>(&self, script: &'a Script, suffixes: &[&str]) -> ScriptInvocation<'a> {
+        script_keys::invocation(script, &self.base, suffixes)
+    }
+    /// `command key` added to `pipe` for each of these keys.
+    pub(crate) fn each<'p>(
+        &self,
+        pipe: &'p mut Pipeline,
+        command: &str,
+        suffixes: &[&str],
+    ) -> &'p mut Pipeline {
+        script_keys::each(pipe, command, &self.base, suffixes)
     }
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::queue::job_opts::{insert_common, RetentionForm};
 use crate::queue::retry::{backoff_from_json, Curve, RetryPolicy};
 use crate::queue::{job::JobSpec, job::Retention};
 
@@ -18,43 +19,8 @@ pub(super) fn opts_json(spec: &JobSpec, now: u64) -> Value {
         json!(spec.delay.map(|d| d.as_millis() as u64).unwrap_or(0)),
     );
     o.insert("timestamp".into(), json!(now));
-    if let Some(p) = spec.priority.filter(|p| *p > 0) {
-        o.insert("priority".into(), json!(p));
-    }
-    if let Some(id) = &spec.job_id {
-        o.insert("jobId".into(), json!(id));
-    }
-    // Our `Backoff` serializes as `{type, delay}`, the shape Bull reads.
-    if let Some(b) = spec.backoff {
-        o.insert(
-            "backoff".into(),
-            serde_json::to_value(b).unwrap_or(Value::Null),
-        );
-    }
-    if let Some(r) = spec.remove_on_complete {
-        o.insert("removeOnComplete".into(), retention_json(r));
-    }
-    if let Some(r) = spec.remove_on_fail {
-        o.insert("removeOnFail".into(), retention_json(r));
-    }
+    insert_common(&mut o, spec, RetentionForm::Bull);
     Value::Object(o)
-}
-
-fn retention_json(r: Retention) -> Value {
-    match r {
-        Retention::KeepAll => json!(false),
-        Retention::RemoveAll => json!(true),
-        Retention::Keep { count, age } => {
-            let mut o = Map::new();
-            if let Some(c) = count {
-                o.insert("count".into(), json!(c));
-            }
-            if let Some(a) = age {
-                o.insert("age".into(), json!(a.as_secs()));
-            }
-            Value::Object(o)
-        }
-    }
 }
 
 /// What a run needs from a stored `opts`.

@@ -15,14 +15,9 @@ impl Produce for BullStore {
         let k = self.keys(queue);
         let now = now_ms();
         let opts = opts::opts_json(&spec, now);
-        let (id, _added): (String, i64) = scripts::ADD
-            .key(k.key("wait"))
-            .key(k.key("paused"))
-            .key(k.key("meta-paused"))
-            .key(k.key("id"))
-            .key(k.key("delayed"))
-            .key(k.key("priority"))
-            .arg(k.base())
+        let keys = ["wait", "paused", "meta-paused", "id", "delayed", "priority"];
+        let mut inv = k.script(&scripts::ADD, &keys);
+        inv.arg(k.base())
             .arg(spec.job_id.clone().unwrap_or_default())
             .arg(&spec.name)
             .arg(spec.data.to_string())
@@ -30,10 +25,8 @@ impl Produce for BullStore {
             .arg(now)
             .arg(spec.delay.map(|d| d.as_millis() as u64).unwrap_or(0))
             .arg(spec.priority.unwrap_or(0))
-            .arg(&self.token)
-            .invoke_async(&mut self.conn())
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+            .arg(&self.token);
+        let (id, _added): (String, i64) = self.run(queue, &inv).await?;
         Ok(id)
     }
 }

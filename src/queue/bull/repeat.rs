@@ -53,13 +53,9 @@ pub(super) async fn schedule_next(ctx: &Loop, id: &str, hash: &HashMap<String, S
         }
     };
     let k = &ctx.keys;
-    let r: redis::RedisResult<i64> = scripts::REPEAT
-        .key(k.key("repeat"))
-        .key(k.key("delayed"))
-        .key(k.key("wait"))
-        .key(k.key("paused"))
-        .key(k.key("meta-paused"))
-        .key(k.key("id"))
+    let keys = ["repeat", "delayed", "wait", "paused", "meta-paused", "id"];
+    let r: redis::RedisResult<i64> = k
+        .script(&scripts::REPEAT, &keys)
         .arg(&next.key)
         .arg(next.millis)
         .arg(&next.id)

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use super::info::three;
 use super::{EmbeddedStore, Fault, Inner};
 use crate::queue::contract::Events;
 use crate::queue::events::EventSource;
@@ -98,15 +99,9 @@ async fn read_after(
             )?;
             let mut out = Vec::new();
             for (queue, after) in &cursors {
-                let rows = stmt.query_map(rusqlite::params![queue, after, count], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                })?;
+                let rows = stmt.query_map(rusqlite::params![queue, after, count], three)?;
                 for row in rows {
-                    let (id, event, fields) = row?;
+                    let (id, event, fields): (i64, String, String) = row?;
                     out.push(QueueEvent {
                         queue: queue.clone(),
                         stream_id: id.to_string(),

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rusqlite::types::FromSql;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde_json::Value;
 
@@ -50,6 +51,14 @@ fn from_row(queue: &str, r: &Row<'_>) -> rusqlite::Result<JobInfo> {
         processed_by: r.get(15)?,
         logs: None,
     })
+}
+
+/// The first three columns of a row, typed by the caller: the shape of the event and metrics
+/// reads (`events.rs`, [`Inspect::metrics`]), which map each row to a tuple first.
+pub(super) fn three<A: FromSql, B: FromSql, C: FromSql>(
+    r: &Row<'_>,
+) -> rusqlite::Result<(A, B, C)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
 }
 
 /// A non-negative integer column (SQLite integers are signed).
@@ -123,12 +132,7 @@ impl Browse for EmbeddedStore {
                 Ok::<_, Fault>((total, jobs))
             })
             .await?;
-        Ok(JobPage {
-            total,
-            offset,
-            limit,
-            jobs,
-        })
+        Ok(JobPage::new(offset, limit, total, jobs))
     }
 
     /// One job with its state and logs, or `None`.
@@ -218,15 +222,9 @@ impl Inspect for EmbeddedStore {
                 "SELECT kind, minute, count FROM metrics
                  WHERE queue = ?1 AND (minute >= ?2 OR minute = -1)",
             )?;
-            let rows = stmt.query_map(params![q, since], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
+            let rows = stmt.query_map(params![q, since], three)?;
             for row in rows {
-                let (kind, minute, n) = row?;
+                let (kind, minute, n): (String, i64, i64) = row?;
                 let n = n.max(0) as u64;
                 let (series, total): (&mut BTreeMap<_, _>, &mut u64) = match kind.as_str() {
                     "completed" => (&mut out.completed, &mut out.completed_total),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
+use crate::queue::job_opts::{insert_common, RetentionForm};
 use crate::queue::retry::{backoff_from_json, Curve, RetryPolicy};
 use crate::queue::{job::JobSpec, job::Retention};
 
@@ -16,44 +17,9 @@ pub(super) fn to_json(spec: &JobSpec) -> Value {
     if let Some(d) = spec.delay.filter(|d| !d.is_zero()) {
         o.insert("delay".into(), json!(d.as_millis() as u64));
     }
-    if let Some(p) = spec.priority.filter(|&p| p > 0) {
-        o.insert("priority".into(), json!(p));
-    }
-    if let Some(b) = spec.backoff {
-        o.insert("backoff".into(), json!(b));
-    }
-    if let Some(id) = &spec.job_id {
-        o.insert("jobId".into(), json!(id));
-    }
-    if let Some(r) = spec.remove_on_complete {
-        o.insert("removeOnComplete".into(), retention_json(r));
-    }
-    if let Some(r) = spec.remove_on_fail {
-        o.insert("removeOnFail".into(), retention_json(r));
-    }
+    // BullMQ's shape, so the API and the dashboard show the same whatever the store.
+    insert_common(&mut o, spec, RetentionForm::BullMq);
     Value::Object(o)
-}
-
-/// BullMQ's form: `true`, `false`, a count, or `{count, age}` with `age` in seconds.
-fn retention_json(r: Retention) -> Value {
-    match r {
-        Retention::KeepAll => json!(false),
-        Retention::RemoveAll => json!(true),
-        Retention::Keep {
-            count: Some(c),
-            age: None,
-        } => json!(c),
-        Retention::Keep { count, age } => {
-            let mut o = Map::new();
-            if let Some(c) = count {
-                o.insert("count".into(), json!(c));
-            }
-            if let Some(a) = age {
-                o.insert("age".into(), json!(a.as_secs().max(1)));
-            }
-            Value::Object(o)
-        }
-    }
 }
 
 /// The retention under `key` (`removeOnComplete` / `removeOnFail`), when the job says.

@@ -12,12 +12,12 @@
 
 use std::sync::LazyLock;
 
-use super::keys::QueueKeys;
+use super::keys::{QueueKeys, STATE_KEYS};
 use super::RedisStore;
 
-/// KEYS[1] the job hash, KEYS[2..=4] wait, paused, active (lists), KEYS[5..=9] prioritized,
-/// delayed, completed, failed, waiting-children (sorted sets). ARGV[1] the id, ARGV[2] the
-/// add's start (ms). Returns 1 when the hash was removed, 0 when it was kept or absent.
+/// KEYS[1] the job hash, KEYS[2..=9] the [`STATE_KEYS`]: KEYS[2..=4] wait, paused, active
+/// (lists), KEYS[5..=9] prioritized, delayed, completed, failed, waiting-children (sorted
+/// sets). ARGV[1] the id, ARGV[2] the add's start (ms). Returns 1 when the hash was removed, 0 when it was kept or absent.
 const UNDO: &str = r#"
 if redis.call("EXISTS", KEYS[1]) == 0 then return 0 end
 for i = 2, 4 do
@@ -45,20 +45,8 @@ impl RedisStore {
     pub(crate) async fn undo_failed_add(&self, queue: &str, id: &str, started_ms: u64) {
         let k = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.inner.conn.connection();
-        let done: Result<i64, _> = SCRIPT
-            .key(k.job(id))
-            .key(k.wait())
-            .key(k.key("paused"))
-            .key(k.active())
-            .key(k.prioritized())
-            .key(k.delayed())
-            .key(k.completed())
-            .key(k.failed())
-            .key(k.key("waiting-children"))
-            .arg(id)
-            .arg(started_ms)
-            .invoke_async(&mut conn)
-            .await;
+        let mut inv = k.script(&SCRIPT, &[&[id][..], &STATE_KEYS].concat());
+        let done: Result<i64, _> = inv.arg(id).arg(started_ms).invoke_async(&mut conn).await;
         match done {
             Ok(1) => tracing::warn!(queue, job_id = %id.escape_debug(),
                 "the add failed after writing the job's hash; the hash, in no list, is removed"),

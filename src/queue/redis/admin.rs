@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::client::on;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
 use crate::queue::contract::{Admin, Browse};
@@ -34,6 +35,19 @@ impl RedisStore {
         }
     }
 
+    /// The engine's handle of job `id` when it is in `wanted` (else `NotFound`, or `WrongState`
+    /// with `hint`): the check and the handle every single-job move starts with.
+    async fn engine_job_in(
+        &self,
+        queue: &str,
+        id: &str,
+        wanted: JobState,
+        hint: &str,
+    ) -> Result<bullmq::Job, JobOpError> {
+        self.require_state(queue, id, &[wanted], hint).await?;
+        self.engine_job(queue, id).await
+    }
+
     /// The engine's handle of job `id` (with its script context), or `NotFound`.
     async fn engine_job(&self, queue: &str, id: &str) -> Result<bullmq::Job, JobOpError> {
         self.queue(queue)
@@ -61,14 +75,10 @@ impl RedisStore {
 impl Admin for RedisStore {
     /// Moves one failed job back to `wait` (its attempt count is kept, as Bull Board's retry).
     async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(
-            queue,
-            id,
-            &[JobState::Failed],
-            "only failed jobs can be retried",
-        )
-        .await?;
-        let mut job = self.engine_job(queue, id).await?;
+        let hint = "only failed jobs can be retried";
+        let mut job = self
+            .engine_job_in(queue, id, JobState::Failed, hint)
+            .await?;
         job.retry("failed", None)
             .await
             .map_err(|e| Error::engine(queue, e))?;
@@ -140,34 +150,22 @@ impl Admin for RedisStore {
 
     /// Makes a delayed job ready now.
     async fn promote_job(&self, queue: &str, id: &str) -> Result<(), JobOpError> {
-        self.require_state(
-            queue,
-            id,
-            &[JobState::Delayed],
-            "only delayed jobs can be promoted",
-        )
-        .await?;
-        let job = self.engine_job(queue, id).await?;
+        let hint = "only delayed jobs can be promoted";
+        let job = self
+            .engine_job_in(queue, id, JobState::Delayed, hint)
+            .await?;
         job.promote().await.map_err(|e| Error::engine(queue, e))?;
         Ok(())
     }
 
     /// Pauses `queue` for every worker (BullMQ's `meta.paused`; Node workers stop too).
     async fn pause(&self, queue: &str) -> Result<(), Error> {
-        self.queue(queue)
-            .await?
-            .pause()
-            .await
-            .map_err(|e| Error::engine(queue, e))
+        on(queue, self.queue(queue).await?.pause()).await
     }
 
     /// Resumes `queue`.
     async fn resume(&self, queue: &str) -> Result<(), Error> {
-        self.queue(queue)
-            .await?
-            .resume()
-            .await
-            .map_err(|e| Error::engine(queue, e))
+        on(queue, self.queue(queue).await?.resume()).await
     }
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago. Returns how many.

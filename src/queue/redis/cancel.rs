@@ -18,6 +18,7 @@ use super::RedisStore;
 use crate::queue::cancel::CancelRequest;
 use crate::queue::contract::Cancels;
 use crate::queue::error::Error;
+use crate::queue::resubscribe::{resubscribing, Channels, Link};
 use async_trait::async_trait;
 
 impl RedisStore {
@@ -89,43 +90,29 @@ impl Cancels for RedisStore {
         let Some(client) = self.inner.conn.try_client().cloned() else {
             return;
         };
-        let channel = self.cancel_channel();
-        let mut delay = crate::backoff::Doubling::new(
-            std::time::Duration::from_millis(200),
-            std::time::Duration::from_secs(5),
-        );
-        while !stop.is_cancelled() {
-            match client.get_async_pubsub().await {
-                Ok(mut sub) => {
-                    if sub.subscribe(&channel).await.is_ok() {
-                        delay.reset();
-                        let mut messages = sub.on_message();
-                        loop {
-                            let msg = tokio::select! {
-                                _ = stop.cancelled() => return,
-                                m = messages.next() => m,
-                            };
-                            let Some(msg) = msg else { break };
-                            // Anyone who can publish may write here: an unreadable payload is
-                            // skipped, and a request only ever stops a job (never starts one).
-                            let Some(req) =
-                                msg.get_payload::<String>().ok().and_then(|p| parse(&p))
-                            else {
-                                continue;
-                            };
-                            if out.send(req).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
+        let plain = [self.cancel_channel()];
+        let channels = Channels {
+            plain: &plain,
+            patterns: &[],
+        };
+        let on_link = |link: Link<'_>| {
+            if let Link::Unavailable(e) = link {
+                tracing::debug!(error = %e, "cancel channel unavailable; retrying");
+            }
+        };
+        let on_message = |msg: redis::Msg| {
+            // Anyone who can publish may write here: an unreadable payload is skipped, and a
+            // request only ever stops a job (never starts one).
+            let req = msg.get_payload::<String>().ok().and_then(|p| parse(&p));
+            let out = out.clone();
+            async move {
+                match req {
+                    Some(req) => out.send(req).await.is_ok(),
+                    None => true,
                 }
-                Err(e) => tracing::debug!(error = %e, "cancel channel unavailable; retrying"),
             }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(delay.next_delay()) => {}
-            }
-        }
+        };
+        resubscribing(&client, channels, &stop, on_link, on_message).await;
     }
 
     async fn ack_cancel(&self, req: &CancelRequest, holder: &str) -> Result<(), Error> {

@@ -14,6 +14,7 @@
 
 use std::time::Duration;
 
+use super::client::on;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
@@ -49,24 +50,21 @@ impl Claims for RedisStore {
     ) -> Result<Vec<String>, Error> {
         let key = QueueKeys::new(self.prefix(), queue).cron_entries();
         let now = now_ms();
-        let held: std::collections::HashMap<String, u64> = self
-            .inner
-            .conn
-            .cmd(redis::cmd("HGETALL").arg(&key))
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let held: std::collections::HashMap<String, u64> =
+            on(queue, self.inner.conn.cmd(redis::cmd("HGETALL").arg(&key))).await?;
         let lapsed: Vec<&String> = held
             .iter()
             .filter(|(_, until)| **until < now)
             .map(|(e, _)| e)
             .collect();
         if !lapsed.is_empty() {
-            let _: i64 = self
-                .inner
-                .conn
-                .cmd(redis::cmd("HDEL").arg(&key).arg(lapsed))
-                .await
-                .map_err(|e| Error::engine(queue, e))?;
+            let _: i64 = on(
+                queue,
+                self.inner
+                    .conn
+                    .cmd(redis::cmd("HDEL").arg(&key).arg(lapsed)),
+            )
+            .await?;
         }
         let shared: Vec<String> = entries
             .iter()
@@ -91,34 +89,27 @@ impl Claims for RedisStore {
             hset.arg(e).arg(until);
             hset.arg(holder_field(e, holder)).arg(until);
         }
-        let _: i64 = self
-            .inner
-            .conn
-            .cmd(&mut hset)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
-        let _: i64 = self
-            .inner
-            .conn
-            .cmd(
+        let _: i64 = on(queue, self.inner.conn.cmd(&mut hset)).await?;
+        let _: i64 = on(
+            queue,
+            self.inner.conn.cmd(
                 redis::cmd("PEXPIRE")
                     .arg(&key)
                     .arg(2 * ttl.as_millis() as u64),
-            )
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+            ),
+        )
+        .await?;
         Ok(shared)
     }
 
     /// Whether some live daemon vouches for `entry` of `queue` now.
     async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         let key = QueueKeys::new(self.prefix(), queue).cron_entries();
-        let until: Option<u64> = self
-            .inner
-            .conn
-            .cmd(redis::cmd("HGET").arg(&key).arg(entry))
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let until: Option<u64> = on(
+            queue,
+            self.inner.conn.cmd(redis::cmd("HGET").arg(&key).arg(entry)),
+        )
+        .await?;
         Ok(until.is_some_and(|u| u >= now_ms()))
     }
 

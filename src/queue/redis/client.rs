@@ -17,6 +17,16 @@ use crate::queue::contract::Connection;
 use crate::queue::identity::Identity;
 use crate::queue::{error::Error, redis::RedisTarget, redis::Topology};
 
+/// Awaits one call on the shared connection (`conn.cmd(..)`, `conn.pipe(..)`); a Redis error
+/// becomes `queue`'s engine error. Why a helper: the await-and-map tail was most of each
+/// inspection call, written alike in every file of this store.
+pub(crate) async fn on<T, E: std::fmt::Display>(
+    queue: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    call.await.map_err(|e| Error::engine(queue, e))
+}
+
 /// The queue store: one multiplexed, self-reconnecting connection shared by producers and
 /// inspection, plus the engine's per-queue handles. Cheap to clone.
 #[derive(Clone)]

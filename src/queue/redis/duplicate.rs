@@ -42,15 +42,9 @@ impl RedisStore {
     ) {
         let k = QueueKeys::new(self.prefix(), queue);
         let mut conn = self.inner.conn.connection();
-        let done: Result<i64, _> = SCRIPT
-            .key(k.active())
-            .key(k.lock(id))
-            .arg(id)
-            .arg(token)
-            .arg(first)
-            .arg(lock_ms)
-            .invoke_async(&mut conn)
-            .await;
+        let mut inv = k.script(&SCRIPT, &["active", &format!("{id}:lock")]);
+        inv.arg(id).arg(token).arg(first).arg(lock_ms);
+        let done: Result<i64, _> = inv.invoke_async(&mut conn).await;
         match done {
             Ok(_) => tracing::warn!(queue, job_id = %id.escape_debug(),
                 "the job's id was in wait more than once and is already running here; \

@@ -168,23 +168,32 @@ fn lost(code: i64) -> bool {
     )
 }
 
-/// The job's `returnvalue` as the worker writes it (the value's JSON), if the job still exists.
-async fn set_return_value(store: &super::RedisStore, queue: &str, id: &str, json: &str) {
-    const SET: &str = r#"
--- Sets a completed job's returnvalue unless the job is gone (retention removed it).
--- KEYS[1] the job hash; ARGV[1] the value's JSON. Returns 1.
-if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HSET", KEYS[1], "returnvalue", ARGV[1]) end
+/// Writes one field of job `id`'s hash after the engine finished with it: only while the hash
+/// exists, since retention (or a remove) may have taken it meanwhile and a write would leave a
+/// stray hash behind. `write` is `HSET` or `HINCRBY` with its field and value.
+async fn write_if_exists(
+    store: &super::RedisStore,
+    queue: &str,
+    id: &str,
+    write: [&str; 3],
+) -> redis::RedisResult<i64> {
+    const WRITE: &str = r#"
+-- KEYS[1] the job hash; ARGV[1] HSET or HINCRBY, ARGV[2] the field, ARGV[3] the value.
+-- Returns 1.
+if redis.call("EXISTS", KEYS[1]) == 1 then redis.call(ARGV[1], KEYS[1], ARGV[2], ARGV[3]) end
 return 1
 "#;
     static SCRIPT: std::sync::LazyLock<redis::Script> =
-        std::sync::LazyLock::new(|| redis::Script::new(SET));
+        std::sync::LazyLock::new(|| redis::Script::new(WRITE));
     let keys = super::keys::QueueKeys::new(store.prefix(), queue);
-    let mut conn = store.inner.conn.connection();
-    let done: Result<i64, _> = SCRIPT
-        .key(keys.job(id))
-        .arg(json)
-        .invoke_async(&mut conn)
-        .await;
+    let mut inv = keys.script(&SCRIPT, &[id]);
+    inv.arg(&write[..]);
+    inv.invoke_async(&mut store.inner.conn.connection()).await
+}
+
+/// The job's `returnvalue` as the worker writes it (the value's JSON), if the job still exists.
+async fn set_return_value(store: &super::RedisStore, queue: &str, id: &str, json: &str) {
+    let done = write_if_exists(store, queue, id, ["HSET", "returnvalue", json]).await;
     if let Err(e) = done {
         // The job is completed either way; only its stored result is a JSON string.
         tracing::warn!(queue, job_id = %id.escape_debug(), error = %e,
@@ -195,15 +204,7 @@ return 1
 /// `atm + 1` (BullMQ 6's attempts made; `attemptsMade` is Bull's and BullMQ 4's name, which
 /// the engine does not read) on a job moved back for a retry, if the job still exists.
 pub(super) async fn count_attempt(store: &super::RedisStore, queue: &str, id: &str) {
-    const COUNT: &str = r#"
-if redis.call("EXISTS", KEYS[1]) == 1 then redis.call("HINCRBY", KEYS[1], "atm", 1) end
-return 1
-"#;
-    static SCRIPT: std::sync::LazyLock<redis::Script> =
-        std::sync::LazyLock::new(|| redis::Script::new(COUNT));
-    let keys = super::keys::QueueKeys::new(store.prefix(), queue);
-    let mut conn = store.inner.conn.connection();
-    let done: Result<i64, _> = SCRIPT.key(keys.job(id)).invoke_async(&mut conn).await;
+    let done = write_if_exists(store, queue, id, ["HINCRBY", "atm", "1"]).await;
     if let Err(e) = done {
         // At worst the job gets one attempt more than configured.
         tracing::warn!(queue, job_id = %id.escape_debug(), error = %e,

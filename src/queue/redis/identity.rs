@@ -25,6 +25,7 @@ use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::error::Error;
 use crate::queue::identity::Identity;
+use crate::queue::script_keys;
 
 /// Lifetime of the heartbeat key; refreshed every third of it. Each refresh is two commands
 /// (the key and the connection's name); at 9 s that was 20 of an idle daemon's ~100 commands
@@ -140,22 +141,19 @@ impl RedisStore {
         let mut conn = self.inner.conn.connection();
         static SCRIPT: std::sync::LazyLock<redis::Script> =
             std::sync::LazyLock::new(|| redis::Script::new(RECOVER));
-        SCRIPT
-            .key(keys.active())
-            .key(keys.wait())
-            .key(keys.meta())
-            .key(keys.marker())
-            .key(keys.events())
-            .key(keys.key("cronq:runs"))
-            .key(keys.key("repeat"))
-            .arg(keys.key(""))
-            .arg(&id.worker_id)
-            .arg(&id.run_id)
-            .arg(engine_id)
-            .arg(max_stalled)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| Error::engine(queue, e))
+        let names = [
+            "active",
+            "wait",
+            "meta",
+            "marker",
+            "events",
+            "cronq:runs",
+            "repeat",
+        ];
+        let mut inv = keys.script(&SCRIPT, &names);
+        inv.arg(keys.key("")).arg(&id.worker_id).arg(&id.run_id);
+        inv.arg(engine_id).arg(max_stalled);
+        script_keys::invoke(&inv, &mut conn, queue).await
     }
 }
 

@@ -301,25 +301,18 @@ mod tests {
             .await
             .unwrap();
         let p = store.prefix().to_string();
-        let _: i64 = redis::cmd("LPUSH")
-            .arg(QueueKeys::new(&p, "lost").wait())
-            .arg("1")
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        let _: i64 = redis::cmd("LPUSH")
-            .arg(QueueKeys::new(&p, "held").wait())
-            .arg("1")
-            .query_async(&mut c)
-            .await
-            .unwrap();
-        let _: i64 = redis::cmd("HSET")
-            .arg(QueueKeys::new(&p, "held").meta())
-            .arg("paused")
-            .arg("1")
-            .query_async(&mut c)
-            .await
-            .unwrap();
+        let (lost, held) = (QueueKeys::new(&p, "lost"), QueueKeys::new(&p, "held"));
+        // Written as a foreign producer would: straight into the keys, no marker.
+        let writes: [&[&str]; 3] = [
+            &["LPUSH", &lost.wait(), "1"],
+            &["LPUSH", &held.wait(), "1"],
+            &["HSET", &held.meta(), "paused", "1"],
+        ];
+        for write in writes {
+            let mut cmd = redis::cmd(write[0]);
+            cmd.arg(&write[1..]);
+            let _: i64 = cmd.query_async(&mut c).await.unwrap();
+        }
         let mut watched = HashMap::new();
         let (lost, mut lost_woken) = watch(&p, "lost");
         let (held, mut held_woken) = watch(&p, "held");

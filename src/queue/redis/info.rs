@@ -9,6 +9,7 @@ use super::keys::QueueKeys;
 use crate::queue::state::JobState;
 use crate::queue::{error::Error, info::JobInfo, info::JobPage};
 
+use super::client::on;
 use super::RedisStore;
 use crate::queue::contract::Browse;
 use async_trait::async_trait;
@@ -78,12 +79,8 @@ impl RedisStore {
         for id in ids {
             pipe.cmd("HGETALL").arg([base.as_bytes(), id].concat());
         }
-        let hashes: Vec<redis::RedisResult<RawHash>> = self
-            .inner
-            .conn
-            .pipe(&pipe)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let hashes: Vec<redis::RedisResult<RawHash>> =
+            on(queue, self.inner.conn.pipe(&pipe)).await?;
         Ok(ids
             .iter()
             .zip(hashes)
@@ -195,12 +192,7 @@ impl Browse for RedisStore {
                 .arg(start)
                 .arg(stop);
         }
-        let (total, ids): (u64, Vec<Vec<u8>>) = self
-            .inner
-            .conn
-            .pipe(&pipe)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let (total, ids): (u64, Vec<Vec<u8>>) = on(queue, self.inner.conn.pipe(&pipe)).await?;
         let mut jobs = self.hashes(queue, &ids).await?;
         jobs.iter_mut().for_each(|j| j.state = Some(state));
         Ok(JobPage {
@@ -217,12 +209,7 @@ impl Browse for RedisStore {
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(k.job(id));
         pipe.cmd("LRANGE").arg(k.logs(id)).arg(0).arg(-1);
-        let (hash, logs): (RawHash, Vec<Vec<u8>>) = self
-            .inner
-            .conn
-            .pipe(&pipe)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let (hash, logs): (RawHash, Vec<Vec<u8>>) = on(queue, self.inner.conn.pipe(&pipe)).await?;
         if hash.is_empty() {
             return Ok(None);
         }

@@ -1,5 +1,6 @@
 //! Read-only questions about queues: counts per state, whether a queue is paused.
 
+use super::client::on;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::contract::Inspect;
@@ -57,24 +58,20 @@ impl Inspect for RedisStore {
             let k = QueueKeys::new(self.prefix(), queue);
             cmd.arg(k.wait()).arg(k.prioritized());
         }
-        let found: u64 = self
-            .inner
-            .conn
-            .cmd(&mut cmd)
-            .await
-            .map_err(|e| Error::engine(first, e))?;
+        let found: u64 = on(first, self.inner.conn.cmd(&mut cmd)).await?;
         Ok(found > 0)
     }
 
     /// Whether `queue` is paused (BullMQ 6: `meta.paused` is set).
     async fn is_paused(&self, queue: &str) -> Result<bool, Error> {
         let k = QueueKeys::new(self.prefix(), queue);
-        let paused: Option<String> = self
-            .inner
-            .conn
-            .cmd(redis::cmd("HGET").arg(k.meta()).arg("paused"))
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let paused: Option<String> = on(
+            queue,
+            self.inner
+                .conn
+                .cmd(redis::cmd("HGET").arg(k.meta()).arg("paused")),
+        )
+        .await?;
         Ok(paused.is_some())
     }
 

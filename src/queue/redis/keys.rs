@@ -3,6 +3,20 @@
 //! The engine builds its own keys; these functions exist so that tests and inspection code
 //! (`/health`, the CLI) name keys in one place instead of formatting strings ad hoc.
 
+/// Every per-queue list (`wait`, `paused`, `active`) then sorted set (`prioritized`,
+/// `delayed`, `completed`, `failed`, `waiting-children`) a job id can sit in: what "in some
+/// state" means to our scripts that must find a job in none (`add_undo.rs`, `rescue.rs`).
+pub(crate) const STATE_KEYS: [&str; 8] = [
+    "wait",
+    "paused",
+    "active",
+    "prioritized",
+    "delayed",
+    "completed",
+    "failed",
+    "waiting-children",
+];
+
 /// The key names of one queue under one prefix: `B = "<prefix>:<queue>:"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueKeys {
@@ -86,6 +100,16 @@ impl QueueKeys {
     /// ZSET that wakes blocked workers.
     pub fn marker(&self) -> String {
         self.key("marker")
+    }
+
+    /// One of cronq's own scripts with `B + suffix` for each suffix as its KEYS, in the order
+    /// of the script's header (a job's hash is its id as suffix, its lock `"<id>:lock"`).
+    pub(crate) fn script<'a>(
+        &self,
+        script: &'a redis::Script,
+        suffixes: &[&str],
+    ) -> redis::ScriptInvocation<'a> {
+        crate::queue::script_keys::invocation(script, &self.base, suffixes)
     }
 }
 

@@ -61,8 +61,8 @@ impl Layouts {
         self.bull_queues.contains(queue)
     }
 
-    /// The layout that holds `queue`, as one role. A macro-free way to pick per call: each
-    /// role below asks for the trait object it needs.
+    /// The layout that holds `queue`, as one role: each forwarded method (`by_queue!` below)
+    /// asks for the trait object its role needs.
     fn pick<R: ?Sized>(
         &self,
         queue: &str,
@@ -74,25 +74,6 @@ impl Layouts {
         } else {
             bullmq(&self.bullmq)
         }
-    }
-
-    fn produce(&self, queue: &str) -> &dyn Produce {
-        self.pick(queue, |b| b as _, |r| r as _)
-    }
-    fn consumer(&self, queue: &str) -> &dyn Consume {
-        self.pick(queue, |b| b as _, |r| r as _)
-    }
-    fn inspect(&self, queue: &str) -> &dyn Inspect {
-        self.pick(queue, |b| b as _, |r| r as _)
-    }
-    fn browse(&self, queue: &str) -> &dyn Browse {
-        self.pick(queue, |b| b as _, |r| r as _)
-    }
-    fn admin(&self, queue: &str) -> &dyn Admin {
-        self.pick(queue, |b| b as _, |r| r as _)
-    }
-    fn events(&self, queue: &str) -> &dyn Events {
-        self.pick(queue, |b| b as _, |r| r as _)
     }
 }
 
@@ -122,32 +103,34 @@ impl Connection for Layouts {
 }
 
 /// One role of the contract played by forwarding each method to the layout that holds the
-/// queue (`$pick` names the picker above). Only the signatures are written here: the bodies
-/// are all `self.$pick(queue).method(queue, args…)`, and a hand-written copy per method was the
-/// room's longest repeated code. Methods that do more than forward are written out below.
+/// queue ([`Layouts::pick`], as that role's trait object). Only the signatures are written
+/// here: the bodies are all `pick(queue).method(queue, args…)`, and a hand-written copy per
+/// method (then a picker per role) was the room's longest repeated code. Methods that do more
+/// than forward are written out below.
 macro_rules! by_queue {
-    ($role:ident via $pick:ident { $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)* }
+    ($role:ident { $(fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)* }
      $($extra:item)*) => {
         #[async_trait]
         impl $role for Layouts {
             $(async fn $name(&self, queue: &str, $($arg: $ty),*) -> $ret {
-                self.$pick(queue).$name(queue, $($arg),*).await
+                let role = self.pick::<dyn $role>(queue, |b| b as _, |r| r as _);
+                role.$name(queue, $($arg),*).await
             })*
             $($extra)*
         }
     };
 }
 
-by_queue!(Produce via produce {
+by_queue!(Produce {
     fn add(spec: ValidJob) -> Result<String, Error>;
     fn record_run(run: &FinishedRun) -> Result<bool, Error>;
 });
 
-by_queue!(Consume via consumer {
+by_queue!(Consume {
     fn consume(opts: ConsumerOptions, processor: Arc<dyn Processor>) -> Result<Consumer, Error>;
 });
 
-by_queue!(Inspect via inspect {
+by_queue!(Inspect {
     fn counts() -> Result<JobCounts, Error>;
     fn metrics(minutes: u32) -> Result<MinuteCounts, Error>;
     fn is_paused() -> Result<bool, Error>;
@@ -171,13 +154,13 @@ by_queue!(Inspect via inspect {
     }
 );
 
-by_queue!(Browse via browse {
+by_queue!(Browse {
     fn state(id: &str) -> Result<Option<JobState>, Error>;
     fn jobs(state: JobState, offset: u64, limit: u64) -> Result<JobPage, Error>;
     fn job(id: &str) -> Result<Option<JobInfo>, Error>;
 });
 
-by_queue!(Admin via admin {
+by_queue!(Admin {
     fn retry_job(id: &str) -> Result<(), JobOpError>;
     fn retry_all_failed(progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<u64, Error>;
     fn remove_job(id: &str) -> Result<(), JobOpError>;
@@ -233,7 +216,7 @@ impl Claims for Layouts {
     }
 }
 
-by_queue!(Events via events {
+by_queue!(Events {
     fn events_after(after: &str, count: usize) -> Result<Vec<QueueEvent>, Error>;
 }
     /// Bull queues' events come from pub/sub, BullMQ's from a stream: one reader reads one

@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::error::Error;
+use crate::queue::script_keys;
 
 /// How much older than a fresh fetch a lock must be to count as orphaned.
 pub(crate) const MIN_AGE: Duration = Duration::from_secs(2);
@@ -60,7 +61,7 @@ pub(crate) async fn release(
     let max_ttl = lock_duration.saturating_sub(MIN_AGE).as_millis() as u64;
     static SCRIPT: std::sync::LazyLock<redis::Script> =
         std::sync::LazyLock::new(|| redis::Script::new(ORPHANS));
-    let mut call = SCRIPT.key(keys.active());
+    let mut call = keys.script(&SCRIPT, &["active"]);
     call.arg(keys.key(""))
         .arg(format!("{engine_id}:"))
         .arg(max_ttl);
@@ -68,10 +69,7 @@ pub(crate) async fn release(
         call.arg(id);
     }
     let mut conn = store.inner.conn.connection();
-    let found: Vec<String> = call
-        .invoke_async(&mut conn)
-        .await
-        .map_err(|e| Error::engine(queue, e))?;
+    let found: Vec<String> = script_keys::invoke(&call, &mut conn, queue).await?;
     if found.is_empty() {
         return Ok(Vec::new());
     }

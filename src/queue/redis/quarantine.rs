@@ -24,6 +24,7 @@
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::error::Error;
+use crate::queue::script_keys;
 
 /// Moves unprocessable entries of one queue to `failed`.
 ///
@@ -160,24 +161,15 @@ impl RedisStore {
         // Hashed once: `invoke_async` sends EVALSHA and loads the source only on NOSCRIPT.
         static SCRIPT: std::sync::LazyLock<redis::Script> =
             std::sync::LazyLock::new(|| redis::Script::new(SWEEP));
-        let flat: Vec<Vec<u8>> = SCRIPT
-            .key(keys.active())
-            .key(keys.failed())
-            .key(keys.key("events"))
-            .key(keys.key("stalled"))
-            .key(keys.delayed())
-            .arg(keys.key(""))
-            .arg(queue)
-            .arg(now)
-            .arg(token.unwrap_or(""))
-            .arg(
-                delayed
-                    .map(|d| d.as_millis().to_string())
-                    .unwrap_or_default(),
-            )
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let mut inv = keys.script(
+            &SCRIPT,
+            &["active", "failed", "events", "stalled", "delayed"],
+        );
+        let delayed = delayed.map(|d| d.as_millis().to_string());
+        inv.arg(keys.key("")).arg(queue).arg(now);
+        inv.arg(token.unwrap_or(""))
+            .arg(delayed.unwrap_or_default());
+        let flat: Vec<Vec<u8>> = script_keys::invoke(&inv, &mut conn, queue).await?;
         let moved: Vec<Quarantined> = flat
             .chunks_exact(2)
             .map(|pair| Quarantined {

@@ -18,6 +18,7 @@ use super::RedisStore;
 use crate::queue::error::Error;
 use crate::queue::job::Retention;
 use crate::queue::record::FinishedRun;
+use crate::queue::script_keys;
 
 /// KEYS[1] the job hash, [2] the finished set (`completed` or `failed`), [3] the events
 /// stream. ARGV[1] id, [2] name, [3] data, [4] opts, [5] processedOn, [6] finishedOn, [7] the
@@ -75,11 +76,8 @@ impl RedisStore {
         };
         let (count, age) = bounds(&run.keep);
         let mut conn = self.inner.conn.connection();
-        let written: i64 = SCRIPT
-            .key(k.job(&run.id))
-            .key(k.key(set))
-            .key(k.events())
-            .arg(&run.id)
+        let mut inv = k.script(&SCRIPT, &[&run.id, set, "events"]);
+        inv.arg(&run.id)
             .arg(&run.name)
             .arg(run.data.to_string())
             .arg(r#"{"attempts":1}"#)
@@ -90,10 +88,8 @@ impl RedisStore {
             .arg(event)
             .arg(count)
             .arg(age)
-            .arg(k.key(""))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+            .arg(k.key(""));
+        let written: i64 = script_keys::invoke(&inv, &mut conn, queue).await?;
         Ok(written == 1)
     }
 }

@@ -15,12 +15,12 @@
 
 use std::sync::LazyLock;
 
-use super::keys::QueueKeys;
+use super::keys::{QueueKeys, STATE_KEYS};
 use super::RedisStore;
 
-/// KEYS[1] the job hash, [2] its lock, [3] active, [4] wait, [5] paused (lists), [6]
-/// prioritized, [7] delayed, [8] completed, [9] failed, [10] waiting-children (zsets), [11]
-/// events (stream), [12] marker (zset). ARGV[1] the id, ARGV[2] now (ms), ARGV[3] the reason.
+/// KEYS[1] the job hash, [2] its lock, [3..=10] the [`STATE_KEYS`]: [3] wait, [4] paused,
+/// [5] active (lists), [6] prioritized, [7] delayed, [8] completed, [9] failed,
+/// [10] waiting-children (zsets); [11] events (stream), [12] marker (zset). ARGV[1] the id, ARGV[2] now (ms), ARGV[3] the reason.
 /// Returns 0 (in a state, held, or gone: nothing done), 1 (moved to failed), 2 (back to wait).
 /// Reads go through `pcall`: a wrong-typed key is exactly what may be there.
 const RESCUE: &str = r#"
@@ -40,7 +40,7 @@ if type(added) == "number" then
   redis.pcall("XADD", KEYS[11], "*", "event", "failed", "jobId", id, "failedReason", reason, "prev", "active")
   return 1
 end
-local pushed = redis.pcall("RPUSH", KEYS[4], id)
+local pushed = redis.pcall("RPUSH", KEYS[3], id)
 if type(pushed) == "number" then
   redis.pcall("ZADD", KEYS[12], 0, "0")
   redis.pcall("XADD", KEYS[11], "*", "event", "waiting", "jobId", id, "prev", "active")
@@ -67,24 +67,13 @@ impl RedisStore {
         let reason =
             format!("queue {queue}: the job ran but its {written} could not be written: {culprit}");
         let mut conn = self.inner.conn.connection();
-        let done: Result<i64, _> = SCRIPT
-            .key(k.job(id))
-            .key(k.lock(id))
-            .key(k.active())
-            .key(k.wait())
-            .key(k.key("paused"))
-            .key(k.prioritized())
-            .key(k.delayed())
-            .key(k.completed())
-            .key(k.failed())
-            .key(k.key("waiting-children"))
-            .key(k.events())
-            .key(k.marker())
-            .arg(id)
+        let lock = format!("{id}:lock");
+        let keys = [&[id, &lock][..], &STATE_KEYS, &["events", "marker"]].concat();
+        let mut inv = k.script(&SCRIPT, &keys);
+        inv.arg(id)
             .arg(crate::queue::consumer::now_ms())
-            .arg(&reason)
-            .invoke_async(&mut conn)
-            .await;
+            .arg(&reason);
+        let done: Result<i64, _> = inv.invoke_async(&mut conn).await;
         match done {
             Ok(0) => {}
             Ok(1) => tracing::error!(queue, job_id = %id.escape_debug(), %reason,

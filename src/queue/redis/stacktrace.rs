@@ -10,6 +10,7 @@
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::error::Error;
+use crate::queue::script_keys;
 
 /// Appends one entry to a job's stacktrace.
 ///
@@ -52,14 +53,9 @@ impl RedisStore {
         // Hashed once: `invoke_async` sends EVALSHA and loads the source only on NOSCRIPT.
         static SCRIPT: std::sync::LazyLock<redis::Script> =
             std::sync::LazyLock::new(|| redis::Script::new(APPEND));
-        let appended: i64 = SCRIPT
-            .key(keys.job(id))
-            .key(keys.lock(id))
-            .arg(entry)
-            .arg(token)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let mut inv = keys.script(&SCRIPT, &[id, &format!("{id}:lock")]);
+        inv.arg(entry).arg(token);
+        let appended: i64 = script_keys::invoke(&inv, &mut conn, queue).await?;
         Ok(appended == 1)
     }
 }
@@ -67,13 +63,13 @@ impl RedisStore {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use async_trait::async_trait;
 
-    use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
-    use crate::queue::contract::{Browse, Consume, Produce};
-    use crate::queue::redis::test_server::{connect, Redis};
+    use crate::queue::consumer::{ActiveJob, Processor};
+    use crate::queue::contract::{Consume, Produce};
+    use crate::queue::redis::test_server::{connect, consumer_opts, wait_for_state, Redis};
     use crate::queue::state::JobState;
     use crate::queue::{job::JobSpec, job::Outcome};
 
@@ -95,28 +91,13 @@ mod tests {
         spec.attempts = Some(3);
         spec.backoff = Some(crate::queue::job::Backoff::Fixed(Duration::from_millis(1)));
         let id = store.add("st", spec.validate().unwrap()).await.unwrap();
-        let opts = ConsumerOptions {
-            concurrency: 1,
-            lock_duration: Duration::from_secs(5),
-            stalled_interval: Duration::from_secs(5),
-            max_stalled_count: 1,
-            drain_delay: Duration::from_secs(1),
-            idle_release: Duration::from_secs(30),
-            worker_name: "t".into(),
-            remove_on_complete: None,
-            remove_on_fail: None,
-            metrics_points: 0,
-            groups: None,
-        };
+        let opts = consumer_opts(Duration::from_secs(5), Duration::from_secs(5));
         let consumer = store
             .consume("st", opts, Arc::new(AlwaysFails))
             .await
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while store.state("st", &id).await.unwrap() != Some(JobState::Failed) {
-            assert!(Instant::now() < deadline, "the job did not fail for good");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let what = "the job did not fail for good";
+        wait_for_state(&store, "st", &id, JobState::Failed, what).await;
         consumer.close(Duration::from_secs(1)).await;
         let raw: String = store
             .inner

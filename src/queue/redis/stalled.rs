@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::error::Error;
+use crate::queue::script_keys;
 
 /// BullMQ's stalled check for one queue, with an early exit when there is nothing to check.
 ///
@@ -227,22 +228,21 @@ impl RedisStore {
         // Hashed once: `invoke_async` sends EVALSHA and loads the source only on NOSCRIPT.
         static SCRIPT: std::sync::LazyLock<redis::Script> =
             std::sync::LazyLock::new(|| redis::Script::new(STALLED));
-        let flat: Vec<Vec<u8>> = SCRIPT
-            .key(keys.key("stalled"))
-            .key(keys.wait())
-            .key(keys.active())
-            .key(keys.key("stalled-check"))
-            .key(keys.meta())
-            .key(keys.marker())
-            .key(keys.events())
-            .key(keys.key("repeat"))
-            .arg(opts.max_stalled)
-            .arg(keys.key(""))
-            .arg(crate::queue::consumer::now_ms())
-            .arg(throttle(opts.interval).as_millis() as u64)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| Error::engine(queue, e))?;
+        let names = [
+            "stalled",
+            "wait",
+            "active",
+            "stalled-check",
+            "meta",
+            "marker",
+            "events",
+            "repeat",
+        ];
+        let mut inv = keys.script(&SCRIPT, &names);
+        inv.arg(opts.max_stalled).arg(keys.key(""));
+        inv.arg(crate::queue::consumer::now_ms());
+        inv.arg(throttle(opts.interval).as_millis() as u64);
+        let flat: Vec<Vec<u8>> = script_keys::invoke(&inv, &mut conn, queue).await?;
         let moved: Vec<Moved> = flat
             .chunks_exact(3)
             .map(|t| Moved {

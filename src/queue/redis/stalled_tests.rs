@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::queue::contract::{Browse, Consume, Events, Produce};
+use crate::queue::contract::{Consume, Events, Produce};
 
 use crate::queue::state::JobState;
 use async_trait::async_trait;
 
 use super::CheckOpts;
 use crate::queue::consumer::{ActiveJob, ConsumerOptions, Processor};
-use crate::queue::redis::test_server::{connect, Redis};
+use crate::queue::redis::test_server::{self, connect, wait_for_state, Redis};
 use crate::queue::redis::RedisStore;
 use crate::queue::{job::JobSpec, job::Outcome};
 
@@ -140,19 +140,7 @@ impl Processor for Counting {
 }
 
 fn consumer_opts(interval: Duration) -> ConsumerOptions {
-    ConsumerOptions {
-        concurrency: 1,
-        lock_duration: Duration::from_secs(30),
-        stalled_interval: interval,
-        max_stalled_count: 1,
-        drain_delay: Duration::from_secs(1),
-        idle_release: Duration::from_secs(30),
-        worker_name: "t".into(),
-        remove_on_complete: None,
-        remove_on_fail: None,
-        metrics_points: 0,
-        groups: None,
-    }
+    test_server::consumer_opts(Duration::from_secs(30), interval)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,11 +159,8 @@ async fn past_max_stalled_count_the_next_fetch_fails_it_with_bullmqs_reason() {
         .consume("q", consumer_opts(Duration::from_secs(30)), ran.clone())
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while store.state("q", &id).await.unwrap() != Some(JobState::Failed) {
-        assert!(Instant::now() < deadline, "the job was not failed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = "the job was not failed";
+    wait_for_state(&store, "q", &id, JobState::Failed, what).await;
     consumer.close(Duration::from_secs(1)).await;
     let reason: String = cmd(&store, &["HGET", &format!("bull:q:{id}"), "failedReason"]).await;
     assert_eq!(reason, "job stalled more than allowable limit");
@@ -202,14 +187,8 @@ async fn the_store_task_recovers_a_stalled_job_and_leaves_idle_queues_alone() {
         .consume("idle", consumer_opts(interval), ran.clone())
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while store.state("busy", &id).await.unwrap() != Some(JobState::Completed) {
-        assert!(
-            Instant::now() < deadline,
-            "the stalled job was not recovered"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let what = "the stalled job was not recovered";
+    wait_for_state(&store, "busy", &id, JobState::Completed, what).await;
     let stc: String = cmd(&store, &["HGET", &format!("bull:busy:{id}"), "stc"]).await;
     assert_eq!(stc, "1");
     let checked: i64 = cmd(&store, &["EXISTS", "bull:idle:stalled-check"]).await;

@@ -8,11 +8,8 @@
 -- ARGV[9..] field, value pairs to set
 -- Returns: 0 done, -1 no such job, -2 lock lost, -3 not active.
 local key = KEYS[3]
-if redis.call("EXISTS", key) == 0 then return -1 end
-if redis.call("GET", key .. ":lock") ~= ARGV[2] then return -2 end
-redis.call("DEL", key .. ":lock")
-redis.call("SREM", KEYS[4], ARGV[1])
-if redis.call("LREM", KEYS[1], -1, ARGV[1]) < 1 then return -3 end
+local released = release(key, KEYS[1], KEYS[4], ARGV[1], ARGV[2])
+if released ~= 0 then return released end
 local now = tonumber(ARGV[3])
 local keep = tonumber(ARGV[4])
 local age = tonumber(ARGV[5])

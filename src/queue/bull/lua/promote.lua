@@ -6,12 +6,10 @@
 local due = redis.call("ZRANGEBYSCORE", KEYS[1], 0, tonumber(ARGV[2]) * 4096 + 4095, "LIMIT", 0, 1000)
 if #due > 0 then
   redis.call("ZREM", KEYS[1], unpack(due))
-  local list = ready_list(KEYS[2], KEYS[3], KEYS[4])
   for _, id in ipairs(due) do
     local key = ARGV[1] .. id
     if redis.call("EXISTS", key) == 1 then
-      local priority = tonumber(redis.call("HGET", key, "priority")) or 0
-      push_ready(list, KEYS[5], id, priority, "LPUSH")
+      ready_again(KEYS[2], KEYS[3], KEYS[4], KEYS[5], key, id, "LPUSH")
       redis.call("HSET", key, "delay", 0)
       redis.call("PUBLISH", KEYS[2] .. "ing@" .. ARGV[3], id)
     end

@@ -5,6 +5,8 @@
 -- push_ready(list, prio, id, priority, push) -> places id for workers, which pop from the
 --   right: no priority, `push` ("LPUSH": behind every ready job; "RPUSH": popped next); a
 --   priority, after every job of a lower-or-equal number (kept in the `prio` zset).
+-- ready_again(wait, paused, flag, prio, key, id, push) -> places a job that exists (hash `key`)
+--   for workers again at its stored priority: the one rule for promote, retry and requeue.
 local function ready_list(wait, paused, flag)
   if redis.call("EXISTS", flag) == 1 then return paused end
   return wait
@@ -24,4 +26,9 @@ local function push_ready(list, prio, id, priority, push)
   else
     redis.call("RPUSH", list, id)
   end
+end
+
+local function ready_again(wait, paused, flag, prio, key, id, push)
+  local priority = tonumber(redis.call("HGET", key, "priority")) or 0
+  push_ready(ready_list(wait, paused, flag), prio, id, priority, push)
 end

@@ -6,11 +6,8 @@
 -- ARGV[4] counter for the delayed score  ARGV[5..] field, value pairs to set (the attempt)
 -- Returns: 0 done, -1 no such job, -2 lock lost, -3 not active.
 local key = KEYS[7]
-if redis.call("EXISTS", key) == 0 then return -1 end
-if redis.call("GET", key .. ":lock") ~= ARGV[2] then return -2 end
-redis.call("DEL", key .. ":lock")
-redis.call("SREM", KEYS[8], ARGV[1])
-if redis.call("LREM", KEYS[1], -1, ARGV[1]) < 1 then return -3 end
+local released = release(key, KEYS[1], KEYS[8], ARGV[1], ARGV[2])
+if released ~= 0 then return released end
 if #ARGV > 4 then redis.call("HSET", key, unpack(ARGV, 5)) end
 local due = tonumber(ARGV[3])
 if due > 0 then
@@ -18,8 +15,6 @@ if due > 0 then
   redis.call("PUBLISH", KEYS[6], due)
   return 0
 end
-local list = ready_list(KEYS[2], KEYS[3], KEYS[4])
-local priority = tonumber(redis.call("HGET", key, "priority")) or 0
 -- Bull retries go to the tail that is popped next.
-push_ready(list, KEYS[5], ARGV[1], priority, "RPUSH")
+ready_again(KEYS[2], KEYS[3], KEYS[4], KEYS[5], key, ARGV[1], "RPUSH")
 return 0

@@ -8,8 +8,6 @@ if redis.call("EXISTS", key) == 0 then return -1 end
 if redis.call("ZREM", KEYS[1], ARGV[1]) == 0 then return -3 end
 redis.call("HDEL", key, "finishedOn", "processedOn", "failedReason")
 redis.call("HSET", key, "attemptsMade", 0)
-local list = ready_list(KEYS[2], KEYS[3], KEYS[4])
-local priority = tonumber(redis.call("HGET", key, "priority")) or 0
-push_ready(list, KEYS[5], ARGV[1], priority, "LPUSH")
+ready_again(KEYS[2], KEYS[3], KEYS[4], KEYS[5], key, ARGV[1], "LPUSH")
 redis.call("PUBLISH", KEYS[7], ARGV[1])
 return 0

@@ -30,6 +30,51 @@ async fn state(store: &RedisStore, id: &str) -> String {
         .map_or_else(|| "gone".into(), |s| s.to_string())
 }
 
+/// Adds `n` plain jobs to queue `hb`; returns their ids.
+async fn add_plain(store: &RedisStore, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let spec = JobSpec::new("n", serde_json::json!({})).validate().unwrap();
+        ids.push(store.add("hb", spec).await.unwrap());
+    }
+    ids
+}
+
+/// The engine's worker on queue `hb`, never started: it only fetches here, and each fetch
+/// locks one job with the token given, as the running worker does before calling the
+/// processor. `lock` is its lock duration (the engine's default when `None`).
+async fn fetcher(store: &RedisStore, lock: Option<Duration>) -> Worker {
+    let mut opts = WorkerOptions::new()
+        .connection(store.inner.engine_opts.clone())
+        .prefix("bull".to_string())
+        .manual_start();
+    if let Some(lock) = lock {
+        opts = opts.lock_duration(lock);
+    }
+    let noop = |_job: bullmq::Job, _c: bullmq::worker::CancellationToken| async {
+        Ok(serde_json::Value::Null)
+    };
+    Worker::with_options("hb", noop, opts).await.unwrap()
+}
+
+/// A private server, a store on it, `n` plain jobs in `hb` and a [`fetcher`] with `lock`.
+async fn setup(n: usize, lock: Option<Duration>) -> (Redis, RedisStore, Worker) {
+    let redis = Redis::start();
+    let store = connect(redis.1).await;
+    add_plain(&store, n).await;
+    let worker = fetcher(&store, lock).await;
+    (redis, store, worker)
+}
+
+/// Fetches the next waiting job with `token`.
+async fn fetch(worker: &Worker, token: &str) -> bullmq::Job {
+    worker
+        .get_next_job(token)
+        .await
+        .unwrap()
+        .expect("a waiting job")
+}
+
 /// Fails without the repair: nothing else writes an outcome the engine dropped, so every job
 /// would stay `active` with our lock.
 #[tokio::test]
@@ -43,21 +88,10 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
         spec.backoff = Some(crate::queue::job::Backoff::Fixed(Duration::from_secs(60)));
         ids.push(store.add("hb", spec.validate().unwrap()).await.unwrap());
     }
-    // The engine's worker only fetches here (never started): each fetch locks one job with its
-    // token, as the running worker does before calling the processor.
-    let opts = WorkerOptions::new()
-        .connection(store.inner.engine_opts.clone())
-        .prefix("bull".to_string())
-        .lock_duration(Duration::from_secs(30))
-        .manual_start();
-    let noop = |_job: bullmq::Job, _c: bullmq::worker::CancellationToken| async {
-        Ok(serde_json::Value::Null)
-    };
-    let worker = Worker::with_options("hb", noop, opts).await.unwrap();
+    let worker = fetcher(&store, Some(Duration::from_secs(30))).await;
     let mut jobs = Vec::new();
     for i in 0..5 {
-        let job = worker.get_next_job(&format!("tok:{i}")).await.unwrap();
-        jobs.push(job.expect("a waiting job"));
+        jobs.push(fetch(&worker, &format!("tok:{i}")).await);
     }
     let id_of = |i: usize| jobs[i].id().to_string();
     assert_eq!(
@@ -132,34 +166,10 @@ async fn outcomes_the_engine_failed_to_write_are_written_once_with_the_lock() {
 /// The event bookkeeping alone: which entries an engine error makes suspects.
 #[tokio::test]
 async fn only_entries_handed_back_before_an_error_are_suspects() {
-    let redis = Redis::start();
-    let store = connect(redis.1).await;
-    for _ in 0..3 {
-        store
-            .add(
-                "hb",
-                JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
-            )
-            .await
-            .unwrap();
-    }
-    let opts = WorkerOptions::new()
-        .connection(store.inner.engine_opts.clone())
-        .prefix("bull".to_string())
-        .manual_start();
-    let noop = |_job: bullmq::Job, _c: bullmq::worker::CancellationToken| async {
-        Ok(serde_json::Value::Null)
-    };
-    let worker = Worker::with_options("hb", noop, opts).await.unwrap();
+    let (_redis, _store, worker) = setup(3, None).await;
     let mut jobs = Vec::new();
     for i in 0..3 {
-        jobs.push(
-            worker
-                .get_next_job(&format!("t:{i}"))
-                .await
-                .unwrap()
-                .unwrap(),
-        );
+        jobs.push(fetch(&worker, &format!("t:{i}")).await);
     }
     let handed = HandedBack::new(Duration::from_secs(30));
     handed.record(jobs[0].clone(), Unwritten::Fail("x".into()));
@@ -187,26 +197,10 @@ async fn only_entries_handed_back_before_an_error_are_suspects() {
 /// Entries cannot outlive the lock they could be written with.
 #[tokio::test(start_paused = true)]
 async fn entries_are_dropped_after_the_lock_duration() {
-    let redis = Redis::start();
     // Real time for the connection; paused time for the entries' age.
     tokio::time::resume();
-    let store = connect(redis.1).await;
-    store
-        .add(
-            "hb",
-            JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
-        )
-        .await
-        .unwrap();
-    let opts = WorkerOptions::new()
-        .connection(store.inner.engine_opts.clone())
-        .prefix("bull".to_string())
-        .manual_start();
-    let noop = |_job: bullmq::Job, _c: bullmq::worker::CancellationToken| async {
-        Ok(serde_json::Value::Null)
-    };
-    let worker = Worker::with_options("hb", noop, opts).await.unwrap();
-    let job = worker.get_next_job("t:0").await.unwrap().unwrap();
+    let (_redis, _store, worker) = setup(1, None).await;
+    let job = fetch(&worker, "t:0").await;
     tokio::time::pause();
     let handed = HandedBack::new(Duration::from_secs(5));
     handed.record(job.clone(), Unwritten::Fail("x".into()));
@@ -223,39 +217,12 @@ async fn entries_are_dropped_after_the_lock_duration() {
 /// expired. Only aged locks of this worker, held by no `run_one` here, go back to `wait`.
 #[tokio::test]
 async fn orphaned_fetches_of_this_worker_go_back_to_wait() {
-    let redis = Redis::start();
-    let store = connect(redis.1).await;
-    for _ in 0..4 {
-        store
-            .add(
-                "hb",
-                JobSpec::new("n", serde_json::json!({})).validate().unwrap(),
-            )
-            .await
-            .unwrap();
-    }
-    let opts = WorkerOptions::new()
-        .connection(store.inner.engine_opts.clone())
-        .prefix("bull".to_string())
-        .lock_duration(Duration::from_secs(30))
-        .manual_start();
-    let noop = |_job: bullmq::Job, _c: bullmq::worker::CancellationToken| async {
-        Ok(serde_json::Value::Null)
-    };
-    let worker = Worker::with_options("hb", noop, opts).await.unwrap();
+    let (_redis, store, worker) = setup(4, Some(Duration::from_secs(30))).await;
     let mine = |n: usize| format!("{}:{n}", worker.id());
     let tokens = [mine(1), mine(2), mine(3), "someone-else:1".to_string()];
     let mut ids = Vec::new();
     for token in &tokens {
-        ids.push(
-            worker
-                .get_next_job(token)
-                .await
-                .unwrap()
-                .unwrap()
-                .id()
-                .to_string(),
-        );
+        ids.push(fetch(&worker, token).await.id().to_string());
     }
     let age = |id: &str| {
         redis::cmd("PEXPIRE")
