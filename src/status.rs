@@ -49,8 +49,6 @@ pub struct Status {
     /// The counts `/health` last read per queue, and when: written and read by `/health` only
     /// (a probe reuses them while they are young; see `http::health`).
     health_counts: RwLock<BTreeMap<String, (Instant, JobCounts)>>,
-    /// The supervised programs' handle, set once by `app` at start (none: no programs).
-    programs: OnceLock<crate::programs::Programs>,
 }
 
 /// Restarts of one internal component, shown by `/health`.
@@ -77,7 +75,6 @@ impl Status {
             components: RwLock::new(BTreeMap::new()),
             timings: Arc::default(),
             health_counts: RwLock::new(BTreeMap::new()),
-            programs: OnceLock::new(),
         })
     }
 
@@ -109,16 +106,6 @@ impl Status {
     /// Whether start-up is complete.
     pub fn ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
-    }
-
-    /// Records the programs' handle (`app`, at start).
-    pub fn set_programs(&self, programs: crate::programs::Programs) {
-        let _ = self.programs.set(programs);
-    }
-
-    /// The supervised programs (an empty handle when none were set).
-    pub fn programs(&self) -> crate::programs::Programs {
-        self.programs.get().cloned().unwrap_or_default()
     }
 
     /// Records the store once connected.

@@ -58,6 +58,9 @@ pub(super) struct Running {
     /// The programs' supervisor (`crate::programs`): it stops every program when `stop`
     /// fires, and ends when they all have.
     pub(super) programs: Option<JoinHandle<()>>,
+    /// The programs' handle the API, `/health` and `/metrics` read (an empty one until the
+    /// supervisor starts); kept here rather than in `Status`, which sits below `programs`.
+    pub(super) programs_handle: crate::programs::Programs,
 }
 
 /// What runs on a connected store.

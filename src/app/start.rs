@@ -65,7 +65,7 @@ pub(super) async fn start(args: &DaemonArgs) -> anyhow::Result<Result<Running, E
     r.embedded_lock = embedded_lock;
     // Programs need no store: they start now and stop at `stop`, beside the drain (drain.rs).
     let (supervisor, programs) = crate::programs::Supervisor::for_config(&config);
-    r.status.set_programs(programs.clone());
+    r.programs_handle = programs.clone();
     r.programs = Some(tokio::spawn(supervisor.run(r.stop.clone())));
     // Reload requests: SIGUSR2 (the signal watcher) and, with --watch, file changes; one
     // receiver, the reload component started with the pools.
@@ -155,6 +155,7 @@ fn running(config: Arc<Config>) -> Running {
         work: None,
         embedded_lock: None,
         programs: None,
+        programs_handle: Default::default(),
     }
 }
 
@@ -246,6 +247,7 @@ async fn serve(
         api_locked,
         sse: Arc::new(crate::http::events::Hub::new(config.http.max_sse_clients)),
         closing: r.closing.clone(),
+        programs: r.programs_handle.clone(),
     };
     let idle = config.http.idle_timeout;
     // The main server first: the drain phase awaits it first.

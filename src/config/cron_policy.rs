@@ -139,6 +139,12 @@ impl Overlap {
     }
 }
 
+/// Whether a `ping` value asks for Sentry Crons (`"sentry"` or `"sentry:SLUG"`) rather than a
+/// check-in URL.
+pub fn is_sentry(ping: &str) -> bool {
+    ping == "sentry" || ping.starts_with("sentry:")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,7 +129,7 @@ pub(super) fn apply(raw: &mut RawConfig, env: Env<'_>) -> Result<(), Error> {
     h.listen = env("WORKER_LISTEN").or(h.listen.take());
     if let Some(v) = env("CRONQ_PUBLIC_URL") {
         // Checked here to name the variable; the value is not repeated (it may hold a password).
-        crate::cron::public_url::parse(&v).map_err(|e| Error::Invalid {
+        crate::config::public_url::parse(&v).map_err(|e| Error::Invalid {
             place: "CRONQ_PUBLIC_URL".into(),
             message: e.to_string(),
         })?;

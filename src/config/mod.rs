@@ -12,6 +12,7 @@ mod groups;
 mod job_env;
 mod load;
 pub mod programs;
+pub mod public_url;
 pub mod raw;
 #[cfg(test)]
 mod raw_tests;
@@ -107,7 +108,7 @@ pub struct Config {
     /// `[http]` limits.
     pub http: HttpLimits,
     /// The dashboard's public address (`[http] public_url`, `CRONQ_PUBLIC_URL`), checked and
-    /// without a trailing slash: notifications link to it (`cron::public_url`).
+    /// without a trailing slash: notifications link to it (`public_url.rs`).
     pub public_url: Option<String>,
     /// Default concurrency per queue.
     pub concurrency: NonZeroUsize,

@@ -63,7 +63,7 @@ pub(super) fn build(
     let public_url = raw_http
         .public_url
         .as_deref()
-        .map(crate::cron::public_url::parse)
+        .map(crate::config::public_url::parse)
         .transpose()
         .map_err(|e| invalid(src.place("http", "public_url"), e.to_string()))?;
     let listen_text = raw_http.listen.unwrap_or_else(|| "0.0.0.0:3001".into());

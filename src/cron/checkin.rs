@@ -16,6 +16,8 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
+// `Event` lives with the state it is recorded in (a leaf both senders import: no circle).
+pub use super::checkin_state::Event;
 use super::checkin_state::{CheckIns, Outcome, Service};
 
 /// Attempts per check-in.
@@ -26,17 +28,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest body sent with a failure.
 const MAX_BODY: usize = 10_000;
-
-/// What happened to a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    /// It started.
-    Start,
-    /// It completed.
-    Success,
-    /// It failed for good.
-    Fail,
-}
 
 /// Which service check-in URL `base` names (Sentry Crons is `ping = "sentry"`, not a URL).
 pub fn service_of(base: &str) -> Service {

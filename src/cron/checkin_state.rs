@@ -15,7 +15,16 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::checkin::Event;
+/// What happened to a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// It started.
+    Start,
+    /// It completed.
+    Success,
+    /// It failed for good.
+    Fail,
+}
 
 /// Where check-ins of an entry go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]

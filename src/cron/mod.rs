@@ -19,7 +19,6 @@ pub mod marks;
 pub mod notify;
 pub mod pauses;
 pub mod plan;
-pub mod public_url;
 pub mod run_output;
 pub mod scheduler;
 pub mod sentry_checkin;

@@ -4,7 +4,7 @@
 //! entry, schedule, job id, attempts, reason, exit code, last output lines
 //! ([`super::run_output`]) and the dashboard's link to the entry (`/#/schedules/ID`, made a
 //! full URL, also ending the Slack `text`, when `[http] public_url` is set:
-//! [`super::public_url`]). Failures are
+//! [`crate::config::public_url`]). Failures are
 //! rate-limited per entry ([`MIN_GAP`]): a per-second entry that keeps failing sends one a
 //! minute, not sixty; the recovery is always sent. Sent like check-ins ([`super::checkin`]):
 //! from the scheduler's watch of its runs, off the job's path, 3 attempts, URL redacted in logs.
@@ -131,7 +131,7 @@ fn document(
     out: &RunOutput,
 ) -> serde_json::Value {
     let failed = kind == Kind::Failed;
-    let link = super::public_url::entry_link(base, entry);
+    let link = crate::config::public_url::entry_link(base, entry);
     let (event, mut text) = if failed {
         let reason = out.reason.as_deref().unwrap_or("no reason given");
         let attempts = out.attempts;

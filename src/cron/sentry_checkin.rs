@@ -13,14 +13,11 @@ use std::hash::{Hash, Hasher};
 use sentry::protocol::{MonitorCheckIn, MonitorCheckInStatus, MonitorConfig, MonitorSchedule};
 use sentry::types::Uuid;
 
-use super::checkin::Event;
-use super::checkin_state::{CheckIns, Outcome, Service};
+use super::checkin_state::{CheckIns, Event, Outcome, Service};
 use super::plan::Plan;
 
-/// Whether `ping` asks for Sentry Crons.
-pub fn is_sentry(ping: &str) -> bool {
-    ping == "sentry" || ping.starts_with("sentry:")
-}
+// The rule lives with the `ping` setting it reads (config validates it too).
+pub use crate::config::cron_policy::is_sentry;
 
 /// The monitor slug of `entry` for `ping`: SLUG of `sentry:SLUG`, else the entry id made into
 /// Sentry's slug alphabet (lowercase letters, digits, `-`, `_`).

@@ -127,7 +127,7 @@ pub struct QueueHealth {
 
 /// The handler.
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let mut h = assess(&state.status).await;
+    let mut h = assess(&state.status, &state.programs).await;
     let declared = unconsumed(&state.status, &state.config, PROBE_TIMEOUT).await;
     h.queues.extend(
         declared
@@ -159,7 +159,7 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
 }
 
 /// Computes the health report.
-pub async fn assess(status: &Status) -> Health {
+pub async fn assess(status: &Status, programs: &crate::programs::Programs) -> Health {
     let mut reason = None;
     // Reasons are prefixed by the store's kind (`redis: …`, `embedded: …`).
     let kind = status.store_kind;
@@ -287,7 +287,7 @@ pub async fn assess(status: &Status) -> Health {
             }),
         );
     }
-    let programs = status.programs().status();
+    let programs = programs.status();
     if reason.is_none() {
         reason = fatal_program(&programs);
     }

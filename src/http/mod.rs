@@ -64,6 +64,8 @@ pub struct AppState {
     /// Fired by `app` just before the server stops, so that SSE streams end and graceful
     /// shutdown does not wait for them.
     pub closing: CancellationToken,
+    /// The supervised programs (an empty handle when there are none).
+    pub programs: crate::programs::Programs,
 }
 
 /// `/metrics` alone, without the token guard: the `-prometheus-listen-address` port, which

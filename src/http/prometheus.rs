@@ -88,7 +88,7 @@ fn supercronic_families(state: &AppState, reg: &mut Registry) {
 /// current one, 0 for the others, so alerts can match `state="FATAL"`), automatic restarts
 /// and uptime.
 fn program_families(state: &AppState, reg: &mut Registry) {
-    let programs = state.status.programs().status();
+    let programs = state.programs.status();
     if programs.is_empty() {
         return;
     }

@@ -16,11 +16,12 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::error::JobOpError;
 use super::state::JobState;
 use super::store::Store;
+
+// The request type lives in a leaf module the stores import (no circle through the facade).
+pub use super::cancel_request::{reason, CancelRequest};
 
 /// How long a requester waits for the running daemon's acknowledgement. A daemon answers as
 /// soon as its cancel router reads the request (one pub/sub hop on Redis); a second covers a
@@ -30,50 +31,6 @@ pub const ACK_WAIT: Duration = Duration::from_secs(2);
 /// How long [`cancel`] then waits for the job to leave `active`: the handler's kill grace
 /// (exec: TERM, then KILL after 5 s) and the failure's write.
 const END_WAIT: Duration = Duration::from_secs(10);
-
-/// One cancel request, as it travels between daemons.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CancelRequest {
-    /// The job's queue.
-    pub queue: String,
-    /// The job's id.
-    pub id: String,
-    /// Who asks, as the failed reason tells it (`by the API of worker web-1`).
-    pub by: String,
-    /// Unique per request: names the acknowledgement's way back to the requester.
-    pub ticket: String,
-}
-
-impl CancelRequest {
-    /// A request from `by` for job `id` of `queue`, with a fresh ticket.
-    pub fn new(queue: &str, id: &str, by: &str) -> CancelRequest {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static N: AtomicU64 = AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let now = super::consumer::now_ms();
-        CancelRequest {
-            queue: queue.to_string(),
-            id: id.to_string(),
-            by: by.to_string(),
-            ticket: format!("{:x}-{now:x}-{n:x}", std::process::id()),
-        }
-    }
-
-    /// The failed reason of the job it stops.
-    pub fn reason(&self) -> String {
-        reason(&self.by)
-    }
-}
-
-/// Longest `by` a reason quotes: a request read from Redis may come from anyone who can
-/// publish, and its text ends up in the job's hash and the logs.
-const MAX_BY: usize = 200;
-
-/// The failed reason of a job stopped on a request from `by` (cut to [`MAX_BY`] characters).
-pub fn reason(by: &str) -> String {
-    let by: String = by.chars().take(MAX_BY).collect();
-    format!("cancelled on request ({by})")
-}
 
 /// What a cancel did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::cancel::CancelRequest;
+use super::cancel_request::CancelRequest;
 use super::consumer::{Consumer, ConsumerOptions, Processor};
 use super::error::{Error, JobOpError};
 use super::events::{EventSource, QueueEvent};

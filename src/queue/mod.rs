@@ -31,6 +31,7 @@
 mod alarm;
 pub mod bull;
 pub mod cancel;
+pub mod cancel_request;
 pub mod consumer;
 pub mod contract;
 pub mod dead_letter;

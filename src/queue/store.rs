@@ -174,7 +174,7 @@ impl Store {
     /// Asks whichever daemon runs job `id` of `queue` to cancel it, without waiting for an
     /// answer (`overlap = "replace"`: a newer run replaced it).
     pub async fn cancel_replaced_run(&self, queue: &str, id: &str) -> Result<(), Error> {
-        let req = super::cancel::CancelRequest::new(queue, id, "a newer run replaced it");
+        let req = super::cancel_request::CancelRequest::new(queue, id, "a newer run replaced it");
         self.backend.request_cancel(&req, None).await.map(drop)
     }
 
@@ -183,7 +183,7 @@ impl Store {
     /// `queue::cancel::cancel` is the whole operation.
     pub async fn cancel_running(
         &self,
-        req: &super::cancel::CancelRequest,
+        req: &super::cancel_request::CancelRequest,
         wait: Duration,
     ) -> Result<Option<String>, Error> {
         self.backend.request_cancel(req, Some(wait)).await

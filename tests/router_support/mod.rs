@@ -42,6 +42,7 @@ pub fn state(token: Option<&str>) -> AppState {
         api_locked: false,
         sse: Arc::new(cronq::http::events::Hub::new(4)),
         closing: CancellationToken::new(),
+        programs: Default::default(),
     }
 }
 

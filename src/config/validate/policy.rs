@@ -115,7 +115,7 @@ fn one_of<T: Copy>(
 fn ping_url(url: &str, place: &str, sentry: bool) -> Result<String, Error> {
     // `sentry` / `sentry:SLUG`: Sentry Crons through the daemon's Sentry client (`notify` takes
     // only URLs; a `sentry` there fails below like any other non-URL).
-    if sentry && crate::cron::sentry_checkin::is_sentry(url) {
+    if sentry && crate::config::cron_policy::is_sentry(url) {
         let slug = url.strip_prefix("sentry:").unwrap_or("x");
         if !slug.is_empty() && slug.len() <= 50 {
             return Ok(url.to_string());

@@ -55,7 +55,7 @@ impl From<ControlError> for ApiError {
     responses((status = 200, body = ProgramList)))]
 pub async fn list_programs(State(state): State<AppState>) -> Json<ProgramList> {
     Json(ProgramList {
-        programs: state.status.programs().status(),
+        programs: state.programs.status(),
     })
 }
 
@@ -68,7 +68,7 @@ async fn control(
             "the daemon is shutting down: programs are being stopped, not started".into(),
         ));
     }
-    let programs = state.status.programs().control(&name, action).await?;
+    let programs = state.programs.control(&name, action).await?;
     Ok(Json(ProgramList { programs }))
 }
 
@@ -109,11 +109,9 @@ pub async fn tail_program(
     let Query(q) = query.map_err(|e| ApiError::field("query", e.body_text()))?;
     let stream = q.stream.unwrap_or(Stream::Stdout);
     let n = q.lines.unwrap_or(20).min(crate::programs::tail::KEPT_LINES);
-    let (instance, lines, newest) =
-        state
-            .status
-            .programs()
-            .tail(&name, stream, n, q.after.unwrap_or(0))?;
+    let (instance, lines, newest) = state
+        .programs
+        .tail(&name, stream, n, q.after.unwrap_or(0))?;
     Ok(Json(TailBody {
         instance,
         stream,

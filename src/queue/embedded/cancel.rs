@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::EmbeddedStore;
-use crate::queue::cancel::CancelRequest;
+use crate::queue::cancel_request::CancelRequest;
 use crate::queue::contract::Cancels;
 use crate::queue::error::Error;
 use async_trait::async_trait;

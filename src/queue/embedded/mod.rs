@@ -79,7 +79,7 @@ struct Inner {
     /// The daemon lock, once this process started consuming (held until the process exits).
     daemon: Mutex<Option<lock::DaemonLock>>,
     /// Cancel requests (see [`cancel`]): sender `request_cancel`, receivers `listen_cancels`.
-    cancels: broadcast::Sender<crate::queue::cancel::CancelRequest>,
+    cancels: broadcast::Sender<crate::queue::cancel_request::CancelRequest>,
     /// Requests waiting for their acknowledgement, by ticket: the sender is taken by
     /// `ack_cancel` (the daemon's cancel router), the receiver held by `request_cancel`,
     /// which removes its entry when it stops waiting.

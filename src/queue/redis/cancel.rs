@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::RedisStore;
-use crate::queue::cancel::CancelRequest;
+use crate::queue::cancel_request::CancelRequest;
 use crate::queue::contract::Cancels;
 use crate::queue::error::Error;
 use crate::queue::resubscribe::{resubscribing, Channels, Link};

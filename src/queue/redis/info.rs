@@ -205,6 +205,10 @@ impl Browse for RedisStore {
 
     /// One job with its state and logs, or `None`.
     async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
+        // The state first, then the hash: each finishing script writes both at once, so a job
+        // read as finished shows its finish (read the other way round, a job finishing in
+        // between read `completed` with no `returnvalue` or `finishedOn`).
+        let state = self.state(queue, id).await?;
         let k = QueueKeys::new(self.prefix(), queue);
         let mut pipe = redis::pipe();
         pipe.cmd("HGETALL").arg(k.job(id));
@@ -219,7 +223,7 @@ impl Browse for RedisStore {
             .map(|l| String::from_utf8_lossy(l).into_owned())
             .collect();
         let mut info = JobInfo::from_hash(queue, id, &hash);
-        info.state = self.state(queue, id).await?;
+        info.state = state;
         info.logs = Some(logs);
         Ok(Some(info))
     }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::RedisStore;
 use crate::queue::bull::BullStore;
-use crate::queue::cancel::CancelRequest;
+use crate::queue::cancel_request::CancelRequest;
 use crate::queue::consumer::{Consumer, ConsumerOptions, Processor};
 use crate::queue::contract::{
     Admin, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce,

@@ -1,6 +1,6 @@
 //! Reading a child's pipe line by line, in fixed chunks, so that one endless line costs constant
-//! memory. Shared by job output (`output.rs`) and supervised programs' output
-//! (`programs/output.rs`), which differ only in what becomes of a line past the limit.
+//! memory. Shared by job output (`output.rs`) and the output of supervised programs (the programs
+//! room reads its children's pipes with it), which differ only in what becomes of a line past the limit.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 

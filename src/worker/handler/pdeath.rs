@@ -91,7 +91,7 @@ pub fn exec_child(args: Vec<OsString>) -> ExitCode {
         Signal::SIGTERM,
         Signal::SIGINT,
         Signal::SIGHUP,
-        // A supervised program's `stopsignal` may be QUIT or USR1 (`crate::programs`): like
+        // A supervised program's `stopsignal` may be QUIT or USR1 (see the programs room): like
         // TERM, it is for the program, and must not end this leader first.
         Signal::SIGQUIT,
         Signal::SIGUSR1,

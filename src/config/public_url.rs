@@ -1,5 +1,5 @@
 //! The dashboard's public address (`[http] public_url`, env `CRONQ_PUBLIC_URL`), which
-//! notifications ([`super::notify`]) turn into a full link to the entry: the daemon listens on
+//! notifications (the cron room's `notify.rs`) turn into a full link to the entry: the daemon listens on
 //! `0.0.0.0:3001` and cannot know the name a reverse proxy or ingress gives it, so the
 //! operator says it, as Grafana's `root_url` or Sidekiq Web behind a proxy. Without it the
 //! link is the dashboard path alone, `/#/schedules/ID`.
