@@ -9,6 +9,7 @@ pub mod dotenv;
 mod env;
 pub mod files;
 mod groups;
+mod handler_kind;
 mod job_env;
 mod load;
 pub mod programs;
@@ -30,6 +31,7 @@ use std::time::Duration;
 use crate::queue::{Backoff, Retention, StoreTarget};
 
 pub use cron::CronConfig;
+pub use handler_kind::{Builtin, HandlerKind, ProcessProgram, ProcessSpec};
 
 pub use job_env::{EnvPolicy, JobEnv, Secrets};
 
@@ -259,76 +261,6 @@ pub struct HandlerConfig {
     pub log_output: bool,
     /// The daemon's secret variables its jobs get (its own `pass_env`, replacing `[worker]`'s).
     pub pass_env: Option<Vec<String>>,
-}
-
-/// What a handler does.
-#[derive(Debug, Clone, PartialEq)]
-pub enum HandlerKind {
-    /// `/bin/sh -c COMMAND` in its own process group.
-    Exec {
-        /// The command line, from local configuration only.
-        command: String,
-    },
-    /// An HTTP request with the job data as JSON body.
-    Http {
-        /// Target URL.
-        url: String,
-        /// Method (default POST).
-        method: String,
-        /// Request timeout.
-        timeout: Duration,
-        /// Extra headers.
-        headers: BTreeMap<String, String>,
-    },
-    /// Built into the binary.
-    Builtin(Builtin),
-    /// Long-lived processes fed one job at a time (`process` and `node`).
-    Process(ProcessSpec),
-}
-
-/// A persistent handler: what each process runs, and its pool's bounds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProcessSpec {
-    /// The handler's table, for messages (`queues.Q.handlers.N`).
-    pub label: String,
-    /// What each process runs.
-    pub program: ProcessProgram,
-    /// At most this many processes; `None`: one per concurrent job (the queue's concurrency).
-    pub instances: Option<std::num::NonZeroUsize>,
-    /// Replace a process after this many jobs.
-    pub max_jobs: Option<u64>,
-    /// Replace a process whose group's RSS passes this many MiB after a job.
-    pub max_memory_mib: Option<u64>,
-}
-
-/// The program of a persistent handler.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProcessProgram {
-    /// `/bin/sh -c COMMAND`, speaking the line protocol itself.
-    Shell {
-        /// The command line, from local configuration only.
-        command: String,
-    },
-    /// cronq's Node bootstrap loading a BullMQ sandboxed processor file.
-    Node {
-        /// The Node executable, resolved on PATH at start.
-        node: PathBuf,
-        /// The processor file, absolute.
-        file: PathBuf,
-    },
-}
-
-/// Handlers built into the binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Builtin {
-    /// Completes at once with `null` (benchmarks).
-    Noop,
-    /// Completes with the job data.
-    Echo,
-    /// Sleeps `data.ms` milliseconds (default 1000), then completes.
-    Sleep,
-    /// Fails with `data.reason` (tests and drills).
-    Fail,
 }
 
 /// A `[[schedule]]` entry, validated for shape; its expression is parsed by the cron room.

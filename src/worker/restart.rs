@@ -67,6 +67,8 @@ pub(super) fn needs_restart(
     setting("[redis] prefix", &started.prefix, &new.prefix);
     setting("[http] listen", &started.listen, &new.listen);
     setting("[http] limits", &started.http, &new.http);
+    // Notification links are built from the address the scheduler started with.
+    setting("[http] public_url", &started.public_url, &new.public_url);
     setting(
         "[worker] shutdown_timeout",
         &started.shutdown_timeout,
@@ -174,7 +176,8 @@ mod tests {
         let old =
             config("[queues.q]\nconcurrency = 2\n[queues.q.handlers.a]\nexec = \"echo old\"\n");
         let new = config(
-            "[queues.q]\nconcurrency = 4\ngroup_concurrency = 1\n[queues.q.handlers.a]\n\
+            "[http]\npublic_url = \"https://cron.example.com\"\n\
+             [queues.q]\nconcurrency = 4\ngroup_concurrency = 1\n[queues.q.handlers.a]\n\
              exec = \"echo new\"\n[queues.fresh.handlers.b]\nbuiltin = \"noop\"\n",
         );
         let plan = Plan::build(None, &old, chrono_tz::Tz::UTC).unwrap();
@@ -190,6 +193,7 @@ mod tests {
                 "queue fresh is new: it is not consumed until a restart",
                 "queue q concurrency 2 → 4",
                 "queue q group_by, group_concurrency or group_rate changed",
+                "[http] public_url changed",
             ]
         );
         assert_eq!(changed_handlers(&old, &new), ["fresh/b", "q/a"]);

@@ -1,6 +1,7 @@
 //! Dispatch: supervision of a running job (cancel, timeout) and the outcome mapping.
 
 use super::*;
+use crate::worker::handler::JobError;
 
 async fn slow(stop: &CancellationToken) -> Result<serde_json::Value, JobError> {
     tokio::select! {
