@@ -15,16 +15,7 @@
 //! claim of an earlier attempt (a retry) is taken over too.
 //!
 //! A copy fetched after the job finished (it is in `completed` or `failed`) is dropped the same
-//! way.
-//!
-//! The common case costs no wait: a run fetched for the first time in its attempt (BullMQ's
-//! `moveToActive` counts fetches in `ats`, finishes in `atm`: `ats == atm + 1` and no
-//! `finishedOn`) cannot be a second copy of that attempt, so it starts at once and its claim
-//! ([`FIRST`]) is written beside it, not awaited: the script was a round trip before every
-//! job, a third of a short job's time at concurrency 1 (BENCHMARKS.md). Any later fetch of the
-//! attempt (a duplicate copy, a stalled job's restart, a hand-back) waits for [`CLAIM`], which
-//! treats "no claim yet, the id twice in `active`" as a copy whose owner's claim is still on its
-//! way: that copy is dropped and the owner's claim gives the lock back to the owner. The owner renews the claim with the lock duration while it runs ([`RunClaim`]'s task);
+//! way. The owner renews the claim with the lock duration while it runs ([`RunClaim`]'s task);
 //! when the run ends the claim is left to expire, not removed: the engine writes the finish
 //! after `run_one` returns, and a copy fetched in between must still find the claim. A crashed
 //! owner's claim expires with its lock.
@@ -32,7 +23,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
+use tokio::task::JoinHandle;
 
 use super::keys::QueueKeys;
 use super::RedisStore;
@@ -50,16 +41,9 @@ if redis.call("ZSCORE", KEYS[4], ARGV[1]) or redis.call("ZSCORE", KEYS[5], ARGV[
   return 0
 end
 local cur = redis.call("GET", KEYS[1])
-local twice = cur ~= mine and #redis.call("LPOS", KEYS[2], ARGV[1], "COUNT", 0) > 1
-if not cur and twice then
-  -- The owner fetched this attempt first and its claim (FIRST) is on its way: it gives the
-  -- lock back to the owner when it lands.
-  redis.call("LREM", KEYS[2], 1, ARGV[1])
-  return 0
-end
 if cur and cur ~= mine then
   local atm, owner = string.match(cur, "^(%d+):(.*)$")
-  if atm == ARGV[2] and twice then
+  if atm == ARGV[2] and #redis.call("LPOS", KEYS[2], ARGV[1], "COUNT", 0) > 1 then
     redis.call("LREM", KEYS[2], 1, ARGV[1])
     if redis.call("GET", KEYS[3]) == ARGV[3] then
       redis.call("SET", KEYS[3], owner, "PX", ARGV[4])
@@ -68,24 +52,6 @@ if cur and cur ~= mine then
   end
 end
 redis.call("SET", KEYS[1], mine, "PX", ARGV[4])
-return 1
-"#;
-
-/// The claim of a run fetched first in its attempt, sent without waiting. KEYS[1] the claim,
-/// KEYS[2] the job's lock, KEYS[3] active, KEYS[4] completed, KEYS[5] failed. ARGV[1]
-/// `<attemptsMade>:<token>`, ARGV[2] the token, ARGV[3] the lock duration (ms), ARGV[4] the
-/// id. Returns 1. The run owns the attempt whatever it finds: a copy fetched in between (its
-/// `moveToActive` overwrote the lock) was dropped by CLAIM, so the lock is given back to this
-/// run's token, unless the job has finished meanwhile (the claim can land after the finish
-/// for a short job: a finished job gets no lock again).
-const FIRST: &str = r#"
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[3])
-if redis.call("GET", KEYS[2]) ~= ARGV[2]
-  and redis.call("LPOS", KEYS[3], ARGV[4])
-  and not redis.call("ZSCORE", KEYS[4], ARGV[4])
-  and not redis.call("ZSCORE", KEYS[5], ARGV[4]) then
-  redis.call("SET", KEYS[2], ARGV[2], "PX", ARGV[3])
-end
 return 1
 "#;
 
@@ -98,19 +64,16 @@ return redis.call("PEXPIRE", KEYS[1], ARGV[2])
 
 static CLAIM_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(CLAIM));
 static KEEP_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(KEEP));
-static FIRST_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(FIRST));
 
-/// A run's claim on its job's attempt. Held by `run_one` for the run; its task is the other
-/// end: it writes the claim ([`FIRST`], which must land even when the run ends first: a copy
-/// fetched before the engine's finish would otherwise keep the owner's lock) and then renews
-/// it until this is dropped (the claim then expires within the lock duration).
+/// A run's claim on its job's attempt. Held by `run_one` for the run; its renewal task is the
+/// other end, aborted on drop (the claim then expires within the lock duration).
 pub(crate) struct RunClaim {
-    stop: CancellationToken,
+    renew: JoinHandle<()>,
 }
 
 impl Drop for RunClaim {
     fn drop(&mut self) {
-        self.stop.cancel();
+        self.renew.abort();
     }
 }
 
@@ -129,42 +92,18 @@ impl RedisStore {
     /// `Ok(Some)`: this run owns the attempt; `Ok(None)`: it was a duplicate copy another
     /// daemon runs, already removed from `active`, not to run. A Redis error is returned for
     /// the caller to run the job anyway (as before this guard).
-    ///
-    /// `first`: the run is its attempt's first fetch (see the module's note): the claim is
-    /// written by the renewal task, and this returns at once.
     pub(crate) async fn claim_run(
         &self,
         queue: &str,
         id: &str,
         token: &str,
         attempts_made: u64,
-        first: bool,
         lock: Duration,
     ) -> redis::RedisResult<Option<RunClaim>> {
         let k = QueueKeys::new(self.prefix(), queue);
         let key = format!("{}:claim", k.job(id));
         let value = format!("{attempts_made}:{token}");
         let ms = lock.as_millis().max(1) as u64;
-        let stop = CancellationToken::new();
-        if first {
-            let mut script = FIRST_SCRIPT.prepare_invoke();
-            script.key(&key).key(k.lock(id)).key(k.active());
-            script.key(k.completed()).key(k.failed());
-            script.arg(&value).arg(token).arg(ms).arg(id);
-            tokio::spawn({
-                let (store, stop) = (self.clone(), stop.clone());
-                async move {
-                    let mut conn = store.inner.conn.connection();
-                    let wrote: redis::RedisResult<i64> = script.invoke_async(&mut conn).await;
-                    if let Err(e) = wrote {
-                        // As when CLAIM fails: the run goes on unguarded against copies.
-                        tracing::debug!(error = %e, "first claim not written");
-                    }
-                    renew(&store, &key, &value, ms, &stop).await
-                }
-            });
-            return Ok(Some(RunClaim { stop }));
-        }
         let mut conn = self.inner.conn.connection();
         let won: i64 = CLAIM_SCRIPT
             .key(&key)
@@ -184,25 +123,16 @@ impl RedisStore {
                  this copy is dropped, not run");
             return Ok(None);
         }
-        tokio::spawn({
-            let (store, stop) = (self.clone(), stop.clone());
-            async move { renew(&store, &key, &value, ms, &stop).await }
+        // Renewed like the engine renews the lock, twice per duration.
+        let renew = tokio::spawn({
+            let store = self.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(ms / 2)).await;
+                    let _ = keep(&store, &key, &value, ms).await;
+                }
+            }
         });
-        Ok(Some(RunClaim { stop }))
+        Ok(Some(RunClaim { renew }))
     }
 }
-
-/// Renews the claim like the engine renews the lock, twice per duration, until `stop`.
-async fn renew(store: &RedisStore, key: &str, value: &str, ms: u64, stop: &CancellationToken) {
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(ms / 2)) => {}
-        }
-        let _ = keep(store, key, value, ms).await;
-    }
-}
-
-#[cfg(test)]
-#[path = "run_claim_tests.rs"]
-mod tests;

@@ -54,22 +54,18 @@ pub(crate) async fn run_one(
             return Err(bullmq::Error::Delayed);
         }
     };
-    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs); an
-    // attempt's first fetch claims without waiting.
+    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs).
     let (id, token) = (engine.id(), engine.token().unwrap_or_default());
-    let first = engine.finished_on().is_none()
-        && engine.attempts_started() == engine.attempts_made().saturating_add(1);
     let claim = store.claim_run(
         queue,
         id,
         token,
         engine.attempts_made() as u64,
-        first,
         lock_duration,
     );
     // The stored options, only for a handler that reads them or a queue with groups (a job's
-    // group may be its `opts.group.id`): a round trip of their own when the claim is not
-    // awaited; alongside it, pipelined, when it is.
+    // group may be its `opts.group.id`); read alongside the claim, pipelined: no round trip
+    // of their own.
     let opts = async {
         match groups.is_some() || processor.wants_opts(engine.name()) {
             true => store.stored_opts(queue, &engine).await,
