@@ -284,18 +284,20 @@ fn cron_next_streams_its_first_line_before_the_listing_ends() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    // The reader thread holds the child's stdout; the test holds the receiving end.
+    // The reader thread reads one line and hands it over with the pipe itself, still open: a
+    // pipe closed here would end the command with EPIPE before the check below.
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
-        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
+        let mut reader = std::io::BufReader::new(stdout);
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send((line, reader));
     });
     let first = rx.recv_timeout(Duration::from_secs(20));
     let still_running = child.try_wait().unwrap().is_none();
     let _ = child.kill();
     let _ = child.wait();
-    let first = first.expect("the first instant arrives while the listing goes on");
+    let (first, _pipe) = first.expect("the first instant arrives while the listing goes on");
     assert!(still_running, "the command was still listing");
     let stamp = first.trim_end();
     assert!(
