@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use cronq::queue::{
-    ActiveJob, ConsumerOptions, JobSpec, JobState, Outcome, Processor, RedisTarget, Store,
+    ActiveJob, ConsumerOptions, JobSpec, JobState, JobWindow, Outcome, Processor, RedisTarget,
+    Store,
 };
 use support::Redis;
 
@@ -217,7 +218,11 @@ async fn a_job_id_that_is_not_utf8_fails_once_without_running() {
     assert!(!list(&s.redis, "active").iter().any(|i| i == bad));
     assert!(!list(&s.redis, "wait").iter().any(|i| i == bad));
     // The failed listing still reads, showing the id as best it can.
-    let page = s.store.jobs(Q, JobState::Failed, 0, 10).await.unwrap();
+    let page = s
+        .store
+        .jobs(Q, JobWindow::new(JobState::Failed, 0, 10))
+        .await
+        .unwrap();
     assert!(
         page.jobs.iter().any(|j| j.id == "f-\u{fffd}-id"),
         "{:?}",
@@ -237,7 +242,11 @@ async fn a_job_key_that_is_not_a_hash_fails_visibly_and_stalled_checks_go_on() {
     raw(&s.redis, &[b"LREM", &key(b"wait"), b"1", b"orphan"]);
     raw(&s.redis, &[b"LPUSH", &key(b"active"), b"orphan"]);
     // Listing `wait` skips what it cannot read instead of failing the page.
-    let page = s.store.jobs(Q, JobState::Waiting, 0, 10).await.unwrap();
+    let page = s
+        .store
+        .jobs(Q, JobWindow::new(JobState::Waiting, 0, 10))
+        .await
+        .unwrap();
     assert_eq!((page.total, page.jobs.len()), (1, 0));
     let consumer = s.consume().await;
 
@@ -263,7 +272,11 @@ async fn a_job_key_that_is_not_a_hash_fails_visibly_and_stalled_checks_go_on() {
     .await;
     s.good_job_completes().await;
     // The failed listing still reads (the key became a hash).
-    let page = s.store.jobs(Q, JobState::Failed, 0, 10).await.unwrap();
+    let page = s
+        .store
+        .jobs(Q, JobWindow::new(JobState::Failed, 0, 10))
+        .await
+        .unwrap();
     assert!(page.jobs.iter().any(|j| j.id == "str-job"));
     consumer.close(Duration::from_secs(2)).await;
 }
@@ -304,7 +317,11 @@ async fn data_that_is_not_utf8_fails_naming_the_field_instead_of_being_rewritten
         "{reason}"
     );
     assert_eq!(s.recorder.runs_of(|id| id == "bad-data"), 0);
-    let page = s.store.jobs(Q, JobState::Failed, 0, 10).await.unwrap();
+    let page = s
+        .store
+        .jobs(Q, JobWindow::new(JobState::Failed, 0, 10))
+        .await
+        .unwrap();
     assert!(page.jobs.iter().any(|j| j.id == "bad-data"));
     assert!(s.store.job(Q, "bad-data").await.unwrap().is_some());
     s.good_job_completes().await;

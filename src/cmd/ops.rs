@@ -9,7 +9,7 @@ use super::print::{print_json, table};
 use crate::cli::{Command, DaemonArgs};
 use crate::config::Config;
 use crate::cron::report;
-use crate::queue::{JobOpError, Store};
+use crate::queue::{JobOpError, JobWindow, Store};
 
 /// Runs an operations subcommand, `env` looking up the environment (for the config); `None`
 /// when `cmd` is not one.
@@ -81,7 +81,9 @@ async fn run_op(
             offset,
             json,
         } => {
-            let page = store.jobs(queue, *state, *offset, *limit).await?;
+            let page = store
+                .jobs(queue, JobWindow::new(*state, *offset, *limit))
+                .await?;
             if json.json {
                 print_json(&page)
             } else {

@@ -26,13 +26,13 @@ use super::error::{Error, JobOpError};
 use super::events::{EventSource, QueueEvent};
 use super::groups::{GroupCount, GroupPolicy};
 use super::identity::Identity;
-use super::info::{JobInfo, JobPage};
+use super::info::{JobInfo, JobPage, JobWindow};
 use super::job::JobCounts;
 use super::layout::Layout;
 use super::metrics::MinuteCounts;
 use super::record::FinishedRun;
 use super::spec::ValidJob;
-use super::state::JobState;
+use super::state::{CleanOrder, JobState};
 
 /// The store as a whole: what it is, where, whether it answers, which queues it holds.
 #[async_trait]
@@ -129,17 +129,15 @@ pub trait Inspect: Send + Sync {
 pub trait Browse: Send + Sync {
     /// The state of a job, `None` when there is no such job.
     async fn state(&self, queue: &str, id: &str) -> Result<Option<JobState>, Error>;
-    /// One page of jobs in `state`.
-    async fn jobs(
-        &self,
-        queue: &str,
-        state: JobState,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error>;
+    /// One page of jobs: `window` says which state, from where, how many.
+    async fn jobs(&self, queue: &str, window: JobWindow) -> Result<JobPage, Error>;
     /// One job with state and logs.
     async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error>;
 }
+
+/// How a long admin operation reports `(done, total)` along the way (the CLI's progress bar):
+/// named once, for the contract, every store and the Layouts router.
+pub type Progress<'a> = &'a mut (dyn FnMut(u64, u64) + Send);
 
 /// Changing jobs and queues by hand (API, CLI, dashboard).
 #[async_trait]
@@ -147,11 +145,7 @@ pub trait Admin: Send + Sync {
     /// Failed → waiting.
     async fn retry_job(&self, queue: &str, id: &str) -> Result<(), JobOpError>;
     /// Every failed job → waiting; `progress(done, total)` along the way.
-    async fn retry_all_failed(
-        &self,
-        queue: &str,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<u64, Error>;
+    async fn retry_all_failed(&self, queue: &str, progress: Progress<'_>) -> Result<u64, Error>;
     /// Removes a job that is not active.
     async fn remove_job(&self, queue: &str, id: &str) -> Result<(), JobOpError>;
     /// Delayed → waiting.
@@ -160,10 +154,9 @@ pub trait Admin: Send + Sync {
     async fn pause(&self, queue: &str) -> Result<(), Error>;
     /// Resumes `queue`.
     async fn resume(&self, queue: &str) -> Result<(), Error>;
-    /// Removes `state` jobs older than `older_than`; returns how many. The facade passes
-    /// only `completed` or `failed` ([`JobState::cleanable`]).
-    async fn clean(&self, queue: &str, state: JobState, older_than: Duration)
-        -> Result<u64, Error>;
+    /// Removes the jobs `order` names (completed or failed, finished long enough ago);
+    /// returns how many.
+    async fn clean(&self, queue: &str, order: CleanOrder) -> Result<u64, Error>;
 }
 
 /// Cancel requests between daemons (`queue/cancel.rs` says what a cancel does).

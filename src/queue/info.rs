@@ -52,6 +52,30 @@ pub struct JobInfo {
     pub logs: Option<Vec<String>>,
 }
 
+/// Which page of a job list to read: the jobs in `state`, from index `offset`, up to `limit`.
+/// One value from the asker (API, CLI, dashboard) through every store to the [`JobPage`] that
+/// echoes it, so the three never travel, or get swapped, one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobWindow {
+    /// The state whose list is read.
+    pub state: JobState,
+    /// First index wanted.
+    pub offset: u64,
+    /// Page size wanted.
+    pub limit: u64,
+}
+
+impl JobWindow {
+    /// The page of `state` jobs from `offset`, up to `limit` of them.
+    pub const fn new(state: JobState, offset: u64, limit: u64) -> JobWindow {
+        JobWindow {
+            state,
+            offset,
+            limit,
+        }
+    }
+}
+
 /// One page of a job list.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JobPage {
@@ -66,13 +90,13 @@ pub struct JobPage {
 }
 
 impl JobPage {
-    /// The page at `offset` of up to `limit` jobs, out of `total`: every store's answer to
-    /// `Browse::jobs` echoes the window it was asked for, built here once.
-    pub(crate) fn new(offset: u64, limit: u64, total: u64, jobs: Vec<JobInfo>) -> JobPage {
+    /// The page of `window`, out of `total`: every store's answer to `Browse::jobs` echoes
+    /// the window it was asked for, built here once.
+    pub(crate) fn new(window: JobWindow, total: u64, jobs: Vec<JobInfo>) -> JobPage {
         JobPage {
             total,
-            offset,
-            limit,
+            offset: window.offset,
+            limit: window.limit,
             jobs,
         }
     }

@@ -63,7 +63,7 @@ pub use error::{Error, JobOpError};
 pub use events::{EventReader, QueueEvent};
 pub use fault::Fault;
 pub use identity::Identity;
-pub use info::{JobInfo, JobPage};
+pub use info::{JobInfo, JobPage, JobWindow};
 pub use job::{
     check_job_duration, cron_job_id, is_hidden_char, parse_millis_or_duration, validate_job_id,
     Backoff, JobCounts, JobSpec, Outcome, Retention,
@@ -73,6 +73,6 @@ pub use metrics::MinuteCounts;
 pub use record::FinishedRun;
 pub use redis::{redact_url, RedisTarget, Topology};
 pub use spec::{HandlerDefaults, JobOverrides, SpecError, ValidJob, MAX_ATTEMPTS, MAX_PRIORITY};
-pub use state::{JobState, UnknownState, LISTED as LISTED_STATES};
+pub use state::{CleanOrder, JobState, UnknownState, LISTED as LISTED_STATES};
 pub use store::{Store, StoreTarget};
 pub use timings::{Timing, Timings};

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -89,6 +90,40 @@ impl JobState {
                 self.as_str()
             ))
         }
+    }
+}
+
+/// A `clean` that passed the one check: `state` jobs (completed or failed) finished more than
+/// `older_than` ago. Only [`CleanOrder::new`] makes one, so no store is handed a state `clean`
+/// does not apply to (the way [`ValidJob`](super::spec::ValidJob) guards `add`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanOrder {
+    state: JobState,
+    older_than: Duration,
+}
+
+impl CleanOrder {
+    /// The order, or why `state` cannot be cleaned ([`JobState::cleanable`]).
+    pub fn new(state: JobState, older_than: Duration) -> Result<CleanOrder, String> {
+        Ok(CleanOrder {
+            state: state.cleanable()?,
+            older_than,
+        })
+    }
+
+    /// `completed` or `failed`.
+    pub fn state(self) -> JobState {
+        self.state
+    }
+
+    /// How long ago a job must have finished to go.
+    pub fn older_than(self) -> Duration {
+        self.older_than
+    }
+
+    /// The finish time (Unix ms) at or before which a job goes, seen at `now_ms`.
+    pub fn cutoff_ms(self, now_ms: u64) -> u64 {
+        now_ms.saturating_sub(self.older_than.as_millis() as u64)
     }
 }
 
@@ -182,5 +217,25 @@ mod tests {
         assert_eq!(JobState::Failed.cleanable(), Ok(JobState::Failed));
         let err = JobState::Active.cleanable().unwrap_err();
         assert!(err.contains("\"active\"") && err.contains("\"completed\" or \"failed\""));
+    }
+
+    #[test]
+    fn only_finished_states_make_a_clean_order() {
+        let day = Duration::from_secs(86_400);
+        let order = CleanOrder::new(JobState::Completed, day).unwrap();
+        assert_eq!(
+            (order.state(), order.older_than()),
+            (JobState::Completed, day)
+        );
+        assert_eq!(order.cutoff_ms(100_000_000), 100_000_000 - 86_400_000);
+        assert_eq!(
+            order.cutoff_ms(5),
+            0,
+            "a cutoff before the epoch is the epoch"
+        );
+        for s in [JobState::Active, JobState::Waiting, JobState::Unknown] {
+            let err = CleanOrder::new(s, day).unwrap_err();
+            assert_eq!(err, s.cleanable().unwrap_err());
+        }
     }
 }

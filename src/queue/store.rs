@@ -18,7 +18,7 @@ use super::events::EventReader;
 use super::job::JobSpec;
 use super::layout::Layout;
 use super::redis::{Layouts, RedisStore, RedisTarget};
-use super::state::JobState;
+use super::state::{CleanOrder, JobState};
 
 /// How long opening a Redis store may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -156,19 +156,19 @@ impl Store {
     }
 
     /// Removes completed/failed jobs older than `older_than`; returns how many. Any other
-    /// state is refused here, once for every store ([`JobState::cleanable`]).
+    /// state is refused here, once for every store ([`CleanOrder::new`]).
     pub async fn clean(
         &self,
         queue: &str,
         state: JobState,
         older_than: Duration,
     ) -> Result<u64, Error> {
-        let state = state.cleanable().map_err(|reason| Error::InvalidJob {
+        let order = CleanOrder::new(state, older_than).map_err(|reason| Error::InvalidJob {
             queue: queue.into(),
             field: Some("state"),
             reason,
         })?;
-        self.backend.clean(queue, state, older_than).await
+        self.backend.clean(queue, order).await
     }
 
     /// Asks whichever daemon runs job `id` of `queue` to cancel it, without waiting for an

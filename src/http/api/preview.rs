@@ -13,7 +13,7 @@
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
-use crate::queue::{Error as StoreError, JobInfo, JobState, Store};
+use crate::queue::{Error as StoreError, JobInfo, JobState, JobWindow, Store};
 
 /// Bytes of JSON kept per value in a list item.
 pub const PREVIEW_BYTES: usize = 1024;
@@ -48,7 +48,7 @@ pub async fn read_page(
     let mut at = offset;
     while at < offset.saturating_add(limit) {
         let take = CHUNK.min(offset + limit - at);
-        let chunk = store.jobs(queue, state, at, take).await?;
+        let chunk = store.jobs(queue, JobWindow::new(state, at, take)).await?;
         out.total = chunk.total;
         let got = chunk.jobs.len() as u64;
         for job in chunk.jobs {

@@ -15,7 +15,7 @@ use super::store;
 use crate::cron::marks::MarkKind;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::AppState;
-use crate::queue::JobState;
+use crate::queue::{JobState, JobWindow};
 
 /// Jobs read per state and target queue.
 const PER_STATE: u64 = 500;
@@ -107,7 +107,7 @@ pub async fn schedules_timeline(State(state): State<AppState>) -> Result<Json<Ti
             JobState::Delayed,
             JobState::Prioritized,
         ] {
-            let page = store.jobs(queue, s, 0, PER_STATE).await?;
+            let page = store.jobs(queue, JobWindow::new(s, 0, PER_STATE)).await?;
             jobs.extend(page.jobs.into_iter().map(|mut j| {
                 j.state = Some(s);
                 j

@@ -1,15 +1,13 @@
 //! Operations people run on a Bull queue (API, CLI, dashboard): pause/resume Bull's way, retry
 //! a failed job, promote a delayed one, remove one, clean finished ones.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 
 use super::{scripts, BullStore};
 use crate::queue::consumer::now_ms;
-use crate::queue::contract::{Admin, Browse};
+use crate::queue::contract::{Admin, Browse, Progress};
 use crate::queue::error::{Error, JobOpError};
-use crate::queue::state::JobState;
+use crate::queue::state::CleanOrder;
 
 /// Jobs `clean` removes per script call (keeps each call short).
 const CLEAN_BATCH: u64 = 1000;
@@ -95,11 +93,7 @@ impl Admin for BullStore {
     }
 
     /// Every failed job → waiting.
-    async fn retry_all_failed(
-        &self,
-        queue: &str,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<u64, Error> {
+    async fn retry_all_failed(&self, queue: &str, progress: Progress<'_>) -> Result<u64, Error> {
         let ids: Vec<String> = self
             .cmd(
                 queue,
@@ -170,17 +164,12 @@ impl Admin for BullStore {
     }
 
     /// Removes `state` jobs that finished more than `older_than` ago.
-    async fn clean(
-        &self,
-        queue: &str,
-        state: JobState,
-        older_than: Duration,
-    ) -> Result<u64, Error> {
+    async fn clean(&self, queue: &str, order: CleanOrder) -> Result<u64, Error> {
         let k = self.keys(queue);
-        let cut = now_ms().saturating_sub(older_than.as_millis() as u64);
+        let cut = order.cutoff_ms(now_ms());
         let mut removed = 0;
         loop {
-            let mut inv = k.script(&scripts::CLEAN, &[state.as_str()]);
+            let mut inv = k.script(&scripts::CLEAN, &[order.state().as_str()]);
             inv.arg(k.base()).arg(cut).arg(CLEAN_BATCH);
             let n: u64 = self.run(queue, &inv).await?;
             removed += n;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use super::BullStore;
 use crate::queue::contract::{Browse, Inspect};
 use crate::queue::error::Error;
-use crate::queue::info::{stacktrace_lines, JobInfo, JobPage};
+use crate::queue::info::{stacktrace_lines, JobInfo, JobPage, JobWindow};
 use crate::queue::state::JobState;
 
 #[async_trait]
@@ -42,34 +42,31 @@ impl Browse for BullStore {
         }
         Ok(Some(JobState::Unknown))
     }
-    async fn jobs(
-        &self,
-        queue: &str,
-        state: JobState,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error> {
+    async fn jobs(&self, queue: &str, window: JobWindow) -> Result<JobPage, Error> {
         let k = self.keys(queue);
-        let end = (offset + limit).saturating_sub(1) as i64;
+        let end = (window.offset + window.limit).saturating_sub(1) as i64;
         // (key, page command, count command) of the state's list or set.
-        let (key, range, count) = match state {
+        let (key, range, count) = match window.state {
             JobState::Waiting => {
                 let paused = self.is_paused(queue).await?;
                 (if paused { "paused" } else { "wait" }, "LRANGE", "LLEN")
             }
             JobState::Active => ("active", "LRANGE", "LLEN"),
             JobState::Delayed => ("delayed", "ZRANGE", "ZCARD"),
-            JobState::Completed | JobState::Failed => (state.as_str(), "ZREVRANGE", "ZCARD"),
+            JobState::Completed | JobState::Failed => (window.state.as_str(), "ZREVRANGE", "ZCARD"),
             // Bull has neither a `prioritized` set (prioritized jobs sit in `wait`) nor flows:
             // valid states that hold no job here.
             JobState::Prioritized | JobState::WaitingChildren => {
-                return Ok(JobPage::new(offset, limit, 0, Vec::new()))
+                return Ok(JobPage::new(window, 0, Vec::new()))
             }
-            JobState::Unknown => return Err(state.not_listed(queue)),
+            JobState::Unknown => return Err(window.state.not_listed(queue)),
         };
         let key = k.key(key);
         let ids: Vec<String> = self
-            .cmd(queue, redis::cmd(range).arg(&key).arg(offset).arg(end))
+            .cmd(
+                queue,
+                redis::cmd(range).arg(&key).arg(window.offset).arg(end),
+            )
             .await?;
         let total: u64 = self.cmd(queue, redis::cmd(count).arg(&key)).await?;
         let mut jobs = Vec::with_capacity(ids.len());
@@ -78,7 +75,7 @@ impl Browse for BullStore {
                 jobs.push(j);
             }
         }
-        Ok(JobPage::new(offset, limit, total, jobs))
+        Ok(JobPage::new(window, total, jobs))
     }
     async fn job(&self, queue: &str, id: &str) -> Result<Option<JobInfo>, Error> {
         let state = self.state(queue, id).await?;

@@ -3,8 +3,6 @@
 //! the Redis store: retry only failed, remove anything but active, promote only delayed,
 //! pause/resume, clean finished jobs older than an age.
 
-use std::time::Duration;
-
 use rusqlite::{params, Connection};
 
 use super::finish::delete_job;
@@ -12,8 +10,8 @@ use super::info::state_of;
 use super::producer::ensure_queue;
 use super::{events, make_ready, EmbeddedStore, End, Fault};
 use crate::queue::consumer::now_ms;
-use crate::queue::contract::Admin;
-use crate::queue::state::JobState;
+use crate::queue::contract::{Admin, Progress};
+use crate::queue::state::CleanOrder;
 use crate::queue::{error::Error, error::JobOpError};
 use async_trait::async_trait;
 
@@ -98,11 +96,7 @@ impl Admin for EmbeddedStore {
 
     /// Moves every job of `queue` that failed before the call back to ready, in batches;
     /// `progress(done, total)` after each. Returns how many were moved.
-    async fn retry_all_failed(
-        &self,
-        queue: &str,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<u64, Error> {
+    async fn retry_all_failed(&self, queue: &str, progress: Progress<'_>) -> Result<u64, Error> {
         let before = now_ms() as i64;
         let q = queue.to_string();
         let total: u64 = self
@@ -203,15 +197,9 @@ impl Admin for EmbeddedStore {
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago; returns how
     /// many.
-    async fn clean(
-        &self,
-        queue: &str,
-        state: JobState,
-        older_than: Duration,
-    ) -> Result<u64, Error> {
-        // `state` was checked by `Store::clean`.
-        let (q, state) = (queue.to_string(), state.as_str());
-        let cutoff = now_ms() as i64 - older_than.as_millis() as i64;
+    async fn clean(&self, queue: &str, order: CleanOrder) -> Result<u64, Error> {
+        let (q, state) = (queue.to_string(), order.state().as_str());
+        let cutoff = order.cutoff_ms(now_ms()) as i64;
         self.write(queue, move |c| {
             c.prepare_cached(
                 "DELETE FROM logs WHERE queue = ?1 AND job_id IN

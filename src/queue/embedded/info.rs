@@ -13,7 +13,7 @@ use crate::queue::contract::Browse;
 use crate::queue::contract::Inspect;
 use crate::queue::metrics::{minute_of, MinuteCounts};
 use crate::queue::state::JobState;
-use crate::queue::{error::Error, info::JobInfo, info::JobPage, job::JobCounts};
+use crate::queue::{error::Error, info::JobInfo, info::JobPage, info::JobWindow, job::JobCounts};
 use async_trait::async_trait;
 
 /// The columns [`from_row`] reads, in order.
@@ -103,15 +103,10 @@ impl Browse for EmbeddedStore {
         Ok(stored.as_deref().map(stored_state))
     }
 
-    /// One page of `queue`'s jobs in `state`.
-    async fn jobs(
-        &self,
-        queue: &str,
-        state: JobState,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error> {
-        let (stored, order) = listing(state).ok_or_else(|| state.not_listed(queue))?;
+    /// One page of `queue`'s jobs in `window.state`.
+    async fn jobs(&self, queue: &str, window: JobWindow) -> Result<JobPage, Error> {
+        let (stored, order) =
+            listing(window.state).ok_or_else(|| window.state.not_listed(queue))?;
         let q = queue.to_string();
         let (total, jobs) = self
             .read(queue, move |c| {
@@ -123,16 +118,16 @@ impl Browse for EmbeddedStore {
                      ORDER BY {order} LIMIT ?3 OFFSET ?4"
                 );
                 let mut stmt = c.prepare_cached(&sql)?;
-                let page = limit.max(1) as i64;
-                let rows = stmt
-                    .query_map(rusqlite::params![q, stored, page, offset as i64], |r| {
-                        from_row(&q, r)
-                    })?;
+                let page = window.limit.max(1) as i64;
+                let rows = stmt.query_map(
+                    rusqlite::params![q, stored, page, window.offset as i64],
+                    |r| from_row(&q, r),
+                )?;
                 let jobs = rows.collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok::<_, Fault>((total, jobs))
             })
             .await?;
-        Ok(JobPage::new(offset, limit, total, jobs))
+        Ok(JobPage::new(window, total, jobs))
     }
 
     /// One job with its state and logs, or `None`.

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::client::on;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
-use crate::queue::contract::{Admin, Browse};
-use crate::queue::state::JobState;
+use crate::queue::contract::{Admin, Browse, Progress};
+use crate::queue::state::{CleanOrder, JobState};
 use crate::queue::{error::Error, error::JobOpError};
 use async_trait::async_trait;
 
@@ -89,11 +89,7 @@ impl Admin for RedisStore {
     /// the move goes on. Returns how many were moved. Only jobs that failed before the call are
     /// counted and moved, so a job that fails again meanwhile is neither retried twice nor
     /// mistaken for one left behind.
-    async fn retry_all_failed(
-        &self,
-        queue: &str,
-        progress: &mut (dyn FnMut(u64, u64) + Send),
-    ) -> Result<u64, Error> {
+    async fn retry_all_failed(&self, queue: &str, progress: Progress<'_>) -> Result<u64, Error> {
         let q = self.queue(queue).await?;
         let before = now_ms();
         let total = self.failed_before(queue, before).await?;
@@ -169,19 +165,13 @@ impl Admin for RedisStore {
     }
 
     /// Removes `completed` or `failed` jobs finished longer than `older_than` ago. Returns how many.
-    async fn clean(
-        &self,
-        queue: &str,
-        state: JobState,
-        older_than: Duration,
-    ) -> Result<u64, Error> {
-        // `state` was checked by `Store::clean`.
+    async fn clean(&self, queue: &str, order: CleanOrder) -> Result<u64, Error> {
         let q = self.queue(queue).await?;
-        let grace = older_than.as_millis() as u64;
+        let grace = order.older_than().as_millis() as u64;
         let mut removed = 0u64;
         loop {
             let batch = q
-                .clean(grace, 1000, state.as_str())
+                .clean(grace, 1000, order.state().as_str())
                 .await
                 .map_err(|e| Error::engine(queue, e))?;
             removed += batch.len() as u64;

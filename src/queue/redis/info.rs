@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::keys::QueueKeys;
 use crate::queue::state::JobState;
-use crate::queue::{error::Error, info::JobInfo, info::JobPage};
+use crate::queue::{error::Error, info::JobInfo, info::JobPage, info::JobWindow};
 
 use super::client::on;
 use super::RedisStore;
@@ -167,19 +167,16 @@ fn lossy(pairs: RawHash) -> HashMap<String, String> {
 
 #[async_trait]
 impl Browse for RedisStore {
-    /// One page of `queue`'s jobs in `state`.
-    async fn jobs(
-        &self,
-        queue: &str,
-        state: JobState,
-        offset: u64,
-        limit: u64,
-    ) -> Result<JobPage, Error> {
+    /// One page of `queue`'s jobs in `window.state`.
+    async fn jobs(&self, queue: &str, window: JobWindow) -> Result<JobPage, Error> {
         let (suffix, is_list, newest_first) =
-            state_key(state).ok_or_else(|| state.not_listed(queue))?;
+            state_key(window.state).ok_or_else(|| window.state.not_listed(queue))?;
         let k = QueueKeys::new(self.prefix(), queue);
         let key = k.key(suffix);
-        let (start, stop) = (offset as i64, (offset + limit.max(1)) as i64 - 1);
+        let (start, stop) = (
+            window.offset as i64,
+            (window.offset + window.limit.max(1)) as i64 - 1,
+        );
         let mut pipe = redis::pipe();
         if is_list {
             pipe.cmd("LLEN").arg(&key);
@@ -194,13 +191,8 @@ impl Browse for RedisStore {
         }
         let (total, ids): (u64, Vec<Vec<u8>>) = on(queue, self.inner.conn.pipe(&pipe)).await?;
         let mut jobs = self.hashes(queue, &ids).await?;
-        jobs.iter_mut().for_each(|j| j.state = Some(state));
-        Ok(JobPage {
-            total,
-            offset,
-            limit,
-            jobs,
-        })
+        jobs.iter_mut().for_each(|j| j.state = Some(window.state));
+        Ok(JobPage::new(window, total, jobs))
     }
 
     /// One job with its state and logs, or `None`.

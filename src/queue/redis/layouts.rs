@@ -18,19 +18,19 @@ use crate::queue::bull::BullStore;
 use crate::queue::cancel_request::CancelRequest;
 use crate::queue::consumer::{Consumer, ConsumerOptions, Processor};
 use crate::queue::contract::{
-    Admin, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce,
+    Admin, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce, Progress,
 };
 use crate::queue::error::{Error, JobOpError};
 use crate::queue::events::{EventSource, QueueEvent};
 use crate::queue::groups::{GroupCount, GroupPolicy};
 use crate::queue::identity::Identity;
-use crate::queue::info::{JobInfo, JobPage};
+use crate::queue::info::{JobInfo, JobPage, JobWindow};
 use crate::queue::job::JobCounts;
 use crate::queue::layout::Layout;
 use crate::queue::metrics::MinuteCounts;
 use crate::queue::record::FinishedRun;
 use crate::queue::spec::ValidJob;
-use crate::queue::state::JobState;
+use crate::queue::state::{CleanOrder, JobState};
 
 /// The two layouts over one Redis, and which queues are Bull's. Cheap to clone.
 #[derive(Clone)]
@@ -156,18 +156,18 @@ by_queue!(Inspect {
 
 by_queue!(Browse {
     fn state(id: &str) -> Result<Option<JobState>, Error>;
-    fn jobs(state: JobState, offset: u64, limit: u64) -> Result<JobPage, Error>;
+    fn jobs(window: JobWindow) -> Result<JobPage, Error>;
     fn job(id: &str) -> Result<Option<JobInfo>, Error>;
 });
 
 by_queue!(Admin {
     fn retry_job(id: &str) -> Result<(), JobOpError>;
-    fn retry_all_failed(progress: &mut (dyn FnMut(u64, u64) + Send)) -> Result<u64, Error>;
+    fn retry_all_failed(progress: Progress<'_>) -> Result<u64, Error>;
     fn remove_job(id: &str) -> Result<(), JobOpError>;
     fn promote_job(id: &str) -> Result<(), JobOpError>;
     fn pause() -> Result<(), Error>;
     fn resume() -> Result<(), Error>;
-    fn clean(state: JobState, older_than: Duration) -> Result<u64, Error>;
+    fn clean(order: CleanOrder) -> Result<u64, Error>;
 });
 
 /// Cancels and claims are not about a layout: the BullMQ store's keys serve both.
