@@ -177,20 +177,28 @@ pub trait Cancels: Send + Sync {
     async fn ack_cancel(&self, req: &CancelRequest, holder: &str) -> Result<(), Error>;
 }
 
+/// One voucher: daemon `holder` (its WORKER_ID) runs crontab entries `entries` through
+/// `queue`, for `ttl` from now. What the claims refresher (`worker/claims.rs`) writes each
+/// turn, as one value.
+#[derive(Debug, Clone, Copy)]
+pub struct Advert<'a> {
+    /// The queue the entries' jobs go through.
+    pub queue: &'a str,
+    /// This daemon's WORKER_ID.
+    pub holder: &'a str,
+    /// The crontab entry ids it runs.
+    pub entries: &'a [String],
+    /// How long the voucher lasts.
+    pub ttl: Duration,
+}
+
 /// Which daemon runs which crontab entries, where several share a store.
 #[async_trait]
 pub trait Claims: Send + Sync {
-    /// Vouches for `ttl` that this daemon runs crontab entries `entries` through `queue`, so
-    /// other daemons on the store hand those jobs back rather than fail them. A store that
-    /// admits one daemon (the embedded file) has nobody to tell. `holder` is this daemon's
-    /// WORKER_ID; returns those of `entries` another live daemon vouches for too.
-    async fn advertise_entries(
-        &self,
-        _queue: &str,
-        _holder: &str,
-        _entries: &[String],
-        _ttl: Duration,
-    ) -> Result<Vec<String>, Error> {
+    /// Writes `advert`, so other daemons on the store hand its entries' jobs back rather than
+    /// fail them. A store that admits one daemon (the embedded file) has nobody to tell.
+    /// Returns those of the entries another live daemon vouches for too.
+    async fn advertise_entries(&self, _advert: Advert<'_>) -> Result<Vec<String>, Error> {
         Ok(Vec::new())
     }
     /// Whether a live daemon vouches for crontab entry `entry` of `queue`.

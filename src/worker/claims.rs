@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::RouteTable;
+use crate::queue::contract::Advert;
 use crate::queue::Store;
 
 /// How long one voucher lasts: three refreshes, so one lost refresh (a Redis blip) does not
@@ -46,10 +47,13 @@ pub async fn run(
                 .map(|(id, _)| id.clone())
                 .collect()
         };
-        match store
-            .advertise_entries(&queue, &holder, &entries, CLAIM_TTL)
-            .await
-        {
+        let advert = Advert {
+            queue: &queue,
+            holder: &holder,
+            entries: &entries,
+            ttl: CLAIM_TTL,
+        };
+        match store.advertise_entries(advert).await {
             Ok(others) => {
                 failing = false;
                 *shared.lock().unwrap_or_else(|p| p.into_inner()) = others.into_iter().collect();

@@ -31,6 +31,25 @@ pub(super) struct Claim {
 /// Delayed jobs moved per claim at most (the rest follow on the next turns).
 const PROMOTE_BATCH: i64 = 1000;
 
+/// One claim in progress: every step (pick, activate, the next due time) works on the same
+/// connection and queue, for the same worker, at the same `now`, so they travel as one value.
+#[derive(Clone, Copy)]
+struct Turn<'a> {
+    conn: &'a Connection,
+    queue: &'a str,
+    worker: &'a str,
+    now: i64,
+}
+
+impl Turn<'_> {
+    /// When the earliest delayed job of the queue is due (ms), if any.
+    fn next_delayed(self) -> rusqlite::Result<Option<i64>> {
+        self.conn
+            .prepare_cached("SELECT MIN(run_at) FROM jobs WHERE queue = ?1 AND state = 'delayed'")?
+            .query_row([self.queue], |r| r.get(0))
+    }
+}
+
 /// Moves due delayed jobs of `queue` to ready, then claims up to `n` jobs for `worker`; with a
 /// group policy, in the groups' turn and within their limits (`groups.rs`).
 pub(super) fn claim(
@@ -41,6 +60,12 @@ pub(super) fn claim(
     policy: Option<&GroupPolicy>,
 ) -> Result<Claim, Fault> {
     let now = now_ms() as i64;
+    let turn = Turn {
+        conn,
+        queue,
+        worker,
+        now,
+    };
     promote_due(conn, queue, now)?;
     let paused: bool = conn
         .prepare_cached("SELECT paused FROM queues WHERE name = ?1")?
@@ -48,7 +73,7 @@ pub(super) fn claim(
         .optional()?
         .is_some_and(|p| p != 0);
     if let Some(policy) = policy {
-        return claim_grouped(conn, queue, n, worker, policy, paused, now);
+        return claim_grouped(turn, n, policy, paused);
     }
     let mut ids = Vec::new();
     if !paused {
@@ -71,11 +96,10 @@ pub(super) fn claim(
     }
     let mut jobs = Vec::with_capacity(ids.len());
     for (id, prev) in ids {
-        jobs.push(activate(conn, queue, &id, prev, worker, now)?);
+        jobs.push(activate(turn, &id, prev)?);
     }
     let next_due = if jobs.is_empty() {
-        conn.prepare_cached("SELECT MIN(run_at) FROM jobs WHERE queue = ?1 AND state = 'delayed'")?
-            .query_row([queue], |r| r.get::<_, Option<i64>>(0))?
+        turn.next_delayed()?
     } else {
         None
     };
@@ -84,26 +108,24 @@ pub(super) fn claim(
 
 /// [`claim`] under a group policy: one pick at a time, each seeing the previous one active.
 fn claim_grouped(
-    conn: &Connection,
-    queue: &str,
+    turn: Turn<'_>,
     n: usize,
-    worker: &str,
     policy: &GroupPolicy,
     paused: bool,
-    now: i64,
 ) -> Result<Claim, Fault> {
+    let Turn {
+        conn, queue, now, ..
+    } = turn;
     let mut jobs = Vec::new();
     while !paused && jobs.len() < n {
         let Some(pick) = groups::pick(conn, queue, policy, now)? else {
             break;
         };
         groups::started(conn, queue, &pick.group, policy, now)?;
-        jobs.push(activate(conn, queue, &pick.id, pick.state, worker, now)?);
+        jobs.push(activate(turn, &pick.id, pick.state)?);
     }
     let next_due = if jobs.is_empty() {
-        let delayed: Option<i64> = conn
-            .prepare_cached("SELECT MIN(run_at) FROM jobs WHERE queue = ?1 AND state = 'delayed'")?
-            .query_row([queue], |r| r.get(0))?;
+        let delayed = turn.next_delayed()?;
         let window = groups::next_window(conn, queue, policy, now)?;
         [delayed, window].into_iter().flatten().min()
     } else {
@@ -112,14 +134,14 @@ fn claim_grouped(
     Ok(Claim { jobs, next_due })
 }
 
-fn activate(
-    conn: &Connection,
-    queue: &str,
-    id: &str,
-    prev: &str,
-    worker: &str,
-    now: i64,
-) -> Result<Claimed, Fault> {
+/// Job `id` of the turn's queue, found in state `prev`, → active for the turn's worker.
+fn activate(turn: Turn<'_>, id: &str, prev: &str) -> Result<Claimed, Fault> {
+    let Turn {
+        conn,
+        queue,
+        worker,
+        now,
+    } = turn;
     let job = conn
         .prepare_cached(
             "UPDATE jobs SET state = 'active', attempts_started = attempts_started + 1,

@@ -12,13 +12,11 @@
 //! no entry id contains. The per-holder fields let a daemon tell, for
 //! `[cron] when_store_down = "run_if_alone"`, whether another daemon was alive for an entry.
 
-use std::time::Duration;
-
 use super::client::on;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::consumer::now_ms;
-use crate::queue::contract::{Claims, SchedulePause};
+use crate::queue::contract::{Advert, Claims, SchedulePause};
 use crate::queue::error::Error;
 use async_trait::async_trait;
 
@@ -39,15 +37,15 @@ fn split_holder(field: &str) -> Option<(&str, &str)> {
 
 #[async_trait]
 impl Claims for RedisStore {
-    /// Vouches, as daemon `holder`, for `entries` of `queue` for `ttl` from now; returns those
-    /// of `entries` that another live daemon (not `holder`) vouches for too.
-    async fn advertise_entries(
-        &self,
-        queue: &str,
-        holder: &str,
-        entries: &[String],
-        ttl: Duration,
-    ) -> Result<Vec<String>, Error> {
+    /// Vouches, as daemon `advert.holder`, for its entries of `advert.queue` for `advert.ttl`
+    /// from now; returns those entries another live daemon (not the holder) vouches for too.
+    async fn advertise_entries(&self, advert: Advert<'_>) -> Result<Vec<String>, Error> {
+        let Advert {
+            queue,
+            holder,
+            entries,
+            ttl,
+        } = advert;
         let key = QueueKeys::new(self.prefix(), queue).cron_entries();
         let now = now_ms();
         let held: std::collections::HashMap<String, u64> =

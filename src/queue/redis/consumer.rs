@@ -29,7 +29,7 @@ use tokio::task::JoinHandle;
 
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{EngineWorker, Start};
+use super::engine::{recover, EngineWorker, Start};
 use super::groups::GroupRun;
 use super::idle_waiter::{IdleWaiter, Watch};
 use super::keys::QueueKeys;
@@ -98,7 +98,7 @@ impl Consume for RedisStore {
             None => false,
         };
         let engine = if idle {
-            self.recover_idle(queue, life.opts.max_stalled_count).await;
+            recover(self, queue, None, life.opts.max_stalled_count).await;
             None
         } else {
             Some(life.engine(Start::First).await?)
@@ -133,27 +133,6 @@ impl Consume for RedisStore {
 }
 
 impl RedisStore {
-    /// This WORKER_ID's jobs cut off by an earlier run, moved back to wait by a queue that
-    /// starts idle (one that starts its engine worker does it as it starts).
-    async fn recover_idle(&self, queue: &str, max_stalled: u32) {
-        let Some(owner) = self.inner.owner.get() else {
-            return;
-        };
-        // No engine uuid yet: a placeholder for this run, which the next run's recovery
-        // removes with this run's other entries (no lock ever carries it).
-        let placeholder = format!("idle-{}", owner.run_id);
-        match self
-            .recover_own(queue, owner, &placeholder, max_stalled)
-            .await
-        {
-            Ok(ids) if !ids.is_empty() => tracing::warn!(queue, jobs = ?ids,
-                "jobs cut off by this WORKER_ID's previous run moved back to wait (a stall)"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(queue, error = %e,
-                "could not recover the previous run's jobs; stalled recovery will"),
-        }
-    }
-
     /// The store's idle waiter, started at the first idle queue; `None` on a Cluster.
     fn idle_waiter(&self) -> Option<&IdleWaiter> {
         if self.inner.conn.is_cluster() {

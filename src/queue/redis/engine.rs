@@ -136,7 +136,7 @@ impl EngineWorker {
             // Our own cut-off jobs (an earlier run of this WORKER_ID): back to wait before the
             // first fetch, not after their locks expire. Redis failing here: stalled recovery
             // still gets them.
-            recover(store, queue, worker.id(), opts.max_stalled_count).await;
+            recover(store, queue, Some(worker.id()), opts.max_stalled_count).await;
         }
         let worker = Arc::new(worker);
         beat.turned();
@@ -263,11 +263,21 @@ impl EngineWorker {
 }
 
 /// Moves this WORKER_ID's jobs cut off by an earlier run back to wait and records `engine_id`
-/// as this run's (`identity.rs`).
-async fn recover(store: &RedisStore, queue: &str, engine_id: &str, max_stalled: u32) {
+/// as this run's (`identity.rs`). A queue that starts idle has no engine worker, so no engine
+/// id (`None`): one recovery for both, so the two starts cannot drift apart.
+pub(super) async fn recover(
+    store: &RedisStore,
+    queue: &str,
+    engine_id: Option<&str>,
+    max_stalled: u32,
+) {
     let Some(owner) = store.inner.owner.get() else {
         return;
     };
+    // No engine uuid yet: a placeholder for this run, which the next run's recovery removes
+    // with this run's other entries (no lock ever carries it).
+    let placeholder = format!("idle-{}", owner.run_id);
+    let engine_id = engine_id.unwrap_or(&placeholder);
     match store
         .recover_own(queue, owner, engine_id, max_stalled)
         .await

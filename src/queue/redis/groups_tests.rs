@@ -14,7 +14,7 @@ use crate::queue::contract::{Consume, Inspect, Produce};
 use crate::queue::groups::GroupCount;
 use crate::queue::job::{JobSpec, Outcome};
 use crate::queue::redis::group_release::RELEASE_SCRIPT;
-use crate::queue::redis::test_server::{connect, Redis};
+use crate::queue::redis::test_server::{connect, consumer_opts, Redis};
 
 async fn cmd<T: redis::FromRedisValue>(store: &RedisStore, args: &[&str]) -> T {
     let mut c = redis::cmd(args[0]);
@@ -112,19 +112,13 @@ impl Processor for Done {
     }
 }
 
+/// The shared test consumer's options, with four slots and `groups`.
 fn opts(groups: Option<GroupPolicy>) -> ConsumerOptions {
+    let thirty = Duration::from_secs(30);
     ConsumerOptions {
         concurrency: 4,
-        lock_duration: Duration::from_secs(30),
-        stalled_interval: Duration::from_secs(30),
-        max_stalled_count: 1,
-        drain_delay: Duration::from_secs(1),
-        idle_release: Duration::from_secs(30),
-        worker_name: "t".into(),
-        remove_on_complete: None,
-        remove_on_fail: None,
-        metrics_points: 0,
         groups,
+        ..consumer_opts(thirty, thirty)
     }
 }
 

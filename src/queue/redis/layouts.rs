@@ -18,7 +18,7 @@ use crate::queue::bull::BullStore;
 use crate::queue::cancel_request::CancelRequest;
 use crate::queue::consumer::{Consumer, ConsumerOptions, Processor};
 use crate::queue::contract::{
-    Admin, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce, Progress,
+    Admin, Advert, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce, Progress,
 };
 use crate::queue::error::{Error, JobOpError};
 use crate::queue::events::{EventSource, QueueEvent};
@@ -190,16 +190,8 @@ impl Cancels for Layouts {
 
 #[async_trait]
 impl Claims for Layouts {
-    async fn advertise_entries(
-        &self,
-        queue: &str,
-        holder: &str,
-        entries: &[String],
-        ttl: Duration,
-    ) -> Result<Vec<String>, Error> {
-        self.bullmq
-            .advertise_entries(queue, holder, entries, ttl)
-            .await
+    async fn advertise_entries(&self, advert: Advert<'_>) -> Result<Vec<String>, Error> {
+        self.bullmq.advertise_entries(advert).await
     }
     async fn entry_claimed(&self, queue: &str, entry: &str) -> Result<bool, Error> {
         self.bullmq.entry_claimed(queue, entry).await
