@@ -12,7 +12,6 @@
 //!
 //! Every method names the queue in its errors.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::cancel_request::CancelRequest;
 use super::consumer::{Consumer, ConsumerOptions, Processor};
 use super::error::{Error, JobOpError};
-use super::events::{EventSource, QueueEvent};
+use super::events::{CatchUp, EventSource, EventStarts, QueueEvent};
 use super::groups::{GroupCount, GroupPolicy};
 use super::identity::Identity;
 use super::info::{JobInfo, JobPage, JobWindow};
@@ -236,19 +235,10 @@ pub struct SchedulePause {
 /// Reading queues' event logs.
 #[async_trait]
 pub trait Events: Send + Sync {
-    /// Up to `count` events of `queue` after `after`, without blocking.
-    async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error>;
-    /// A reader of `queues`' events after `cursors`.
-    async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<Box<dyn EventSource>, Error>;
+    /// Up to `page.count` events of `queue` after `page.after`, without blocking.
+    async fn events_after(&self, queue: &str, page: CatchUp<'_>) -> Result<Vec<QueueEvent>, Error>;
+    /// A reader of the events of each queue in `starts`, after its cursor.
+    async fn event_reader(&self, starts: EventStarts) -> Result<Box<dyn EventSource>, Error>;
 }
 
 /// One store: every role. Nothing implements it by hand; the blanket impl below makes any

@@ -9,6 +9,20 @@ use serde::Serialize;
 
 use super::error::Error;
 
+/// The queues an event reader follows, each with the event id to read after (`None`: only
+/// events from now on). One map, so no cursor can name a queue that is not followed.
+pub type EventStarts = BTreeMap<String, Option<String>>;
+
+/// A catch-up read of one queue's log: up to `count` events after event id `after`, without
+/// waiting. What a resuming SSE client asks for, one page at a time, as one value.
+#[derive(Debug, Clone, Copy)]
+pub struct CatchUp<'a> {
+    /// The last event id the client saw.
+    pub after: &'a str,
+    /// The most events returned.
+    pub count: usize,
+}
+
 /// One event of one queue.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueEvent {

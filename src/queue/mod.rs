@@ -60,7 +60,7 @@ pub mod timings;
 pub use crate::rules::{validate_queue_name, MAX_QUEUE_NAME};
 pub use consumer::{ActiveJob, Consumer, ConsumerOptions, LoopBeat, Processor};
 pub use error::{Error, JobOpError};
-pub use events::{EventReader, QueueEvent};
+pub use events::{CatchUp, EventReader, EventStarts, QueueEvent};
 pub use fault::Fault;
 pub use identity::Identity;
 pub use info::{JobInfo, JobPage, JobWindow};

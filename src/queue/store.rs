@@ -14,7 +14,7 @@ use super::alarm::WriteAlarm;
 use super::contract::Backend;
 use super::embedded::EmbeddedStore;
 use super::error::Error;
-use super::events::EventReader;
+use super::events::{EventReader, EventStarts};
 use super::job::JobSpec;
 use super::layout::Layout;
 use super::redis::{Layouts, RedisStore, RedisTarget};
@@ -189,14 +189,8 @@ impl Store {
         self.backend.request_cancel(req, Some(wait)).await
     }
 
-    /// A reader of `queues`' events after `cursors`.
-    pub async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: std::collections::BTreeMap<String, String>,
-    ) -> Result<EventReader, Error> {
-        Ok(EventReader(
-            self.backend.event_reader(queues, cursors).await?,
-        ))
+    /// A reader of the events of each queue in `starts`, after its cursor.
+    pub async fn event_reader(&self, starts: EventStarts) -> Result<EventReader, Error> {
+        Ok(EventReader(self.backend.event_reader(starts).await?))
     }
 }

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hub::{Feed, Hub};
 use crate::http::error::ApiError;
-use crate::queue::{QueueEvent, Store};
+use crate::queue::{CatchUp, QueueEvent, Store};
 
 /// Events read from the store per catch-up page.
 const PAGE: usize = 200;
@@ -105,9 +105,13 @@ impl Client {
                 }
             }
             if let Some(range) = self.catch_up.front_mut() {
+                let ask = CatchUp {
+                    after: &range.after,
+                    count: PAGE,
+                };
                 let page = tokio::select! {
                     _ = self.closing.cancelled() => return None,
-                    p = self.store.events_after(&range.queue, &range.after, PAGE) => p,
+                    p = self.store.events_after(&range.queue, ask) => p,
                 };
                 let page = match page {
                     Ok(p) => p,

@@ -15,7 +15,7 @@
 //! - The cap is a semaphore of `max_sse_clients` permits; each SSE stream owns one permit for
 //!   its whole life and returns it when the client goes away.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use tokio::sync::{broadcast, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::http::error::ApiError;
-use crate::queue::{QueueEvent, Store};
+use crate::queue::{EventStarts, QueueEvent, Store};
 
 /// Events a feed buffers for its slowest client. A client further behind is disconnected and
 /// resumes from its cursor through the store (catch-up), so a slow browser never holds memory
@@ -215,7 +215,7 @@ impl Shared {
 async fn read(store: Store, queue: String, shared: Arc<Shared>, stop: CancellationToken) {
     let opened = tokio::select! {
         _ = stop.cancelled() => return shared.end("stopped".into()),
-        r = store.event_reader(std::slice::from_ref(&queue), BTreeMap::new()) => r,
+        r = store.event_reader(EventStarts::from([(queue.clone(), None)])) => r,
     };
     let mut reader = match opened {
         Ok(r) => r,

@@ -13,7 +13,7 @@ use super::bus::{lock, order, Bus};
 use super::BullStore;
 use crate::queue::contract::Events;
 use crate::queue::error::Error;
-use crate::queue::events::{EventSource, QueueEvent};
+use crate::queue::events::{CatchUp, EventSource, EventStarts, QueueEvent};
 
 /// Events returned by one `next_batch` at most.
 const BATCH: usize = 200;
@@ -23,25 +23,16 @@ const SUBSCRIBE_WAIT: Duration = Duration::from_secs(5);
 
 #[async_trait]
 impl Events for BullStore {
-    async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
+    async fn events_after(&self, queue: &str, page: CatchUp<'_>) -> Result<Vec<QueueEvent>, Error> {
         // Bull's events are pub/sub: only what this daemon's subscription kept can be read back.
         Ok(lock(&self.buses)
             .get(queue)
-            .map(|bus| bus.shared.after(order(after), count))
+            .map(|bus| bus.shared.after(order(page.after), page.count))
             .unwrap_or_default())
     }
-    async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<Box<dyn EventSource>, Error> {
-        let mut buses = Vec::with_capacity(queues.len());
-        for queue in queues {
+    async fn event_reader(&self, starts: EventStarts) -> Result<Box<dyn EventSource>, Error> {
+        let mut buses = Vec::with_capacity(starts.len());
+        for queue in starts.keys() {
             let bus = self.bus(queue).ok_or_else(|| {
                 Error::engine(
                     queue,
@@ -60,7 +51,7 @@ impl Events for BullStore {
             }
             buses.push(bus);
         }
-        Ok(Box::new(BullEventSource::new(buses, &cursors)))
+        Ok(Box::new(BullEventSource::new(buses, &starts)))
     }
 }
 
@@ -72,16 +63,18 @@ pub(super) struct BullEventSource {
 }
 
 impl BullEventSource {
-    /// A reader of `buses` after `cursors` (the newest event where a queue has none).
-    pub(super) fn new(buses: Vec<Arc<Bus>>, cursors: &BTreeMap<String, String>) -> Self {
+    /// A reader of `buses` after their cursors in `starts` (the newest event where a queue
+    /// has none).
+    pub(super) fn new(buses: Vec<Arc<Bus>>, starts: &EventStarts) -> Self {
         let queues: Vec<_> = buses
             .into_iter()
             .map(|bus| {
                 let rx = bus.shared.pushed.subscribe();
-                let cursor = cursors
+                let cursor = starts
                     .get(&bus.shared.queue)
-                    .filter(|c| *c != "$")
                     .cloned()
+                    .flatten()
+                    .filter(|c| c != "$")
                     .unwrap_or_else(|| bus.shared.last_id());
                 (bus, rx, cursor)
             })

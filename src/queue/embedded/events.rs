@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use super::info::three;
 use super::{EmbeddedStore, Fault, Inner};
 use crate::queue::contract::Events;
-use crate::queue::events::EventSource;
+use crate::queue::events::{CatchUp, EventSource, EventStarts};
 use crate::queue::{error::Error, events::QueueEvent};
 use async_trait::async_trait;
 
@@ -119,20 +119,16 @@ async fn read_after(
 
 #[async_trait]
 impl Events for EmbeddedStore {
-    /// A reader of `queues` starting after `cursors` (queues without one start with new events
-    /// only, pinned to the current last id so every cursor handed out is concrete).
-    async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<Box<dyn EventSource>, Error> {
-        let queues = queues.to_vec();
+    /// A reader of the queues of `starts`, each after its cursor (a queue without one starts
+    /// with new events only, pinned to the current last id so every cursor handed out is
+    /// concrete).
+    async fn event_reader(&self, starts: EventStarts) -> Result<Box<dyn EventSource>, Error> {
         let cursors = self
             .read("events", move |c| {
                 let mut out = BTreeMap::new();
-                for q in queues {
-                    let at = match cursors.get(&q) {
-                        Some(text) => parse_cursor(text),
+                for (q, start) in starts {
+                    let at = match start {
+                        Some(text) => parse_cursor(&text),
                         None => c
                             .prepare_cached(
                                 "SELECT COALESCE(MAX(id), 0) FROM events WHERE queue = ?1",
@@ -155,16 +151,11 @@ impl Events for EmbeddedStore {
         }))
     }
 
-    /// Up to `count` events of `queue` after event id `after`, without waiting: the catch-up
-    /// read of a resuming SSE client.
-    async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
-        let cursors = BTreeMap::from([(queue.to_string(), parse_cursor(after))]);
-        read_after(&self.inner, cursors, count as i64).await
+    /// Up to `page.count` events of `queue` after event id `page.after`, without waiting: the
+    /// catch-up read of a resuming SSE client.
+    async fn events_after(&self, queue: &str, page: CatchUp<'_>) -> Result<Vec<QueueEvent>, Error> {
+        let cursors = BTreeMap::from([(queue.to_string(), parse_cursor(page.after))]);
+        read_after(&self.inner, cursors, page.count as i64).await
     }
 }
 

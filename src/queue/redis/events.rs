@@ -14,7 +14,7 @@ use bullmq::redis_connection::AnyConnection;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::contract::Events;
-use crate::queue::events::EventSource;
+use crate::queue::events::{CatchUp, EventSource, EventStarts};
 use crate::queue::{error::Error, events::QueueEvent};
 use async_trait::async_trait;
 
@@ -52,21 +52,17 @@ fn to_event(queue: &str, entry: redis::streams::StreamId) -> QueueEvent {
 
 #[async_trait]
 impl Events for RedisStore {
-    /// A reader of `queues` starting after `cursors` (queues without a cursor start with new
-    /// events only).
-    async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<Box<dyn EventSource>, Error> {
+    /// A reader of the queues of `starts`, each after its cursor (a queue without one starts
+    /// with new events only).
+    async fn event_reader(&self, starts: EventStarts) -> Result<Box<dyn EventSource>, Error> {
         let conn = self
             .inner
             .conn
             .dedicated_any_connection()
             .await
             .map_err(|e| Error::engine("events", e))?;
-        let keys = queues
-            .iter()
+        let keys = starts
+            .keys()
             .map(|q| (q.clone(), QueueKeys::new(self.prefix(), q).events()))
             .collect();
         let mut reader = RedisEventReader {
@@ -77,8 +73,8 @@ impl Events for RedisStore {
         // "Only new events" is pinned to the current last id, so that every cursor handed to a
         // client is concrete and resuming from it loses nothing.
         for (queue, key) in reader.keys.clone() {
-            let start = match cursors.get(&queue) {
-                Some(c) => c.clone(),
+            let start = match starts.get(&queue).cloned().flatten() {
+                Some(c) => c,
                 None => {
                     let last: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
                         .arg(&key)
@@ -100,14 +96,9 @@ impl Events for RedisStore {
         Ok(Box::new(reader))
     }
 
-    /// Up to `count` events of `queue` after stream id `after`, without blocking and on the
-    /// shared connection (no dedicated one): the catch-up read of a resuming SSE client.
-    async fn events_after(
-        &self,
-        queue: &str,
-        after: &str,
-        count: usize,
-    ) -> Result<Vec<QueueEvent>, Error> {
+    /// Up to `page.count` events of `queue` after stream id `page.after`, without blocking and
+    /// on the shared connection (no dedicated one): the catch-up read of a resuming SSE client.
+    async fn events_after(&self, queue: &str, page: CatchUp<'_>) -> Result<Vec<QueueEvent>, Error> {
         let key = QueueKeys::new(self.prefix(), queue).events();
         let reply: Option<redis::streams::StreamReadReply> = self
             .inner
@@ -115,10 +106,10 @@ impl Events for RedisStore {
             .cmd(
                 redis::cmd("XREAD")
                     .arg("COUNT")
-                    .arg(count)
+                    .arg(page.count)
                     .arg("STREAMS")
                     .arg(&key)
-                    .arg(after),
+                    .arg(page.after),
             )
             .await
             .map_err(|e| Error::engine(queue, e))?;

@@ -21,7 +21,7 @@ use crate::queue::contract::{
     Admin, Advert, Browse, Cancels, Claims, Connection, Consume, Events, Inspect, Produce, Progress,
 };
 use crate::queue::error::{Error, JobOpError};
-use crate::queue::events::{EventSource, QueueEvent};
+use crate::queue::events::{CatchUp, EventSource, EventStarts, QueueEvent};
 use crate::queue::groups::{GroupCount, GroupPolicy};
 use crate::queue::identity::Identity;
 use crate::queue::info::{JobInfo, JobPage, JobWindow};
@@ -209,20 +209,16 @@ impl Claims for Layouts {
 }
 
 by_queue!(Events {
-    fn events_after(after: &str, count: usize) -> Result<Vec<QueueEvent>, Error>;
+    fn events_after(page: CatchUp<'_>) -> Result<Vec<QueueEvent>, Error>;
 }
     /// Bull queues' events come from pub/sub, BullMQ's from a stream: one reader reads one
     /// kind (the SSE hub opens one reader per queue).
-    async fn event_reader(
-        &self,
-        queues: &[String],
-        cursors: BTreeMap<String, String>,
-    ) -> Result<Box<dyn EventSource>, Error> {
-        let bull = queues.iter().filter(|q| self.is_bull(q)).count();
+    async fn event_reader(&self, starts: EventStarts) -> Result<Box<dyn EventSource>, Error> {
+        let bull = starts.keys().filter(|q| self.is_bull(q)).count();
         if bull == 0 {
-            self.bullmq.event_reader(queues, cursors).await
-        } else if bull == queues.len() {
-            self.bull.event_reader(queues, cursors).await
+            self.bullmq.event_reader(starts).await
+        } else if bull == starts.len() {
+            self.bull.event_reader(starts).await
         } else {
             Err(Error::Settings(
                 "follow queues with layout = \"bull\" in an event reader of their own".into(),

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::queue::contract::{Consume, Events, Produce};
 
+use crate::queue::events::CatchUp;
 use crate::queue::state::JobState;
 use async_trait::async_trait;
 
@@ -85,7 +86,16 @@ async fn an_expired_lock_is_marked_then_moved_back_counted_and_announced() {
     assert_eq!(stc, "1");
     let marker: Vec<String> = cmd(&store, &["ZRANGE", "bull:q:marker", "0", "-1"]).await;
     assert_eq!(marker, ["0"], "a blocked worker is woken");
-    let events = store.events_after("q", "0", 100).await.unwrap();
+    let events = store
+        .events_after(
+            "q",
+            CatchUp {
+                after: "0",
+                count: 100,
+            },
+        )
+        .await
+        .unwrap();
     let names: Vec<&str> = events.iter().map(|e| e.event.as_str()).collect();
     assert!(
         names.ends_with(&["waiting", "stalled"]),
