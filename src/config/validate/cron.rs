@@ -20,9 +20,9 @@ pub(super) fn cron(
     let Some(raw) = raw else {
         return Ok(CronConfig {
             concurrency: queue_concurrency(&base.queue, queues, src)?.unwrap_or(base.concurrency),
-            backoff: defaults.backoff,
-            remove_on_complete: defaults.remove_on_complete,
-            remove_on_fail: defaults.remove_on_fail,
+            backoff: defaults.options.backoff,
+            remove_on_complete: defaults.options.remove_on_complete,
+            remove_on_fail: defaults.options.remove_on_fail,
             ..base
         });
     };
@@ -41,10 +41,8 @@ pub(super) fn cron(
         remove_on_fail: raw.remove_on_fail.clone(),
         ..RawHandler::default()
     };
-    let base_job = JobDefaults {
-        attempts: 1,
-        ..defaults.clone()
-    };
+    let mut base_job = defaults.clone();
+    base_job.options.attempts = 1;
     let job = job_fields(&as_handler, &base_job, src, "cron")?;
     let policy = super::policy::policy(&raw.policy(), |k| src.place("cron", k))?;
     let mut entries = Vec::new();
@@ -62,10 +60,10 @@ pub(super) fn cron(
         entries,
         queue,
         concurrency,
-        attempts: job.attempts,
-        backoff: job.backoff,
-        remove_on_complete: job.remove_on_complete,
-        remove_on_fail: job.remove_on_fail,
+        attempts: job.options.attempts,
+        backoff: job.options.backoff,
+        remove_on_complete: job.options.remove_on_complete,
+        remove_on_fail: job.options.remove_on_fail,
         when_store_down: raw.when_store_down.unwrap_or_default(),
     })
 }
