@@ -17,12 +17,12 @@ pub(super) fn cron(
     src: &Source,
 ) -> Result<CronConfig, Error> {
     let base = CronConfig::default();
+    let mut base_job = defaults.clone();
+    base_job.options.attempts = 1;
     let Some(raw) = raw else {
         return Ok(CronConfig {
             concurrency: queue_concurrency(&base.queue, queues, src)?.unwrap_or(base.concurrency),
-            backoff: defaults.options.backoff,
-            remove_on_complete: defaults.options.remove_on_complete,
-            remove_on_fail: defaults.options.remove_on_fail,
+            runs: base_job.options,
             ..base
         });
     };
@@ -41,8 +41,6 @@ pub(super) fn cron(
         remove_on_fail: raw.remove_on_fail.clone(),
         ..RawHandler::default()
     };
-    let mut base_job = defaults.clone();
-    base_job.options.attempts = 1;
     let job = job_fields(&as_handler, &base_job, src, "cron")?;
     let policy = super::policy::policy(&raw.policy(), |k| src.place("cron", k))?;
     let mut entries = Vec::new();
@@ -60,10 +58,7 @@ pub(super) fn cron(
         entries,
         queue,
         concurrency,
-        attempts: job.options.attempts,
-        backoff: job.options.backoff,
-        remove_on_complete: job.options.remove_on_complete,
-        remove_on_fail: job.options.remove_on_fail,
+        runs: job.options,
         when_store_down: raw.when_store_down.unwrap_or_default(),
     })
 }
