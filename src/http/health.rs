@@ -363,3 +363,30 @@ fn may_stick(probe: &QueueProbe, after: Duration) -> bool {
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flattened reading leaves a consumed queue's JSON as it was, key order included.
+    #[test]
+    fn a_consumed_queue_keeps_its_json() {
+        let entry = QueueEntry::Consumed(QueueHealth {
+            reading: QueueReading {
+                consumed: true,
+                counts: Some(JobCounts {
+                    waiting: 2,
+                    ..JobCounts::default()
+                }),
+                error: None,
+            },
+            running: 1,
+            concurrency: 5,
+            last_fetch_s: 0.5,
+        });
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"consumed":true,"waiting":2,"prioritized":0,"active":0,"delayed":0,"completed":0,"failed":0,"waiting-children":0,"running":1,"concurrency":5,"last_fetch_s":0.5}"#
+        );
+    }
+}

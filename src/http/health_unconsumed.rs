@@ -88,3 +88,25 @@ pub async fn unconsumed(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flattened reading leaves a declared queue's JSON as it was, key order included.
+    #[test]
+    fn a_declared_queue_keeps_its_json() {
+        let entry = UnconsumedQueue {
+            reading: QueueReading {
+                consumed: false,
+                counts: None,
+                error: Some("WRONGTYPE at bull:ai:wait".into()),
+            },
+            hint: "no consumer here",
+        };
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"consumed":false,"error":"WRONGTYPE at bull:ai:wait","hint":"no consumer here"}"#
+        );
+    }
+}
