@@ -1,13 +1,16 @@
 //! The text rules every room applies where outside text enters or leaves: which queue names
 //! are accepted ([`names`]), which characters are never shown raw ([`is_hidden_char`]: refused
-//! in ids, escaped in logs) and which URL parameters carry a secret ([`is_secret_param`]:
-//! redacted wherever a URL is printed, withheld from job output).
+//! in ids, escaped in logs), which URL parameters carry a secret ([`is_secret_param`]:
+//! redacted wherever a URL is printed, withheld from job output) and how text is cut to a byte
+//! budget without splitting a character ([`cut_to`]).
 //!
 //! Pure and at the bottom of the house: the crontab dialect, the config, the queue room and the
 //! log writer all apply the same rule, so none of them has to import another to share it.
 
+pub mod cut;
 pub mod names;
 
+pub use cut::cut_to;
 pub use names::{validate_queue_name, MAX_QUEUE_NAME};
 
 /// Query parameters that carry a credential (ioredis reads `password` and `username` there).

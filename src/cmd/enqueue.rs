@@ -118,8 +118,8 @@ fn spec(args: &EnqueueArgs, config: &crate::config::Config) -> Result<JobSpec, S
             .transpose()
             .map_err(|e| format!("--backoff: {e}"))?,
     };
-    let defaults = config.job_settings(&args.queue, &args.name).into();
-    let spec = JobSpec::for_handler(&args.name, data, &defaults, overrides);
+    let defaults = &config.job_settings(&args.queue, &args.name).options;
+    let spec = JobSpec::for_handler(&args.name, data, defaults, overrides);
     // The store checks it again in `add`; checking before opening it answers a bad flag
     // with exit 2 and the flag's name, as for the other flags.
     let spec = spec.validate().map_err(|e| {

@@ -7,7 +7,7 @@
 use std::num::NonZeroUsize;
 
 use super::cron_policy::PolicySettings;
-use crate::queue::{Backoff, Retention};
+use crate::queue::{Backoff, HandlerDefaults, Retention};
 
 /// The queue crontab command lines use unless `[cron] queue` names another.
 pub const DEFAULT_CRON_QUEUE: &str = "cron";
@@ -33,14 +33,11 @@ pub struct CronConfig {
     /// Runs at once in this daemon (`[cron] concurrency`, else `[queues.<queue>] concurrency`,
     /// else [`DEFAULT_CRON_CONCURRENCY`]).
     pub concurrency: NonZeroUsize,
-    /// Total attempts of one tick's run (default 1: run once, never re-run).
-    pub attempts: u32,
-    /// Between attempts, when more than one.
-    pub backoff: Backoff,
-    /// Completed runs to keep; `None`: [`KEEP_COMPLETED_PER_ENTRY`] per command entry.
-    pub remove_on_complete: Option<Retention>,
-    /// Failed runs to keep; `None`: those of the last [`KEEP_FAILED_FOR`].
-    pub remove_on_fail: Option<Retention>,
+    /// The job options of a tick's run as `[cron]` (else `[defaults]`) says them: total
+    /// attempts (default 1: run once, never re-run) and the backoff between them; completed
+    /// and failed runs to keep, where `None` is this room's bounded history
+    /// ([`Self::keep_completed`], [`Self::keep_failed`]) rather than BullMQ's keep-all.
+    pub runs: HandlerDefaults,
     /// What a command line's tick does when the store cannot take its run
     /// (`[cron] when_store_down`, default [`WhenStoreDown::Run`]).
     pub when_store_down: WhenStoreDown,
@@ -102,10 +99,12 @@ impl Default for CronConfig {
         CronConfig {
             queue: DEFAULT_CRON_QUEUE.into(),
             concurrency: NonZeroUsize::new(DEFAULT_CRON_CONCURRENCY).unwrap_or(NonZeroUsize::MIN),
-            attempts: 1,
-            backoff: Backoff::Exponential(std::time::Duration::from_secs(5)),
-            remove_on_complete: None,
-            remove_on_fail: None,
+            runs: HandlerDefaults {
+                attempts: 1,
+                backoff: Backoff::Exponential(std::time::Duration::from_secs(5)),
+                remove_on_complete: None,
+                remove_on_fail: None,
+            },
             when_store_down: WhenStoreDown::Run,
             policy: PolicySettings::default(),
             entries: Vec::new(),
@@ -117,7 +116,7 @@ impl Default for CronConfig {
 impl CronConfig {
     /// Completed runs kept when a plan has `commands` command entries.
     pub fn keep_completed(&self, commands: usize) -> Retention {
-        self.remove_on_complete.unwrap_or(Retention::Keep {
+        self.runs.remove_on_complete.unwrap_or(Retention::Keep {
             count: Some(KEEP_COMPLETED_PER_ENTRY * commands.max(1)),
             age: None,
         })
@@ -125,7 +124,7 @@ impl CronConfig {
 
     /// Failed runs kept.
     pub fn keep_failed(&self) -> Retention {
-        self.remove_on_fail.unwrap_or(Retention::Keep {
+        self.runs.remove_on_fail.unwrap_or(Retention::Keep {
             count: None,
             age: Some(KEEP_FAILED_FOR),
         })

@@ -100,39 +100,44 @@ mod tests {
         assert_eq!(p.rate.map(|r| r.max.get()), Some(10));
         assert_eq!(check(RawQueue::default(), Layout::BullMq).unwrap(), None);
 
-        let bad_path = RawQueue {
-            group_by: Some("tenant".into()),
-            ..ok.clone()
-        };
-        let e = check(bad_path, Layout::BullMq).unwrap_err();
-        assert!(
-            e.contains("worker.toml:7: [queues.q] group_by") && e.contains("data.tenant"),
-            "{e}"
-        );
-        let zero = RawQueue {
-            group_concurrency: Some(0),
-            ..ok.clone()
-        };
-        let e = check(zero, Layout::BullMq).unwrap_err();
-        assert!(
-            e.contains("group_concurrency") && e.contains("from 1"),
-            "{e}"
-        );
-        let rate = RawQueue {
-            group_rate: Some("10 per second".into()),
-            ..ok.clone()
-        };
-        assert!(check(rate, Layout::BullMq)
-            .unwrap_err()
-            .contains("group_rate"));
-        let no_limit = RawQueue {
-            group_by: Some("data.tenant".into()),
-            ..RawQueue::default()
-        };
-        assert!(check(no_limit, Layout::BullMq)
-            .unwrap_err()
-            .contains("sets no limit"));
-        let e = check(ok, Layout::Bull).unwrap_err();
-        assert!(e.contains("not available on the Bull 3/4 layout"), "{e}");
+        // (what the table changes from `ok`, its layout, words the error must carry): each
+        // refusal names its key and the way out.
+        type Refusal = (fn(&mut RawQueue), Layout, &'static [&'static str]);
+        let refusals: [Refusal; 5] = [
+            (
+                |q| q.group_by = Some("tenant".into()),
+                Layout::BullMq,
+                &["worker.toml:7: [queues.q] group_by", "data.tenant"],
+            ),
+            (
+                |q| q.group_concurrency = Some(0),
+                Layout::BullMq,
+                &["group_concurrency", "from 1"],
+            ),
+            (
+                |q| q.group_rate = Some("10 per second".into()),
+                Layout::BullMq,
+                &["group_rate"],
+            ),
+            (
+                |q| (q.group_concurrency, q.group_rate) = (None, None),
+                Layout::BullMq,
+                &["sets no limit"],
+            ),
+            (
+                |_| {},
+                Layout::Bull,
+                &["not available on the Bull 3/4 layout"],
+            ),
+        ];
+        for (change, layout, words) in refusals {
+            let mut bad = ok.clone();
+            change(&mut bad);
+            let e = check(bad, layout).unwrap_err();
+            assert!(
+                words.iter().all(|w| e.contains(w)),
+                "{e} lacks one of {words:?}"
+            );
+        }
     }
 }

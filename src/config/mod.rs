@@ -28,7 +28,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::queue::{Backoff, Retention, StoreTarget};
+use crate::queue::{Backoff, HandlerDefaults, StoreTarget};
 
 pub use cron::CronConfig;
 pub use handler_kind::{Builtin, HandlerKind, ProcessProgram, ProcessSpec};
@@ -197,38 +197,24 @@ pub struct Limits {
 /// Job settings: `[defaults]`, overridden per handler.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobDefaults {
-    /// Total attempts for jobs cronq adds (default 3).
-    pub attempts: u32,
-    /// Backoff (default exponential from 5 s).
-    pub backoff: Backoff,
-    /// Handler timeout (default none).
+    /// What the jobs' unset options take: attempts (default 3), backoff (default exponential
+    /// from 5 s), completed and failed jobs to keep (default: BullMQ's, keep all). The queue
+    /// room's own type, so the job-spec builder takes it as it is.
+    pub options: HandlerDefaults,
+    /// Handler timeout (default none): applied by the handler's route, not stored in the job.
     pub timeout: Option<Duration>,
-    /// Completed jobs to keep (default: BullMQ's, keep all).
-    pub remove_on_complete: Option<Retention>,
-    /// Failed jobs to keep (default: keep all).
-    pub remove_on_fail: Option<Retention>,
-}
-
-impl From<&JobDefaults> for crate::queue::HandlerDefaults {
-    /// What the job-spec builder fills unset options with.
-    fn from(d: &JobDefaults) -> Self {
-        crate::queue::HandlerDefaults {
-            attempts: d.attempts,
-            backoff: d.backoff,
-            remove_on_complete: d.remove_on_complete,
-            remove_on_fail: d.remove_on_fail,
-        }
-    }
 }
 
 impl Default for JobDefaults {
     fn default() -> Self {
         JobDefaults {
-            attempts: 3,
-            backoff: Backoff::Exponential(Duration::from_secs(5)),
+            options: HandlerDefaults {
+                attempts: 3,
+                backoff: Backoff::Exponential(Duration::from_secs(5)),
+                remove_on_complete: None,
+                remove_on_fail: None,
+            },
             timeout: None,
-            remove_on_complete: None,
-            remove_on_fail: None,
         }
     }
 }

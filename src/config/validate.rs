@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::raw::{RawConfig, RawHandler, RawJobDefaults, RawRetention};
 use super::{Config, Error, JobDefaults, QueueConfig};
-use crate::queue::{Backoff, RedisTarget, Retention, StoreTarget};
+use crate::queue::{Backoff, HandlerDefaults, RedisTarget, Retention, StoreTarget};
 use ranges::{count_in, duration_in, Bounds};
 
 /// The file being validated, for naming places in messages.
@@ -329,22 +329,27 @@ fn job_fields(
             duration_in(d, &place, &ranges::BACKOFF)?;
             backoff
         }
-        None => base.backoff,
+        None => base.options.backoff,
     };
     let attempts = opt_count(
         h.attempts.map(u64::from),
         &src.place(table, "attempts"),
         &ranges::ATTEMPTS,
     )?;
+    // Checked in the order the keys were checked before (timeout, then retention), so a
+    // table with several bad keys names the same one first.
+    let timeout = opt_duration_in(&h.timeout, || src.place(table, "timeout"), &ranges::TIMEOUT)?
+        .or(base.timeout);
     Ok(JobDefaults {
-        attempts: attempts.map_or(base.attempts, |n| n as u32),
-        backoff,
-        timeout: opt_duration_in(&h.timeout, || src.place(table, "timeout"), &ranges::TIMEOUT)?
-            .or(base.timeout),
-        remove_on_complete: retention(&h.remove_on_complete, src, table, "remove_on_complete")?
-            .or(base.remove_on_complete),
-        remove_on_fail: retention(&h.remove_on_fail, src, table, "remove_on_fail")?
-            .or(base.remove_on_fail),
+        options: HandlerDefaults {
+            attempts: attempts.map_or(base.options.attempts, |n| n as u32),
+            backoff,
+            remove_on_complete: retention(&h.remove_on_complete, src, table, "remove_on_complete")?
+                .or(base.options.remove_on_complete),
+            remove_on_fail: retention(&h.remove_on_fail, src, table, "remove_on_fail")?
+                .or(base.options.remove_on_fail),
+        },
+        timeout,
     })
 }
 

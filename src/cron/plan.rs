@@ -236,8 +236,8 @@ fn resolve_runs(entries: &mut [PlannedEntry], config: &Config) {
         }
         let table = config.schedules.iter().find(|s| s.place == e.place);
         e.runs = Some(HandlerDefaults {
-            attempts: table.and_then(|s| s.attempts).unwrap_or(cron.attempts),
-            backoff: table.and_then(|s| s.backoff).unwrap_or(cron.backoff),
+            attempts: table.and_then(|s| s.attempts).unwrap_or(cron.runs.attempts),
+            backoff: table.and_then(|s| s.backoff).unwrap_or(cron.runs.backoff),
             remove_on_complete: Some(cron.keep_completed(commands)),
             remove_on_fail: Some(cron.keep_failed()),
         });

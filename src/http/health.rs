@@ -11,6 +11,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 
+use super::health_queue::QueueReading;
 use super::health_unconsumed::{unconsumed, UnconsumedQueue};
 use super::AppState;
 use crate::queue::JobCounts;
@@ -109,14 +110,9 @@ pub enum QueueEntry {
 /// One queue in `/health` that this daemon consumes.
 #[derive(Debug, Serialize)]
 pub struct QueueHealth {
-    /// Always `true` (the declared-but-unconsumed queues say `false`).
-    pub consumed: bool,
-    /// Counts per state (absent when the store is down).
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub counts: Option<JobCounts>,
-    /// Why its counts could not be read (the store's own words, queue and key where known).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// `consumed` (always `true`), its counts, or why they could not be read.
+    #[serde(flatten)]
+    pub reading: QueueReading,
     /// Jobs this process runs now.
     pub running: usize,
     /// Jobs this process may run at once.
@@ -278,9 +274,11 @@ pub async fn assess(status: &Status, programs: &crate::programs::Programs) -> He
         queues.insert(
             name.clone(),
             QueueEntry::Consumed(QueueHealth {
-                consumed: true,
-                counts,
-                error: error.map(|e| e.to_string()),
+                reading: QueueReading {
+                    consumed: true,
+                    counts,
+                    error: error.map(|e| e.to_string()),
+                },
                 running: probe.running(),
                 concurrency: probe.concurrency,
                 last_fetch_s: round3(probe.beat.since_turn().as_secs_f64()),
@@ -364,4 +362,31 @@ fn may_stick(probe: &QueueProbe, after: Duration) -> bool {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flattened reading leaves a consumed queue's JSON as it was, key order included.
+    #[test]
+    fn a_consumed_queue_keeps_its_json() {
+        let entry = QueueEntry::Consumed(QueueHealth {
+            reading: QueueReading {
+                consumed: true,
+                counts: Some(JobCounts {
+                    waiting: 2,
+                    ..JobCounts::default()
+                }),
+                error: None,
+            },
+            running: 1,
+            concurrency: 5,
+            last_fetch_s: 0.5,
+        });
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"consumed":true,"waiting":2,"prioritized":0,"active":0,"delayed":0,"completed":0,"failed":0,"waiting-children":0,"running":1,"concurrency":5,"last_fetch_s":0.5}"#
+        );
+    }
 }

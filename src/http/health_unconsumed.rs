@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::health_queue::QueueReading;
 use crate::config::Config;
-use crate::queue::JobCounts;
 use crate::status::Status;
 
 /// What one declared-but-unconsumed queue shows.
@@ -26,15 +26,9 @@ const COUNTS_MAX_AGE: Duration = Duration::from_secs(30);
 /// A declared queue nobody here consumes.
 #[derive(Debug, Serialize)]
 pub struct UnconsumedQueue {
-    /// Always `false`.
-    pub consumed: bool,
-    /// Counts per state, `waiting` among them (absent when counting got no answer in time).
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub counts: Option<JobCounts>,
-    /// Why its counts could not be read (the store's own words, queue and key where known).
-    /// Never a reason to be unhealthy: the queue is not this daemon's work.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    /// `consumed` (always `false`), its counts, or why they could not be read.
+    #[serde(flatten)]
+    pub reading: QueueReading,
     /// What to do about it.
     pub hint: &'static str,
 }
@@ -83,12 +77,36 @@ pub async fn unconsumed(
                 None => status.health_counts(q).map(|(_, c)| c),
             };
             let entry = UnconsumedQueue {
-                consumed: false,
-                counts,
-                error,
+                reading: QueueReading {
+                    consumed: false,
+                    counts,
+                    error,
+                },
                 hint: HINT,
             };
             (q.to_string(), entry)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The flattened reading leaves a declared queue's JSON as it was, key order included.
+    #[test]
+    fn a_declared_queue_keeps_its_json() {
+        let entry = UnconsumedQueue {
+            reading: QueueReading {
+                consumed: false,
+                counts: None,
+                error: Some("WRONGTYPE at bull:ai:wait".into()),
+            },
+            hint: "no consumer here",
+        };
+        assert_eq!(
+            serde_json::to_string(&entry).unwrap(),
+            r#"{"consumed":false,"error":"WRONGTYPE at bull:ai:wait","hint":"no consumer here"}"#
+        );
+    }
 }

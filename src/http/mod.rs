@@ -17,6 +17,7 @@ mod browser;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod health_queue;
 pub mod health_unconsumed;
 mod precondition;
 pub mod prometheus;

@@ -140,18 +140,11 @@ fn api_options_differ(old: &Config, new: &Config) -> bool {
     };
     let mut names = handlers(old);
     names.extend(handlers(new));
-    without_timeout(&old.defaults) != without_timeout(&new.defaults)
-        || names.iter().any(|(q, n)| {
-            without_timeout(old.job_settings(q, n)) != without_timeout(new.job_settings(q, n))
-        })
-}
-
-/// A handler's timeout is applied by its route (swapped on reload), not by the API.
-fn without_timeout(j: &crate::config::JobDefaults) -> crate::config::JobDefaults {
-    crate::config::JobDefaults {
-        timeout: None,
-        ..j.clone()
-    }
+    // A handler's timeout is left out: its route applies it (swapped on reload), not the API.
+    old.defaults.options != new.defaults.options
+        || names
+            .iter()
+            .any(|(q, n)| old.job_settings(q, n).options != new.job_settings(q, n).options)
 }
 
 #[cfg(test)]
@@ -206,5 +199,15 @@ mod tests {
         )
         .is_empty());
         assert!(changed_handlers(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn api_options_ignore_a_handler_timeout_but_not_its_attempts() {
+        let base = "[queues.q.handlers.a]\nexec = \"true\"\n";
+        let old = config(base);
+        let timeout = config(&format!("{base}timeout = \"5s\"\n"));
+        let attempts = config(&format!("{base}attempts = 5\n"));
+        assert!(!api_options_differ(&old, &timeout));
+        assert!(api_options_differ(&old, &attempts));
     }
 }

@@ -118,8 +118,8 @@ pub async fn start_pools(s: &Shared<'_>, plan: &Arc<Plan>) -> Pools {
             drain_delay: DRAIN_DELAY,
             idle_release: config.idle_release,
             worker_name: config.worker_name.clone(),
-            remove_on_complete: config.defaults.remove_on_complete,
-            remove_on_fail: config.defaults.remove_on_fail,
+            remove_on_complete: config.defaults.options.remove_on_complete,
+            remove_on_fail: config.defaults.options.remove_on_fail,
             metrics_points: config.metrics_points,
             groups: config.queues.get(&queue).and_then(|q| q.groups.clone()),
         };

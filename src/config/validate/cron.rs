@@ -17,12 +17,12 @@ pub(super) fn cron(
     src: &Source,
 ) -> Result<CronConfig, Error> {
     let base = CronConfig::default();
+    let mut base_job = defaults.clone();
+    base_job.options.attempts = 1;
     let Some(raw) = raw else {
         return Ok(CronConfig {
             concurrency: queue_concurrency(&base.queue, queues, src)?.unwrap_or(base.concurrency),
-            backoff: defaults.backoff,
-            remove_on_complete: defaults.remove_on_complete,
-            remove_on_fail: defaults.remove_on_fail,
+            runs: base_job.options,
             ..base
         });
     };
@@ -41,10 +41,6 @@ pub(super) fn cron(
         remove_on_fail: raw.remove_on_fail.clone(),
         ..RawHandler::default()
     };
-    let base_job = JobDefaults {
-        attempts: 1,
-        ..defaults.clone()
-    };
     let job = job_fields(&as_handler, &base_job, src, "cron")?;
     let policy = super::policy::policy(&raw.policy(), |k| src.place("cron", k))?;
     let mut entries = Vec::new();
@@ -62,10 +58,7 @@ pub(super) fn cron(
         entries,
         queue,
         concurrency,
-        attempts: job.attempts,
-        backoff: job.backoff,
-        remove_on_complete: job.remove_on_complete,
-        remove_on_fail: job.remove_on_fail,
+        runs: job.options,
         when_store_down: raw.when_store_down.unwrap_or_default(),
     })
 }

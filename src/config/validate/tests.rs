@@ -150,11 +150,14 @@ attempts = 1
     let q = &c.queues["email"];
     assert_eq!(q.concurrency.get(), 10);
     let send = &q.handlers["send"];
-    assert_eq!(send.job.attempts, 4);
-    assert_eq!(send.job.backoff, Backoff::Fixed(Duration::from_secs(1)));
+    assert_eq!(send.job.options.attempts, 4);
+    assert_eq!(
+        send.job.options.backoff,
+        Backoff::Fixed(Duration::from_secs(1))
+    );
     assert_eq!(send.job.timeout, Some(Duration::from_secs(30)));
-    assert_eq!(c.job_settings("email", "bulk").attempts, 1);
-    assert_eq!(c.job_settings("email", "unknown").attempts, 4);
+    assert_eq!(c.job_settings("email", "bulk").options.attempts, 1);
+    assert_eq!(c.job_settings("email", "unknown").options.attempts, 4);
 }
 
 #[test]

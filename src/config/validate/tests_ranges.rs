@@ -161,7 +161,7 @@ fn range_edges_are_accepted() {
     assert_eq!(c.lock_duration, Duration::from_secs(1));
     assert_eq!(c.concurrency.get(), 1000);
     assert_eq!(c.max_stalled_count, 0);
-    assert_eq!(c.defaults.backoff, Backoff::Fixed(Duration::ZERO));
+    assert_eq!(c.defaults.options.backoff, Backoff::Fixed(Duration::ZERO));
     let err = load_text("", &[("SHUTDOWN_TIMEOUT", "0s")], Overrides::default())
         .unwrap_err()
         .to_string();

@@ -32,10 +32,10 @@ pub fn job_spec(config: &Config, e: &PlannedEntry, at: DateTime<Utc>) -> JobSpec
     // A command entry's run takes its own settings (one attempt by default, bounded history);
     // an enqueue entry's job is its target handler's, as any producer's would be.
     let defaults = match &e.runs {
-        Some(runs) => runs.clone(),
-        None => config.job_settings(queue, name).into(),
+        Some(runs) => runs,
+        None => &config.job_settings(queue, name).options,
     };
-    JobSpec::for_handler(name, data, &defaults, overrides)
+    JobSpec::for_handler(name, data, defaults, overrides)
 }
 
 /// The start delay of one tick of `e`: none without `jitter`; with `jitter_mode = "random"` a

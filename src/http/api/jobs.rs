@@ -152,9 +152,9 @@ pub async fn add_job(
         attempts: req.attempts,
         backoff,
     };
-    let defaults = state.config.job_settings(&queue, &req.name).into();
+    let defaults = &state.config.job_settings(&queue, &req.name).options;
     let data = req.data.unwrap_or_else(|| serde_json::json!({}));
-    let spec = JobSpec::for_handler(&req.name, data, &defaults, overrides);
+    let spec = JobSpec::for_handler(&req.name, data, defaults, overrides);
     // The store checks it again in `add`; checking here too answers 400 (not 503) while the
     // store is still connecting, with the same message.
     let spec = spec

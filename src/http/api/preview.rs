@@ -143,11 +143,7 @@ impl std::io::Write for Bounded {
 
 /// The first [`PREVIEW_BYTES`] of `text` (cut on a character boundary) and `…`.
 fn preview(text: &str) -> String {
-    let mut end = PREVIEW_BYTES.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
+    format!("{}…", crate::rules::cut_to(text, PREVIEW_BYTES))
 }
 
 #[cfg(test)]
