@@ -114,21 +114,36 @@ async fn an_id_twice_in_wait_runs_once() {
 
 /// 25.23 across daemons: two daemons on one Redis, one slot each, so each takes one copy of an
 /// id pushed twice into `wait` (the per-daemon check cannot see the other's run). Before: both
-/// ran it (the second `moveToActive` overwrote the first's lock). After: the claim key lets one
-/// run; the other drops its copy from `active` with a WARN, and the job completes once.
+/// ran it (the second `moveToActive` overwrote the first's lock). After: one runs; the other
+/// drops its copy from `active` with a WARN, and the job completes once. The run (1 s) is
+/// shorter than a quarter of the lock (30 s): the owner never claims, and its finish, refused
+/// on the copy's lock, is written by the hand-back repair (run_claim.rs, handback.rs).
 #[test]
 fn an_id_twice_in_wait_runs_once_across_two_daemons() {
+    twice_across_two_daemons("", 1, true);
+}
+
+/// The same with a run (3 s) longer than a quarter of the lock (2 s): the owner claims while
+/// it runs, taking its lock back from the dropped copy, and finishes without a repair.
+#[test]
+fn a_long_run_of_an_id_twice_in_wait_claims_its_lock_back_and_runs_once() {
+    twice_across_two_daemons("lock_duration = \"2s\"", 3, false);
+}
+
+/// `repaired`: whether the owner's outcome is written by the hand-back repair.
+fn twice_across_two_daemons(worker: &str, secs: u32, repaired: bool) {
     use support::{poll, Daemon, TempDir};
     let redis = Redis::start();
     let dir = TempDir::new("twice-two-daemons");
     let ran = dir.path().join("ran");
-    // The run lasts ~1 s so that the other daemon fetches the second copy while it runs.
+    // The run lasts long enough that the other daemon fetches the second copy while it runs.
     let config = format!(
         r#"
 [worker]
 concurrency = 1
+{worker}
 [queues.q.handlers.work]
-exec = '''echo "$JOB_ID" >> {}; sleep 1; echo '{{"ok":true}}' '''
+exec = '''echo "$JOB_ID" >> {}; sleep {secs}; echo '{{"ok":true}}' '''
 "#,
         ran.display()
     );
@@ -168,4 +183,13 @@ exec = '''echo "$JOB_ID" >> {}; sleep 1; echo '{{"ok":true}}' '''
         .filter(|d| d.log().contains("another daemon runs this attempt"))
         .count();
     assert_eq!(warned, 1, "one daemon names the dropped copy");
+    let repairs = daemons
+        .iter()
+        .filter(|d| d.log().contains("written with the job's lock"))
+        .count();
+    assert_eq!(
+        repairs,
+        usize::from(repaired),
+        "outcomes written by the repair"
+    );
 }

@@ -268,7 +268,7 @@ pub(crate) async fn repair(
             let suspects = handed.suspects(&queue);
             let mut unreachable = false;
             for (id, entry) in &suspects {
-                match settle(&store, &keys, &queue, id, entry).await {
+                match settle(&store, &keys, &queue, id, entry, handed.lock_duration).await {
                     Some(()) => handed.settled(id, entry.seq),
                     None => unreachable = true,
                 }
@@ -308,6 +308,7 @@ async fn settle(
     queue: &str,
     id: &str,
     entry: &Entry,
+    lock_duration: Duration,
 ) -> Option<()> {
     let token = entry.job.token()?;
     let mut cmd = redis::cmd("GET");
@@ -319,9 +320,19 @@ async fn settle(
         Ok(Err(_)) | Err(_) => return None,
     };
     if lock.as_deref() != Some(token.as_bytes()) {
-        // Written, taken by another worker — or the finish died half-way and left the job
-        // in no state: `rescue.rs` tells these apart and keeps the job.
-        return store.rescue(queue, id, entry.outcome.what()).await.ok();
+        // A duplicate copy fetched while this run went unclaimed overwrote the lock and marked
+        // itself (run_claim.rs): the lock is taken back, and the outcome written below.
+        let atm = entry.job.attempts_made() as u64;
+        let owned = store.own_run(queue, id, token, atm, lock_duration);
+        if !tokio::time::timeout(Duration::from_secs(2), owned)
+            .await
+            .ok()?
+            .ok()?
+        {
+            // Written, taken by another worker — or the finish died half-way and left the job
+            // in no state: `rescue.rs` tells these apart and keeps the job.
+            return store.rescue(queue, id, entry.outcome.what()).await.ok();
+        }
     }
     match finish::write(store, queue, &entry.job, &entry.outcome).await {
         Ok(()) => {

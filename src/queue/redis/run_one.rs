@@ -48,21 +48,44 @@ pub(crate) async fn run_one(
         Err(first) => {
             let (id, token) = (engine.id(), engine.token().unwrap_or_default());
             let ms = lock_duration.as_millis() as u64;
-            store.drop_duplicate(queue, id, token, &first, ms).await;
+            let copy = store.drop_duplicate(queue, id, token, &first, ms).await;
             handed.until_done(id).await;
+            if !copy {
+                // The first run let the job go (its group parked it, and it was put back) before
+                // it left `run_one`, and this fetch holds the only copy. It goes back to wait to
+                // be fetched afresh: the engine keys lock renewals by id, and the first run's
+                // end dropped this one's with its own. Before, it was dropped as a copy: the
+                // job was in no list at all, lost.
+                let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None));
+                if !matches!(moved.await, Ok(Ok(_))) {
+                    tracing::warn!(queue, job_id = %id.escape_debug(),
+                        "could not move the refetched job back to wait; stalled recovery will");
+                }
+            }
             // `Delayed`: moved already, the engine touches it no further.
             return Err(bullmq::Error::Delayed);
         }
     };
-    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs).
+    // Across daemons, a second copy of this attempt is dropped too (run_claim.rs). An
+    // attempt's first fetch cannot be that copy: it starts at once and claims only if it runs
+    // long (`own_late`, polled beside the run); any other fetch waits for its claim.
     let (id, token) = (engine.id(), engine.token().unwrap_or_default());
-    let claim = store.claim_run(
-        queue,
-        id,
-        token,
-        engine.attempts_made() as u64,
-        lock_duration,
-    );
+    let first = super::run_claim::first_fetch(&engine);
+    let claim = async {
+        match first {
+            true => Ok(None),
+            false => store
+                .claim_run(
+                    queue,
+                    id,
+                    token,
+                    engine.attempts_made() as u64,
+                    lock_duration,
+                )
+                .await
+                .map(Some),
+        }
+    };
     // The stored options, only for a handler that reads them or a queue with groups (a job's
     // group may be its `opts.group.id`); read alongside the claim, pipelined: no round trip
     // of their own.
@@ -74,8 +97,9 @@ pub(crate) async fn run_one(
     };
     let (claimed, opts) = tokio::join!(claim, opts);
     let _claim = match claimed {
-        Ok(Some(claim)) => Some(claim),
-        Ok(None) => return Err(bullmq::Error::Delayed),
+        Ok(None) => None,
+        Ok(Some(Some(claim))) => Some(claim),
+        Ok(Some(None)) => return Err(bullmq::Error::Delayed),
         Err(e) => {
             tracing::debug!(queue, job_id = %id.escape_debug(), error = %e, "run not claimed");
             None
@@ -115,7 +139,20 @@ pub(crate) async fn run_one(
             };
             let log = Box::new(EngineJob(engine.clone()));
             let job = ActiveJob::new(queue, engine.id(), engine.name(), data, opts, attempts, log);
-            let outcome = processor.process(job).await;
+            let run = processor.process(job);
+            let outcome = match first {
+                false => run.await,
+                true => {
+                    let atm = engine.attempts_made() as u64;
+                    let late = store.own_late(queue, id, token, atm, lock_duration);
+                    // `own_late` never returns: the run decides, and drops it when it ends.
+                    tokio::select! {
+                        biased;
+                        outcome = run => outcome,
+                        never = late => match never {},
+                    }
+                }
+            };
             if let Some((run, slot)) = slot {
                 store.end_slot(queue, run, slot, id).await;
             }
