@@ -10,6 +10,7 @@
 //! engine keys its lock renewals by job id, and dropping the copy's entry early would stop the
 //! first run's renewals too. Another daemon fetching the second copy is not caught here (each
 //! consumer knows only its own runs): `run_claim.rs` catches it through a claim key in Redis.
+//! Tests: `run_claim_tests.rs`.
 
 use std::sync::LazyLock;
 
@@ -58,46 +59,5 @@ impl RedisStore {
                 "a second copy of a running job was fetched and could not be dropped; not running it"),
         }
         true
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use redis::AsyncCommands;
-
-    use super::super::keys::QueueKeys;
-    use crate::queue::redis::test_server::{connect, Redis};
-
-    #[tokio::test]
-    async fn a_second_copy_is_dropped_but_a_refetch_of_a_job_let_go_is_not() {
-        let redis = Redis::start();
-        let store = connect(redis.1).await;
-        let k = QueueKeys::new(store.prefix(), "q");
-        let mut conn = store.inner.conn.connection();
-        // Two copies in active, the second fetch's token over the lock: a copy.
-        let _: () = conn.rpush(k.active(), &["5", "5"]).await.unwrap();
-        let _: () = conn.set(k.lock("5"), "second").await.unwrap();
-        assert!(
-            store
-                .drop_duplicate("q", "5", "second", "first", 30_000)
-                .await
-        );
-        let active: Vec<String> = conn.lrange(k.active(), 0, -1).await.unwrap();
-        assert_eq!(active, ["5"]);
-        let lock: String = conn.get(k.lock("5")).await.unwrap();
-        assert_eq!(lock, "first", "the lock is the first run's again");
-        // One copy: the first run parked the job and it was fetched again (before, this
-        // removed the job's only copy from active, and the job was in no list at all).
-        let _: () = conn.rpush(k.active(), "6").await.unwrap();
-        let _: () = conn.set(k.lock("6"), "second").await.unwrap();
-        assert!(
-            !store
-                .drop_duplicate("q", "6", "second", "first", 30_000)
-                .await
-        );
-        let active: Vec<String> = conn.lrange(k.active(), 0, -1).await.unwrap();
-        assert_eq!(active, ["5", "6"], "the only copy stays");
-        let lock: String = conn.get(k.lock("6")).await.unwrap();
-        assert_eq!(lock, "second");
     }
 }

@@ -47,6 +47,7 @@ use tokio::time::Instant;
 
 use super::finish::{self, Unwritten};
 use super::keys::QueueKeys;
+use super::run_claim::Attempt;
 use super::RedisStore;
 use crate::backoff::Doubling;
 
@@ -322,8 +323,14 @@ async fn settle(
     if lock.as_deref() != Some(token.as_bytes()) {
         // A duplicate copy fetched while this run went unclaimed overwrote the lock and marked
         // itself (run_claim.rs): the lock is taken back, and the outcome written below.
-        let atm = entry.job.attempts_made() as u64;
-        let owned = store.own_run(queue, id, token, atm, lock_duration);
+        let made = entry.job.attempts_made() as u64;
+        let attempt = Attempt {
+            queue,
+            id,
+            token,
+            made,
+        };
+        let owned = store.own_run(&attempt, lock_duration);
         if !tokio::time::timeout(Duration::from_secs(2), owned)
             .await
             .ok()?

@@ -107,6 +107,30 @@ static CLAIM_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::n
 static OWN_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(OWN));
 static KEEP_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(KEEP));
 
+/// One fetched run of a job: the attempt it runs, as every claim script takes it.
+pub(crate) struct Attempt<'a> {
+    pub(crate) queue: &'a str,
+    pub(crate) id: &'a str,
+    /// The fetch's lock token.
+    pub(crate) token: &'a str,
+    /// Attempts finished before this one (`atm`).
+    pub(crate) made: u64,
+}
+
+impl Attempt<'_> {
+    fn claim_key(&self, store: &RedisStore) -> String {
+        format!(
+            "{}:claim",
+            QueueKeys::new(store.prefix(), self.queue).job(self.id)
+        )
+    }
+
+    /// The claim's value: `<attemptsMade>:<token>`.
+    fn value(&self) -> String {
+        format!("{}:{}", self.made, self.token)
+    }
+}
+
 /// A run's claim on its job's attempt. Held by `run_one` for the run; its renewal task is the
 /// other end, aborted on drop (the claim then expires within the lock duration).
 pub(crate) struct RunClaim {
@@ -143,37 +167,33 @@ async fn keep(store: &RedisStore, key: &str, value: &str, ms: u64) -> redis::Red
 }
 
 impl RedisStore {
-    /// Claims the run of job `id` (fetched with `token`, `attempts_made` finished attempts).
-    /// `Ok(Some)`: this run owns the attempt; `Ok(None)`: it was a duplicate copy another
-    /// daemon runs, already removed from `active`, not to run. A Redis error is returned for
-    /// the caller to run the job anyway (as before this guard).
+    /// Claims `run` (a fetch other than its attempt's first). `Ok(Some)`: this run owns the
+    /// attempt; `Ok(None)`: it was a duplicate copy another daemon runs, already removed from
+    /// `active`, not to run. A Redis error is returned for the caller to run the job anyway
+    /// (as before this guard).
     pub(crate) async fn claim_run(
         &self,
-        queue: &str,
-        id: &str,
-        token: &str,
-        attempts_made: u64,
+        run: &Attempt<'_>,
         lock: Duration,
     ) -> redis::RedisResult<Option<RunClaim>> {
-        let k = QueueKeys::new(self.prefix(), queue);
-        let key = format!("{}:claim", k.job(id));
-        let value = format!("{attempts_made}:{token}");
+        let k = QueueKeys::new(self.prefix(), run.queue);
+        let (key, value) = (run.claim_key(self), run.value());
         let ms = lock.as_millis().max(1) as u64;
         let mut conn = self.inner.conn.connection();
         let won: i64 = CLAIM_SCRIPT
             .key(&key)
             .key(k.active())
-            .key(k.lock(id))
+            .key(k.lock(run.id))
             .key(k.completed())
             .key(k.failed())
-            .arg(id)
-            .arg(attempts_made)
-            .arg(token)
+            .arg(run.id)
+            .arg(run.made)
+            .arg(run.token)
             .arg(ms)
             .invoke_async(&mut conn)
             .await?;
         if won == 0 {
-            tracing::warn!(queue, job_id = %id.escape_debug(),
+            tracing::warn!(queue = run.queue, job_id = %run.id.escape_debug(),
                 "the job's id was in wait more than once and another daemon runs this attempt; \
                  this copy is dropped, not run");
             return Ok(None);
@@ -186,19 +206,16 @@ impl RedisStore {
     /// lock and the claim are this run's (taken back from a marked copy if need be).
     pub(crate) async fn own_run(
         &self,
-        queue: &str,
-        id: &str,
-        token: &str,
-        attempts_made: u64,
+        run: &Attempt<'_>,
         lock: Duration,
     ) -> redis::RedisResult<bool> {
-        let k = QueueKeys::new(self.prefix(), queue);
+        let k = QueueKeys::new(self.prefix(), run.queue);
         let mut conn = self.inner.conn.connection();
         let owned: i64 = OWN_SCRIPT
-            .key(format!("{}:claim", k.job(id)))
-            .key(k.lock(id))
-            .arg(format!("{attempts_made}:{token}"))
-            .arg(token)
+            .key(run.claim_key(self))
+            .key(k.lock(run.id))
+            .arg(run.value())
+            .arg(run.token)
             .arg(lock.as_millis().max(1) as u64)
             .invoke_async(&mut conn)
             .await?;
@@ -207,16 +224,10 @@ impl RedisStore {
 
     /// For a first-fetched run, polled beside it by `run_one` and dropped when it ends: after
     /// a quarter of the lock, [`OWN`], then the claim's renewal. Never returns (`Infallible`).
-    pub(crate) async fn own_late(
-        &self,
-        queue: &str,
-        id: &str,
-        token: &str,
-        attempts_made: u64,
-        lock: Duration,
-    ) -> Infallible {
+    pub(crate) async fn own_late(&self, run: &Attempt<'_>, lock: Duration) -> Infallible {
         tokio::time::sleep(lock / LATE).await;
-        match self.own_run(queue, id, token, attempts_made, lock).await {
+        let (queue, id) = (run.queue, run.id);
+        match self.own_run(run, lock).await {
             Ok(true) => {}
             Ok(false) => {
                 // Not ours any more: the engine's finish will fail on the lock and the hand-back
@@ -230,9 +241,8 @@ impl RedisStore {
                 return std::future::pending().await;
             }
         }
-        let key = format!("{}:claim", QueueKeys::new(self.prefix(), queue).job(id));
-        let value = format!("{attempts_made}:{token}");
-        renew(self.clone(), key, value, lock.as_millis().max(1) as u64).await
+        let ms = lock.as_millis().max(1) as u64;
+        renew(self.clone(), run.claim_key(self), run.value(), ms).await
     }
 }
 

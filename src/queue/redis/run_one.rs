@@ -12,6 +12,7 @@ use super::finish::Unwritten;
 use super::groups::{Admission, GroupRun};
 use super::guard::{self, Verdict};
 use super::handback::HandedBack;
+use super::run_claim::Attempt;
 use super::RedisStore;
 use crate::queue::consumer::{ActiveJob, Attempts, Processor};
 use crate::queue::job::Outcome;
@@ -71,19 +72,17 @@ pub(crate) async fn run_one(
     // long (`own_late`, polled beside the run); any other fetch waits for its claim.
     let (id, token) = (engine.id(), engine.token().unwrap_or_default());
     let first = super::run_claim::first_fetch(&engine);
+    let made = engine.attempts_made() as u64;
+    let attempt = Attempt {
+        queue,
+        id,
+        token,
+        made,
+    };
     let claim = async {
         match first {
             true => Ok(None),
-            false => store
-                .claim_run(
-                    queue,
-                    id,
-                    token,
-                    engine.attempts_made() as u64,
-                    lock_duration,
-                )
-                .await
-                .map(Some),
+            false => store.claim_run(&attempt, lock_duration).await.map(Some),
         }
     };
     // The stored options, only for a handler that reads them or a queue with groups (a job's
@@ -143,8 +142,7 @@ pub(crate) async fn run_one(
             let outcome = match first {
                 false => run.await,
                 true => {
-                    let atm = engine.attempts_made() as u64;
-                    let late = store.own_late(queue, id, token, atm, lock_duration);
+                    let late = store.own_late(&attempt, lock_duration);
                     // `own_late` never returns: the run decides, and drops it when it ends.
                     tokio::select! {
                         biased;
