@@ -11,6 +11,7 @@ use super::{EmbeddedStore, Fault};
 use crate::queue::consumer::now_ms;
 use crate::queue::contract::Browse;
 use crate::queue::contract::Inspect;
+use crate::queue::groups::{GroupCount, GroupPolicy};
 use crate::queue::metrics::{minute_of, MinuteCounts};
 use crate::queue::state::JobState;
 use crate::queue::{error::Error, info::JobInfo, info::JobPage, info::JobWindow, job::JobCounts};
@@ -161,8 +162,8 @@ impl Inspect for EmbeddedStore {
     async fn group_counts(
         &self,
         queue: &str,
-        policy: &crate::queue::groups::GroupPolicy,
-    ) -> Result<Vec<crate::queue::groups::GroupCount>, Error> {
+        policy: &GroupPolicy,
+    ) -> Result<Vec<GroupCount>, Error> {
         let (q, p) = (queue.to_string(), policy.clone());
         self.read(queue, move |c| Ok(super::groups::counts(c, &q, &p)?))
             .await

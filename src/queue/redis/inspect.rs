@@ -4,11 +4,10 @@ use super::client::on;
 use super::keys::QueueKeys;
 use super::RedisStore;
 use crate::queue::contract::Inspect;
+use crate::queue::groups::{GroupCount, GroupPolicy};
 use crate::queue::metrics::{from_bullmq, minute_of, MinuteCounts};
 use crate::queue::{error::Error, job::JobCounts};
 use async_trait::async_trait;
-
-impl RedisStore {}
 
 #[async_trait]
 impl Inspect for RedisStore {
@@ -16,8 +15,8 @@ impl Inspect for RedisStore {
     async fn group_counts(
         &self,
         queue: &str,
-        _policy: &crate::queue::groups::GroupPolicy,
-    ) -> Result<Vec<crate::queue::groups::GroupCount>, Error> {
+        _policy: &GroupPolicy,
+    ) -> Result<Vec<GroupCount>, Error> {
         self.groups_now(queue).await
     }
 
