@@ -61,10 +61,7 @@ impl FireContext {
         if !busy || !waits {
             return false;
         }
-        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .marks
-            .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
+        self.stats.no_job(&e.id, at, MarkKind::Skipped);
         tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %at.to_rfc3339(),
             "tick skipped: previous run (run locally while the store was down) not finished (overlap = forbid)");
         true
