@@ -47,7 +47,7 @@ pub mod buffer;
 mod fire;
 mod held;
 mod local;
-pub use local::LocalRuns;
+pub use local::{LocalRuns, LocalTick};
 mod spec;
 pub mod success;
 pub use spec::{jitter_delay, job_spec};
