@@ -8,6 +8,7 @@ mod crontab_checks;
 mod crontab_policy;
 mod crontab_report;
 mod enqueue;
+mod exit;
 mod healthcheck;
 mod open;
 mod ops;

@@ -178,14 +178,7 @@ async fn run_op(
         Command::Schedules { json, .. } => schedules(&store, &config, json.json, env).await,
         _ => Ok(()),
     };
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e @ (JobOpError::NotFound { .. } | JobOpError::WrongState { .. })) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(1))
-        }
-        Err(JobOpError::Store(e)) => Err(e.into()),
-    }
+    super::exit::ended(result)
 }
 
 /// `worker retry QUEUE ID`: a dead letter goes back to its origin queue
