@@ -17,6 +17,10 @@ mod programs;
 mod schedules;
 mod status;
 
+/// How a command looks up the environment: `main` passes the process's, tests a map of
+/// their own (so no command reads the environment itself).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 pub use crontab::{cron_next, test_crontab};
 pub use crontab_checks::exec_checks;
 pub use enqueue::enqueue;

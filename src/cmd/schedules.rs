@@ -4,6 +4,7 @@
 
 use std::process::ExitCode;
 
+use super::Env;
 use crate::cli::SchedulesCommand;
 use crate::config::Config;
 use crate::cron::pauses::{self, Pauses};
@@ -14,7 +15,7 @@ pub(super) async fn run(
     store: &Store,
     config: &Config,
     action: &SchedulesCommand,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> anyhow::Result<ExitCode> {
     let plan = match crate::cron::plan::load(config, crate::cron::plan::daemon_zone(env)) {
         Ok((p, _)) => p,
