@@ -38,7 +38,7 @@
 //!   handles signals ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands (never
 //!   import `app`). [`backoff`]: the one doubling retry delay.
 //! - [`rules`]: the text rules shared at the bottom: queue names, hidden characters, secret URL
-//!   parameters.
+//!   parameters. [`text`]: cutting text to a byte budget on a character boundary.
 //! - [`telemetry`]: the log subscriber (text with escaped fields, or JSON) and Sentry reports.
 //!   Job output reaches the log through `worker::handler::echo`. OpenTelemetry spans
 //!   (`telemetry::otel`) when `app` installs them from the `OTEL_*` variables; each pool's
@@ -64,4 +64,5 @@ pub mod rules;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod text;
 pub mod worker;

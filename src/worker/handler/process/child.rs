@@ -217,11 +217,8 @@ impl Proc {
 
     /// A line the process sent, cut and with the daemon's secrets hidden.
     fn clean(&self, text: &str) -> String {
-        let mut end = text.len().min(MAX_LINE_BYTES);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.policy.secrets.redact(&text[..end]).into_owned()
+        let kept = crate::text::head(text, MAX_LINE_BYTES);
+        self.policy.secrets.redact(kept).into_owned()
     }
 
     /// A return value with the daemon's secrets hidden, as an exec job's is. `***` needs no
