@@ -318,10 +318,8 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_kills_the_whole_group() {
-        let dir = std::env::temp_dir().join(format!("cronq-exec-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::Scratch::new("exec");
         let marker = dir.join("grandchild-survived");
-        let _ = std::fs::remove_file(&marker);
         let cmd = format!(
             "(sleep 2; touch {}) & echo ready; sleep 30",
             marker.display()
