@@ -61,6 +61,8 @@ pub mod programs;
 pub mod queue;
 pub mod reaper;
 pub mod rules;
+#[cfg(test)]
+mod scratch;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

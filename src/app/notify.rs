@@ -73,10 +73,8 @@ mod tests {
 
     #[test]
     fn sends_to_a_path_socket() {
-        let dir = std::env::temp_dir().join(format!("cronq-notify-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::Scratch::new("notify");
         let path = dir.join("notify.sock");
-        let _ = std::fs::remove_file(&path);
         let rx = UnixDatagram::bind(&path).unwrap();
         rx.set_read_timeout(Some(std::time::Duration::from_secs(10)))
             .unwrap();
@@ -87,7 +85,6 @@ mod tests {
         let mut buf = [0u8; 256];
         let len = rx.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"READY=1\nSTATUS=running");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[cfg(target_os = "linux")]

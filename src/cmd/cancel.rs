@@ -3,6 +3,7 @@
 //! embedded store's daemon is reached only through its own API, which the error says.
 
 use super::print::print_json;
+use super::Env;
 use crate::queue::cancel::{self, Cancelled};
 use crate::queue::{JobOpError, JobState, Store};
 
@@ -12,7 +13,7 @@ pub(super) async fn cancel(
     queue: &str,
     id: &str,
     json: bool,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> Result<(), JobOpError> {
     // The embedded store's requests are in-process: from a tool they would reach no daemon,
     // and the answer would wrongly blame a foreign worker.
@@ -44,7 +45,7 @@ pub(super) async fn cancel(
 }
 
 /// Who asks, as the job's failed reason names it: the command, host and user.
-fn by(env: &dyn Fn(&str) -> Option<String>) -> String {
+fn by(env: Env<'_>) -> String {
     let host = env("HOSTNAME")
         .or_else(|| nix::unistd::gethostname().ok()?.into_string().ok())
         .unwrap_or_else(|| "localhost".into());

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use std::io::Write;
 
 use super::crontab_report::test_report;
+use super::Env;
 use crate::cli::{CronCommand, DaemonArgs};
 use crate::crontab::zone::parse_zone;
 
@@ -69,12 +70,7 @@ pub fn cron_next(cmd: CronCommand) -> ExitCode {
 /// Validates a crontab and lists its entries; exit 0 when valid, 1 otherwise. `env` looks up
 /// the environment (for the config, when no file is named); entries without `CRON_TZ` are shown
 /// in `daemon_tz` (`app` reads it from the environment).
-pub fn test_crontab(
-    file: PathBuf,
-    args: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-    daemon_tz: Tz,
-) -> ExitCode {
+pub fn test_crontab(file: PathBuf, args: &DaemonArgs, env: Env<'_>, daemon_tz: Tz) -> ExitCode {
     // The config too: its `[cron]` and `[cron.entries."crontab:LINE"]` policies are shown
     // beside each line, and a bad one fails the test as it would fail the daemon's start.
     let config = match crate::config::load(env, &args.overrides()) {

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use super::Env;
 use crate::cli::{DaemonArgs, EnqueueArgs};
 use std::collections::BTreeMap;
 
@@ -14,7 +15,7 @@ use crate::queue::{
 pub async fn enqueue(
     args: EnqueueArgs,
     daemon: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> anyhow::Result<ExitCode> {
     let config = match super::open::load_config(daemon, env) {
         Ok(c) => c,

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use super::Env;
 use crate::cli::DaemonArgs;
 
 /// Calls the health URL (default: derived from the listen address, from the config read with
@@ -11,7 +12,7 @@ use crate::cli::DaemonArgs;
 pub async fn healthcheck(
     url: Option<String>,
     args: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> anyhow::Result<ExitCode> {
     let url = match url {
         Some(u) => u,

@@ -8,6 +8,7 @@ mod crontab_checks;
 mod crontab_policy;
 mod crontab_report;
 mod enqueue;
+mod exit;
 mod healthcheck;
 mod open;
 mod ops;
@@ -15,6 +16,10 @@ mod print;
 mod programs;
 mod schedules;
 mod status;
+
+/// How a command looks up the environment: `main` passes the process's, tests a map of
+/// their own (so no command reads the environment itself).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 pub use crontab::{cron_next, test_crontab};
 pub use crontab_checks::exec_checks;

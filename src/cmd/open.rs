@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::Env;
 use crate::cli::DaemonArgs;
 use crate::config::Config;
 use crate::queue::{Store, StoreTarget};
@@ -12,10 +13,7 @@ use crate::queue::{Store, StoreTarget};
 /// Loads the configuration for a command (file, environment through `env`, and the daemon
 /// flags), or prints why not and answers exit 2, as the daemon does for a configuration error.
 /// Shared so that every command refuses a bad configuration the same way.
-pub(crate) fn load_config(
-    args: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ExitCode> {
+pub(crate) fn load_config(args: &DaemonArgs, env: Env<'_>) -> Result<Config, ExitCode> {
     crate::config::load_text(env, &args.overrides()).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(2)

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use super::print::{print_json, table};
+use super::Env;
 use crate::cli::{Command, DaemonArgs};
 use crate::config::Config;
 use crate::cron::report;
@@ -16,7 +17,7 @@ use crate::queue::{JobOpError, JobWindow, Store};
 pub async fn run(
     cmd: &Command,
     args: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> Option<anyhow::Result<ExitCode>> {
     let needs_store = matches!(
         cmd,
@@ -54,11 +55,7 @@ fn queue_of(cmd: &Command) -> Option<&str> {
     }
 }
 
-async fn run_op(
-    cmd: &Command,
-    args: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<ExitCode> {
+async fn run_op(cmd: &Command, args: &DaemonArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let config = match super::open::load_config(args, env) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -180,14 +177,7 @@ async fn run_op(
         Command::Schedules { json, .. } => schedules(&store, &config, json.json, env).await,
         _ => Ok(()),
     };
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e @ (JobOpError::NotFound { .. } | JobOpError::WrongState { .. })) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(1))
-        }
-        Err(JobOpError::Store(e)) => Err(e.into()),
-    }
+    super::exit::ended(result)
 }
 
 /// `worker retry QUEUE ID`: a dead letter goes back to its origin queue
@@ -226,7 +216,7 @@ async fn schedules(
     store: &Store,
     config: &Config,
     json: bool,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> Result<(), JobOpError> {
     let plan = match crate::cron::plan::load(config, crate::cron::plan::daemon_zone(env)) {
         Ok((p, _)) => p,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use serde_json::Value;
 
+use super::Env;
 use crate::cli::{Command, DaemonArgs, DaemonUrl};
 
 /// How often `tail -f` asks for new lines.
@@ -18,11 +19,7 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 const NOT_RUNNING: u8 = 3;
 
 /// Runs one of the program subcommands; `env` looks up `API_TOKEN` and the config's layers.
-pub async fn run(
-    cmd: &Command,
-    args: &DaemonArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: &Command, args: &DaemonArgs, env: Env<'_>) -> anyhow::Result<ExitCode> {
     let daemon = match cmd {
         Command::Programs(a) => &a.daemon,
         Command::Start(t) | Command::Stop(t) | Command::Restart(t) => &t.daemon,
@@ -61,7 +58,7 @@ impl Client {
     fn new(
         daemon: &DaemonUrl,
         args: &DaemonArgs,
-        env: &dyn Fn(&str) -> Option<String>,
+        env: Env<'_>,
     ) -> anyhow::Result<Result<Client, ExitCode>> {
         let base = match &daemon.url {
             Some(u) => u.trim_end_matches('/').to_string(),

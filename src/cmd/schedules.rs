@@ -4,10 +4,10 @@
 
 use std::process::ExitCode;
 
+use super::Env;
 use crate::cli::SchedulesCommand;
 use crate::config::Config;
-use crate::cron::backfill::BackfillError;
-use crate::cron::pauses::{self, PauseError, Pauses};
+use crate::cron::pauses::{self, Pauses};
 use crate::queue::Store;
 
 /// Runs `action` against `store` with the plan of `config`.
@@ -15,7 +15,7 @@ pub(super) async fn run(
     store: &Store,
     config: &Config,
     action: &SchedulesCommand,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> anyhow::Result<ExitCode> {
     let plan = match crate::cron::plan::load(config, crate::cron::plan::daemon_zone(env)) {
         Ok((p, _)) => p,
@@ -49,14 +49,7 @@ pub(super) async fn run(
             }),
         SchedulesCommand::Backfill { .. } => Ok(()),
     };
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e @ (PauseError::NoEntry(_) | PauseError::BadNote(_))) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(1))
-        }
-        Err(PauseError::Store(e)) => Err(e.into()),
-    }
+    super::exit::ended(result)
 }
 
 async fn backfill(
@@ -79,15 +72,6 @@ async fn backfill(
             return Ok(ExitCode::from(1));
         }
     };
-    match crate::cron::backfill::backfill(store, config, plan, entry, from, to).await {
-        Ok(added) => {
-            println!("added {added} run(s) of {entry}");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(BackfillError::Store(e)) => Err(e.into()),
-        Err(e) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(1))
-        }
-    }
+    let added = crate::cron::backfill::backfill(store, config, plan, entry, from, to).await;
+    super::exit::ended(added.map(|n| println!("added {n} run(s) of {entry}")))
 }

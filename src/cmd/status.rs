@@ -3,6 +3,7 @@
 //! says `no consumer here` rather than `IDLE` (a forgotten handler shows at a glance).
 
 use super::print::{print_json, table};
+use super::Env;
 use crate::config::Config;
 use crate::queue::{JobOpError, Store};
 
@@ -11,7 +12,7 @@ pub(super) async fn status(
     store: &Store,
     config: &Config,
     json: bool,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> Result<(), JobOpError> {
     let mut names = store.discover_queues().await?;
     names.extend(config.queues.keys().cloned());
@@ -79,10 +80,7 @@ pub(super) async fn status(
 /// Whether a daemon with this configuration consumes a queue: one with handlers, or the
 /// crontab's queue when the crontab has command entries (an unreadable crontab counts as
 /// consumed: such a daemon would not start, and the crontab error is not this command's).
-fn consumed_here<'c>(
-    config: &'c Config,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> impl Fn(&str) -> bool + 'c {
+fn consumed_here<'c>(config: &'c Config, env: Env<'_>) -> impl Fn(&str) -> bool + 'c {
     let zone = crate::cron::plan::daemon_zone(env);
     let cron =
         crate::cron::plan::load(config, zone).map_or(true, |(p, _)| p.commands().next().is_some());

@@ -99,10 +99,7 @@ pub async fn backfill(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use crate::cron::plan::tests::at;
 
     #[test]
     fn ranges_are_checked_with_the_fix() {

@@ -69,11 +69,7 @@ fn cap(line: &str) -> String {
     if line.len() <= MAX_LINE {
         return line.to_string();
     }
-    let mut end = MAX_LINE;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &line[..end])
+    format!("{}…", crate::rules::cut_to(line, MAX_LINE))
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ pub mod buffer;
 mod fire;
 mod held;
 mod local;
-pub use local::LocalRuns;
+pub use local::{LocalRuns, LocalTick};
 mod spec;
 pub mod success;
 pub use spec::{jitter_delay, job_spec};
@@ -90,6 +90,19 @@ pub struct SchedulerStats {
     pub pauses: super::pauses::Pauses,
     /// Each entry's last success, for staleness (`alert_after`).
     pub successes: success::Successes,
+}
+
+impl SchedulerStats {
+    /// A tick of `entry` due `at` that left no job, for `kind`: counted in its total (a pause
+    /// has none) and marked on the timeline, so the two never disagree.
+    pub(crate) fn no_job(&self, entry: &str, at: DateTime<Utc>, kind: MarkKind) {
+        match kind {
+            MarkKind::Skipped => self.skipped.fetch_add(1, Ordering::Relaxed),
+            MarkKind::Missed => self.missed.fetch_add(1, Ordering::Relaxed),
+            MarkKind::Paused => 0,
+        };
+        self.marks.note(entry, at.timestamp_millis(), kind);
+    }
 }
 
 /// Runs the plan until `shutdown` fires. `plan` is swapped by `app` on reload; the new plan
@@ -245,10 +258,7 @@ fn fire_due(
         let lateness = (now - latest).to_std().unwrap_or_default();
         let allowed = e.policy.catch_up.unwrap_or(Duration::ZERO).max(LATE_LIMIT);
         if latest != due {
-            ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
-            ctx.stats
-                .marks
-                .note(&e.id, due.timestamp_millis(), MarkKind::Missed);
+            ctx.stats.no_job(&e.id, due, MarkKind::Missed);
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, first_missed = %due.to_rfc3339(), "ticks missed (host suspended or clock jumped)");
             if let (Some(window), CatchUpMode::All) = (e.policy.catch_up, e.policy.catch_up_mode) {
                 // Each missed tick within the window runs, one after another.
@@ -258,10 +268,7 @@ fn fire_due(
             }
         }
         if lateness > allowed {
-            ctx.stats.missed.fetch_add(1, Ordering::Relaxed);
-            ctx.stats
-                .marks
-                .note(&e.id, latest.timestamp_millis(), MarkKind::Missed);
+            ctx.stats.no_job(&e.id, latest, MarkKind::Missed);
             tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %latest.to_rfc3339(), late_s = lateness.as_secs(), "tick missed: too late to run");
             continue;
         }

@@ -54,6 +54,7 @@ impl RunWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cron::plan::tests::at;
 
     fn window(expr: &str, catch_up: Option<Duration>) -> RunWindow {
         RunWindow {
@@ -61,10 +62,6 @@ mod tests {
             tz: Tz::UTC,
             catch_up,
         }
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
     }
 
     #[test]

@@ -126,9 +126,7 @@ mod tests {
 
     #[test]
     fn rotates_before_the_size_and_keeps_the_backups_asked() {
-        let dir = std::env::temp_dir().join(format!("cronq-logfile-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::Scratch::new("logfile");
         let path = dir.join("out.log");
         let mut r = Rotating::open(LogFile {
             path: path.clone(),

@@ -66,19 +66,14 @@ impl Tail {
 
     /// Keeps `text` (cut to [`MAX_LINE_BYTES`]), dropping the oldest past [`KEPT_LINES`].
     pub fn push(&self, s: Stream, text: &str) {
-        let mut text = text.to_string();
-        if text.len() > MAX_LINE_BYTES {
-            let mut cut = MAX_LINE_BYTES;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push_str(" …[cut]");
+        let mut kept = crate::rules::cut_to(text, MAX_LINE_BYTES).to_string();
+        if kept.len() < text.len() {
+            kept.push_str(" …[cut]");
         }
         let mut ring = self.ring(s);
         ring.next += 1;
         let seq = ring.next;
-        ring.lines.push_back(TailLine { seq, text });
+        ring.lines.push_back(TailLine { seq, text: kept });
         if ring.lines.len() > KEPT_LINES {
             ring.lines.pop_front();
         }

@@ -109,14 +109,7 @@ fn id_text(v: &Value) -> Option<String> {
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    if text.len() <= MAX_GROUP_ID {
-        return Some(text);
-    }
-    let mut end = MAX_GROUP_ID;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    Some(text[..end].to_string())
+    Some(crate::rules::cut_to(&text, MAX_GROUP_ID).to_string())
 }
 
 /// Parses `group_by`: `data.` then one or more keys separated by dots.

@@ -23,9 +23,9 @@ use super::dispatch::{supervise, RouteTable};
 use super::handler::echo::Echo;
 use super::handler::{JobInput, LogSender};
 use super::local_backlog::Backlog;
-use crate::cron::scheduler::LocalRuns;
+use crate::cron::scheduler::{LocalRuns, LocalTick};
 use crate::metrics::{Metrics, RunEnd};
-use crate::queue::{FinishedRun, Outcome, Retention};
+use crate::queue::{FinishedRun, Outcome};
 use crate::telemetry::supercronic::{SC_FAILED, SC_STARTING, SC_SUCCEEDED};
 
 /// Local runs of one daemon's crontab entries. The scheduler holds it (as [`LocalRuns`]) to
@@ -95,14 +95,14 @@ impl LocalRuns for Arc<LocalRunner> {
         shared.contains(entry_id)
     }
 
-    fn start(
-        &self,
-        entry_id: &str,
-        job_id: &str,
-        data: serde_json::Value,
-        replace: bool,
-        keep: (Retention, Retention),
-    ) -> bool {
+    fn start(&self, tick: LocalTick<'_>) -> bool {
+        let LocalTick {
+            entry_id,
+            job_id,
+            data,
+            replace,
+            keep,
+        } = tick;
         if self.runs.is_closed() {
             return false;
         }

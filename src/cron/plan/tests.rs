@@ -166,6 +166,11 @@ fn crontab_lines_take_cron_defaults_and_their_own_entry_table() {
     assert_eq!(table.jitter_mode, JitterMode::Fixed);
 }
 
+/// An RFC 3339 instant, for the cron tests' fixed clocks (one parser, one panic message).
+pub(crate) fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().expect("an RFC 3339 test instant")
+}
+
 /// A plain command entry, for unit tests of the policies.
 pub(crate) fn test_entry(id: &str, expr: &str) -> PlannedEntry {
     PlannedEntry {

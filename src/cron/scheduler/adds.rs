@@ -101,4 +101,14 @@ impl FireContext {
         }
         added
     }
+
+    /// After `e`'s tick was added as job `id`: the entry's last run, the success watch and
+    /// the count, the same whether the tick was added on time or after being held.
+    pub(super) fn note_added(&self, e: &PlannedEntry, queue: &str, id: &str) {
+        self.lock_last().insert(e.id.clone(), id.to_string());
+        self.stats
+            .successes
+            .watch(&e.id, queue, id, e.policy.ping.as_deref().map(|p| (p, e)));
+        self.stats.fired.fetch_add(1, Ordering::Relaxed);
+    }
 }

@@ -21,9 +21,7 @@ impl FireContext {
             return false;
         };
         self.stats.pending.fetch_sub(1, Ordering::Relaxed);
-        self.stats
-            .marks
-            .note(&e.id, at.timestamp_millis(), MarkKind::Paused);
+        self.stats.no_job(&e.id, at, MarkKind::Paused);
         tracing::info!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %at.to_rfc3339(),
             note = p.note.as_deref().unwrap_or(""), "tick skipped: entry paused");
         true
@@ -107,14 +105,7 @@ impl FireContext {
             let added = self.add_before(queue, &spec, deadline).await;
             match added {
                 Ok(id) => {
-                    self.lock_last().insert(e.id.clone(), id.clone());
-                    self.stats.successes.watch(
-                        &e.id,
-                        queue,
-                        &id,
-                        e.policy.ping.as_deref().map(|p| (p, e)),
-                    );
-                    self.stats.fired.fetch_add(1, Ordering::Relaxed);
+                    self.note_added(e, queue, &id);
                     let was_local = self.running_locally.swap(false, Ordering::Relaxed);
                     if self.missing.swap(false, Ordering::Relaxed) || was_local {
                         tracing::info!(entry = e.label.as_str(), entry_id = %e.id, "cron enqueues succeed again");
@@ -133,10 +124,7 @@ impl FireContext {
                     tracing::debug!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, "cron enqueue failed; retrying");
                 }
                 Err(err) => {
-                    self.stats.missed.fetch_add(1, Ordering::Relaxed);
-                    self.stats
-                        .marks
-                        .note(&e.id, at.timestamp_millis(), MarkKind::Missed);
+                    self.stats.no_job(&e.id, at, MarkKind::Missed);
                     // One error line when ticks start being missed, not one per tick.
                     if !self.missing.swap(true, Ordering::Relaxed) {
                         tracing::error!(entry = e.label.as_str(), entry_id = %e.id, queue, error = %err, scheduled = %at.to_rfc3339(),

@@ -3,7 +3,6 @@
 //! ticks `catch_up_mode = "all"` runs one after another, and the poll that adds the oldest
 //! held tick of each entry once the run it waits for has finished.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -56,7 +55,7 @@ impl FireContext {
 
     /// Counts and marks a tick skipped by the overlap policy.
     pub(super) fn count_skip(&self, e: &PlannedEntry, at: DateTime<Utc>) {
-        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
+        self.stats.no_job(&e.id, at, MarkKind::Skipped);
         *self
             .stats
             .skipped_by_entry
@@ -64,9 +63,6 @@ impl FireContext {
             .unwrap_or_else(|p| p.into_inner())
             .entry(e.id.clone())
             .or_default() += 1;
-        self.stats
-            .marks
-            .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
     }
 
     /// Adds held tick `at` of `e` if run `behind` has finished; tells the buffer either way.
@@ -88,14 +84,7 @@ impl FireContext {
         match self.add_before(queue, &spec, deadline).await {
             Ok(id) => {
                 self.stats.buffers.added(&e.id, at, &id);
-                self.lock_last().insert(e.id.clone(), id.clone());
-                self.stats.successes.watch(
-                    &e.id,
-                    queue,
-                    &id,
-                    e.policy.ping.as_deref().map(|p| (p, e)),
-                );
-                self.stats.fired.fetch_add(1, Ordering::Relaxed);
+                self.note_added(e, queue, &id);
                 tracing::info!(entry = e.label.as_str(), entry_id = %e.id, queue, job_id = %id, scheduled = %at.to_rfc3339(),
                     "held cron tick enqueued (the previous run finished)");
             }

@@ -32,18 +32,24 @@ pub trait LocalRuns: Send + Sync {
     fn running(&self, entry_id: &str) -> bool;
     /// Whether another live daemon vouched for `entry_id` at the last contact with the store.
     fn others_alive(&self, entry_id: &str) -> bool;
-    /// Starts `entry_id`'s command as run `job_id` (the tick's deterministic id) with `data`
-    /// as its job data; `replace` first cancels its local run still going. `false` when this
-    /// daemon has no command for the entry (or is shutting down). `keep`: the retention of
-    /// its completed and failed runs, applied when the run is recorded in the store later.
-    fn start(
-        &self,
-        entry_id: &str,
-        job_id: &str,
-        data: serde_json::Value,
-        replace: bool,
-        keep: (Retention, Retention),
-    ) -> bool;
+    /// Starts `tick`'s command; `false` when this daemon has no command for the entry (or is
+    /// shutting down).
+    fn start(&self, tick: LocalTick<'_>) -> bool;
+}
+
+/// One tick to run in this daemon: what the add that failed would have put in the store.
+pub struct LocalTick<'a> {
+    /// The entry, whose command it runs.
+    pub entry_id: &'a str,
+    /// The tick's deterministic job id (the same run id the queue would have had).
+    pub job_id: &'a str,
+    /// Its job data.
+    pub data: serde_json::Value,
+    /// Cancel the entry's local run still going first (`overlap = replace`).
+    pub replace: bool,
+    /// The retention of its completed and failed runs, applied when the run is recorded in
+    /// the store later.
+    pub keep: (Retention, Retention),
 }
 
 impl FireContext {
@@ -61,10 +67,7 @@ impl FireContext {
         if !busy || !waits {
             return false;
         }
-        self.stats.skipped.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .marks
-            .note(&e.id, at.timestamp_millis(), MarkKind::Skipped);
+        self.stats.no_job(&e.id, at, MarkKind::Skipped);
         tracing::warn!(entry = e.label.as_str(), entry_id = %e.id, scheduled = %at.to_rfc3339(),
             "tick skipped: previous run (run locally while the store was down) not finished (overlap = forbid)");
         true
@@ -99,7 +102,6 @@ impl FireContext {
             "scheduled": at.to_rfc3339(),
             "local": true,
         });
-        let replace = e.policy.overlap == Overlap::Replace;
         // The retention its queued runs would get (bounded by default), for when it is
         // recorded in the store once the store answers again.
         let keep = e
@@ -111,7 +113,14 @@ impl FireContext {
                     r.remove_on_fail.unwrap_or(Retention::KeepAll),
                 )
             });
-        if !local.start(&e.id, job_id, data, replace, keep) {
+        let tick = LocalTick {
+            entry_id: &e.id,
+            job_id,
+            data,
+            replace: e.policy.overlap == Overlap::Replace,
+            keep,
+        };
+        if !local.start(tick) {
             return false;
         }
         self.stats.local.fetch_add(1, Ordering::Relaxed);

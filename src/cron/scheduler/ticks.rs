@@ -71,10 +71,7 @@ pub(crate) fn ticks_between(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
+    use crate::cron::plan::tests::at;
 
     #[test]
     fn all_missed_ticks_oldest_first_newest_max_kept() {

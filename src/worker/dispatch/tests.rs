@@ -10,52 +10,60 @@ async fn slow(stop: &CancellationToken) -> Result<serde_json::Value, JobError> {
     }
 }
 
+/// The outside event a test races a run against, after that many seconds of paused time.
+enum Event {
+    /// None: only the timeout can end the run.
+    Nothing,
+    /// The drain's deadline (`cut_off`) passes.
+    CutOff(u64),
+    /// A cancel request for the job arrives.
+    Cancel(u64),
+}
+
+/// Supervises a run that would take an hour, with `timeout`, while `event` happens: the
+/// outcome, and whether the handler was told to stop.
+async fn supervise_slow(timeout: Option<Duration>, event: Event) -> (Outcome, bool) {
+    let (stop, cut, cancel) = (
+        CancellationToken::new(),
+        CancellationToken::new(),
+        CancellationToken::new(),
+    );
+    let outside = async {
+        let (token, secs) = match event {
+            Event::Nothing => return,
+            Event::CutOff(secs) => (&cut, secs),
+            Event::Cancel(secs) => (&cancel, secs),
+        };
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        token.cancel();
+    };
+    let (o, ()) = tokio::join!(
+        supervise(slow(&stop), &stop, timeout, &cut, &cancel),
+        outside
+    );
+    (o, stop.is_cancelled())
+}
+
 #[tokio::test(start_paused = true)]
 async fn timeout_cancels_and_is_retryable() {
-    let stop = CancellationToken::new();
-    let cut = CancellationToken::new();
-    let o = supervise(
-        slow(&stop),
-        &stop,
-        Some(Duration::from_secs(30)),
-        &cut,
-        &CancellationToken::new(),
-    )
-    .await;
+    let (o, stopped) = supervise_slow(Some(Duration::from_secs(30)), Event::Nothing).await;
     assert_eq!(o, Outcome::Retry("timed out after 30s".into()));
-    assert!(stop.is_cancelled());
+    assert!(stopped);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_cancel_request_fails_the_run_for_good() {
-    let stop = CancellationToken::new();
-    let cancel = CancellationToken::new();
-    let canceller = async {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        cancel.cancel();
-    };
-    let never = CancellationToken::new();
-    let (o, ()) = tokio::join!(
-        supervise(slow(&stop), &stop, None, &never, &cancel),
-        canceller
-    );
+    let (o, stopped) = supervise_slow(None, Event::Cancel(2)).await;
     assert_eq!(
         o,
         Outcome::Fail("cancelled on request (a newer run replaced it)".into())
     );
-    assert!(stop.is_cancelled(), "the handler was stopped");
+    assert!(stopped, "the handler was stopped");
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_deadline_releases_the_job() {
-    let stop = CancellationToken::new();
-    let cut = CancellationToken::new();
-    let canceller = async {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        cut.cancel();
-    };
-    let never = CancellationToken::new();
-    let (o, ()) = tokio::join!(supervise(slow(&stop), &stop, None, &cut, &never), canceller);
+    let (o, _) = supervise_slow(None, Event::CutOff(5)).await;
     assert_eq!(o, Outcome::Release);
 }
 

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::echo::Channel;
 use super::limits;
-use super::{JobError, JobInput, LogBuffer, LogSender, RunResult, KILL_GRACE};
+use super::{JobError, LogBuffer, LogSender, PrintingRun, RunResult, KILL_GRACE};
 use crate::config::EnvPolicy;
 
 /// PIDs of the children this process spawned and has not yet waited for. Process-wide by
@@ -92,13 +92,9 @@ impl Exec {
         self
     }
 
-    /// Runs the command for `job`.
-    pub async fn run(
-        &self,
-        job: &JobInput,
-        logs: &LogSender,
-        cancel: &CancellationToken,
-    ) -> RunResult {
+    /// Runs the command for `run`'s job.
+    pub async fn run(&self, run: PrintingRun<'_>) -> RunResult {
+        let PrintingRun { job, logs, cancel } = run;
         limits::check_static(&self.command, &self.env)?;
         let data = serde_json::to_string(&job.data).unwrap_or_else(|_| "null".into());
         let mut cmd = command(&self.shell, &self.policy);
@@ -290,6 +286,7 @@ mod tests {
     use super::*;
 
     use crate::worker::handler::test_support::{cancel_once_logged, run_exec};
+    use crate::worker::handler::JobInput;
 
     fn job(data: serde_json::Value) -> JobInput {
         crate::worker::handler::test_support::job("7", 2, data)
@@ -321,21 +318,16 @@ mod tests {
 
     #[tokio::test]
     async fn cancel_kills_the_whole_group() {
-        let dir = std::env::temp_dir().join(format!("cronq-exec-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::Scratch::new("exec");
         let marker = dir.join("grandchild-survived");
-        let _ = std::fs::remove_file(&marker);
         let cmd = format!(
             "(sleep 2; touch {}) & echo ready; sleep 30",
             marker.display()
         );
-        let (tx, mut rx) = tokio::sync::mpsc::channel(10);
-        let cancel = CancellationToken::new();
         let e = Exec::new("/bin/sh", &cmd, vec![]);
         let j = job(serde_json::json!({}));
-        let logs = LogSender::quiet(tx);
         // Cancel once the command says its background grandchild exists.
-        let r = cancel_once_logged(e.run(&j, &logs, &cancel), &mut rx, "ready", &cancel).await;
+        let r = cancel_once_logged(&e, &j, "ready", |e, run| Box::pin(e.run(run))).await;
         assert_eq!(r, Err(JobError::Cancelled));
         // Poll past the grandchild's 2 s: it must never write its marker.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);

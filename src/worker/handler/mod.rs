@@ -46,6 +46,35 @@ pub struct JobInput {
     pub children: serde_json::Map<String, serde_json::Value>,
 }
 
+/// One run of a printing handler (exec, process): the job, where its lines go and the token
+/// that cancels it, the three that travel together from [`Handler::run`] down to the process.
+#[derive(Debug, Clone, Copy)]
+pub struct PrintingRun<'a> {
+    /// The job.
+    pub job: &'a JobInput,
+    /// Its log lines and the daemon's echo of them.
+    pub logs: &'a LogSender,
+    /// Fires on a timeout, a cancel request or the shutdown deadline.
+    pub cancel: &'a CancellationToken,
+}
+
+impl<'a> PrintingRun<'a> {
+    /// A run writing to `logs`, or with none to a sender nobody reads, kept in `spare` (the
+    /// caller's) for as long as the run: the one place a run without a log is made quiet.
+    fn new(
+        job: &'a JobInput,
+        logs: Option<&'a LogSender>,
+        cancel: &'a CancellationToken,
+        spare: &'a mut Option<LogSender>,
+    ) -> Self {
+        let logs = match logs {
+            Some(logs) => logs,
+            None => spare.insert(LogSender::quiet(mpsc::channel(1).0)),
+        };
+        PrintingRun { job, logs, cancel }
+    }
+}
+
 /// Why a run did not complete (the worker boundary's error: apalis `Failed`/`Abort`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum JobError {
@@ -155,23 +184,13 @@ impl Handler {
         logs: Option<&LogSender>,
         cancel: &CancellationToken,
     ) -> RunResult {
+        // Made only for a printing handler run without a log (see `PrintingRun::new`).
+        let mut spare = None;
         match self {
-            Handler::Exec(e) => match logs {
-                Some(logs) => e.run(job, logs, cancel).await,
-                None => {
-                    let (discard, _) = mpsc::channel(1);
-                    e.run(job, &LogSender::quiet(discard), cancel).await
-                }
-            },
+            Handler::Exec(e) => e.run(PrintingRun::new(job, logs, cancel, &mut spare)).await,
             Handler::Http(h) => h.run(job, cancel).await,
             Handler::Builtin(b) => builtin::run(*b, job, cancel).await,
-            Handler::Process(p) => match logs {
-                Some(logs) => p.run(job, logs, cancel).await,
-                None => {
-                    let (discard, _) = mpsc::channel(1);
-                    p.run(job, &LogSender::quiet(discard), cancel).await
-                }
-            },
+            Handler::Process(p) => p.run(PrintingRun::new(job, logs, cancel, &mut spare)).await,
         }
     }
 }

@@ -2,12 +2,13 @@
 //! so a new `JobInput` field or a change in how a run reports its lines is made once.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::exec::Exec;
-use super::{JobInput, LogSender, RunResult};
+use super::{JobInput, LogSender, PrintingRun, RunResult};
 
 /// A job `id` of queue `q` named `n`, at attempt `attempt`, carrying `data`.
 pub(super) fn job(id: &str, attempt: u32, data: serde_json::Value) -> JobInput {
@@ -26,9 +27,15 @@ pub(super) fn job(id: &str, attempt: u32, data: serde_json::Value) -> JobInput {
 /// dropped with the run, which closes the channel and ends the collection.
 pub(super) async fn run_exec(exec: &Exec, job: &JobInput) -> (RunResult, Vec<String>) {
     let (tx, mut rx) = mpsc::channel(100);
+    let (logs, cancel) = (LogSender::quiet(tx), CancellationToken::new());
     let r = exec
-        .run(job, &LogSender::quiet(tx), &CancellationToken::new())
+        .run(PrintingRun {
+            job,
+            logs: &logs,
+            cancel: &cancel,
+        })
         .await;
+    drop(logs);
     let mut lines = Vec::new();
     while let Some(l) = rx.recv().await {
         lines.push(l);
@@ -36,16 +43,30 @@ pub(super) async fn run_exec(exec: &Exec, job: &JobInput) -> (RunResult, Vec<Str
     (r, lines)
 }
 
-/// Drives `run` and cancels it through `cancel` (as a timeout does) once its first log line,
-/// read from `logs`, is `signal`: the handler's word that it is mid-job.
-pub(super) async fn cancel_once_logged(
-    run: impl Future<Output = RunResult>,
-    logs: &mut mpsc::Receiver<String>,
+/// A handler's run started on a [`PrintingRun`] (an exec's or a pool's `run`), boxed so that
+/// one fixture can start either kind.
+pub(super) type Started<'r> = Pin<Box<dyn Future<Output = RunResult> + 'r>>;
+
+/// Runs `job` on `handler` through `start` with a log of its own, and cancels it (as a timeout
+/// does) once its first log line is `signal`: the handler's word that it is mid-job.
+pub(super) async fn cancel_once_logged<H>(
+    handler: &H,
+    job: &JobInput,
     signal: &str,
-    cancel: &CancellationToken,
+    start: impl for<'r> FnOnce(&'r H, PrintingRun<'r>) -> Started<'r>,
 ) -> RunResult {
+    let (tx, mut lines) = mpsc::channel(10);
+    let (logs, cancel) = (LogSender::quiet(tx), CancellationToken::new());
+    let run = start(
+        handler,
+        PrintingRun {
+            job,
+            logs: &logs,
+            cancel: &cancel,
+        },
+    );
     let canceller = async {
-        assert_eq!(logs.recv().await.as_deref(), Some(signal));
+        assert_eq!(lines.recv().await.as_deref(), Some(signal));
         cancel.cancel();
     };
     let (r, ()) = tokio::join!(run, canceller);

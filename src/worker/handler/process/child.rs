@@ -11,14 +11,14 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio_util::sync::CancellationToken;
 
 use super::protocol::{self, LineReader, Message, Read, MAX_MESSAGE_BYTES};
 use crate::config::EnvPolicy;
 use crate::worker::handler::echo::{Channel, STDERR_TARGET};
 use crate::worker::handler::output::{MAX_LINES, MAX_LINE_BYTES};
 use crate::worker::handler::{
-    exec, JobError, JobInput, LogSender, RunResult, DATA_PREFIX, KILL_GRACE, PROGRESS_PREFIX,
+    exec, JobError, JobInput, LogSender, PrintingRun, RunResult, DATA_PREFIX, KILL_GRACE,
+    PROGRESS_PREFIX,
 };
 
 /// Where the process's stderr lines go now: held by the process's stderr task and by the run
@@ -111,12 +111,8 @@ impl Proc {
 
     /// Sends `job` and reads the answer. Returns [`JobError::Cancelled`] soon after `cancel`
     /// fires (the caller then drops the process, which ends its group).
-    pub(super) async fn run(
-        &mut self,
-        job: &JobInput,
-        logs: &LogSender,
-        cancel: &CancellationToken,
-    ) -> (RunResult, After) {
+    pub(super) async fn run(&mut self, run: PrintingRun<'_>) -> (RunResult, After) {
+        let PrintingRun { job, logs, cancel } = run;
         self.jobs += 1;
         {
             let mut sink = lock(&self.sink);
@@ -221,11 +217,8 @@ impl Proc {
 
     /// A line the process sent, cut and with the daemon's secrets hidden.
     fn clean(&self, text: &str) -> String {
-        let mut end = text.len().min(MAX_LINE_BYTES);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.policy.secrets.redact(&text[..end]).into_owned()
+        let kept = crate::rules::cut_to(text, MAX_LINE_BYTES);
+        self.policy.secrets.redact(kept).into_owned()
     }
 
     /// A return value with the daemon's secrets hidden, as an exec job's is. `***` needs no

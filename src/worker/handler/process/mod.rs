@@ -27,9 +27,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
-use super::{JobError, JobInput, LogSender, RunResult, KILL_GRACE};
+use super::{JobError, PrintingRun, RunResult, KILL_GRACE};
 use crate::config::{EnvPolicy, ProcessProgram, ProcessSpec};
 use child::{After, Proc};
 
@@ -66,13 +65,9 @@ impl Pool {
         }
     }
 
-    /// Runs `job` on an idle process, or a new one.
-    pub async fn run(
-        &self,
-        job: &JobInput,
-        logs: &LogSender,
-        cancel: &CancellationToken,
-    ) -> RunResult {
+    /// Runs `run`'s job on an idle process, or a new one.
+    pub async fn run(&self, run: PrintingRun<'_>) -> RunResult {
+        let cancel = run.cancel;
         let _slot = match &self.slots {
             Some(s) => tokio::select! {
                 p = s.acquire() => Some(p.map_err(|_| JobError::Retryable("handler closed".into()))?),
@@ -85,7 +80,7 @@ impl Pool {
             Some(p) => p,
             None => self.start()?,
         };
-        let (result, after) = proc.run(job, logs, cancel).await;
+        let (result, after) = proc.run(run).await;
         if after == After::Keep && self.may_stay(&proc) {
             self.idle().push(proc);
         } else {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::Pool;
 use crate::config::{EnvPolicy, ProcessProgram, ProcessSpec, Secrets};
 use crate::worker::handler::test_support::cancel_once_logged;
-use crate::worker::handler::{JobError, JobInput, LogSender, RunResult};
+use crate::worker::handler::{JobError, JobInput, LogSender, PrintingRun, RunResult};
 
 fn consumer() -> String {
     format!(
@@ -48,7 +48,14 @@ async fn run_with(
     cancel: &CancellationToken,
 ) -> (RunResult, Vec<String>) {
     let (tx, mut rx) = mpsc::channel(1000);
-    let r = pool.run(&j, &LogSender::quiet(tx), cancel).await;
+    let logs = LogSender::quiet(tx);
+    let r = pool
+        .run(PrintingRun {
+            job: &j,
+            logs: &logs,
+            cancel,
+        })
+        .await;
     let mut lines = Vec::new();
     while let Ok(l) = rx.try_recv() {
         lines.push(l);
@@ -134,12 +141,9 @@ async fn a_line_that_is_not_json_fails_the_job_naming_it_and_the_process_is_repl
 async fn a_hung_job_is_cancelled_its_process_ended_and_replaced() {
     let p = pool(Some(1), None, None);
     let (before, _) = run(&p, 1, serde_json::json!({})).await;
-    let cancel = CancellationToken::new();
-    let (tx, mut rx) = mpsc::channel(10);
     let j = job(2, serde_json::json!({"do": "hang"}));
-    let logs = LogSender::quiet(tx);
     // Cancel (as a timeout does) once the process says it hangs.
-    let r = cancel_once_logged(p.run(&j, &logs, &cancel), &mut rx, "hanging", &cancel).await;
+    let r = cancel_once_logged(&p, &j, "hanging", |p, run| Box::pin(p.run(run))).await;
     assert_eq!(r, Err(JobError::Cancelled));
     let old = pid(&before) as i32;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
