@@ -9,6 +9,7 @@
 
 pub mod cut;
 pub mod names;
+pub mod percent;
 
 pub use cut::cut_to;
 pub use names::{validate_queue_name, MAX_QUEUE_NAME};

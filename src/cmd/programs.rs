@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::Env;
 use crate::cli::{Command, DaemonArgs, DaemonUrl};
+use crate::rules::percent::encode_name;
 
 /// How often `tail -f` asks for new lines.
 const FOLLOW_EVERY: Duration = Duration::from_millis(500);
@@ -136,7 +137,7 @@ async fn status(client: &Client, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 async fn control(client: &Client, name: &str, verb: &str) -> anyhow::Result<ExitCode> {
-    let path = format!("/api/programs/{}/{verb}", encode(name));
+    let path = format!("/api/programs/{}/{verb}", encode_name(name));
     let body = client.call(reqwest::Method::POST, &path).await?;
     let want = if verb == "stop" { "STOPPED" } else { "RUNNING" };
     let mut ok = true;
@@ -157,7 +158,7 @@ async fn tail(client: &Client, t: &crate::cli::TailArgs) -> anyhow::Result<ExitC
     loop {
         let path = format!(
             "/api/programs/{}/tail?stream={}&lines={n}&after={after}",
-            encode(&t.name),
+            encode_name(&t.name),
             t.stream
         );
         let body = client.call(reqwest::Method::GET, &path).await?;
@@ -173,18 +174,4 @@ async fn tail(client: &Client, t: &crate::cli::TailArgs) -> anyhow::Result<ExitC
         n = crate::programs::tail::KEPT_LINES;
         tokio::time::sleep(FOLLOW_EVERY).await;
     }
-}
-
-/// A program name in a URL path (`:` and the name rule's characters are safe; anything else
-/// is percent-encoded, so a bad name reaches the daemon as the 404 that names it).
-fn encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"._-:*".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

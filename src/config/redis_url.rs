@@ -3,6 +3,7 @@
 //! put into a URL that has none.
 
 use super::raw::RawRedis;
+use crate::rules::percent::encode;
 
 /// The URL to connect to, or a message saying what is wrong.
 pub(super) fn build_url(r: &RawRedis) -> Result<String, String> {
@@ -197,20 +198,6 @@ fn userinfo(user: Option<&str>, password: Option<&str>) -> String {
         (Some(u), None) => format!("{}@", encode(u)),
         (u, Some(p)) => format!("{}:{}@", encode(u.unwrap_or("")), encode(p)),
     }
-}
-
-/// Everything but RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`).
-const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// Percent-encodes everything but unreserved characters, so a password with `@`, `:` or `/`
-/// survives inside a URL (stricter than the `url` crate's user-info set, which keeps `!$&'()*+,`:
-/// the client decodes either the same, and this way the URL reads the same as before).
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
 }
 
 #[cfg(test)]

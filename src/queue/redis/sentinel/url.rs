@@ -1,23 +1,13 @@
 //! The URLs the Sentinel relay builds: a sentinel's (with the sentinels' password), and the
 //! target's with another address (the primary's, the relay's, a Cluster node's).
 
+use crate::rules::percent::encode;
+
 pub(super) fn auth(password: Option<&str>) -> String {
     match password {
         Some(p) => format!(":{}@", encode(p)),
         None => String::new(),
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// `url` with its `host:port` replaced by `addr`; scheme, credentials and database are kept.
