@@ -22,12 +22,7 @@ pub(super) fn policy(
         place: place(key),
         message,
     };
-    let by = q
-        .group_by
-        .as_deref()
-        .map(parse_group_by)
-        .transpose()
-        .map_err(|m| invalid("group_by", m))?;
+    let by = optional(&q.group_by, parse_group_by).map_err(|m| invalid("group_by", m))?;
     let concurrency = match q.group_concurrency {
         None => None,
         Some(n) if (1..=MAX_GROUP_CONCURRENCY).contains(&n) => NonZeroU32::new(n),
@@ -41,12 +36,7 @@ pub(super) fn policy(
             ))
         }
     };
-    let rate = q
-        .group_rate
-        .as_deref()
-        .map(parse_group_rate)
-        .transpose()
-        .map_err(|m| invalid("group_rate", m))?;
+    let rate = optional(&q.group_rate, parse_group_rate).map_err(|m| invalid("group_rate", m))?;
     let policy = GroupPolicy {
         by,
         concurrency,
@@ -140,4 +130,12 @@ mod tests {
             );
         }
     }
+}
+
+/// An optional key's text through `parse`; `None` when the key is absent.
+fn optional<T>(
+    value: &Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    value.as_deref().map(parse).transpose()
 }
