@@ -39,6 +39,9 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The `--help` section of the long forms of Supercronic's flags (one name, so no flag
+/// lands in a section of its own through a typo).
+const SUPERCRONIC_HEADING: &str = "Supercronic options (long form)";
 /// Flags of the daemon.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DaemonArgs {
@@ -80,57 +83,41 @@ pub struct DaemonArgs {
     #[arg(long = "max-memory", value_name = "SIZE")]
     pub max_memory: Option<String>,
     /// Log as JSON lines, as LOG_FORMAT=json does (Supercronic's -json).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub log_json: bool,
     /// Log at debug level (Supercronic's -debug).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub debug: bool,
     /// Log warnings and errors only, job output included; wins over --debug (-quiet).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub quiet: bool,
     /// Print job output raw, undecorated: job stdout on stdout, stderr on stderr
     /// (-passthrough-logs).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub passthrough_logs: bool,
     /// Job stdout log lines on stdout, every other log line on stderr (-split-logs).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub split_logs: bool,
     /// Let every schedule entry overlap its previous run: overlap = allow (-overlapping).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub overlapping: bool,
     /// Do not reap orphaned processes when running as PID 1 (-no-reap).
-    #[arg(long, help_heading = "Supercronic options (long form)")]
+    #[arg(long, help_heading = SUPERCRONIC_HEADING)]
     pub no_reap: bool,
     /// Also serve /metrics on this address, without a token (-prometheus-listen-address).
-    #[arg(
-        long,
-        value_name = "ADDR",
-        help_heading = "Supercronic options (long form)"
-    )]
+    #[arg(long, value_name = "ADDR", help_heading = SUPERCRONIC_HEADING)]
     pub prometheus_listen_address: Option<String>,
     /// Report final job failures and daemon errors to Sentry (default: $SENTRY_DSN).
-    #[arg(
-        long,
-        value_name = "DSN",
-        help_heading = "Supercronic options (long form)"
-    )]
+    #[arg(long, value_name = "DSN", help_heading = SUPERCRONIC_HEADING)]
     pub sentry_dsn: Option<String>,
     /// Supercronic's older `-sentryDsn` spelling; `--sentry-dsn` wins when both are given.
     #[arg(long, value_name = "DSN", hide = true)]
     pub sentry_dsn_alias: Option<String>,
     /// The Sentry environment of every event (default: $SENTRY_ENVIRONMENT).
-    #[arg(
-        long,
-        value_name = "ENV",
-        help_heading = "Supercronic options (long form)"
-    )]
+    #[arg(long, value_name = "ENV", help_heading = SUPERCRONIC_HEADING)]
     pub sentry_environment: Option<String>,
     /// The Sentry release of every event (default: $SENTRY_RELEASE, else cronq@VERSION).
-    #[arg(
-        long,
-        value_name = "RELEASE",
-        help_heading = "Supercronic options (long form)"
-    )]
+    #[arg(long, value_name = "RELEASE", help_heading = SUPERCRONIC_HEADING)]
     pub sentry_release: Option<String>,
 }
 
