@@ -69,6 +69,14 @@ pub(super) fn policy(
     Ok(Some(policy))
 }
 
+/// An optional key's text through `parse`; `None` when the key is absent.
+fn optional<T>(
+    value: &Option<String>,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    value.as_deref().map(parse).transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,12 +138,4 @@ mod tests {
             );
         }
     }
-}
-
-/// An optional key's text through `parse`; `None` when the key is absent.
-fn optional<T>(
-    value: &Option<String>,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> Result<Option<T>, String> {
-    value.as_deref().map(parse).transpose()
 }
