@@ -38,7 +38,7 @@
 //!   handles signals ([`shutdown`], [`reaper`] for PID 1). [`cmd`]: one-shot subcommands (never
 //!   import `app`). [`backoff`]: the one doubling retry delay.
 //! - [`rules`]: the text rules shared at the bottom: queue names, hidden characters, secret URL
-//!   parameters, cutting text to a byte budget on a character boundary.
+//!   parameters, cutting text to a byte budget on a character boundary, percent-encoding URL parts.
 //! - [`telemetry`]: the log subscriber (text with escaped fields, or JSON) and Sentry reports.
 //!   Job output reaches the log through `worker::handler::echo`. OpenTelemetry spans
 //!   (`telemetry::otel`) when `app` installs them from the `OTEL_*` variables; each pool's
