@@ -125,8 +125,8 @@ impl Attempt<'_> {
         )
     }
 
-    /// The claim's value: `<attemptsMade>:<token>`.
-    fn value(&self) -> String {
+    /// The claim's value: `<attemptsMade>:<token>` (the group script drops it with a parked job).
+    pub(crate) fn value(&self) -> String {
         format!("{}:{}", self.made, self.token)
     }
 }

@@ -57,9 +57,8 @@ pub(crate) async fn run_one(
                 // be fetched afresh: the engine keys lock renewals by id, and the first run's
                 // end dropped this one's with its own. Before, it was dropped as a copy: the
                 // job was in no list at all, lost.
-                let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None));
-                if !matches!(moved.await, Ok(Ok(_))) {
-                    tracing::warn!(queue, job_id = %id.escape_debug(),
+                if let Err(error) = back_to_wait(&engine).await {
+                    tracing::warn!(queue, job_id = %id.escape_debug(), error = %error,
                         "could not move the refetched job back to wait; stalled recovery will");
                 }
             }
@@ -120,7 +119,7 @@ pub(crate) async fn run_one(
             }) {
                 None => None,
                 Some((run, group)) => {
-                    let claim = format!("{}:{token}", engine.attempts_made());
+                    let claim = attempt.value();
                     match store
                         .admit(queue, run, &group, id, (token, &claim), lock_duration)
                         .await
@@ -209,14 +208,7 @@ pub(crate) async fn run_one(
             Err(bullmq::Error::Unrecoverable(reason)),
         ),
         Outcome::Release => {
-            // Bounded: a Redis that hangs must not hold the exit past the orchestrator's grace.
-            let moved = tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None));
-            let failed = match moved.await {
-                Ok(Ok(_)) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("Redis did not answer within 2 s".to_string()),
-            };
-            if let Some(error) = failed {
+            if let Err(error) = back_to_wait(&engine).await {
                 // The lock expires and stalled recovery brings it back.
                 tracing::warn!(queue, job_id = engine.id(), error = %error,
                     "could not move the cut-off job back to wait; stalled recovery will");
@@ -241,4 +233,14 @@ pub(crate) async fn run_one(
     };
     handed.record(engine, unwritten);
     reply
+}
+
+/// The job moved back to `wait` under its token (our hand-back of a run that must not finish
+/// here). Bounded: a Redis that hangs must not hold the exit past the orchestrator's grace.
+async fn back_to_wait(engine: &Job) -> Result<(), String> {
+    match tokio::time::timeout(Duration::from_secs(2), engine.move_to_wait(None)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("Redis did not answer within 2 s".to_string()),
+    }
 }
