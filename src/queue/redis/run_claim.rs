@@ -8,8 +8,8 @@
 //! **The common case writes nothing.** A run fetched first in its attempt (BullMQ's
 //! `moveToActive` counts fetches in `ats`, finishes in `atm`: `ats == atm + 1` and no
 //! `finishedOn`) cannot be a second copy of that attempt, so it starts at once and claims
-//! nothing: an awaited claim was a round trip before every job, a fifth to a third of a no-op
-//! job's time (BENCHMARKS.md). A later copy of that attempt finds the id twice in `active` and
+//! nothing: an awaited claim was a round trip before every job, and no-op jobs ran a third
+//! slower for it at concurrency 1 (BENCHMARKS.md). A later copy of that attempt finds the id twice in `active` and
 //! no claim of the attempt ([`CLAIM`]): it removes itself from `active` and, since its
 //! `moveToActive` overwrote the owner's lock, marks the claim `copy:<its token>`: the lock
 //! holds the token of a run that will never run. The owner takes its lock back from a marked
@@ -45,8 +45,9 @@ use tokio::task::JoinHandle;
 use super::keys::QueueKeys;
 use super::RedisStore;
 
-/// How far into its lock a first-fetched run claims (see the module's note): before the
-/// engine's first renewal, at half the lock, which fails while a copy's token holds it.
+/// A first-fetched run still running claims after `lock / LATE` (a quarter of its lock; see the
+/// module's note): before the engine's first lock renewal, at half the lock, which would fail
+/// while a copy's token holds the lock.
 const LATE: u32 = 4;
 
 /// KEYS[1] the claim, KEYS[2] active, KEYS[3] the job's lock, KEYS[4] completed, KEYS[5]
